@@ -1,0 +1,168 @@
+/*
+ * The guest/host contract of Quickbox: the ONE header included by both the guest (C, compiled to
+ * wasm32-wasi) and the host (C++). Every export, import, status code, error kind, flag and CBOR tag
+ * that crosses the boundary is defined here and nowhere else.
+ *
+ * Shape of the contract
+ * ---------------------
+ * - Coarse operations: the host writes one request into the guest's input buffer, calls one export,
+ *   and reads one reply (status + one CBOR buffer) from the exchange block. No wasm frame is live
+ *   between operations, which is what makes a whole-VM snapshot possible at any point between them.
+ * - All integers in shared structs are little-endian and naturally aligned; both sides compile the
+ *   same struct definitions, and each side static_asserts the sizes below.
+ * - Values cross as CBOR (RFC 8949); see "CBOR mapping" below.
+ */
+#ifndef QUICKBOX_ABI_H
+#define QUICKBOX_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
+ * refuse a guest module built against another contract. */
+#define QB_ABI_VERSION 1u
+
+/* ------------------------------------------------------------------------------------------------
+ * Imports: everything the guest module may import. The host provides exactly these and nothing
+ * else; tests/abi_imports_test.cc fails on any other import in the compiled module.
+ * --------------------------------------------------------------------------------------------- */
+#define QB_IMPORT_MODULE "quickbox"
+/* () -> i32: non-zero when the running operation must stop (CPU budget spent). Called from
+ * QuickJS's interrupt handler, i.e. every few thousand bytecode instructions. */
+#define QB_IMPORT_INTERRUPT_CHECK "interrupt_check"
+
+/* The wasi_snapshot_preview1 functions that wasi-libc pulls in. The host implements them all
+ * itself (src/wasi.cc), deny-by-default: no files, no environment, no arguments, no sockets. */
+#define QB_WASI_MODULE "wasi_snapshot_preview1"
+#define QB_WASI_ALLOWED_IMPORTS                                                                   \
+  X(clock_time_get) X(fd_close) X(fd_fdstat_get) X(fd_seek) X(fd_write) X(proc_exit) X(random_get)
+
+/* ------------------------------------------------------------------------------------------------
+ * Exports
+ * --------------------------------------------------------------------------------------------- */
+/* () -> i32 status. Runs once, at build time, before the base image is captured: creates the
+ * runtime, the context and the prelude. Never called on a sandbox. */
+#define QB_EXPORT_BOOTSTRAP "qb_bootstrap"
+/* () -> i32: address of the qb_exchange block in linear memory. */
+#define QB_EXPORT_EXCHANGE "qb_exchange"
+/* (u32 len) -> i32 status: make the input buffer at least len bytes (may move it; re-read
+ * qb_exchange.input_ptr afterwards). */
+#define QB_EXPORT_RESERVE "qb_reserve"
+/* () -> i32 status. Input: one qb_config. Applies per-sandbox settings (limits, seed, clock). */
+#define QB_EXPORT_CONFIGURE "qb_configure"
+/* (u32 name_len, u32 source_len, u32 flags) -> i32 status. Input: file name bytes then source
+ * bytes (UTF-8). Output: CBOR value (QB_STATUS_DONE) or CBOR error (QB_STATUS_ERROR). */
+#define QB_EXPORT_EVAL "qb_eval"
+/* (u32 name_len, u32 args_len, u32 flags) -> i32 status. Input: the global function's name, NUL,
+ * then a CBOR array of arguments. Output as for qb_eval. */
+#define QB_EXPORT_CALL "qb_call"
+/* (u32 name_len) -> i32 status. Input: a global's name, NUL. Output: its value as CBOR. */
+#define QB_EXPORT_GET_GLOBAL "qb_get_global"
+/* (u32 name_len, u32 value_len) -> i32 status. Input: name, NUL, then a CBOR value. */
+#define QB_EXPORT_SET_GLOBAL "qb_set_global"
+/* () -> i32 status. Runs queued promise jobs until none are left. Output: CBOR null or error. */
+#define QB_EXPORT_RUN_JOBS "qb_run_jobs"
+/* () -> i32 status. Output: CBOR map of memory figures (see qb_memory_usage keys below). */
+#define QB_EXPORT_MEMORY_USAGE "qb_memory_usage"
+
+/* ------------------------------------------------------------------------------------------------
+ * The exchange block: one per instance, at the address qb_exchange() returns.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct qb_exchange {
+  uint32_t abi_version;     /* QB_ABI_VERSION of the guest */
+  uint32_t input_ptr;       /* where the host writes a request */
+  uint32_t input_cap;       /* its capacity in bytes */
+  uint32_t output_ptr;      /* reply: CBOR value or error */
+  uint32_t output_len;
+  uint32_t console_ptr;     /* console records captured during the last operation */
+  uint32_t console_len;
+  uint32_t console_dropped; /* bytes of console output dropped by the cap in the last operation */
+} qb_exchange;
+
+/* Per-sandbox configuration, written to the input buffer before qb_configure(). */
+typedef struct qb_config {
+  uint64_t random_seed;     /* Math.random seed (host picks a fresh one per sandbox by default) */
+  uint32_t memory_limit;    /* QuickJS allocation limit in bytes (the soft limit) */
+  uint32_t stack_limit;     /* JS stack limit in bytes; below the wasm shadow stack */
+  uint32_t console_limit;   /* console bytes kept per operation */
+  uint32_t result_limit;    /* maximum size of an encoded result, bytes */
+  uint32_t max_depth;       /* maximum nesting depth of values crossing the boundary */
+  uint32_t reserved;
+} qb_config;
+
+/* ------------------------------------------------------------------------------------------------
+ * Status codes returned by every export.
+ * --------------------------------------------------------------------------------------------- */
+#define QB_STATUS_DONE 0  /* output holds a CBOR value */
+#define QB_STATUS_ERROR 1 /* output holds a CBOR error: [kind, name, message, stack] */
+
+/* Error kinds: a closed set, mirrored by quickbox::ErrorKind (include/quickbox/result.hh). */
+#define QB_ERROR_JS_EXCEPTION 1  /* an uncaught JS exception: name, message, stack */
+#define QB_ERROR_TIMEOUT 2       /* the CPU budget or the hard deadline was hit */
+#define QB_ERROR_OUT_OF_MEMORY 3 /* the memory limit was hit */
+#define QB_ERROR_STACK_OVERFLOW 4 /* the JS stack limit (or the wasm stack) was hit */
+#define QB_ERROR_OUTPUT_LIMIT 5  /* the result is larger than the result limit */
+#define QB_ERROR_INVALID_INPUT 6 /* the request itself was malformed (source, arguments, name) */
+#define QB_ERROR_INTERNAL 7      /* a bug or a trap in the guest; the instance is discarded */
+#define QB_ERROR_DEADLOCK 8      /* the awaited promise can never settle: nothing left to run */
+
+/* qb_eval flags */
+#define QB_EVAL_KIND_MASK 3u
+#define QB_EVAL_SCRIPT 0u       /* classic script; the completion value is the result */
+#define QB_EVAL_MODULE 1u       /* ES module; the result is undefined once it has run */
+#define QB_EVAL_ASYNC 2u        /* script with top-level await; the completion value is awaited */
+#define QB_EVAL_AWAIT_RESULT 4u /* if the result is a promise, run jobs and return its outcome */
+#define QB_EVAL_STRICT 8u       /* force strict mode */
+
+/* Console records in the console buffer, back to back:
+ *   u8 level, u32 length (little-endian, unaligned), then `length` bytes of UTF-8 text. */
+#define QB_CONSOLE_LOG 0
+#define QB_CONSOLE_INFO 1
+#define QB_CONSOLE_WARN 2
+#define QB_CONSOLE_ERROR 3
+#define QB_CONSOLE_DEBUG 4
+#define QB_CONSOLE_RECORD_HEADER 5
+
+/* ------------------------------------------------------------------------------------------------
+ * CBOR mapping (RFC 8949)
+ *   undefined            simple value 23            null      simple value 22
+ *   boolean              simple values 20/21
+ *   number               integer (major 0/1) when it is an integer with |n| <= 2^53 and not -0,
+ *                        otherwise float64. Decoding: any integer or float becomes a number,
+ *                        except integers beyond 2^53, which are refused (send a BigInt).
+ *   BigInt               tag 2 / tag 3 (RFC 8949 bignum) over a big-endian magnitude
+ *   string               text string; must be valid UTF-8. Strings holding lone surrogates are
+ *                        refused with a TypeError naming the position.
+ *   Uint8Array/ArrayBuffer  byte string (decodes to Uint8Array)
+ *   Array                array; holes become undefined
+ *   plain object         map with text keys in property order (own, enumerable, string keys)
+ *   Error                tag QB_CBOR_TAG_ERROR over [name, message, stack] (text strings)
+ *   Date                 its ISO string (as JSON.stringify does)
+ * Functions, symbols, Map, Set, WeakMap, promises and typed arrays other than Uint8Array are
+ * refused with a TypeError naming the type and the path of the value.
+ * --------------------------------------------------------------------------------------------- */
+#define QB_CBOR_TAG_ERROR 1902247937u /* 0x71620001: "qb" + 1, from the first-come range */
+
+/* Keys of the qb_memory_usage map. */
+#define QB_MEM_MALLOC_SIZE "malloc_size"   /* bytes QuickJS has allocated */
+#define QB_MEM_MALLOC_LIMIT "malloc_limit" /* its soft limit */
+#define QB_MEM_MEMORY_USED "memory_used_size"
+#define QB_MEM_OBJ_COUNT "obj_count"
+#define QB_MEM_LINEAR_MEMORY "linear_memory" /* bytes of wasm linear memory */
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#ifdef __cplusplus
+static_assert(sizeof(qb_exchange) == 32, "qb_exchange layout is part of the ABI");
+static_assert(sizeof(qb_config) == 32, "qb_config layout is part of the ABI");
+#else
+_Static_assert(sizeof(qb_exchange) == 32, "qb_exchange layout is part of the ABI");
+_Static_assert(sizeof(qb_config) == 32, "qb_config layout is part of the ABI");
+#endif
+
+#endif /* QUICKBOX_ABI_H */

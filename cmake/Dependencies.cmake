@@ -1,0 +1,40 @@
+# Third-party code comes from package registries only:
+#   - wasmtime's C API: crates.io, pinned in deps/wasmtime (built once, cached outside the clone)
+#   - quickjs-ng's C sources: crates.io, pinned in deps/quickjs-ng (checksum in its Cargo.lock)
+#   - everything else: Debian packages (see scripts/install-deps.sh)
+
+execute_process(
+  COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/build-wasmtime.sh
+  OUTPUT_VARIABLE WASMTIME_PREFIX OUTPUT_STRIP_TRAILING_WHITESPACE
+  RESULT_VARIABLE wasmtime_status)
+if(NOT wasmtime_status EQUAL 0)
+  message(FATAL_ERROR "building wasmtime failed (scripts/build-wasmtime.sh)")
+endif()
+message(STATUS "wasmtime: ${WASMTIME_PREFIX}")
+
+add_library(wasmtime STATIC IMPORTED GLOBAL)
+set_target_properties(wasmtime PROPERTIES
+  IMPORTED_LOCATION ${WASMTIME_PREFIX}/lib/libwasmtime.a
+  INTERFACE_INCLUDE_DIRECTORIES ${WASMTIME_PREFIX}/include
+  INTERFACE_LINK_LIBRARIES "pthread;dl;m")
+
+execute_process(
+  COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/fetch-quickjs.sh
+  OUTPUT_VARIABLE QUICKJS_SOURCE_DIR OUTPUT_STRIP_TRAILING_WHITESPACE
+  RESULT_VARIABLE quickjs_status)
+if(NOT quickjs_status EQUAL 0)
+  message(FATAL_ERROR "fetching quickjs-ng failed (scripts/fetch-quickjs.sh)")
+endif()
+file(STRINGS ${QUICKJS_SOURCE_DIR}/quickjs.h qjs_version_lines REGEX "#define QJS_VERSION_(MAJOR|MINOR|PATCH) ")
+foreach(line ${qjs_version_lines})
+  string(REGEX MATCH "QJS_VERSION_([A-Z]+) ([0-9]+)" _ "${line}")
+  set(QJS_${CMAKE_MATCH_1} ${CMAKE_MATCH_2})
+endforeach()
+set(QUICKJS_VERSION "${QJS_MAJOR}.${QJS_MINOR}.${QJS_PATCH}")
+message(STATUS "quickjs-ng ${QUICKJS_VERSION}: ${QUICKJS_SOURCE_DIR}")
+
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(CBOR REQUIRED IMPORTED_TARGET libcbor)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+find_package(OpenSSL REQUIRED)
+find_package(Threads REQUIRED)

@@ -1,0 +1,58 @@
+# Compiles quickjs-ng's core files and guest/ with Debian's clang to a wasm32-wasi reactor.
+# Only the core files: no quickjs-libc, no std/os modules.
+
+find_program(WASM_CC NAMES clang clang-14 REQUIRED)
+set(GUEST_STACK_SIZE 1048576 CACHE STRING "wasm shadow stack of the guest, bytes")
+
+set(GUEST_CFLAGS
+  --target=wasm32-wasi -O2 -mexec-model=reactor
+  -mmutable-globals -mbulk-memory -msign-ext -mnontrapping-fptoint
+  -D_GNU_SOURCE -DNDEBUG
+  -I${QUICKJS_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}/abi -I${PROJECT_SOURCE_DIR}/guest
+  -Wall -Wno-unused-parameter)
+# quickjs-ng itself is not ours to lint
+set(QUICKJS_EXTRA_CFLAGS -w)
+
+set(GUEST_OBJ_DIR ${CMAKE_BINARY_DIR}/guest)
+file(MAKE_DIRECTORY ${GUEST_OBJ_DIR})
+
+# guest/prelude.js -> a C array
+add_custom_command(
+  OUTPUT ${GUEST_OBJ_DIR}/prelude.c
+  COMMAND ${CMAKE_COMMAND} -DINPUT=${PROJECT_SOURCE_DIR}/guest/prelude.js
+          -DOUTPUT=${GUEST_OBJ_DIR}/prelude.c -DSYMBOL=qb_prelude_source
+          -P ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+  DEPENDS ${PROJECT_SOURCE_DIR}/guest/prelude.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+  COMMENT "Embedding the guest prelude")
+
+set(GUEST_OBJECTS)
+function(guest_object src extra)
+  get_filename_component(name ${src} NAME_WE)
+  set(obj ${GUEST_OBJ_DIR}/${name}.o)
+  add_custom_command(
+    OUTPUT ${obj}
+    COMMAND ${WASM_CC} ${GUEST_CFLAGS} ${extra} -c ${src} -o ${obj}
+    DEPENDS ${src} ${PROJECT_SOURCE_DIR}/abi/quickbox_abi.h ${PROJECT_SOURCE_DIR}/guest/guest.h
+    COMMENT "wasm32-wasi: ${name}.c"
+    VERBATIM COMMAND_EXPAND_LISTS)
+  set(GUEST_OBJECTS ${GUEST_OBJECTS} ${obj} PARENT_SCOPE)
+endfunction()
+
+foreach(f quickjs libregexp libunicode dtoa)
+  guest_object(${QUICKJS_SOURCE_DIR}/${f}.c "${QUICKJS_EXTRA_CFLAGS}")
+endforeach()
+foreach(f guest cbor)
+  guest_object(${PROJECT_SOURCE_DIR}/guest/${f}.c "")
+endforeach()
+guest_object(${GUEST_OBJ_DIR}/prelude.c "")
+
+set(GUEST_WASM ${GUEST_OBJ_DIR}/guest.wasm)
+add_custom_command(
+  OUTPUT ${GUEST_WASM}
+  COMMAND ${WASM_CC} --target=wasm32-wasi -mexec-model=reactor ${GUEST_OBJECTS}
+          -Wl,--stack-first -Wl,-z,stack-size=${GUEST_STACK_SIZE}
+          -Wl,--export=__stack_pointer -Wl,--strip-debug -o ${GUEST_WASM}
+  DEPENDS ${GUEST_OBJECTS}
+  COMMENT "Linking the guest module"
+  VERBATIM COMMAND_EXPAND_LISTS)
+add_custom_target(guest_wasm DEPENDS ${GUEST_WASM})

@@ -1,0 +1,534 @@
+/* The Quickbox guest: quickjs-ng behind the coarse exports declared in abi/quickbox_abi.h.
+ *
+ * One instance holds one runtime and one context. qb_bootstrap() builds them once at build time;
+ * the host captures the resulting memory as the base image, so every sandbox starts here with
+ * qb_configure() as its only set-up call. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest.h"
+
+#define QB_EXPORT(name) __attribute__((export_name(name)))
+
+__attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_INTERRUPT_CHECK))) int32_t
+qb_host_interrupt_check(void);
+
+/* The prelude's source, generated from guest/prelude.js by the build. */
+extern const char qb_prelude_source[];
+extern const unsigned qb_prelude_source_len;
+
+qb_helper_fns qb_helpers;
+
+static qb_exchange exchange = {.abi_version = QB_ABI_VERSION};
+static qb_config config;
+static JSRuntime *rt;
+static JSContext *ctx;
+static qb_buf input, output, console_buf;
+static bool interrupted;
+static uint64_t random_state[2];
+
+/* Promises rejected with no handler during the current operation (removed again if a handler is
+ * attached later, as Node does); reported when the operation ends. */
+typedef struct rejection {
+  JSValue promise;
+  JSValue reason;
+} rejection;
+static rejection *rejections;
+static size_t rejection_count, rejection_cap;
+
+/* ---------------------------------------------------------------------------------------------
+ * Runtime hooks
+ * ------------------------------------------------------------------------------------------- */
+static int on_interrupt(JSContext *unused_ctx, void *unused) {
+  (void)unused_ctx;
+  (void)unused;
+  if (qb_host_interrupt_check()) interrupted = true;
+  return interrupted;
+}
+
+static void on_rejection(JSContext *c, JSValueConst promise, JSValueConst reason, bool is_handled,
+                         void *unused) {
+  (void)unused;
+  if (is_handled) {
+    for (size_t i = 0; i < rejection_count; i++) {
+      if (JS_VALUE_GET_PTR(rejections[i].promise) == JS_VALUE_GET_PTR(promise)) {
+        JS_FreeValue(c, rejections[i].promise);
+        JS_FreeValue(c, rejections[i].reason);
+        rejections[i] = rejections[--rejection_count];
+        return;
+      }
+    }
+    return;
+  }
+  if (rejection_count == rejection_cap) {
+    size_t cap = rejection_cap ? 2 * rejection_cap : 8;
+    rejection *grown = realloc(rejections, cap * sizeof *grown);
+    if (!grown) return; /* tracking is best effort under memory pressure */
+    rejections = grown;
+    rejection_cap = cap;
+  }
+  rejections[rejection_count++] = (rejection){JS_DupValue(c, promise), JS_DupValue(c, reason)};
+}
+
+static void forget_rejection(JSValueConst promise) { on_rejection(ctx, promise, JS_UNDEFINED, true, NULL); }
+
+static void clear_rejections(void) {
+  for (size_t i = 0; i < rejection_count; i++) {
+    JS_FreeValue(ctx, rejections[i].promise);
+    JS_FreeValue(ctx, rejections[i].reason);
+  }
+  rejection_count = 0;
+}
+
+/* xorshift128+, seeded per sandbox by the host (the base image must not fix the sequence). */
+static JSValue math_random(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  (void)this_val;
+  (void)argc;
+  (void)argv;
+  uint64_t s1 = random_state[0];
+  const uint64_t s0 = random_state[1];
+  random_state[0] = s0;
+  s1 ^= s1 << 23;
+  random_state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+  uint64_t bits = (random_state[1] + s0) >> 11; /* 53 random bits */
+  return JS_NewFloat64(c, (double)bits / 9007199254740992.0);
+}
+
+static void seed_random(uint64_t seed) {
+  /* splitmix64 spreads any seed (0 included) over both words */
+  for (int i = 0; i < 2; i++) {
+    uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    random_state[i] = z ^ (z >> 31);
+  }
+}
+
+/* console.* lands here through the prelude: (level, text). */
+static JSValue console_write(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  (void)this_val;
+  int32_t level = 0;
+  if (argc < 2 || JS_ToInt32(c, &level, argv[0])) return JS_UNDEFINED;
+  size_t len;
+  const char *text = JS_ToCStringLen(c, &len, argv[1]);
+  if (!text) return JS_EXCEPTION;
+  size_t record = QB_CONSOLE_RECORD_HEADER + len;
+  if (exchange.console_dropped || console_buf.len + record > config.console_limit ||
+      !qb_buf_reserve(&console_buf, record)) {
+    exchange.console_dropped += (uint32_t)(len + 1);
+  } else {
+    uint8_t head[QB_CONSOLE_RECORD_HEADER] = {(uint8_t)level, (uint8_t)len, (uint8_t)(len >> 8),
+                                              (uint8_t)(len >> 16), (uint8_t)(len >> 24)};
+    qb_buf_append(&console_buf, head, sizeof head);
+    qb_buf_append(&console_buf, text, len);
+  }
+  JS_FreeCString(c, text);
+  return JS_UNDEFINED;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Replies
+ * ------------------------------------------------------------------------------------------- */
+static void begin_op(void) {
+  output.len = 0;
+  console_buf.len = 0;
+  exchange.console_dropped = 0;
+  interrupted = false;
+  JS_UpdateStackTop(rt);
+}
+
+static int32_t reply(int32_t status) {
+  exchange.output_ptr = (uint32_t)(uintptr_t)output.data;
+  exchange.output_len = (uint32_t)output.len;
+  exchange.console_ptr = (uint32_t)(uintptr_t)console_buf.data;
+  exchange.console_len = (uint32_t)console_buf.len;
+  return status;
+}
+
+/* [kind, name, message, stack] (+ the thrown value when it was not an Error and can be encoded) */
+static int32_t reply_error(uint32_t kind, const char *name, const char *message, const char *stack) {
+  output.len = 0;
+  qb_cbor_put_head(&output, 4, 4);
+  qb_cbor_put_head(&output, 0, kind);
+  qb_cbor_put_text(&output, name, strlen(name));
+  qb_cbor_put_text(&output, message, strlen(message));
+  qb_cbor_put_text(&output, stack, strlen(stack));
+  return reply(QB_STATUS_ERROR);
+}
+
+static char *dup_prop(JSValueConst obj, const char *prop) {
+  JSValue v = JS_GetPropertyStr(ctx, obj, prop);
+  if (JS_IsException(v)) {
+    JS_FreeValue(ctx, JS_GetException(ctx));
+    return strdup("");
+  }
+  if (JS_IsUndefined(v)) return strdup("");
+  const char *s = JS_ToCString(ctx, v);
+  JS_FreeValue(ctx, v);
+  if (!s) {
+    JS_FreeValue(ctx, JS_GetException(ctx));
+    return strdup("");
+  }
+  char *copy = strdup(s);
+  JS_FreeCString(ctx, s);
+  return copy;
+}
+
+/* Formats a thrown non-Error value (throw "x", throw {code: 1}) the way console.log would. */
+static char *describe_thrown(JSValueConst value) {
+  JSValue arr = JS_NewArray(ctx);
+  JS_SetPropertyInt64(ctx, arr, 0, JS_DupValue(ctx, value));
+  JSValue s = JS_Call(ctx, qb_helpers.format, JS_UNDEFINED, 1, (JSValueConst *)&arr);
+  JS_FreeValue(ctx, arr);
+  const char *c = JS_IsException(s) ? NULL : JS_ToCString(ctx, s);
+  JS_FreeValue(ctx, s);
+  if (!c) {
+    JS_FreeValue(ctx, JS_GetException(ctx));
+    return strdup("(a value that cannot be displayed)");
+  }
+  char *copy = strdup(c);
+  JS_FreeCString(ctx, c);
+  return copy;
+}
+
+static uint32_t classify(JSValueConst exc, const char *name, const char *message) {
+  if (interrupted) return QB_ERROR_TIMEOUT;
+  if (!JS_IsError(exc)) return QB_ERROR_JS_EXCEPTION;
+  if (!strcmp(name, "InternalError") && !strcmp(message, "out of memory")) return QB_ERROR_OUT_OF_MEMORY;
+  if (!strcmp(name, "RangeError") && !strcmp(message, "Maximum call stack size exceeded"))
+    return QB_ERROR_STACK_OVERFLOW;
+  return QB_ERROR_JS_EXCEPTION;
+}
+
+/* Turns a thrown value into an error reply. prefix marks where it came from (e.g. a rejection). */
+static int32_t reply_exception(JSValue exc, const char *prefix) {
+  char *name, *message, *stack;
+  bool is_error = JS_IsError(exc);
+  if (is_error) {
+    name = dup_prop(exc, "name");
+    message = dup_prop(exc, "message");
+    stack = dup_prop(exc, "stack");
+  } else {
+    name = strdup("");
+    message = describe_thrown(exc);
+    stack = strdup("");
+  }
+  uint32_t kind = classify(exc, name, message);
+  if (prefix && kind == QB_ERROR_JS_EXCEPTION) {
+    size_t n = strlen(prefix) + strlen(message) + 1;
+    char *m = malloc(n);
+    if (m) {
+      strcpy(m, prefix);
+      strcat(m, message);
+      free(message);
+      message = m;
+    }
+  }
+  int32_t status = reply_error(kind, name ? name : "", message ? message : "", stack ? stack : "");
+  if (!is_error && kind == QB_ERROR_JS_EXCEPTION) {
+    /* Append the thrown value itself so hosts can recover `throw {code: 42}`. */
+    size_t mark = output.len;
+    output.data[0] = 0x85; /* array of 5 */
+    if (qb_cbor_encode(ctx, exc, &output, config.max_depth, config.result_limit) != QB_ENCODE_OK) {
+      JS_FreeValue(ctx, JS_GetException(ctx));
+      output.len = mark;
+      output.data[0] = 0x84;
+    }
+    reply(status);
+  }
+  free(name);
+  free(message);
+  free(stack);
+  JS_FreeValue(ctx, exc);
+  return status;
+}
+
+static int32_t reply_pending_exception(void) {
+  return reply_exception(JS_GetException(ctx), NULL);
+}
+
+/* Runs queued jobs until there are none. Returns false with the exception taken on failure. */
+static bool drain_jobs(JSValue *exc) {
+  for (;;) {
+    JSContext *job_ctx;
+    int r = JS_ExecutePendingJob(rt, &job_ctx);
+    if (r == 0) return true;
+    if (r < 0) {
+      *exc = JS_GetException(ctx);
+      return false;
+    }
+  }
+}
+
+/* Runs jobs until `promise` settles. Consumes promise; returns the value or JS_EXCEPTION. */
+static JSValue await_promise(JSValue promise, bool *deadlock) {
+  *deadlock = false;
+  for (;;) {
+    JSPromiseStateEnum state = JS_PromiseState(ctx, promise);
+    if (state == JS_PROMISE_FULFILLED) {
+      JSValue v = JS_PromiseResult(ctx, promise);
+      JS_FreeValue(ctx, promise);
+      return v;
+    }
+    if (state == JS_PROMISE_REJECTED) {
+      JSValue reason = JS_PromiseResult(ctx, promise);
+      forget_rejection(promise); /* awaited here, so not unhandled */
+      JS_FreeValue(ctx, promise);
+      return JS_Throw(ctx, reason);
+    }
+    JSContext *job_ctx;
+    int r = JS_ExecutePendingJob(rt, &job_ctx);
+    if (r < 0) {
+      JS_FreeValue(ctx, promise);
+      return JS_EXCEPTION;
+    }
+    if (r == 0) {
+      JS_FreeValue(ctx, promise);
+      *deadlock = true;
+      return JS_EXCEPTION;
+    }
+  }
+}
+
+/* The common tail of eval/call: await if asked, run remaining jobs, report unhandled
+ * rejections, then encode the value. Consumes value. */
+static int32_t finish(JSValue value, bool await_result, bool unwrap_async) {
+  if (JS_IsException(value)) return reply_pending_exception();
+  if ((await_result || unwrap_async) && JS_IsPromise(value)) {
+    bool deadlock;
+    value = await_promise(value, &deadlock);
+    if (deadlock)
+      return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs are "
+                         "left to run and nothing outside the sandbox will settle it", "");
+    if (JS_IsException(value)) return reply_pending_exception();
+    if (unwrap_async) {
+      JSValue inner = JS_GetPropertyStr(ctx, value, "value");
+      JS_FreeValue(ctx, value);
+      value = inner;
+      if (await_result && JS_IsPromise(value)) {
+        value = await_promise(value, &deadlock);
+        if (deadlock)
+          return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs "
+                             "are left to run and nothing outside the sandbox will settle it", "");
+        if (JS_IsException(value)) return reply_pending_exception();
+      }
+    }
+  }
+  JSValue exc;
+  if (!drain_jobs(&exc)) {
+    JS_FreeValue(ctx, value);
+    return reply_exception(exc, NULL);
+  }
+  if (rejection_count) {
+    JS_FreeValue(ctx, value);
+    JSValue reason = JS_DupValue(ctx, rejections[0].reason);
+    clear_rejections();
+    return reply_exception(reason, "Unhandled promise rejection: ");
+  }
+  qb_encode_status st = qb_cbor_encode(ctx, value, &output, config.max_depth, config.result_limit);
+  JS_FreeValue(ctx, value);
+  if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "result too large", "");
+  if (st == QB_ENCODE_THROWN) return reply_pending_exception();
+  return reply(QB_STATUS_DONE);
+}
+
+/* Input layout shared by eval/call/get/set: a NUL-terminated name, then a payload. */
+static bool input_fits(uint32_t a, uint32_t b) {
+  return (uint64_t)a + 1 + (uint64_t)b <= input.cap;
+}
+
+static int32_t invalid(const char *message) {
+  begin_op();
+  return reply_error(QB_ERROR_INVALID_INPUT, "", message, "");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Exports
+ * ------------------------------------------------------------------------------------------- */
+QB_EXPORT(QB_EXPORT_EXCHANGE) uint32_t qb_exchange_address(void) {
+  return (uint32_t)(uintptr_t)&exchange;
+}
+
+QB_EXPORT(QB_EXPORT_RESERVE) int32_t qb_reserve(uint32_t len) {
+  if (len > input.cap) {
+    uint8_t *grown = realloc(input.data, len);
+    if (!grown) return QB_STATUS_ERROR;
+    input.data = grown;
+    input.cap = len;
+  }
+  exchange.input_ptr = (uint32_t)(uintptr_t)input.data;
+  exchange.input_cap = (uint32_t)input.cap;
+  return QB_STATUS_DONE;
+}
+
+QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
+  if (rt) return QB_STATUS_ERROR;
+  config = (qb_config){.memory_limit = 0, .stack_limit = 0, .console_limit = 1 << 20,
+                       .result_limit = 1 << 24, .max_depth = 256};
+  if (qb_reserve(64 * 1024) != QB_STATUS_DONE) return QB_STATUS_ERROR;
+  rt = JS_NewRuntime();
+  if (!rt) return QB_STATUS_ERROR;
+  ctx = JS_NewContext(rt);
+  if (!ctx) return QB_STATUS_ERROR;
+  JS_SetInterruptHandler(rt, on_interrupt, NULL);
+  JS_SetHostPromiseRejectionTracker(rt, on_rejection, NULL);
+  JS_SetCanBlock(rt, false);
+
+  JSValue global = JS_GetGlobalObject(ctx);
+  JSValue math = JS_GetPropertyStr(ctx, global, "Math");
+  JS_DefinePropertyValueStr(ctx, math, "random", JS_NewCFunction(ctx, math_random, "random", 0),
+                            JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+  JS_FreeValue(ctx, math);
+
+  /* The prelude is a function expression taking the native console writer; it installs console
+   * and returns the helpers C needs. The writer never becomes reachable from a global. */
+  JSValue make = JS_Eval(ctx, qb_prelude_source, qb_prelude_source_len, "<quickbox prelude>",
+                         JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
+  JSValue writer = JS_NewCFunction(ctx, console_write, "write", 2);
+  JSValue helpers = JS_IsException(make) ? JS_EXCEPTION
+                                         : JS_Call(ctx, make, global, 1, (JSValueConst *)&writer);
+  JS_FreeValue(ctx, writer);
+  JS_FreeValue(ctx, make);
+  JS_FreeValue(ctx, global);
+  if (JS_IsException(helpers)) return QB_STATUS_ERROR;
+  qb_helpers.format = JS_GetPropertyStr(ctx, helpers, "format");
+  qb_helpers.bigint_from_hex = JS_GetPropertyStr(ctx, helpers, "bigintFromHex");
+  qb_helpers.negate = JS_GetPropertyStr(ctx, helpers, "negate");
+  JS_FreeValue(ctx, helpers);
+  JS_RunGC(rt);
+  return QB_STATUS_DONE;
+}
+
+QB_EXPORT(QB_EXPORT_CONFIGURE) int32_t qb_configure(void) {
+  if (!rt || input.cap < sizeof(qb_config)) return QB_STATUS_ERROR;
+  memcpy(&config, input.data, sizeof config);
+  if (config.max_depth == 0) config.max_depth = 1;
+  JS_SetMemoryLimit(rt, config.memory_limit);
+  JS_SetMaxStackSize(rt, config.stack_limit);
+  seed_random(config.random_seed);
+  return QB_STATUS_DONE;
+}
+
+QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len, uint32_t flags) {
+  if (!input_fits(name_len, source_len + 1)) return invalid("request larger than the input buffer");
+  begin_op();
+  const char *name = (const char *)input.data;
+  const char *source = name + name_len + 1;
+  if (name[name_len] != 0 || source[source_len] != 0) return invalid("request is not NUL-terminated");
+  uint32_t kind = flags & QB_EVAL_KIND_MASK;
+  int js_flags = kind == QB_EVAL_MODULE ? JS_EVAL_TYPE_MODULE : JS_EVAL_TYPE_GLOBAL;
+  if (kind == QB_EVAL_ASYNC) js_flags |= JS_EVAL_FLAG_ASYNC;
+  if (flags & QB_EVAL_STRICT) js_flags |= JS_EVAL_FLAG_STRICT;
+  JSValue value = JS_Eval(ctx, source, source_len, name, js_flags);
+  if (kind == QB_EVAL_MODULE && !JS_IsException(value)) {
+    /* a module evaluates to a promise of undefined; wait for it, then report undefined */
+    bool deadlock;
+    value = JS_IsPromise(value) ? await_promise(value, &deadlock) : value;
+    if (JS_IsException(value) && deadlock)
+      return reply_error(QB_ERROR_DEADLOCK, "", "the module's top-level await can never settle", "");
+    if (!JS_IsException(value)) {
+      JS_FreeValue(ctx, value);
+      value = JS_UNDEFINED;
+    }
+  }
+  return finish(value, flags & QB_EVAL_AWAIT_RESULT, kind == QB_EVAL_ASYNC);
+}
+
+static JSValue get_global(const char *name) {
+  JSValue global = JS_GetGlobalObject(ctx);
+  JSValue v = JS_GetPropertyStr(ctx, global, name);
+  JS_FreeValue(ctx, global);
+  return v;
+}
+
+QB_EXPORT(QB_EXPORT_CALL) int32_t qb_call(uint32_t name_len, uint32_t args_len, uint32_t flags) {
+  if (!input_fits(name_len, args_len)) return invalid("request larger than the input buffer");
+  begin_op();
+  const char *name = (const char *)input.data;
+  if (name[name_len] != 0) return invalid("function name is not NUL-terminated");
+  JSValue fn = get_global(name);
+  if (JS_IsException(fn)) return reply_pending_exception();
+  if (!JS_IsFunction(ctx, fn)) {
+    JS_FreeValue(ctx, fn);
+    return reply_exception(JS_NewTypeError(ctx, "globalThis.%s is not a function", name), NULL);
+  }
+  JSValue args = qb_cbor_decode(ctx, input.data + name_len + 1, args_len, config.max_depth);
+  if (JS_IsException(args) || !JS_IsArray(args)) {
+    JS_FreeValue(ctx, fn);
+    if (!JS_IsException(args)) {
+      JS_FreeValue(ctx, args);
+      return invalid("call arguments must be a CBOR array");
+    }
+    JSValue exc = JS_GetException(ctx);
+    const char *m = JS_ToCString(ctx, exc);
+    int32_t st = invalid(m ? m : "malformed arguments");
+    JS_FreeCString(ctx, m);
+    JS_FreeValue(ctx, exc);
+    return st;
+  }
+  int64_t argc = 0;
+  JS_GetLength(ctx, args, &argc);
+  JSValue *argv = calloc((size_t)argc + 1, sizeof(JSValue));
+  for (int64_t i = 0; i < argc; i++) argv[i] = JS_GetPropertyInt64(ctx, args, i);
+  JSValue result = JS_Call(ctx, fn, JS_UNDEFINED, (int)argc, (JSValueConst *)argv);
+  for (int64_t i = 0; i < argc; i++) JS_FreeValue(ctx, argv[i]);
+  free(argv);
+  JS_FreeValue(ctx, args);
+  JS_FreeValue(ctx, fn);
+  return finish(result, flags & QB_EVAL_AWAIT_RESULT, false);
+}
+
+QB_EXPORT(QB_EXPORT_GET_GLOBAL) int32_t qb_get_global(uint32_t name_len) {
+  if (!input_fits(name_len, 0)) return invalid("request larger than the input buffer");
+  begin_op();
+  if (input.data[name_len] != 0) return invalid("global name is not NUL-terminated");
+  return finish(get_global((const char *)input.data), false, false);
+}
+
+QB_EXPORT(QB_EXPORT_SET_GLOBAL) int32_t qb_set_global(uint32_t name_len, uint32_t value_len) {
+  if (!input_fits(name_len, value_len)) return invalid("request larger than the input buffer");
+  begin_op();
+  const char *name = (const char *)input.data;
+  if (name[name_len] != 0) return invalid("global name is not NUL-terminated");
+  JSValue v = qb_cbor_decode(ctx, input.data + name_len + 1, value_len, config.max_depth);
+  if (JS_IsException(v)) {
+    JSValue exc = JS_GetException(ctx);
+    const char *m = JS_ToCString(ctx, exc);
+    int32_t st = invalid(m ? m : "malformed value");
+    JS_FreeCString(ctx, m);
+    JS_FreeValue(ctx, exc);
+    return st;
+  }
+  JSValue global = JS_GetGlobalObject(ctx);
+  int r = JS_SetPropertyStr(ctx, global, name, v);
+  JS_FreeValue(ctx, global);
+  if (r < 0) return reply_pending_exception();
+  return finish(JS_UNDEFINED, false, false);
+}
+
+QB_EXPORT(QB_EXPORT_RUN_JOBS) int32_t qb_run_jobs(void) {
+  begin_op();
+  return finish(JS_NULL, false, false);
+}
+
+QB_EXPORT(QB_EXPORT_MEMORY_USAGE) int32_t qb_memory_usage(void) {
+  begin_op();
+  JSMemoryUsage u;
+  JS_ComputeMemoryUsage(rt, &u);
+  struct {
+    const char *key;
+    int64_t value;
+  } rows[] = {
+      {QB_MEM_MALLOC_SIZE, u.malloc_size},
+      {QB_MEM_MALLOC_LIMIT, u.malloc_limit},
+      {QB_MEM_MEMORY_USED, u.memory_used_size},
+      {QB_MEM_OBJ_COUNT, u.obj_count},
+      {QB_MEM_LINEAR_MEMORY, (int64_t)__builtin_wasm_memory_size(0) * 65536},
+  };
+  qb_cbor_put_head(&output, 5, sizeof rows / sizeof rows[0]);
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    qb_cbor_put_text(&output, rows[i].key, strlen(rows[i].key));
+    qb_cbor_put_head(&output, 0, rows[i].value < 0 ? 0 : (uint64_t)rows[i].value);
+  }
+  return reply(QB_STATUS_DONE);
+}

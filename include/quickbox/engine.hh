@@ -1,0 +1,55 @@
+/// \file engine.hh
+/// \brief quickbox::Engine: one per process; the compiled guest, its base image and the pools.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "quickbox/result.hh"
+
+namespace quickbox {
+
+/// Settings fixed for the life of an Engine.
+struct EngineOptions {
+  /// How many sandboxes may be alive at once (slots in wasmtime's pooling allocator).
+  uint32_t max_sandboxes = 1000;
+  /// The largest memory limit any sandbox of this engine may ask for.
+  uint64_t max_sandbox_memory_bytes = uint64_t{4} << 30;
+  /// Period of the epoch ticker that backs the hard CPU deadline.
+  std::chrono::milliseconds epoch_tick{2};
+};
+
+/// Versions and identity of the guest an Engine runs.
+struct EngineInfo {
+  std::string quickjs_version;   ///< e.g. "0.18.0"
+  std::string wasmtime_version;  ///< e.g. "48.0.8"
+  std::string guest_build_id;    ///< SHA-256 (hex) of the guest module with its base image
+};
+
+/// The per-process engine: wasmtime's Engine with the pooling allocator, the precompiled guest
+/// (quickjs-ng with its base image baked in), the host functions it imports and an epoch ticker.
+///
+/// An Engine is a cheap, copyable handle; copies share one engine. It is thread-safe: sandboxes
+/// may be created from any thread at the same time. Sandboxes keep their engine alive.
+class Engine {
+ public:
+  /// Loads the guest embedded in this library and starts the epoch ticker. Fails when the options
+  /// are out of range or the embedded guest cannot be loaded; the error says which.
+  static Expected<Engine> create(const EngineOptions &options = {});
+
+  const EngineInfo &info() const;
+  const EngineOptions &options() const;
+
+  struct Impl;
+  /// For the library's own use.
+  explicit Engine(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  /// For the library's own use.
+  const std::shared_ptr<Impl> &impl() const { return impl_; }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace quickbox

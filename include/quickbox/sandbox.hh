@@ -1,0 +1,136 @@
+/// \file sandbox.hh
+/// \brief quickbox::Sandbox: one wasm instance holding one JavaScript realm.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "quickbox/engine.hh"
+#include "quickbox/result.hh"
+#include "quickbox/value.hh"
+
+namespace quickbox {
+
+/// Hard caps for one sandbox. Every limit, when hit, ends the operation with an Error whose
+/// message names the limit and its value; the process and other sandboxes are unaffected.
+struct Limits {
+  /// QuickJS's allocation limit. Exceeding it throws a catchable InternalError in JS; uncaught,
+  /// the operation ends as OutOfMemory. Behind it, wasmtime caps the linear memory at this plus
+  /// a fixed margin for the stack and static data, which holds even for allocations QuickJS does
+  /// not count.
+  uint64_t memory_bytes = 64ull << 20;
+  /// CPU time per operation. QuickJS's interrupt handler stops the program at this budget (the
+  /// sandbox stays usable); an epoch deadline shortly after it is the hard backstop for code that
+  /// never reaches an interrupt check (the instance is then discarded).
+  std::chrono::milliseconds cpu_time{5000};
+  /// JavaScript stack: deeper recursion throws a catchable RangeError (StackOverflow if uncaught).
+  uint32_t stack_bytes = 640u << 10;
+  /// Console bytes kept per operation; the rest is counted in Result::console_dropped_bytes.
+  uint64_t console_bytes = 1ull << 20;
+  /// Largest encoded result (OutputLimit beyond it).
+  uint64_t result_bytes = 16ull << 20;
+  /// Largest source text accepted by eval (InvalidInput beyond it).
+  uint64_t source_bytes = 16ull << 20;
+  /// Deepest nesting of values crossing the boundary.
+  uint32_t max_depth = 256;
+};
+
+/// Where Date.now(), new Date() and performance.now() get their time.
+struct Clock {
+  enum class Mode {
+    Real,           ///< the host's wall clock and monotonic clock
+    Fixed,          ///< always start_ms
+    Deterministic,  ///< start_ms, advancing by step_us on every read
+  };
+  Mode mode = Mode::Real;
+  int64_t start_ms = 0;   ///< Unix time in milliseconds for Fixed and Deterministic
+  int64_t step_us = 1000; ///< advance per read for Deterministic
+};
+
+/// How a sandbox is set up.
+struct SandboxOptions {
+  Limits limits;
+  /// Math.random seed. Unset: a fresh random seed per sandbox, so no two sandboxes share a
+  /// sequence. Set: a reproducible sequence.
+  std::optional<uint64_t> random_seed;
+  Clock clock;
+};
+
+/// How eval treats its source.
+struct EvalOptions {
+  enum class Kind {
+    Auto,    ///< Async when the source mentions `await`, else Script
+    Script,  ///< classic script: the completion value is the result
+    Async,   ///< script with top-level await: the completion value, awaited
+    Module,  ///< ES module: runs it, the result is undefined
+  };
+  Kind kind = Kind::Auto;
+  /// Name used in stack traces.
+  std::string filename = "<eval>";
+  /// When the result is a promise, run jobs until it settles and return its outcome.
+  bool await_result = true;
+  /// Force strict mode.
+  bool strict = false;
+  /// Overrides Limits::cpu_time for this operation.
+  std::optional<std::chrono::milliseconds> cpu_time;
+};
+
+/// Memory figures of one sandbox.
+struct MemoryUsage {
+  uint64_t js_malloc_bytes = 0;    ///< bytes QuickJS has allocated
+  uint64_t js_malloc_limit = 0;    ///< QuickJS's allocation limit
+  uint64_t js_object_count = 0;    ///< live JS objects
+  uint64_t linear_memory_bytes = 0;///< size of the wasm linear memory
+};
+
+/// One JavaScript realm in its own wasm instance, started from the engine's base image.
+///
+/// A Sandbox is movable, not copyable. Use one thread per sandbox at a time; different sandboxes
+/// may be used from different threads at once. Nothing inside can reach the host: there are no
+/// files, no network, no environment, and only the capabilities the host registers.
+class Sandbox {
+ public:
+  /// Creates a sandbox from the engine's base image (microseconds). Fails with InvalidInput for
+  /// out-of-range options, or Internal when the engine's sandbox pool is exhausted.
+  static Expected<Sandbox> create(const Engine &engine, const SandboxOptions &options = {});
+
+  Sandbox(Sandbox &&) noexcept;
+  Sandbox &operator=(Sandbox &&) noexcept;
+  ~Sandbox();
+
+  /// Evaluates source; top-level declarations persist for later operations in this sandbox.
+  Result eval(std::string_view source, const EvalOptions &options = {});
+  /// Calls the global function `name` with args; a returned promise is awaited.
+  Result call(std::string_view name, std::span<const Value> args = {},
+              std::optional<std::chrono::milliseconds> cpu_time = std::nullopt);
+  /// Reads globalThis[name].
+  Result get_global(std::string_view name);
+  /// Sets globalThis[name] = value.
+  Result set_global(std::string_view name, const Value &value);
+  /// Runs pending promise jobs until none are left.
+  Result run_jobs();
+  /// Memory figures (QuickJS's own accounting and the linear memory size).
+  Expected<MemoryUsage> memory_usage();
+
+  /// True after a hard trap discarded the instance; every operation then fails with Internal
+  /// until reset().
+  bool discarded() const;
+  /// Replaces the instance with a fresh one from the base image (all JS state is lost), keeping
+  /// the options. Fails only when the pool is exhausted.
+  Result reset();
+
+  const SandboxOptions &options() const;
+
+  struct Impl;
+
+ private:
+  explicit Sandbox(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace quickbox

@@ -1,0 +1,152 @@
+/// \file value.hh
+/// \brief quickbox::Value: the data that crosses the sandbox boundary, and its CBOR codec.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace quickbox {
+
+class Value;
+
+/// JavaScript `undefined` (distinct from `null`).
+struct Undefined {
+  friend bool operator==(Undefined, Undefined) = default;
+};
+
+/// A JavaScript BigInt of any size: sign and big-endian magnitude without leading zero bytes.
+struct BigInt {
+  bool negative = false;
+  std::vector<uint8_t> magnitude;
+
+  /// From a 64-bit integer.
+  static BigInt from_int64(int64_t v);
+  /// From a decimal string such as "-123456789012345678901234567890"; throws
+  /// std::invalid_argument naming the offending character when the text is not an integer.
+  static BigInt from_decimal(std::string_view text);
+  /// Decimal text, e.g. "-42".
+  std::string to_decimal() const;
+  friend bool operator==(const BigInt &, const BigInt &) = default;
+};
+
+/// Bytes: a JavaScript Uint8Array (ArrayBuffers arrive as Uint8Array too).
+struct Bytes {
+  std::vector<uint8_t> data;
+  friend bool operator==(const Bytes &, const Bytes &) = default;
+};
+
+/// A JavaScript Error reduced to its three strings.
+struct ErrorValue {
+  std::string name;
+  std::string message;
+  std::string stack;
+  friend bool operator==(const ErrorValue &, const ErrorValue &) = default;
+};
+
+/// A JavaScript data value: undefined, null, boolean, number, BigInt, string (UTF-8), bytes,
+/// array, plain object (keys in insertion order) or Error. Functions, symbols and other live
+/// objects never leave the sandbox. See abi/quickbox_abi.h for the exact wire mapping.
+class Value {
+ public:
+  using Array = std::vector<Value>;
+  /// Keys in JavaScript property order; duplicate keys are not allowed.
+  using Object = std::vector<std::pair<std::string, Value>>;
+  using Storage = std::variant<Undefined, std::nullptr_t, bool, double, BigInt, std::string, Bytes,
+                               Array, Object, ErrorValue>;
+
+  /// `undefined`.
+  Value() = default;
+  Value(Undefined) {}
+  Value(std::nullptr_t) : storage_(nullptr) {}
+  Value(bool b) : storage_(b) {}
+  Value(double d) : storage_(d) {}
+  /// Integers become numbers; they are exact up to 2^53 (use BigInt beyond).
+  Value(int i) : storage_(static_cast<double>(i)) {}
+  Value(int64_t i) : storage_(static_cast<double>(i)) {}
+  Value(BigInt b) : storage_(std::move(b)) {}
+  Value(std::string s) : storage_(std::move(s)) {}
+  Value(std::string_view s) : storage_(std::string(s)) {}
+  Value(const char *s) : storage_(std::string(s)) {}
+  Value(Bytes b) : storage_(std::move(b)) {}
+  Value(Array a) : storage_(std::move(a)) {}
+  Value(Object o) : storage_(std::move(o)) {}
+  Value(ErrorValue e) : storage_(std::move(e)) {}
+
+  bool is_undefined() const { return std::holds_alternative<Undefined>(storage_); }
+  bool is_null() const { return std::holds_alternative<std::nullptr_t>(storage_); }
+  bool is_bool() const { return std::holds_alternative<bool>(storage_); }
+  bool is_number() const { return std::holds_alternative<double>(storage_); }
+  bool is_bigint() const { return std::holds_alternative<BigInt>(storage_); }
+  bool is_string() const { return std::holds_alternative<std::string>(storage_); }
+  bool is_bytes() const { return std::holds_alternative<Bytes>(storage_); }
+  bool is_array() const { return std::holds_alternative<Array>(storage_); }
+  bool is_object() const { return std::holds_alternative<Object>(storage_); }
+  bool is_error() const { return std::holds_alternative<ErrorValue>(storage_); }
+
+  /// Accessors; each throws std::bad_variant_access when the value holds another type.
+  bool as_bool() const { return std::get<bool>(storage_); }
+  double as_number() const { return std::get<double>(storage_); }
+  const BigInt &as_bigint() const { return std::get<BigInt>(storage_); }
+  const std::string &as_string() const { return std::get<std::string>(storage_); }
+  const Bytes &as_bytes() const { return std::get<Bytes>(storage_); }
+  const Array &as_array() const { return std::get<Array>(storage_); }
+  const Object &as_object() const { return std::get<Object>(storage_); }
+  const ErrorValue &as_error() const { return std::get<ErrorValue>(storage_); }
+
+  /// The property `key` of an object value, or nullptr when absent or not an object.
+  const Value *find(std::string_view key) const;
+
+  /// The underlying variant, for std::visit.
+  const Storage &storage() const { return storage_; }
+
+  friend bool operator==(const Value &, const Value &) = default;
+
+ private:
+  Storage storage_;
+};
+
+/// Limits applied when decoding CBOR that came from outside the process or from a guest.
+struct DecodeLimits {
+  uint32_t max_depth = 256;       ///< nesting of arrays, objects and tags
+  uint64_t max_bytes = 64 << 20;  ///< size of the encoded input
+};
+
+/// The outcome of decoding: a value, or a message that says what was wrong and at which byte.
+struct Decoded {
+  bool ok = false;
+  Value value;
+  std::string error;
+};
+
+/// Encodes a value as CBOR, following the mapping in abi/quickbox_abi.h.
+/// Throws std::invalid_argument when a string is not valid UTF-8 or an object has a duplicate key,
+/// naming the path of the offending value.
+std::vector<uint8_t> encode_cbor(const Value &value);
+/// Appends the CBOR encoding of value to out (same rules as encode_cbor).
+void encode_cbor(const Value &value, std::vector<uint8_t> &out);
+
+/// Decodes exactly one CBOR item. Never throws and never reads outside `bytes`; malformed,
+/// truncated, over-deep or oversized input yields ok == false with a message.
+Decoded decode_cbor(std::span<const uint8_t> bytes, const DecodeLimits &limits = {});
+
+/// Formats a value the way `node -p` prints it: strings raw at the top level, everything else
+/// in util.inspect's style (quoted nested strings, `[ 1, 2 ]`, `{ a: 1 }`, `123n`, ...).
+std::string format_for_display(const Value &value);
+/// Formats a value as util.inspect does (a top-level string is quoted).
+std::string inspect(const Value &value);
+
+/// Converts a value to JSON text (for --json output). Undefined becomes null inside arrays and is
+/// dropped from objects, like JSON.stringify; BigInts become decimal strings; bytes become
+/// {"$bytes": "<base64>"}; errors become {"name", "message", "stack"}; NaN/Infinity become null.
+std::string to_json(const Value &value);
+
+/// Parses JSON text into a value (numbers become doubles). Returns ok == false with a message
+/// naming the position of the first error.
+Decoded parse_json(std::string_view text);
+
+}  // namespace quickbox

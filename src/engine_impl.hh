@@ -1,0 +1,34 @@
+// Engine::Impl, shared by engine.cc and sandbox.cc.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "internal.hh"
+
+namespace quickbox {
+
+struct Engine::Impl {
+  EngineOptions options;
+  EngineInfo info;
+  wasm_engine_t *engine = nullptr;
+  wasmtime_module_t *module = nullptr;
+  wasmtime_linker_t *linker = nullptr;
+  wasmtime_instance_pre_t *instance_pre = nullptr;
+  internal::GuestExports exports;
+  /// Linear memory of a fresh instance (the base image's size).
+  uint64_t base_memory_bytes = 0;
+
+  // The epoch ticker: advances wasmtime's epoch every options.epoch_tick, which is what makes
+  // epoch deadlines (the hard CPU backstop) fire.
+  std::thread ticker;
+  std::mutex ticker_mutex;
+  std::condition_variable ticker_wake;
+  bool stopping = false;
+  void run_ticker();
+
+  ~Impl();
+};
+
+}  // namespace quickbox

@@ -1,0 +1,113 @@
+// Internal declarations of the host library (not installed; shared with tools/bake.cc and tests).
+#pragma once
+
+#include <wasmtime.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "quickbox/engine.hh"
+#include "quickbox/result.hh"
+#include "quickbox/sandbox.hh"
+#include "quickbox_abi.h"
+
+namespace quickbox::internal {
+
+/// The guest module an Engine runs: its base image as wasm, the same precompiled for this host
+/// (may be empty or stale; then the wasm is compiled), and its build id.
+struct GuestImage {
+  std::span<const uint8_t> precompiled;
+  std::span<const uint8_t> wasm;
+  std::string_view build_id;
+};
+
+/// The guest embedded in the `quickbox` library (src/embedded.cc, which also defines Engine::create).
+GuestImage embedded_guest();
+
+/// Creates an engine for the given guest image.
+Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &guest);
+
+// ---- wasmtime plumbing shared by the engine and the bake tool (src/runtime.cc) ----------------
+
+/// wasmtime's configuration for quickbox. Precompiled guests are only valid for engines built
+/// from the same configuration, so the bake tool and the runtime both use this one function.
+wasm_config_t *make_wasmtime_config(const EngineOptions &options);
+
+/// Message of a wasmtime error; deletes it.
+std::string take_error(wasmtime_error_t *error);
+/// Message of a trap; deletes it.
+std::string take_trap(wasm_trap_t *trap);
+
+/// What the host functions need to know about the sandbox that calls them (the store's data).
+struct HostState {
+  /// The running operation must stop once this instant has passed (soft CPU budget).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  bool interrupted = false;
+  Clock clock;
+  uint64_t clock_reads = 0;
+  std::chrono::steady_clock::time_point monotonic_origin = std::chrono::steady_clock::now();
+  uint64_t random_state = 0;  ///< random_get's deterministic stream, when seeded
+  bool random_seeded = false;
+  /// Output the guest runtime wrote to stdout/stderr outside console.* (rare), capped.
+  std::vector<ConsoleLine> stray_output;
+  uint64_t stray_bytes = 0;
+  uint64_t stray_limit = 1 << 20;
+  uint64_t stray_dropped = 0;
+  wasmtime_memory_t memory{};
+  bool has_memory = false;
+};
+
+/// Defines every import the guest may use (quickbox.* and the wasi_snapshot_preview1 subset) on
+/// a linker. Host functions find their HostState through the store's data pointer.
+void define_host_functions(wasmtime_linker_t *linker);
+
+/// Exports of the guest, resolved by index once per engine (export_nth is O(1) per instance).
+struct GuestExports {
+  size_t memory = SIZE_MAX;
+  size_t stack_pointer = SIZE_MAX;
+  size_t exchange = SIZE_MAX, reserve = SIZE_MAX, configure = SIZE_MAX, eval = SIZE_MAX,
+         call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, run_jobs = SIZE_MAX,
+         memory_usage = SIZE_MAX, bootstrap = SIZE_MAX, initialize = SIZE_MAX;
+};
+/// Finds the export indices; fails naming the first missing export.
+Expected<GuestExports> find_exports(const wasmtime_module_t *module);
+
+/// Calls a guest function with i32 arguments returning one i32 (or nothing).
+/// On a trap returns false and sets trap_out (owned by the caller).
+bool call_i32(wasmtime_context_t *context, const wasmtime_func_t &func,
+              std::initializer_list<uint32_t> args, int32_t *result, wasm_trap_t **trap_out,
+              std::string *error_out);
+
+// ---- Base image (src/wasm_image.cc) -----------------------------------------------------------
+
+/// The state of an initialised instance: its linear memory and the values of its mutable
+/// globals (by index in the module's global index space).
+struct InstanceState {
+  std::vector<uint8_t> memory;
+  std::vector<std::pair<uint32_t, uint64_t>> globals;
+};
+
+/// Rewrites a module so that it starts in `state`: the memory section's minimum becomes the
+/// snapshot's size, mutable globals' initialisers become their snapshot values, and the data
+/// section becomes the snapshot's non-zero ranges (the Wizer technique). Throws
+/// std::runtime_error naming the construct it cannot handle.
+std::vector<uint8_t> bake_module(std::span<const uint8_t> wasm, const InstanceState &state);
+
+/// The mutable globals of a module and the export names under which they can be read.
+/// Throws std::runtime_error if a mutable global is not exported.
+std::vector<std::pair<uint32_t, std::string>> exported_mutable_globals(std::span<const uint8_t> wasm);
+
+/// SHA-256 of bytes as lowercase hex.
+std::string sha256_hex(std::span<const uint8_t> bytes);
+
+/// "64 MiB", "640 KiB" or "1234 bytes".
+std::string format_bytes(uint64_t n);
+
+}  // namespace quickbox::internal

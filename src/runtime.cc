@@ -1,0 +1,116 @@
+// wasmtime plumbing shared by the engine and the bake tool: configuration, errors, export lookup
+// and calls into the guest.
+#include "internal.hh"
+
+namespace quickbox::internal {
+
+wasm_config_t *make_wasmtime_config(const EngineOptions &options) {
+  wasm_config_t *config = wasm_config_new();
+  wasmtime_config_strategy_set(config, WASMTIME_STRATEGY_CRANELIFT);
+  wasmtime_config_cranelift_opt_level_set(config, WASMTIME_OPT_LEVEL_SPEED);
+  wasmtime_config_epoch_interruption_set(config, true);
+  // The guest's JS stack limit trips long before this; it is the backstop for C recursion.
+  // wasmtime refuses (by panicking) anything above its 2 MiB async stack size, even without async.
+  wasmtime_config_max_wasm_stack_set(config, 2u << 20);
+  wasmtime_config_wasm_simd_set(config, false);
+  wasmtime_config_wasm_relaxed_simd_set(config, false);
+  wasmtime_config_wasm_multi_memory_set(config, false);
+  wasmtime_config_wasm_memory64_set(config, false);
+  wasmtime_config_memory_init_cow_set(config, true);
+  {
+    wasmtime_pooling_allocation_config_t *pool = wasmtime_pooling_allocation_config_new();
+    wasmtime_pooling_allocation_config_total_core_instances_set(pool, options.max_sandboxes);
+    wasmtime_pooling_allocation_config_total_memories_set(pool, options.max_sandboxes);
+    wasmtime_pooling_allocation_config_total_tables_set(pool, options.max_sandboxes);
+    wasmtime_pooling_allocation_config_total_component_instances_set(pool, 0);
+    wasmtime_pooling_allocation_config_max_memory_size_set(pool, options.max_sandbox_memory_bytes);
+    wasmtime_pooling_allocation_config_table_elements_set(pool, 8192);
+    wasmtime_pooling_allocation_config_max_unused_warm_slots_set(pool, 100);
+    // Pages up to this size are reset with memset instead of madvise when a slot is reused,
+    // which keeps create/destroy cycles cheap.
+    wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, 1u << 20);
+    wasmtime_pooling_allocation_strategy_set(config, pool);
+    wasmtime_pooling_allocation_config_delete(pool);
+  }
+  return config;
+}
+
+std::string take_error(wasmtime_error_t *error) {
+  if (!error) return {};
+  wasm_name_t message;
+  wasmtime_error_message(error, &message);
+  std::string text(message.data, message.size);
+  wasm_byte_vec_delete(&message);
+  wasmtime_error_delete(error);
+  return text;
+}
+
+std::string take_trap(wasm_trap_t *trap) {
+  if (!trap) return {};
+  wasm_message_t message;
+  wasm_trap_message(trap, &message);
+  std::string text(message.data, message.size ? message.size - 1 : 0);  // NUL-terminated
+  wasm_byte_vec_delete(&message);
+  wasm_trap_delete(trap);
+  return text;
+}
+
+Expected<GuestExports> find_exports(const wasmtime_module_t *module) {
+  wasm_exporttype_vec_t exports;
+  wasmtime_module_exports(module, &exports);
+  GuestExports found;
+  const std::pair<std::string_view, size_t GuestExports::*> wanted[] = {
+      {"memory", &GuestExports::memory},
+      {"__stack_pointer", &GuestExports::stack_pointer},
+      {QB_EXPORT_EXCHANGE, &GuestExports::exchange},
+      {QB_EXPORT_RESERVE, &GuestExports::reserve},
+      {QB_EXPORT_CONFIGURE, &GuestExports::configure},
+      {QB_EXPORT_EVAL, &GuestExports::eval},
+      {QB_EXPORT_CALL, &GuestExports::call},
+      {QB_EXPORT_GET_GLOBAL, &GuestExports::get_global},
+      {QB_EXPORT_SET_GLOBAL, &GuestExports::set_global},
+      {QB_EXPORT_RUN_JOBS, &GuestExports::run_jobs},
+      {QB_EXPORT_MEMORY_USAGE, &GuestExports::memory_usage},
+      {QB_EXPORT_BOOTSTRAP, &GuestExports::bootstrap},
+      {"_initialize", &GuestExports::initialize},
+  };
+  for (size_t i = 0; i < exports.size; i++) {
+    const wasm_name_t *name = wasm_exporttype_name(exports.data[i]);
+    std::string_view n(name->data, name->size);
+    for (const auto &[want, field] : wanted) {
+      if (n == want) found.*field = i;
+    }
+  }
+  wasm_exporttype_vec_delete(&exports);
+  for (const auto &[want, field] : wanted) {
+    if (found.*field == SIZE_MAX) {
+      return Error{.kind = ErrorKind::Internal,
+                   .message = "the guest module does not export `" + std::string(want) + "`"};
+    }
+  }
+  return found;
+}
+
+bool call_i32(wasmtime_context_t *context, const wasmtime_func_t &func,
+              std::initializer_list<uint32_t> args, int32_t *result, wasm_trap_t **trap_out,
+              std::string *error_out) {
+  wasmtime_val_raw_t raw[4] = {};
+  size_t n = 0;
+  for (uint32_t a : args) raw[n++].i32 = static_cast<int32_t>(a);
+  wasm_trap_t *trap = nullptr;
+  wasmtime_error_t *error =
+      wasmtime_func_call_unchecked(context, &func, raw, n > 1 ? n : 1, &trap);
+  if (error) {
+    *error_out = take_error(error);
+    *trap_out = nullptr;
+    return false;
+  }
+  if (trap) {
+    *trap_out = trap;
+    return false;
+  }
+  if (result) *result = raw[0].i32;
+  return true;
+}
+
+}  // namespace quickbox::internal

@@ -1,0 +1,218 @@
+// The functions the guest imports, implemented by the host, deny-by-default: quickbox's own
+// (interrupt check) and the wasi_snapshot_preview1 subset wasi-libc needs. There are no files, no
+// sockets, no environment and no arguments; stdout/stderr feed the console; clocks follow the
+// sandbox's Clock setting.
+#include <cstring>
+#include <random>
+
+#include "internal.hh"
+
+namespace quickbox::internal {
+
+// ---- Host functions ---------------------------------------------------------------------------
+namespace {
+
+// WASI errno values used here.
+constexpr int32_t kSuccess = 0, kBadf = 8, kInval = 28, kSpipe = 70, kFault = 21;
+
+HostState &state_of(wasmtime_caller_t *caller) {
+  return *static_cast<HostState *>(wasmtime_context_get_data(wasmtime_caller_context(caller)));
+}
+
+// A bounds-checked view of guest memory; nullptr when [ptr, ptr+len) is outside it.
+uint8_t *guest_bytes(wasmtime_caller_t *caller, HostState &state, uint32_t ptr, uint64_t len) {
+  if (!state.has_memory) return nullptr;
+  wasmtime_context_t *context = wasmtime_caller_context(caller);
+  uint8_t *base = wasmtime_memory_data(context, &state.memory);
+  size_t size = wasmtime_memory_data_size(context, &state.memory);
+  if (uint64_t{ptr} + len > size) return nullptr;
+  return base + ptr;
+}
+
+wasm_trap_t *interrupt_check(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
+  HostState &state = state_of(caller);
+  if (!state.interrupted && std::chrono::steady_clock::now() >= state.deadline) state.interrupted = true;
+  args[0].i32 = state.interrupted ? 1 : 0;
+  return nullptr;
+}
+
+uint64_t clock_now_ns(HostState &state, uint32_t clock_id) {
+  using namespace std::chrono;
+  const Clock &clock = state.clock;
+  if (clock.mode == Clock::Mode::Real) {
+    if (clock_id == 0)  // realtime
+      return static_cast<uint64_t>(
+          duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count());
+    return static_cast<uint64_t>(
+        duration_cast<nanoseconds>(steady_clock::now() - state.monotonic_origin).count());
+  }
+  uint64_t reads = clock.mode == Clock::Mode::Deterministic ? state.clock_reads++ : 0;
+  uint64_t offset_ns = reads * static_cast<uint64_t>(clock.step_us) * 1000;
+  if (clock_id == 0) return static_cast<uint64_t>(clock.start_ms) * 1000000 + offset_ns;
+  return offset_ns;
+}
+
+// clock_time_get(id: i32, precision: i64, out: i32) -> errno
+wasm_trap_t *clock_time_get(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
+  HostState &state = state_of(caller);
+  uint32_t id = static_cast<uint32_t>(args[0].i32);
+  uint32_t out = static_cast<uint32_t>(args[2].i32);
+  if (id > 3) {
+    args[0].i32 = kInval;
+    return nullptr;
+  }
+  uint8_t *dest = guest_bytes(caller, state, out, 8);
+  if (!dest) {
+    args[0].i32 = kFault;
+    return nullptr;
+  }
+  uint64_t ns = clock_now_ns(state, id);
+  std::memcpy(dest, &ns, 8);
+  args[0].i32 = kSuccess;
+  return nullptr;
+}
+
+// fd_write(fd, iovs, iovs_len, nwritten) -> errno. stdout/stderr feed the console; nothing else.
+wasm_trap_t *fd_write(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
+  HostState &state = state_of(caller);
+  int32_t fd = args[0].i32;
+  uint32_t iovs = static_cast<uint32_t>(args[1].i32);
+  uint32_t count = static_cast<uint32_t>(args[2].i32);
+  uint32_t nwritten_ptr = static_cast<uint32_t>(args[3].i32);
+  if (fd != 1 && fd != 2) {
+    args[0].i32 = kBadf;
+    return nullptr;
+  }
+  uint8_t *vec = guest_bytes(caller, state, iovs, uint64_t{count} * 8);
+  if (!vec) {
+    args[0].i32 = kFault;
+    return nullptr;
+  }
+  std::string text;
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t ptr, len;
+    std::memcpy(&ptr, vec + 8 * i, 4);
+    std::memcpy(&len, vec + 8 * i + 4, 4);
+    uint8_t *bytes = guest_bytes(caller, state, ptr, len);
+    if (!bytes) {
+      args[0].i32 = kFault;
+      return nullptr;
+    }
+    total += len;
+    if (state.stray_bytes + text.size() + len <= state.stray_limit)
+      text.append(reinterpret_cast<char *>(bytes), len);
+    else
+      state.stray_dropped += len;
+  }
+  if (!text.empty()) {
+    state.stray_bytes += text.size();
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    state.stray_output.push_back(
+        {fd == 1 ? ConsoleLevel::Log : ConsoleLevel::Error, std::move(text)});
+  }
+  uint8_t *out = guest_bytes(caller, state, nwritten_ptr, 4);
+  if (!out) {
+    args[0].i32 = kFault;
+    return nullptr;
+  }
+  uint32_t written = static_cast<uint32_t>(total);
+  std::memcpy(out, &written, 4);
+  args[0].i32 = kSuccess;
+  return nullptr;
+}
+
+// fd_fdstat_get(fd, out) -> errno: stdout/stderr are write-only character devices; there are no
+// other descriptors (nothing is preopened).
+wasm_trap_t *fd_fdstat_get(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
+  HostState &state = state_of(caller);
+  int32_t fd = args[0].i32;
+  if (fd != 1 && fd != 2) {
+    args[0].i32 = kBadf;
+    return nullptr;
+  }
+  uint8_t *out = guest_bytes(caller, state, static_cast<uint32_t>(args[1].i32), 24);
+  if (!out) {
+    args[0].i32 = kFault;
+    return nullptr;
+  }
+  std::memset(out, 0, 24);
+  out[0] = 2;                         // filetype: character device
+  uint64_t rights = uint64_t{1} << 6; // fd_write
+  std::memcpy(out + 8, &rights, 8);
+  args[0].i32 = kSuccess;
+  return nullptr;
+}
+
+wasm_trap_t *fd_close(void *, wasmtime_caller_t *, wasmtime_val_raw_t *args, size_t) {
+  args[0].i32 = kBadf;
+  return nullptr;
+}
+
+wasm_trap_t *fd_seek(void *, wasmtime_caller_t *, wasmtime_val_raw_t *args, size_t) {
+  int32_t fd = args[0].i32;
+  args[0].i32 = (fd == 1 || fd == 2) ? kSpipe : kBadf;
+  return nullptr;
+}
+
+wasm_trap_t *proc_exit(void *, wasmtime_caller_t *, wasmtime_val_raw_t *args, size_t) {
+  std::string message = "the guest called proc_exit(" + std::to_string(args[0].i32) + ")";
+  return wasmtime_trap_new(message.data(), message.size());
+}
+
+// random_get(buf, len) -> errno. Deterministic when the sandbox has a seed.
+wasm_trap_t *random_get(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
+  HostState &state = state_of(caller);
+  uint32_t len = static_cast<uint32_t>(args[1].i32);
+  uint8_t *out = guest_bytes(caller, state, static_cast<uint32_t>(args[0].i32), len);
+  if (!out) {
+    args[0].i32 = kFault;
+    return nullptr;
+  }
+  if (state.random_seeded) {
+    for (uint32_t i = 0; i < len; i++) {
+      uint64_t z = (state.random_state += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      out[i] = static_cast<uint8_t>(z >> 56);
+    }
+  } else {
+    std::random_device device;
+    for (uint32_t i = 0; i < len; i++) out[i] = static_cast<uint8_t>(device());
+  }
+  args[0].i32 = kSuccess;
+  return nullptr;
+}
+
+void define(wasmtime_linker_t *linker, std::string_view module, std::string_view name,
+            std::initializer_list<wasm_valkind_t> params, std::initializer_list<wasm_valkind_t> results,
+            wasmtime_func_unchecked_callback_t callback) {
+  wasm_valtype_vec_t p, r;
+  wasm_valtype_vec_new_uninitialized(&p, params.size());
+  size_t i = 0;
+  for (wasm_valkind_t k : params) p.data[i++] = wasm_valtype_new(k);
+  wasm_valtype_vec_new_uninitialized(&r, results.size());
+  i = 0;
+  for (wasm_valkind_t k : results) r.data[i++] = wasm_valtype_new(k);
+  wasm_functype_t *type = wasm_functype_new(&p, &r);
+  wasmtime_error_t *error = wasmtime_linker_define_func_unchecked(
+      linker, module.data(), module.size(), name.data(), name.size(), type, callback, nullptr,
+      nullptr);
+  wasm_functype_delete(type);
+  if (error) throw std::runtime_error("defining " + std::string(name) + ": " + take_error(error));
+}
+
+}  // namespace
+
+void define_host_functions(wasmtime_linker_t *linker) {
+  constexpr wasm_valkind_t I32 = WASM_I32, I64 = WASM_I64;
+  define(linker, QB_IMPORT_MODULE, QB_IMPORT_INTERRUPT_CHECK, {}, {I32}, interrupt_check);
+  define(linker, QB_WASI_MODULE, "clock_time_get", {I32, I64, I32}, {I32}, clock_time_get);
+  define(linker, QB_WASI_MODULE, "fd_write", {I32, I32, I32, I32}, {I32}, fd_write);
+  define(linker, QB_WASI_MODULE, "fd_fdstat_get", {I32, I32}, {I32}, fd_fdstat_get);
+  define(linker, QB_WASI_MODULE, "fd_close", {I32}, {I32}, fd_close);
+  define(linker, QB_WASI_MODULE, "fd_seek", {I32, I64, I32, I32}, {I32}, fd_seek);
+  define(linker, QB_WASI_MODULE, "proc_exit", {I32}, {}, proc_exit);
+  define(linker, QB_WASI_MODULE, "random_get", {I32, I32}, {I32}, random_get);
+}
+
+}  // namespace quickbox::internal
