@@ -1,0 +1,548 @@
+// Specification of the `quickbox` command line, checked by running the real binary as a
+// subprocess and looking at its stdout, stderr and exit code separately.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "quickbox/value.hh"
+
+namespace {
+
+namespace fs = std::filesystem;
+using quickbox::Value;
+
+const std::string kBinary = QUICKBOX_BINARY_DIR "/quickbox";
+// A run that takes longer than this is hung; it is killed and the test fails.
+constexpr auto kRunDeadline = std::chrono::seconds(60);
+
+struct Outcome {
+  int exit_code = -1;  ///< the exit status, or 128 + signal number when the process was killed
+  std::string out;
+  std::string err;
+};
+
+std::ostream &operator<<(std::ostream &os, const Outcome &o) {
+  return os << "exit code " << o.exit_code << "\n--- stdout ---\n" << o.out << "\n--- stderr ---\n" << o.err;
+}
+
+/// Where a child's standard streams go.
+struct Wiring {
+  int in, out, err;
+};
+
+[[noreturn]] void exec_quickbox(const std::vector<std::string> &args, Wiring wiring) {
+  dup2(wiring.in, STDIN_FILENO);
+  dup2(wiring.out, STDOUT_FILENO);
+  dup2(wiring.err, STDERR_FILENO);
+  std::vector<char *> argv{const_cast<char *>(kBinary.c_str())};
+  for (const std::string &arg : args) argv.push_back(const_cast<char *>(arg.c_str()));
+  argv.push_back(nullptr);
+  execv(kBinary.c_str(), argv.data());
+  _exit(127);
+}
+
+int wait_for_exit(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// Feeds `input` to fd `to_child` and collects everything written to the `from_child` fds until
+/// they all reach end of file (EIO counts as end of file: that is how a pty master reports a
+/// closed terminal). Kills the child when it runs past kRunDeadline.
+void pump(pid_t pid, int to_child, std::string_view input, std::vector<std::pair<int, std::string *>> from_child) {
+  const auto deadline = std::chrono::steady_clock::now() + kRunDeadline;
+  size_t written = 0;
+  auto stop_feeding = [&to_child] {
+    close(to_child);
+    to_child = -1;
+  };
+  if (to_child >= 0 && input.empty()) stop_feeding();
+  while (!from_child.empty()) {
+    std::vector<pollfd> fds;
+    for (auto [fd, sink] : from_child) fds.push_back({fd, POLLIN, 0});
+    if (to_child >= 0) fds.push_back({to_child, POLLOUT, 0});
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || poll(fds.data(), fds.size(), static_cast<int>(left.count())) == 0) {
+      kill(pid, SIGKILL);
+      ADD_FAILURE() << "quickbox ran longer than " << kRunDeadline.count() << " s and was killed";
+      break;
+    }
+    for (size_t i = 0; i < from_child.size(); i++) {
+      if (!fds[i].revents) continue;
+      char chunk[65536];
+      ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
+      if (n > 0) {
+        from_child[i].second->append(chunk, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        close(from_child[i].first);
+        from_child[i].first = -1;
+      }
+    }
+    std::erase_if(from_child, [](const auto &entry) { return entry.first < 0; });
+    if (to_child >= 0 && fds.back().revents) {
+      ssize_t n = write(to_child, input.data() + written, input.size() - written);
+      if (n > 0) written += static_cast<size_t>(n);
+      if (written == input.size() || (n < 0 && errno != EAGAIN && errno != EINTR)) stop_feeding();
+    }
+  }
+  for (auto [fd, sink] : from_child) close(fd);
+  if (to_child >= 0) stop_feeding();
+}
+
+/// Runs `quickbox args...` with `input` on its stdin (pipes on all three streams). With
+/// merge_stderr, stderr goes into the same pipe as stdout, so their relative order is kept.
+Outcome run_quickbox(const std::vector<std::string> &args, std::string_view input = {},
+                     bool merge_stderr = false) {
+  signal(SIGPIPE, SIG_IGN);  // a child that exits without reading its stdin must not kill us
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+    return {};
+  }
+  pid_t pid = fork();
+  if (pid == 0) exec_quickbox(args, {in[0], out[1], merge_stderr ? out[1] : err[1]});
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  fcntl(in[1], F_SETFL, O_NONBLOCK);
+  Outcome outcome;
+  pump(pid, in[1], input, {{out[0], &outcome.out}, {err[0], &outcome.err}});
+  outcome.exit_code = wait_for_exit(pid);
+  return outcome;
+}
+
+/// Runs quickbox with a pseudo-terminal as stdin, stdout and stderr, typing `keystrokes`.
+/// Everything the terminal showed (including the echo of the typed text) lands in `out`.
+Outcome run_on_terminal(const std::vector<std::string> &args, std::string_view keystrokes) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || grantpt(master) || unlockpt(master)) {
+    ADD_FAILURE() << "cannot open a pseudo-terminal: " << std::strerror(errno);
+    return {};
+  }
+  // Opened before the fork so the terminal is never without a user: a master whose terminal has
+  // no open descriptor reports end of file.
+  int tty = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (tty < 0) {
+    ADD_FAILURE() << "cannot open the terminal: " << std::strerror(errno);
+    return {};
+  }
+  pid_t pid = fork();
+  if (pid == 0) exec_quickbox(args, {tty, tty, tty});
+  close(tty);
+  int typing = dup(master);  // pump() closes it when done typing; reading goes on on `master`
+  Outcome outcome;
+  pump(pid, typing, keystrokes, {{master, &outcome.out}});
+  outcome.exit_code = wait_for_exit(pid);
+  return outcome;
+}
+
+/// The JSON object quickbox printed on stdout, parsed.
+Value parse_envelope(const Outcome &outcome) {
+  EXPECT_EQ(std::count(outcome.out.begin(), outcome.out.end(), '\n'), 1) << "expected one line: " << outcome;
+  quickbox::Decoded parsed = quickbox::parse_json(outcome.out);
+  EXPECT_TRUE(parsed.ok) << parsed.error << "\n" << outcome;
+  EXPECT_TRUE(parsed.value.is_object()) << outcome;
+  return parsed.value;
+}
+
+const Value &field(const Value &object, std::string_view key) {
+  static const Value missing;
+  const Value *found = object.find(key);
+  EXPECT_NE(found, nullptr) << "no field \"" << key << "\"";
+  return found ? *found : missing;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::path(::testing::TempDir()) / "quickbox-cli-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  /// Writes a file in the test's own directory and returns its path.
+  std::string write_file(const std::string &name, std::string_view contents) {
+    fs::path path = dir_ / name;
+    std::ofstream(path, std::ios::binary) << contents;
+    return path.string();
+  }
+
+  fs::path dir_;
+};
+
+// ---- eval prints its value the way `node -p` does ----------------------------------------------------
+
+TEST_F(CliTest, EvalPrintsANumber) {
+  Outcome r = run_quickbox({"eval", "1+2"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "3\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliTest, EvalPrintsAStringRaw) {
+  Outcome r = run_quickbox({"eval", "'quick' + 'box'"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "quickbox\n");
+}
+
+TEST_F(CliTest, EvalPrintsAnObjectAsNodeInspectsIt) {
+  Outcome r = run_quickbox({"eval", "({a: 1, b: [1, 2]})"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "{ a: 1, b: [ 1, 2 ] }\n");
+}
+
+TEST_F(CliTest, EvalPrintsUndefined) {
+  Outcome r = run_quickbox({"eval", "void 0"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "undefined\n");
+}
+
+TEST_F(CliTest, TopLevelAwaitIsAwaited) {
+  Outcome r = run_quickbox({"eval", "await Promise.resolve(41) + 1"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "42\n");
+}
+
+TEST_F(CliTest, FlagsMayFollowTheOperands) {
+  Outcome r = run_quickbox({"eval", "6 * 7", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(field(parse_envelope(r), "value"), Value(42));
+}
+
+TEST_F(CliTest, DoubleDashLetsCodeStartWithADash) {
+  Outcome r = run_quickbox({"eval", "--", "-1 - 1"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "-2\n");
+}
+
+// ---- console output ------------------------------------------------------------------------------
+
+TEST_F(CliTest, ConsoleGoesToStdoutOrStderrByLevelBeforeTheValue) {
+  const std::string program =
+      "console.log('log'); console.warn('warn'); console.info('info'); console.error('error');"
+      "console.debug('debug'); 'value'";
+  Outcome separate = run_quickbox({"eval", program});
+  EXPECT_EQ(separate.exit_code, 0) << separate;
+  EXPECT_EQ(separate.out, "log\ninfo\ndebug\nvalue\n");
+  EXPECT_EQ(separate.err, "warn\nerror\n");
+
+  Outcome merged = run_quickbox({"eval", program}, {}, /*merge_stderr=*/true);
+  EXPECT_EQ(merged.out, "log\nwarn\ninfo\nerror\ndebug\nvalue\n");
+}
+
+TEST_F(CliTest, DroppedConsoleOutputIsAnnouncedWithTheCap) {
+  // 1200 lines of 1000 characters: more than the 1 MiB console cap.
+  Outcome r = run_quickbox({"eval", "for (let i = 0; i < 1200; i++) console.log('x'.repeat(1000)); 'done'"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.ends_with("\ndone\n"));
+  EXPECT_LT(r.out.size(), 1200u * 1001u);
+  EXPECT_NE(r.err.find("1048576"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("dropped"), std::string::npos) << r.err;
+}
+
+// ---- --json ---------------------------------------------------------------------------------------
+
+TEST_F(CliTest, JsonPrintsOneEnvelopeWithValueAndConsole) {
+  Outcome r = run_quickbox({"--json", "eval", "console.log('hi'); console.warn('careful'); ({n: 1, s: 'x'})"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.err, "");
+  Value envelope = parse_envelope(r);
+  EXPECT_EQ(field(envelope, "ok"), Value(true));
+  EXPECT_EQ(field(envelope, "value"), Value(Value::Object{{"n", 1}, {"s", "x"}}));
+  EXPECT_EQ(field(envelope, "console"),
+            Value(Value::Array{Value::Object{{"level", "log"}, {"text", "hi"}},
+                               Value::Object{{"level", "warn"}, {"text", "careful"}}}));
+  EXPECT_EQ(field(envelope, "console_dropped_bytes"), Value(0));
+}
+
+TEST_F(CliTest, JsonWritesUndefinedAsNull) {
+  Outcome r = run_quickbox({"--json", "eval", "undefined"});
+  EXPECT_EQ(field(parse_envelope(r), "value"), Value(nullptr));
+}
+
+TEST_F(CliTest, JsonDescribesAnErrorAndKeepsTheExitCode) {
+  Outcome r = run_quickbox({"--json", "eval", "function fail() { throw new TypeError('bad'); }\nfail()"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(r.err, "");
+  Value envelope = parse_envelope(r);
+  EXPECT_EQ(field(envelope, "ok"), Value(false));
+  const Value &error = field(envelope, "error");
+  EXPECT_EQ(field(error, "kind"), Value("JSException"));
+  EXPECT_EQ(field(error, "name"), Value("TypeError"));
+  EXPECT_EQ(field(error, "message"), Value("bad"));
+  ASSERT_TRUE(field(error, "stack").is_string());
+  EXPECT_NE(field(error, "stack").as_string().find("fail"), std::string::npos);
+  EXPECT_EQ(field(envelope, "console"), Value(Value::Array{}));
+}
+
+// ---- errors and exit codes ---------------------------------------------------------------------------
+
+TEST_F(CliTest, UncaughtExceptionPrintsLikeNodeWithTheStack) {
+  Outcome r = run_quickbox({"eval", "function boom() { throw new RangeError('nope'); }\nboom()"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(r.err.starts_with("Uncaught RangeError: nope\n")) << r.err;
+  EXPECT_NE(r.err.find("boom"), std::string::npos) << "no stack trace: " << r.err;
+}
+
+TEST_F(CliTest, ThrownNonErrorIsShownInspected) {
+  Outcome r = run_quickbox({"eval", "throw 'plain'"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(r.err, "Uncaught 'plain'\n");
+}
+
+struct ErrorKindCase {
+  const char *kind;
+  std::vector<std::string> args;
+  int exit_code;
+};
+
+void PrintTo(const ErrorKindCase &c, std::ostream *os) { *os << c.kind; }
+
+class CliExitCodeTest : public CliTest, public ::testing::WithParamInterface<ErrorKindCase> {};
+
+TEST_P(CliExitCodeTest, EachErrorKindHasItsExitCodeAndNamesItselfOnStderr) {
+  const ErrorKindCase &c = GetParam();
+  Outcome r = run_quickbox(c.args);
+  EXPECT_EQ(r.exit_code, c.exit_code) << r;
+  std::string headline = c.exit_code == 1 ? "Uncaught " : std::string(c.kind) + ": ";
+  EXPECT_TRUE(r.err.starts_with(headline)) << r;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ErrorKinds, CliExitCodeTest,
+    ::testing::Values(
+        ErrorKindCase{"JSException", {"eval", "null.property"}, 1},
+        ErrorKindCase{"Timeout", {"--timeout", "200ms", "eval", "for (;;) {}"}, 3},
+        ErrorKindCase{"OutOfMemory",
+                      {"--memory", "8M", "eval", "const a = []; for (;;) a.push(new Array(10000).fill(1));"}, 4},
+        ErrorKindCase{"StackOverflow", {"eval", "function f() { return f() + 1; } f()"}, 5},
+        ErrorKindCase{"OutputLimit", {"eval", "'x'.repeat(17 * 1024 * 1024)"}, 6},
+        ErrorKindCase{"InvalidInput", {"eval", "'\xff'"}, 7},
+        ErrorKindCase{"Deadlock", {"eval", "await new Promise(() => {})"}, 9}),
+    [](const auto &info) { return std::string(info.param.kind); });
+
+TEST_F(CliTest, TimeoutNamesTheLimit) {
+  Outcome r = run_quickbox({"--timeout", "200ms", "eval", "while (true) {}"});
+  EXPECT_EQ(r.exit_code, 3) << r;
+  EXPECT_NE(r.err.find("200"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, InvalidUtf8FileIsInvalidInput) {
+  std::string path = write_file("latin1.js", "'caf\xe9'\n");
+  Outcome r = run_quickbox({"run", path});
+  EXPECT_EQ(r.exit_code, 7) << r;
+  EXPECT_TRUE(r.err.starts_with("InvalidInput: ")) << r.err;
+}
+
+struct UsageCase {
+  const char *name;
+  std::vector<std::string> args;
+  std::vector<std::string> mentions;  ///< what the message must name
+};
+
+void PrintTo(const UsageCase &c, std::ostream *os) { *os << c.name; }
+
+class CliUsageErrorTest : public CliTest, public ::testing::WithParamInterface<UsageCase> {};
+
+TEST_P(CliUsageErrorTest, ExitsWithCode2AndSaysWhatWasWrong) {
+  const UsageCase &c = GetParam();
+  Outcome r = run_quickbox(c.args);
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_EQ(r.out, "");
+  for (const std::string &text : c.mentions) EXPECT_NE(r.err.find(text), std::string::npos) << text << "\n" << r;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    UsageErrors, CliUsageErrorTest,
+    ::testing::Values(UsageCase{"NoCommand", {}, {"missing command"}},
+                      UsageCase{"UnknownCommand", {"evaluate", "1"}, {"evaluate"}},
+                      UsageCase{"UnknownFlag", {"--fast", "eval", "1"}, {"--fast"}},
+                      UsageCase{"BadMemory", {"--memory", "lots", "eval", "1"}, {"--memory", "lots"}},
+                      UsageCase{"MemoryTooLarge", {"--memory", "64G", "eval", "1"}, {"--memory", "64G"}},
+                      UsageCase{"BadTimeout", {"eval", "1", "--timeout", "5parsecs"}, {"--timeout", "5parsecs"}},
+                      UsageCase{"BadSeed", {"--seed=-1", "eval", "1"}, {"--seed", "-1"}},
+                      UsageCase{"StackTooLarge", {"--stack", "1G", "eval", "1"}, {"--stack"}},
+                      UsageCase{"MissingValue", {"eval", "1", "--memory"}, {"--memory"}},
+                      UsageCase{"MissingCode", {"eval"}, {"CODE"}},
+                      UsageCase{"ExtraOperand", {"eval", "1", "2"}, {"'2'"}},
+                      UsageCase{"MissingFile", {"run", "/nonexistent/program.js"}, {"/nonexistent/program.js"}}),
+    [](const auto &info) { return std::string(info.param.name); });
+
+// ---- run --------------------------------------------------------------------------------------------
+
+TEST_F(CliTest, RunPrintsTheFinalValueOnlyWhenItIsNotUndefined) {
+  std::string statement = write_file("statement.js", "console.log('hi');\nconst answer = 6 * 7;\n");
+  Outcome r = run_quickbox({"run", statement});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "hi\n");
+
+  std::string expression = write_file("expression.js", "const answer = 6 * 7;\nanswer\n");
+  r = run_quickbox({"run", expression});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "42\n");
+}
+
+TEST_F(CliTest, RunNamesTheFileInStackTraces) {
+  std::string path = write_file("thrower.js", "function explode() {\n  throw new Error('kaboom');\n}\nexplode();\n");
+  Outcome r = run_quickbox({"run", path});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(r.err.starts_with("Uncaught Error: kaboom\n")) << r.err;
+  EXPECT_NE(r.err.find("thrower.js"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, RunDashReadsTheProgramFromStdin) {
+  Outcome r = run_quickbox({"run", "-"}, "console.log('from stdin');\n40 + 2\n");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "from stdin\n42\n");
+}
+
+TEST_F(CliTest, ModuleFlagEvaluatesAnEsModule) {
+  // import.meta is a syntax error outside a module.
+  Outcome r = run_quickbox({"--module", "eval", "console.log(typeof import.meta)"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "object\nundefined\n");
+}
+
+TEST_F(CliTest, DemoExampleRuns) {
+  Outcome r = run_quickbox({"run", QUICKBOX_SOURCE_DIR "/examples/demo.js"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out, "");
+}
+
+// ---- repl --------------------------------------------------------------------------------------------
+
+TEST_F(CliTest, ReplKeepsStateBetweenLinesAndPrintsNoPromptWhenPiped) {
+  Outcome r = run_quickbox({"repl"}, "let x = 2\nx * 21\n");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "undefined\n42\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliTest, ReplQuotesStringsAsNodesReplDoes) {
+  Outcome r = run_quickbox({"repl"}, "'hi'\n");
+  EXPECT_EQ(r.out, "'hi'\n");
+}
+
+TEST_F(CliTest, ReplReportsErrorsAndGoesOn) {
+  Outcome r = run_quickbox({"repl"}, "throw new Error('first')\n1 + 1\n");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(r.err.starts_with("Uncaught Error: first\n")) << r.err;
+  EXPECT_EQ(r.out, "2\n");
+}
+
+TEST_F(CliTest, ReplContinuesAnEntryWithOpenBrackets) {
+  Outcome r = run_quickbox({"repl"}, "function add(a, b) {\n  return a + b;\n}\nadd(40, 2)\n");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "undefined\n42\n");
+}
+
+TEST_F(CliTest, ReplStopsAtDotExit) {
+  Outcome r = run_quickbox({"repl"}, "1\n.exit\n2\n");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "1\n");
+}
+
+TEST_F(CliTest, ReplWithJsonPrintsOneEnvelopePerEntry) {
+  Outcome r = run_quickbox({"repl", "--json"}, "let n = 1\nn + 1\n");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  std::istringstream lines(r.out);
+  std::string first, second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  EXPECT_TRUE(quickbox::parse_json(first).ok) << first;
+  quickbox::Decoded last = quickbox::parse_json(second);
+  ASSERT_TRUE(last.ok) << second;
+  EXPECT_EQ(field(last.value, "value"), Value(2));
+}
+
+TEST_F(CliTest, ReplOnATerminalPromptsAndContinuesIncompleteLines) {
+  Outcome r = run_on_terminal({"repl"}, "function f() {\nreturn 6 * 7\n}\nf()\n.exit\n");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.out.find("> "), std::string::npos) << r;
+  EXPECT_NE(r.out.find("... "), std::string::npos) << r;
+  EXPECT_NE(r.out.find("42"), std::string::npos) << r;
+}
+
+// ---- flags ---------------------------------------------------------------------------------------
+
+TEST_F(CliTest, SeedMakesMathRandomReproducibleAcrossProcesses) {
+  const std::string program = "[Math.random(), Math.random(), Math.random()]";
+  Outcome first = run_quickbox({"--seed", "42", "eval", program});
+  Outcome again = run_quickbox({"--seed", "42", "eval", program});
+  Outcome other = run_quickbox({"--seed", "43", "eval", program});
+  Outcome unseeded = run_quickbox({"eval", program});
+  Outcome unseeded_again = run_quickbox({"eval", program});
+  EXPECT_EQ(first.exit_code, 0) << first;
+  EXPECT_EQ(first.out, again.out);
+  EXPECT_NE(first.out, other.out);
+  EXPECT_NE(unseeded.out, unseeded_again.out);
+}
+
+TEST_F(CliTest, FixedClockPinsDateNow) {
+  Outcome r = run_quickbox({"--clock", "fixed:1700000000000", "eval", "Date.now()"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "1700000000000\n");
+}
+
+// ---- help and version --------------------------------------------------------------------------------
+
+TEST_F(CliTest, HelpDocumentsTheExitCodes) {
+  Outcome r = run_quickbox({"--help"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  // The table rows look like "  3   Timeout       the CPU time limit ...".
+  std::map<int, std::string> documented;
+  std::istringstream lines(r.out.substr(r.out.find("Exit codes:")));
+  for (std::string line; std::getline(lines, line);) {
+    int code;
+    std::string name;
+    if (std::istringstream(line) >> code >> name) documented[code] = name;
+  }
+  std::map<int, std::string> expected{{0, "ok"},          {1, "JSException"},   {2, "usage"},
+                                      {3, "Timeout"},     {4, "OutOfMemory"},   {5, "StackOverflow"},
+                                      {6, "OutputLimit"}, {7, "InvalidInput"},  {8, "Internal"},
+                                      {9, "Deadlock"}};
+  EXPECT_EQ(documented, expected);
+  for (const char *flag : {"--memory", "--timeout", "--seed", "--json", "--module", "--stack", "--clock"})
+    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
+}
+
+TEST_F(CliTest, CommandHelpShowsItsUsage) {
+  for (const auto &args : {std::vector<std::string>{"eval", "--help"}, {"help", "eval"}}) {
+    Outcome r = run_quickbox(args);
+    EXPECT_EQ(r.exit_code, 0) << r;
+    EXPECT_TRUE(r.out.starts_with("Usage: quickbox eval")) << r;
+  }
+}
+
+TEST_F(CliTest, VersionNamesTheEnginesAndTheGuestBuild) {
+  Outcome r = run_quickbox({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(r.out.starts_with("quickbox ")) << r.out;
+  EXPECT_NE(r.out.find("\nquickjs-ng "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nwasmtime "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nguest build id "), std::string::npos) << r.out;
+}
+
+}  // namespace
