@@ -5,7 +5,7 @@ find_program(WASM_CC NAMES clang clang-14 REQUIRED)
 set(GUEST_STACK_SIZE 1048576 CACHE STRING "wasm shadow stack of the guest, bytes")
 
 set(GUEST_CFLAGS
-  --target=wasm32-wasi -O2 -mexec-model=reactor
+  --target=wasm32-wasi -O2
   -mmutable-globals -mbulk-memory -msign-ext -mnontrapping-fptoint
   -D_GNU_SOURCE -DNDEBUG
   -I${QUICKJS_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}/abi -I${PROJECT_SOURCE_DIR}/guest
@@ -38,7 +38,16 @@ function(guest_object src extra)
   set(GUEST_OBJECTS ${GUEST_OBJECTS} ${obj} PARENT_SCOPE)
 endfunction()
 
-foreach(f quickjs libregexp libunicode dtoa)
+# quickjs.c gets one patch (see cmake/PatchQuickJS.cmake); the others compile as shipped.
+set(PATCHED_QUICKJS ${GUEST_OBJ_DIR}/patched/quickjs.c)
+add_custom_command(
+  OUTPUT ${PATCHED_QUICKJS}
+  COMMAND ${CMAKE_COMMAND} -DINPUT=${QUICKJS_SOURCE_DIR}/quickjs.c -DOUTPUT=${PATCHED_QUICKJS}
+          -P ${PROJECT_SOURCE_DIR}/cmake/PatchQuickJS.cmake
+  DEPENDS ${QUICKJS_SOURCE_DIR}/quickjs.c ${PROJECT_SOURCE_DIR}/cmake/PatchQuickJS.cmake
+  COMMENT "Patching quickjs.c (catchable out-of-memory)")
+guest_object(${PATCHED_QUICKJS} "${QUICKJS_EXTRA_CFLAGS}")
+foreach(f libregexp libunicode dtoa)
   guest_object(${QUICKJS_SOURCE_DIR}/${f}.c "${QUICKJS_EXTRA_CFLAGS}")
 endforeach()
 foreach(f guest cbor)

@@ -328,7 +328,7 @@ static int encode_compound(encoder *e, JSValueConst v) {
 }
 
 static int encode_value(encoder *e, JSValueConst v) {
-  switch (JS_VALUE_GET_TAG(v)) {
+  switch (JS_VALUE_GET_NORM_TAG(v)) {
     case JS_TAG_INT:
       return emit(e, put_number(e->out, JS_VALUE_GET_INT(v)));
     case JS_TAG_FLOAT64:
