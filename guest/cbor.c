@@ -11,8 +11,13 @@
  * ------------------------------------------------------------------------------------------- */
 bool qb_buf_reserve(qb_buf *b, size_t extra) {
   if (b->len + extra <= b->cap) return true;
+  if (b->limit && b->len + extra > b->limit) {
+    b->over_limit = true;
+    return false;
+  }
   size_t cap = b->cap ? b->cap : 256;
   while (cap < b->len + extra) cap *= 2;
+  if (b->limit && cap > b->limit) cap = b->limit; /* never allocate past what may be used */
   uint8_t *data = realloc(b->data, cap);
   if (!data) return false;
   b->data = data;
@@ -132,6 +137,10 @@ static bool check_size(encoder *e) {
 /* Appends bytes; fails (too large, or out of memory) without a pending exception for too large. */
 static int emit(encoder *e, bool ok) {
   if (!ok) {
+    if (e->out->over_limit) {
+      e->too_large = true;
+      return -1;
+    }
     JS_ThrowOutOfMemory(e->ctx);
     return -1;
   }
@@ -173,10 +182,8 @@ static int encode_string(encoder *e, JSValueConst v) {
 
 /* BigInt -> tag 2/3 bignum, through its hexadecimal string (the only exact public accessor). */
 static int encode_bigint(encoder *e, JSValueConst v) {
-  JSValue radix = JS_NewInt32(e->ctx, 16);
-  JSValue fn = JS_GetPropertyStr(e->ctx, v, "toString");
-  JSValue str = JS_Call(e->ctx, fn, v, 1, (JSValueConst *)&radix);
-  JS_FreeValue(e->ctx, fn);
+  /* the intrinsic toString captured at bootstrap: the program may have replaced the property */
+  JSValue str = JS_Call(e->ctx, qb_helpers.bigint_to_hex, JS_UNDEFINED, 1, &v);
   if (JS_IsException(str)) return -1;
   size_t len;
   const char *hex = JS_ToCStringLen(e->ctx, &len, str);
@@ -358,6 +365,9 @@ qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
                                 size_t max_bytes) {
   encoder e = {.ctx = ctx, .out = out, .base = out->len, .max_bytes = max_bytes,
                .max_depth = max_depth};
+  size_t saved_limit = out->limit;
+  out->limit = out->len + max_bytes;
+  out->over_limit = false;
   e.stack = malloc(sizeof(void *) * (max_depth + 1));
   e.path = malloc(sizeof(path_seg) * (max_depth + 1));
   if (!e.stack || !e.path) {
@@ -367,6 +377,7 @@ qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
     return QB_ENCODE_THROWN;
   }
   int r = encode_value(&e, value);
+  out->limit = saved_limit;
   free(e.stack);
   free(e.path);
   if (r == 0) return QB_ENCODE_OK;

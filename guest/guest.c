@@ -3,6 +3,7 @@
  * One instance holds one runtime and one context. qb_bootstrap() builds them once at build time;
  * the host captures the resulting memory as the base image, so every sandbox starts here with
  * qb_configure() as its only set-up call. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,69 @@ typedef struct rejection {
 } rejection;
 static rejection *rejections;
 static size_t rejection_count, rejection_cap;
+
+/* ---------------------------------------------------------------------------------------------
+ * Memory: QuickJS allocates through these, so the soft limit is enforced here, where a refusal
+ * can be recorded. When the heap is so full that QuickJS cannot even allocate its out-of-memory
+ * error, it throws null; the record is what still identifies the failure as OutOfMemory.
+ * ------------------------------------------------------------------------------------------- */
+static size_t heap_used;         /* bytes QuickJS holds, as malloc_usable_size counts them */
+static bool allocation_refused;  /* an allocation failed during the current operation */
+
+static bool heap_allows(size_t more) {
+  if (config.memory_limit && heap_used + more > config.memory_limit) {
+    allocation_refused = true;
+    return false;
+  }
+  return true;
+}
+
+static void *heap_record(void *p) {
+  if (!p) {
+    allocation_refused = true; /* the hard limit: linear memory could not grow */
+    return NULL;
+  }
+  heap_used += malloc_usable_size(p);
+  return p;
+}
+
+static void *js_heap_calloc(void *opaque, size_t count, size_t size) {
+  (void)opaque;
+  if (size && count > SIZE_MAX / size) return NULL;
+  return heap_allows(count * size) ? heap_record(calloc(count, size)) : NULL;
+}
+
+static void *js_heap_malloc(void *opaque, size_t size) {
+  (void)opaque;
+  return heap_allows(size) ? heap_record(malloc(size)) : NULL;
+}
+
+static void js_heap_free(void *opaque, void *ptr) {
+  (void)opaque;
+  if (!ptr) return;
+  heap_used -= malloc_usable_size(ptr);
+  free(ptr);
+}
+
+static void *js_heap_realloc(void *opaque, void *ptr, size_t size) {
+  (void)opaque;
+  if (!ptr) return js_heap_malloc(opaque, size);
+  size_t old = malloc_usable_size(ptr);
+  if (size > old && !heap_allows(size - old)) return NULL;
+  void *p = realloc(ptr, size);
+  if (!p) {
+    if (size) allocation_refused = true;
+    if (!size) heap_used -= old;
+    return NULL;
+  }
+  heap_used = heap_used - old + malloc_usable_size(p);
+  return p;
+}
+
+static size_t js_heap_usable_size(const void *ptr) { return malloc_usable_size((void *)ptr); }
+
+static const JSMallocFunctions heap_functions = {js_heap_calloc, js_heap_malloc, js_heap_free,
+                                                 js_heap_realloc, js_heap_usable_size};
 
 /* ---------------------------------------------------------------------------------------------
  * Runtime hooks
@@ -134,6 +198,7 @@ static void begin_op(void) {
   console_buf.len = 0;
   exchange.console_dropped = 0;
   interrupted = false;
+  allocation_refused = false;
   JS_UpdateStackTop(rt);
 }
 
@@ -193,7 +258,11 @@ static char *describe_thrown(JSValueConst value) {
 
 static uint32_t classify(JSValueConst exc, const char *name, const char *message) {
   if (interrupted) return QB_ERROR_TIMEOUT;
-  if (!JS_IsError(exc)) return QB_ERROR_JS_EXCEPTION;
+  if (!JS_IsError(exc)) {
+    /* QuickJS throws null when it cannot allocate even the out-of-memory error */
+    if (allocation_refused && JS_IsNull(exc)) return QB_ERROR_OUT_OF_MEMORY;
+    return QB_ERROR_JS_EXCEPTION;
+  }
   if (!strcmp(name, "InternalError") && !strcmp(message, "out of memory")) return QB_ERROR_OUT_OF_MEMORY;
   if (!strcmp(name, "RangeError") && !strcmp(message, "Maximum call stack size exceeded"))
     return QB_ERROR_STACK_OVERFLOW;
@@ -366,7 +435,7 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   config = (qb_config){.memory_limit = 0, .stack_limit = 0, .console_limit = 1 << 20,
                        .result_limit = 1 << 24, .max_depth = 256};
   if (qb_reserve(64 * 1024) != QB_STATUS_DONE) return QB_STATUS_ERROR;
-  rt = JS_NewRuntime();
+  rt = JS_NewRuntime2(&heap_functions, NULL);
   if (!rt) return QB_STATUS_ERROR;
   ctx = JS_NewContext(rt);
   if (!ctx) return QB_STATUS_ERROR;
@@ -393,6 +462,7 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   if (JS_IsException(helpers)) return QB_STATUS_ERROR;
   qb_helpers.format = JS_GetPropertyStr(ctx, helpers, "format");
   qb_helpers.bigint_from_hex = JS_GetPropertyStr(ctx, helpers, "bigintFromHex");
+  qb_helpers.bigint_to_hex = JS_GetPropertyStr(ctx, helpers, "bigintToHex");
   qb_helpers.negate = JS_GetPropertyStr(ctx, helpers, "negate");
   JS_FreeValue(ctx, helpers);
   JS_RunGC(rt);
@@ -403,7 +473,7 @@ QB_EXPORT(QB_EXPORT_CONFIGURE) int32_t qb_configure(void) {
   if (!rt || input.cap < sizeof(qb_config)) return QB_STATUS_ERROR;
   memcpy(&config, input.data, sizeof config);
   if (config.max_depth == 0) config.max_depth = 1;
-  JS_SetMemoryLimit(rt, config.memory_limit);
+  /* the soft limit lives in heap_allows(); QuickJS's own stays off so refusals are recorded */
   JS_SetMaxStackSize(rt, config.stack_limit);
   seed_random(config.random_seed);
   return QB_STATUS_DONE;
@@ -520,7 +590,7 @@ QB_EXPORT(QB_EXPORT_MEMORY_USAGE) int32_t qb_memory_usage(void) {
     int64_t value;
   } rows[] = {
       {QB_MEM_MALLOC_SIZE, u.malloc_size},
-      {QB_MEM_MALLOC_LIMIT, u.malloc_limit},
+      {QB_MEM_MALLOC_LIMIT, config.memory_limit},
       {QB_MEM_MEMORY_USED, u.memory_used_size},
       {QB_MEM_OBJ_COUNT, u.obj_count},
       {QB_MEM_LINEAR_MEMORY, (int64_t)__builtin_wasm_memory_size(0) * 65536},

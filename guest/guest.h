@@ -14,6 +14,8 @@ typedef struct qb_buf {
   uint8_t *data;
   size_t len;
   size_t cap;
+  size_t limit;    /* when non-zero, len may never exceed it: growth past it fails up front */
+  bool over_limit; /* set when a growth failed because of `limit` (not for lack of memory) */
 } qb_buf;
 
 bool qb_buf_reserve(qb_buf *b, size_t extra);
@@ -39,6 +41,7 @@ JSValue qb_cbor_decode(JSContext *ctx, const uint8_t *data, size_t len, uint32_t
 typedef struct qb_helper_fns {
   JSValue format;          /* (args: any[]) => string, like Node's util.format */
   JSValue bigint_from_hex; /* (hex: string) => bigint */
+  JSValue bigint_to_hex;   /* (n: bigint) => string, with the intrinsic toString */
   JSValue negate;          /* (n: bigint) => -n */
 } qb_helper_fns;
 extern qb_helper_fns qb_helpers;

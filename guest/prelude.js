@@ -481,6 +481,7 @@
   return {
     format,
     bigintFromHex: (hex) => BigInt(hex),
+    bigintToHex: (n) => BigIntToString(n, 16),
     negate: (n) => -n,
   };
 })

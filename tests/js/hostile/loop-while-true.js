@@ -1,0 +1,3 @@
+// expect: Timeout
+// why: an infinite while loop with a constant condition.
+while (true) {}

@@ -1,0 +1,5 @@
+// expect: JSException
+// name: TypeError
+// message: Symbol
+// why: symbols never leave the sandbox.
+Symbol('secret');

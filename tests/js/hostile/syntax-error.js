@@ -1,0 +1,4 @@
+// expect: JSException
+// name: SyntaxError
+// why: source that does not parse.
+function (
