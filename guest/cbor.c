@@ -162,6 +162,18 @@ static long find_lone_surrogate(const uint8_t *s, size_t n) {
   return -1;
 }
 
+void qb_replace_lone_surrogates(char *text, size_t len) {
+  uint8_t *s = (uint8_t *)text;
+  for (size_t i = 0; i + 2 < len; i++) {
+    if (s[i] == 0xed && s[i + 1] >= 0xa0) {
+      s[i] = 0xef;
+      s[i + 1] = 0xbf;
+      s[i + 2] = 0xbd;
+      i += 2;
+    }
+  }
+}
+
 static int encode_string(encoder *e, JSValueConst v) {
   size_t len;
   const char *s = JS_ToCStringLen(e->ctx, &len, v);
@@ -237,6 +249,7 @@ static int encode_error(encoder *e, JSValueConst v) {
     size_t len = 0;
     const char *s = JS_IsUndefined(f) ? NULL : JS_ToCStringLen(e->ctx, &len, f);
     JS_FreeValue(e->ctx, f);
+    if (s) qb_replace_lone_surrogates((char *)s, len); /* an error must always get through */
     int r = emit(e, qb_cbor_put_text(e->out, s ? s : "", s ? len : 0));
     if (s) JS_FreeCString(e->ctx, s);
     if (r) return -1;

@@ -176,6 +176,7 @@ static JSValue console_write(JSContext *c, JSValueConst this_val, int argc, JSVa
   size_t len;
   const char *text = JS_ToCStringLen(c, &len, argv[1]);
   if (!text) return JS_EXCEPTION;
+  qb_replace_lone_surrogates((char *)text, len);
   size_t record = QB_CONSOLE_RECORD_HEADER + len;
   if (exchange.console_dropped || console_buf.len + record > config.console_limit ||
       !qb_buf_reserve(&console_buf, record)) {
@@ -236,6 +237,7 @@ static char *dup_prop(JSValueConst obj, const char *prop) {
   }
   char *copy = strdup(s);
   JS_FreeCString(ctx, s);
+  if (copy) qb_replace_lone_surrogates(copy, strlen(copy));
   return copy;
 }
 
@@ -253,6 +255,7 @@ static char *describe_thrown(JSValueConst value) {
   }
   char *copy = strdup(c);
   JS_FreeCString(ctx, c);
+  if (copy) qb_replace_lone_surrogates(copy, strlen(copy));
   return copy;
 }
 

@@ -46,6 +46,11 @@ typedef struct qb_helper_fns {
 } qb_helper_fns;
 extern qb_helper_fns qb_helpers;
 
+/* QuickJS writes a lone surrogate as the 3-byte sequence ED A0..BF xx, which is not UTF-8.
+ * Replaces each such sequence in place with U+FFFD (also 3 bytes), for text that must always get
+ * through (error messages, console output) where refusing would lose the report. */
+void qb_replace_lone_surrogates(char *text, size_t len);
+
 /* Low-level CBOR writers used by both the value encoder and the reply encoder. */
 bool qb_cbor_put_head(qb_buf *b, uint8_t major, uint64_t arg);
 bool qb_cbor_put_text(qb_buf *b, const char *s, size_t n);

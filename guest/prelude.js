@@ -31,6 +31,7 @@
   const StringPrototypeCharCodeAt = uncurry(String.prototype.charCodeAt);
   const StringPrototypeTrimEnd = uncurry(String.prototype.trimEnd);
   const StringPrototypeStartsWith = uncurry(String.prototype.startsWith);
+  const StringPrototypeToUpperCase = uncurry(String.prototype.toUpperCase);
   const RegExpPrototypeTest = uncurry(RegExp.prototype.test);
   const RegExpToString = uncurry(RegExp.prototype.toString);
   const FunctionToString = uncurry(Function.prototype.toString);
@@ -54,7 +55,8 @@
   const MathFloor = Math.floor, MathMin = Math.min, MathMax = Math.max, MathRound = Math.round,
     MathSqrt = Math.sqrt;
   const isError = (v) => ObjectToString(v) === '[object Error]';
-  const isIdentifier = (k) => RegExpPrototypeTest(/^[A-Za-z_$][A-Za-z0-9_$]*$/, k);
+  // Node quotes every key that is not this narrow identifier shape (so `$a` is quoted).
+  const isIdentifier = (k) => RegExpPrototypeTest(/^[a-zA-Z_][a-zA-Z_0-9]*$/, k);
 
   const breakLength = 80, maxDepth = 2, maxArrayLength = 100, maxStringLength = 10000, compact = 3;
 
@@ -74,8 +76,8 @@
       else if (c === '\r') out += '\\r';
       else if (c === '\b') out += '\\b';
       else if (c === '\f') out += '\\f';
-      else if (c === '\v') out += '\\v';
-      else if (code < 0x20 || code === 0x7f) out += '\\x' + StringPrototypePadStart(NumberToString(code, 16), 2, '0');
+      else if (code < 0x20 || (code >= 0x7f && code <= 0x9f))
+        out += '\\x' + StringPrototypeToUpperCase(StringPrototypePadStart(NumberToString(code, 16), 2, '0'));
       else out += c;
     }
     return q + out + q;

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
+#include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -196,7 +196,8 @@ std::string js_number_to_string(double d) {
   if (d == 0) return "0";
   if (std::isinf(d)) return d < 0 ? "-Infinity" : "Infinity";
   char buffer[64];
-  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, d, std::chars_format::scientific);
+  const auto [end, ec] =
+      std::to_chars(buffer, buffer + sizeof buffer, d, std::chars_format::scientific);
   std::string_view scientific(buffer, static_cast<size_t>(end - buffer));  // e.g. "-1.5e-07"
   std::string out;
   if (scientific.front() == '-') {
@@ -280,10 +281,9 @@ class CborWriter {
   /// Appends one head written by a libcbor encoder: encode(buffer, size) -> bytes written.
   template <typename Encode>
   void head(Encode encode) {
-    const size_t at = out_.size();
-    out_.resize(at + kMaxHeadSize);
-    const size_t written = encode(out_.data() + at, kMaxHeadSize);
-    out_.resize(at + written);
+    unsigned char buffer[kMaxHeadSize];
+    const size_t written = encode(buffer, kMaxHeadSize);
+    out_.insert(out_.end(), buffer, buffer + written);
   }
 
   void append(const void *data, size_t size) {
@@ -329,7 +329,7 @@ class CborWriter {
 
   void write_item(const Value::Array &array) {
     const size_t count = array.size();
-    head([count](unsigned char *b, size_t size) { return cbor_encode_array_start(count, b, size); });
+    head([count](unsigned char *b, size_t n) { return cbor_encode_array_start(count, b, n); });
     for (size_t i = 0; i < array.size(); i++) {
       path_.push_back({PathStep::Kind::Index, i, {}});
       write(array[i]);
@@ -436,8 +436,7 @@ class CborReader {
           cbor_stream_decode(bytes_.data() + offset, bytes_.size() - offset, &callbacks, this);
       if (failed_) break;
       if (result.status == CBOR_DECODER_NEDATA) {
-        fail("truncated input: the item needs " + std::to_string(result.required) +
-             " bytes but only " + std::to_string(bytes_.size() - offset) + " remain");
+        fail(describe_truncation());
       } else if (result.status == CBOR_DECODER_ERROR) {
         fail(describe_bad_head(bytes_[offset]));
       } else {
@@ -446,8 +445,9 @@ class CborReader {
     }
     if (!failed_ && offset != bytes_.size()) {
       item_offset_ = offset;
-      fail("trailing bytes after the value (" + std::to_string(bytes_.size() - offset) +
-           " bytes)");
+      const size_t extra = bytes_.size() - offset;
+      fail("trailing bytes after the value (" + std::to_string(extra) +
+           (extra == 1 ? " byte)" : " bytes)"));
     }
     if (failed_) return failure(error_);
     return {true, std::move(root_), {}};
@@ -483,17 +483,39 @@ class CborReader {
   /// Size of the head of the item starting with `initial` (the length fields, not the content).
   static size_t head_size(uint8_t initial) {
     const uint8_t info = initial & 31;
-    return info < 24 ? 1 : 1 + (size_t{1} << (info - 24));
+    return info < 24 || info > 27 ? 1 : 1 + (size_t{1} << (info - 24));
   }
 
   size_t bytes_after_head() const {
     return bytes_.size() - item_offset_ - head_size(bytes_[item_offset_]);
   }
 
+  /// Why the item at item_offset_ does not fit in the input. Computed here rather than taken from
+  /// libcbor's `required`, which wraps around for lengths near 2^64.
+  std::string describe_truncation() const {
+    const size_t available = bytes_.size() - item_offset_;
+    const uint8_t initial = bytes_[item_offset_];
+    const size_t head = head_size(initial);
+    if (available < head) {
+      return "truncated input: the item's head needs " + std::to_string(head) +
+             " bytes but only " + std::to_string(available) + " remain";
+    }
+    uint64_t length = initial & 31;
+    if (head > 1) {
+      length = 0;
+      for (size_t i = 1; i < head; i++) length = length << 8 | bytes_[item_offset_ + i];
+    }
+    const char *what = (initial >> 5) == 2 ? "byte string" : "text string";
+    return std::string("truncated input: a ") + what + " of " + std::to_string(length) +
+           " bytes but only " + std::to_string(available - head) + " remain";
+  }
+
   static std::string describe_bad_head(uint8_t initial) {
     const uint8_t major = initial >> 5, info = initial & 31;
     const std::string hex = "0x" + hex_byte(initial);
-    if (major == 6 && info < 24) return "unsupported tag " + std::to_string(info) + " (" + hex + ")";
+    if (major == 6 && info < 24) {
+      return "unsupported tag " + std::to_string(info) + " (" + hex + ")";
+    }
     if (major == 7 && (info < 20 || info == 24)) return "unsupported simple value (" + hex + ")";
     // 28..30 are reserved everywhere; 31 (indefinite length) has no meaning for these types
     return "reserved additional information in the head " + hex;
@@ -703,43 +725,54 @@ class CborReader {
     fail(std::string("indefinite-length ") + what + " (only definite lengths are accepted)");
   }
 
-  /// Runs one callback's work; no exception may unwind through libcbor's C frames.
-  template <typename Work>
-  static void guarded(void *context, Work work) {
+  /// A libcbor callback that passes its arguments on to Method. No exception may unwind through
+  /// libcbor's C frames, so running out of memory becomes a decode failure here.
+  template <auto Method, typename... Args>
+  static void forward(void *context, Args... args) {
     auto &reader = *static_cast<CborReader *>(context);
     try {
-      work(reader);
+      (reader.*Method)(args...);
     } catch (const std::bad_alloc &) {
       reader.fail("out of memory");
     }
   }
 
+  void on_undefined() { on_simple(Value()); }
+  void on_null() { on_simple(Value(nullptr)); }
+  void on_boolean(bool b) { on_simple(Value(b)); }
+  void on_indefinite_bytes() { on_indefinite("byte string"); }
+  void on_indefinite_text() { on_indefinite("text string"); }
+  void on_indefinite_array() { on_indefinite("array"); }
+  void on_indefinite_map() { on_indefinite("map"); }
+  void on_break() { fail("unexpected break (0xff)"); }
+
   static cbor_callbacks make_callbacks() {
+    using R = CborReader;
     cbor_callbacks c = cbor_empty_callbacks;
-    c.uint8 = [](void *ctx, uint8_t n) { guarded(ctx, [&](CborReader &r) { r.on_unsigned(n); }); };
-    c.uint16 = [](void *ctx, uint16_t n) { guarded(ctx, [&](CborReader &r) { r.on_unsigned(n); }); };
-    c.uint32 = [](void *ctx, uint32_t n) { guarded(ctx, [&](CborReader &r) { r.on_unsigned(n); }); };
-    c.uint64 = [](void *ctx, uint64_t n) { guarded(ctx, [&](CborReader &r) { r.on_unsigned(n); }); };
-    c.negint8 = [](void *ctx, uint8_t n) { guarded(ctx, [&](CborReader &r) { r.on_negative(n); }); };
-    c.negint16 = [](void *ctx, uint16_t n) { guarded(ctx, [&](CborReader &r) { r.on_negative(n); }); };
-    c.negint32 = [](void *ctx, uint32_t n) { guarded(ctx, [&](CborReader &r) { r.on_negative(n); }); };
-    c.negint64 = [](void *ctx, uint64_t n) { guarded(ctx, [&](CborReader &r) { r.on_negative(n); }); };
-    c.byte_string = [](void *ctx, cbor_data data, size_t n) { guarded(ctx, [&](CborReader &r) { r.on_bytes(data, n); }); };
-    c.string = [](void *ctx, cbor_data data, size_t n) { guarded(ctx, [&](CborReader &r) { r.on_text(data, n); }); };
-    c.array_start = [](void *ctx, size_t n) { guarded(ctx, [&](CborReader &r) { r.on_array(n); }); };
-    c.map_start = [](void *ctx, size_t n) { guarded(ctx, [&](CborReader &r) { r.on_map(n); }); };
-    c.tag = [](void *ctx, uint64_t tag) { guarded(ctx, [&](CborReader &r) { r.on_tag(tag); }); };
-    c.float2 = [](void *ctx, float f) { guarded(ctx, [&](CborReader &r) { r.on_number(f); }); };
-    c.float4 = [](void *ctx, float f) { guarded(ctx, [&](CborReader &r) { r.on_number(f); }); };
-    c.float8 = [](void *ctx, double d) { guarded(ctx, [&](CborReader &r) { r.on_number(d); }); };
-    c.undefined = [](void *ctx) { guarded(ctx, [&](CborReader &r) { r.on_simple(Value(Undefined{})); }); };
-    c.null = [](void *ctx) { guarded(ctx, [&](CborReader &r) { r.on_simple(Value(nullptr)); }); };
-    c.boolean = [](void *ctx, bool b) { guarded(ctx, [&](CborReader &r) { r.on_simple(Value(b)); }); };
-    c.byte_string_start = [](void *ctx) { guarded(ctx, [&](CborReader &r) { r.on_indefinite("byte string"); }); };
-    c.string_start = [](void *ctx) { guarded(ctx, [&](CborReader &r) { r.on_indefinite("text string"); }); };
-    c.indef_array_start = [](void *ctx) { guarded(ctx, [&](CborReader &r) { r.on_indefinite("array"); }); };
-    c.indef_map_start = [](void *ctx) { guarded(ctx, [&](CborReader &r) { r.on_indefinite("map"); }); };
-    c.indef_break = [](void *ctx) { guarded(ctx, [&](CborReader &r) { r.fail("unexpected break (0xff)"); }); };
+    c.uint8 = forward<&R::on_unsigned, uint8_t>;
+    c.uint16 = forward<&R::on_unsigned, uint16_t>;
+    c.uint32 = forward<&R::on_unsigned, uint32_t>;
+    c.uint64 = forward<&R::on_unsigned, uint64_t>;
+    c.negint8 = forward<&R::on_negative, uint8_t>;
+    c.negint16 = forward<&R::on_negative, uint16_t>;
+    c.negint32 = forward<&R::on_negative, uint32_t>;
+    c.negint64 = forward<&R::on_negative, uint64_t>;
+    c.byte_string = forward<&R::on_bytes, cbor_data, size_t>;
+    c.string = forward<&R::on_text, cbor_data, size_t>;
+    c.array_start = forward<&R::on_array, size_t>;
+    c.map_start = forward<&R::on_map, size_t>;
+    c.tag = forward<&R::on_tag, uint64_t>;
+    c.float2 = forward<&R::on_number, float>;
+    c.float4 = forward<&R::on_number, float>;
+    c.float8 = forward<&R::on_number, double>;
+    c.undefined = forward<&R::on_undefined>;
+    c.null = forward<&R::on_null>;
+    c.boolean = forward<&R::on_boolean, bool>;
+    c.byte_string_start = forward<&R::on_indefinite_bytes>;
+    c.string_start = forward<&R::on_indefinite_text>;
+    c.indef_array_start = forward<&R::on_indefinite_array>;
+    c.indef_map_start = forward<&R::on_indefinite_map>;
+    c.indef_break = forward<&R::on_break>;
     return c;
   }
 
@@ -823,9 +856,11 @@ std::string quote_js(const std::u32string &s) {
 
 std::string quote_js(std::string_view s) { return quote_js(to_code_points(s)); }
 
+/// Node's isFullWidthCodePoint (its table for builds without ICU's width data).
 bool is_full_width(char32_t cp) {
   return cp >= 0x1100 &&
-         (cp <= 0x115f || cp == 0x2329 || cp == 0x232a || (cp >= 0x2e80 && cp <= 0x3247 && cp != 0x303f) ||
+         (cp <= 0x115f || cp == 0x2329 || cp == 0x232a ||
+          (cp >= 0x2e80 && cp <= 0x3247 && cp != 0x303f) ||
           (cp >= 0x3250 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0xa4c6) ||
           (cp >= 0xa960 && cp <= 0xa97c) || (cp >= 0xac00 && cp <= 0xd7a3) ||
           (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe10 && cp <= 0xfe19) ||
@@ -835,6 +870,7 @@ bool is_full_width(char32_t cp) {
           (cp >= 0x20000 && cp <= 0x3fffd));
 }
 
+/// Node's isZeroWidthCodePoint.
 bool is_zero_width(char32_t cp) {
   return cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x300 && cp <= 0x36f) ||
          (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x20d0 && cp <= 0x20ff) ||
@@ -985,7 +1021,8 @@ class Inspector {
     const std::string stack = trim_end(error.stack);
     std::string text = stack.empty() ? "[" + head + "]" : head + "\n" + stack;
     if (indentation_ != 0) {
-      text = replace_all(std::move(text), "\n", "\n" + std::string(static_cast<size_t>(indentation_), ' '));
+      const std::string indentation(static_cast<size_t>(indentation_), ' ');
+      text = replace_all(std::move(text), "\n", "\n" + indentation);
     }
     return text;
   }
@@ -1054,10 +1091,13 @@ class Inspector {
     const size_t entries = output.size();
     if (array_like && entries > 6) output = group_array_elements(std::move(output), more, numeric);
     if (current_depth_ - recurse_times < kCompact && entries == output.size()) {
-      const size_t start = output.size() + static_cast<size_t>(indentation_) + utf16_length(open) + 10;
+      const size_t start =
+          output.size() + static_cast<size_t>(indentation_) + utf16_length(open) + 10;
       if (is_below_break_length(output, start)) {
         const std::string joined = join(output, ", ");
-        if (joined.find('\n') == std::string::npos) return open + " " + joined + " " + std::string(close);
+        if (joined.find('\n') == std::string::npos) {
+          return open + " " + joined + " " + std::string(close);
+        }
       }
     }
     const std::string indentation = "\n" + std::string(static_cast<size_t>(indentation_), ' ');
@@ -1103,7 +1143,9 @@ class Inspector {
     std::vector<size_t> max_line_length;
     for (size_t i = 0; i < columns; i++) {
       size_t line_length = 0;
-      for (size_t j = i; j < output_length; j += columns) line_length = std::max(line_length, data_length[j]);
+      for (size_t j = i; j < output_length; j += columns) {
+        line_length = std::max(line_length, data_length[j]);
+      }
       max_line_length.push_back(line_length + kSeparatorSpace);
     }
     std::vector<std::string> rows;
@@ -1189,7 +1231,9 @@ struct JsonWriter {
   void operator()(double d) const { out += std::isfinite(d) ? js_number_to_string(d) : "null"; }
   void operator()(const BigInt &big) const { out += "\"" + big.to_decimal() + "\""; }
   void operator()(const std::string &s) const { out += json_quote(s); }
-  void operator()(const Bytes &bytes) const { out += "{\"$bytes\":\"" + base64(bytes.data) + "\"}"; }
+  void operator()(const Bytes &bytes) const {
+    out += "{\"$bytes\":\"" + base64(bytes.data) + "\"}";
+  }
   void operator()(const Value::Array &array) const {
     out += '[';
     for (size_t i = 0; i < array.size(); i++) {
@@ -1216,7 +1260,9 @@ struct JsonWriter {
   }
 };
 
-void write_json(const Value &value, std::string &out) { std::visit(JsonWriter{out}, value.storage()); }
+void write_json(const Value &value, std::string &out) {
+  std::visit(JsonWriter{out}, value.storage());
+}
 
 class JsonParser {
  public:
@@ -1264,10 +1310,8 @@ class JsonParser {
   }
 
   void skip_whitespace() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
-      pos_++;
-    }
+    constexpr std::string_view kWhitespace = " \t\n\r";
+    while (pos_ < text_.size() && kWhitespace.find(text_[pos_]) != std::string_view::npos) pos_++;
   }
 
   bool consume(std::string_view word) {
@@ -1602,7 +1646,8 @@ Decoded decode_cbor(std::span<const uint8_t> bytes, const DecodeLimits &limits) 
   try {
     return CborReader(bytes, limits).run();
   } catch (const std::bad_alloc &) {
-    return {false, Value(), "out of memory while decoding " + std::to_string(bytes.size()) + " bytes"};
+    return {false, Value(),
+            "out of memory while decoding " + std::to_string(bytes.size()) + " bytes"};
   }
 }
 

@@ -112,7 +112,7 @@ class Value {
 
 /// Limits applied when decoding CBOR that came from outside the process or from a guest.
 struct DecodeLimits {
-  uint32_t max_depth = 256;       ///< nesting of arrays, objects and tags
+  uint32_t max_depth = 256;       ///< nesting of arrays and objects (tags do not count)
   uint64_t max_bytes = 64 << 20;  ///< size of the encoded input
 };
 
