@@ -1,0 +1,507 @@
+// quickbox-bench: the performance figures of Quickbox, each next to the same workload run by a
+// native (non-wasm) build of the same quickjs-ng, as a table on stdout and as JSON in a file.
+// It prints figures; targets are reported (OK / MISSED), never enforced through the exit status.
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "harness.hh"
+#include "native_quickjs.h"
+#include "quickbox/quickbox.hh"
+
+namespace {
+
+using bench::Measure;
+using bench::Nanos;
+using bench::Stats;
+using quickbox::Engine;
+using quickbox::Sandbox;
+using quickbox::Value;
+using Clock = std::chrono::steady_clock;
+
+// ---- Command line ----------------------------------------------------------------------------
+
+struct Options {
+  bool quick = false;
+  std::string json_path = QUICKBOX_BENCH_DEFAULT_JSON;
+  std::string filter;
+};
+
+void print_usage(std::ostream &out) {
+  out << "usage: quickbox-bench [--quick] [--json FILE] [--filter SUBSTR]\n"
+         "  --quick          a smoke run: a few samples per workload (figures are rough)\n"
+         "  --json FILE      where to write the figures as JSON (default " QUICKBOX_BENCH_DEFAULT_JSON ")\n"
+         "  --filter SUBSTR  only the workloads whose name contains SUBSTR\n"
+         "Targets are reported as OK / MISSED; the exit status is non-zero only when a workload\n"
+         "failed to run or returned a wrong result.\n";
+}
+
+Options parse_options(int argc, char **argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "quickbox-bench: " << arg << " needs a value\n";
+        print_usage(std::cerr);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--quick") {
+      options.quick = true;
+    } else if (arg == "--json") {
+      options.json_path = value();
+    } else if (arg == "--filter") {
+      options.filter = value();
+    } else if (arg == "--help" || arg == "-h") {
+      print_usage(std::cout);
+      std::exit(0);
+    } else {
+      std::cerr << "quickbox-bench: unknown argument '" << arg << "'\n";
+      print_usage(std::cerr);
+      std::exit(2);
+    }
+  }
+  return options;
+}
+
+// ---- The machine -----------------------------------------------------------------------------
+
+std::string cpu_model() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "unknown";
+}
+
+// A memory figure of this process from /proc/self/status, e.g. "VmRSS" (everything resident,
+// where a page of the base image mapped by n sandboxes counts n times) or "RssAnon" (private
+// pages only: what the sandboxes' copy-on-write writes really cost).
+double process_status_bytes(const std::string &field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) * 1024;  // kB
+  }
+  throw std::runtime_error(field + " missing from /proc/self/status");
+}
+
+// Resident (VmRSS) and private (RssAnon) bytes, read together.
+struct Resident {
+  double total = process_status_bytes("VmRSS");
+  double anonymous = process_status_bytes("RssAnon");
+};
+
+// ---- Output helpers --------------------------------------------------------------------------
+
+// Pads to `width` characters (not bytes: "µ" is two bytes of UTF-8).
+std::string pad(std::string text, size_t width) {
+  size_t chars = 0;
+  for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
+  if (chars < width) text.append(width - chars, ' ');
+  return text;
+}
+
+std::string pad_left(const std::string &text, size_t width) {
+  size_t chars = 0;
+  for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
+  return chars < width ? std::string(width - chars, ' ') + text : text;
+}
+
+// Value has no constructor for unsigned or size_t; this makes every figure a double on purpose.
+Value number(double v) { return Value(v); }
+
+Value stats_json(const Stats &s) {
+  return Value::Object{{"samples", number(static_cast<double>(s.samples))},
+                       {"median_ns", number(s.median.count())},
+                       {"p99_ns", s.p99 ? number(s.p99->count()) : Value(nullptr)},
+                       {"min_ns", number(s.min.count())}};
+}
+
+// ---- Workloads -------------------------------------------------------------------------------
+
+// A goal from the issue: the quickbox median at most some time, or at most some multiple of the
+// native median.
+struct Target {
+  enum class Kind { MedianAtMost, RatioAtMost };
+  Kind kind;
+  double limit;  // nanoseconds or a ratio
+  std::string text;
+
+  bool met(const Stats &quickbox, std::optional<double> ratio) const {
+    if (kind == Kind::MedianAtMost) return quickbox.median.count() <= limit;
+    return ratio && *ratio <= limit;
+  }
+};
+
+struct Workload {
+  std::string name;
+  Measure quickbox;
+  Measure native;  // empty when the workload has no native twin
+  std::optional<Target> target;
+  std::function<void()> check;  // verifies both sides' results once before timing; may be empty
+};
+
+struct Outcome {
+  Stats quickbox;
+  std::optional<Stats> native;
+  std::optional<double> ratio;
+  std::optional<bool> target_met;
+};
+
+Outcome run_workload(const Workload &w, const bench::Plan &plan) {
+  Outcome out;
+  if (w.native) {
+    std::tie(out.quickbox, out.native) = bench::measure_interleaved(w.quickbox, w.native, plan);
+    out.ratio = out.quickbox.median / out.native->median;
+  } else {
+    out.quickbox = bench::measure(w.quickbox, plan);
+  }
+  if (w.target) out.target_met = w.target->met(out.quickbox, out.ratio);
+  return out;
+}
+
+void print_row(const Workload &w, const Outcome &o) {
+  auto dur = [](Nanos d) { return pad_left(bench::format_duration(d), 8); };
+  std::string row = "  " + pad(w.name, 24) + " median " + dur(o.quickbox.median) +
+                    "   p99 " + (o.quickbox.p99 ? dur(*o.quickbox.p99) : pad_left("-", 8)) +
+                    "   min " + dur(o.quickbox.min) + "   n " +
+                    pad_left(std::to_string(o.quickbox.samples), 6);
+  if (o.native) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.1fx", *o.ratio);
+    row += "   native " + dur(o.native->median) + "   ratio " + pad_left(ratio, 7);
+  } else {
+    row += std::string(33, ' ');
+  }
+  if (w.target) row += "   target " + w.target->text + (*o.target_met ? "  OK" : "  MISSED");
+  std::cout << row << std::endl;
+}
+
+Value outcome_json(const Workload &w, const Outcome &o) {
+  Value target = nullptr;
+  if (w.target) target = Value::Object{{"goal", Value(w.target->text)}, {"met", Value(*o.target_met)}};
+  return Value::Object{{"name", Value(w.name)},
+                       {"quickbox", stats_json(o.quickbox)},
+                       {"native", o.native ? stats_json(*o.native) : Value(nullptr)},
+                       {"ratio", o.ratio ? number(*o.ratio) : Value(nullptr)},
+                       {"target", target}};
+}
+
+// A deterministic JSON document of a little over 10 KB whose JSON.stringify(JSON.parse(text))
+// is the text itself (compact, numbers in canonical form), so a round trip can be checked.
+std::string json_document() {
+  std::string text = "{\"items\":[";
+  for (int i = 0; text.size() < 10 * 1024; ++i) {
+    if (i) text += ',';
+    std::string n = std::to_string(i);
+    text += "{\"id\":" + n + ",\"name\":\"item-" + n + "\",\"price\":" + std::to_string(i * 3) +
+            ".5,\"active\":" + (i % 2 ? "true" : "false") + ",\"tags\":[\"t" +
+            std::to_string(i % 7) + "\",\"u" + std::to_string(i % 5) +
+            "\"],\"size\":{\"w\":" + std::to_string(i % 13) + ",\"h\":" + std::to_string(i % 11) + "}}";
+  }
+  return text + "]}";
+}
+
+// An owned native runtime+context.
+struct NativeJs {
+  native_js *js;
+  NativeJs() : js(native_js_create()) {
+    if (!js) throw std::runtime_error("native: creating a runtime and context failed (out of memory)");
+  }
+  ~NativeJs() { native_js_destroy(js); }
+  NativeJs(const NativeJs &) = delete;
+  NativeJs &operator=(const NativeJs &) = delete;
+
+  void eval(const std::string &source) {
+    if (native_js_eval(js, source.c_str(), source.size()) != 0)
+      throw std::runtime_error("native: `" + source + "` threw");
+  }
+  // Evaluates once and checks the result's string form.
+  void expect(const std::string &source, const std::string &expected) {
+    int threw = 0;
+    char *text = native_js_eval_to_string(js, source.c_str(), source.size(), &threw);
+    std::string got = text ? text : "(out of memory)";
+    std::free(text);
+    if (threw) throw std::runtime_error("native: `" + source + "` threw " + got);
+    if (got != expected)
+      throw std::runtime_error("native: `" + source + "` returned " + got.substr(0, 80) +
+                               ", expected " + expected.substr(0, 80));
+  }
+};
+
+quickbox::Result checked(quickbox::Result result, const std::string &what) {
+  if (!result.ok()) throw std::runtime_error(what + " failed: " + result.error().to_string());
+  return result;
+}
+
+void expect_eval(Sandbox &sandbox, const std::string &source, const Value &expected) {
+  auto result = checked(sandbox.eval(source), "quickbox: `" + source + "`");
+  if (!(result.value() == expected))
+    throw std::runtime_error("quickbox: `" + source + "` returned " +
+                             quickbox::inspect(result.value()).substr(0, 80) + ", expected " +
+                             quickbox::inspect(expected).substr(0, 80));
+}
+
+// One JS evaluation run on a warm sandbox and on a warm native context.
+struct EvalCase {
+  std::string name;
+  std::string source;
+  Value expected;
+  std::string native_expected;
+  std::optional<Target> target;
+};
+
+const char *const kFib = "function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) }";
+// 2^17 appends of 8 bytes: a 1 MiB string. Inside a function so no global binding is redeclared
+// by the next run.
+const char *const kStringBuild =
+    "(() => { let out = ''; for (let i = 0; i < 1 << 17; i++) out += 'abcdefgh'; return out.length })()";
+
+std::vector<EvalCase> eval_cases(const std::string &document) {
+  return {
+      {"eval undefined", "undefined", Value(), "undefined", std::nullopt},
+      {"eval 1+2", "1+2", Value(3), "3", Target{Target::Kind::MedianAtMost, 5e3, "≤ 5 µs"}},
+      {"fib(30)", "fib(30)", Value(832040), "832040",
+       Target{Target::Kind::RatioAtMost, 1.5, "≤ 1.5x native"}},
+      {"JSON 10 KB round trip", "JSON.stringify(JSON.parse(s))", Value(document), document, std::nullopt},
+      {"1 MB string build", kStringBuild, Value(1 << 20), std::to_string(1 << 20), std::nullopt},
+  };
+}
+
+// The eval workloads. `warm` and `native` must already hold fib and the document in `s`.
+std::vector<Workload> eval_workloads(Sandbox &warm, NativeJs &native, const std::string &document) {
+  std::vector<Workload> workloads;
+  for (auto &c : eval_cases(document)) {
+    workloads.push_back({c.name,
+                         bench::timed([&warm, source = c.source] {
+                           checked(warm.eval(source), "quickbox: `" + source + "`");
+                         }),
+                         bench::timed([&native, source = c.source] { native.eval(source); }),
+                         c.target,
+                         [&warm, &native, c] {
+                           expect_eval(warm, c.source, c.expected);
+                           native.expect(c.source, c.native_expected);
+                         }});
+  }
+  return workloads;
+}
+
+// Sandbox life-cycle workloads; the native twin creates and frees a runtime and a context.
+std::vector<Workload> lifecycle_workloads(const Engine &engine) {
+  std::vector<Workload> workloads;
+  workloads.push_back(
+      {"sandbox create",
+       [&engine] {
+         auto start = Clock::now();
+         auto sandbox = Sandbox::create(engine);
+         Nanos took(Clock::now() - start);
+         if (!sandbox) throw std::runtime_error("Sandbox::create failed: " + sandbox.error().to_string());
+         return took;  // the sandbox is destroyed after the clock stopped
+       },
+       [] {
+         auto start = Clock::now();
+         NativeJs fresh;
+         return Nanos(Clock::now() - start);
+       },
+       Target{Target::Kind::MedianAtMost, 50e3, "≤ 50 µs"}, nullptr});
+  workloads.push_back(
+      {"sandbox destroy",
+       [&engine] {
+         std::optional<Sandbox> sandbox(Sandbox::create(engine).unwrap());
+         auto start = Clock::now();
+         sandbox.reset();
+         return Nanos(Clock::now() - start);
+       },
+       [] {
+         std::optional<NativeJs> fresh(std::in_place);
+         auto start = Clock::now();
+         fresh.reset();
+         return Nanos(Clock::now() - start);
+       },
+       std::nullopt, nullptr});
+  // The first operation of a sandbox touches pages still shared with the base image, so it costs
+  // more than the same eval on a warm sandbox.
+  workloads.push_back(
+      {"first eval 1+2",
+       [&engine] {
+         Sandbox sandbox = Sandbox::create(engine).unwrap();
+         auto start = Clock::now();
+         checked(sandbox.eval("1+2"), "quickbox: `1+2` in a fresh sandbox");
+         return Nanos(Clock::now() - start);
+       },
+       [] {
+         NativeJs fresh;
+         auto start = Clock::now();
+         fresh.eval("1+2");
+         return Nanos(Clock::now() - start);
+       },
+       std::nullopt, nullptr});
+  workloads.push_back({"create+eval 1+2+destroy",
+                       bench::timed([&engine] {
+                         Sandbox sandbox = Sandbox::create(engine).unwrap();
+                         checked(sandbox.eval("1+2"), "quickbox: `1+2` in a fresh sandbox");
+                       }),
+                       bench::timed([] {
+                         NativeJs fresh;
+                         fresh.eval("1+2");
+                       }),
+                       std::nullopt, nullptr});
+  return workloads;
+}
+
+// ---- Extras: memory ----------------------------------------------------------------------------
+
+const std::string kFootprint = "footprint";
+constexpr int kManyCount = 100;
+const std::string kManySandboxes = std::to_string(kManyCount) + " sandboxes alive";
+
+Value footprint(const Engine &engine) {
+  Sandbox sandbox = Sandbox::create(engine).unwrap();
+  auto usage = sandbox.memory_usage();
+  if (!usage) throw std::runtime_error("memory_usage() failed: " + usage.error().to_string());
+  const auto &u = usage.value();
+  std::cout << "  " << pad(kFootprint, 24) << " fresh sandbox: linear memory "
+            << bench::format_bytes(double(u.linear_memory_bytes)) << ", QuickJS heap "
+            << bench::format_bytes(double(u.js_malloc_bytes)) << " in "
+            << u.js_object_count << " objects\n";
+  return Value::Object{{"linear_memory_bytes", number(double(u.linear_memory_bytes))},
+                       {"js_malloc_bytes", number(double(u.js_malloc_bytes))},
+                       {"js_object_count", number(double(u.js_object_count))}};
+}
+
+Value many_sandboxes(const Engine &engine) {
+  const int count = kManyCount;
+  std::vector<Sandbox> sandboxes;
+  sandboxes.reserve(count);
+  Resident before;
+  auto start = Clock::now();
+  for (int i = 0; i < count; ++i) sandboxes.push_back(Sandbox::create(engine).unwrap());
+  Nanos created(Clock::now() - start);
+  Resident after_create;
+  for (auto &sandbox : sandboxes) checked(sandbox.eval("1+2"), "quickbox: `1+2` in one of many sandboxes");
+  Resident after_eval;
+  start = Clock::now();
+  sandboxes.clear();
+  Nanos destroyed(Clock::now() - start);
+
+  auto growth = [&](const Resident &now) {
+    double total = now.total - before.total, anonymous = now.anonymous - before.anonymous;
+    return "RSS +" + bench::format_bytes(total) + " (" + bench::format_bytes(total / count) +
+           " each), private +" + bench::format_bytes(anonymous) + " (" +
+           bench::format_bytes(anonymous / count) + " each)";
+  };
+  std::cout << "  " << pad(kManySandboxes, 24) << " created in " << bench::format_duration(created)
+            << " (" << bench::format_duration(created / count) << " each), destroyed in "
+            << bench::format_duration(destroyed) << "\n"
+            << "  " << pad("", 24) << " after create:         " << growth(after_create) << "\n"
+            << "  " << pad("", 24) << " after one eval each:  " << growth(after_eval) << "\n";
+  auto rss = [&](const Resident &now) { return number(now.total - before.total); };
+  auto anonymous = [&](const Resident &now) { return number(now.anonymous - before.anonymous); };
+  return Value::Object{{"count", number(count)},
+                       {"create_total_ns", number(created.count())},
+                       {"destroy_total_ns", number(destroyed.count())},
+                       {"rss_growth_after_create_bytes", rss(after_create)},
+                       {"private_growth_after_create_bytes", anonymous(after_create)},
+                       {"rss_growth_after_eval_bytes", rss(after_eval)},
+                       {"private_growth_after_eval_bytes", anonymous(after_eval)}};
+}
+
+// ---- The run -----------------------------------------------------------------------------------
+
+// Prints the machine and the versions; returns the same as JSON fields.
+Value::Object describe_setup(const Engine &engine, const Options &options) {
+  const auto &info = engine.info();
+  std::cout << "quickbox-bench" << (options.quick ? " --quick (rough figures)" : "") << "\n"
+            << "  machine   " << std::thread::hardware_concurrency() << " cores, " << cpu_model() << "\n"
+            << "  quickbox  quickjs-ng " << info.quickjs_version << " on wasmtime "
+            << info.wasmtime_version << ", guest " << info.guest_build_id.substr(0, 16) << "\n"
+            << "  native    quickjs-ng " << native_js_version() << ", " QUICKBOX_BENCH_NATIVE_BUILD "\n\n";
+  return Value::Object{
+      {"machine", Value::Object{{"cores", number(std::thread::hardware_concurrency())},
+                                {"cpu", Value(cpu_model())}}},
+      {"versions", Value::Object{{"quickjs", Value(info.quickjs_version)},
+                                 {"wasmtime", Value(info.wasmtime_version)},
+                                 {"guest_build_id", Value(info.guest_build_id)},
+                                 {"native_quickjs", Value(native_js_version())},
+                                 {"native_build", Value(QUICKBOX_BENCH_NATIVE_BUILD)}}},
+      {"mode", Value(options.quick ? "quick" : "full")}};
+}
+
+int run(const Options &options) {
+  // A bad report path should fail before a minute of measuring, not after. (Appending tests
+  // that the file can be written without emptying the previous report.)
+  if (!std::ofstream(options.json_path, std::ios::app))
+    throw std::runtime_error("cannot write " + options.json_path + ": " + std::strerror(errno));
+
+  Engine engine = Engine::create().unwrap();
+  bench::Plan plan = options.quick ? bench::Plan::quick() : bench::Plan::full();
+  auto selected = [&](const std::string &name) { return name.find(options.filter) != std::string::npos; };
+  Value::Object report = describe_setup(engine, options);
+
+  // Memory first, while the engine's pool is untouched by the timing loops.
+  if (selected(kFootprint)) report.emplace_back("footprint", footprint(engine));
+  if (selected(kManySandboxes)) report.emplace_back("many_sandboxes", many_sandboxes(engine));
+  std::cout << "\n";
+
+  // The warm sandbox and its native twin, with fib defined and the JSON document in `s`.
+  std::string document = json_document();
+  Sandbox warm = Sandbox::create(engine).unwrap();
+  checked(warm.eval(kFib), "quickbox: defining fib");
+  checked(warm.set_global("s", Value(document)), "quickbox: set_global(\"s\")");
+  NativeJs native;
+  native.eval(kFib);
+  if (native_js_set_global_string(native.js, "s", document.data(), document.size()) != 0)
+    throw std::runtime_error("native: setting the global `s` failed");
+
+  std::vector<Workload> workloads = lifecycle_workloads(engine);
+  for (auto &w : eval_workloads(warm, native, document)) workloads.push_back(std::move(w));
+
+  Value::Array rows;
+  std::string names = kFootprint + ", " + kManySandboxes;
+  for (const auto &w : workloads) {
+    names += ", " + w.name;
+    if (!selected(w.name)) continue;
+    if (w.check) w.check();
+    Outcome outcome = run_workload(w, plan);
+    print_row(w, outcome);
+    rows.push_back(outcome_json(w, outcome));
+  }
+  if (rows.empty() && !selected(kFootprint) && !selected(kManySandboxes))
+    throw std::runtime_error("no workload name contains '" + options.filter + "'; the names are: " + names);
+  report.emplace_back("workloads", std::move(rows));
+
+  std::ofstream json(options.json_path);
+  json << quickbox::to_json(Value(std::move(report))) << "\n";
+  json.close();
+  if (!json) throw std::runtime_error("writing " + options.json_path + " failed");
+  std::cout << "\nJSON written to " << options.json_path << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  Options options = parse_options(argc, argv);
+  try {
+    return run(options);
+  } catch (const std::exception &e) {
+    std::cerr << "quickbox-bench: " << e.what() << "\n";
+    return 1;
+  }
+}
