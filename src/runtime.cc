@@ -28,7 +28,7 @@ wasm_config_t *make_wasmtime_config(const EngineOptions &options) {
     wasmtime_pooling_allocation_config_max_unused_warm_slots_set(pool, 100);
     // Pages up to this size are reset with memset instead of madvise when a slot is reused,
     // which keeps create/destroy cycles cheap.
-    wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, 1u << 20);
+    wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, 4u << 20);
     wasmtime_pooling_allocation_strategy_set(config, pool);
     wasmtime_pooling_allocation_config_delete(pool);
   }
