@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
  * refuse a guest module built against another contract. */
-#define QB_ABI_VERSION 1u
+#define QB_ABI_VERSION 2u
 
 /* ------------------------------------------------------------------------------------------------
  * Imports: everything the guest module may import. The host provides exactly these and nothing
@@ -33,6 +33,14 @@ extern "C" {
 /* () -> i32: non-zero when the running operation must stop (CPU budget spent). Called from
  * QuickJS's interrupt handler, i.e. every few thousand bytecode instructions. */
 #define QB_IMPORT_INTERRUPT_CHECK "interrupt_check"
+
+/* (u32 capability_id, u32 args_ptr, u32 args_len, u32 reply_ptr) -> (). A JS call of a
+ * capability: args is a CBOR array. The host writes a qb_host_reply at reply_ptr: for a sync
+ * capability the value (or error) is ready to take; for an async one the call is queued under
+ * a call id, or refused at once (budget, size) with an error to take. */
+#define QB_IMPORT_HOST_CALL "host_call"
+/* (u32 ptr) -> (): copies the bytes of the last qb_host_reply (value_len of them) to ptr. */
+#define QB_IMPORT_HOST_TAKE "host_take"
 
 /* The wasi_snapshot_preview1 functions that wasi-libc pulls in. The host implements them all
  * itself (src/wasi.cc), deny-by-default: no files, no environment, no arguments, no sockets. */
@@ -67,6 +75,19 @@ extern "C" {
 #define QB_EXPORT_RUN_JOBS "qb_run_jobs"
 /* () -> i32 status. Output: CBOR map of memory figures (see qb_memory_usage keys below). */
 #define QB_EXPORT_MEMORY_USAGE "qb_memory_usage"
+/* (u32 name_len, u32 capability_id, u32 flags) -> i32 status. Input: the JS name, NUL. Defines
+ * globalThis[name] (a dotted name such as "tools.search" creates namespace objects) as a
+ * function that calls the host with this id. flags: QB_CAPABILITY_*. */
+#define QB_EXPORT_DEFINE_CAPABILITY "qb_define_capability"
+/* (u32 call_id, u32 ok, u32 value_len) -> i32 status. Input: CBOR value (ok) or CBOR Error
+ * (QB_CBOR_TAG_ERROR). Settles the promise of an async call; runs no JS. */
+#define QB_EXPORT_SETTLE "qb_settle"
+/* () -> i32 status. Continues the suspended evaluation: runs jobs, then replies like qb_eval
+ * (DONE, ERROR, or PENDING again). */
+#define QB_EXPORT_RESUME "qb_resume"
+/* () -> i32 status. Abandons the suspended evaluation: its promise and every unsettled call are
+ * dropped without running any JS (their promises stay pending forever). */
+#define QB_EXPORT_ABANDON "qb_abandon"
 
 /* ------------------------------------------------------------------------------------------------
  * The exchange block: one per instance, at the address qb_exchange() returns.
@@ -98,6 +119,7 @@ typedef struct qb_config {
  * --------------------------------------------------------------------------------------------- */
 #define QB_STATUS_DONE 0  /* output holds a CBOR value */
 #define QB_STATUS_ERROR 1 /* output holds a CBOR error: [kind, name, message, stack] */
+#define QB_STATUS_PENDING 2 /* the awaited promise waits on host calls; output empty */
 
 /* Error kinds: a closed set, mirrored by quickbox::ErrorKind (include/quickbox/result.hh). */
 #define QB_ERROR_JS_EXCEPTION 1  /* an uncaught JS exception: name, message, stack */
@@ -116,6 +138,20 @@ typedef struct qb_config {
 #define QB_EVAL_ASYNC 2u        /* script with top-level await; the completion value is awaited */
 #define QB_EVAL_AWAIT_RESULT 4u /* if the result is a promise, run jobs and return its outcome */
 #define QB_EVAL_STRICT 8u       /* force strict mode */
+
+/* qb_define_capability flags */
+#define QB_CAPABILITY_ASYNC 1u /* the JS function returns a Promise (else it returns the value) */
+
+/* What the host answers to a host_call, written into guest memory at reply_ptr. */
+typedef struct qb_host_reply {
+  uint32_t status;    /* QB_HOST_* */
+  uint32_t value_len; /* bytes to take with host_take (value or CBOR Error) */
+  uint32_t call_id;   /* QB_HOST_QUEUED: the id later passed to qb_settle */
+  uint32_t reserved;
+} qb_host_reply;
+#define QB_HOST_VALUE 0  /* sync result ready: CBOR value */
+#define QB_HOST_ERROR 1  /* refused or failed: CBOR Error (throw / reject with it) */
+#define QB_HOST_QUEUED 2 /* async call accepted under call_id */
 
 /* Console records in the console buffer, back to back:
  *   u8 level, u32 length (little-endian, unaligned), then `length` bytes of UTF-8 text. */
@@ -160,9 +196,11 @@ typedef struct qb_config {
 #ifdef __cplusplus
 static_assert(sizeof(qb_exchange) == 32, "qb_exchange layout is part of the ABI");
 static_assert(sizeof(qb_config) == 32, "qb_config layout is part of the ABI");
+static_assert(sizeof(qb_host_reply) == 16, "qb_host_reply layout is part of the ABI");
 #else
 _Static_assert(sizeof(qb_exchange) == 32, "qb_exchange layout is part of the ABI");
 _Static_assert(sizeof(qb_config) == 32, "qb_config layout is part of the ABI");
+_Static_assert(sizeof(qb_host_reply) == 16, "qb_host_reply layout is part of the ABI");
 #endif
 
 #endif /* QUICKBOX_ABI_H */

@@ -13,6 +13,10 @@
 
 __attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_INTERRUPT_CHECK))) int32_t
 qb_host_interrupt_check(void);
+__attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_HOST_CALL))) void
+qb_host_call(uint32_t capability_id, uint32_t args_ptr, uint32_t args_len, uint32_t reply_ptr);
+__attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_HOST_TAKE))) void
+qb_host_take(uint32_t ptr);
 
 /* The prelude's source, generated from guest/prelude.js by the build. */
 extern const char qb_prelude_source[];
@@ -36,6 +40,25 @@ typedef struct rejection {
 } rejection;
 static rejection *rejections;
 static size_t rejection_count, rejection_cap;
+
+/* Async host calls in flight: the promise's resolving functions, by host-assigned call id. They
+ * live in linear memory and the JS heap, so a snapshot carries them. */
+typedef struct pending_call {
+  uint32_t call_id;
+  JSValue resolve;
+  JSValue reject;
+} pending_call;
+static pending_call *pending_calls;
+static size_t pending_count, pending_cap;
+
+/* The evaluation in progress: the value being awaited and what to do with it once settled. It
+ * survives between operations while the evaluation is suspended on host calls. */
+#define DRIVE_UNWRAP 1u  /* the value is an async script's promise of {value} */
+#define DRIVE_AWAIT 2u   /* a promise result is awaited */
+#define DRIVE_DISCARD 4u /* the result is undefined once settled (modules) */
+static JSValue driven;
+static uint32_t drive_mode;
+static bool driving;
 
 /* ---------------------------------------------------------------------------------------------
  * Memory: QuickJS allocates through these, so the soft limit is enforced here, where a refusal
@@ -191,6 +214,108 @@ static JSValue console_write(JSContext *c, JSValueConst this_val, int argc, JSVa
   return JS_UNDEFINED;
 }
 
+static void drop_pending_calls(void) {
+  for (size_t i = 0; i < pending_count; i++) {
+    JS_FreeValue(ctx, pending_calls[i].resolve);
+    JS_FreeValue(ctx, pending_calls[i].reject);
+  }
+  pending_count = 0;
+}
+
+static void stop_driving(void) {
+  if (driving) JS_FreeValue(ctx, driven);
+  driven = JS_UNDEFINED;
+  driving = false;
+  drop_pending_calls();
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Capabilities: JS functions that call the host
+ * ------------------------------------------------------------------------------------------- */
+static qb_buf call_args;
+
+/* Takes the bytes of the host's last reply and decodes them (a value, or an Error). */
+static JSValue take_host_value(uint32_t len) {
+  uint8_t *bytes = malloc(len ? len : 1);
+  if (!bytes) return JS_ThrowOutOfMemory(ctx);
+  qb_host_take((uint32_t)(uintptr_t)bytes);
+  JSValue v = qb_cbor_decode(ctx, bytes, len, config.max_depth + 2);
+  free(bytes);
+  return v;
+}
+
+static JSValue rejected_with(JSValue reason) {
+  JSValue funcs[2];
+  JSValue promise = JS_NewPromiseCapability(ctx, funcs);
+  if (JS_IsException(promise)) {
+    JS_FreeValue(ctx, reason);
+    return promise;
+  }
+  JSValue r = JS_Call(ctx, funcs[1], JS_UNDEFINED, 1, (JSValueConst *)&reason);
+  JS_FreeValue(ctx, r);
+  JS_FreeValue(ctx, reason);
+  JS_FreeValue(ctx, funcs[0]);
+  JS_FreeValue(ctx, funcs[1]);
+  return promise;
+}
+
+/* Throws (sync) or returns a rejected promise (async) with the pending exception. */
+static JSValue fail_call(bool is_async) {
+  if (!is_async) return JS_EXCEPTION;
+  return rejected_with(JS_GetException(ctx));
+}
+
+static JSValue capability_call(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv,
+                               int magic, JSValueConst *data) {
+  (void)this_val;
+  (void)magic;
+  uint32_t id, flags;
+  JS_ToUint32(c, &id, data[0]);
+  JS_ToUint32(c, &flags, data[1]);
+  bool is_async = flags & QB_CAPABILITY_ASYNC;
+  JSValue args = JS_NewArray(c);
+  if (JS_IsException(args)) return fail_call(is_async);
+  for (int i = 0; i < argc; i++) JS_SetPropertyInt64(c, args, i, JS_DupValue(c, argv[i]));
+  call_args.len = 0;
+  qb_encode_status st = qb_cbor_encode(c, args, &call_args, config.max_depth, config.result_limit);
+  JS_FreeValue(c, args);
+  if (st == QB_ENCODE_TOO_LARGE)
+    JS_ThrowRangeError(c, "the arguments are larger than the sandbox's value limit");
+  if (st != QB_ENCODE_OK) return fail_call(is_async);
+
+  qb_host_reply host_reply = {0};
+  qb_host_call(id, (uint32_t)(uintptr_t)call_args.data, (uint32_t)call_args.len,
+               (uint32_t)(uintptr_t)&host_reply);
+  if (host_reply.status == QB_HOST_QUEUED) {
+    if (pending_count == pending_cap) {
+      size_t cap = pending_cap ? 2 * pending_cap : 16;
+      pending_call *grown = realloc(pending_calls, cap * sizeof *grown);
+      if (!grown) {
+        JS_ThrowOutOfMemory(c);
+        return fail_call(is_async);
+      }
+      pending_calls = grown;
+      pending_cap = cap;
+    }
+    JSValue funcs[2];
+    JSValue promise = JS_NewPromiseCapability(c, funcs);
+    if (JS_IsException(promise)) return promise;
+    pending_calls[pending_count++] = (pending_call){host_reply.call_id, funcs[0], funcs[1]};
+    return promise;
+  }
+  JSValue v = take_host_value(host_reply.value_len);
+  if (JS_IsException(v)) return fail_call(is_async);
+  if (host_reply.status == QB_HOST_ERROR) {
+    if (!is_async) return JS_Throw(c, v);
+    return rejected_with(v);
+  }
+  return v; /* a sync capability's value */
+}
+
+static int define_on(JSValueConst target, const char *name, JSValue value) {
+  return JS_DefinePropertyValueStr(ctx, target, name, value, JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Replies
  * ------------------------------------------------------------------------------------------- */
@@ -332,65 +457,79 @@ static bool drain_jobs(JSValue *exc) {
   }
 }
 
-/* Runs jobs until `promise` settles. Consumes promise; returns the value or JS_EXCEPTION. */
-static JSValue await_promise(JSValue promise, bool *deadlock) {
-  *deadlock = false;
+/* Replies with a value without touching the evaluation in progress (which may be suspended). */
+static int32_t reply_value(JSValue value) {
+  if (JS_IsException(value)) return reply_pending_exception();
+  qb_encode_status st = qb_cbor_encode(ctx, value, &output, config.max_depth, config.result_limit);
+  JS_FreeValue(ctx, value);
+  if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "result too large", "");
+  if (st == QB_ENCODE_THROWN) return reply_pending_exception();
+  return reply(QB_STATUS_DONE);
+}
+
+static int32_t reply_deadlock(void) {
+  stop_driving();
+  return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs are left "
+                     "to run and no host call is pending", "");
+}
+
+/* Drives the current evaluation: settles the awaited promise by running jobs, unwraps and awaits
+ * as drive_mode says, reports PENDING while only host calls can make progress, and finally runs
+ * the remaining jobs, checks for unhandled rejections and encodes the value. */
+static int32_t drive(void) {
   for (;;) {
-    JSPromiseStateEnum state = JS_PromiseState(ctx, promise);
+    if (!(drive_mode & (DRIVE_UNWRAP | DRIVE_AWAIT)) || !JS_IsPromise(driven)) break;
+    JSPromiseStateEnum state = JS_PromiseState(ctx, driven);
     if (state == JS_PROMISE_FULFILLED) {
-      JSValue v = JS_PromiseResult(ctx, promise);
-      JS_FreeValue(ctx, promise);
-      return v;
+      JSValue v = JS_PromiseResult(ctx, driven);
+      JS_FreeValue(ctx, driven);
+      if (drive_mode & DRIVE_UNWRAP) {
+        JSValue inner = JS_GetPropertyStr(ctx, v, "value");
+        JS_FreeValue(ctx, v);
+        v = inner;
+        drive_mode &= ~DRIVE_UNWRAP;
+      } else {
+        drive_mode &= ~DRIVE_AWAIT;
+      }
+      driven = v;
+      if (JS_IsException(v)) {
+        driving = false;
+        stop_driving();
+        return reply_pending_exception();
+      }
+      continue;
     }
     if (state == JS_PROMISE_REJECTED) {
-      JSValue reason = JS_PromiseResult(ctx, promise);
-      forget_rejection(promise); /* awaited here, so not unhandled */
-      JS_FreeValue(ctx, promise);
-      return JS_Throw(ctx, reason);
+      JSValue reason = JS_PromiseResult(ctx, driven);
+      forget_rejection(driven); /* awaited here, so not unhandled */
+      stop_driving();
+      return reply_exception(reason, NULL);
     }
     JSContext *job_ctx;
     int r = JS_ExecutePendingJob(rt, &job_ctx);
     if (r < 0) {
-      JS_FreeValue(ctx, promise);
-      return JS_EXCEPTION;
+      stop_driving();
+      return reply_pending_exception();
     }
     if (r == 0) {
-      JS_FreeValue(ctx, promise);
-      *deadlock = true;
-      return JS_EXCEPTION;
+      if (pending_count) return reply(QB_STATUS_PENDING);
+      return reply_deadlock();
     }
   }
-}
-
-/* The common tail of eval/call: await if asked, run remaining jobs, report unhandled
- * rejections, then encode the value. Consumes value. */
-static int32_t finish(JSValue value, bool await_result, bool unwrap_async) {
-  if (JS_IsException(value)) return reply_pending_exception();
-  if ((await_result || unwrap_async) && JS_IsPromise(value)) {
-    bool deadlock;
-    value = await_promise(value, &deadlock);
-    if (deadlock)
-      return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs are "
-                         "left to run and nothing outside the sandbox will settle it", "");
-    if (JS_IsException(value)) return reply_pending_exception();
-    if (unwrap_async) {
-      JSValue inner = JS_GetPropertyStr(ctx, value, "value");
-      JS_FreeValue(ctx, value);
-      value = inner;
-      if (await_result && JS_IsPromise(value)) {
-        value = await_promise(value, &deadlock);
-        if (deadlock)
-          return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs "
-                             "are left to run and nothing outside the sandbox will settle it", "");
-        if (JS_IsException(value)) return reply_pending_exception();
-      }
-    }
+  JSValue value = driven;
+  driven = JS_UNDEFINED;
+  driving = false;
+  drop_pending_calls(); /* calls nobody awaited do not outlive their evaluation */
+  if (drive_mode & DRIVE_DISCARD) {
+    JS_FreeValue(ctx, value);
+    value = JS_UNDEFINED;
   }
   JSValue exc;
   if (!drain_jobs(&exc)) {
     JS_FreeValue(ctx, value);
     return reply_exception(exc, NULL);
   }
+  drop_pending_calls();
   if (rejection_count) {
     JS_FreeValue(ctx, value);
     JSValue reason = JS_DupValue(ctx, rejections[0].reason);
@@ -402,6 +541,20 @@ static int32_t finish(JSValue value, bool await_result, bool unwrap_async) {
   if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "result too large", "");
   if (st == QB_ENCODE_THROWN) return reply_pending_exception();
   return reply(QB_STATUS_DONE);
+}
+
+/* Starts driving a fresh evaluation's result (the caller cleared the previous evaluation with
+ * stop_driving() before running any JS, so that calls made while it ran stay pending).
+ * Consumes value. */
+static int32_t finish(JSValue value, uint32_t mode) {
+  if (JS_IsException(value)) {
+    drop_pending_calls();
+    return reply_pending_exception();
+  }
+  driven = value;
+  drive_mode = mode;
+  driving = true;
+  return drive();
 }
 
 /* Input layout shared by eval/call/get/set: a NUL-terminated name, then a payload. */
@@ -492,19 +645,12 @@ QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len
   int js_flags = kind == QB_EVAL_MODULE ? JS_EVAL_TYPE_MODULE : JS_EVAL_TYPE_GLOBAL;
   if (kind == QB_EVAL_ASYNC) js_flags |= JS_EVAL_FLAG_ASYNC;
   if (flags & QB_EVAL_STRICT) js_flags |= JS_EVAL_FLAG_STRICT;
+  stop_driving();
   JSValue value = JS_Eval(ctx, source, source_len, name, js_flags);
-  if (kind == QB_EVAL_MODULE && !JS_IsException(value)) {
-    /* a module evaluates to a promise of undefined; wait for it, then report undefined */
-    bool deadlock;
-    value = JS_IsPromise(value) ? await_promise(value, &deadlock) : value;
-    if (JS_IsException(value) && deadlock)
-      return reply_error(QB_ERROR_DEADLOCK, "", "the module's top-level await can never settle", "");
-    if (!JS_IsException(value)) {
-      JS_FreeValue(ctx, value);
-      value = JS_UNDEFINED;
-    }
-  }
-  return finish(value, flags & QB_EVAL_AWAIT_RESULT, kind == QB_EVAL_ASYNC);
+  uint32_t mode = (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0;
+  if (kind == QB_EVAL_ASYNC) mode |= DRIVE_UNWRAP;
+  if (kind == QB_EVAL_MODULE) mode = DRIVE_AWAIT | DRIVE_DISCARD; /* a module evaluates to a promise */
+  return finish(value, mode);
 }
 
 static JSValue get_global(const char *name) {
@@ -543,19 +689,20 @@ QB_EXPORT(QB_EXPORT_CALL) int32_t qb_call(uint32_t name_len, uint32_t args_len, 
   JS_GetLength(ctx, args, &argc);
   JSValue *argv = calloc((size_t)argc + 1, sizeof(JSValue));
   for (int64_t i = 0; i < argc; i++) argv[i] = JS_GetPropertyInt64(ctx, args, i);
+  stop_driving();
   JSValue result = JS_Call(ctx, fn, JS_UNDEFINED, (int)argc, (JSValueConst *)argv);
   for (int64_t i = 0; i < argc; i++) JS_FreeValue(ctx, argv[i]);
   free(argv);
   JS_FreeValue(ctx, args);
   JS_FreeValue(ctx, fn);
-  return finish(result, flags & QB_EVAL_AWAIT_RESULT, false);
+  return finish(result, (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0);
 }
 
 QB_EXPORT(QB_EXPORT_GET_GLOBAL) int32_t qb_get_global(uint32_t name_len) {
   if (!input_fits(name_len, 0)) return invalid("request larger than the input buffer");
   begin_op();
   if (input.data[name_len] != 0) return invalid("global name is not NUL-terminated");
-  return finish(get_global((const char *)input.data), false, false);
+  return reply_value(get_global((const char *)input.data));
 }
 
 QB_EXPORT(QB_EXPORT_SET_GLOBAL) int32_t qb_set_global(uint32_t name_len, uint32_t value_len) {
@@ -576,12 +723,13 @@ QB_EXPORT(QB_EXPORT_SET_GLOBAL) int32_t qb_set_global(uint32_t name_len, uint32_
   int r = JS_SetPropertyStr(ctx, global, name, v);
   JS_FreeValue(ctx, global);
   if (r < 0) return reply_pending_exception();
-  return finish(JS_UNDEFINED, false, false);
+  return reply_value(JS_UNDEFINED);
 }
 
 QB_EXPORT(QB_EXPORT_RUN_JOBS) int32_t qb_run_jobs(void) {
   begin_op();
-  return finish(JS_NULL, false, false);
+  stop_driving();
+  return finish(JS_NULL, 0);
 }
 
 QB_EXPORT(QB_EXPORT_MEMORY_USAGE) int32_t qb_memory_usage(void) {
@@ -604,4 +752,88 @@ QB_EXPORT(QB_EXPORT_MEMORY_USAGE) int32_t qb_memory_usage(void) {
     qb_cbor_put_head(&output, 0, rows[i].value < 0 ? 0 : (uint64_t)rows[i].value);
   }
   return reply(QB_STATUS_DONE);
+}
+
+QB_EXPORT(QB_EXPORT_DEFINE_CAPABILITY) int32_t qb_define_capability(uint32_t name_len, uint32_t id,
+                                                                   uint32_t flags) {
+  if (!input_fits(name_len, 0)) return invalid("request larger than the input buffer");
+  begin_op();
+  char *path = (char *)input.data;
+  if (path[name_len] != 0 || name_len == 0) return invalid("capability name is empty or not NUL-terminated");
+  JSValue holder = JS_GetGlobalObject(ctx);
+  char *segment = path;
+  for (char *dot; (dot = strchr(segment, '.'));) {
+    *dot = 0;
+    if (!*segment) {
+      JS_FreeValue(ctx, holder);
+      return invalid("capability name has an empty segment");
+    }
+    JSValue next = JS_GetPropertyStr(ctx, holder, segment);
+    if (JS_IsUndefined(next)) {
+      next = JS_NewObject(ctx);
+      if (define_on(holder, segment, JS_DupValue(ctx, next)) < 0) {
+        JS_FreeValue(ctx, next);
+        JS_FreeValue(ctx, holder);
+        return reply_pending_exception();
+      }
+    } else if (!JS_IsObject(next)) {
+      JS_FreeValue(ctx, next);
+      JS_FreeValue(ctx, holder);
+      return invalid("a capability's namespace clashes with a global that is not an object");
+    }
+    JS_FreeValue(ctx, holder);
+    holder = next;
+    segment = dot + 1;
+  }
+  if (!*segment) {
+    JS_FreeValue(ctx, holder);
+    return invalid("capability name has an empty segment");
+  }
+  JSValue data[2] = {JS_NewUint32(ctx, id), JS_NewUint32(ctx, flags)};
+  JSValue fn = JS_NewCFunctionData(ctx, capability_call, 0, 0, 2, data);
+  if (!JS_IsException(fn)) {
+    JS_DefinePropertyValueStr(ctx, fn, "name", JS_NewString(ctx, segment), JS_PROP_CONFIGURABLE);
+  }
+  int r = JS_IsException(fn) ? -1 : define_on(holder, segment, fn);
+  JS_FreeValue(ctx, holder);
+  if (r < 0) return reply_pending_exception();
+  return reply_value(JS_UNDEFINED);
+}
+
+QB_EXPORT(QB_EXPORT_SETTLE) int32_t qb_settle(uint32_t call_id, uint32_t ok, uint32_t value_len) {
+  if (value_len > input.cap) return invalid("request larger than the input buffer");
+  begin_op();
+  size_t i = 0;
+  while (i < pending_count && pending_calls[i].call_id != call_id) i++;
+  if (i == pending_count) return invalid("no pending host call has this id");
+  JSValue v = qb_cbor_decode(ctx, input.data, value_len, config.max_depth + 2);
+  if (JS_IsException(v)) {
+    JSValue exc = JS_GetException(ctx);
+    const char *m = JS_ToCString(ctx, exc);
+    int32_t st = invalid(m ? m : "malformed value");
+    JS_FreeCString(ctx, m);
+    JS_FreeValue(ctx, exc);
+    return st;
+  }
+  pending_call call = pending_calls[i];
+  pending_calls[i] = pending_calls[--pending_count];
+  JSValue r = JS_Call(ctx, ok ? call.resolve : call.reject, JS_UNDEFINED, 1, (JSValueConst *)&v);
+  JS_FreeValue(ctx, v);
+  JS_FreeValue(ctx, call.resolve);
+  JS_FreeValue(ctx, call.reject);
+  if (JS_IsException(r)) return reply_pending_exception();
+  JS_FreeValue(ctx, r);
+  return reply_value(JS_UNDEFINED);
+}
+
+QB_EXPORT(QB_EXPORT_RESUME) int32_t qb_resume(void) {
+  begin_op();
+  if (!driving) return invalid("no evaluation is suspended");
+  return drive();
+}
+
+QB_EXPORT(QB_EXPORT_ABANDON) int32_t qb_abandon(void) {
+  begin_op();
+  stop_driving();
+  return reply_value(JS_UNDEFINED);
 }

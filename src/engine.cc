@@ -20,6 +20,11 @@ Engine::Impl::~Impl() {
   if (engine) wasm_engine_delete(engine);
 }
 
+const std::vector<uint8_t> &Engine::Impl::base_memory() {
+  std::call_once(base_memory_once_, [this] { base_memory_ = internal::initial_memory(guest_wasm); });
+  return base_memory_;
+}
+
 void Engine::Impl::run_ticker() {
   std::unique_lock lock(ticker_mutex);
   while (!stopping) {
@@ -82,6 +87,7 @@ Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &g
   impl->base_memory_bytes = wasmtime_memorytype_minimum(mt) * 65536;
   wasm_exporttype_vec_delete(&export_types);
 
+  impl->guest_wasm = guest.wasm;
   impl->info.quickjs_version = QUICKBOX_QUICKJS_VERSION;
   impl->info.wasmtime_version = WASMTIME_VERSION;
   impl->info.guest_build_id = std::string(guest.build_id);

@@ -19,6 +19,11 @@ struct Engine::Impl {
   internal::GuestExports exports;
   /// Linear memory of a fresh instance (the base image's size).
   uint64_t base_memory_bytes = 0;
+  /// The guest module's wasm (it must outlive the engine: the embedded guest is static data).
+  std::span<const uint8_t> guest_wasm;
+
+  /// The base image's linear memory, computed on first use (snapshots diff against it).
+  const std::vector<uint8_t> &base_memory();
 
   // The epoch ticker: advances wasmtime's epoch every options.epoch_tick, which is what makes
   // epoch deadlines (the hard CPU backstop) fire.
@@ -29,6 +34,10 @@ struct Engine::Impl {
   void run_ticker();
 
   ~Impl();
+
+ private:
+  std::once_flag base_memory_once_;
+  std::vector<uint8_t> base_memory_;
 };
 
 }  // namespace quickbox

@@ -45,6 +45,22 @@ std::string take_error(wasmtime_error_t *error);
 /// Message of a trap; deletes it.
 std::string take_trap(wasm_trap_t *trap);
 
+/// The host's answer to a host_call import (see qb_host_reply).
+struct HostReply {
+  uint32_t status = QB_HOST_ERROR;
+  std::vector<uint8_t> bytes;  ///< CBOR value or Error, taken by host_take
+  uint32_t call_id = 0;
+};
+
+/// Whoever handles capability calls for a store (the sandbox).
+struct HostCallSink {
+  virtual HostReply on_host_call(uint32_t capability_id, std::span<const uint8_t> args) = 0;
+  virtual ~HostCallSink() = default;
+};
+
+/// An encoded JS Error carrying message, for HostReply bytes and qb_settle.
+std::vector<uint8_t> encode_js_error(const std::string &name, const std::string &message);
+
 /// What the host functions need to know about the sandbox that calls them (the store's data).
 struct HostState {
   /// The running operation must stop once this instant has passed (soft CPU budget).
@@ -62,7 +78,17 @@ struct HostState {
   uint64_t stray_dropped = 0;
   wasmtime_memory_t memory{};
   bool has_memory = false;
+  /// Capability calls go here (null: the guest has no capabilities, e.g. while baking).
+  HostCallSink *sink = nullptr;
+  /// The last host_call's reply bytes, until host_take copies them into the guest.
+  std::vector<uint8_t> reply_bytes;
+  /// For re-arming the epoch deadline after time spent in the host.
+  std::chrono::milliseconds epoch_tick{2};
+  std::chrono::milliseconds hard_deadline_grace{100};
 };
+
+/// Arms the epoch deadline (the hard CPU backstop) at the soft deadline plus grace.
+void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state);
 
 /// Defines every import the guest may use (quickbox.* and the wasi_snapshot_preview1 subset) on
 /// a linker. Host functions find their HostState through the store's data pointer.
@@ -74,7 +100,8 @@ struct GuestExports {
   size_t stack_pointer = SIZE_MAX;
   size_t exchange = SIZE_MAX, reserve = SIZE_MAX, configure = SIZE_MAX, eval = SIZE_MAX,
          call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, run_jobs = SIZE_MAX,
-         memory_usage = SIZE_MAX, bootstrap = SIZE_MAX, initialize = SIZE_MAX;
+         memory_usage = SIZE_MAX, bootstrap = SIZE_MAX, initialize = SIZE_MAX,
+         define_capability = SIZE_MAX, settle = SIZE_MAX, resume = SIZE_MAX, abandon = SIZE_MAX;
 };
 /// Finds the export indices; fails naming the first missing export.
 Expected<GuestExports> find_exports(const wasmtime_module_t *module);
@@ -99,6 +126,10 @@ struct InstanceState {
 /// section becomes the snapshot's non-zero ranges (the Wizer technique). Throws
 /// std::runtime_error naming the construct it cannot handle.
 std::vector<uint8_t> bake_module(std::span<const uint8_t> wasm, const InstanceState &state);
+
+/// The linear memory a fresh instance of the module starts with: its memory section's minimum,
+/// filled by its active data segments. Throws std::runtime_error on constructs it cannot handle.
+std::vector<uint8_t> initial_memory(std::span<const uint8_t> wasm);
 
 /// The mutable globals of a module and the export names under which they can be read.
 /// Throws std::runtime_error if a mutable global is not exported.

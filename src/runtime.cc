@@ -75,6 +75,10 @@ Expected<GuestExports> find_exports(const wasmtime_module_t *module) {
       {QB_EXPORT_MEMORY_USAGE, &GuestExports::memory_usage},
       {QB_EXPORT_BOOTSTRAP, &GuestExports::bootstrap},
       {"_initialize", &GuestExports::initialize},
+      {QB_EXPORT_DEFINE_CAPABILITY, &GuestExports::define_capability},
+      {QB_EXPORT_SETTLE, &GuestExports::settle},
+      {QB_EXPORT_RESUME, &GuestExports::resume},
+      {QB_EXPORT_ABANDON, &GuestExports::abandon},
   };
   for (size_t i = 0; i < exports.size; i++) {
     const wasm_name_t *name = wasm_exporttype_name(exports.data[i]);

@@ -5,11 +5,20 @@
 #include <cstring>
 #include <random>
 
-#include "engine_impl.hh"
+#include "sandbox_impl.hh"
 
 namespace quickbox {
 
 using internal::format_bytes;
+
+static_assert(static_cast<int>(ErrorKind::JSException) == QB_ERROR_JS_EXCEPTION);
+static_assert(static_cast<int>(ErrorKind::Timeout) == QB_ERROR_TIMEOUT);
+static_assert(static_cast<int>(ErrorKind::OutOfMemory) == QB_ERROR_OUT_OF_MEMORY);
+static_assert(static_cast<int>(ErrorKind::StackOverflow) == QB_ERROR_STACK_OVERFLOW);
+static_assert(static_cast<int>(ErrorKind::OutputLimit) == QB_ERROR_OUTPUT_LIMIT);
+static_assert(static_cast<int>(ErrorKind::InvalidInput) == QB_ERROR_INVALID_INPUT);
+static_assert(static_cast<int>(ErrorKind::Internal) == QB_ERROR_INTERNAL);
+static_assert(static_cast<int>(ErrorKind::Deadlock) == QB_ERROR_DEADLOCK);
 
 namespace {
 
@@ -50,7 +59,9 @@ size_t invalid_utf8_offset(std::string_view s) {
   return std::string_view::npos;
 }
 
-std::optional<Error> check_options(const SandboxOptions &o, const EngineOptions &engine) {
+}  // namespace
+
+std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, const EngineOptions &engine) {
   const Limits &l = o.limits;
   auto bad = [](std::string m) { return make_error(ErrorKind::InvalidInput, std::move(m)); };
   if (l.memory_bytes < (1u << 20) || l.memory_bytes > engine.max_sandbox_memory_bytes / 2)
@@ -58,6 +69,7 @@ std::optional<Error> check_options(const SandboxOptions &o, const EngineOptions 
                format_bytes(engine.max_sandbox_memory_bytes / 2) + " (half the engine's "
                "max_sandbox_memory_bytes), got " + format_bytes(l.memory_bytes));
   if (l.cpu_time.count() <= 0) return bad("Limits::cpu_time must be positive");
+  if (l.wall_time && l.wall_time->count() <= 0) return bad("Limits::wall_time must be positive");
   uint32_t max_stack = QUICKBOX_GUEST_STACK_SIZE - (256u << 10);
   if (l.stack_bytes < (64u << 10) || l.stack_bytes > max_stack)
     return bad("Limits::stack_bytes must be between 64 KiB and " + format_bytes(max_stack) +
@@ -73,55 +85,18 @@ std::optional<Error> check_options(const SandboxOptions &o, const EngineOptions 
   return std::nullopt;
 }
 
-}  // namespace
+// ---- Instance lifecycle ---------------------------------------------------------------------------
 
-struct Sandbox::Impl {
-  std::shared_ptr<Engine::Impl> engine;
-  SandboxOptions options;
-  internal::HostState host;
-  wasmtime_store_t *store = nullptr;
-  wasmtime_context_t *context = nullptr;
-  wasmtime_instance_t instance{};
-  struct {
-    wasmtime_func_t reserve, configure, eval, call, get_global, set_global, run_jobs, memory_usage;
-  } fn{};
-  wasmtime_global_t stack_pointer{};
-  uint32_t exchange_address = 0;
-  uint32_t input_ptr = 0, input_cap = 0;
-  bool discarded = false;
-  std::string discard_reason;
-  /// The CPU budget of the running operation (limits.cpu_time unless overridden per call).
-  std::chrono::milliseconds op_cpu_time{0};
+void Sandbox::Impl::release() {
+  if (store) wasmtime_store_delete(store);
+  store = nullptr;
+  context = nullptr;
+}
 
-  ~Impl() { release(); }
-
-  void release() {
-    if (store) wasmtime_store_delete(store);
-    store = nullptr;
-    context = nullptr;
-  }
-
-  uint64_t hard_memory_limit() const {
-    return options.limits.memory_bytes + options.limits.memory_bytes / kMemoryOverheadDivisor +
-           engine->base_memory_bytes;
-  }
-
-  std::optional<Error> instantiate();
-  std::optional<Error> configure();
-  std::optional<Error> read_exchange(qb_exchange &out);
-  std::optional<Error> write_input(std::initializer_list<std::string_view> parts);
-  Result invoke(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
-                std::chrono::milliseconds cpu_time);
-  Result read_reply(int32_t status);
-  Error trap_error(wasm_trap_t *trap);
-  Error limit_error(ErrorKind kind, std::string name, std::string message, std::string stack) const;
-  Result discarded_result() const {
-    Error e = make_error(ErrorKind::Internal, "this sandbox's instance was discarded after " +
-                                                  discard_reason + "; call reset() for a fresh one");
-    e.instance_discarded = true;
-    return Result::failure(std::move(e));
-  }
-};
+uint64_t Sandbox::Impl::hard_memory_limit() const {
+  return options.limits.memory_bytes + options.limits.memory_bytes / kMemoryOverheadDivisor +
+         engine->base_memory_bytes;
+}
 
 std::optional<Error> Sandbox::Impl::instantiate() {
   host = internal::HostState{};
@@ -129,6 +104,9 @@ std::optional<Error> Sandbox::Impl::instantiate() {
   host.stray_limit = options.limits.console_bytes;
   host.random_seeded = options.random_seed.has_value();
   host.random_state = options.random_seed.value_or(0);
+  host.sink = this;
+  host.epoch_tick = engine->options.epoch_tick;
+  host.hard_deadline_grace = kHardDeadlineGrace;
   store = wasmtime_store_new(engine->engine, &host, nullptr);
   context = wasmtime_store_context(store);
   wasmtime_store_limiter(store, static_cast<int64_t>(hard_memory_limit()), -1, 1, 1, 1);
@@ -143,6 +121,12 @@ std::optional<Error> Sandbox::Impl::instantiate() {
                       "cannot create a sandbox (the engine allows " +
                           std::to_string(engine->options.max_sandboxes) + " at once): " + why);
   }
+  if (auto err = bind_exports()) return err;
+  discarded = false;
+  return configure();
+}
+
+std::optional<Error> Sandbox::Impl::bind_exports() {
   auto get = [&](size_t index) {
     wasmtime_extern_t item;
     char *name;
@@ -162,8 +146,13 @@ std::optional<Error> Sandbox::Impl::instantiate() {
   fn.set_global = get(e.set_global).of.func;
   fn.run_jobs = get(e.run_jobs).of.func;
   fn.memory_usage = get(e.memory_usage).of.func;
+  fn.define_capability = get(e.define_capability).of.func;
+  fn.settle = get(e.settle).of.func;
+  fn.resume = get(e.resume).of.func;
+  fn.abandon = get(e.abandon).of.func;
 
   int32_t address = 0;
+  wasm_trap_t *trap = nullptr;
   std::string call_error;
   if (!internal::call_i32(context, get(e.exchange).of.func, {}, &address, &trap, &call_error)) {
     release();
@@ -183,8 +172,7 @@ std::optional<Error> Sandbox::Impl::instantiate() {
   }
   input_ptr = ex.input_ptr;
   input_cap = ex.input_cap;
-  discarded = false;
-  return configure();
+  return std::nullopt;
 }
 
 std::optional<Error> Sandbox::Impl::configure() {
@@ -223,8 +211,7 @@ std::optional<Error> Sandbox::Impl::read_exchange(qb_exchange &out) {
   return std::nullopt;
 }
 
-// Writes the parts back to back, each followed by a NUL except the last (a CBOR payload or a
-// source text that the caller terminates itself).
+// Writes the parts back to back, each followed by a NUL.
 std::optional<Error> Sandbox::Impl::write_input(std::initializer_list<std::string_view> parts) {
   uint64_t total = 0;
   for (auto p : parts) total += p.size() + 1;
@@ -258,6 +245,8 @@ std::optional<Error> Sandbox::Impl::write_input(std::initializer_list<std::strin
   }
   return std::nullopt;
 }
+
+// ---- Errors ----------------------------------------------------------------------------------------
 
 // The error for a kind, with a message that names the limit and its value.
 Error Sandbox::Impl::limit_error(ErrorKind kind, std::string name, std::string message,
@@ -318,33 +307,82 @@ Error Sandbox::Impl::trap_error(wasm_trap_t *trap) {
   return e;
 }
 
-Result Sandbox::Impl::invoke(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
-                             std::chrono::milliseconds cpu_time) {
-  op_cpu_time = cpu_time;
+Result Sandbox::Impl::discarded_result() const {
+  Error e = make_error(ErrorKind::Internal, "this sandbox's instance was discarded after " +
+                                                discard_reason + "; call reset() for a fresh one");
+  e.instance_discarded = true;
+  return Result::failure(std::move(e));
+}
+
+std::optional<Error> Sandbox::Impl::refuse_while_suspended(const char *what) const {
+  if (!evaluating) return std::nullopt;
+  std::string ids;
+  for (const auto &c : calls) ids += (ids.empty() ? "#" : ", #") + std::to_string(c.id);
+  return make_error(ErrorKind::InvalidInput,
+                    std::string("cannot ") + what + " while an evaluation is suspended on host calls (" +
+                        ids + "); settle them and resume(), or abandon() it");
+}
+
+// ---- Running operations ------------------------------------------------------------------------
+
+Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
+                                        std::optional<std::chrono::milliseconds> own_budget) {
+  auto budget = std::chrono::duration_cast<std::chrono::nanoseconds>(own_budget.value_or(eval_cpu_budget));
+  auto remaining = own_budget ? budget : budget - eval_cpu_used;
+  op_cpu_time = own_budget.value_or(eval_cpu_budget);
+  if (remaining <= std::chrono::nanoseconds::zero())
+    return limit_error(ErrorKind::Timeout, "", "", "");
   host.interrupted = false;
   host.stray_output.clear();
   host.stray_bytes = 0;
   host.stray_dropped = 0;
-  host.deadline = std::chrono::steady_clock::now() + cpu_time;
-  auto hard = cpu_time + kHardDeadlineGrace;
-  uint64_t ticks = static_cast<uint64_t>(hard / engine->options.epoch_tick) + 1;
-  wasmtime_context_set_epoch_deadline(context, ticks);
+  auto start = std::chrono::steady_clock::now();
+  host.deadline = start + remaining;
+  internal::arm_epoch_deadline(context, host);
   int32_t status = 0;
   wasm_trap_t *trap = nullptr;
   std::string call_error;
   bool ok = internal::call_i32(context, func, args, &status, &trap, &call_error);
+  // Host calls pushed the deadline back by the time they took: what is left of it is unspent.
+  if (!own_budget)
+    eval_cpu_used = budget - std::max(std::chrono::nanoseconds::zero(),
+                                      std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          host.deadline - std::chrono::steady_clock::now()));
   host.deadline = std::chrono::steady_clock::time_point::max();
   if (!ok) {
-    if (trap) return Result::failure(trap_error(trap));
+    if (trap) return trap_error(trap);
     discarded = true;
     discard_reason = "a host error (" + call_error + ")";
     release();
     Error e = make_error(ErrorKind::Internal, "calling the guest failed: " + call_error);
     e.instance_discarded = true;
-    return Result::failure(std::move(e));
+    return e;
   }
   wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
-  return read_reply(status);
+
+  qb_exchange ex;
+  if (auto err = read_exchange(ex)) return *err;
+  uint8_t *base = wasmtime_memory_data(context, &host.memory);
+  size_t size = wasmtime_memory_data_size(context, &host.memory);
+  if (uint64_t{ex.console_ptr} + ex.console_len > size)
+    return make_error(ErrorKind::Internal, "the guest replied with a buffer outside its memory");
+  std::span<const uint8_t> records(base + ex.console_ptr, ex.console_len);
+  for (size_t pos = 0; pos < records.size();) {
+    if (records.size() - pos < QB_CONSOLE_RECORD_HEADER)
+      return make_error(ErrorKind::Internal, "malformed console record from the guest");
+    uint8_t level = records[pos];
+    uint32_t len;
+    std::memcpy(&len, records.data() + pos + 1, 4);
+    pos += QB_CONSOLE_RECORD_HEADER;
+    if (records.size() - pos < len || level > QB_CONSOLE_DEBUG)
+      return make_error(ErrorKind::Internal, "malformed console record from the guest");
+    console.push_back({static_cast<ConsoleLevel>(level),
+                       std::string(reinterpret_cast<const char *>(records.data() + pos), len)});
+    pos += len;
+  }
+  for (auto &line : host.stray_output) console.push_back(std::move(line));
+  console_dropped += ex.console_dropped + host.stray_dropped;
+  return status;
 }
 
 Result Sandbox::Impl::read_reply(int32_t status) {
@@ -352,56 +390,75 @@ Result Sandbox::Impl::read_reply(int32_t status) {
   if (auto err = read_exchange(ex)) return Result::failure(*err);
   uint8_t *base = wasmtime_memory_data(context, &host.memory);
   size_t size = wasmtime_memory_data_size(context, &host.memory);
-  auto view = [&](uint32_t ptr, uint32_t len) -> std::optional<std::span<const uint8_t>> {
-    if (uint64_t{ptr} + len > size) return std::nullopt;
-    return std::span<const uint8_t>(base + ptr, len);
-  };
-  auto output = view(ex.output_ptr, ex.output_len);
-  auto console = view(ex.console_ptr, ex.console_len);
-  if (!output || !console)
+  if (uint64_t{ex.output_ptr} + ex.output_len > size)
     return Result::failure(make_error(ErrorKind::Internal, "the guest replied with a buffer outside its memory"));
-
-  std::vector<ConsoleLine> lines;
-  for (size_t pos = 0; pos < console->size();) {
-    if (console->size() - pos < QB_CONSOLE_RECORD_HEADER)
-      return Result::failure(make_error(ErrorKind::Internal, "malformed console record from the guest"));
-    uint8_t level = (*console)[pos];
-    uint32_t len;
-    std::memcpy(&len, console->data() + pos + 1, 4);
-    pos += QB_CONSOLE_RECORD_HEADER;
-    if (console->size() - pos < len || level > QB_CONSOLE_DEBUG)
-      return Result::failure(make_error(ErrorKind::Internal, "malformed console record from the guest"));
-    lines.push_back({static_cast<ConsoleLevel>(level),
-                     std::string(reinterpret_cast<const char *>(console->data() + pos), len)});
-    pos += len;
-  }
-  for (auto &line : host.stray_output) lines.push_back(std::move(line));
-  uint64_t dropped = ex.console_dropped + host.stray_dropped;
-
   DecodeLimits limits{.max_depth = options.limits.max_depth + 2,
                       .max_bytes = options.limits.result_bytes + (1u << 20)};
-  Decoded decoded = decode_cbor(*output, limits);
+  Decoded decoded = decode_cbor({base + ex.output_ptr, ex.output_len}, limits);
   if (!decoded.ok)
     return Result::failure(make_error(ErrorKind::Internal, "malformed reply from the guest: " + decoded.error));
+  if (status == QB_STATUS_DONE) return Result::done(std::move(decoded.value));
+  const Value &v = decoded.value;
+  if (status != QB_STATUS_ERROR || !v.is_array() || v.as_array().size() < 4 ||
+      !v.as_array()[0].is_number() || !v.as_array()[1].is_string() ||
+      !v.as_array()[2].is_string() || !v.as_array()[3].is_string())
+    return Result::failure(make_error(ErrorKind::Internal, "malformed error reply from the guest"));
+  const auto &a = v.as_array();
+  double kind_number = a[0].as_number();
+  if (kind_number < QB_ERROR_JS_EXCEPTION || kind_number > QB_ERROR_DEADLOCK)
+    return Result::failure(make_error(ErrorKind::Internal, "unknown error kind from the guest"));
+  auto kind = static_cast<ErrorKind>(static_cast<int>(kind_number));
+  Error e = limit_error(kind, a[1].as_string(), a[2].as_string(), a[3].as_string());
+  if (a.size() > 4) e.thrown = a[4];
+  return Result::failure(std::move(e));
+}
 
-  Result result = [&] {
-    if (status == QB_STATUS_DONE) return Result::done(std::move(decoded.value));
-    const Value &v = decoded.value;
-    if (status != QB_STATUS_ERROR || !v.is_array() || v.as_array().size() < 4 ||
-        !v.as_array()[0].is_number() || !v.as_array()[1].is_string() ||
-        !v.as_array()[2].is_string() || !v.as_array()[3].is_string())
-      return Result::failure(make_error(ErrorKind::Internal, "malformed error reply from the guest"));
-    const auto &a = v.as_array();
-    double kind_number = a[0].as_number();
-    if (kind_number < QB_ERROR_JS_EXCEPTION || kind_number > QB_ERROR_DEADLOCK)
-      return Result::failure(make_error(ErrorKind::Internal, "unknown error kind from the guest"));
-    auto kind = static_cast<ErrorKind>(static_cast<int>(kind_number));
-    Error e = limit_error(kind, a[1].as_string(), a[2].as_string(), a[3].as_string());
-    if (a.size() > 4) e.thrown = a[4];
-    return Result::failure(std::move(e));
-  }();
-  result.console = std::move(lines);
-  result.console_dropped_bytes = dropped;
+Result Sandbox::Impl::start_evaluation(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
+                                       std::chrono::milliseconds cpu_time) {
+  evaluating = true;
+  eval_cpu_budget = cpu_time;
+  eval_cpu_used = {};
+  console.clear();
+  console_dropped = 0;
+  host_calls_this_eval = 0;
+  for (auto &c : capabilities) c.calls_this_eval = 0;
+  if (options.limits.wall_time) wall_deadline = std::chrono::steady_clock::now() + *options.limits.wall_time;
+  else wall_deadline.reset();
+  auto status = run_op(func, args);
+  if (!status) return finish_evaluation(Result::failure(status.error()));
+  return drive(status.value());
+}
+
+Result Sandbox::Impl::finish_evaluation(Result result) {
+  evaluating = false;
+  cancel_outstanding_calls("the evaluation ended before the call settled");
+  result.console = std::move(console);
+  result.console_dropped_bytes = console_dropped;
+  console.clear();
+  console_dropped = 0;
+  return result;
+}
+
+Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_list<uint32_t> args) {
+  // Not an evaluation: its own budget and console, leaving a suspended evaluation's untouched.
+  auto saved_budget = eval_cpu_budget;
+  auto saved_used = eval_cpu_used;
+  auto saved_console = std::move(console);
+  auto saved_dropped = console_dropped;
+  console.clear();
+  console_dropped = 0;
+  eval_cpu_budget = options.limits.cpu_time;
+  eval_cpu_used = {};
+  auto status = run_op(func, args);
+  Result result = status ? read_reply(status.value()) : Result::failure(status.error());
+  if (status && status.value() == QB_STATUS_PENDING)
+    result = Result::failure(make_error(ErrorKind::Internal, "the guest suspended a non-evaluating operation"));
+  result.console = std::move(console);
+  result.console_dropped_bytes = console_dropped;
+  console = std::move(saved_console);
+  console_dropped = saved_dropped;
+  eval_cpu_budget = saved_budget;
+  eval_cpu_used = saved_used;
   return result;
 }
 
@@ -413,7 +470,7 @@ Sandbox &Sandbox::operator=(Sandbox &&) noexcept = default;
 Sandbox::~Sandbox() = default;
 
 Expected<Sandbox> Sandbox::create(const Engine &engine, const SandboxOptions &options) {
-  if (auto err = check_options(options, engine.options())) return *err;
+  if (auto err = internal::check_sandbox_options(options, engine.options())) return *err;
   auto impl = std::make_unique<Impl>();
   impl->engine = engine.impl();
   impl->options = options;
@@ -423,13 +480,23 @@ Expected<Sandbox> Sandbox::create(const Engine &engine, const SandboxOptions &op
 
 const SandboxOptions &Sandbox::options() const { return impl_->options; }
 bool Sandbox::discarded() const { return impl_->discarded; }
+bool Sandbox::suspended() const { return impl_->evaluating; }
 
 Result Sandbox::reset() {
   impl_->release();
+  impl_->evaluating = false;
+  impl_->cancel_outstanding_calls("the sandbox was reset");
+  auto capabilities = std::move(impl_->capabilities);
+  impl_->capabilities.clear();
   if (auto err = impl_->instantiate()) {
     impl_->discarded = true;
     impl_->discard_reason = "a failed reset";
     return Result::failure(*err);
+  }
+  for (auto &c : capabilities) {
+    if (!c.bound) continue;
+    if (auto status = register_capability(std::move(c.capability)); !status)
+      return Result::failure(status.error());
   }
   return Result::done(Value());
 }
@@ -437,6 +504,7 @@ Result Sandbox::reset() {
 Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   Impl &s = *impl_;
   if (s.discarded) return s.discarded_result();
+  if (auto err = s.refuse_while_suspended("evaluate")) return Result::failure(*err);
   if (source.size() > s.options.limits.source_bytes)
     return Result::failure(make_error(
         ErrorKind::InvalidInput, "the source is " + format_bytes(source.size()) +
@@ -461,9 +529,10 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (options.await_result) flags |= QB_EVAL_AWAIT_RESULT;
   if (options.strict) flags |= QB_EVAL_STRICT;
   if (auto err = s.write_input({options.filename, source})) return Result::failure(*err);
-  return s.invoke(s.fn.eval,
-                  {static_cast<uint32_t>(options.filename.size()), static_cast<uint32_t>(source.size()), flags},
-                  options.cpu_time.value_or(s.options.limits.cpu_time));
+  return s.start_evaluation(
+      s.fn.eval,
+      {static_cast<uint32_t>(options.filename.size()), static_cast<uint32_t>(source.size()), flags},
+      options.cpu_time.value_or(s.options.limits.cpu_time));
 }
 
 namespace {
@@ -483,22 +552,26 @@ std::optional<Error> encode_payload(const Value &value, std::vector<uint8_t> &ou
   }
   return std::nullopt;
 }
+
+std::string_view as_text(const std::vector<uint8_t> &bytes) {
+  return {reinterpret_cast<const char *>(bytes.data()), bytes.size()};
+}
 }  // namespace
 
 Result Sandbox::call(std::string_view name, std::span<const Value> args,
                      std::optional<std::chrono::milliseconds> cpu_time) {
   Impl &s = *impl_;
   if (s.discarded) return s.discarded_result();
+  if (auto err = s.refuse_while_suspended("call a function")) return Result::failure(*err);
   if (auto err = check_name(name, "a function name")) return Result::failure(*err);
   std::vector<uint8_t> payload;
   if (auto err = encode_payload(Value(Value::Array(args.begin(), args.end())), payload))
     return Result::failure(*err);
-  std::string_view bytes(reinterpret_cast<const char *>(payload.data()), payload.size());
-  if (auto err = s.write_input({name, bytes})) return Result::failure(*err);
-  return s.invoke(s.fn.call,
-                  {static_cast<uint32_t>(name.size()), static_cast<uint32_t>(payload.size()),
-                   QB_EVAL_AWAIT_RESULT},
-                  cpu_time.value_or(s.options.limits.cpu_time));
+  if (auto err = s.write_input({name, as_text(payload)})) return Result::failure(*err);
+  return s.start_evaluation(
+      s.fn.call,
+      {static_cast<uint32_t>(name.size()), static_cast<uint32_t>(payload.size()), QB_EVAL_AWAIT_RESULT},
+      cpu_time.value_or(s.options.limits.cpu_time));
 }
 
 Result Sandbox::get_global(std::string_view name) {
@@ -506,7 +579,7 @@ Result Sandbox::get_global(std::string_view name) {
   if (s.discarded) return s.discarded_result();
   if (auto err = check_name(name, "a global's name")) return Result::failure(*err);
   if (auto err = s.write_input({name})) return Result::failure(*err);
-  return s.invoke(s.fn.get_global, {static_cast<uint32_t>(name.size())}, s.options.limits.cpu_time);
+  return s.run_simple(s.fn.get_global, {static_cast<uint32_t>(name.size())});
 }
 
 Result Sandbox::set_global(std::string_view name, const Value &value) {
@@ -515,23 +588,22 @@ Result Sandbox::set_global(std::string_view name, const Value &value) {
   if (auto err = check_name(name, "a global's name")) return Result::failure(*err);
   std::vector<uint8_t> payload;
   if (auto err = encode_payload(value, payload)) return Result::failure(*err);
-  std::string_view bytes(reinterpret_cast<const char *>(payload.data()), payload.size());
-  if (auto err = s.write_input({name, bytes})) return Result::failure(*err);
-  return s.invoke(s.fn.set_global,
-                  {static_cast<uint32_t>(name.size()), static_cast<uint32_t>(payload.size())},
-                  s.options.limits.cpu_time);
+  if (auto err = s.write_input({name, as_text(payload)})) return Result::failure(*err);
+  return s.run_simple(s.fn.set_global,
+                      {static_cast<uint32_t>(name.size()), static_cast<uint32_t>(payload.size())});
 }
 
 Result Sandbox::run_jobs() {
   Impl &s = *impl_;
   if (s.discarded) return s.discarded_result();
-  return s.invoke(s.fn.run_jobs, {}, s.options.limits.cpu_time);
+  if (auto err = s.refuse_while_suspended("run jobs")) return Result::failure(*err);
+  return s.start_evaluation(s.fn.run_jobs, {}, s.options.limits.cpu_time);
 }
 
 Expected<MemoryUsage> Sandbox::memory_usage() {
   Impl &s = *impl_;
   if (s.discarded) return s.discarded_result().error();
-  Result r = s.invoke(s.fn.memory_usage, {}, s.options.limits.cpu_time);
+  Result r = s.run_simple(s.fn.memory_usage, {});
   if (!r.ok()) return r.error();
   auto field = [&](const char *key) -> uint64_t {
     const Value *v = r.value().find(key);

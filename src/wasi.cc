@@ -183,6 +183,53 @@ wasm_trap_t *random_get(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *a
   return nullptr;
 }
 
+// host_call(capability_id, args_ptr, args_len, reply_ptr): a JS capability call. Time spent in
+// the host does not count against the guest's CPU budget, so the deadlines move by that much.
+wasm_trap_t *host_call(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
+  HostState &state = state_of(caller);
+  uint32_t id = static_cast<uint32_t>(args[0].i32);
+  uint32_t ptr = static_cast<uint32_t>(args[1].i32), len = static_cast<uint32_t>(args[2].i32);
+  uint32_t reply_ptr = static_cast<uint32_t>(args[3].i32);
+  const uint8_t *bytes = guest_bytes(caller, state, ptr, len);
+  if (!bytes || !guest_bytes(caller, state, reply_ptr, sizeof(qb_host_reply))) {
+    static const char message[] = "host_call: arguments outside the guest's memory";
+    return wasmtime_trap_new(message, sizeof message - 1);
+  }
+  auto started = std::chrono::steady_clock::now();
+  HostReply reply;
+  if (state.sink) {
+    reply = state.sink->on_host_call(id, {bytes, len});
+  } else {
+    reply.bytes = encode_js_error("Error", "this sandbox has no capabilities");
+  }
+  auto spent = std::chrono::steady_clock::now() - started;
+  if (state.deadline != std::chrono::steady_clock::time_point::max()) {
+    state.deadline += std::chrono::duration_cast<std::chrono::steady_clock::duration>(spent);
+    arm_epoch_deadline(wasmtime_caller_context(caller), state);
+  }
+  qb_host_reply out{.status = reply.status,
+                    .value_len = static_cast<uint32_t>(reply.bytes.size()),
+                    .call_id = reply.call_id,
+                    .reserved = 0};
+  state.reply_bytes = std::move(reply.bytes);
+  // memory may have moved while the host ran (it cannot grow here, but re-fetch to be safe)
+  std::memcpy(guest_bytes(caller, state, reply_ptr, sizeof out), &out, sizeof out);
+  return nullptr;
+}
+
+// host_take(ptr): copies the last reply's bytes into the guest.
+wasm_trap_t *host_take(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
+  HostState &state = state_of(caller);
+  uint8_t *dest = guest_bytes(caller, state, static_cast<uint32_t>(args[0].i32), state.reply_bytes.size());
+  if (!dest) {
+    static const char message[] = "host_take: destination outside the guest's memory";
+    return wasmtime_trap_new(message, sizeof message - 1);
+  }
+  std::memcpy(dest, state.reply_bytes.data(), state.reply_bytes.size());
+  state.reply_bytes.clear();
+  return nullptr;
+}
+
 void define(wasmtime_linker_t *linker, std::string_view module, std::string_view name,
             std::initializer_list<wasm_valkind_t> params, std::initializer_list<wasm_valkind_t> results,
             wasmtime_func_unchecked_callback_t callback) {
@@ -203,9 +250,23 @@ void define(wasmtime_linker_t *linker, std::string_view module, std::string_view
 
 }  // namespace
 
+void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state) {
+  auto remaining = state.deadline - std::chrono::steady_clock::now();
+  if (remaining < std::chrono::steady_clock::duration::zero()) remaining = {};
+  auto hard = remaining + state.hard_deadline_grace;
+  uint64_t ticks = static_cast<uint64_t>(hard / state.epoch_tick) + 1;
+  wasmtime_context_set_epoch_deadline(context, ticks);
+}
+
+std::vector<uint8_t> encode_js_error(const std::string &name, const std::string &message) {
+  return encode_cbor(Value(ErrorValue{.name = name, .message = message, .stack = ""}));
+}
+
 void define_host_functions(wasmtime_linker_t *linker) {
   constexpr wasm_valkind_t I32 = WASM_I32, I64 = WASM_I64;
   define(linker, QB_IMPORT_MODULE, QB_IMPORT_INTERRUPT_CHECK, {}, {I32}, interrupt_check);
+  define(linker, QB_IMPORT_MODULE, QB_IMPORT_HOST_CALL, {I32, I32, I32, I32}, {}, host_call);
+  define(linker, QB_IMPORT_MODULE, QB_IMPORT_HOST_TAKE, {I32}, {}, host_take);
   define(linker, QB_WASI_MODULE, "clock_time_get", {I32, I64, I32}, {I32}, clock_time_get);
   define(linker, QB_WASI_MODULE, "fd_write", {I32, I32, I32, I32}, {I32}, fd_write);
   define(linker, QB_WASI_MODULE, "fd_fdstat_get", {I32, I32}, {I32}, fd_fdstat_get);

@@ -339,6 +339,34 @@ std::vector<uint8_t> bake_module(std::span<const uint8_t> wasm, const InstanceSt
   return out;
 }
 
+std::vector<uint8_t> initial_memory(std::span<const uint8_t> wasm) {
+  auto sections = split_sections(wasm);
+  std::vector<uint8_t> memory;
+  for (const auto &s : sections) {
+    if (s.id != kMemory) continue;
+    Reader r{s.body};
+    if (r.uleb() != 1) r.fail("expected exactly one memory");
+    uint8_t flags = r.byte();
+    if (flags & ~1u) r.fail("shared or 64-bit memories are not supported");
+    memory.assign(r.uleb() * 65536, 0);
+  }
+  for (const auto &s : sections) {
+    if (s.id != kData) continue;
+    Reader r{s.body};
+    uint64_t count = r.uleb();
+    for (uint64_t i = 0; i < count; i++) {
+      if (r.uleb() != 0) r.fail("passive or multi-memory data segments are not supported");
+      if (r.byte() != 0x41) r.fail("data segment offsets must be i32.const");
+      uint64_t offset = static_cast<uint32_t>(r.sleb());
+      if (r.byte() != 0x0b) r.fail("data segment offset is not a single constant");
+      auto bytes = r.take(r.uleb());
+      if (offset + bytes.size() > memory.size()) r.fail("data segment outside the initial memory");
+      std::copy(bytes.begin(), bytes.end(), memory.begin() + static_cast<std::ptrdiff_t>(offset));
+    }
+  }
+  return memory;
+}
+
 std::string sha256_hex(std::span<const uint8_t> bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;

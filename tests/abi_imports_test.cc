@@ -15,7 +15,9 @@
 namespace {
 
 std::set<std::string> allowed_imports() {
-  std::set<std::string> allowed = {std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_INTERRUPT_CHECK};
+  std::set<std::string> allowed = {std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_INTERRUPT_CHECK,
+                                   std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_HOST_CALL,
+                                   std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_HOST_TAKE};
 #define X(name) allowed.insert(std::string(QB_WASI_MODULE) + "." #name);
   QB_WASI_ALLOWED_IMPORTS
 #undef X

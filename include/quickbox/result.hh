@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "quickbox/capability.hh"
 #include "quickbox/value.hh"
 
 namespace quickbox {
@@ -71,19 +72,35 @@ struct ConsoleLine {
   std::string text;
 };
 
-/// The outcome of one operation: Done(value) or Error, plus the console output it produced.
+/// An evaluation that waits on host calls only its caller can settle (approvals and external
+/// capabilities). Settle them on the Sandbox, then resume().
+struct Suspension {
+  std::vector<PendingCall> pending;
+};
+
+/// The outcome of one operation: exactly one of Done(value), Error, or Suspended (evaluations
+/// waiting on the caller), plus the console output it produced.
 class Result {
  public:
   /// A Done result.
   static Result done(Value value) { return Result(std::move(value)); }
   /// An Error result.
   static Result failure(Error error) { return Result(std::move(error)); }
+  /// A Suspended result.
+  static Result suspended(std::vector<PendingCall> pending) { return Result(Suspension{std::move(pending)}); }
 
+  /// True for Done.
   bool ok() const { return std::holds_alternative<Value>(outcome_); }
-  /// The value of a Done result; throws std::bad_variant_access on an Error result.
+  /// True for Error.
+  bool failed() const { return std::holds_alternative<Error>(outcome_); }
+  /// True for Suspended.
+  bool is_suspended() const { return std::holds_alternative<Suspension>(outcome_); }
+  /// The value of a Done result; throws std::bad_variant_access otherwise.
   const Value &value() const { return std::get<Value>(outcome_); }
-  /// The error of an Error result; throws std::bad_variant_access on a Done result.
+  /// The error of an Error result; throws std::bad_variant_access otherwise.
   const Error &error() const { return std::get<Error>(outcome_); }
+  /// The calls a Suspended result waits on; throws std::bad_variant_access otherwise.
+  const std::vector<PendingCall> &pending() const { return std::get<Suspension>(outcome_).pending; }
 
   /// Console lines captured during the operation, in order.
   std::vector<ConsoleLine> console;
@@ -94,7 +111,8 @@ class Result {
  private:
   explicit Result(Value v) : outcome_(std::move(v)) {}
   explicit Result(Error e) : outcome_(std::move(e)) {}
-  std::variant<Value, Error> outcome_;
+  explicit Result(Suspension s) : outcome_(std::move(s)) {}
+  std::variant<Value, Error, Suspension> outcome_;
 };
 
 /// A value or an Error, for fallible calls that are not JavaScript evaluations (creating a
@@ -117,6 +135,9 @@ class Expected {
  private:
   std::variant<T, Error> data_;
 };
+
+/// Success or an Error, for fallible calls that return nothing.
+using Status = Expected<std::monostate>;
 
 /// Thrown by Expected::unwrap().
 class QuickboxError : public std::runtime_error {

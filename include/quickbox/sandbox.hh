@@ -10,8 +10,10 @@
 #include <string>
 #include <string_view>
 
+#include "quickbox/capability.hh"
 #include "quickbox/engine.hh"
 #include "quickbox/result.hh"
+#include "quickbox/snapshot.hh"
 #include "quickbox/value.hh"
 
 namespace quickbox {
@@ -38,6 +40,13 @@ struct Limits {
   uint64_t source_bytes = 16ull << 20;
   /// Deepest nesting of values crossing the boundary.
   uint32_t max_depth = 256;
+  /// Wall-clock deadline for one eval()/call()/resume(), counting the time spent waiting on host
+  /// handlers (cpu_time does not). Unset: none. A suspended evaluation waiting on its caller is
+  /// not running, so that wait never counts.
+  std::optional<std::chrono::milliseconds> wall_time;
+  /// Host calls allowed per evaluation, over all capabilities. Unset: no cap beyond each
+  /// capability's own.
+  std::optional<uint32_t> max_host_calls;
 };
 
 /// Where Date.now(), new Date() and performance.now() get their time.
@@ -59,6 +68,9 @@ struct SandboxOptions {
   /// sequence. Set: a reproducible sequence.
   std::optional<uint64_t> random_seed;
   Clock clock;
+  /// Rule of two: unless this is set, registering capabilities that together carry all three
+  /// labels (sensitive_data, untrusted_input, external_effect) is refused.
+  bool allow_all_three_labels = false;
 };
 
 /// How eval treats its source.
@@ -104,6 +116,7 @@ class Sandbox {
   ~Sandbox();
 
   /// Evaluates source; top-level declarations persist for later operations in this sandbox.
+  /// Ends Done, Error, or Suspended when the program waits on calls only the caller can settle.
   Result eval(std::string_view source, const EvalOptions &options = {});
   /// Calls the global function `name` with args; a returned promise is awaited.
   Result call(std::string_view name, std::span<const Value> args = {},
@@ -116,6 +129,49 @@ class Sandbox {
   Result run_jobs();
   /// Memory figures (QuickJS's own accounting and the linear memory size).
   Expected<MemoryUsage> memory_usage();
+
+  // ---- Capabilities and suspended evaluations ----
+
+  /// Offers a host function to the program as globalThis[name] (or a dotted path). Fails with
+  /// InvalidInput for a bad name or policy, a duplicate, or a rule-of-two violation. On a restored
+  /// sandbox, registering a name the snapshot knows binds the handler to the existing function.
+  Status register_capability(Capability capability);
+  /// True while an evaluation is suspended on host calls.
+  bool suspended() const;
+  /// The calls a suspended evaluation waits on (approvals and external answers).
+  std::vector<PendingCall> pending_calls() const;
+  /// Answers an External capability's call: its promise resolves with value in JS.
+  Status resolve(uint32_t call_id, const Value &value);
+  /// Answers an External capability's call with an error: its promise rejects in JS.
+  Status reject(uint32_t call_id, std::string message, std::string name = "Error");
+  /// Approves a call of a requires_approval capability: its handler runs on resume().
+  Status approve(uint32_t call_id);
+  /// Denies a call: it rejects in JS with an error saying it was denied (and why).
+  Status deny(uint32_t call_id, std::string reason = "");
+  /// Continues a suspended evaluation after calls were settled or approved. Returns Done, Error,
+  /// or Suspended again.
+  Result resume();
+  /// Drops a suspended evaluation; its pending calls are cancelled and no more JS runs for it.
+  Status abandon();
+  /// Every host call this sandbox made, in order.
+  const std::vector<AuditEntry> &audit_log() const;
+
+  // ---- Snapshots ----
+
+  /// Captures the whole VM and the host state needed to continue. Works whenever no operation is
+  /// running: after Done/Error and while Suspended.
+  Expected<std::vector<uint8_t>> snapshot(const SnapshotOptions &options = {});
+  /// Creates a sandbox from a snapshot (taken in this process or another with the same guest
+  /// build). Validates everything before touching an instance. Register the capabilities the
+  /// snapshot names before resuming. Math.random gets a fresh seed unless options sets one.
+  static Expected<Sandbox> restore(const Engine &engine, std::span<const uint8_t> snapshot,
+                                   const SandboxOptions &options = {},
+                                   const RestoreOptions &restore_options = {});
+  /// Restores one snapshot into count independent sandboxes (each with its own Math.random seed
+  /// unless options sets one).
+  static Expected<std::vector<Sandbox>> fork(const Engine &engine, std::span<const uint8_t> snapshot,
+                                             size_t count, const SandboxOptions &options = {},
+                                             const RestoreOptions &restore_options = {});
 
   /// True after a hard trap discarded the instance; every operation then fails with Internal
   /// until reset().
