@@ -1,0 +1,473 @@
+"""Context: one sandboxed JavaScript realm (its own wasm instance) and the functions it may call.
+
+Synchronous Python functions run inside the JavaScript call (the engine calls back into Python
+under the GIL). Async Python functions are driven here, on the caller's event loop: the engine
+suspends the program while their promises are pending, this module runs the coroutines, settles
+the calls and resumes the program. That is also how a program pauses for an approval: the
+pending call is handed to the caller instead of being run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import _quickbox
+from ._errors import (
+    ConcurrentEvalError,
+    HostCancellationError,
+    InvalidInputError,
+    JSError,
+    MarshalError,
+    QuickJSError,
+    TimeoutError,
+    evaluation_error,
+)
+from ._policy import Policy
+from ._results import AuditEntry, ConsoleLine, EvalResult, PendingCall
+from ._snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_DONE, _ERROR, _SUSPENDED = 0, 1, 2
+# quickbox::EvalOptions::Kind
+_AUTO, _MODULE = 0, 3
+
+Outcome = tuple[int, Any, list[tuple[str, str]], int]
+
+
+def _detect_is_async(fn: Callable[..., Any]) -> bool:
+    """Coroutine functions, partials of them and objects whose __call__ is one are async."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - objects with an async __call__
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+@dataclass(frozen=True)
+class _Function:
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool
+    policy: Policy
+
+
+class Globals:
+    """``ctx.globals``: read and write the program's global variables like a mapping."""
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+
+    def __getitem__(self, name: str) -> Any:
+        return self._context._read_global(name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._context._write_global(name, value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._context._read_global(name) is not _quickbox.UNDEFINED
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The global's value, or ``default`` when it is undefined."""
+        value = self._context._read_global(name)
+        return default if value is _quickbox.UNDEFINED else value
+
+
+class Context:
+    """A JavaScript realm in its own sandbox. Create it with ``Runtime.new_context()``.
+
+    One evaluation at a time: a second concurrent use raises ``ConcurrentEvalError``. Different
+    contexts may be used from different threads at once; the GIL is released while JavaScript
+    runs.
+    """
+
+    def __init__(self, runtime: Runtime, sandbox: _quickbox._Sandbox, *, timeout: float) -> None:
+        self._runtime = runtime
+        self._sandbox = sandbox
+        self._timeout = timeout
+        self._functions: dict[str, _Function] = {}
+        self._lock = threading.Lock()
+        self._host_errors: dict[str, BaseException] = {}
+        self._approved: set[int] = set()
+        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        self._console: list[ConsoleLine] = []
+        self._console_dropped = 0
+        self.globals = Globals(self)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Releases the sandbox. Idempotent."""
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+        self._sandbox.close()
+        self._runtime._forget(self)
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return bool(self._sandbox.closed())
+
+    # ---- host functions ----------------------------------------------------------------------
+
+    def register(self, name: str, fn: F, *, is_async: bool | None = None,
+                 policy: Policy | None = None) -> F:
+        """Offers ``fn`` to JavaScript as ``globalThis[name]`` (a dotted name such as
+        ``"tools.search"`` creates namespace objects). Async functions (detected, or forced with
+        ``is_async``) return Promises in JavaScript. Returns ``fn`` unchanged."""
+        if is_async is None:
+            is_async = _detect_is_async(fn)
+        function = _Function(name, fn, is_async, policy or Policy())
+        native_policy = function.policy._native(handled_by_python=is_async)
+        if is_async:
+            self._sandbox.register_external(name, native_policy)
+        else:
+            self._sandbox.register_sync(name, self._dispatcher(function), native_policy)
+        self._functions[name] = function
+        return fn
+
+    def function(self, fn: F | None = None, *, name: str | None = None, is_async: bool | None = None,
+                 policy: Policy | None = None) -> Any:
+        """Decorator form of ``register``: ``@ctx.function`` or ``@ctx.function(name="js")``."""
+        def decorate(f: F) -> F:
+            js_name = name if name is not None else getattr(f, "__name__", None)
+            if not js_name:
+                raise InvalidInputError("this callable has no __name__; pass name=...")
+            return self.register(js_name, f, is_async=is_async, policy=policy)
+        return decorate(fn) if fn is not None else decorate
+
+    def external(self, name: str, *, policy: Policy | None = None) -> None:
+        """Declares a function whose calls the caller answers itself (``ctx.resolve``): the
+        program suspends at each call, which ``start``/``resume`` return as pending."""
+        self._sandbox.register_external(name, (policy or Policy())._native(handled_by_python=False))
+
+    def _dispatcher(self, function: _Function) -> Callable[[int, list[Any]], tuple[Any, ...]]:
+        def dispatch(call_id: int, args: list[Any]) -> tuple[Any, ...]:
+            try:
+                value = function.fn(*args)
+            except Exception as exc:  # reported to JS; re-raised to the caller if JS lets it go
+                return (False, "HostError", self._remember_host_error(exc))
+            if inspect.isawaitable(value):
+                if inspect.iscoroutine(value):
+                    value.close()
+                return (False, "TypeError", f"host function {function.name!r} returned an awaitable; "
+                        "register it with is_async=True")
+            return (True, value)
+        return dispatch
+
+    def _remember_host_error(self, exc: BaseException) -> str:
+        message = f"{type(exc).__name__}: {exc}"
+        self._host_errors[message] = exc
+        return message
+
+    # ---- evaluation ----------------------------------------------------------------------------
+
+    def eval(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
+             timeout: float | None = None) -> Any:
+        """Evaluates ``code`` and returns its value (a final promise is awaited; top-level
+        ``await`` works). Raises on errors. Use ``eval_async`` when the program calls async
+        Python functions."""
+        with self._exclusive():
+            outcome = self._begin(code, module, strict, filename, timeout)
+            if outcome[0] == _SUSPENDED:
+                self._sandbox.abandon()
+                names = sorted({call[1] for call in outcome[1]})
+                asynchronous = [n for n in names if n in self._functions and self._functions[n].is_async]
+                if asynchronous:
+                    raise ConcurrentEvalError(
+                        f"a synchronous eval cannot wait for the async host function {asynchronous[0]!r}; "
+                        "use `await ctx.eval_async(...)`")
+                raise QuickJSError(f"the program waits for approval or an answer ({', '.join(names)}); "
+                                   "use `await ctx.start(...)` to settle its calls and resume")
+            return self._value_of(outcome)
+
+    async def eval_async(self, code: str, *, module: bool = False, strict: bool = False,
+                         filename: str = "<eval>", timeout: float | None = None) -> Any:
+        """Like ``eval``, and async Python functions may be awaited by the program; they run on
+        this event loop, concurrently (within each function's ``max_in_flight``)."""
+        result = await self.start(code, module=module, strict=strict, filename=filename, timeout=timeout)
+        if result.suspended:
+            self._sandbox.abandon()
+            names = ", ".join(sorted({c.name for c in result.pending}))
+            raise QuickJSError(f"the program waits for approval or an answer ({names}); "
+                               "use `await ctx.start(...)` to settle its calls and resume")
+        return result.value
+
+    async def start(self, code: str, *, module: bool = False, strict: bool = False,
+                    filename: str = "<eval>", timeout: float | None = None) -> EvalResult:
+        """Evaluates ``code`` until it is done or waits on calls only the caller can settle
+        (approvals, ``external`` functions): then ``result.pending`` lists them; settle them with
+        ``approve``/``deny``/``resolve``/``reject`` and call ``resume()``."""
+        with self._exclusive():
+            outcome = self._begin(code, module, strict, filename, timeout)
+            return await self._drive(outcome)
+
+    async def resume(self) -> EvalResult:
+        """Continues a suspended evaluation after its pending calls were settled."""
+        with self._exclusive():
+            return await self._drive(self._sandbox.resume())
+
+    def _begin(self, code: str, module: bool, strict: bool, filename: str, timeout: float | None) -> Outcome:
+        if not isinstance(code, str):
+            raise TypeError(f"code must be str, got {type(code).__name__}")
+        self._host_errors.clear()
+        self._approved.clear()
+        self._console = []
+        self._console_dropped = 0
+        outcome: Outcome = self._sandbox.eval(code, _MODULE if module else _AUTO, filename, strict,
+                                              timeout if timeout is not None else self._timeout)
+        return outcome
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Calls the global function ``name`` with ``args``; a returned promise is awaited."""
+        with self._exclusive():
+            self._host_errors.clear()
+            outcome: Outcome = self._sandbox.call(name, list(args))
+            if outcome[0] == _SUSPENDED:
+                self._sandbox.abandon()
+                raise ConcurrentEvalError("the function waits on host calls; use eval_async/start")
+            return self._value_of(outcome)
+
+    def _value_of(self, outcome: Outcome) -> Any:
+        status, payload, console, dropped = outcome
+        self._record_console(console, dropped)
+        if status == _ERROR:
+            self._raise_for(payload)
+        return payload
+
+    def _record_console(self, console: list[tuple[str, str]], dropped: int) -> None:
+        self._console.extend(ConsoleLine(level, text) for level, text in console)  # type: ignore[arg-type]
+        self._console_dropped += dropped
+
+    def _raise_for(self, payload: tuple[Any, ...]) -> None:
+        kind, name, message, stack, thrown, _discarded = payload
+        if kind == "JSException" and name == "HostError" and message in self._host_errors:
+            original = self._host_errors.pop(message)
+            raise original from JSError(name, message, stack)
+        raise evaluation_error(kind, name, message, stack, thrown)
+
+    # ---- driving async host functions -----------------------------------------------------------
+
+    async def _drive(self, outcome: Outcome) -> EvalResult:
+        loop = asyncio.get_running_loop()
+        wall = self._runtime._wall_timeout
+        deadline = None if wall is None else loop.time() + wall
+        try:
+            while True:
+                status, payload, console, dropped = outcome
+                self._record_console(console, dropped)
+                if status == _DONE:
+                    return EvalResult(True, payload, console=list(self._console))
+                if status == _ERROR:
+                    self._raise_for(payload)
+                waiting = self._start_runnable([PendingCall(*row) for row in payload], loop)
+                if not self._tasks:
+                    return EvalResult(False, pending=waiting, console=list(self._console))
+                remaining = None if deadline is None else max(0.0, deadline - loop.time())
+                done, _ = await asyncio.wait(self._tasks.values(), timeout=remaining,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    self._drop_tasks()
+                    self._sandbox.abandon()
+                    raise TimeoutError(f"wall-clock limit of {wall} s exceeded while waiting on host functions")
+                for call_id in [i for i, t in self._tasks.items() if t.done()]:
+                    self._settle(call_id, self._tasks.pop(call_id))
+                outcome = self._sandbox.resume()
+        except asyncio.CancelledError:
+            outcome = self._cancel_in_flight()
+            if outcome[0] == _DONE:  # the program caught the cancellation and finished
+                self._record_console(outcome[2], outcome[3])
+                return EvalResult(True, outcome[1], console=list(self._console))
+            if outcome[0] == _SUSPENDED:
+                self._sandbox.abandon()
+            raise
+
+    def _start_runnable(self, pending: list[PendingCall], loop: asyncio.AbstractEventLoop) -> list[PendingCall]:
+        """Starts the async Python functions that may run; returns the calls left to the caller."""
+        waiting = []
+        for call in pending:
+            function = self._functions.get(call.name)
+            if function is None or not function.is_async or call.needs_approval:
+                waiting.append(call)
+            elif function.policy.requires_approval and call.id not in self._approved:
+                waiting.append(replace(call, needs_approval=True))
+            elif call.id not in self._tasks:
+                self._tasks[call.id] = loop.create_task(self._run(function, call.args))
+        return waiting
+
+    @staticmethod
+    async def _run(function: _Function, args: list[Any]) -> Any:
+        if function.policy.call_timeout is None:
+            return await function.fn(*args)
+        return await asyncio.wait_for(function.fn(*args), function.policy.call_timeout)
+
+    def _settle(self, call_id: int, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            self._sandbox.reject(call_id, "the host function was cancelled", "HostCancellationError")
+            return
+        exc = task.exception()
+        if exc is None:
+            try:
+                self._sandbox.resolve(call_id, task.result())
+            except MarshalError as error:
+                self._sandbox.reject(call_id, str(error), "TypeError")
+        elif isinstance(exc, builtins.TimeoutError):
+            name = next((c.name for c in self.pending if c.id == call_id), "the host function")
+            self._sandbox.reject(call_id, f"the call to {name!r} timed out", "Error")
+        else:
+            self._sandbox.reject(call_id, self._remember_host_error(exc), "HostError")
+
+    def _drop_tasks(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+
+    def _cancel_in_flight(self) -> Outcome:
+        """Rejects every in-flight async call inside JS and lets the program react, rejecting
+        the async calls it makes from then on too. Returns where the program ended."""
+        cancelled = list(self._tasks)
+        self._drop_tasks()
+        for call_id in cancelled:
+            self._sandbox.reject(call_id, "the task awaiting this evaluation was cancelled", "HostCancellationError")
+        outcome: Outcome = self._sandbox.resume()
+        while outcome[0] == _SUSPENDED:
+            asynchronous = [row for row in outcome[1]
+                            if row[1] in self._functions and self._functions[row[1]].is_async and not row[3]]
+            if not asynchronous:
+                break
+            for row in asynchronous:
+                self._sandbox.reject(row[0], "the task awaiting this evaluation was cancelled",
+                                     "HostCancellationError")
+            outcome = self._sandbox.resume()
+        return outcome
+
+    # ---- settling pending calls ------------------------------------------------------------------
+
+    @property
+    def pending(self) -> list[PendingCall]:
+        """The calls a suspended evaluation waits on."""
+        out = []
+        for row in self._sandbox.pending():
+            call = PendingCall(*row)
+            function = self._functions.get(call.name)
+            if function and function.is_async and function.policy.requires_approval and call.id not in self._approved:
+                call = replace(call, needs_approval=True)
+            out.append(call)
+        return out
+
+    def _python_approval(self, call_id: int) -> _Function | None:
+        for row in self._sandbox.pending():
+            function = self._functions.get(row[1])
+            if row[0] == call_id and function and function.is_async and function.policy.requires_approval:
+                return function
+        return None
+
+    def approve(self, call_id: int) -> None:
+        """Approves a call that needs approval; it runs on ``resume()``."""
+        if self._python_approval(call_id) is not None:
+            self._approved.add(call_id)
+        else:
+            self._sandbox.approve(call_id)
+
+    def deny(self, call_id: int, reason: str = "") -> None:
+        """Denies a call that needs approval; it rejects inside JavaScript."""
+        function = self._python_approval(call_id)
+        if function is not None:
+            message = f"the call to {function.name!r} was denied" + (f": {reason}" if reason else "")
+            self._sandbox.reject(call_id, message, "Error")
+        else:
+            self._sandbox.deny(call_id, reason)
+
+    def resolve(self, call_id: int, value: Any) -> None:
+        """Answers a call of an ``external`` function: its promise resolves with ``value``."""
+        self._sandbox.resolve(call_id, value)
+
+    def reject(self, call_id: int, message: str, name: str = "Error") -> None:
+        """Answers a call of an ``external`` function with an error."""
+        self._sandbox.reject(call_id, message, name)
+
+    def abandon(self) -> None:
+        """Drops a suspended evaluation; its pending calls are cancelled."""
+        self._drop_tasks()
+        self._sandbox.abandon()
+
+    @property
+    def suspended(self) -> bool:
+        """True while an evaluation waits on pending calls."""
+        return bool(self._sandbox.suspended())
+
+    # ---- state -------------------------------------------------------------------------------------
+
+    @property
+    def console(self) -> list[ConsoleLine]:
+        """Console output of the last evaluation."""
+        return list(self._console)
+
+    @property
+    def console_dropped_bytes(self) -> int:
+        """Console bytes the last evaluation lost to the console limit."""
+        return self._console_dropped
+
+    @property
+    def audit_log(self) -> list[AuditEntry]:
+        """Every host call made in this context."""
+        return [AuditEntry._from_native(row) for row in self._sandbox.audit_log()]
+
+    def memory_usage(self) -> dict[str, int]:
+        """QuickJS's allocation figures and the sandbox's linear memory size, in bytes."""
+        usage: dict[str, int] = self._sandbox.memory_usage()
+        return usage
+
+    def create_snapshot(self, *, key: bytes | None = None) -> Snapshot:
+        """Captures the whole VM (only what differs from the engine's base image) and the host
+        state to continue it, also while suspended. ``key`` signs it (HMAC-SHA256)."""
+        if self._tasks:
+            raise ConcurrentEvalError("cannot snapshot while async host functions are running")
+        return Snapshot(self._sandbox.snapshot(key))
+
+    def _read_global(self, name: str) -> Any:
+        with self._exclusive(allow_suspended=True):
+            return self._value_of(self._sandbox.get_global(name))
+
+    def _write_global(self, name: str, value: Any) -> None:
+        with self._exclusive(allow_suspended=True):
+            self._value_of(self._sandbox.set_global(name, value))
+
+    def _replace_sandbox(self, sandbox: _quickbox._Sandbox) -> None:
+        """Swaps in a restored sandbox and binds this context's functions to it by name."""
+        old = self._sandbox
+        self._sandbox = sandbox
+        functions = list(self._functions.values())
+        self._functions.clear()
+        for function in functions:
+            self.register(function.name, function.fn, is_async=function.is_async, policy=function.policy)
+        old.close()
+
+    @contextmanager
+    def _exclusive(self, *, allow_suspended: bool = False) -> Iterator[None]:
+        if not self._lock.acquire(blocking=False):
+            raise ConcurrentEvalError("this context is already evaluating (another thread, or an "
+                                      "eval_async that has not finished)")
+        try:
+            yield
+        finally:
+            self._lock.release()

@@ -1,0 +1,107 @@
+"""Runtime: the settings every context it creates shares, and snapshot restore/fork."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from . import _quickbox
+from ._context import Context
+from ._errors import QuickJSError
+from ._snapshot import Snapshot, as_snapshot
+
+_MiB = 1024 * 1024
+
+
+class Runtime:
+    """Creates sandboxed contexts with the same limits. Cheap: all runtimes share the process's
+    engine (the compiled guest and its base image), and each context is its own sandbox.
+
+    ``memory_limit`` (bytes) and ``timeout`` (CPU seconds per evaluation) are the main limits;
+    ``wall_timeout`` (seconds) also counts time spent waiting on host functions;
+    ``max_host_calls`` caps host calls per evaluation; ``seed`` makes ``Math.random``
+    reproducible; ``fixed_time_ms`` freezes ``Date.now()``.
+    """
+
+    def __init__(self, *, memory_limit: int | None = 64 * _MiB, timeout: float = 5.0,
+                 stack_limit: int | None = None, wall_timeout: float | None = None,
+                 max_host_calls: int | None = None, console_limit: int | None = None,
+                 result_limit: int | None = None, seed: int | None = None,
+                 fixed_time_ms: int | None = None, allow_all_three_labels: bool = False) -> None:
+        self._options: dict[str, Any] = {
+            "memory_limit": memory_limit,
+            "stack_limit": stack_limit,
+            "wall_timeout": wall_timeout,
+            "max_host_calls": max_host_calls,
+            "console_limit": console_limit,
+            "result_limit": result_limit,
+            "seed": seed,
+            "fixed_time_ms": fixed_time_ms,
+            "allow_all_three_labels": allow_all_three_labels,
+        }
+        self._timeout = timeout
+        self._wall_timeout = wall_timeout
+        self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
+        self._closed = False
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes every context this runtime created. Idempotent."""
+        for ctx in list(self._contexts):
+            ctx.close()
+        self._closed = True
+
+    def new_context(self, *, timeout: float | None = None) -> Context:
+        """A fresh sandboxed context (microseconds: it starts from the base image)."""
+        timeout = self._timeout if timeout is None else timeout
+        return self._adopt(_quickbox._Sandbox.create(self._native_options(timeout)), timeout)
+
+    def create_snapshot(self, ctx: Context, *, key: bytes | None = None) -> Snapshot:
+        """Same as ``ctx.create_snapshot()``."""
+        return ctx.create_snapshot(key=key)
+
+    def restore_snapshot(self, snapshot: Snapshot, ctx: Context, *, key: bytes | None = None) -> None:
+        """Replaces ``ctx``'s whole VM with the snapshot's. Validated fail-closed first
+        (``InvalidSnapshotError`` names the failed check); ``ctx``'s host functions are bound to
+        the restored program by name."""
+        self._check_open()
+        sandbox = _quickbox._Sandbox.restore(as_snapshot(snapshot).to_bytes(),
+                                             self._native_options(ctx._timeout), key)
+        ctx._replace_sandbox(sandbox)
+
+    def restore(self, snapshot: Snapshot, *, key: bytes | None = None, timeout: float | None = None) -> Context:
+        """A new context holding the snapshot's VM. Register its host functions (by the same
+        names) before resuming a suspended evaluation."""
+        timeout = self._timeout if timeout is None else timeout
+        sandbox = _quickbox._Sandbox.restore(as_snapshot(snapshot).to_bytes(), self._native_options(timeout), key)
+        return self._adopt(sandbox, timeout)
+
+    def fork(self, snapshot: Snapshot, count: int, *, key: bytes | None = None) -> list[Context]:
+        """``count`` independent contexts from one snapshot, each with its own ``Math.random``
+        sequence unless the runtime has a ``seed``."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        sandboxes = _quickbox._Sandbox.fork(as_snapshot(snapshot).to_bytes(), count,
+                                            self._native_options(self._timeout), key)
+        return [self._adopt(s, self._timeout) for s in sandboxes]
+
+    def _native_options(self, timeout: float) -> dict[str, Any]:
+        self._check_open()
+        return {**self._options, "timeout": timeout}
+
+    def _adopt(self, sandbox: _quickbox._Sandbox, timeout: float) -> Context:
+        ctx = Context(self, sandbox, timeout=timeout)
+        self._contexts.add(ctx)
+        return ctx
+
+    def _forget(self, ctx: Context) -> None:
+        self._contexts.discard(ctx)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise QuickJSError("the runtime is closed")
