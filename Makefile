@@ -3,7 +3,10 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo test bench clean
+VENV ?= $(BUILD)/venv
+PYTHON ?= python3
+
+.PHONY: all build deps demo test test-cpp test-python python bench fuzz clean
 
 all: build
 
@@ -19,11 +22,27 @@ build: deps $(BUILD)/build.ninja
 demo: build
 	$(BUILD)/quickbox run examples/demo.js
 
-test: build
+test: test-cpp test-python
+
+test-cpp: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The Python package, built into its own virtual environment from hash-pinned requirements.
+python: deps
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --require-hashes -r python/requirements/build.txt -r python/requirements/test.txt
+	$(VENV)/bin/pip install -q --no-build-isolation --no-deps .
+
+test-python: python
+	$(VENV)/bin/python -m mypy
+	$(VENV)/bin/python -m pytest -q
 
 bench: build
 	$(BUILD)/quickbox-bench
+
+# libFuzzer targets (fuzz/): FUZZ_SECONDS per target, default 60; fails on any finding.
+fuzz: deps
+	JOBS=$(JOBS) bash fuzz/run.sh
 
 clean:
 	rm -rf $(BUILD)
