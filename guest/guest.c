@@ -209,6 +209,9 @@ static JSValue console_write(JSContext *c, JSValueConst this_val, int argc, JSVa
                                               (uint8_t)(len >> 16), (uint8_t)(len >> 24)};
     qb_buf_append(&console_buf, head, sizeof head);
     qb_buf_append(&console_buf, text, len);
+    /* published at once, so the host still finds it if a hard trap ends the operation */
+    exchange.console_ptr = (uint32_t)(uintptr_t)console_buf.data;
+    exchange.console_len = (uint32_t)console_buf.len;
   }
   JS_FreeCString(c, text);
   return JS_UNDEFINED;
@@ -322,6 +325,7 @@ static int define_on(JSValueConst target, const char *name, JSValue value) {
 static void begin_op(void) {
   output.len = 0;
   console_buf.len = 0;
+  exchange.console_len = 0;
   exchange.console_dropped = 0;
   interrupted = false;
   allocation_refused = false;

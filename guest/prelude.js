@@ -24,6 +24,7 @@
   const StringCtor = String;
   const StringPrototypeSlice = uncurry(String.prototype.slice);
   const StringPrototypeIncludes = uncurry(String.prototype.includes);
+  const StringPrototypeIndexOf = uncurry(String.prototype.indexOf);
   const StringPrototypeReplace = uncurry(String.prototype.replace);
   const StringPrototypeRepeat = uncurry(String.prototype.repeat);
   const StringPrototypePadStart = uncurry(String.prototype.padStart);
@@ -428,8 +429,10 @@
     if (typeof first === 'string') {
       a = 1;
       let last = 0;
-      for (let i = 0; i < first.length - 1; i++) {
-        if (first[i] !== '%') continue;
+      // Jump from one '%' to the next: most strings have none, and scanning them character by
+      // character in JS made a long console.log cost half a millisecond.
+      for (let i = StringPrototypeIndexOf(first, '%'); i !== -1 && i < first.length - 1;
+        i = StringPrototypeIndexOf(first, '%', i + 1)) {
         const d = first[i + 1];
         let piece;
         if (d === '%') { out += StringPrototypeSlice(first, last, i) + '%'; last = i + 2; i++; continue; }

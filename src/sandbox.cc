@@ -350,7 +350,10 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
                                           host.deadline - std::chrono::steady_clock::now()));
   host.deadline = std::chrono::steady_clock::time_point::max();
   if (!ok) {
-    if (trap) return trap_error(trap);
+    if (trap) {
+      collect_console();  // what the program printed before the trap is still worth reporting
+      return trap_error(trap);
+    }
     discarded = true;
     discard_reason = "a host error (" + call_error + ")";
     release();
@@ -359,9 +362,13 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
     return e;
   }
   wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
+  if (auto err = collect_console()) return *err;
+  return status;
+}
 
+std::optional<Error> Sandbox::Impl::collect_console() {
   qb_exchange ex;
-  if (auto err = read_exchange(ex)) return *err;
+  if (auto err = read_exchange(ex)) return err;
   uint8_t *base = wasmtime_memory_data(context, &host.memory);
   size_t size = wasmtime_memory_data_size(context, &host.memory);
   if (uint64_t{ex.console_ptr} + ex.console_len > size)
@@ -381,8 +388,9 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
     pos += len;
   }
   for (auto &line : host.stray_output) console.push_back(std::move(line));
+  host.stray_output.clear();
   console_dropped += ex.console_dropped + host.stray_dropped;
-  return status;
+  return std::nullopt;
 }
 
 Result Sandbox::Impl::read_reply(int32_t status) {

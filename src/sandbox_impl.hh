@@ -149,6 +149,8 @@ struct Sandbox::Impl : internal::HostCallSink {
   Result read_reply(int32_t status);
   Result finish_evaluation(Result result);
   Error trap_error(wasm_trap_t *trap);
+  /// Appends the console records the guest published in its exchange block to `console`.
+  std::optional<Error> collect_console();
   Error limit_error(ErrorKind kind, std::string name, std::string message, std::string stack) const;
   Result discarded_result() const;
   std::optional<Error> refuse_while_suspended(const char *what) const;
