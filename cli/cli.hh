@@ -2,6 +2,9 @@
 /// \brief Declarations shared by the files of the `quickbox` command line.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +29,7 @@ struct ExitStatus {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInternal = 8;
+inline constexpr int kExitSuspended = 10;
 
 inline constexpr ExitStatus kExitStatuses[] = {
     {kExitOk, "ok", std::nullopt, "the program ran to completion"},
@@ -35,9 +39,12 @@ inline constexpr ExitStatus kExitStatuses[] = {
     {4, "OutOfMemory", ErrorKind::OutOfMemory, "the memory limit (--memory) was exceeded"},
     {5, "StackOverflow", ErrorKind::StackOverflow, "the stack limit (--stack) was exceeded"},
     {6, "OutputLimit", ErrorKind::OutputLimit, "the result is larger than the result size limit"},
-    {7, "InvalidInput", ErrorKind::InvalidInput, "the program was rejected (e.g. not valid UTF-8)"},
+    {7, "InvalidInput", ErrorKind::InvalidInput,
+     "the program or a state file was rejected (e.g. not valid UTF-8, a bad MAC)"},
     {kExitInternal, "Internal", ErrorKind::Internal, "a bug or an unexpected trap inside quickbox"},
     {9, "Deadlock", ErrorKind::Deadlock, "the awaited promise can never settle"},
+    {kExitSuspended, "suspended", std::nullopt,
+     "the program waits on a person's answer or approval (see --suspend-to and resume)"},
 };
 
 /// The exit code that reports an error of this kind.
@@ -45,7 +52,19 @@ int exit_code_for(ErrorKind kind);
 
 // ---- The command line ------------------------------------------------------------------------------
 
-enum class Command { Eval, Run, Repl, Help, Version };
+enum class Command { Eval, Run, Repl, Resume, Inspect, Help, Version };
+
+/// One `--answer ID=JSON`: the value an `ask` call resolves with.
+struct Answer {
+  uint32_t call_id = 0;
+  Value value;
+};
+
+/// One `--deny ID[=REASON]`.
+struct Denial {
+  uint32_t call_id = 0;
+  std::string reason;
+};
 
 /// Everything the command line asked for.
 struct Options {
@@ -57,6 +76,19 @@ struct Options {
   bool module = false;
   /// `quickbox <cmd> --help`: show the command's help instead of running it.
   bool help = false;
+  /// --caps: the capability manifest.
+  std::optional<std::string> caps_file;
+  /// --suspend-to: where a suspended program's state goes.
+  std::optional<std::string> suspend_to;
+  /// --key-file: the HMAC key that signs and checks state files.
+  std::optional<std::string> key_file;
+  /// --audit: print the host-call audit log after the result.
+  bool audit = false;
+  /// resume --consume: delete the state file once it has been used.
+  bool consume = false;
+  std::vector<Answer> answers;
+  std::vector<uint32_t> approvals;
+  std::vector<Denial> denials;
 };
 
 /// A command line that cannot be run; the message says what was wrong.
@@ -79,15 +111,119 @@ enum class ValueDisplay {
   Inspect,                 ///< like Node's REPL: util.inspect, strings quoted (repl)
 };
 
-/// Prints a result: console lines, then the value (stdout) or the error (stderr); in JSON mode one
-/// envelope object on stdout instead. Returns the exit code for it.
-int report(const Result &result, bool json, ValueDisplay display, uint64_t console_limit);
+/// Prints a result: console lines, then the value (stdout) or the error (stderr), then the audit
+/// log when one is given (stderr); in JSON mode one envelope object on stdout instead, with the
+/// audit log as "audit". Returns the exit code for it. Not for Suspended results.
+int report(const Result &result, bool json, ValueDisplay display, uint64_t console_limit,
+           const std::vector<AuditEntry> *audit = nullptr);
+
+/// What to tell the user about a suspended program besides its pending calls.
+struct SuspensionNote {
+  /// Where its state was saved; unset when it was not (no --suspend-to).
+  std::optional<std::string> state_file;
+  /// The command that continues it, without the per-call flags: "quickbox resume S --caps F".
+  std::string resume_command;
+};
+
+/// Prints a Suspended result: console lines, the pending calls and how to continue (stdout), or,
+/// when the state was not saved, an error saying to pass --suspend-to (stderr); in JSON mode one
+/// envelope object {"suspended", "state", "pending", "console", ...} on stdout. Returns
+/// kExitSuspended.
+int report_suspension(const Result &result, const SuspensionNote &note, bool json, uint64_t console_limit,
+                      const std::vector<AuditEntry> *audit = nullptr);
+
+/// "#3 ask('Publish?')": a pending call for people, its arguments shortened when long.
+std::string describe_call(const PendingCall &call);
+/// What a person does about a pending call: "--approve 3 or --deny 3[=REASON]".
+std::string how_to_settle(const PendingCall &call);
+/// [{"id", "capability", "args", "needs_approval"}, ...]
+Value pending_calls_json(const std::vector<PendingCall> &pending);
 
 /// Prints an error that did not come from an evaluation (the engine or sandbox failed to start).
 /// Returns the exit code for it.
 int report_setup_error(const Error &error, bool json);
 
+/// Prints "quickbox: <context>: <Kind>: <message>" on stderr, or an error envelope with --json.
+/// Returns the exit code for the error's kind.
+int report_failure(const std::string &context, const Error &error, bool json);
+
+// ---- Capability manifests (manifest.cc, handlers.cc) -----------------------------------------------
+
+/// The built-in host functions a manifest can offer to a program.
+enum class Handler {
+  Ask,       ///< External: a person answers later (`quickbox resume --answer`)
+  Echo,      ///< async; resolves with its first argument (for testing), optionally after delay_ms
+  ReadText,  ///< async; reads one UTF-8 file under the manifest's "root" directory
+  Append,    ///< async; appends its argument as a line to the manifest's "file" (demo/testing)
+};
+
+/// One entry of the manifest's "capabilities" object.
+struct CapabilitySpec {
+  std::string name;  ///< the JS name
+  Handler handler = Handler::Ask;
+  CapabilityPolicy policy;
+  /// ReadText: the root directory, canonical (symbolic links resolved). Append: the file.
+  std::filesystem::path path;
+  /// Echo: how long to wait before resolving.
+  std::chrono::milliseconds delay{0};
+};
+
+/// A parsed and checked --caps file.
+struct Manifest {
+  std::string file;  ///< as given on the command line
+  std::vector<CapabilitySpec> capabilities;
+  bool allow_all_three_labels = false;
+  std::optional<uint32_t> max_host_calls;
+  std::optional<std::chrono::milliseconds> wall_time;
+};
+
+/// Reads and checks a manifest; on failure, a message naming the file and the offending field.
+std::variant<Manifest, UsageError> load_manifest(const std::string &file);
+
+/// The manifest's sandbox-wide settings applied to options.
+void apply_manifest(const Manifest &manifest, SandboxOptions &options);
+
+/// The host function a manifest entry describes.
+Capability make_capability(const CapabilitySpec &spec);
+
+/// Registers every capability of the manifest; on failure, a message naming the file.
+std::optional<UsageError> register_capabilities(Sandbox &sandbox, const Manifest &manifest);
+
+// ---- Shared by the commands -------------------------------------------------------------------------
+
+/// Prints "quickbox: <message>" and a pointer to --help on stderr; returns kExitUsage.
+int usage_error(const std::string &message);
+
+/// An Engine sized for one CLI process and the memory limit asked for.
+Expected<Engine> start_engine(const Options &options);
+
+/// Explains a failure to create (or restore) a sandbox; returns the exit code for it.
+int setup_failure(const Error &error, const Options &options);
+
+/// The whole contents of a file, or a message saying why it cannot be read.
+std::variant<std::string, UsageError> read_file(const std::string &path);
+
+/// The sandbox options the command line and its manifest (if any) ask for.
+SandboxOptions sandbox_options(const Options &options, const Manifest *manifest);
+
+/// Saves a suspended evaluation's state to --suspend-to (or `fallback_state`, if set) signed with
+/// `key`, and reports it. Returns the exit code.
+int suspend(Sandbox &sandbox, const Result &result, const Options &options,
+            const std::optional<std::string> &fallback_state, const std::vector<uint8_t> &key);
+
+/// Fails when --suspend-to names a place a state cannot be written to (checked before running).
+std::optional<UsageError> check_suspend_destination(const Options &options);
+
+/// The bytes of --key-file (empty without one), or why it cannot be used.
+std::variant<std::vector<uint8_t>, UsageError> read_key(const Options &options);
+
 // ---- Commands ---------------------------------------------------------------------------------------
+
+/// `quickbox resume STATE`: continues a suspended program in this process. Returns the exit code.
+int run_resume(const Options &options);
+
+/// `quickbox inspect STATE`: describes a state file without running it. Returns the exit code.
+int run_inspect(const Options &options);
 
 /// Reads JavaScript lines from stdin and evaluates each in one sandbox. Returns the exit code.
 int run_repl(Sandbox &sandbox, const Options &options);

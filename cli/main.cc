@@ -1,4 +1,4 @@
-// The `quickbox` command line: eval, run and repl on top of the Quickbox library.
+// The `quickbox` command line: eval, run, resume, inspect and repl on top of the Quickbox library.
 // `quickbox --help` describes the commands, flags and exit codes.
 #include <algorithm>
 #include <cerrno>
@@ -14,12 +14,25 @@
 #include "cli.hh"
 
 namespace quickbox::cli {
-namespace {
 
 int usage_error(const std::string &message) {
   std::cerr << "quickbox: " << message << "\nRun 'quickbox --help' for usage.\n";
   return kExitUsage;
 }
+
+std::variant<std::string, UsageError> read_file(const std::string &path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE *)> file(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!file) return UsageError{"cannot open '" + path + "': " + std::strerror(errno)};
+  std::string contents;
+  char chunk[1 << 16];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) contents.append(chunk, n);
+  // fopen succeeds on a directory; the read is what fails (EISDIR).
+  if (std::ferror(file.get())) return UsageError{"cannot read '" + path + "': " + std::strerror(errno)};
+  return contents;
+}
+
+namespace {
 
 /// A program to evaluate and the name its stack traces use.
 struct Program {
@@ -28,29 +41,11 @@ struct Program {
 };
 
 /// The file's bytes (or stdin's for "-"), or a message saying why they could not be read.
-std::variant<Program, std::string> read_program(const std::string &path) {
+std::variant<Program, UsageError> read_program(const std::string &path) {
   if (path == "-") return Program{std::string(std::istreambuf_iterator<char>(std::cin), {}), "<stdin>"};
-  std::unique_ptr<std::FILE, int (*)(std::FILE *)> file(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!file) return "cannot open '" + path + "': " + std::strerror(errno);
-  Program program{"", path};
-  char chunk[1 << 16];
-  size_t n;
-  while ((n = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) program.source.append(chunk, n);
-  // fopen succeeds on a directory; the read is what fails (EISDIR).
-  if (std::ferror(file.get())) return "cannot read '" + path + "': " + std::strerror(errno);
-  return program;
-}
-
-/// An Engine sized for one CLI process: a pool of two slots (the repl may need a fresh instance
-/// while the discarded one is still being released), each no larger than the memory asked for
-/// needs. A sandbox may use at most half of the engine's per-sandbox cap, which must lie
-/// between 16M and 4G.
-Expected<Engine> start_engine(const Options &options) {
-  EngineOptions engine_options;
-  engine_options.max_sandboxes = 2;
-  engine_options.max_sandbox_memory_bytes =
-      std::clamp(2 * options.sandbox.limits.memory_bytes, uint64_t{16} << 20, uint64_t{4} << 30);
-  return Engine::create(engine_options);
+  auto source = read_file(path);
+  if (auto *error = std::get_if<UsageError>(&source)) return *error;
+  return Program{std::get<std::string>(std::move(source)), path};
 }
 
 /// The flag that sets the limit an InvalidInput message from Sandbox::create is about, if any.
@@ -65,6 +60,20 @@ std::string_view flag_for_refused_limit(std::string_view message) {
   return {};
 }
 
+}  // namespace
+
+/// An Engine sized for one CLI process: a pool of two slots (the repl may need a fresh instance
+/// while the discarded one is still being released), each no larger than the memory asked for
+/// needs. A sandbox may use at most half of the engine's per-sandbox cap, which must lie
+/// between 16M and 4G.
+Expected<Engine> start_engine(const Options &options) {
+  EngineOptions engine_options;
+  engine_options.max_sandboxes = 2;
+  engine_options.max_sandbox_memory_bytes =
+      std::clamp(2 * options.sandbox.limits.memory_bytes, uint64_t{16} << 20, uint64_t{4} << 30);
+  return Engine::create(engine_options);
+}
+
 /// Explains a failure to start. Limits the library refuses are usage errors, like bad flags (the
 /// command line checks what it can, but e.g. the largest stack depends on how the guest was built).
 int setup_failure(const Error &error, const Options &options) {
@@ -73,6 +82,14 @@ int setup_failure(const Error &error, const Options &options) {
   if (flag.empty()) return usage_error("the sandbox refused its settings: " + error.message);
   return usage_error("invalid value for " + std::string(flag) + ": " + error.message);
 }
+
+SandboxOptions sandbox_options(const Options &options, const Manifest *manifest) {
+  SandboxOptions sandbox = options.sandbox;
+  if (manifest) apply_manifest(*manifest, sandbox);
+  return sandbox;
+}
+
+namespace {
 
 int print_version(const Options &options) {
   auto engine = start_engine(options);
@@ -93,33 +110,63 @@ int print_version(const Options &options) {
 std::variant<Program, int> program_for(const Options &options) {
   if (options.command == Command::Eval) return Program{options.operands[0], "<eval>"};
   auto read = read_program(options.operands[0]);
-  if (auto *message = std::get_if<std::string>(&read)) return usage_error(*message);
+  if (auto *error = std::get_if<UsageError>(&read)) return usage_error(error->message);
   return std::get<Program>(std::move(read));
 }
 
-int evaluate(Sandbox &sandbox, const Program &program, const Options &options) {
+/// What eval and run need besides the program, read before anything runs.
+struct Inputs {
+  Program program;
+  std::optional<Manifest> manifest;
+  std::vector<uint8_t> key;
+};
+
+std::variant<Inputs, int> read_inputs(const Options &options) {
+  Inputs inputs;
+  if (options.command != Command::Repl) {
+    auto program = program_for(options);
+    if (auto *exit_code = std::get_if<int>(&program)) return *exit_code;
+    inputs.program = std::get<Program>(std::move(program));
+  }
+  if (options.caps_file) {
+    auto manifest = load_manifest(*options.caps_file);
+    if (auto *error = std::get_if<UsageError>(&manifest)) return usage_error(error->message);
+    inputs.manifest = std::get<Manifest>(std::move(manifest));
+  }
+  auto key = read_key(options);
+  if (auto *error = std::get_if<UsageError>(&key)) return usage_error(error->message);
+  inputs.key = std::get<std::vector<uint8_t>>(std::move(key));
+  if (auto error = check_suspend_destination(options)) return usage_error(error->message);
+  return inputs;
+}
+
+int evaluate(Sandbox &sandbox, const Inputs &inputs, const Options &options) {
   EvalOptions eval_options;
   eval_options.kind = options.module ? EvalOptions::Kind::Module : EvalOptions::Kind::Auto;
-  eval_options.filename = program.filename;
-  Result result = sandbox.eval(program.source, eval_options);
+  eval_options.filename = inputs.program.filename;
+  Result result = sandbox.eval(inputs.program.source, eval_options);
+  if (result.is_suspended()) return suspend(sandbox, result, options, std::nullopt, inputs.key);
   ValueDisplay display = options.command == Command::Eval ? ValueDisplay::NodePrint
                                                           : ValueDisplay::NodePrintUnlessUndefined;
-  return report(result, options.json, display, options.sandbox.limits.console_bytes);
+  return report(result, options.json, display, options.sandbox.limits.console_bytes,
+                options.audit ? &sandbox.audit_log() : nullptr);
 }
 
 int run_command(const Options &options) {
-  // Read the program first: a missing file should not wait for the engine to start.
-  std::variant<Program, int> program = Program{};
-  if (options.command != Command::Repl) {
-    program = program_for(options);
-    if (auto *exit_code = std::get_if<int>(&program)) return *exit_code;
-  }
+  // Read every input first: a missing file should not wait for the engine to start.
+  auto inputs = read_inputs(options);
+  if (auto *exit_code = std::get_if<int>(&inputs)) return *exit_code;
+  const Inputs &in = std::get<Inputs>(inputs);
+  const Manifest *manifest = in.manifest ? &*in.manifest : nullptr;
   auto engine = start_engine(options);
   if (!engine) return setup_failure(engine.error(), options);
-  auto sandbox = Sandbox::create(engine.value(), options.sandbox);
+  auto sandbox = Sandbox::create(engine.value(), sandbox_options(options, manifest));
   if (!sandbox) return setup_failure(sandbox.error(), options);
+  if (manifest) {
+    if (auto error = register_capabilities(sandbox.value(), *manifest)) return usage_error(error->message);
+  }
   if (options.command == Command::Repl) return run_repl(sandbox.value(), options);
-  return evaluate(sandbox.value(), std::get<Program>(program), options);
+  return evaluate(sandbox.value(), in, options);
 }
 
 }  // namespace
@@ -133,6 +180,8 @@ int main(int argc, char **argv) {
     std::cout << help_text(options.command);
     return kExitOk;
   }
+  if (options.command == Command::Resume) return run_resume(options);
+  if (options.command == Command::Inspect) return run_inspect(options);
   return run_command(options);
 }
 

@@ -1,5 +1,8 @@
 // Printing what an evaluation produced: as text the way Node would, or as one JSON object.
+#include <ctime>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "cli.hh"
@@ -83,24 +86,135 @@ Value console_array(const std::vector<ConsoleLine> &lines) {
   return array;
 }
 
+// ---- The audit log ---------------------------------------------------------------------------------
+
+/// "2025-06-01T10:00:00.123Z"
+std::string iso8601(std::chrono::system_clock::time_point time) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  std::ostringstream out;
+  out << std::put_time(&utc, "%Y-%m-%dT%H:%M:%S") << '.' << std::setw(3) << std::setfill('0') << ms % 1000 << 'Z';
+  return out.str();
+}
+
+// Enough of the SHA-256 to tell calls apart by eye; --json has all of it.
+constexpr size_t kDigestPrefix = 12;
+
+/// "  #3 readText ok 2025-06-01T10:00:00.123Z 0.104ms args 18B sha256:1a2b3c4d5e6f - detail".
+/// Calls refused before they got an id (budgets, size caps) show "#-".
+void print_audit(const std::vector<AuditEntry> &audit) {
+  std::cerr << "audit log: " << audit.size() << (audit.size() == 1 ? " host call\n" : " host calls\n");
+  for (const AuditEntry &entry : audit) {
+    std::cerr << "  #" << (entry.call_id ? std::to_string(entry.call_id) : "-") << ' ' << entry.capability << ' '
+              << to_string(entry.outcome) << ' ' << iso8601(entry.start) << ' ' << std::fixed
+              << std::setprecision(3) << static_cast<double>(entry.duration.count()) / 1000 << "ms args "
+              << entry.argument_bytes << "B sha256:" << entry.argument_digest.substr(0, kDigestPrefix);
+    if (!entry.detail.empty()) std::cerr << " - " << entry.detail;
+    std::cerr << '\n';
+  }
+}
+
+Value audit_array(const std::vector<AuditEntry> &audit) {
+  Value::Array array;
+  for (const AuditEntry &entry : audit) {
+    array.emplace_back(Value::Object{{"capability", entry.capability},
+                                     {"call_id", static_cast<double>(entry.call_id)},
+                                     {"argument_bytes", static_cast<double>(entry.argument_bytes)},
+                                     {"argument_digest", entry.argument_digest},
+                                     {"start", iso8601(entry.start)},
+                                     {"duration_us", static_cast<double>(entry.duration.count())},
+                                     {"outcome", to_string(entry.outcome)},
+                                     {"detail", entry.detail}});
+  }
+  return array;
+}
+
+/// The fields every envelope ends with: console, console_dropped_bytes and (with --audit) audit.
+void append_common_fields(Value::Object &envelope, const std::vector<ConsoleLine> &console,
+                          uint64_t console_dropped_bytes, const std::vector<AuditEntry> *audit) {
+  envelope.emplace_back("console", console_array(console));
+  envelope.emplace_back("console_dropped_bytes", static_cast<double>(console_dropped_bytes));
+  if (audit) envelope.emplace_back("audit", audit_array(*audit));
+}
+
 /// {"ok":true,"value":...} or {"ok":false,"error":{...}}, then the console fields. An undefined
 /// value is written as null: JSON has no undefined, and the key should always be there.
 void print_envelope(const Value *value, const Error *error, const std::vector<ConsoleLine> &console,
-                    uint64_t console_dropped_bytes) {
+                    uint64_t console_dropped_bytes, const std::vector<AuditEntry> *audit = nullptr) {
   Value::Object envelope{{"ok", value != nullptr}};
   if (value) envelope.emplace_back("value", value->is_undefined() ? Value(nullptr) : *value);
   if (error) envelope.emplace_back("error", error_object(*error));
-  envelope.emplace_back("console", console_array(console));
-  envelope.emplace_back("console_dropped_bytes", static_cast<double>(console_dropped_bytes));
+  append_common_fields(envelope, console, console_dropped_bytes, audit);
   std::cout << to_json(envelope) << '\n';
+}
+
+// ---- Suspensions ------------------------------------------------------------------------------------
+
+// Arguments can be whole documents; a line per call keeps the list readable (--json has them all).
+constexpr size_t kMaxShownArguments = 200;
+
+/// util.inspect's text on one line: it breaks wide objects over lines, and strings inside have
+/// their line breaks escaped, so every raw line break is layout.
+std::string one_line(const std::string &inspected) {
+  std::string out;
+  for (size_t i = 0; i < inspected.size(); i++) {
+    if (inspected[i] != '\n') {
+      out += inspected[i];
+      continue;
+    }
+    out += ' ';
+    while (i + 1 < inspected.size() && inspected[i + 1] == ' ') i++;
+  }
+  return out;
+}
+
+std::string shown_arguments(const std::vector<Value> &args) {
+  std::string text;
+  for (const Value &arg : args) text.append(text.empty() ? "" : ", ").append(one_line(inspect(arg)));
+  if (text.size() <= kMaxShownArguments) return text;
+  size_t cut = kMaxShownArguments;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) cut--;  // not inside a UTF-8 character
+  return text.substr(0, cut) + "... (" + std::to_string(text.size() - cut) + " more characters)";
+}
+
+void print_pending(std::ostream &out, const std::vector<PendingCall> &pending) {
+  for (const PendingCall &call : pending) {
+    out << "  " << describe_call(call) << (call.needs_approval ? "  needs approval: " : "  waits for an answer: ")
+        << how_to_settle(call) << '\n';
+  }
+}
+
+std::string calls_waiting(size_t count) {
+  return count == 1 ? "1 call that needs a person" : std::to_string(count) + " calls that need a person";
+}
+
+void print_suspension_text(const Result &result, const SuspensionNote &note) {
+  const std::vector<PendingCall> &pending = result.pending();
+  if (!note.state_file) {
+    std::cerr << "quickbox: the program is suspended: it waits on " << calls_waiting(pending.size()) << ":\n";
+    print_pending(std::cerr, pending);
+    std::cerr << "Pass --suspend-to FILE to save its state there, then continue it with `quickbox resume FILE`.\n";
+    return;
+  }
+  std::cout << "Suspended: the program waits on " << calls_waiting(pending.size()) << "; its state is in "
+            << *note.state_file << "\n";
+  print_pending(std::cout, pending);
+  std::cout << "Continue with: " << note.resume_command;
+  for (const PendingCall &call : pending)
+    std::cout << (call.needs_approval ? " --approve " + std::to_string(call.call_id)
+                                      : " --answer " + std::to_string(call.call_id) + "=JSON");
+  std::cout << '\n';
 }
 
 }  // namespace
 
-int report(const Result &result, bool json, ValueDisplay display, uint64_t console_limit) {
+int report(const Result &result, bool json, ValueDisplay display, uint64_t console_limit,
+           const std::vector<AuditEntry> *audit) {
   if (json) {
     print_envelope(result.ok() ? &result.value() : nullptr, result.ok() ? nullptr : &result.error(),
-                   result.console, result.console_dropped_bytes);
+                   result.console, result.console_dropped_bytes, audit);
   } else {
     print_console(result, console_limit);
     if (result.ok()) {
@@ -108,16 +222,62 @@ int report(const Result &result, bool json, ValueDisplay display, uint64_t conso
     } else {
       print_error(result.error());
     }
+    if (audit) print_audit(*audit);
   }
   std::cout.flush();
   return result.ok() ? kExitOk : exit_code_for(result.error().kind);
 }
 
-int report_setup_error(const Error &error, bool json) {
+int report_suspension(const Result &result, const SuspensionNote &note, bool json, uint64_t console_limit,
+                      const std::vector<AuditEntry> *audit) {
+  if (json) {
+    Value::Object envelope{{"suspended", true},
+                           {"state", note.state_file ? Value(*note.state_file) : Value(nullptr)},
+                           {"pending", pending_calls_json(result.pending())}};
+    append_common_fields(envelope, result.console, result.console_dropped_bytes, audit);
+    std::cout << to_json(envelope) << '\n';
+    // Nothing was saved: the program is lost, which the caller must hear about even in JSON mode.
+    if (!note.state_file)
+      std::cerr << "quickbox: the program is suspended and its state was not saved; pass --suspend-to FILE\n";
+  } else {
+    print_console(result, console_limit);
+    print_suspension_text(result, note);
+    if (audit) print_audit(*audit);
+  }
+  std::cout.flush();
+  return kExitSuspended;
+}
+
+std::string describe_call(const PendingCall &call) {
+  std::string text = "#";  // appended, not "#" + ...: GCC 12 warns falsely about that
+  return text.append(std::to_string(call.call_id)).append(" ").append(call.capability).append("(")
+      .append(shown_arguments(call.args)).append(")");
+}
+
+std::string how_to_settle(const PendingCall &call) {
+  std::string id = std::to_string(call.call_id);
+  if (call.needs_approval) return "--approve " + id + " or --deny " + id + "[=REASON]";
+  return "--answer " + id + "=JSON or --deny " + id + "[=REASON]";
+}
+
+Value pending_calls_json(const std::vector<PendingCall> &pending) {
+  Value::Array array;
+  for (const PendingCall &call : pending) {
+    array.emplace_back(Value::Object{{"id", static_cast<double>(call.call_id)},
+                                     {"capability", call.capability},
+                                     {"args", Value(Value::Array(call.args))},
+                                     {"needs_approval", call.needs_approval}});
+  }
+  return array;
+}
+
+int report_setup_error(const Error &error, bool json) { return report_failure("cannot start the sandbox", error, json); }
+
+int report_failure(const std::string &context, const Error &error, bool json) {
   if (json) {
     print_envelope(nullptr, &error, {}, 0);
   } else {
-    std::cerr << "quickbox: cannot start the sandbox: " << error.to_string() << '\n';
+    std::cerr << "quickbox: " << context << ": " << error.to_string() << '\n';
   }
   return exit_code_for(error.kind);
 }

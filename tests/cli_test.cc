@@ -522,7 +522,8 @@ TEST_F(CliTest, HelpDocumentsTheExitCodes) {
   std::map<int, std::string> expected{{0, "ok"},          {1, "JSException"},   {2, "usage"},
                                       {3, "Timeout"},     {4, "OutOfMemory"},   {5, "StackOverflow"},
                                       {6, "OutputLimit"}, {7, "InvalidInput"},  {8, "Internal"},
-                                      {9, "Deadlock"}};
+                                      {9, "Deadlock"},
+                                      {10, "suspended"}};
   EXPECT_EQ(documented, expected);
   for (const char *flag : {"--memory", "--timeout", "--seed", "--json", "--module", "--stack", "--clock"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;

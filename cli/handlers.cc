@@ -1,0 +1,165 @@
+// The built-in handlers a capability manifest can name: ask, echo, read_text and append.
+//
+// Errors a program may see are CapabilityErrors that speak of paths as the program wrote them:
+// nothing here tells the sandbox where on the host its files live.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "cli.hh"
+
+namespace quickbox::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string in_quotes(std::string_view text) {
+  std::string out(1, '\'');  // built by appending: GCC 12 warns falsely about "'" + std::string
+  return out.append(text).append(1, '\'');
+}
+
+// ---- echo ------------------------------------------------------------------------------------------
+
+AsyncHandler echo_handler(std::chrono::milliseconds delay) {
+  return [delay](const CallInfo &, std::vector<Value> args, Completion done) {
+    Value value = args.empty() ? Value() : std::move(args[0]);
+    if (delay.count() == 0) return done.resolve(std::move(value));
+    // A Completion may be settled from any thread and owns everything it touches, so a detached
+    // thread is safe even if the process ends first; timeout_ms and wall_time_ms tests need it.
+    std::thread([delay, value = std::move(value), done] {
+      std::this_thread::sleep_for(delay);
+      done.resolve(value);
+    }).detach();
+  };
+}
+
+// ---- read_text -------------------------------------------------------------------------------------
+
+/// Closes a file descriptor when it goes out of scope.
+struct FileDescriptor {
+  int fd;
+  ~FileDescriptor() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+/// The path the program asked for, checked to stay inside `root`: relative, no "..", and no
+/// symbolic link leading out. Returns the resolved host path.
+std::string resolve_inside(const fs::path &root, const std::string &requested, const std::string &capability) {
+  if (requested.empty() || requested.find('\0') != std::string::npos)
+    throw CapabilityError(capability + " expects a file name, got " + inspect(Value(requested)), "TypeError");
+  fs::path relative(requested);
+  if (relative.is_absolute())
+    throw CapabilityError(in_quotes(requested) + " is an absolute path; " + capability +
+                          " reads only paths relative to its directory");
+  for (const fs::path &part : relative)
+    if (part == "..")
+      throw CapabilityError(in_quotes(requested) + " goes up with '..'; " + capability +
+                            " reads only files inside its directory");
+  char resolved[PATH_MAX];
+  if (!realpath((root / relative).c_str(), resolved)) {
+    if (errno == ENOENT || errno == ENOTDIR) throw CapabilityError("no file " + in_quotes(requested) + " in the directory of " + capability);
+    throw CapabilityError("cannot open " + in_quotes(requested) + ": " + std::strerror(errno));
+  }
+  std::string inside = root.string();
+  if (!inside.ends_with('/')) inside += '/';
+  if (resolved != root.string() && !std::string_view(resolved).starts_with(inside))
+    throw CapabilityError(in_quotes(requested) + " leads outside the directory of " + capability +
+                          " (through a symbolic link)");
+  return resolved;
+}
+
+std::string read_whole(int fd, const std::string &requested) {
+  std::string text;
+  char chunk[1 << 16];
+  ssize_t n;
+  while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) text.append(chunk, static_cast<size_t>(n));
+  if (n < 0) throw CapabilityError("cannot read " + in_quotes(requested) + ": " + std::strerror(errno));
+  return text;
+}
+
+Value read_text(const fs::path &root, uint64_t max_bytes, const std::string &capability, std::span<const Value> args) {
+  if (args.empty() || !args[0].is_string())
+    throw CapabilityError(capability + " expects a file name (a string), got " +
+                              (args.empty() ? std::string("nothing") : inspect(args[0])),
+                          "TypeError");
+  const std::string &requested = args[0].as_string();
+  std::string resolved = resolve_inside(root, requested, capability);
+  // O_NOFOLLOW: the path was just resolved, so a link appearing there now is someone racing us.
+  FileDescriptor file{open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
+  if (file.fd < 0) throw CapabilityError("cannot open " + in_quotes(requested) + ": " + std::strerror(errno));
+  struct stat info;
+  if (fstat(file.fd, &info) != 0 || !S_ISREG(info.st_mode))
+    throw CapabilityError(in_quotes(requested) + " is not a regular file");
+  if (static_cast<uint64_t>(info.st_size) > max_bytes)
+    throw CapabilityError(in_quotes(requested) + " is " + std::to_string(info.st_size) + " bytes, more than the " +
+                          std::to_string(max_bytes) + "-byte result limit of " + capability);
+  Value text(read_whole(file.fd, requested));
+  try {
+    encode_cbor(text);  // the codec's own check: JS strings must come from valid UTF-8
+  } catch (const std::invalid_argument &) {
+    throw CapabilityError(in_quotes(requested) + " is not UTF-8 text");
+  }
+  return text;
+}
+
+AsyncHandler read_text_handler(fs::path root, uint64_t max_bytes) {
+  return [root = std::move(root), max_bytes](const CallInfo &call, std::vector<Value> args, Completion done) {
+    done.resolve(read_text(root, max_bytes, call.capability, args));
+  };
+}
+
+// ---- append ----------------------------------------------------------------------------------------
+
+/// Strings as they are, other values as JSON: one line either way.
+std::string line_for(const std::string &capability, std::span<const Value> args) {
+  if (args.empty()) throw CapabilityError(capability + " expects a line to append", "TypeError");
+  std::string line = args[0].is_string() ? args[0].as_string() : to_json(args[0]);
+  if (line.find_first_of("\r\n") != std::string::npos)
+    throw CapabilityError(capability + " appends one line; its argument contains a line break");
+  return line + "\n";
+}
+
+void append_line(const fs::path &file, const std::string &capability, std::span<const Value> args) {
+  std::string line = line_for(capability, args);
+  FileDescriptor out{open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)};
+  if (out.fd < 0) throw CapabilityError("cannot open the file of " + capability + ": " + std::strerror(errno));
+  // One write per line: with O_APPEND, concurrent writers never interleave inside a line.
+  ssize_t n = write(out.fd, line.data(), line.size());
+  if (n != static_cast<ssize_t>(line.size()))
+    throw CapabilityError("cannot append to the file of " + capability + ": " +
+                          (n < 0 ? std::strerror(errno) : "short write"));
+}
+
+AsyncHandler append_handler(fs::path file) {
+  return [file = std::move(file)](const CallInfo &call, std::vector<Value> args, Completion done) {
+    append_line(file, call.capability, args);
+    done.resolve(Value());
+  };
+}
+
+}  // namespace
+
+Capability make_capability(const CapabilitySpec &spec) {
+  switch (spec.handler) {
+    case Handler::Ask: return Capability::external(spec.name, spec.policy);
+    case Handler::Echo: return Capability::async(spec.name, echo_handler(spec.delay), spec.policy);
+    case Handler::ReadText:
+      return Capability::async(spec.name, read_text_handler(spec.path, spec.policy.max_result_bytes), spec.policy);
+    case Handler::Append: return Capability::async(spec.name, append_handler(spec.path), spec.policy);
+  }
+  throw std::logic_error("unknown handler");  // every Handler has a case above
+}
+
+}  // namespace quickbox::cli
