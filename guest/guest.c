@@ -47,6 +47,7 @@ typedef struct pending_call {
   uint32_t call_id;
   JSValue resolve;
   JSValue reject;
+  JSValue capability; /* its name, for errors */
 } pending_call;
 static pending_call *pending_calls;
 static size_t pending_count, pending_cap;
@@ -221,6 +222,7 @@ static void drop_pending_calls(void) {
   for (size_t i = 0; i < pending_count; i++) {
     JS_FreeValue(ctx, pending_calls[i].resolve);
     JS_FreeValue(ctx, pending_calls[i].reject);
+    JS_FreeValue(ctx, pending_calls[i].capability);
   }
   pending_count = 0;
 }
@@ -245,6 +247,18 @@ static JSValue take_host_value(uint32_t len) {
   JSValue v = qb_cbor_decode(ctx, bytes, len, config.max_depth + 2);
   free(bytes);
   return v;
+}
+
+/* Rebuilds an Error the host sent (decoded from CBOR: name and message only) with the right
+ * constructor and a stack that starts at the capability. Consumes error. */
+static JSValue host_error(JSValue error, JSValueConst capability) {
+  if (!JS_IsObject(error)) return error;
+  JSValue args[3] = {JS_GetPropertyStr(ctx, error, "name"), JS_GetPropertyStr(ctx, error, "message"),
+                     JS_DupValue(ctx, capability)};
+  JS_FreeValue(ctx, error);
+  JSValue rebuilt = JS_Call(ctx, qb_helpers.make_error, JS_UNDEFINED, 3, (JSValueConst *)args);
+  for (int i = 0; i < 3; i++) JS_FreeValue(ctx, args[i]);
+  return rebuilt;
 }
 
 static JSValue rejected_with(JSValue reason) {
@@ -303,12 +317,15 @@ static JSValue capability_call(JSContext *c, JSValueConst this_val, int argc, JS
     JSValue funcs[2];
     JSValue promise = JS_NewPromiseCapability(c, funcs);
     if (JS_IsException(promise)) return promise;
-    pending_calls[pending_count++] = (pending_call){host_reply.call_id, funcs[0], funcs[1]};
+    pending_calls[pending_count++] =
+        (pending_call){host_reply.call_id, funcs[0], funcs[1], JS_DupValue(c, data[2])};
     return promise;
   }
   JSValue v = take_host_value(host_reply.value_len);
   if (JS_IsException(v)) return fail_call(is_async);
   if (host_reply.status == QB_HOST_ERROR) {
+    v = host_error(v, data[2]);
+    if (JS_IsException(v)) return fail_call(is_async);
     if (!is_async) return JS_Throw(c, v);
     return rejected_with(v);
   }
@@ -351,23 +368,25 @@ static int32_t reply_error(uint32_t kind, const char *name, const char *message,
   return reply(QB_STATUS_ERROR);
 }
 
-static char *dup_prop(JSValueConst obj, const char *prop) {
-  JSValue v = JS_GetPropertyStr(ctx, obj, prop);
-  if (JS_IsException(v)) {
-    JS_FreeValue(ctx, JS_GetException(ctx));
-    return strdup("");
-  }
-  if (JS_IsUndefined(v)) return strdup("");
-  const char *s = JS_ToCString(ctx, v);
-  JS_FreeValue(ctx, v);
+/* An owned, well-formed UTF-8 copy of a value's text (consumes value), or fallback when the value
+ * cannot be turned into text. Error reports must always get through. */
+static char *owned_text(JSValue value, const char *fallback) {
+  const char *s = JS_IsException(value) ? NULL : JS_ToCString(ctx, value);
+  JS_FreeValue(ctx, value);
   if (!s) {
     JS_FreeValue(ctx, JS_GetException(ctx));
-    return strdup("");
+    return strdup(fallback);
   }
   char *copy = strdup(s);
   JS_FreeCString(ctx, s);
   if (copy) qb_replace_lone_surrogates(copy, strlen(copy));
   return copy;
+}
+
+static char *dup_prop(JSValueConst obj, const char *prop) {
+  JSValue v = JS_GetPropertyStr(ctx, obj, prop);
+  if (JS_IsUndefined(v)) return strdup("");
+  return owned_text(v, "");
 }
 
 /* Formats a thrown non-Error value (throw "x", throw {code: 1}) the way console.log would. */
@@ -376,16 +395,7 @@ static char *describe_thrown(JSValueConst value) {
   JS_SetPropertyInt64(ctx, arr, 0, JS_DupValue(ctx, value));
   JSValue s = JS_Call(ctx, qb_helpers.format, JS_UNDEFINED, 1, (JSValueConst *)&arr);
   JS_FreeValue(ctx, arr);
-  const char *c = JS_IsException(s) ? NULL : JS_ToCString(ctx, s);
-  JS_FreeValue(ctx, s);
-  if (!c) {
-    JS_FreeValue(ctx, JS_GetException(ctx));
-    return strdup("(a value that cannot be displayed)");
-  }
-  char *copy = strdup(c);
-  JS_FreeCString(ctx, c);
-  if (copy) qb_replace_lone_surrogates(copy, strlen(copy));
-  return copy;
+  return owned_text(s, "(a value that cannot be displayed)");
 }
 
 static uint32_t classify(JSValueConst exc, const char *name, const char *message) {
@@ -540,11 +550,7 @@ static int32_t drive(void) {
     clear_rejections();
     return reply_exception(reason, "Unhandled promise rejection: ");
   }
-  qb_encode_status st = qb_cbor_encode(ctx, value, &output, config.max_depth, config.result_limit);
-  JS_FreeValue(ctx, value);
-  if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "result too large", "");
-  if (st == QB_ENCODE_THROWN) return reply_pending_exception();
-  return reply(QB_STATUS_DONE);
+  return reply_value(value);
 }
 
 /* Starts driving a fresh evaluation's result (the caller cleared the previous evaluation with
@@ -624,6 +630,7 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   qb_helpers.bigint_from_hex = JS_GetPropertyStr(ctx, helpers, "bigintFromHex");
   qb_helpers.bigint_to_hex = JS_GetPropertyStr(ctx, helpers, "bigintToHex");
   qb_helpers.negate = JS_GetPropertyStr(ctx, helpers, "negate");
+  qb_helpers.make_error = JS_GetPropertyStr(ctx, helpers, "makeError");
   JS_FreeValue(ctx, helpers);
   JS_RunGC(rt);
   return QB_STATUS_DONE;
@@ -793,12 +800,22 @@ QB_EXPORT(QB_EXPORT_DEFINE_CAPABILITY) int32_t qb_define_capability(uint32_t nam
     JS_FreeValue(ctx, holder);
     return invalid("capability name has an empty segment");
   }
-  JSValue data[2] = {JS_NewUint32(ctx, id), JS_NewUint32(ctx, flags)};
-  JSValue fn = JS_NewCFunctionData(ctx, capability_call, 0, 0, 2, data);
+  /* path's dots were cut into NULs while walking it: the full name is rebuilt for error stacks */
+  bool namespaced = segment != path;
+  for (char *p = path; p < segment; p++)
+    if (!*p) *p = '.';
+  JSValue data[3] = {JS_NewUint32(ctx, id), JS_NewUint32(ctx, flags), JS_NewString(ctx, path)};
+  JSValue fn = JS_NewCFunctionData(ctx, capability_call, 0, 0, 3, data);
+  JS_FreeValue(ctx, data[2]);
   if (!JS_IsException(fn)) {
     JS_DefinePropertyValueStr(ctx, fn, "name", JS_NewString(ctx, segment), JS_PROP_CONFIGURABLE);
   }
-  int r = JS_IsException(fn) ? -1 : define_on(holder, segment, fn);
+  /* tools.* are listed by Object.keys(tools); a global capability stays out of Object.keys like a
+   * built-in */
+  int r = JS_IsException(fn) ? -1
+                             : JS_DefinePropertyValueStr(ctx, holder, segment, fn,
+                                                         JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE |
+                                                             (namespaced ? JS_PROP_ENUMERABLE : 0));
   JS_FreeValue(ctx, holder);
   if (r < 0) return reply_pending_exception();
   return reply_value(JS_UNDEFINED);
@@ -821,10 +838,13 @@ QB_EXPORT(QB_EXPORT_SETTLE) int32_t qb_settle(uint32_t call_id, uint32_t ok, uin
   }
   pending_call call = pending_calls[i];
   pending_calls[i] = pending_calls[--pending_count];
-  JSValue r = JS_Call(ctx, ok ? call.resolve : call.reject, JS_UNDEFINED, 1, (JSValueConst *)&v);
+  if (!ok) v = host_error(v, call.capability);
+  JSValue r = JS_IsException(v) ? JS_EXCEPTION
+                                : JS_Call(ctx, ok ? call.resolve : call.reject, JS_UNDEFINED, 1, (JSValueConst *)&v);
   JS_FreeValue(ctx, v);
   JS_FreeValue(ctx, call.resolve);
   JS_FreeValue(ctx, call.reject);
+  JS_FreeValue(ctx, call.capability);
   if (JS_IsException(r)) return reply_pending_exception();
   JS_FreeValue(ctx, r);
   return reply_value(JS_UNDEFINED);

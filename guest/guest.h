@@ -43,6 +43,7 @@ typedef struct qb_helper_fns {
   JSValue bigint_from_hex; /* (hex: string) => bigint */
   JSValue bigint_to_hex;   /* (n: bigint) => string, with the intrinsic toString */
   JSValue negate;          /* (n: bigint) => -n */
+  JSValue make_error;      /* (name, message, capability) => Error, stack starting at the capability */
 } qb_helper_fns;
 extern qb_helper_fns qb_helpers;
 

@@ -483,8 +483,25 @@
   };
   Object.defineProperty(globalThis, 'console', { value: console, writable: true, configurable: true, enumerable: false });
 
+  // Errors the host sends (a failed or rejected capability call) are built with the matching
+  // constructor, so `instanceof TypeError` holds, and their stack starts at the capability.
+  const ObjectDefineProperty = Object.defineProperty;
+  const errorConstructors = { __proto__: null, Error, TypeError, RangeError, SyntaxError,
+    ReferenceError, EvalError, URIError };
+  function makeError(name, message, capability) {
+    const Ctor = errorConstructors[name] ?? Error;
+    const error = new Ctor(message);
+    if (error.name !== name) ObjectDefineProperty(error, 'name', { value: name, writable: true, configurable: true });
+    const stack = typeof error.stack === 'string' ? error.stack : '';
+    const callers = StringPrototypeSlice(stack, StringPrototypeIndexOf(stack, '\n') + 1);  // drops makeError's frame
+    ObjectDefineProperty(error, 'stack',
+      { value: `    at ${capability} (host)\n${callers}`, writable: true, configurable: true });
+    return error;
+  }
+
   return {
     format,
+    makeError,
     bigintFromHex: (hex) => BigInt(hex),
     bigintToHex: (n) => BigIntToString(n, 16),
     negate: (n) => -n,

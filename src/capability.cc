@@ -103,10 +103,6 @@ std::optional<Error> check_capability(const Capability &c) {
     return invalid("capability " + quoted(c.name) + " is Sync but has no sync handler");
   if (c.kind == Capability::Kind::Async && !c.async_handler)
     return invalid("capability " + quoted(c.name) + " is Async but has no async handler");
-  if (c.kind == Capability::Kind::External && c.policy.requires_approval)
-    return invalid("capability " + quoted(c.name) +
-                   " is External: the caller's answer already is its approval, so requires_approval "
-                   "does not apply");
   if (c.policy.max_in_flight && *c.policy.max_in_flight == 0)
     return invalid("capability " + quoted(c.name) + ": max_in_flight must be at least 1");
   if (c.policy.call_timeout && c.policy.call_timeout->count() <= 0)
@@ -192,6 +188,7 @@ HostCall *Sandbox::Impl::find_call(uint32_t id) {
 void Sandbox::Impl::close_audit(size_t index, CallOutcome outcome, std::string detail) {
   if (index >= audit.size()) return;
   AuditEntry &entry = audit[index];
+  if (entry.outcome != CallOutcome::Pending) return;  // the first ending is the true one
   entry.outcome = outcome;
   entry.detail = std::move(detail);
   entry.duration = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -227,7 +224,8 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
   if (policy.max_calls_per_eval && cap->calls_this_eval >= *policy.max_calls_per_eval)
     return refuse(CallOutcome::BudgetExceeded,
                   "budget exceeded: " + quoted(cap->name) + " allows " +
-                      std::to_string(*policy.max_calls_per_eval) + " calls per evaluation");
+                      std::to_string(*policy.max_calls_per_eval) +
+                      (*policy.max_calls_per_eval == 1 ? " call" : " calls") + " per evaluation");
   if (args.size() > policy.max_argument_bytes)
     return refuse(CallOutcome::BudgetExceeded,
                   "the arguments of " + quoted(cap->name) + " are " + format_bytes(args.size()) +
@@ -262,6 +260,12 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
     } catch (const std::exception &e) {
       // Host internals stay in the audit log; JS only learns that the call failed.
       close_audit(audit_index, CallOutcome::Error, e.what());
+      reply.status = QB_HOST_ERROR;
+      reply.bytes = encode_js_error("Error", "the call to " + quoted(cap->name) + " failed");
+      return reply;
+    } catch (...) {
+      // Not even a std::exception: it must still not unwind through wasm frames.
+      close_audit(audit_index, CallOutcome::Error, "the handler threw a non-standard exception");
       reply.status = QB_HOST_ERROR;
       reply.bytes = encode_js_error("Error", "the call to " + quoted(cap->name) + " failed");
       return reply;
@@ -302,6 +306,7 @@ void Sandbox::Impl::dispatch_ready_calls() {
     call.started = std::chrono::steady_clock::now();
     if (cap->capability.kind == Capability::Kind::External) {
       call.state = HostCall::State::AwaitingExternal;
+      if (policy.call_timeout) call.timeout_at = call.started + *policy.call_timeout;
       continue;
     }
     call.state = HostCall::State::Running;
@@ -320,6 +325,9 @@ void Sandbox::Impl::dispatch_ready_calls() {
       done.reject(e.what(), e.name());
     } catch (const std::exception &e) {
       audit[call.audit_index].detail = e.what();
+      done.reject("the call to " + quoted(cap->name) + " failed");
+    } catch (...) {
+      audit[call.audit_index].detail = "the handler threw a non-standard exception";
       done.reject("the call to " + quoted(cap->name) + " failed");
     }
   }
@@ -360,6 +368,12 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
       value = ErrorValue{.name = "Error", .message = "capability " + quoted(name) + " is not registered in this process"};
       outcome = CallOutcome::Error;
       detail = value.as_error().message;
+    } else if (call.state == HostCall::State::AwaitingExternal && call.timeout_at && now >= *call.timeout_at) {
+      // The caller did not answer in time (checked whenever the program is driven).
+      detail = "the call to " + quoted(name) + " timed out after " +
+               std::to_string(cap->capability.policy.call_timeout->count()) + " ms";
+      value = ErrorValue{.name = "Error", .message = detail};
+      outcome = CallOutcome::Timeout;
     } else if (call.state == HostCall::State::Running) {
       std::unique_lock lock(call.completion->mutex);
       if (call.completion->settled) {
@@ -551,9 +565,11 @@ Status Sandbox::resolve(uint32_t call_id, const Value &value) {
   return answer(*impl_, call_id, HostCall::State::AwaitingExternal, true, value, CallOutcome::Ok, "");
 }
 
-Status Sandbox::reject(uint32_t call_id, std::string message, std::string name) {
+Status Sandbox::reject(uint32_t call_id, std::string message, std::string name, CallOutcome outcome) {
+  if (outcome != CallOutcome::Error && outcome != CallOutcome::Timeout)
+    return invalid("reject() records an outcome of error or timeout, not " + std::string(to_string(outcome)));
   Value error = ErrorValue{.name = std::move(name), .message = message, .stack = ""};
-  return answer(*impl_, call_id, HostCall::State::AwaitingExternal, false, error, CallOutcome::Error, message);
+  return answer(*impl_, call_id, HostCall::State::AwaitingExternal, false, error, outcome, message);
 }
 
 Status Sandbox::deny(uint32_t call_id, std::string reason) {

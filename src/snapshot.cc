@@ -7,15 +7,17 @@
 //           u32 chunk index x count (strictly increasing), chunk bytes x count (memory XOR base
 //           image, so unchanged bytes compress to nothing), u32 global count, (u32 export index,
 //           u64 value) x count, u32 host-state size, host state (CBOR, see host_state_to_value)
-//   mac     HMAC-SHA256 over header and body, when signed
+//   trailer SHA-256 over header and body; HMAC-SHA256 under the embedder's key when signed
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_getFrameHeader
 #include <zstd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 
 #include "sandbox_impl.hh"
 
@@ -244,7 +246,7 @@ Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOpti
   std::memcpy(p.build_id.data(), bytes.data() + 16, 32);
   p.body_bytes = get64(bytes.data() + 48);
   uint64_t compressed = get64(bytes.data() + 56);
-  uint64_t expected_total = kHeaderSize + compressed + (p.is_signed ? kMacSize : 0);
+  uint64_t expected_total = kHeaderSize + compressed + kMacSize;
   if (compressed > bytes.size() || bytes.size() < expected_total)
     return refused("truncated body (the header announces " + std::to_string(expected_total) +
                    " bytes, there are " + std::to_string(bytes.size()) + ")");
@@ -255,10 +257,13 @@ Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOpti
     return refused("it is signed; pass the key it was signed with (RestoreOptions::hmac_key)");
   if (!p.is_signed && !options.hmac_key.empty())
     return refused("it is not signed, but a key was given: an unsigned snapshot is not trusted");
+  const uint8_t *trailer = bytes.data() + kHeaderSize + compressed;
   if (p.is_signed) {
     auto mac = hmac_sha256(options.hmac_key, bytes.first(kHeaderSize + compressed));
-    if (CRYPTO_memcmp(mac.data(), bytes.data() + kHeaderSize + compressed, kMacSize) != 0)
+    if (CRYPTO_memcmp(mac.data(), trailer, kMacSize) != 0)
       return refused("bad MAC: it was altered, or signed with another key");
+  } else if (internal::sha256_hex(bytes.first(kHeaderSize + compressed)) != raw_to_hex(trailer, kMacSize)) {
+    return refused("bad checksum: the snapshot is corrupt (its SHA-256 does not match)");
   }
   if (p.body_bytes > options.max_snapshot_bytes)
     return refused("its body is " + format_bytes(p.body_bytes) + " uncompressed, more than the limit of " +
@@ -267,8 +272,12 @@ Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOpti
   unsigned long long content = ZSTD_getFrameContentSize(frame, compressed);
   if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN || content != p.body_bytes)
     return refused("bad compression: the body is not one zstd frame of the announced size");
+  ZSTD_frameHeader frame_header;
+  if (ZSTD_getFrameHeader(&frame_header, frame, compressed) != 0 || !frame_header.checksumFlag)
+    return refused("bad compression: the zstd frame carries no content checksum");
   std::vector<uint8_t> body(p.body_bytes);
-  size_t got = ZSTD_decompress(body.data(), body.size(), frame, compressed);
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx *)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  size_t got = ZSTD_decompressDCtx(dctx.get(), body.data(), body.size(), frame, compressed);
   if (ZSTD_isError(got) || got != body.size())
     return refused(std::string("bad compression: ") + (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short body"));
 
@@ -372,7 +381,14 @@ Expected<std::vector<uint8_t>> Sandbox::snapshot(const SnapshotOptions &options)
   body.insert(body.end(), host.begin(), host.end());
 
   std::vector<uint8_t> out(kHeaderSize + ZSTD_compressBound(body.size()));
-  size_t compressed = ZSTD_compress(out.data() + kHeaderSize, out.size() - kHeaderSize, body.data(), body.size(), 3);
+  // The frame carries its content checksum, so corruption of an unsigned snapshot is detected.
+  // One context per thread: creating one per snapshot cost as much as compressing.
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx *)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 3);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
+  size_t compressed = ZSTD_compress2(cctx.get(), out.data() + kHeaderSize, out.size() - kHeaderSize,
+                                     body.data(), body.size());
   if (ZSTD_isError(compressed))
     return Error{.kind = ErrorKind::Internal, .message = std::string("compressing the snapshot failed: ") +
                                                          ZSTD_getErrorName(compressed)};
@@ -389,6 +405,10 @@ Expected<std::vector<uint8_t>> Sandbox::snapshot(const SnapshotOptions &options)
   if (!options.hmac_key.empty()) {
     auto mac = hmac_sha256(options.hmac_key, out);
     out.insert(out.end(), mac.begin(), mac.end());
+  } else {
+    std::array<uint8_t, 32> digest;
+    hex_to_raw(internal::sha256_hex(out), digest.data(), digest.size());
+    out.insert(out.end(), digest.begin(), digest.end());
   }
   return out;
 }
@@ -475,8 +495,11 @@ Expected<std::unique_ptr<Sandbox::Impl>> restore_parsed(const Engine &engine, co
   s.next_call_id = h.next_call_id;
   s.evaluating = h.evaluating;
   s.host_calls_this_eval = h.host_calls_this_eval;
-  s.eval_cpu_budget = std::chrono::milliseconds(h.cpu_budget_ms);
-  s.eval_cpu_used = std::chrono::nanoseconds(h.cpu_used_ns);
+  // The restoring sandbox's limit governs, never the snapshot's: a snapshot is data and must not
+  // be able to raise the host's CPU budget. What the evaluation already used still counts.
+  s.eval_cpu_budget = options.limits.cpu_time;
+  s.eval_cpu_used = std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds(h.cpu_used_ns),
+                                                        s.eval_cpu_budget);
   s.host.clock_reads = h.clock_reads;
   if (s.evaluating && s.calls.empty()) return refused("it is suspended but has no pending calls");
   return impl;

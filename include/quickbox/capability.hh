@@ -36,13 +36,16 @@ struct CapabilityPolicy {
   /// Calls of this capability running at once; further calls wait their turn, in order.
   std::optional<uint32_t> max_in_flight;
   /// How long the host may take to settle one async call before it rejects in JS as timed out.
+  /// For External capabilities the clock starts when the call is handed to the caller and is
+  /// checked whenever the program is driven (eval/resume).
   std::optional<std::chrono::milliseconds> call_timeout;
   /// Largest encoded argument list accepted, bytes.
   uint64_t max_argument_bytes = 1ull << 20;
   /// Largest encoded result accepted, bytes (a larger result rejects the call).
   uint64_t max_result_bytes = 16ull << 20;
-  /// Calling it suspends the program until the host approves (the handler then runs) or denies
-  /// (the call rejects in JS). Such capabilities are async in JS.
+  /// Calling it suspends the program until the host approves (the handler then runs; for an
+  /// External capability, the call then waits for its answer) or denies (the call rejects in JS).
+  /// Such capabilities are async in JS.
   bool requires_approval = false;
   /// CapabilityLabel bits.
   uint8_t labels = 0;

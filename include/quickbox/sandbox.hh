@@ -142,8 +142,10 @@ class Sandbox {
   std::vector<PendingCall> pending_calls() const;
   /// Answers an External capability's call: its promise resolves with value in JS.
   Status resolve(uint32_t call_id, const Value &value);
-  /// Answers an External capability's call with an error: its promise rejects in JS.
-  Status reject(uint32_t call_id, std::string message, std::string name = "Error");
+  /// Answers an External capability's call with an error: its promise rejects in JS. outcome
+  /// (Error or Timeout) is what the audit log records, for callers that time calls out themselves.
+  Status reject(uint32_t call_id, std::string message, std::string name = "Error",
+                CallOutcome outcome = CallOutcome::Error);
   /// Approves a call of a requires_approval capability: its handler runs on resume().
   Status approve(uint32_t call_id);
   /// Denies a call: it rejects in JS with an error saying it was denied (and why).

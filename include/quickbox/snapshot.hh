@@ -5,7 +5,8 @@
 /// engine's base image), its mutable globals, and the host state needed to continue: capability
 /// names and ids, pending calls with their arguments, and the budgets already used. Format:
 /// magic "QBSNAP\r\n", format version, flags, the guest build id (SHA-256 of the guest module),
-/// sizes, a zstd-compressed body, and an optional HMAC-SHA256 over everything before it.
+/// sizes, a zstd-compressed body, and a 32-byte trailer over everything before it: HMAC-SHA256
+/// under the embedder's key when signed, SHA-256 otherwise (so any corruption is detected).
 #pragma once
 
 #include <cstdint>
