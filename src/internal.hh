@@ -135,6 +135,13 @@ std::vector<uint8_t> initial_memory(std::span<const uint8_t> wasm);
 /// Throws std::runtime_error if a mutable global is not exported.
 std::vector<std::pair<uint32_t, std::string>> exported_mutable_globals(std::span<const uint8_t> wasm);
 
+/// 64 bits from the kernel's random source (getrandom(2)). std::random_device costs ~50 us per
+/// construction on virtual machines where it executes CPUID; this costs well under a microsecond.
+uint64_t random_seed();
+
+/// Fills bytes from the kernel's random source.
+void fill_random(std::span<uint8_t> bytes);
+
 /// SHA-256 of bytes as lowercase hex.
 std::string sha256_hex(std::span<const uint8_t> bytes);
 

@@ -3,7 +3,6 @@
 // CPU deadline armed, then read and validate the reply. The guest is untrusted: every pointer and
 // length it hands back is bounds-checked, every CBOR reply decoded with limits.
 #include <cstring>
-#include <random>
 
 #include "sandbox_impl.hh"
 
@@ -177,10 +176,7 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
 
 std::optional<Error> Sandbox::Impl::configure() {
   const Limits &l = options.limits;
-  uint64_t seed = options.random_seed ? *options.random_seed : [] {
-    std::random_device device;
-    return (uint64_t{device()} << 32) ^ device();
-  }();
+  uint64_t seed = options.random_seed ? *options.random_seed : internal::random_seed();
   qb_config config{.random_seed = seed,
                    .memory_limit = static_cast<uint32_t>(l.memory_bytes),
                    .stack_limit = l.stack_bytes,

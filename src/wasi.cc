@@ -3,7 +3,6 @@
 // sockets, no environment and no arguments; stdout/stderr feed the console; clocks follow the
 // sandbox's Clock setting.
 #include <cstring>
-#include <random>
 
 #include "internal.hh"
 
@@ -176,8 +175,7 @@ wasm_trap_t *random_get(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *a
       out[i] = static_cast<uint8_t>(z >> 56);
     }
   } else {
-    std::random_device device;
-    for (uint32_t i = 0; i < len; i++) out[i] = static_cast<uint8_t>(device());
+    fill_random({out, len});
   }
   args[0].i32 = kSuccess;
   return nullptr;
