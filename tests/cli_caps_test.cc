@@ -729,7 +729,7 @@ TEST_F(CliCaps, AuditPrintsEveryHostCallAfterTheResultOnStderr) {
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.out, "done\n");
   std::regex ok_line(R"(  #1 echo ok \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \d+\.\d{3}ms args \d+B sha256:[0-9a-f]{12}\n)");
-  std::regex refused_line(R"(  #- echo budget_exceeded \S+ \S+ args \d+B sha256:[0-9a-f]{12} - budget exceeded: 'echo' allows 1 calls per evaluation\n)");
+  std::regex refused_line(R"(  #- echo budget_exceeded \S+ \S+ args \d+B sha256:[0-9a-f]{12} - budget exceeded: 'echo' allows 1 call per evaluation\n)");
   EXPECT_TRUE(r.err.starts_with("audit log: 2 host calls\n")) << r;
   EXPECT_TRUE(std::regex_search(r.err, ok_line)) << r;
   EXPECT_TRUE(std::regex_search(r.err, refused_line)) << r;
