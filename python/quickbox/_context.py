@@ -16,8 +16,8 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import _quickbox
 from ._errors import (
@@ -100,7 +100,6 @@ class Context:
         self._functions: dict[str, _Function] = {}
         self._lock = threading.Lock()
         self._host_errors: dict[str, BaseException] = {}
-        self._approved: set[int] = set()
         self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._console: list[ConsoleLine] = []
         self._console_dropped = 0
@@ -137,7 +136,7 @@ class Context:
         if is_async is None:
             is_async = _detect_is_async(fn)
         function = _Function(name, fn, is_async, policy or Policy())
-        native_policy = function.policy._native(handled_by_python=is_async)
+        native_policy = function.policy._native(timed_by_python=is_async)
         if is_async:
             self._sandbox.register_external(name, native_policy)
         else:
@@ -145,8 +144,16 @@ class Context:
         self._functions[name] = function
         return fn
 
+    @overload
+    def function(self, fn: F, *, name: str | None = None, is_async: bool | None = None,
+                 policy: Policy | None = None) -> F: ...
+
+    @overload
+    def function(self, fn: None = None, *, name: str | None = None, is_async: bool | None = None,
+                 policy: Policy | None = None) -> Callable[[F], F]: ...
+
     def function(self, fn: F | None = None, *, name: str | None = None, is_async: bool | None = None,
-                 policy: Policy | None = None) -> Any:
+                 policy: Policy | None = None) -> F | Callable[[F], F]:
         """Decorator form of ``register``: ``@ctx.function`` or ``@ctx.function(name="js")``."""
         def decorate(f: F) -> F:
             js_name = name if name is not None else getattr(f, "__name__", None)
@@ -158,7 +165,7 @@ class Context:
     def external(self, name: str, *, policy: Policy | None = None) -> None:
         """Declares a function whose calls the caller answers itself (``ctx.resolve``): the
         program suspends at each call, which ``start``/``resume`` return as pending."""
-        self._sandbox.register_external(name, (policy or Policy())._native(handled_by_python=False))
+        self._sandbox.register_external(name, (policy or Policy())._native(timed_by_python=False))
 
     def _dispatcher(self, function: _Function) -> Callable[[int, list[Any]], tuple[Any, ...]]:
         def dispatch(call_id: int, args: list[Any]) -> tuple[Any, ...]:
@@ -230,7 +237,6 @@ class Context:
         if not isinstance(code, str):
             raise TypeError(f"code must be str, got {type(code).__name__}")
         self._host_errors.clear()
-        self._approved.clear()
         self._console = []
         self._console_dropped = 0
         outcome: Outcome = self._sandbox.eval(code, _MODULE if module else _AUTO, filename, strict,
@@ -302,14 +308,13 @@ class Context:
             raise
 
     def _start_runnable(self, pending: list[PendingCall], loop: asyncio.AbstractEventLoop) -> list[PendingCall]:
-        """Starts the async Python functions that may run; returns the calls left to the caller."""
+        """Starts the async Python functions that may run (approved ones included: the engine
+        hands them over once approved); returns the calls left to the caller."""
         waiting = []
         for call in pending:
             function = self._functions.get(call.name)
             if function is None or not function.is_async or call.needs_approval:
                 waiting.append(call)
-            elif function.policy.requires_approval and call.id not in self._approved:
-                waiting.append(replace(call, needs_approval=True))
             elif call.id not in self._tasks:
                 self._tasks[call.id] = loop.create_task(self._run(function, call.args))
         return waiting
@@ -332,7 +337,7 @@ class Context:
                 self._sandbox.reject(call_id, str(error), "TypeError")
         elif isinstance(exc, builtins.TimeoutError):
             name = next((c.name for c in self.pending if c.id == call_id), "the host function")
-            self._sandbox.reject(call_id, f"the call to {name!r} timed out", "Error")
+            self._sandbox.reject(call_id, f"the call to {name!r} timed out", "Error", True)
         else:
             self._sandbox.reject(call_id, self._remember_host_error(exc), "HostError")
 
@@ -365,37 +370,15 @@ class Context:
     @property
     def pending(self) -> list[PendingCall]:
         """The calls a suspended evaluation waits on."""
-        out = []
-        for row in self._sandbox.pending():
-            call = PendingCall(*row)
-            function = self._functions.get(call.name)
-            if function and function.is_async and function.policy.requires_approval and call.id not in self._approved:
-                call = replace(call, needs_approval=True)
-            out.append(call)
-        return out
-
-    def _python_approval(self, call_id: int) -> _Function | None:
-        for row in self._sandbox.pending():
-            function = self._functions.get(row[1])
-            if row[0] == call_id and function and function.is_async and function.policy.requires_approval:
-                return function
-        return None
+        return [PendingCall(*row) for row in self._sandbox.pending()]
 
     def approve(self, call_id: int) -> None:
         """Approves a call that needs approval; it runs on ``resume()``."""
-        if self._python_approval(call_id) is not None:
-            self._approved.add(call_id)
-        else:
-            self._sandbox.approve(call_id)
+        self._sandbox.approve(call_id)
 
     def deny(self, call_id: int, reason: str = "") -> None:
         """Denies a call that needs approval; it rejects inside JavaScript."""
-        function = self._python_approval(call_id)
-        if function is not None:
-            message = f"the call to {function.name!r} was denied" + (f": {reason}" if reason else "")
-            self._sandbox.reject(call_id, message, "Error")
-        else:
-            self._sandbox.deny(call_id, reason)
+        self._sandbox.deny(call_id, reason)
 
     def resolve(self, call_id: int, value: Any) -> None:
         """Answers a call of an ``external`` function: its promise resolves with ``value``."""

@@ -35,17 +35,16 @@ class Policy:
     requires_approval: bool = False
     labels: Label = Label(0)
 
-    def _native(self, *, handled_by_python: bool) -> dict[str, Any]:
-        """The engine's view. Approval and timeouts of async Python functions are applied by
-        the Python driver (the engine only sees an external capability)."""
+    def _native(self, *, timed_by_python: bool) -> dict[str, Any]:
+        """The engine's view. The engine applies everything, except the timeout of async Python
+        functions: the driver times their coroutines out itself (and reports it as a timeout)."""
         out: dict[str, Any] = {
             "max_calls_per_eval": self.max_calls_per_eval,
             "max_in_flight": self.max_in_flight,
             "max_argument_bytes": self.max_argument_bytes,
             "max_result_bytes": self.max_result_bytes,
             "labels": int(self.labels),
+            "requires_approval": self.requires_approval,
+            "call_timeout": None if timed_by_python else self.call_timeout,
         }
-        if not handled_by_python:
-            out["requires_approval"] = self.requires_approval
-            out["call_timeout"] = self.call_timeout
         return {k: v for k, v in out.items() if v is not None}

@@ -70,6 +70,8 @@ class Runtime:
         (``InvalidSnapshotError`` names the failed check); ``ctx``'s host functions are bound to
         the restored program by name."""
         self._check_open()
+        if ctx.closed:
+            raise QuickJSError("cannot restore into a closed context; use Runtime.restore()")
         sandbox = _quickbox._Sandbox.restore(as_snapshot(snapshot).to_bytes(),
                                              self._native_options(ctx._timeout), key)
         ctx._replace_sandbox(sandbox)

@@ -286,49 +286,50 @@ class PySandbox {
     opts.filename = filename;
     opts.strict = strict;
     if (timeout) opts.cpu_time = seconds_to_ms(*timeout, "timeout");
-    Result r = released([&] { return sandbox().eval(code, opts); });
+    Result r = released([&, &s = sandbox()] { return s.eval(code, opts); });
     return outcome(r);
   }
 
   nb::tuple call(const std::string &name, nb::handle args) {
     std::vector<Value> values = to_values(args);
-    Result r = released([&] { return sandbox().call(name, values); });
+    Result r = released([&, &s = sandbox()] { return s.call(name, values); });
     return outcome(r);
   }
 
   nb::tuple get_global(const std::string &name) {
-    Result r = released([&] { return sandbox().get_global(name); });
+    Result r = released([&, &s = sandbox()] { return s.get_global(name); });
     return outcome(r);
   }
 
   nb::tuple set_global(const std::string &name, nb::handle value) {
     Value v = to_value(value);
-    Result r = released([&] { return sandbox().set_global(name, v); });
+    Result r = released([&, &s = sandbox()] { return s.set_global(name, v); });
     return outcome(r);
   }
 
   /// dispatch(call_id, args) -> (True, value) | (False, name, message), called under the GIL.
   void register_sync(const std::string &name, nb::object dispatch, nb::dict policy) {
-    auto handler = [dispatch = std::make_shared<nb::object>(std::move(dispatch))](
-                       const CallInfo &info, std::span<const Value> args) -> Value {
+    // held_ owns the only reference, where the garbage collector sees it (tp_traverse); the
+    // handler borrows it, so destroying handlers never touches Python reference counts.
+    held_.push_back(dispatch);
+    auto handler = [dispatch = nb::handle(dispatch.ptr())](const CallInfo &info,
+                                                            std::span<const Value> args) -> Value {
       nb::gil_scoped_acquire gil;
       nb::tuple answer;
       try {
         nb::list py_args;
         for (const auto &a : args) py_args.append(from_value(a));
-        answer = nb::cast<nb::tuple>((*dispatch)(info.call_id, py_args));
+        answer = nb::cast<nb::tuple>(dispatch(info.call_id, py_args));
         if (nb::cast<bool>(answer[0])) return to_value(answer[1]);
       } catch (nb::python_error &e) {
-        // The dispatcher itself failed (e.g. the result cannot cross): report it to JS.
-        std::string message = e.what();
-        e.discard_as_unraisable(__func__);
+        // The result cannot cross (MarshalError) or the dispatcher failed: report it to JS as a
+        // TypeError carrying the exception's own message (the caller sees a MarshalError).
+        std::string message = nb::cast<std::string>(nb::str(e.value()));
         throw CapabilityError(message, "TypeError");
       }
       throw CapabilityError(nb::cast<std::string>(answer[2]), nb::cast<std::string>(answer[1]));
     };
     check(sandbox().register_capability(Capability::sync(name, std::move(handler), make_policy(policy))));
-    // The handler holds a Python reference: it must be released with the GIL, which is the case
-    // because the sandbox is destroyed by Python's garbage collection.
   }
 
   void register_external(const std::string &name, nb::dict policy) {
@@ -337,20 +338,21 @@ class PySandbox {
 
   void resolve(uint32_t id, nb::handle value) {
     Value v = to_value(value);
-    check(released([&] { return sandbox().resolve(id, v); }));
+    check(released([&, &s = sandbox()] { return s.resolve(id, v); }));
   }
-  void reject(uint32_t id, const std::string &message, const std::string &name) {
-    check(released([&] { return sandbox().reject(id, message, name); }));
+  void reject(uint32_t id, const std::string &message, const std::string &name, bool timed_out) {
+    CallOutcome outcome = timed_out ? CallOutcome::Timeout : CallOutcome::Error;
+    check(released([&, &s = sandbox()] { return s.reject(id, message, name, outcome); }));
   }
   void approve(uint32_t id) { check(sandbox().approve(id)); }
   void deny(uint32_t id, const std::string &reason) {
-    check(released([&] { return sandbox().deny(id, reason); }));
+    check(released([&, &s = sandbox()] { return s.deny(id, reason); }));
   }
   nb::tuple resume() {
-    Result r = released([&] { return sandbox().resume(); });
+    Result r = released([&, &s = sandbox()] { return s.resume(); });
     return outcome(r);
   }
-  void abandon() { check(released([&] { return sandbox().abandon(); })); }
+  void abandon() { check(released([&, &s = sandbox()] { return s.abandon(); })); }
 
   nb::list pending() {
     nb::list out;
@@ -374,7 +376,7 @@ class PySandbox {
     SnapshotOptions opts;
     if (key) opts.hmac_key.assign(static_cast<const uint8_t *>(key->data()),
                                   static_cast<const uint8_t *>(key->data()) + key->size());
-    auto bytes = released([&] { return sandbox().snapshot(opts); });
+    auto bytes = released([&, &s = sandbox()] { return s.snapshot(opts); });
     if (!bytes) raise_status(bytes.error());
     return nb::bytes(reinterpret_cast<const char *>(bytes.value().data()), bytes.value().size());
   }
@@ -402,7 +404,7 @@ class PySandbox {
   }
 
   nb::dict memory_usage() {
-    auto usage = released([&] { return sandbox().memory_usage(); });
+    auto usage = released([&, &s = sandbox()] { return s.memory_usage(); });
     if (!usage) raise_status(usage.error());
     nb::dict d;
     d["malloc_size"] = usage.value().js_malloc_bytes;
@@ -415,11 +417,25 @@ class PySandbox {
   bool suspended() { return sandbox().suspended(); }
   bool discarded() { return sandbox().discarded(); }
   nb::tuple reset() {
-    Result r = released([&] { return sandbox().reset(); });
+    Result r = released([&, &s = sandbox()] { return s.reset(); });
     return outcome(r);
   }
-  void close() { sandbox_.reset(); }
+  /// Destroys the sandbox (with the GIL released unless called from the garbage collector), then
+  /// drops the Python objects its handlers borrowed.
+  void close(bool release_gil = true) {
+    std::optional<Sandbox> doomed = std::move(sandbox_);
+    sandbox_.reset();
+    if (release_gil) {
+      nb::gil_scoped_release release;
+      doomed.reset();
+    }
+    doomed.reset();
+    held_.clear();
+  }
   bool closed() const { return !sandbox_.has_value(); }
+
+  /// Python objects the sandbox's handlers refer to, for the garbage collector.
+  const std::vector<nb::object> &held() const { return held_; }
 
  private:
   Sandbox &sandbox() {
@@ -428,7 +444,26 @@ class PySandbox {
   }
 
   std::optional<Sandbox> sandbox_;
+  std::vector<nb::object> held_;
 };
+
+// A context's host functions usually refer back to the context (closures capturing `ctx`), which
+// refers to its _Sandbox: without these slots that cycle would never be collected.
+int sandbox_traverse(PyObject *self, visitproc visit, void *arg) {
+  Py_VISIT(Py_TYPE(self));
+  if (!nb::inst_ready(self)) return 0;
+  for (const nb::object &o : nb::inst_ptr<PySandbox>(self)->held()) Py_VISIT(o.ptr());
+  return 0;
+}
+
+int sandbox_clear(PyObject *self) {
+  if (nb::inst_ready(self)) nb::inst_ptr<PySandbox>(self)->close(/*release_gil=*/false);
+  return 0;
+}
+
+PyType_Slot sandbox_slots[] = {{Py_tp_traverse, reinterpret_cast<void *>(sandbox_traverse)},
+                               {Py_tp_clear, reinterpret_cast<void *>(sandbox_clear)},
+                               {0, nullptr}};
 
 nb::dict snapshot_info(nb::bytes data, std::optional<nb::bytes> key) {
   RestoreOptions ropts;
@@ -486,21 +521,21 @@ NB_MODULE(_quickbox, m) {
   }));
   m.def("engine_info", &engine_info);
   m.def("inspect_snapshot", &snapshot_info, "data"_a, "key"_a = nb::none());
-  m.def("to_value_roundtrip", [](nb::handle h) { return from_value(to_value(h)); },
+  m.def("to_value_roundtrip", [](nb::handle h) { return from_value(to_value(h)); }, "value"_a.none(),
         "Converts a Python value to a quickbox Value and back (for tests).");
 
-  nb::class_<PySandbox>(m, "_Sandbox")
+  nb::class_<PySandbox>(m, "_Sandbox", nb::type_slots(sandbox_slots))
       .def_static("create", &PySandbox::create, "options"_a)
       .def_static("restore", &PySandbox::restore, "data"_a, "options"_a, "key"_a = nb::none())
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
       .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a = nb::none())
       .def("call", &PySandbox::call, "name"_a, "args"_a)
       .def("get_global", &PySandbox::get_global)
-      .def("set_global", &PySandbox::set_global)
+      .def("set_global", &PySandbox::set_global, "name"_a, "value"_a.none())
       .def("register_sync", &PySandbox::register_sync, "name"_a, "dispatch"_a, "policy"_a)
       .def("register_external", &PySandbox::register_external, "name"_a, "policy"_a)
-      .def("resolve", &PySandbox::resolve)
-      .def("reject", &PySandbox::reject)
+      .def("resolve", &PySandbox::resolve, "call_id"_a, "value"_a.none())
+      .def("reject", &PySandbox::reject, "call_id"_a, "message"_a, "name"_a, "timed_out"_a = false)
       .def("approve", &PySandbox::approve)
       .def("deny", &PySandbox::deny)
       .def("resume", &PySandbox::resume)
@@ -512,6 +547,6 @@ NB_MODULE(_quickbox, m) {
       .def("suspended", &PySandbox::suspended)
       .def("discarded", &PySandbox::discarded)
       .def("reset", &PySandbox::reset)
-      .def("close", &PySandbox::close)
+      .def("close", [](PySandbox &s) { s.close(); })
       .def("closed", &PySandbox::closed);
 }

@@ -1,0 +1,272 @@
+"""Errors: one base class, a class per failure, limits that say what was hit, and host exceptions
+that come back to the caller as themselves."""
+
+import hashlib
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import quickbox
+from quickbox import (
+    ConcurrentEvalError,
+    Context,
+    DeadlockError,
+    InvalidSnapshotError,
+    JSError,
+    MarshalError,
+    MemoryLimitError,
+    QuickJSError,
+    Runtime,
+    Snapshot,
+    StackOverflowError,
+    TimeoutError,
+)
+
+MiB = 1024 * 1024
+
+
+def test_every_error_class_derives_from_quickjserror() -> None:
+    for cls in (JSError, TimeoutError, MemoryLimitError, StackOverflowError, MarshalError,
+                ConcurrentEvalError, DeadlockError, InvalidSnapshotError, quickbox.HostError,
+                quickbox.InvalidInputError, quickbox.OutputLimitError, quickbox.InternalError):
+        assert issubclass(cls, QuickJSError), cls
+
+
+# ---- limits ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def quick_runtime() -> Iterator[Runtime]:
+    with Runtime(timeout=0.2, memory_limit=16 * MiB) as runtime:
+        yield runtime
+
+
+def test_an_endless_loop_is_a_timeout_error_and_the_context_stays_usable(quick_runtime: Runtime) -> None:
+    with quick_runtime.new_context() as ctx:
+        ctx.eval("globalThis.kept = 'state'")
+        with pytest.raises(TimeoutError, match="200 ms"):
+            ctx.eval("while (true) {}")
+        assert ctx.eval("kept") == "state"
+
+
+def test_the_timeout_can_be_given_per_evaluation(ctx: Context) -> None:
+    with pytest.raises(TimeoutError, match="100 ms"):
+        ctx.eval("for (;;) {}", timeout=0.1)
+    assert ctx.eval("1 + 1") == 2
+
+
+def test_the_timeout_can_be_given_per_context(rt: Runtime) -> None:
+    with rt.new_context(timeout=0.1) as ctx, pytest.raises(TimeoutError, match="100 ms"):
+        ctx.eval("for (;;) {}")
+
+
+def test_exhausting_memory_is_a_memory_limit_error_naming_the_limit(quick_runtime: Runtime) -> None:
+    with quick_runtime.new_context() as ctx:
+        with pytest.raises(MemoryLimitError, match="16 MiB"):
+            ctx.eval("const hoard = []; for (;;) hoard.push('x'.repeat(1 << 20) + hoard.length)")
+        assert ctx.eval("'still ' + 'works'") == "still works"
+
+
+def test_unbounded_recursion_is_a_stack_overflow_error(ctx: Context) -> None:
+    with pytest.raises(StackOverflowError):
+        ctx.eval("function down(n) { return down(n + 1) + 1 } down(0)")
+    assert ctx.eval("1") == 1
+
+
+def test_returning_a_function_is_a_marshal_error(ctx: Context) -> None:
+    with pytest.raises(MarshalError, match="function"):
+        ctx.eval("function f() {} f")
+
+
+# ---- concurrency misuse ----------------------------------------------------------------------------
+
+def test_using_one_context_from_two_threads_at_once_is_a_concurrent_eval_error(ctx: Context) -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> str:
+        inside.set()
+        release.wait(10)
+        return "released"
+
+    ctx.register("hold", hold)
+    results: list[object] = []
+    worker = threading.Thread(target=lambda: results.append(ctx.eval("hold()")))
+    worker.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(ConcurrentEvalError, match="already evaluating"):
+            ctx.eval("1")
+    finally:
+        release.set()
+        worker.join(10)
+    assert results == ["released"]
+    assert ctx.eval("2") == 2, "the context is free again"
+
+
+def test_a_sync_eval_calling_an_async_host_function_is_a_concurrent_eval_error(ctx: Context) -> None:
+    @ctx.function
+    async def fetch() -> str:
+        return "never awaited"
+
+    with pytest.raises(ConcurrentEvalError, match="fetch"):
+        ctx.eval("fetch()")
+    assert ctx.eval("'usable'") == "usable"
+
+
+async def test_a_sync_eval_during_an_eval_async_is_a_concurrent_eval_error(ctx: Context) -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    @ctx.function
+    async def wait_here() -> int:
+        inside.set()
+        await release.wait()
+        return 1
+
+    running = asyncio.create_task(ctx.eval_async("await wait_here()"))
+    await inside.wait()
+    with pytest.raises(ConcurrentEvalError):
+        ctx.eval("1")
+    with pytest.raises(ConcurrentEvalError):
+        await ctx.eval_async("1")
+    release.set()
+    assert await running == 1
+
+
+# ---- deadlock -------------------------------------------------------------------------------------
+
+def test_awaiting_a_promise_that_can_never_settle_is_a_deadlock_error(ctx: Context) -> None:
+    with pytest.raises(DeadlockError):
+        ctx.eval("await new Promise(() => {})")
+    assert ctx.eval("1") == 1
+
+
+async def test_eval_async_also_reports_a_deadlock(ctx: Context) -> None:
+    with pytest.raises(DeadlockError):
+        await ctx.eval_async("await new Promise(() => {})")
+
+
+# ---- snapshots refused ---------------------------------------------------------------------------
+
+@pytest.fixture
+def snapshot_bytes(ctx: Context) -> bytes:
+    ctx.eval("globalThis.data = {list: [1, 2, 3], text: 'snapshot me '.repeat(50)}")
+    return ctx.create_snapshot().to_bytes()
+
+
+def refusal(rt: Runtime, data: bytes) -> str:
+    with pytest.raises(InvalidSnapshotError) as raised:
+        rt.restore(Snapshot.from_bytes(data))
+    return str(raised.value)
+
+
+def test_a_truncated_snapshot_is_refused_naming_the_check(rt: Runtime, snapshot_bytes: bytes) -> None:
+    assert "truncated" in refusal(rt, snapshot_bytes[:-1])
+    assert "truncated" in refusal(rt, snapshot_bytes[:40])
+
+
+def test_bytes_that_are_not_a_snapshot_are_refused_naming_the_check(rt: Runtime) -> None:
+    assert "magic" in refusal(rt, b"definitely not a snapshot, just some text" * 4)
+    assert "truncated header" in refusal(rt, b"")
+
+
+def test_a_snapshot_from_another_guest_build_is_refused_naming_the_check(rt: Runtime, snapshot_bytes: bytes) -> None:
+    foreign = bytearray(snapshot_bytes)
+    foreign[16] ^= 0xFF  # the guest build id, bytes [16, 48)
+    # A real foreign snapshot is intact: recompute its SHA-256 trailer so the build check is reached.
+    foreign[-32:] = hashlib.sha256(bytes(foreign[:-32])).digest()
+    assert "another guest build" in refusal(rt, bytes(foreign))
+
+
+def test_a_snapshot_of_another_format_version_is_refused_naming_the_check(rt: Runtime, snapshot_bytes: bytes) -> None:
+    future = bytearray(snapshot_bytes)
+    future[8] += 1  # the format version, bytes [8, 12)
+    assert "format version" in refusal(rt, bytes(future))
+
+
+def test_restore_snapshot_refuses_a_corrupt_snapshot_and_leaves_the_context_as_it_was(
+        rt: Runtime, snapshot_bytes: bytes) -> None:
+    with rt.new_context() as ctx:
+        ctx.eval("globalThis.mine = true")
+        with pytest.raises(InvalidSnapshotError):
+            rt.restore_snapshot(Snapshot.from_bytes(snapshot_bytes[:-10]), ctx)
+        assert ctx.eval("mine") is True
+
+
+def test_corrupting_any_single_byte_of_a_snapshot_is_refused(rt: Runtime, snapshot_bytes: bytes) -> None:
+    accepted = []
+    for offset in range(len(snapshot_bytes)):
+        corrupt = bytearray(snapshot_bytes)
+        corrupt[offset] ^= 0x01
+        try:
+            rt.restore(Snapshot.from_bytes(bytes(corrupt))).close()
+            accepted.append(offset)
+        except InvalidSnapshotError:
+            pass
+    assert not accepted, (f"{len(accepted)} of {len(snapshot_bytes)} single-bit corruptions were restored "
+                          f"without complaint, e.g. at offsets {accepted[:10]}")
+
+
+# ---- host exceptions -------------------------------------------------------------------------------
+
+class PaymentDeclined(Exception):
+    pass
+
+
+def test_an_uncaught_host_exception_is_reraised_as_the_same_object_caused_by_a_jserror(ctx: Context) -> None:
+    declined = PaymentDeclined("card expired")
+
+    def pay() -> None:
+        raise declined
+
+    ctx.register("pay", pay)
+    with pytest.raises(PaymentDeclined) as raised:
+        ctx.eval("function checkout() { return pay() } checkout()")
+    assert raised.value is declined
+    cause = raised.value.__cause__
+    assert isinstance(cause, JSError)
+    assert "card expired" in cause.message
+
+
+async def test_an_uncaught_async_host_exception_is_reraised_as_the_same_object(ctx: Context) -> None:
+    declined = PaymentDeclined("insufficient funds")
+
+    @ctx.function
+    async def pay() -> None:
+        await asyncio.sleep(0)
+        raise declined
+
+    with pytest.raises(PaymentDeclined) as raised:
+        await ctx.eval_async("await pay()")
+    assert raised.value is declined
+    assert isinstance(raised.value.__cause__, JSError)
+
+
+def test_a_host_exception_caught_in_js_is_a_normal_error(ctx: Context) -> None:
+    def pay() -> None:
+        raise PaymentDeclined("card expired")
+
+    ctx.register("pay", pay)
+    caught = ctx.eval("try { pay(); null } catch (e) { [e instanceof Error, e.message] }")
+    assert caught[0] is True and "card expired" in caught[1]
+    assert ctx.eval("'no exception leaks into the next eval'")
+
+
+async def test_an_async_host_exception_caught_in_js_is_a_normal_error(ctx: Context) -> None:
+    @ctx.function
+    async def pay() -> None:
+        raise PaymentDeclined("insufficient funds")
+
+    caught = await ctx.eval_async("try { await pay(); null } catch (e) { [e instanceof Error, e.message] }")
+    assert caught[0] is True and "insufficient funds" in caught[1]
+
+
+def test_a_js_error_thrown_after_catching_a_host_exception_is_a_jserror(ctx: Context) -> None:
+    def pay() -> None:
+        raise PaymentDeclined("card expired")
+
+    ctx.register("pay", pay)
+    with pytest.raises(JSError) as raised:
+        ctx.eval("try { pay() } catch (e) { throw new Error('checkout failed') }")
+    assert raised.value.message == "checkout failed"

@@ -1,0 +1,46 @@
+"""Contexts do not leak: creating and closing many leaves memory flat, and a context that is
+dropped without close() is still freed."""
+
+import gc
+import os
+import weakref
+
+from quickbox import Runtime
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+MiB = 1024 * 1024
+
+# Bound on growth between context 1,000 and context 10,000. The first 1,000 warm up the engine's
+# instance pool, allocator arenas and caches; after that, a leak of even 2.5 KiB per context
+# (9,000 x 2.5 KiB = 22 MiB) would exceed it.
+ALLOWED_GROWTH = 20 * MiB
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+def test_creating_and_closing_10000_contexts_keeps_memory_flat(rt: Runtime) -> None:
+    after_warm_up = 0
+    for i in range(10_000):
+        with rt.new_context() as ctx:
+            ctx.register("echo", lambda value: value)
+            assert ctx.eval(f"echo({{n: {i}, text: 'x'.repeat(100)}}).n") == i
+        if i == 999:
+            gc.collect()
+            after_warm_up = resident_bytes()
+    gc.collect()
+    growth = resident_bytes() - after_warm_up
+    assert growth < ALLOWED_GROWTH, (f"RSS grew by {growth / MiB:.1f} MiB over 9,000 contexts "
+                                     f"(bound {ALLOWED_GROWTH / MiB:.0f} MiB)")
+
+
+def test_a_context_dropped_without_close_is_freed_by_the_garbage_collector(rt: Runtime) -> None:
+    ctx = rt.new_context()
+    ctx.register("echo", lambda value: value)
+    ctx.eval("echo(1)")
+    dropped = weakref.ref(ctx)
+    del ctx
+    gc.collect()
+    assert dropped() is None, "the context (and its sandbox) is still alive"
