@@ -1,5 +1,6 @@
-// quickbox-bench: the performance figures of Quickbox, each next to the same workload run by a
-// native (non-wasm) build of the same quickjs-ng, as a table on stdout and as JSON in a file.
+// quickbox-bench: the performance figures of Quickbox, as a table on stdout and as JSON in a file.
+// JS workloads run next to a native (non-wasm) build of the same quickjs-ng; capability calls
+// (host_calls.cc) next to the same JS without the calls; snapshots (snapshots.cc) on their own.
 // It prints figures; targets are reported (OK / MISSED), never enforced through the exit status.
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -17,14 +19,25 @@
 #include <vector>
 
 #include "harness.hh"
+#include "host_calls.hh"
 #include "native_quickjs.h"
 #include "quickbox/quickbox.hh"
+#include "snapshots.hh"
+#include "workload.hh"
 
 namespace {
 
 using bench::Measure;
 using bench::Nanos;
+using bench::Outcome;
 using bench::Stats;
+using bench::Target;
+using bench::Workload;
+using bench::checked;
+using bench::expect_eval;
+using bench::number;
+using bench::pad;
+using bench::pad_left;
 using quickbox::Engine;
 using quickbox::Sandbox;
 using quickbox::Value;
@@ -109,23 +122,6 @@ struct Resident {
 
 // ---- Output helpers --------------------------------------------------------------------------
 
-// Pads to `width` characters (not bytes: "µ" is two bytes of UTF-8).
-std::string pad(std::string text, size_t width) {
-  size_t chars = 0;
-  for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
-  if (chars < width) text.append(width - chars, ' ');
-  return text;
-}
-
-std::string pad_left(const std::string &text, size_t width) {
-  size_t chars = 0;
-  for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
-  return chars < width ? std::string(width - chars, ' ') + text : text;
-}
-
-// Value has no constructor for unsigned or size_t; this makes every figure a double on purpose.
-Value number(double v) { return Value(v); }
-
 Value stats_json(const Stats &s) {
   return Value::Object{{"samples", number(static_cast<double>(s.samples))},
                        {"median_ns", number(s.median.count())},
@@ -135,71 +131,64 @@ Value stats_json(const Stats &s) {
 
 // ---- Workloads -------------------------------------------------------------------------------
 
-// A goal from the issue: the quickbox median at most some time, or at most some multiple of the
-// native median.
-struct Target {
-  enum class Kind { MedianAtMost, RatioAtMost };
-  Kind kind;
-  double limit;  // nanoseconds or a ratio
-  std::string text;
-
-  bool met(const Stats &quickbox, std::optional<double> ratio) const {
-    if (kind == Kind::MedianAtMost) return quickbox.median.count() <= limit;
-    return ratio && *ratio <= limit;
-  }
-};
-
-struct Workload {
-  std::string name;
-  Measure quickbox;
-  Measure native;  // empty when the workload has no native twin
-  std::optional<Target> target;
-  std::function<void()> check;  // verifies both sides' results once before timing; may be empty
-};
-
-struct Outcome {
-  Stats quickbox;
-  std::optional<Stats> native;
-  std::optional<double> ratio;
-  std::optional<bool> target_met;
-};
-
 Outcome run_workload(const Workload &w, const bench::Plan &plan) {
   Outcome out;
   if (w.native) {
     std::tie(out.quickbox, out.native) = bench::measure_interleaved(w.quickbox, w.native, plan);
     out.ratio = out.quickbox.median / out.native->median;
+  } else if (w.baseline) {
+    std::tie(out.quickbox, out.baseline) = bench::measure_interleaved(w.quickbox, w.baseline, plan);
   } else {
     out.quickbox = bench::measure(w.quickbox, plan);
   }
-  if (w.target) out.target_met = w.target->met(out.quickbox, out.ratio);
+  if (w.per_unit) {
+    Nanos net = out.quickbox.median - (out.baseline ? out.baseline->median : Nanos(0));
+    out.per_unit_ns = net.count() / w.per_unit->count;
+  }
+  if (w.target) out.target_met = w.target->met(out.quickbox, out.ratio, out.per_unit_ns);
   return out;
+}
+
+// The column after the timings: the native twin and the ratio, or the cost per unit (and the
+// baseline subtracted before dividing).
+std::string comparison_column(const Workload &w, const Outcome &o) {
+  auto dur = [](Nanos d) { return pad_left(bench::format_duration(d), 8); };
+  std::string text;
+  if (o.native) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.1fx", *o.ratio);
+    text = "   native " + dur(o.native->median) + "   ratio " + pad_left(ratio, 7);
+  } else if (o.per_unit_ns) {
+    text = "   per " + w.per_unit->unit + " " + dur(Nanos(*o.per_unit_ns));
+    if (o.baseline) text += "  (base " + bench::format_duration(o.baseline->median) + ")";
+  }
+  return pad(text, 40);
 }
 
 void print_row(const Workload &w, const Outcome &o) {
   auto dur = [](Nanos d) { return pad_left(bench::format_duration(d), 8); };
-  std::string row = "  " + pad(w.name, 24) + " median " + dur(o.quickbox.median) +
+  std::string row = "  " + pad(w.name, bench::kNameWidth) + " median " + dur(o.quickbox.median) +
                     "   p99 " + (o.quickbox.p99 ? dur(*o.quickbox.p99) : pad_left("-", 8)) +
                     "   min " + dur(o.quickbox.min) + "   n " +
-                    pad_left(std::to_string(o.quickbox.samples), 6);
-  if (o.native) {
-    char ratio[32];
-    std::snprintf(ratio, sizeof ratio, "%.1fx", *o.ratio);
-    row += "   native " + dur(o.native->median) + "   ratio " + pad_left(ratio, 7);
-  } else {
-    row += std::string(33, ' ');
-  }
-  if (w.target) row += "   target " + w.target->text + (*o.target_met ? "  OK" : "  MISSED");
+                    pad_left(std::to_string(o.quickbox.samples), 6) + comparison_column(w, o);
+  if (w.target) row += " target " + w.target->text + (*o.target_met ? "  OK" : "  MISSED");
   std::cout << row << std::endl;
 }
 
 Value outcome_json(const Workload &w, const Outcome &o) {
   Value target = nullptr;
   if (w.target) target = Value::Object{{"goal", Value(w.target->text)}, {"met", Value(*o.target_met)}};
+  Value per_unit = nullptr;
+  if (o.per_unit_ns)
+    per_unit = Value::Object{{"unit", Value(w.per_unit->unit)},
+                             {"count", number(w.per_unit->count)},
+                             {"ns", number(*o.per_unit_ns)}};
   return Value::Object{{"name", Value(w.name)},
                        {"quickbox", stats_json(o.quickbox)},
                        {"native", o.native ? stats_json(*o.native) : Value(nullptr)},
                        {"ratio", o.ratio ? number(*o.ratio) : Value(nullptr)},
+                       {"baseline", o.baseline ? stats_json(*o.baseline) : Value(nullptr)},
+                       {"per_unit", per_unit},
                        {"target", target}};
 }
 
@@ -244,19 +233,6 @@ struct NativeJs {
                                ", expected " + expected.substr(0, 80));
   }
 };
-
-quickbox::Result checked(quickbox::Result result, const std::string &what) {
-  if (!result.ok()) throw std::runtime_error(what + " failed: " + result.error().to_string());
-  return result;
-}
-
-void expect_eval(Sandbox &sandbox, const std::string &source, const Value &expected) {
-  auto result = checked(sandbox.eval(source), "quickbox: `" + source + "`");
-  if (!(result.value() == expected))
-    throw std::runtime_error("quickbox: `" + source + "` returned " +
-                             quickbox::inspect(result.value()).substr(0, 80) + ", expected " +
-                             quickbox::inspect(expected).substr(0, 80));
-}
 
 // One JS evaluation run on a warm sandbox and on a warm native context.
 struct EvalCase {
@@ -376,7 +352,7 @@ Value footprint(const Engine &engine) {
   auto usage = sandbox.memory_usage();
   if (!usage) throw std::runtime_error("memory_usage() failed: " + usage.error().to_string());
   const auto &u = usage.value();
-  std::cout << "  " << pad(kFootprint, 24) << " fresh sandbox: linear memory "
+  std::cout << "  " << pad(kFootprint, bench::kNameWidth) << " fresh sandbox: linear memory "
             << bench::format_bytes(double(u.linear_memory_bytes)) << ", QuickJS heap "
             << bench::format_bytes(double(u.js_malloc_bytes)) << " in "
             << u.js_object_count << " objects\n";
@@ -406,11 +382,11 @@ Value many_sandboxes(const Engine &engine) {
            " each), private +" + bench::format_bytes(anonymous) + " (" +
            bench::format_bytes(anonymous / count) + " each)";
   };
-  std::cout << "  " << pad(kManySandboxes, 24) << " created in " << bench::format_duration(created)
+  std::cout << "  " << pad(kManySandboxes, bench::kNameWidth) << " created in " << bench::format_duration(created)
             << " (" << bench::format_duration(created / count) << " each), destroyed in "
             << bench::format_duration(destroyed) << "\n"
-            << "  " << pad("", 24) << " after create:         " << growth(after_create) << "\n"
-            << "  " << pad("", 24) << " after one eval each:  " << growth(after_eval) << "\n";
+            << "  " << pad("", bench::kNameWidth) << " after create:         " << growth(after_create) << "\n"
+            << "  " << pad("", bench::kNameWidth) << " after one eval each:  " << growth(after_eval) << "\n";
   auto rss = [&](const Resident &now) { return number(now.total - before.total); };
   auto anonymous = [&](const Resident &now) { return number(now.anonymous - before.anonymous); };
   return Value::Object{{"count", number(count)},
@@ -457,6 +433,9 @@ int run(const Options &options) {
   // Memory first, while the engine's pool is untouched by the timing loops.
   if (selected(kFootprint)) report.emplace_back("footprint", footprint(engine));
   if (selected(kManySandboxes)) report.emplace_back("many_sandboxes", many_sandboxes(engine));
+  bench::SnapshotBench snapshots(engine);
+  const std::string &kSnapshotSizes = bench::SnapshotBench::kSizes;
+  if (selected(kSnapshotSizes)) report.emplace_back("snapshot_sizes", snapshots.sizes());
   std::cout << "\n";
 
   // The warm sandbox and its native twin, with fib defined and the JSON document in `s`.
@@ -471,20 +450,32 @@ int run(const Options &options) {
 
   std::vector<Workload> workloads = lifecycle_workloads(engine);
   for (auto &w : eval_workloads(warm, native, document)) workloads.push_back(std::move(w));
+  bench::HostCallBench host_calls(engine);
+  for (auto &w : host_calls.workloads()) workloads.push_back(std::move(w));
+  for (auto &w : snapshots.workloads()) workloads.push_back(std::move(w));
 
   Value::Array rows;
-  std::string names = kFootprint + ", " + kManySandboxes;
+  std::map<std::string, Outcome> outcomes;
+  std::string names = kFootprint + "; " + kManySandboxes + "; " + kSnapshotSizes;
   for (const auto &w : workloads) {
-    names += ", " + w.name;
+    names += "; " + w.name;
     if (!selected(w.name)) continue;
     if (w.check) w.check();
     Outcome outcome = run_workload(w, plan);
     print_row(w, outcome);
     rows.push_back(outcome_json(w, outcome));
+    outcomes[w.name] = outcome;
   }
-  if (rows.empty() && !selected(kFootprint) && !selected(kManySandboxes))
+  if (rows.empty() && !selected(kFootprint) && !selected(kManySandboxes) && !selected(kSnapshotSizes))
     throw std::runtime_error("no workload name contains '" + options.filter + "'; the names are: " + names);
   report.emplace_back("workloads", std::move(rows));
+  Value phases = snapshots.phases(
+      [&](const std::string &name) {
+        auto row = outcomes.find(name);
+        return row == outcomes.end() ? nullptr : &row->second;
+      },
+      plan);
+  if (!phases.is_null()) report.emplace_back("snapshot_phases", std::move(phases));
 
   std::ofstream json(options.json_path);
   json << quickbox::to_json(Value(std::move(report))) << "\n";
