@@ -33,7 +33,9 @@ python: deps
 	$(VENV)/bin/pip install -q --require-hashes -r python/requirements/build.txt -r python/requirements/test.txt
 	$(VENV)/bin/pip install -q --no-build-isolation --no-deps .
 
+# Also installs what quickbox.langchain and its tests need (hash-pinned), for the type check and tests.
 test-python: python
+	$(VENV)/bin/pip install -q --require-hashes -r python/requirements/langchain.txt
 	$(VENV)/bin/python -m mypy
 	$(VENV)/bin/python -m pytest -q
 

@@ -1,0 +1,321 @@
+"""Durable pauses: approval gates, the reviewer's request and decisions, and the record that lets
+a paused program continue in another process.
+
+The request and the decisions have exactly the shape of LangChain's ``HumanInTheLoopMiddleware``
+(``HITLRequest``: ``action_requests`` + ``review_configs``; ``{"decisions": [...]}`` with
+``approve`` / ``edit`` / ``reject`` / ``respond``), so UIs built for Deep Agents render them.
+
+The record (one per paused ``eval`` tool call, in the graph's ``BaseStore`` under
+``("quickbox", "suspended", thread_id)`` / ``tool_call_id``) holds one entry per pause round:
+the suspended VM's snapshot, the request shown, and what each pending call is. See the package
+docstring for how rounds are replayed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, cast
+
+from langchain.agents.middleware.human_in_the_loop import (
+    ActionRequest,
+    DecisionType,
+    HITLRequest,
+    ReviewConfig,
+    _decision_schema,
+)
+from langchain_core.tools import BaseTool
+from langgraph.store.base import BaseStore
+from typing_extensions import TypedDict
+
+import quickbox
+
+logger = logging.getLogger("quickbox.langchain")
+
+ALL_DECISIONS: list[str] = ["approve", "edit", "reject", "respond"]
+NAMESPACE_ROOT = ("quickbox", "suspended")
+_RECORD_VERSION = 1
+
+
+class RecordRefused(Exception):
+    """A stored pause record failed its integrity check."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One ``interrupt_on`` entry, normalized as ``HumanInTheLoopMiddleware`` does."""
+
+    allowed: list[str]
+    description: str | Callable[..., str] | None = None
+    when: Callable[..., bool] | None = None
+
+
+class Gates:
+    """``interrupt_on``: tool names, ``task`` (every subagent) and ``task:<type>`` to ``True`` or
+    an approval config (``{"allowed_decisions": [...], "description": ..., "when": ...}``)."""
+
+    def __init__(self, interrupt_on: Mapping[str, Any] | None) -> None:
+        self._gates: dict[str, Gate] = {}
+        for name, config in (interrupt_on or {}).items():
+            if config is True:
+                self._gates[name] = Gate(list(ALL_DECISIONS))
+            elif config is False or config is None:
+                continue
+            elif isinstance(config, Mapping) and config.get("allowed_decisions"):
+                unknown = set(config["allowed_decisions"]) - set(ALL_DECISIONS)
+                if unknown:
+                    raise ValueError(f"interrupt_on[{name!r}]: unknown decision types {sorted(unknown)}; "
+                                     f"allowed are {ALL_DECISIONS}")
+                self._gates[name] = Gate(list(config["allowed_decisions"]), config.get("description"),
+                                         config.get("when"))
+            else:
+                raise ValueError(f"interrupt_on[{name!r}] must be True, False or a config with a non-empty "
+                                 f"'allowed_decisions' list, got {config!r}")
+
+    def for_tool(self, tool_name: str) -> Gate | None:
+        return self._gates.get(tool_name)
+
+    def for_subagent(self, subagent_type: str) -> Gate | None:
+        return self._gates.get(f"task:{subagent_type}") or self._gates.get("task")
+
+    def gated_subagents(self) -> list[str] | None:
+        """The gated subagent types ("*" for all), or None when none is gated."""
+        if "task" in self._gates:
+            return ["*"]
+        types = [name.removeprefix("task:") for name in self._gates if name.startswith("task:")]
+        return types or None
+
+
+# ---- what waits for the reviewer -------------------------------------------------------------------
+
+@dataclass
+class Blocked:
+    """A call the program waits on that only the reviewer can release.
+
+    ``tool``: a gated ``tools.*`` call. ``task``: a gated ``task()`` dispatch. ``nested``: a
+    dispatched subagent that paused on its own; ``interrupts`` are its LangGraph interrupts
+    (``{"id", "value"}``), the reviewer's decisions go back to it, and ``description`` is the
+    prefix put before the descriptions of its own actions.
+    """
+
+    call_id: int
+    kind: Literal["tool", "task", "nested"]
+    name: str
+    args: dict[str, Any]
+    description: str = ""
+    allowed: list[str] = field(default_factory=lambda: list(ALL_DECISIONS))
+    dispatch: dict[str, Any] | None = None
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
+
+    def actions(self) -> list[tuple[ActionRequest, ReviewConfig]]:
+        if self.kind != "nested":
+            action = ActionRequest(name=self.name, args=self.args, description=self.description)
+            return [(action, _review(self.name, self.allowed))]
+        return [pair for item in self.interrupts for pair in _nested_actions(item["value"], self.description)]
+
+    def answers(self, decisions: list[dict[str, Any]]) -> dict[str, Any]:
+        """For a nested pause: the resume value of each of the subagent's interrupts."""
+        out, at = {}, 0
+        for item in self.interrupts:
+            count = len(_nested_actions(item["value"], ""))
+            out[item["id"]] = _nested_answer(item["value"], decisions[at:at + count])
+            at += count
+        return out
+
+
+def _review(name: str, allowed: list[str]) -> ReviewConfig:
+    return ReviewConfig(action_name=name, allowed_decisions=cast(list[DecisionType], list(allowed)))
+
+
+def _nested_actions(value: Any, prefix: str) -> list[tuple[ActionRequest, ReviewConfig]]:
+    """A subagent's own interrupt as actions for the combined request."""
+    if isinstance(value, Mapping) and isinstance(value.get("action_requests"), list):
+        configs = {c.get("action_name"): c for c in value.get("review_configs", []) if isinstance(c, Mapping)}
+        pairs = []
+        for request in value["action_requests"]:
+            name = str(request.get("name", ""))
+            action = ActionRequest(name=name, args=dict(request.get("args") or {}),
+                                   description=f"{prefix}{request.get('description', '')}")
+            config = configs.get(name) or {"allowed_decisions": list(ALL_DECISIONS)}
+            pairs.append((action, _review(name, list(config["allowed_decisions"]))))
+        return pairs
+    if isinstance(value, Mapping) and value.get("type") == "tool_approval":
+        name = str(value.get("name", ""))
+        action = ActionRequest(name=name, args=dict(value.get("args") or {}),
+                               description=f"{prefix}{value.get('description', '')}")
+        return [(action, _review(name, ALL_DECISIONS))]
+    action = ActionRequest(name="task", args={"question": value},
+                           description=f"{prefix}The subagent asks for an answer; reply with a "
+                                       "'respond' decision whose message is the answer.")
+    return [(action, _review("task", ["respond"]))]
+
+
+def _nested_answer(value: Any, decisions: list[dict[str, Any]]) -> Any:
+    if isinstance(value, Mapping) and isinstance(value.get("action_requests"), list):
+        return {"decisions": decisions}
+    if isinstance(value, Mapping) and value.get("type") == "tool_approval":
+        return decisions[0]
+    return decisions[0].get("message")
+
+
+def build_request(blocked: Sequence[Blocked]) -> HITLRequest:
+    pairs = [pair for item in blocked for pair in item.actions()]
+    return HITLRequest(action_requests=[a for a, _ in pairs], review_configs=[c for _, c in pairs])
+
+
+def response_schema(blocked: Sequence[Blocked], tool_named: Callable[[str], BaseTool | None]) -> Any:
+    """The type LangGraph checks the reviewer's answer against before saving it: one decision
+    per action, of the types its review config allows, an edit's arguments in the tool's own
+    schema (as ``HumanInTheLoopMiddleware`` does per call). A wrong answer raises and is not
+    saved, so the same pause can be answered again."""
+    members = []
+    for item in blocked:
+        for action, config in item.actions():
+            tool = None if item.kind == "nested" else tool_named(action["name"])
+            members.append(_decision_schema(config["allowed_decisions"], action["name"], tool))
+    return TypedDict("EvalReview", {"decisions": tuple[tuple(members)]})  # type: ignore[misc, operator]
+
+
+def split_decisions(blocked: Sequence[Blocked], response: Any) -> list[list[dict[str, Any]]]:
+    """The reviewer's ``{"decisions": [...]}`` cut into one slice per blocked call, checked the
+    way ``HumanInTheLoopMiddleware`` checks them (count, and allowed types for our gates)."""
+    decisions = response.get("decisions") if isinstance(response, Mapping) else None
+    if not isinstance(decisions, (list, tuple)) or not all(isinstance(d, Mapping) for d in decisions):
+        raise ValueError(f"expected a resume value {{'decisions': [...]}} answering the eval tool's "
+                         f"approval request, got {response!r}")
+    sizes = [len(item.actions()) for item in blocked]
+    if len(decisions) != sum(sizes):
+        raise ValueError(f"Number of human decisions ({len(decisions)}) does not match number of "
+                         f"calls waiting for review in the JavaScript program ({sum(sizes)}).")
+    slices, at = [], 0
+    for item, size in zip(blocked, sizes, strict=True):
+        part = [dict(d) for d in decisions[at:at + size]]
+        at += size
+        if item.kind != "nested":
+            kind = part[0].get("type")
+            if kind not in item.allowed:
+                raise ValueError(f"Unexpected human decision: {part[0]}. Decision type {kind!r} is not "
+                                 f"allowed for {item.name!r}; expected one of {item.allowed}.")
+            if kind == "edit" and not isinstance((part[0].get("edited_action") or {}).get("args"), Mapping):
+                raise ValueError(f"an 'edit' decision needs edited_action.args (an object), got {part[0]}")
+            if kind == "edit" and part[0]["edited_action"].get("name", item.name) != item.name:
+                raise ValueError(f"an 'edit' decision cannot turn a call to {item.name!r} into a call to "
+                                 f"{part[0]['edited_action']['name']!r}")
+        slices.append(part)
+    return slices
+
+
+# ---- the record ---------------------------------------------------------------------------------------
+
+@dataclass
+class Round:
+    """One pause: the suspended VM and what it waits on."""
+
+    snapshot: bytes
+    request: dict[str, Any]
+    blocked: list[Blocked]
+    ptc_calls: int
+    tool_sequence: int
+    stdout: str
+    stdout_dropped: int
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["snapshot"] = base64.b64encode(self.snapshot).decode()
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Round:
+        fields = dict(data)
+        fields["snapshot"] = base64.b64decode(fields["snapshot"])
+        fields["blocked"] = [Blocked(**b) for b in fields["blocked"]]
+        return cls(**fields)
+
+
+def derive_key(key: bytes | None, purpose: str, *scope: str) -> bytes | None:
+    """A key for one purpose and scope (thread, tool call), so a signature made for one thread
+    does not verify in another."""
+    if key is None:
+        return None
+    label = "\x00".join(("quickbox.langchain/v1", purpose, *scope)).encode()
+    return hmac.new(key, label, hashlib.sha256).digest()
+
+
+def namespace(thread_id: str) -> tuple[str, ...]:
+    """``("quickbox", "suspended", <thread id>)``; store labels may not contain ".", NUL or be
+    empty, so those are %-escaped (an empty id becomes "%", which no escaped id can be)."""
+    label = thread_id.replace("%", "%25").replace(".", "%2E").replace("\x00", "%00")
+    return (*NAMESPACE_ROOT, label or "%")
+
+
+class PauseRecords:
+    """The pause record of one ``eval`` tool call in a ``BaseStore``."""
+
+    def __init__(self, store: BaseStore, thread_id: str, tool_call_id: str, code: str, key: bytes | None) -> None:
+        self._store = store
+        self._code = hashlib.sha256(code.encode()).hexdigest()
+        self._namespace = namespace(thread_id)
+        self._key_name = tool_call_id
+        self._mac_key = derive_key(key, "pause-record", thread_id, tool_call_id)
+
+    def load(self) -> list[Round] | None:
+        """The rounds of this call's pause; None when it has none (a record for the same tool-call
+        id but another program is stale, and deleted)."""
+        item = self._store.get(self._namespace, self._key_name)
+        if item is None:
+            return None
+        value = dict(item.value)
+        mac = value.pop("mac", None)
+        if self._mac_key is not None and not (isinstance(mac, str) and hmac.compare_digest(mac, self._mac(value))):
+            raise RecordRefused(f"the pause record of tool call {self._key_name!r} failed its integrity check "
+                                "(altered, written for another thread, or signed with another key)")
+        if value.get("version") != _RECORD_VERSION:
+            raise RecordRefused(f"the pause record of tool call {self._key_name!r} has version "
+                                f"{value.get('version')!r}; this version reads {_RECORD_VERSION}")
+        if value.get("code") != self._code:
+            logger.info("quickbox: dropping a stale pause record of tool call %r: it paused another program",
+                        self._key_name)
+            self.delete()
+            return None
+        try:
+            return [Round.from_json(r) for r in value["rounds"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise RecordRefused(f"the pause record of tool call {self._key_name!r} is malformed ({error!r})") from error
+
+    def save(self, rounds: Sequence[Round]) -> None:
+        value: dict[str, Any] = jsonable({"version": _RECORD_VERSION, "code": self._code,
+                                          "rounds": [r.to_json() for r in rounds]})
+        if self._mac_key is not None:
+            value["mac"] = self._mac(value)
+        self._store.put(self._namespace, self._key_name, value)
+
+    def delete(self) -> None:
+        self._store.delete(self._namespace, self._key_name)
+
+    def _mac(self, value: Mapping[str, Any]) -> str:
+        assert self._mac_key is not None
+        canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+        return hmac.new(self._mac_key, canonical, hashlib.sha256).hexdigest()
+
+
+def orphaned(store: BaseStore, thread_id: str) -> list[str]:
+    """Pause records left in a thread (a new turn began without resuming them)."""
+    return [item.key for item in store.search(namespace(thread_id), limit=1000)]
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON data (what the store and the checkpointer can keep)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return list(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items() if not isinstance(v, quickbox.Undefined)}
+    if isinstance(value, (list, tuple)):
+        return [None if isinstance(v, quickbox.Undefined) else jsonable(v) for v in value]
+    return str(value)

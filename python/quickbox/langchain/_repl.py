@@ -1,0 +1,645 @@
+"""One call of the ``eval`` tool: its VM, the functions bound to it, the calls it makes, and its
+pauses.
+
+``tools.*`` calls that need no approval are async Python functions the quickbox context runs
+itself. Everything a person may have to release is an *external* function the session settles:
+gated tools, and ``task()`` (a dispatched subagent may pause on its own, and its call must then
+stay pending inside the VM). When the program can go no further without a person, the session
+snapshots the suspended VM into the pause record and raises ``interrupt()``; see the package
+docstring for the replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from deepagents.middleware.subagents import SUBAGENT_RESPONSE_FORMAT_CONFIG_KEY
+from langchain.agents.structured_output import AutoStrategy
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from langgraph.errors import GraphBubbleUp, GraphInterrupt
+from langgraph.prebuilt import ToolRuntime
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.store.base import BaseStore
+from langgraph.types import interrupt
+
+import quickbox
+
+from . import _ptc, _subagent
+from ._format import Outcome, stringify, to_js
+from ._graph import call_config
+from ._pause import (
+    Blocked,
+    Gate,
+    Gates,
+    PauseRecords,
+    RecordRefused,
+    Round,
+    build_request,
+    derive_key,
+    jsonable,
+    response_schema,
+    split_decisions,
+)
+from ._prompt import Mode, js_name
+from ._source import redeclarable
+
+logger = logging.getLogger("quickbox.langchain")
+
+# Sequence numbers for calls the engine does not number for us (ungated tools); clear of call ids.
+_TOOL_SEQUENCE_BASE = 1 << 30
+
+
+class PTCCallBudgetExceeded(Exception):
+    """The program made more ``tools.*`` calls than ``max_ptc_calls`` allows in one eval."""
+
+
+class _WallTimeout(Exception):
+    pass
+
+
+class _SubagentPaused(Exception):
+    def __init__(self, interrupts: list[dict[str, Any]], elapsed: float) -> None:
+        super().__init__("the subagent paused for review")
+        self.interrupts = interrupts
+        self.elapsed = elapsed
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The middleware's configuration, as the session needs it."""
+
+    tool_name: str
+    mode: Mode
+    max_ptc_calls: int | None
+    wall_timeout: float | None
+    capture_console: bool
+    subagents: bool
+    max_concurrent_subagents: int
+    max_subagent_calls: int | None
+    max_snapshot_bytes: int
+    signing_key: bytes | None
+    ptc: _ptc.PTCOption | None
+    gates: Gates
+
+
+@dataclass
+class Finished:
+    """What an eval leaves behind: the outcome for the model and, unless ``mode="call"``, the
+    VM to keep in state (None: start the next eval fresh)."""
+
+    outcome: Outcome
+    persist: bool
+    vm: bytes | None
+
+
+def thread_id_of(config: Mapping[str, Any]) -> str:
+    return str((config.get("configurable") or {}).get("thread_id") or "")
+
+
+class Session:
+    """One ``eval`` tool call, from its first run to its end across any number of pauses."""
+
+    def __init__(self, settings: Settings, engine: quickbox.Runtime, tool_runtime: ToolRuntime[Any, Any],
+                 config: RunnableConfig, store: BaseStore, code: str, *, durable: bool, blocking: bool) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.config = config
+        self.runtime = dataclasses.replace(tool_runtime, config=config)
+        self.blocking = blocking
+        self.durable = durable
+        self.thread_id = thread_id_of(config)
+        self.eval_id = tool_runtime.tool_call_id or "eval"
+        self.code = code
+        self.records = PauseRecords(store, self.thread_id, self.eval_id, code, settings.signing_key)
+        self.tools = dict(_ptc.select(tool_runtime.tools, settings.ptc, own_tool_name=settings.tool_name))
+        self.task_tool = _ptc.find_task_tool(tool_runtime.tools) if settings.subagents else None
+        self.ctx: quickbox.Context | None = None
+        self.running: dict[int, asyncio.Task[Any]] = {}
+        self.blocked: dict[int, Blocked] = {}
+        self.settled = False
+        self.ptc_calls = 0
+        self.tool_sequence = 0
+        self.stdout = ""
+        self.stdout_dropped = 0
+        self.deadline: float | None = None
+        self.dispatches: dict[int, dict[str, Any]] = {}
+        self.recorded = False
+        self._executor: ThreadPoolExecutor | None = None
+
+    # ---- the whole call ------------------------------------------------------------------------
+
+    async def run(self, saved_vm: bytes | None) -> Finished:
+        loop = asyncio.get_running_loop()
+        if self.settings.wall_timeout is not None:
+            self.deadline = loop.time() + self.settings.wall_timeout
+        try:
+            rounds = await self._io(self.records.load)
+        except RecordRefused as error:
+            logger.warning("quickbox: %s; the paused program is dropped", error)
+            await self._io(self.records.delete)
+            return Finished(Outcome.error("PauseRefused", f"{error}; the paused program was dropped"),
+                            self.settings.mode != "call", saved_vm)
+        self.recorded = rounds is not None
+        try:
+            outcome = await self._evaluate(saved_vm, rounds)
+        except BaseException:  # a pause (GraphInterrupt) or a failure the graph must see
+            self._close()
+            raise
+        finally:
+            self._cancel_running()
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.recorded:
+            await self._io(self.records.delete)
+        return self._finish(outcome)
+
+    async def _io(self, operation: Callable[[], Any]) -> Any:
+        """A store operation. Under an async graph it runs in a worker thread: stores differ in
+        which of their APIs work on the event loop (SqliteStore has no async one, the async
+        stores refuse synchronous calls there), and all accept synchronous calls from a thread."""
+        if self.blocking:
+            return operation()
+        return await asyncio.to_thread(operation)
+
+    async def _evaluate(self, saved_vm: bytes | None, rounds: list[Round] | None) -> Outcome:
+        result: quickbox.EvalResult | None
+        if rounds:
+            response = await self._replay(rounds)
+            try:
+                self._resume_from(rounds[-1])
+            except quickbox.QuickJSError as error:
+                logger.warning("quickbox: the paused program of eval call %r cannot be restored: %s",
+                               self.eval_id, error)
+                return Outcome.error("PauseRefused", f"the paused program cannot be restored ({error}); it was dropped")
+            self._apply(rounds[-1].blocked, response)
+            result = None
+        else:
+            rounds = []
+            self.ctx, capabilities = self._open_vm(saved_vm)
+            self._bind(previous=capabilities)
+            try:
+                result = await self._bounded(self.ctx.start(redeclarable(self.code)))
+            except Exception as error:  # noqa: BLE001 - every failure becomes an outcome
+                return self._failure(error)
+        try:
+            while True:
+                result = await self._until_blocked(result)
+                if result.done:
+                    return self._success(result.value)
+                round_ = self._pause_round()
+                if isinstance(round_, Outcome):
+                    return round_
+                rounds.append(round_)
+                await self._io(lambda: self.records.save(rounds))
+                self.recorded = True
+                if not self.durable:
+                    logger.warning("quickbox: the graph has no store, so the paused program of eval call %r is kept "
+                                   "in this process's memory and will not survive a restart (compile the graph "
+                                   "with store=...)", self.eval_id)
+                response = self._ask(round_)
+                self._apply(round_.blocked, response)
+                result = None
+        except GraphBubbleUp:
+            raise
+        except Exception as error:  # noqa: BLE001
+            return self._failure(error)
+
+    async def _replay(self, rounds: list[Round]) -> Any:
+        """Answers interrupt #0..#k again; the earlier answers are already inside the last
+        round's snapshot, the last is new. When an earlier one has no answer any more (the
+        thread went back to an earlier checkpoint), the record is cut back to that round."""
+        response: Any = None
+        for index, round_ in enumerate(rounds):
+            try:
+                response = self._ask(round_)
+            except GraphInterrupt:
+                if index < len(rounds) - 1:
+                    await self._io(lambda: self.records.save(rounds[: index + 1]))
+                raise
+        return response
+
+    def _ask(self, round_: Round) -> Any:
+        """interrupt() for one round: raises the first time, returns the reviewer's answer once
+        the run is resumed."""
+        return interrupt(round_.request, response_schema=response_schema(round_.blocked, self._tool_named))
+
+    def _tool_named(self, name: str) -> BaseTool | None:
+        if name == "task":
+            return self.task_tool
+        return next((tool for tool in self.tools.values() if tool.name == name), None)
+
+    # ---- the VM ----------------------------------------------------------------------------------
+
+    def _vm_key(self) -> bytes | None:
+        return derive_key(self.settings.signing_key, "vm", self.thread_id)
+
+    def _open_vm(self, saved: bytes | None) -> tuple[quickbox.Context, list[str]]:
+        """The thread's VM (fresh when there is none, in ``call`` mode, or when the saved one is
+        refused) and the host functions it was saved with."""
+        if saved and self.settings.mode != "call":
+            snapshot = quickbox.Snapshot.from_bytes(saved)
+            try:
+                ctx = self.engine.restore(snapshot, key=self._vm_key())
+                return ctx, list(snapshot.info(key=self._vm_key())["capabilities"])
+            except quickbox.QuickJSError as error:
+                logger.warning("quickbox: the interpreter state saved in thread %r was refused (%s); "
+                               "starting a fresh interpreter", self.thread_id, error)
+        return self.engine.new_context(), []
+
+    def _resume_from(self, round_: Round) -> None:
+        snapshot = quickbox.Snapshot.from_bytes(round_.snapshot)
+        self.ctx = self.engine.restore(snapshot)
+        self._bind(previous=list(snapshot.info()["capabilities"]))
+        self.ptc_calls, self.tool_sequence = round_.ptc_calls, round_.tool_sequence
+        self.stdout, self.stdout_dropped = round_.stdout, round_.stdout_dropped
+
+    def _bind(self, previous: list[str]) -> None:
+        """Offers the current tools and ``task`` to the VM, and removes bindings a restored VM
+        still has from tools that are gone."""
+        ctx = self._vm()
+        bound = []
+        for js, tool in self.tools.items():
+            name = f"tools.{js}"
+            if self.settings.gates.for_tool(tool.name) is None:
+                ctx.register(name, self._tool_function(js, tool), is_async=True)
+            else:
+                ctx.external(name)
+            bound.append(name)
+        if self.task_tool is not None:
+            ctx.external("task", policy=quickbox.Policy(max_in_flight=self.settings.max_concurrent_subagents,
+                                                       max_calls_per_eval=self.settings.max_subagent_calls))
+            bound.append("task")
+        removals = [f"delete globalThis.tools?.[{json.dumps(name[6:])}];" if name.startswith("tools.")
+                    else f"delete globalThis[{json.dumps(name)}];" for name in previous if name not in bound]
+        if self.settings.ptc is not None:
+            removals.append("globalThis.tools ??= {};")
+        if removals and not ctx.suspended:  # a paused program keeps the bindings it was paused with
+            ctx.eval(" ".join(removals) + " undefined")
+
+    def _vm(self) -> quickbox.Context:
+        assert self.ctx is not None
+        return self.ctx
+
+    def _close(self) -> None:
+        if self.ctx is not None:
+            self.ctx.close()
+            self.ctx = None
+
+    def _finish(self, outcome: Outcome) -> Finished:
+        persist = self.settings.mode != "call"
+        vm = None
+        if persist and self.ctx is not None:
+            try:
+                if self.ctx.suspended:
+                    self.ctx.abandon()
+                snapshot = self.ctx.create_snapshot(key=self._vm_key()).to_bytes()
+                if len(snapshot) <= self.settings.max_snapshot_bytes:
+                    vm = snapshot
+                else:
+                    logger.warning("quickbox: the interpreter state of thread %r is %d bytes, more than "
+                                   "max_snapshot_bytes=%d; it is not kept", self.thread_id, len(snapshot),
+                                   self.settings.max_snapshot_bytes)
+            except quickbox.QuickJSError as error:
+                logger.warning("quickbox: could not save the interpreter state of thread %r: %s",
+                               self.thread_id, error)
+        self._close()
+        return Finished(outcome, persist, vm)
+
+    # ---- driving -------------------------------------------------------------------------------
+
+    async def _bounded(self, step: Coroutine[Any, Any, quickbox.EvalResult]) -> quickbox.EvalResult:
+        """One start/resume of the engine within the eval's wall-clock budget."""
+        if self.deadline is None:
+            return await step
+        remaining = self.deadline - asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                return await step
+        except TimeoutError as error:
+            raise _WallTimeout from error
+
+    async def _until_blocked(self, result: quickbox.EvalResult | None) -> quickbox.EvalResult:
+        """Runs the program, settling its external calls as they finish, until it is done or
+        waits only on calls a person must release."""
+        ctx = self._vm()
+        while True:
+            if result is None or self.settled:
+                self.settled = False
+                result = await self._bounded(ctx.resume())
+            if result.done:
+                return result
+            self._take(result.pending)
+            if self.settled:
+                continue
+            if not self.running:
+                return result
+            await self._collect()
+
+    def _take(self, pending: list[quickbox.PendingCall]) -> None:
+        for call in pending:
+            if call.id in self.running or call.id in self.blocked:
+                continue
+            if call.name == "task":
+                self._take_dispatch(call)
+            else:
+                self._take_gated_tool(call)
+
+    def _take_gated_tool(self, call: quickbox.PendingCall) -> None:
+        js = call.name.removeprefix("tools.")
+        tool = self.tools.get(js)
+        if tool is None:
+            self._reject(call.id, f"{call.name} is not available in this turn", "Error")
+            return
+        try:
+            self._count_tool_call(call.name)
+        except PTCCallBudgetExceeded as error:
+            self._reject(call.id, str(error), "PTCCallBudgetExceeded")
+            return
+        args = _ptc.tool_arguments(call.args[0] if call.args else None)
+        child_id = f"{self.eval_id}:{call.name}#{call.id}"
+        gate = self.settings.gates.for_tool(tool.name)
+        assert gate is not None
+        if not self._gate_applies(gate, tool, tool.name, args, child_id):
+            self._start(call.id, self._run_tool(tool, args, child_id, call.id))
+            return
+        description = self._describe(gate, tool.name, args, child_id,
+                                     f"The JavaScript program in `{self.settings.tool_name}` wants to call "
+                                     f"this tool.\n\nTool: {tool.name}\nArgs: {json.dumps(jsonable(args))}")
+        self.blocked[call.id] = Blocked(call.id, "tool", tool.name, jsonable(args), description, list(gate.allowed))
+
+    def _take_dispatch(self, call: quickbox.PendingCall) -> None:
+        try:
+            dispatch = _subagent.parse_dispatch(call.args)
+        except ValueError as error:
+            self._reject(call.id, str(error), "TypeError")
+            return
+        child_id = self._dispatch_id(call.id)
+        args = _subagent.review_args(dispatch)
+        gate = self.settings.gates.for_subagent(dispatch["subagent_type"])
+        if gate is None or not self._gate_applies(gate, self.task_tool, "task", args, child_id):
+            self._start(call.id, self._dispatch(call.id, dispatch, None))
+            return
+        description = self._describe(gate, "task", args, child_id,
+                                     f"The JavaScript program in `{self.settings.tool_name}` wants to start a "
+                                     f"subagent.\n\nSubagent: {dispatch['subagent_type']}\n"
+                                     f"Task: {dispatch['description']}")
+        self.blocked[call.id] = Blocked(call.id, "task", "task", jsonable(args), description, list(gate.allowed),
+                                        dispatch=jsonable(dispatch))
+
+    def _gate_applies(self, gate: Gate, tool: BaseTool | None, name: str, args: dict[str, Any], child_id: str) -> bool:
+        if gate.when is None:
+            return True
+        request = ToolCallRequest(tool_call={"name": name, "args": args, "id": child_id, "type": "tool_call"},
+                                  tool=tool, state=self.runtime.state,
+                                  runtime=dataclasses.replace(self.runtime, tool_call_id=child_id))
+        return bool(gate.when(request))
+
+    def _describe(self, gate: Gate, name: str, args: dict[str, Any], child_id: str, default: str) -> str:
+        if callable(gate.description):
+            tool_call = {"name": name, "args": args, "id": child_id, "type": "tool_call"}
+            return str(gate.description(tool_call, self.runtime.state, self.runtime))
+        return gate.description if isinstance(gate.description, str) else default
+
+    def _start(self, call_id: int, work: Coroutine[Any, Any, Any]) -> None:
+        self.running[call_id] = asyncio.ensure_future(work)
+
+    async def _collect(self) -> None:
+        """Waits for at least one running call and settles what finished."""
+        remaining = None
+        if self.deadline is not None:
+            remaining = max(0.0, self.deadline - asyncio.get_running_loop().time())
+        done, _ = await asyncio.wait(self.running.values(), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        if not done:
+            raise _WallTimeout
+        for call_id in [i for i, task in self.running.items() if task.done()]:
+            task = self.running.pop(call_id)
+            error = task.exception()
+            if isinstance(error, _SubagentPaused):
+                self.blocked[call_id] = self._nested_pause(call_id, error)
+            elif error is not None:
+                self._reject(call_id, f"{type(error).__name__}: {error}", "HostError")
+            else:
+                self._resolve(call_id, task.result())
+
+    def _nested_pause(self, call_id: int, paused: _SubagentPaused) -> Blocked:
+        dispatch = self.dispatches[call_id]
+        prefix = f"[subagent {dispatch['subagent_type']!r}, started by the JavaScript program] "
+        return Blocked(call_id, "nested", "task", _subagent.review_args(dispatch), prefix,
+                       dispatch=jsonable(dispatch), interrupts=paused.interrupts)
+
+    def _resolve(self, call_id: int, value: Any) -> None:
+        ctx = self._vm()
+        try:
+            ctx.resolve(call_id, value)
+        except quickbox.QuickJSError as error:
+            ctx.reject(call_id, f"the result cannot be passed to JavaScript: {error}", "TypeError")
+        self.settled = True
+
+    def _reject(self, call_id: int, message: str, name: str) -> None:
+        self._vm().reject(call_id, message, name)
+        self.settled = True
+
+    def _cancel_running(self) -> None:
+        for task in self.running.values():
+            task.cancel()
+        self.running.clear()
+
+    # ---- decisions ---------------------------------------------------------------------------------
+
+    def _apply(self, blocked: list[Blocked], response: Any) -> None:
+        """Carries out the reviewer's decisions on the calls of the pause they answer."""
+        self.blocked.clear()
+        for item, decisions in zip(blocked, split_decisions(blocked, response), strict=True):
+            if item.kind == "nested":
+                assert item.dispatch is not None
+                self._start(item.call_id, self._dispatch(item.call_id, item.dispatch, item.answers(decisions)))
+                continue
+            decision = decisions[0]
+            kind = decision["type"]
+            if kind == "reject":
+                reason = decision.get("message")
+                what = (f"the call to {item.name!r}" if item.kind == "tool"
+                        else f"the dispatch of subagent {item.args.get('subagent_type')!r}")
+                self._reject(item.call_id, f"the reviewer rejected {what}" + (f": {reason}" if reason else ""),
+                             "Error")
+            elif kind == "respond":
+                self._resolve(item.call_id, decision.get("message"))
+            else:
+                args = dict(decision["edited_action"]["args"]) if kind == "edit" else item.args
+                self._run_approved(item, args)
+
+    def _run_approved(self, item: Blocked, args: dict[str, Any]) -> None:
+        if item.kind == "task":
+            try:
+                dispatch = _subagent.dispatch_from(args) if args != item.args else dict(item.dispatch or {})
+            except ValueError as error:
+                self._reject(item.call_id, f"the reviewer's edit is not a valid dispatch: {error}", "TypeError")
+                return
+            self._start(item.call_id, self._dispatch(item.call_id, dispatch, None))
+            return
+        tool = self._tool_named(item.name)
+        if tool is None:
+            self._reject(item.call_id, f"tool {item.name!r} is not available any more", "Error")
+            return
+        child_id = f"{self.eval_id}:tools.{js_name(item.name)}#{item.call_id}"
+        self._start(item.call_id, self._run_tool(tool, args, child_id, item.call_id))
+
+    def _pause_round(self) -> Round | Outcome:
+        ctx = self._vm()
+        snapshot = ctx.create_snapshot().to_bytes()
+        if len(snapshot) > self.settings.max_snapshot_bytes:
+            return Outcome.error("PauseFailed", f"the program waits for approval, but its state ({len(snapshot)} "
+                                 f"bytes) exceeds max_snapshot_bytes ({self.settings.max_snapshot_bytes})")
+        blocked = sorted(self.blocked.values(), key=lambda b: b.call_id)
+        stdout, dropped = self._stdout()
+        return Round(snapshot=snapshot, request=dict(build_request(blocked)), blocked=blocked,
+                     ptc_calls=self.ptc_calls, tool_sequence=self.tool_sequence, stdout=stdout,
+                     stdout_dropped=dropped)
+
+    # ---- calls -------------------------------------------------------------------------------------
+
+    def _count_tool_call(self, name: str) -> None:
+        limit = self.settings.max_ptc_calls
+        if limit is not None and self.ptc_calls >= limit:
+            raise PTCCallBudgetExceeded(f"PTC call budget exceeded (limit={limit}, attempted={self.ptc_calls + 1}, "
+                                        f"function={name})")
+        self.ptc_calls += 1
+
+    def _tool_function(self, js: str, tool: BaseTool) -> Callable[..., Coroutine[Any, Any, Any]]:
+        async def call(*args: Any) -> Any:
+            self._count_tool_call(f"tools.{js}")
+            self.tool_sequence += 1
+            sequence = _TOOL_SEQUENCE_BASE + self.tool_sequence
+            arguments = _ptc.tool_arguments(args[0] if args else None)
+            return await self._run_tool(tool, arguments, f"{self.eval_id}:tools.{js}#{sequence}", sequence)
+        return call
+
+    async def _run_tool(self, tool: BaseTool, args: dict[str, Any], child_id: str, call_id: int) -> Any:
+        config = call_config(self.config, call_id=call_id)
+        runtime = dataclasses.replace(self.runtime, config=config)
+        try:
+            output = await self._invoke(tool, _ptc.tool_input(tool, args, runtime, child_id), config)
+        except GraphInterrupt as error:
+            raise RuntimeError(f"tool {tool.name!r} asked for human input (a LangGraph interrupt), which a call "
+                               "from JavaScript cannot pause for; list the tool in interrupt_on instead") from error
+        return to_js(output)
+
+    async def _invoke(self, tool: BaseTool, tool_input: Any, config: RunnableConfig) -> Any:
+        if not self.blocking:
+            return await tool.ainvoke(tool_input, config)
+        # Under a synchronous graph (agent.invoke) the tool runs synchronously too, in a worker
+        # thread: sync checkpointers (SqliteSaver, PostgresSaver) only serve synchronous runs.
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.settings.max_concurrent_subagents + 8,
+                                                thread_name_prefix="quickbox-call")
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, tool.invoke,
+                                                                tool_input, config)
+
+    def _dispatch_id(self, call_id: int) -> str:
+        return f"{self.eval_id}:task#{call_id}"
+
+    async def _dispatch(self, call_id: int, dispatch: dict[str, Any], answers: Mapping[str, Any] | None) -> Any:
+        """Runs one subagent through Deep Agents' ``task`` tool and returns its answer."""
+        assert self.task_tool is not None
+        self.dispatches[call_id] = dispatch
+        dispatch_id = self._dispatch_id(call_id)
+        config = call_config(self.config, call_id=call_id, answers=answers)
+        schema = dispatch.get("response_schema")
+        if schema is not None:  # Deep Agents' task tool compiles the subagent with this response format
+            config = {**config, "configurable": {**config.get("configurable", {}),
+                                                 SUBAGENT_RESPONSE_FORMAT_CONFIG_KEY: AutoStrategy(schema)}}
+        runtime = dataclasses.replace(self.runtime, config=config, tool_call_id=dispatch_id)
+        writer = self.runtime.stream_writer
+        _subagent.emit(writer, _subagent.start_event(dispatch_id, self.eval_id, dispatch))
+        started = time.monotonic()
+        tool_input = {"description": dispatch["description"], "subagent_type": dispatch["subagent_type"],
+                      "runtime": runtime}
+        try:
+            output = await self._invoke(self.task_tool, tool_input, config)
+        except GraphInterrupt as paused:
+            elapsed = time.monotonic() - started
+            _subagent.emit(writer, _subagent.end_event(dispatch_id, self.eval_id, "paused", elapsed))
+            interrupts = [{"id": i.id, "value": jsonable(i.value)} for i in paused.args[0]]
+            raise _SubagentPaused(interrupts, elapsed) from None
+        except Exception as error:
+            _subagent.emit(writer, _subagent.end_event(dispatch_id, self.eval_id, "error",
+                                                       time.monotonic() - started, str(error)))
+            raise
+        _subagent.emit(writer, _subagent.end_event(dispatch_id, self.eval_id, "complete", time.monotonic() - started))
+        return _subagent.answer(to_js(output), parse_json=schema is not None)
+
+    # ---- outcomes ------------------------------------------------------------------------------------
+
+    def _stdout(self) -> tuple[str, int]:
+        ctx = self.ctx
+        if ctx is None or not self.settings.capture_console:
+            return self.stdout, self.stdout_dropped
+        lines = "\n".join(line.text for line in ctx.console)
+        text = f"{self.stdout}\n{lines}" if self.stdout and lines else self.stdout + lines
+        return text, self.stdout_dropped + ctx.console_dropped_bytes
+
+    def _with_stdout(self, outcome: Outcome) -> Outcome:
+        outcome.stdout, outcome.stdout_dropped = self._stdout()
+        return outcome
+
+    def _success(self, value: Any) -> Outcome:
+        result = None if isinstance(value, quickbox.Undefined) else stringify(value)
+        return self._with_stdout(Outcome(result=result))
+
+    def _failure(self, error: BaseException) -> Outcome:
+        return self._with_stdout(self._describe_failure(error))
+
+    def _describe_failure(self, error: BaseException) -> Outcome:
+        if isinstance(error, _WallTimeout):
+            self._cancel_running()
+            if self.ctx is not None and self.ctx.suspended:
+                self.ctx.abandon()
+            return Outcome.error("Timeout", f"wall-clock limit of {self.settings.wall_timeout:g} s exceeded "
+                                 "(time spent waiting on tools and subagents counts)")
+        if isinstance(error, PTCCallBudgetExceeded):
+            return Outcome.error("PTCCallBudgetExceeded", str(error), _stack_of(error.__cause__))
+        if isinstance(error, quickbox.MarshalError):
+            return Outcome(result=f"[{_unpassable_kind(str(error))}]", result_kind="handle")
+        if isinstance(error, quickbox.JSError):
+            if not error.name:
+                return Outcome.error("Error", f"Uncaught {stringify(error.thrown, nested=True)}", error.stack)
+            return Outcome.error(error.name, error.message, error.stack)
+        if isinstance(error, quickbox.QuickJSError):
+            kind = _ENGINE_ERRORS.get(type(error), type(error).__name__.removesuffix("Error") or "Error")
+            return Outcome.error(kind, str(error), "".join(getattr(error, "__notes__", [])))
+        cause = error.__cause__
+        if isinstance(cause, quickbox.JSError):  # an async tool failed and the program did not catch it
+            return Outcome.error(cause.name or "HostError", cause.message, cause.stack)
+        raise error
+
+
+_ENGINE_ERRORS: dict[type, str] = {
+    quickbox.TimeoutError: "Timeout",
+    quickbox.MemoryLimitError: "OutOfMemory",
+    quickbox.StackOverflowError: "StackOverflow",
+    quickbox.DeadlockError: "Deadlock",
+    quickbox.OutputLimitError: "OutputLimit",
+    quickbox.InternalError: "InternalError",
+}
+
+
+def _stack_of(error: BaseException | None) -> str:
+    return error.stack if isinstance(error, quickbox.JSError) else ""
+
+
+def _unpassable_kind(message: str) -> str:
+    """"cannot pass a Map (convert ...) to the host" -> "Map"."""
+    words = message.removeprefix("cannot pass ").split(" ")
+    kind = words[1] if words and words[0] in ("a", "an") and len(words) > 1 else words[0]
+    return {"function": "Function", "cyclic": "Circular"}.get(kind, kind)
