@@ -134,6 +134,12 @@ int report_suspension(const Result &result, const SuspensionNote &note, bool jso
 
 /// "#3 ask('Publish?')": a pending call for people, its arguments shortened when long.
 std::string describe_call(const PendingCall &call);
+
+/// 'text', for names and paths inside messages.
+inline std::string in_quotes(std::string_view text) {
+  std::string out(1, '\'');  // built by appending: GCC 12 warns falsely about "'" + std::string
+  return out.append(text).append(1, '\'');
+}
 /// What a person does about a pending call: "--approve 3 or --deny 3[=REASON]".
 std::string how_to_settle(const PendingCall &call);
 /// [{"id", "capability", "args", "needs_approval"}, ...]

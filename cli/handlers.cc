@@ -23,10 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string in_quotes(std::string_view text) {
-  std::string out(1, '\'');  // built by appending: GCC 12 warns falsely about "'" + std::string
-  return out.append(text).append(1, '\'');
-}
 
 // ---- echo ------------------------------------------------------------------------------------------
 

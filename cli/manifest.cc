@@ -28,10 +28,6 @@ struct ManifestError {
 
 [[noreturn]] void fail(const std::string &where, const std::string &what) { throw ManifestError{where + ": " + what}; }
 
-std::string in_quotes(std::string_view text) {
-  std::string out(1, '\'');  // built by appending: GCC 12 warns falsely about "'" + std::string
-  return out.append(text).append(1, '\'');
-}
 
 std::string joined(std::span<const std::string_view> names) {
   std::string out;

@@ -577,6 +577,16 @@ static int32_t invalid(const char *message) {
   return reply_error(QB_ERROR_INVALID_INPUT, "", message, "");
 }
 
+/* The request's CBOR value could not be decoded: reply InvalidInput with the decoder's message. */
+static int32_t invalid_request_value(void) {
+  JSValue exc = JS_GetException(ctx);
+  const char *m = JS_ToCString(ctx, exc);
+  int32_t status = invalid(m ? m : "malformed value");
+  JS_FreeCString(ctx, m);
+  JS_FreeValue(ctx, exc);
+  return status;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Exports
  * ------------------------------------------------------------------------------------------- */
@@ -689,12 +699,7 @@ QB_EXPORT(QB_EXPORT_CALL) int32_t qb_call(uint32_t name_len, uint32_t args_len, 
       JS_FreeValue(ctx, args);
       return invalid("call arguments must be a CBOR array");
     }
-    JSValue exc = JS_GetException(ctx);
-    const char *m = JS_ToCString(ctx, exc);
-    int32_t st = invalid(m ? m : "malformed arguments");
-    JS_FreeCString(ctx, m);
-    JS_FreeValue(ctx, exc);
-    return st;
+    return invalid_request_value();
   }
   int64_t argc = 0;
   JS_GetLength(ctx, args, &argc);
@@ -722,14 +727,7 @@ QB_EXPORT(QB_EXPORT_SET_GLOBAL) int32_t qb_set_global(uint32_t name_len, uint32_
   const char *name = (const char *)input.data;
   if (name[name_len] != 0) return invalid("global name is not NUL-terminated");
   JSValue v = qb_cbor_decode(ctx, input.data + name_len + 1, value_len, config.max_depth);
-  if (JS_IsException(v)) {
-    JSValue exc = JS_GetException(ctx);
-    const char *m = JS_ToCString(ctx, exc);
-    int32_t st = invalid(m ? m : "malformed value");
-    JS_FreeCString(ctx, m);
-    JS_FreeValue(ctx, exc);
-    return st;
-  }
+  if (JS_IsException(v)) return invalid_request_value();
   JSValue global = JS_GetGlobalObject(ctx);
   int r = JS_SetPropertyStr(ctx, global, name, v);
   JS_FreeValue(ctx, global);
@@ -828,14 +826,7 @@ QB_EXPORT(QB_EXPORT_SETTLE) int32_t qb_settle(uint32_t call_id, uint32_t ok, uin
   while (i < pending_count && pending_calls[i].call_id != call_id) i++;
   if (i == pending_count) return invalid("no pending host call has this id");
   JSValue v = qb_cbor_decode(ctx, input.data, value_len, config.max_depth + 2);
-  if (JS_IsException(v)) {
-    JSValue exc = JS_GetException(ctx);
-    const char *m = JS_ToCString(ctx, exc);
-    int32_t st = invalid(m ? m : "malformed value");
-    JS_FreeCString(ctx, m);
-    JS_FreeValue(ctx, exc);
-    return st;
-  }
+  if (JS_IsException(v)) return invalid_request_value();
   pending_call call = pending_calls[i];
   pending_calls[i] = pending_calls[--pending_count];
   if (!ok) v = host_error(v, call.capability);

@@ -3,6 +3,7 @@
 
 #include <wasmtime.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -142,8 +143,14 @@ uint64_t random_seed();
 /// Fills bytes from the kernel's random source.
 void fill_random(std::span<uint8_t> bytes);
 
+/// SHA-256 of bytes.
+std::array<uint8_t, 32> sha256(std::span<const uint8_t> bytes);
+
 /// SHA-256 of bytes as lowercase hex.
 std::string sha256_hex(std::span<const uint8_t> bytes);
+
+/// Bytes as lowercase hex.
+std::string to_hex(std::span<const uint8_t> bytes);
 
 /// "64 MiB", "640 KiB" or "1234 bytes".
 std::string format_bytes(uint64_t n);

@@ -78,16 +78,6 @@ bool hex_to_raw(std::string_view hex, uint8_t *out, size_t n) {
   return true;
 }
 
-std::string raw_to_hex(const uint8_t *raw, size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; i++) {
-    out += digits[raw[i] >> 4];
-    out += digits[raw[i] & 15];
-  }
-  return out;
-}
-
 // ---- Host state ---------------------------------------------------------------------------------
 
 struct SavedCapability {
@@ -241,7 +231,7 @@ Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOpti
     return refused("unknown format version " + std::to_string(p.version) + " (this build reads version " +
                    std::to_string(kFormatVersion) + ")");
   uint32_t flags = get32(bytes.data() + 12);
-  if (flags & ~kFlagSigned) return refused("unknown flags 0x" + raw_to_hex(bytes.data() + 12, 4));
+  if (flags & ~kFlagSigned) return refused("unknown flags 0x" + internal::to_hex(bytes.subspan(12, 4)));
   p.is_signed = flags & kFlagSigned;
   std::memcpy(p.build_id.data(), bytes.data() + 16, 32);
   p.body_bytes = get64(bytes.data() + 48);
@@ -262,7 +252,8 @@ Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOpti
     auto mac = hmac_sha256(options.hmac_key, bytes.first(kHeaderSize + compressed));
     if (CRYPTO_memcmp(mac.data(), trailer, kMacSize) != 0)
       return refused("bad MAC: it was altered, or signed with another key");
-  } else if (internal::sha256_hex(bytes.first(kHeaderSize + compressed)) != raw_to_hex(trailer, kMacSize)) {
+  } else if (auto digest = internal::sha256(bytes.first(kHeaderSize + compressed));
+             !std::equal(digest.begin(), digest.end(), trailer)) {
     return refused("bad checksum: the snapshot is corrupt (its SHA-256 does not match)");
   }
   if (p.body_bytes > options.max_snapshot_bytes)
@@ -406,8 +397,7 @@ Expected<std::vector<uint8_t>> Sandbox::snapshot(const SnapshotOptions &options)
     auto mac = hmac_sha256(options.hmac_key, out);
     out.insert(out.end(), mac.begin(), mac.end());
   } else {
-    std::array<uint8_t, 32> digest;
-    hex_to_raw(internal::sha256_hex(out), digest.data(), digest.size());
+    auto digest = internal::sha256(out);
     out.insert(out.end(), digest.begin(), digest.end());
   }
   return out;
@@ -425,7 +415,7 @@ Expected<std::unique_ptr<Sandbox::Impl>> restore_parsed(const Engine &engine, co
   std::array<uint8_t, 32> ours{};
   hex_to_raw(engine.info().guest_build_id, ours.data(), 32);
   if (ours != p.build_id)
-    return refused("it was taken with another guest build (" + raw_to_hex(p.build_id.data(), 32) +
+    return refused("it was taken with another guest build (" + internal::to_hex(p.build_id) +
                    "); this engine runs " + engine.info().guest_build_id);
   uint64_t memory_bytes = uint64_t{p.memory_pages} * 65536;
   Sandbox::Impl &s = *impl;
@@ -538,7 +528,7 @@ Expected<SnapshotInfo> inspect_snapshot(std::span<const uint8_t> bytes, const Re
   const ParsedSnapshot &p = parsed.value();
   SnapshotInfo info{.format_version = p.version,
                     .signed_ = p.is_signed,
-                    .guest_build_id = raw_to_hex(p.build_id.data(), 32),
+                    .guest_build_id = internal::to_hex(p.build_id),
                     .total_bytes = p.total_bytes,
                     .body_bytes = p.body_bytes,
                     .memory_bytes = uint64_t{p.memory_pages} * 65536,

@@ -389,22 +389,29 @@ uint64_t random_seed() {
   return seed;
 }
 
-std::string sha256_hex(std::span<const uint8_t> bytes) {
+std::array<uint8_t, 32> sha256(std::span<const uint8_t> bytes) {
   // Fetched once: looking the algorithm up on every digest (what EVP_sha256() amounts to in
   // OpenSSL 3) took half of a small audit digest's time.
-  static EVP_MD *const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static EVP_MD *const algorithm = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   thread_local std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX *)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  std::array<uint8_t, 32> digest{};
   unsigned int length = 0;
-  if (!sha256 || !ctx || !EVP_DigestInit_ex2(ctx.get(), sha256, nullptr) ||
+  if (!algorithm || !ctx || !EVP_DigestInit_ex2(ctx.get(), algorithm, nullptr) ||
       !EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) ||
-      !EVP_DigestFinal_ex(ctx.get(), digest, &length))
+      !EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) || length != digest.size())
     throw std::runtime_error("SHA-256 failed");
-  static const char hex[] = "0123456789abcdef";
+  return digest;
+}
+
+std::string sha256_hex(std::span<const uint8_t> bytes) { return to_hex(sha256(bytes)); }
+
+std::string to_hex(std::span<const uint8_t> bytes) {
+  static const char digits[] = "0123456789abcdef";
   std::string out;
-  for (unsigned i = 0; i < length; i++) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
+  out.reserve(2 * bytes.size());
+  for (uint8_t b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
   }
   return out;
 }
