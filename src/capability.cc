@@ -185,9 +185,29 @@ HostCall *Sandbox::Impl::find_call(uint32_t id) {
   return nullptr;
 }
 
+size_t Sandbox::Impl::record_audit(AuditEntry entry) {
+  audit.push_back(std::move(entry));
+  size_t cap = std::max<size_t>(1, options.limits.max_audit_entries);
+  if (audit.size() > cap) {
+    // Drop the oldest finished entries down to three quarters of the cap (amortised); an entry
+    // whose call is still pending stays, and everything after it too.
+    size_t target = audit.size() - cap + cap / 4, n = 0;
+    while (n < target && n < audit.size() && audit[n].outcome != CallOutcome::Pending) n++;
+    audit.erase(audit.begin(), audit.begin() + static_cast<std::ptrdiff_t>(n));
+    audit_dropped += n;
+  }
+  return audit_dropped + audit.size() - 1;
+}
+
+AuditEntry *Sandbox::Impl::audit_entry(size_t index) {
+  if (index < audit_dropped || index - audit_dropped >= audit.size()) return nullptr;
+  return &audit[index - audit_dropped];
+}
+
 void Sandbox::Impl::close_audit(size_t index, CallOutcome outcome, std::string detail) {
-  if (index >= audit.size()) return;
-  AuditEntry &entry = audit[index];
+  AuditEntry *found = audit_entry(index);
+  if (!found) return;
+  AuditEntry &entry = *found;
   if (entry.outcome != CallOutcome::Pending) return;  // the first ending is the true one
   entry.outcome = outcome;
   entry.detail = std::move(detail);
@@ -199,12 +219,11 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
   using internal::encode_js_error;
   internal::HostReply reply;
   RegisteredCapability *cap = find_capability(capability_id);
-  audit.push_back(AuditEntry{.capability = cap ? cap->name : "#" + std::to_string(capability_id),
-                             .call_id = 0,
-                             .argument_bytes = args.size(),
-                             .argument_digest = internal::sha256_hex(args),
-                             .start = std::chrono::system_clock::now()});
-  size_t audit_index = audit.size() - 1;
+  size_t audit_index = record_audit(AuditEntry{.capability = cap ? cap->name : "#" + std::to_string(capability_id),
+                                               .call_id = 0,
+                                               .argument_bytes = args.size(),
+                                               .argument_digest = internal::sha256_hex(args),
+                                               .start = std::chrono::system_clock::now()});
   auto refuse = [&](CallOutcome outcome, std::string message) {
     close_audit(audit_index, outcome, message);
     reply.status = QB_HOST_ERROR;
@@ -240,7 +259,7 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
 
   if (cap->capability.kind == Capability::Kind::Sync && !policy.requires_approval) {
     CallInfo info{.call_id = next_call_id++, .capability = cap->name};
-    audit[audit_index].call_id = info.call_id;
+    if (AuditEntry *entry = audit_entry(audit_index)) entry->call_id = info.call_id;
     try {
       Value result = cap->capability.sync_handler(info, arg_values);
       std::vector<uint8_t> bytes = encode_cbor(result);
@@ -279,7 +298,7 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
                 .state = policy.requires_approval ? HostCall::State::AwaitingApproval
                                                   : HostCall::State::Queued,
                 .audit_index = audit_index};
-  audit[audit_index].call_id = call.id;
+  if (AuditEntry *entry = audit_entry(audit_index)) entry->call_id = call.id;
   reply.status = QB_HOST_QUEUED;
   reply.call_id = call.id;
   calls.push_back(std::move(call));
@@ -324,10 +343,10 @@ void Sandbox::Impl::dispatch_ready_calls() {
     } catch (const CapabilityError &e) {
       done.reject(e.what(), e.name());
     } catch (const std::exception &e) {
-      audit[call.audit_index].detail = e.what();
+      if (AuditEntry *entry = audit_entry(call.audit_index)) entry->detail = e.what();
       done.reject("the call to " + quoted(cap->name) + " failed");
     } catch (...) {
-      audit[call.audit_index].detail = "the handler threw a non-standard exception";
+      if (AuditEntry *entry = audit_entry(call.audit_index)) entry->detail = "the handler threw a non-standard exception";
       done.reject("the call to " + quoted(cap->name) + " failed");
     }
   }
@@ -413,8 +432,9 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
       ++i;
       continue;
     }
-    if (!detail.empty() && audit[call.audit_index].detail.empty()) audit[call.audit_index].detail = detail;
-    close_audit(call.audit_index, outcome, audit[call.audit_index].detail);
+    AuditEntry *entry = audit_entry(call.audit_index);
+    std::string recorded = entry && !entry->detail.empty() ? entry->detail : detail;
+    close_audit(call.audit_index, outcome, recorded);
     release_slot(call);
     HostCall settled = std::move(call);
     calls.erase(calls.begin() + static_cast<std::ptrdiff_t>(i));
@@ -611,5 +631,7 @@ Status Sandbox::abandon() {
 std::vector<PendingCall> Sandbox::pending_calls() const { return impl_->pending_for_caller(); }
 
 const std::vector<AuditEntry> &Sandbox::audit_log() const { return impl_->audit; }
+
+uint64_t Sandbox::audit_entries_dropped() const { return impl_->audit_dropped; }
 
 }  // namespace quickbox

@@ -116,6 +116,9 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// Set when resolve()/reject()/deny() settled a call in the guest: resume must run jobs.
   bool settled_since_resume = false;
   std::vector<AuditEntry> audit;
+  /// Finished entries dropped from the front to respect Limits::max_audit_entries. HostCall keeps
+  /// absolute indexes: entry i lives at audit[i - audit_dropped].
+  uint64_t audit_dropped = 0;
   std::shared_ptr<CompletionSignal> signal = std::make_shared<CompletionSignal>();
 
   ~Impl() { release(); }
@@ -163,6 +166,10 @@ struct Sandbox::Impl : internal::HostCallSink {
   Expected<size_t> deliver_completions();
   Status settle_in_guest(internal::HostCall &call, bool ok, const Value &value);
   void close_audit(size_t index, CallOutcome outcome, std::string detail);
+  /// Appends an entry (trimming old finished ones beyond the cap); returns its absolute index.
+  size_t record_audit(AuditEntry entry);
+  /// The entry with this absolute index, or nullptr once it was dropped.
+  AuditEntry *audit_entry(size_t index);
   void cancel_outstanding_calls(const std::string &why);
   void release_slot(internal::HostCall &call);
   std::vector<PendingCall> pending_for_caller() const;

@@ -463,17 +463,20 @@ Expected<std::unique_ptr<Sandbox::Impl>> restore_parsed(const Engine &engine, co
     s.capabilities.push_back(internal::RegisteredCapability{
         .name = c.name, .id = c.id, .js_async = c.js_async, .bound = false, .calls_this_eval = c.calls_this_eval});
   for (const auto &c : h.calls) {
-    s.audit.push_back(AuditEntry{.capability = "", .call_id = c.id, .argument_bytes = c.args_cbor.size(),
-                                 .argument_digest = internal::sha256_hex(c.args_cbor),
-                                 .start = std::chrono::system_clock::now(), .detail = "restored from a snapshot"});
+    std::string name;
     for (const auto &k : h.capabilities)
-      if (k.id == c.capability_id) s.audit.back().capability = k.name;
+      if (k.id == c.capability_id) name = k.name;
+    size_t audit_index = s.record_audit(AuditEntry{.capability = name, .call_id = c.id,
+                                                   .argument_bytes = c.args_cbor.size(),
+                                                   .argument_digest = internal::sha256_hex(c.args_cbor),
+                                                   .start = std::chrono::system_clock::now(),
+                                                   .detail = "restored from a snapshot"});
     s.calls.push_back(HostCall{.id = c.id,
                                .capability_id = c.capability_id,
                                .args_cbor = c.args_cbor,
                                .args = c.args,
                                .state = c.state,
-                               .audit_index = s.audit.size() - 1});
+                               .audit_index = audit_index});
   }
   // Calls that held an in-flight slot when the snapshot was taken hold it again.
   for (auto &call : s.calls) {

@@ -47,6 +47,9 @@ struct Limits {
   /// Host calls allowed per evaluation, over all capabilities. Unset: no cap beyond each
   /// capability's own.
   std::optional<uint32_t> max_host_calls;
+  /// Audit entries kept per sandbox; beyond it the oldest finished entries are dropped (and
+  /// counted by Sandbox::audit_entries_dropped), so a long-lived sandbox does not grow forever.
+  uint32_t max_audit_entries = 10000;
 };
 
 /// Where Date.now(), new Date() and performance.now() get their time.
@@ -155,8 +158,10 @@ class Sandbox {
   Result resume();
   /// Drops a suspended evaluation; its pending calls are cancelled and no more JS runs for it.
   Status abandon();
-  /// Every host call this sandbox made, in order.
+  /// The host calls this sandbox made, in order (the newest Limits::max_audit_entries).
   const std::vector<AuditEntry> &audit_log() const;
+  /// How many old audit entries were dropped to respect Limits::max_audit_entries.
+  uint64_t audit_entries_dropped() const;
 
   // ---- Snapshots ----
 
