@@ -2,14 +2,12 @@
 #include <gtest/gtest.h>
 
 #include "quickbox/quickbox.hh"
+#include "support/sandbox.hh"
 
 namespace quickbox {
 namespace {
 
-const Engine &engine() {
-  static Engine instance = Engine::create().unwrap();
-  return instance;
-}
+using test_support::engine;
 
 Capability noop() {
   return Capability::sync("noop", [](const CallInfo &, std::span<const Value> args) { return args[0]; });

@@ -2,17 +2,6 @@
 // built-in handlers, --suspend-to, `resume` in a separate process, `inspect`, --audit and signed
 // state files. Every test runs the real `quickbox` binary as a subprocess (one per step, so a
 // resume really happens in another process) and looks at its stdout, stderr and exit code.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -24,98 +13,18 @@
 #include <gtest/gtest.h>
 
 #include "quickbox/quickbox.hh"
+#include "support/scratch_dir.hh"
+#include "support/subprocess.hh"
+#include "support/text.hh"
 
 namespace {
 
 namespace fs = std::filesystem;
 using quickbox::Value;
+using namespace quickbox::test_support;
 
-const std::string kBinary = QUICKBOX_BINARY_DIR "/quickbox";
 const fs::path kExamples = fs::path(QUICKBOX_SOURCE_DIR) / "examples";
-constexpr auto kRunDeadline = std::chrono::seconds(60);
 constexpr int kExitUsage = 2, kExitTimeout = 3, kExitInvalidInput = 7, kExitSuspended = 10;
-
-struct Outcome {
-  int exit_code = -1;  ///< the exit status, or 128 + signal number when the process was killed
-  std::string out;
-  std::string err;
-};
-
-std::ostream &operator<<(std::ostream &os, const Outcome &o) {
-  return os << "exit code " << o.exit_code << "\n--- stdout ---\n" << o.out << "\n--- stderr ---\n" << o.err;
-}
-
-/// Runs `quickbox args...` with stdin closed and collects stdout and stderr separately. Kills it
-/// when it runs past kRunDeadline.
-Outcome run_quickbox(const std::vector<std::string> &args) {
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
-    ADD_FAILURE() << "pipe: " << std::strerror(errno);
-    return {};
-  }
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, STDIN_FILENO);
-    dup2(out[1], STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    std::vector<char *> argv{const_cast<char *>(kBinary.c_str())};
-    for (const std::string &arg : args) argv.push_back(const_cast<char *>(arg.c_str()));
-    argv.push_back(nullptr);
-    execv(kBinary.c_str(), argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  Outcome outcome;
-  std::vector<std::pair<int, std::string *>> streams{{out[0], &outcome.out}, {err[0], &outcome.err}};
-  const auto deadline = std::chrono::steady_clock::now() + kRunDeadline;
-  while (!streams.empty()) {
-    std::vector<pollfd> fds;
-    for (auto [fd, sink] : streams) fds.push_back({fd, POLLIN, 0});
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || poll(fds.data(), fds.size(), static_cast<int>(left.count())) == 0) {
-      kill(pid, SIGKILL);
-      ADD_FAILURE() << "quickbox ran longer than " << kRunDeadline.count() << " s and was killed";
-      break;
-    }
-    for (size_t i = 0; i < streams.size(); i++) {
-      if (!fds[i].revents) continue;
-      char chunk[65536];
-      ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
-      if (n > 0) {
-        streams[i].second->append(chunk, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        close(streams[i].first);
-        streams[i].first = -1;
-      }
-    }
-    std::erase_if(streams, [](const auto &stream) { return stream.first < 0; });
-  }
-  for (auto [fd, sink] : streams) close(fd);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return outcome;
-}
-
-/// The one JSON object quickbox printed on stdout.
-Value parse_json_output(const Outcome &outcome) {
-  EXPECT_EQ(std::count(outcome.out.begin(), outcome.out.end(), '\n'), 1) << "expected one line: " << outcome;
-  quickbox::Decoded parsed = quickbox::parse_json(outcome.out);
-  EXPECT_TRUE(parsed.ok) << parsed.error << "\n" << outcome;
-  return parsed.value;
-}
-
-const Value &field(const Value &object, std::string_view key) {
-  static const Value missing;
-  const Value *found = object.find(key);
-  EXPECT_NE(found, nullptr) << "no field \"" << key << "\" in " << quickbox::to_json(object);
-  return found ? *found : missing;
-}
-
-bool contains(const std::string &text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 std::vector<std::string> lines_of(const fs::path &file) {
   std::vector<std::string> lines;
@@ -124,26 +33,12 @@ std::vector<std::string> lines_of(const fs::path &file) {
   return lines;
 }
 
-class CliCaps : public ::testing::Test {
+class CliCaps : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "quickbox-caps-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write_file(const std::string &name, std::string_view contents) {
-    fs::path path = dir_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << contents;
-    return path.string();
-  }
+  CliCaps() : ScratchDirTest("quickbox-caps") {}
 
   /// Writes caps.json into the test's directory (its relative paths start there).
   std::string manifest(std::string_view json) { return write_file("caps.json", json); }
-
-  std::string path(const std::string &name) const { return (dir_ / name).string(); }
 
   /// A manifest for the durable-pause tests: `log` appends to log.txt (the side-effect counter),
   /// `ask` waits for a person, `publish` appends to published.txt once approved.
@@ -161,8 +56,6 @@ class CliCaps : public ::testing::Test {
                                 "await log('after: ' + answer);\n"
                                 "answer\n");
   }
-
-  fs::path dir_;
 };
 
 // ---- manifests ------------------------------------------------------------------------------------

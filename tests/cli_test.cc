@@ -1,193 +1,24 @@
 // Specification of the `quickbox` command line, checked by running the real binary as a
 // subprocess and looking at its stdout, stderr and exit code separately.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "quickbox/value.hh"
+#include "support/scratch_dir.hh"
+#include "support/subprocess.hh"
 
 namespace {
 
-namespace fs = std::filesystem;
 using quickbox::Value;
+using namespace quickbox::test_support;
 
-const std::string kBinary = QUICKBOX_BINARY_DIR "/quickbox";
-// A run that takes longer than this is hung; it is killed and the test fails.
-constexpr auto kRunDeadline = std::chrono::seconds(60);
-
-struct Outcome {
-  int exit_code = -1;  ///< the exit status, or 128 + signal number when the process was killed
-  std::string out;
-  std::string err;
-};
-
-std::ostream &operator<<(std::ostream &os, const Outcome &o) {
-  return os << "exit code " << o.exit_code << "\n--- stdout ---\n" << o.out << "\n--- stderr ---\n" << o.err;
-}
-
-/// Where a child's standard streams go.
-struct Wiring {
-  int in, out, err;
-};
-
-[[noreturn]] void exec_quickbox(const std::vector<std::string> &args, Wiring wiring) {
-  dup2(wiring.in, STDIN_FILENO);
-  dup2(wiring.out, STDOUT_FILENO);
-  dup2(wiring.err, STDERR_FILENO);
-  std::vector<char *> argv{const_cast<char *>(kBinary.c_str())};
-  for (const std::string &arg : args) argv.push_back(const_cast<char *>(arg.c_str()));
-  argv.push_back(nullptr);
-  execv(kBinary.c_str(), argv.data());
-  _exit(127);
-}
-
-int wait_for_exit(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/// Feeds `input` to fd `to_child` and collects everything written to the `from_child` fds until
-/// they all reach end of file (EIO counts as end of file: that is how a pty master reports a
-/// closed terminal). Kills the child when it runs past kRunDeadline.
-void pump(pid_t pid, int to_child, std::string_view input, std::vector<std::pair<int, std::string *>> from_child) {
-  const auto deadline = std::chrono::steady_clock::now() + kRunDeadline;
-  size_t written = 0;
-  auto stop_feeding = [&to_child] {
-    close(to_child);
-    to_child = -1;
-  };
-  if (to_child >= 0 && input.empty()) stop_feeding();
-  while (!from_child.empty()) {
-    std::vector<pollfd> fds;
-    for (auto [fd, sink] : from_child) fds.push_back({fd, POLLIN, 0});
-    if (to_child >= 0) fds.push_back({to_child, POLLOUT, 0});
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || poll(fds.data(), fds.size(), static_cast<int>(left.count())) == 0) {
-      kill(pid, SIGKILL);
-      ADD_FAILURE() << "quickbox ran longer than " << kRunDeadline.count() << " s and was killed";
-      break;
-    }
-    for (size_t i = 0; i < from_child.size(); i++) {
-      if (!fds[i].revents) continue;
-      char chunk[65536];
-      ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
-      if (n > 0) {
-        from_child[i].second->append(chunk, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        close(from_child[i].first);
-        from_child[i].first = -1;
-      }
-    }
-    std::erase_if(from_child, [](const auto &entry) { return entry.first < 0; });
-    if (to_child >= 0 && fds.back().revents) {
-      ssize_t n = write(to_child, input.data() + written, input.size() - written);
-      if (n > 0) written += static_cast<size_t>(n);
-      if (written == input.size() || (n < 0 && errno != EAGAIN && errno != EINTR)) stop_feeding();
-    }
-  }
-  for (auto [fd, sink] : from_child) close(fd);
-  if (to_child >= 0) stop_feeding();
-}
-
-/// Runs `quickbox args...` with `input` on its stdin (pipes on all three streams). With
-/// merge_stderr, stderr goes into the same pipe as stdout, so their relative order is kept.
-Outcome run_quickbox(const std::vector<std::string> &args, std::string_view input = {},
-                     bool merge_stderr = false) {
-  signal(SIGPIPE, SIG_IGN);  // a child that exits without reading its stdin must not kill us
-  int in[2], out[2], err[2];
-  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
-    ADD_FAILURE() << "pipe: " << std::strerror(errno);
-    return {};
-  }
-  pid_t pid = fork();
-  if (pid == 0) exec_quickbox(args, {in[0], out[1], merge_stderr ? out[1] : err[1]});
-  close(in[0]);
-  close(out[1]);
-  close(err[1]);
-  fcntl(in[1], F_SETFL, O_NONBLOCK);
-  Outcome outcome;
-  pump(pid, in[1], input, {{out[0], &outcome.out}, {err[0], &outcome.err}});
-  outcome.exit_code = wait_for_exit(pid);
-  return outcome;
-}
-
-/// Runs quickbox with a pseudo-terminal as stdin, stdout and stderr, typing `keystrokes`.
-/// Everything the terminal showed (including the echo of the typed text) lands in `out`.
-Outcome run_on_terminal(const std::vector<std::string> &args, std::string_view keystrokes) {
-  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0 || grantpt(master) || unlockpt(master)) {
-    ADD_FAILURE() << "cannot open a pseudo-terminal: " << std::strerror(errno);
-    return {};
-  }
-  // Opened before the fork so the terminal is never without a user: a master whose terminal has
-  // no open descriptor reports end of file.
-  int tty = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (tty < 0) {
-    ADD_FAILURE() << "cannot open the terminal: " << std::strerror(errno);
-    return {};
-  }
-  pid_t pid = fork();
-  if (pid == 0) exec_quickbox(args, {tty, tty, tty});
-  close(tty);
-  int typing = dup(master);  // pump() closes it when done typing; reading goes on on `master`
-  Outcome outcome;
-  pump(pid, typing, keystrokes, {{master, &outcome.out}});
-  outcome.exit_code = wait_for_exit(pid);
-  return outcome;
-}
-
-/// The JSON object quickbox printed on stdout, parsed.
-Value parse_envelope(const Outcome &outcome) {
-  EXPECT_EQ(std::count(outcome.out.begin(), outcome.out.end(), '\n'), 1) << "expected one line: " << outcome;
-  quickbox::Decoded parsed = quickbox::parse_json(outcome.out);
-  EXPECT_TRUE(parsed.ok) << parsed.error << "\n" << outcome;
-  EXPECT_TRUE(parsed.value.is_object()) << outcome;
-  return parsed.value;
-}
-
-const Value &field(const Value &object, std::string_view key) {
-  static const Value missing;
-  const Value *found = object.find(key);
-  EXPECT_NE(found, nullptr) << "no field \"" << key << "\"";
-  return found ? *found : missing;
-}
-
-class CliTest : public ::testing::Test {
+class CliTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "quickbox-cli-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  /// Writes a file in the test's own directory and returns its path.
-  std::string write_file(const std::string &name, std::string_view contents) {
-    fs::path path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << contents;
-    return path.string();
-  }
-
-  fs::path dir_;
+  CliTest() : ScratchDirTest("quickbox-cli") {}
 };
 
 // ---- eval prints its value the way `node -p` does ----------------------------------------------------
@@ -226,7 +57,7 @@ TEST_F(CliTest, TopLevelAwaitIsAwaited) {
 TEST_F(CliTest, FlagsMayFollowTheOperands) {
   Outcome r = run_quickbox({"eval", "6 * 7", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(field(parse_envelope(r), "value"), Value(42));
+  EXPECT_EQ(field(parse_json_output(r), "value"), Value(42));
 }
 
 TEST_F(CliTest, DoubleDashLetsCodeStartWithADash) {
@@ -266,7 +97,7 @@ TEST_F(CliTest, JsonPrintsOneEnvelopeWithValueAndConsole) {
   Outcome r = run_quickbox({"--json", "eval", "console.log('hi'); console.warn('careful'); ({n: 1, s: 'x'})"});
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.err, "");
-  Value envelope = parse_envelope(r);
+  Value envelope = parse_json_output(r);
   EXPECT_EQ(field(envelope, "ok"), Value(true));
   EXPECT_EQ(field(envelope, "value"), Value(Value::Object{{"n", 1}, {"s", "x"}}));
   EXPECT_EQ(field(envelope, "console"),
@@ -277,14 +108,14 @@ TEST_F(CliTest, JsonPrintsOneEnvelopeWithValueAndConsole) {
 
 TEST_F(CliTest, JsonWritesUndefinedAsNull) {
   Outcome r = run_quickbox({"--json", "eval", "undefined"});
-  EXPECT_EQ(field(parse_envelope(r), "value"), Value(nullptr));
+  EXPECT_EQ(field(parse_json_output(r), "value"), Value(nullptr));
 }
 
 TEST_F(CliTest, JsonDescribesAnErrorAndKeepsTheExitCode) {
   Outcome r = run_quickbox({"--json", "eval", "function fail() { throw new TypeError('bad'); }\nfail()"});
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_EQ(r.err, "");
-  Value envelope = parse_envelope(r);
+  Value envelope = parse_json_output(r);
   EXPECT_EQ(field(envelope, "ok"), Value(false));
   const Value &error = field(envelope, "error");
   EXPECT_EQ(field(error, "kind"), Value("JSException"));

@@ -31,12 +31,14 @@
 #include <vector>
 
 #include "quickbox/quickbox.hh"
+#include "support/sandbox.hh"
 
 namespace quickbox {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using namespace test_support;
 
 const fs::path kCorpusDir = fs::path(QUICKBOX_SOURCE_DIR) / "tests" / "js" / "hostile";
 
@@ -128,12 +130,6 @@ const std::vector<HostileProgram> &corpus() {
   return programs;
 }
 
-/// One engine for the whole binary, as a process would have.
-const Engine &shared_engine() {
-  static const Engine engine = Engine::create().unwrap();
-  return engine;
-}
-
 SandboxOptions options_for(const HostileProgram &program) {
   SandboxOptions options;
   options.limits.cpu_time = program.kind == ErrorKind::Timeout ? kTimeoutBudget : kOtherBudget;
@@ -155,17 +151,6 @@ std::vector<std::string> renderings_of_limit(ErrorKind kind, const Limits &limit
     case ErrorKind::OutputLimit: return bytes(limits.result_bytes);
     default: return {};
   }
-}
-
-bool contains(const std::string &haystack, const std::string &needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-std::string describe(const Result &r) {
-  if (r.ok()) return "Done(" + inspect(r.value()) + ")";
-  const Error &e = r.error();
-  return std::string(to_string(e.kind)) + " [name '" + e.name + "', message '" + e.message + "'" +
-         (e.instance_discarded ? ", instance discarded" : "") + "]";
 }
 
 /// Every way the run of `program` departs from its header, one sentence each (empty: all good).
@@ -254,7 +239,7 @@ void check_sandbox_still_works(Sandbox &sandbox, const Result &r, Verdict &verdi
 }
 
 void check_fresh_sandbox_is_pristine(Verdict &verdict) {
-  auto fresh = Sandbox::create(shared_engine());
+  auto fresh = Sandbox::create(engine());
   if (!fresh) return verdict.problem("a fresh sandbox cannot be created: " + fresh.error().to_string());
   Result probe = fresh.value().eval(kPristineRealmProbe);
   if (!probe.ok() || probe.value() != Value(true))
@@ -268,7 +253,7 @@ Verdict run_program(const HostileProgram &program) {
     return verdict;
   }
   SandboxOptions options = options_for(program);
-  auto created = Sandbox::create(shared_engine(), options);
+  auto created = Sandbox::create(engine(), options);
   if (!created) {
     verdict.problem("cannot create a sandbox: " + created.error().to_string());
     return verdict;

@@ -12,52 +12,15 @@
 #include <vector>
 
 #include "quickbox/quickbox.hh"
+#include "support/sandbox.hh"
 
 namespace quickbox {
-
-/// Lets gtest print values and kinds the way a reader thinks of them.
-void PrintTo(const Value &value, std::ostream *out) { *out << inspect(value); }
-void PrintTo(ErrorKind kind, std::ostream *out) { *out << to_string(kind); }
-void PrintTo(ConsoleLevel level, std::ostream *out) { *out << to_string(level); }
-
 namespace {
 
 using namespace std::chrono_literals;
+using namespace test_support;
 
 // ---- Helpers ------------------------------------------------------------------------------------
-
-/// One engine for the whole binary, as a process would have.
-const Engine &engine() {
-  static const Engine shared = Engine::create().unwrap();
-  return shared;
-}
-
-Sandbox make_sandbox(const SandboxOptions &options = {}) {
-  return Sandbox::create(engine(), options).unwrap();
-}
-
-std::string describe(const Result &r) {
-  if (r.ok()) return "Done(" + inspect(r.value()) + ")";
-  return r.error().to_string() + (r.error().instance_discarded ? " [instance discarded]" : "");
-}
-
-/// Evaluates and requires a Done result.
-Value eval_ok(Sandbox &sandbox, std::string_view source, const EvalOptions &options = {}) {
-  Result r = sandbox.eval(source, options);
-  EXPECT_TRUE(r.ok()) << source << "\n  -> " << describe(r);
-  return r.ok() ? r.value() : Value();
-}
-
-/// Evaluates and requires an Error result; returns it.
-Error eval_error(Sandbox &sandbox, std::string_view source, const EvalOptions &options = {}) {
-  Result r = sandbox.eval(source, options);
-  EXPECT_FALSE(r.ok()) << source << "\n  -> " << describe(r);
-  return r.ok() ? Error{} : r.error();
-}
-
-bool contains(const std::string &haystack, const std::string &needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 EvalOptions with_kind(EvalOptions::Kind kind) {
   EvalOptions options;

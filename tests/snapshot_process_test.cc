@@ -2,13 +2,10 @@
 // snapshot_peer) starts a program that makes side effects and then waits on its caller, writes the
 // snapshot to a file and exits; process B (another exec) restores the file, answers, resumes and
 // prints the result. The side-effect file shows what ran where: nothing may run twice.
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,68 +13,31 @@
 #include <vector>
 
 #include "quickbox/quickbox.hh"
+#include "support/printers.hh"
+#include "support/scratch_dir.hh"
+#include "support/subprocess.hh"
 
 #ifndef SNAPSHOT_PEER
 #error "SNAPSHOT_PEER must name the snapshot_peer executable (see tests/CMakeLists.txt)"
 #endif
 
 namespace quickbox {
-
-void PrintTo(const Value &value, std::ostream *out) { *out << inspect(value); }
-
 namespace {
 
 namespace fs = std::filesystem;
+using namespace test_support;
 
-struct PeerRun {
-  int exit_code = -1;
-  std::string out, err;
-  Value json;  ///< stdout parsed as JSON (undefined when it is not JSON)
+/// How a run of snapshot_peer ended, with its stdout parsed as JSON.
+struct PeerRun : Outcome {
+  Value json;  ///< undefined when stdout is not JSON
 };
 
-std::string read_file(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 /// Runs snapshot_peer with args as a separate process (fork + exec) and waits for it.
-PeerRun run_peer(const fs::path &dir, const std::vector<std::string> &args) {
-  static int runs = 0;
-  fs::path out_path = dir / ("peer" + std::to_string(++runs) + ".out");
-  fs::path err_path = dir / ("peer" + std::to_string(runs) + ".err");
-  std::vector<std::string> argv_text = {SNAPSHOT_PEER};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
-  std::vector<char *> argv;
-  for (auto &a : argv_text) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  PeerRun run;
-  pid_t pid = fork();
-  if (pid < 0) {
-    ADD_FAILURE() << "fork failed";
-    return run;
-  }
-  if (pid == 0) {
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(126);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  run.out = read_file(out_path);
-  run.err = read_file(err_path);
+PeerRun run_peer(const std::vector<std::string> &args) {
+  PeerRun run{run_program(SNAPSHOT_PEER, args)};
   Decoded parsed = parse_json(run.out);
   if (parsed.ok) run.json = parsed.value;
   return run;
-}
-
-std::string describe(const PeerRun &run) {
-  return "exit " + std::to_string(run.exit_code) + "\nstdout: " + run.out + "stderr: " + run.err;
 }
 
 /// One line of the effects file: "<role> <pid> <capability> <argument>".
@@ -105,40 +65,32 @@ std::string summary(const std::vector<Effect> &effects) {
   return out;
 }
 
-const Value &field(const Value &object, const char *key) {
-  static const Value missing;
-  const Value *v = object.find(key);
-  return v ? *v : missing;
-}
-
 /// A fresh directory for one test's files, removed afterwards.
-class CrossProcess : public ::testing::Test {
+class CrossProcess : public ScratchDirTest {
  protected:
+  CrossProcess() : ScratchDirTest("quickbox-snapshot") {}
+
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "quickbox-snapshot-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    snapshot_ = (dir_ / "program.qbsnap").string();
-    effects_ = (dir_ / "effects.txt").string();
+    ScratchDirTest::SetUp();
+    snapshot_ = path("program.qbsnap");
+    effects_ = path("effects.txt");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   PeerRun peer(const std::string &mode, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {mode, "--snapshot", snapshot_, "--effects", effects_};
     args.insert(args.end(), extra.begin(), extra.end());
-    return run_peer(dir_, args);
+    return run_peer(args);
   }
 
-  fs::path dir_;
   std::string snapshot_, effects_;
 };
 
 TEST_F(CrossProcess, ASuspendedProgramFinishesInAnotherProcessAndNothingRunsTwice) {
   PeerRun a = peer("start");
-  ASSERT_EQ(a.exit_code, 0) << describe(a);
-  EXPECT_EQ(field(a.json, "status"), Value("suspended")) << describe(a);
-  ASSERT_TRUE(field(a.json, "pending").is_array()) << describe(a);
-  ASSERT_EQ(field(a.json, "pending").as_array().size(), 1u) << describe(a);
+  ASSERT_EQ(a.exit_code, 0) << a;
+  EXPECT_EQ(field(a.json, "status"), Value("suspended")) << a;
+  ASSERT_TRUE(field(a.json, "pending").is_array()) << a;
+  ASSERT_EQ(field(a.json, "pending").as_array().size(), 1u) << a;
   const Value &asked = field(a.json, "pending").as_array()[0];
   EXPECT_EQ(field(asked, "capability"), Value("ask"));
   EXPECT_EQ(field(asked, "args"), Value(Value::Array{"approve?"}));
@@ -146,14 +98,14 @@ TEST_F(CrossProcess, ASuspendedProgramFinishesInAnotherProcessAndNothingRunsTwic
   ASSERT_EQ(read_effects(effects_).size(), 2u) << "A charged twice before waiting:\n" << summary(read_effects(effects_));
 
   PeerRun b = peer("finish");
-  ASSERT_EQ(b.exit_code, 0) << describe(b);
-  EXPECT_EQ(field(b.json, "status"), Value("done")) << describe(b);
+  ASSERT_EQ(b.exit_code, 0) << b;
+  EXPECT_EQ(field(b.json, "status"), Value("done")) << b;
   EXPECT_EQ(field(field(b.json, "pending").as_array().at(0), "id"), field(asked, "id"))
       << "B answers the very call A made";
   EXPECT_EQ(field(b.json, "value"),
             Value(Value::Object{{"answer", "yes"},
                                 {"receipts", Value(Value::Array{"A:charge 1", "A:charge 2", "B:charge 3"})}}))
-      << describe(b);
+      << b;
 
   std::vector<Effect> effects = read_effects(effects_);
   ASSERT_EQ(effects.size(), 3u) << "exactly three charges, none repeated:\n" << summary(effects);
@@ -167,16 +119,16 @@ TEST_F(CrossProcess, ASuspendedProgramFinishesInAnotherProcessAndNothingRunsTwic
 TEST_F(CrossProcess, ARejectionInTheOtherProcessReachesTheProgramAndNothingMoreRuns) {
   ASSERT_EQ(peer("start").exit_code, 0);
   PeerRun b = peer("finish", {"--reject"});
-  EXPECT_EQ(b.exit_code, 1) << describe(b);
-  EXPECT_EQ(field(b.json, "status"), Value("error")) << describe(b);
-  EXPECT_EQ(field(b.json, "kind"), Value("JSException")) << describe(b);
-  EXPECT_EQ(field(b.json, "message"), Value("the reviewer said no")) << describe(b);
+  EXPECT_EQ(b.exit_code, 1) << b;
+  EXPECT_EQ(field(b.json, "status"), Value("error")) << b;
+  EXPECT_EQ(field(b.json, "kind"), Value("JSException")) << b;
+  EXPECT_EQ(field(b.json, "message"), Value("the reviewer said no")) << b;
   EXPECT_EQ(summary(read_effects(effects_)), "A charge 1\nA charge 2\n");
 }
 
 TEST_F(CrossProcess, AnApprovalGivenInAnotherProcessRunsTheHandlerOnceThere) {
   PeerRun a = peer("start", {"--approval"});
-  ASSERT_EQ(a.exit_code, 0) << describe(a);
+  ASSERT_EQ(a.exit_code, 0) << a;
   const Value &waiting = field(a.json, "pending").as_array().at(0);
   EXPECT_EQ(field(waiting, "capability"), Value("pay"));
   EXPECT_EQ(field(waiting, "needs_approval"), Value(true));
@@ -184,10 +136,10 @@ TEST_F(CrossProcess, AnApprovalGivenInAnotherProcessRunsTheHandlerOnceThere) {
   EXPECT_EQ(summary(read_effects(effects_)), "A charge 1\n") << "pay waits for approval";
 
   PeerRun b = peer("finish", {"--approval"});
-  ASSERT_EQ(b.exit_code, 0) << describe(b);
+  ASSERT_EQ(b.exit_code, 0) << b;
   EXPECT_EQ(field(b.json, "value"),
             Value(Value::Object{{"receipts", Value(Value::Array{"A:charge 1", "B:pay 100", "B:charge 2"})}}))
-      << describe(b);
+      << b;
   std::vector<Effect> effects = read_effects(effects_);
   EXPECT_EQ(summary(effects), "A charge 1\nB pay 100\nB charge 2\n");
   ASSERT_EQ(effects.size(), 3u);
@@ -198,18 +150,18 @@ TEST_F(CrossProcess, ASignedSnapshotIsRefusedWithTheWrongKeyOrNoneAndAcceptedWit
   ASSERT_EQ(peer("start", {"--key", "right key"}).exit_code, 0);
 
   PeerRun wrong = peer("finish", {"--key", "wrong key"});
-  EXPECT_EQ(wrong.exit_code, 2) << describe(wrong);
-  EXPECT_EQ(field(wrong.json, "status"), Value("refused")) << describe(wrong);
-  ASSERT_TRUE(field(wrong.json, "message").is_string()) << describe(wrong);
-  EXPECT_NE(field(wrong.json, "message").as_string().find("bad MAC"), std::string::npos) << describe(wrong);
+  EXPECT_EQ(wrong.exit_code, 2) << wrong;
+  EXPECT_EQ(field(wrong.json, "status"), Value("refused")) << wrong;
+  ASSERT_TRUE(field(wrong.json, "message").is_string()) << wrong;
+  EXPECT_NE(field(wrong.json, "message").as_string().find("bad MAC"), std::string::npos) << wrong;
 
   PeerRun keyless = peer("finish");
-  EXPECT_EQ(keyless.exit_code, 2) << describe(keyless);
-  EXPECT_NE(keyless.out.find("signed"), std::string::npos) << describe(keyless);
+  EXPECT_EQ(keyless.exit_code, 2) << keyless;
+  EXPECT_NE(keyless.out.find("signed"), std::string::npos) << keyless;
   EXPECT_EQ(summary(read_effects(effects_)), "A charge 1\nA charge 2\n") << "refused restores run nothing";
 
   PeerRun right = peer("finish", {"--key", "right key"});
-  ASSERT_EQ(right.exit_code, 0) << describe(right);
+  ASSERT_EQ(right.exit_code, 0) << right;
   EXPECT_EQ(summary(read_effects(effects_)), "A charge 1\nA charge 2\nB charge 3\n");
 }
 
@@ -225,8 +177,8 @@ TEST_F(CrossProcess, ATamperedSnapshotFileIsRefusedByTheOtherProcess) {
     file.write(&c, 1);
   }
   PeerRun b = peer("finish", {"--key", "k"});
-  EXPECT_EQ(b.exit_code, 2) << describe(b);
-  EXPECT_NE(b.out.find("bad MAC"), std::string::npos) << describe(b);
+  EXPECT_EQ(b.exit_code, 2) << b;
+  EXPECT_NE(b.out.find("bad MAC"), std::string::npos) << b;
   EXPECT_EQ(read_effects(effects_).size(), 2u);
 }
 

@@ -18,42 +18,16 @@
 #include <vector>
 
 #include "quickbox/quickbox.hh"
+#include "support/sandbox.hh"
 
 namespace quickbox {
-
-void PrintTo(const Value &value, std::ostream *out) { *out << inspect(value); }
-void PrintTo(ErrorKind kind, std::ostream *out) { *out << to_string(kind); }
-void PrintTo(CallOutcome outcome, std::ostream *out) { *out << to_string(outcome); }
-
 namespace {
 
 using namespace std::chrono_literals;
+using namespace test_support;
 using Bytes8 = std::vector<uint8_t>;
 
 // ---- Helpers ------------------------------------------------------------------------------------
-
-const Engine &engine() {
-  static const Engine shared = Engine::create().unwrap();
-  return shared;
-}
-
-Sandbox make_sandbox(const SandboxOptions &options = {}) { return Sandbox::create(engine(), options).unwrap(); }
-
-std::string describe(const Result &r) {
-  if (r.ok()) return "Done(" + inspect(r.value()) + ")";
-  if (r.is_suspended()) return "Suspended(" + std::to_string(r.pending().size()) + " pending)";
-  return "Error(" + r.error().to_string() + ")";
-}
-
-bool contains(const std::string &haystack, const std::string &needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-Value eval_ok(Sandbox &sandbox, std::string_view source) {
-  Result r = sandbox.eval(source);
-  EXPECT_TRUE(r.ok()) << source << "\n  -> " << describe(r);
-  return r.ok() ? r.value() : Value();
-}
 
 Result eval_suspended(Sandbox &sandbox, std::string_view source) {
   Result r = sandbox.eval(source);
