@@ -3,7 +3,6 @@ threads, async host functions run on the caller's event loop within their in-fli
 cancelling the awaiting task cancels the host calls inside JavaScript."""
 
 import asyncio
-import os
 import threading
 import time
 from typing import Any
@@ -52,32 +51,10 @@ def run_in_threads(*jobs: Any) -> float:
 
 # ---- the GIL is released while JavaScript runs --------------------------------------------------
 
-def test_two_threads_running_js_in_separate_contexts_run_in_parallel(rt: Runtime) -> None:
-    # Serial would be about 2.0 x a single run; the bound is 1.6. The 2 cores are shared with
-    # other work, so: best of a few attempts, each against a single run measured just before it.
-    # When the machine is so busy that no two threads of ours can run at once, the measurement
-    # says nothing about us and the test is skipped (the overlap test below still holds).
-    with rt.new_context() as a, rt.new_context() as b:
-        spin = calibrated_spin(a)
-        ratios: list[float] = []
-        for _ in range(5):
-            started = time.perf_counter()
-            a.eval(spin)
-            single = time.perf_counter() - started
-            both = run_in_threads(lambda: a.eval(spin), lambda: b.eval(spin))
-            ratios.append(both / single)
-            if ratios[-1] < 1.6:
-                return
-    measured = f"two parallel runs took {[f'{r:.2f}' for r in ratios]} x a single run"
-    cpus, load = os.cpu_count() or 1, os.getloadavg()[0]
-    if load > 1.5 * cpus:
-        pytest.skip(f"{measured}, but the machine is overloaded (load average {load:.1f} on {cpus} CPUs)")
-    pytest.fail(f"{measured} (load average {load:.1f} on {cpus} CPUs)")
-
-
 def test_js_running_in_two_threads_overlaps_in_time(rt: Runtime) -> None:
-    # Independent of machine load: each program notes when it started and ended; with the GIL
-    # held during evaluation one would end before the other started.
+    # The GIL is released while JavaScript runs. Proven by overlap, not by speed-up: a speed-up
+    # is a timing that a shared 2-core machine cannot promise. Each program notes when it started
+    # and ended; with the GIL held during evaluation one would end before the other started.
     with rt.new_context() as a, rt.new_context() as b:
         spin = calibrated_spin(a, 0.2)
         timed = f"const began = Date.now(); {spin}; [began, Date.now()]"
