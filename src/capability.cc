@@ -147,6 +147,16 @@ Status Sandbox::register_capability(Capability capability) {
       return invalid("capability " + quoted(capability.name) + " was " +
                      (existing->js_async ? "async" : "sync") +
                      " in JS when the snapshot was taken; register it the same way");
+    // An unsigned snapshot is data anyone could have written: a person's approval cannot be
+    // taken from it. Calls of a capability that needs approval ask for it again.
+    if (s.restored_unsigned && capability.policy.requires_approval) {
+      for (auto &call : s.calls) {
+        if (call.capability_id == existing->id && call.state != HostCall::State::AwaitingApproval) {
+          s.release_slot(call);
+          call.state = HostCall::State::AwaitingApproval;
+        }
+      }
+    }
     existing->capability = std::move(capability);
     existing->bound = true;
     return std::monostate{};

@@ -153,6 +153,7 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
   int32_t address = 0;
   wasm_trap_t *trap = nullptr;
   std::string call_error;
+  arm_control_deadline();
   if (!internal::call_i32(context, get(e.exchange).of.func, {}, &address, &trap, &call_error)) {
     release();
     return make_error(ErrorKind::Internal, "the guest failed to start: " +
@@ -174,6 +175,12 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
   return std::nullopt;
 }
 
+void Sandbox::Impl::arm_control_deadline() {
+  host.deadline = std::chrono::steady_clock::now() + options.limits.cpu_time;
+  internal::arm_epoch_deadline(context, host);
+  host.deadline = std::chrono::steady_clock::time_point::max();
+}
+
 std::optional<Error> Sandbox::Impl::configure() {
   const Limits &l = options.limits;
   uint64_t seed = options.random_seed ? *options.random_seed : internal::random_seed();
@@ -189,6 +196,7 @@ std::optional<Error> Sandbox::Impl::configure() {
   int32_t status = 0;
   wasm_trap_t *trap = nullptr;
   std::string call_error;
+  arm_control_deadline();
   if (!internal::call_i32(context, fn.configure, {}, &status, &trap, &call_error) ||
       status != QB_STATUS_DONE) {
     std::string why = trap ? internal::take_trap(trap) : call_error;
@@ -216,6 +224,7 @@ std::optional<Error> Sandbox::Impl::write_input(std::initializer_list<std::strin
     int32_t status = 0;
     wasm_trap_t *trap = nullptr;
     std::string call_error;
+    arm_control_deadline();
     if (!internal::call_i32(context, fn.reserve, {static_cast<uint32_t>(total)}, &status, &trap,
                             &call_error) ||
         status != QB_STATUS_DONE) {

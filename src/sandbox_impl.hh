@@ -111,6 +111,8 @@ struct Sandbox::Impl : internal::HostCallSink {
   // ---- capabilities ----
   std::vector<internal::RegisteredCapability> capabilities;
   std::vector<internal::HostCall> calls;
+  /// Restored from an unsigned snapshot: its call states are not trusted for approvals.
+  bool restored_unsigned = false;
   uint32_t next_call_id = 1;
   uint32_t host_calls_this_eval = 0;
   /// Set when resolve()/reject()/deny() settled a call in the guest: resume must run jobs.
@@ -128,6 +130,9 @@ struct Sandbox::Impl : internal::HostCallSink {
   std::optional<Error> instantiate();
   std::optional<Error> bind_exports();
   std::optional<Error> configure();
+  /// Arms the hard deadline for a control call (exchange, reserve, configure): after a restore
+  /// these run guest code on memory the snapshot supplied, which must not hang the host.
+  void arm_control_deadline();
   std::optional<Error> read_exchange(qb_exchange &out);
   std::optional<Error> write_input(std::initializer_list<std::string_view> parts);
 

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -29,7 +30,7 @@ using internal::HostCall;
 namespace {
 
 constexpr char kMagic[8] = {'Q', 'B', 'S', 'N', 'A', 'P', '\r', '\n'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;  // 2: zstd content checksum and SHA-256 trailer
 constexpr uint32_t kFlagSigned = 1;
 constexpr size_t kHeaderSize = 64;
 constexpr size_t kMacSize = 32;
@@ -193,7 +194,10 @@ Expected<HostStateSnapshot> host_state_from_value(const Value &v) {
     saved.state = static_cast<HostCall::State>(state);
     saved.args_cbor = c.as_array()[2].as_bytes().data;
     Decoded args = decode_cbor(saved.args_cbor);
-    if (!args.ok || !args.value.is_array()) return bad("call arguments: " + args.error);
+    if (!args.ok) return bad("call arguments: " + args.error);
+    if (!args.value.is_array()) return bad("call arguments are not an array");
+    for (const auto &other : h.calls)
+      if (other.id == saved.id) return bad("duplicate call id " + std::to_string(saved.id));
     saved.args = args.value.as_array();
     bool known = std::any_of(h.capabilities.begin(), h.capabilities.end(),
                              [&](const SavedCapability &k) { return k.id == saved.capability_id; });
@@ -231,7 +235,11 @@ Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOpti
     return refused("unknown format version " + std::to_string(p.version) + " (this build reads version " +
                    std::to_string(kFormatVersion) + ")");
   uint32_t flags = get32(bytes.data() + 12);
-  if (flags & ~kFlagSigned) return refused("unknown flags 0x" + internal::to_hex(bytes.subspan(12, 4)));
+  if (flags & ~kFlagSigned) {
+    char text[16];
+    std::snprintf(text, sizeof text, "0x%x", flags);
+    return refused(std::string("unknown flags ") + text);
+  }
   p.is_signed = flags & kFlagSigned;
   std::memcpy(p.build_id.data(), bytes.data() + 16, 32);
   p.body_bytes = get64(bytes.data() + 48);
@@ -485,6 +493,7 @@ Expected<std::unique_ptr<Sandbox::Impl>> restore_parsed(const Engine &engine, co
       if (auto *cap = s.find_capability(call.capability_id)) cap->in_flight++;
     }
   }
+  s.restored_unsigned = !p.is_signed;
   s.next_call_id = h.next_call_id;
   s.evaluating = h.evaluating;
   s.host_calls_this_eval = h.host_calls_this_eval;

@@ -579,7 +579,7 @@ TEST_F(CliCaps, InspectDescribesTheStateWithoutRunningIt) {
   ASSERT_EQ(run_quickbox({"run", ask_program(), "--caps", caps, "--suspend-to", state}).exit_code, kExitSuspended);
   Outcome r = run_quickbox({"inspect", state});
   EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_TRUE(r.out.starts_with(state + ": quickbox state, format version 1, not signed\n")) << r;
+  EXPECT_TRUE(r.out.starts_with(state + ": quickbox state, format version 2, not signed\n")) << r;
   EXPECT_TRUE(contains(r.out, "(this quickbox's)")) << r;
   EXPECT_TRUE(contains(r.out, "size          " + std::to_string(fs::file_size(state)) + " bytes")) << r;
   EXPECT_TRUE(contains(r.out, "program       suspended, waiting on 1 call\n")) << r;
@@ -599,7 +599,7 @@ TEST_F(CliCaps, InspectJsonHasTheHeaderSizesCapabilitiesAndPendingCalls) {
   Value info = parse_json_output(r);
   Outcome version = run_quickbox({"--version"});
   std::string build = version.out.substr(version.out.find("guest build id ") + 15, 64);
-  EXPECT_EQ(field(info, "format_version"), Value(1));
+  EXPECT_EQ(field(info, "format_version"), Value(2));
   EXPECT_EQ(field(info, "signed"), Value(true));
   EXPECT_EQ(field(info, "guest_build_id"), Value(build));
   EXPECT_EQ(field(info, "guest_build_matches"), Value(true));

@@ -648,7 +648,7 @@ TEST(SnapshotInspect, ReportsHeaderSizesAndPendingCalls) {
   SnapshotOptions sign{.hmac_key = {'k'}};
   Bytes8 bytes = suspended_snapshot(sign);
   SnapshotInfo info = inspect_snapshot(bytes, RestoreOptions{.hmac_key = {'k'}}).unwrap();
-  EXPECT_EQ(info.format_version, 1u);
+  EXPECT_EQ(info.format_version, 2u);
   EXPECT_TRUE(info.signed_);
   EXPECT_EQ(info.guest_build_id, engine().info().guest_build_id);
   EXPECT_EQ(info.total_bytes, bytes.size());

@@ -70,7 +70,14 @@ InstanceState capture(std::span<const uint8_t> raw_wasm, wasm_engine_t *engine) 
   Owned<wasmtime_linker_t, wasmtime_linker_delete> linker{wasmtime_linker_new(engine)};
   define_host_functions(linker.ptr);
 
+  // A fixed clock and seeded randomness: bootstrap state (QuickJS seeds from the clock) must not
+  // depend on when the build ran, so the same sources always bake the same image and build id,
+  // and snapshots stay restorable across rebuilds.
   HostState host;
+  host.clock.mode = Clock::Mode::Fixed;
+  host.clock.start_ms = 0;
+  host.random_seeded = true;
+  host.random_state = 0;
   Owned<wasmtime_store_t, wasmtime_store_delete> store{wasmtime_store_new(engine, &host, nullptr)};
   wasmtime_context_t *context = wasmtime_store_context(store.ptr);
   wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
