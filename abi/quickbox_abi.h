@@ -120,6 +120,9 @@ typedef struct qb_config {
 #define QB_STATUS_DONE 0  /* output holds a CBOR value */
 #define QB_STATUS_ERROR 1 /* output holds a CBOR error: [kind, name, message, stack] */
 #define QB_STATUS_PENDING 2 /* the awaited promise waits on host calls; output empty */
+#define QB_STATUS_DISPLAY 3 /* done, but the value cannot leave the sandbox as data (a function,
+                             * a Map, a cycle...) and display was asked for: output holds its text
+                             * (CBOR text string), as QB_EVAL_DISPLAY_* says */
 
 /* Error kinds: a closed set, mirrored by quickbox::ErrorKind (include/quickbox/result.hh). */
 #define QB_ERROR_JS_EXCEPTION 1  /* an uncaught JS exception: name, message, stack */
@@ -138,6 +141,9 @@ typedef struct qb_config {
 #define QB_EVAL_ASYNC 2u        /* script with top-level await; the completion value is awaited */
 #define QB_EVAL_AWAIT_RESULT 4u /* if the result is a promise, run jobs and return its outcome */
 #define QB_EVAL_STRICT 8u       /* force strict mode */
+#define QB_EVAL_DISPLAY_PRINT 16u   /* a value that cannot cross is returned as its text, as
+                                     * console.log (node -p) prints it: QB_STATUS_DISPLAY */
+#define QB_EVAL_DISPLAY_INSPECT 32u /* the same, as util.inspect (a REPL) prints it */
 
 /* qb_define_capability flags */
 #define QB_CAPABILITY_ASYNC 1u /* the JS function returns a Promise (else it returns the value) */

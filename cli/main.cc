@@ -144,6 +144,8 @@ int evaluate(Sandbox &sandbox, const Inputs &inputs, const Options &options) {
   EvalOptions eval_options;
   eval_options.kind = options.module ? EvalOptions::Kind::Module : EvalOptions::Kind::Auto;
   eval_options.filename = inputs.program.filename;
+  // Text output prints any value as node -p would (functions and Maps too); --json keeps data only.
+  if (!options.json) eval_options.display = EvalOptions::Display::NodePrint;
   Result result = sandbox.eval(inputs.program.source, eval_options);
   if (result.is_suspended()) return suspend(sandbox, result, options, std::nullopt, inputs.key);
   ValueDisplay display = options.command == Command::Eval ? ValueDisplay::NodePrint

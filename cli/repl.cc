@@ -124,6 +124,7 @@ class Repl {
     if (trim(entry).empty()) return;
     EvalOptions eval_options;
     eval_options.filename = "<repl>";
+    if (!options_.json) eval_options.display = EvalOptions::Display::Inspect;
     Result result = sandbox_.eval(entry, eval_options);
     report(result, options_.json, ValueDisplay::Inspect, options_.sandbox.limits.console_bytes);
     if (sandbox_.discarded()) recover();

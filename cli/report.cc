@@ -217,7 +217,9 @@ int report(const Result &result, bool json, ValueDisplay display, uint64_t conso
                    result.console, result.console_dropped_bytes, audit);
   } else {
     print_console(result, console_limit);
-    if (result.ok()) {
+    if (result.ok() && result.display) {
+      std::cout << *result.display << '\n';  // a function, a Map...: formatted inside the sandbox
+    } else if (result.ok()) {
       print_value(result.value(), display);
     } else {
       print_error(result.error());

@@ -57,6 +57,8 @@ static size_t pending_count, pending_cap;
 #define DRIVE_UNWRAP 1u  /* the value is an async script's promise of {value} */
 #define DRIVE_AWAIT 2u   /* a promise result is awaited */
 #define DRIVE_DISCARD 4u /* the result is undefined once settled (modules) */
+#define DRIVE_PRINT 8u    /* a value that cannot cross comes back as its console.log text */
+#define DRIVE_INSPECT 16u /* ... as its util.inspect text */
 static JSValue driven;
 static uint32_t drive_mode;
 static bool driving;
@@ -481,6 +483,37 @@ static int32_t reply_value(JSValue value) {
   return reply(QB_STATUS_DONE);
 }
 
+/* Like reply_value, but a value that cannot leave as data is returned as its text, the way
+ * node -p or a REPL would print it (neither ever fails to print a value). Limits still apply:
+ * a timeout or out-of-memory while encoding stays an error. Consumes value. */
+static int32_t reply_value_or_display(JSValue value) {
+  qb_encode_status st = qb_cbor_encode(ctx, value, &output, config.max_depth, config.result_limit);
+  if (st == QB_ENCODE_OK || st == QB_ENCODE_TOO_LARGE || interrupted || allocation_refused) {
+    JS_FreeValue(ctx, value);
+    if (st == QB_ENCODE_OK) return reply(QB_STATUS_DONE);
+    if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "result too large", "");
+    return reply_pending_exception();
+  }
+  JS_FreeValue(ctx, JS_GetException(ctx));
+  JSValue text;
+  if (drive_mode & DRIVE_INSPECT) {
+    text = JS_Call(ctx, qb_helpers.inspect, JS_UNDEFINED, 1, (JSValueConst *)&value);
+  } else {
+    JSValue args = JS_NewArray(ctx);
+    JS_SetPropertyInt64(ctx, args, 0, JS_DupValue(ctx, value));
+    text = JS_Call(ctx, qb_helpers.format, JS_UNDEFINED, 1, (JSValueConst *)&args);
+    JS_FreeValue(ctx, args);
+  }
+  JS_FreeValue(ctx, value);
+  if (JS_IsException(text)) return reply_pending_exception();
+  output.len = 0;
+  st = qb_cbor_encode(ctx, text, &output, config.max_depth, config.result_limit);
+  JS_FreeValue(ctx, text);
+  if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "result too large", "");
+  if (st != QB_ENCODE_OK) return reply_pending_exception();
+  return reply(QB_STATUS_DISPLAY);
+}
+
 static int32_t reply_deadlock(void) {
   stop_driving();
   return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs are left "
@@ -550,6 +583,7 @@ static int32_t drive(void) {
     clear_rejections();
     return reply_exception(reason, "Unhandled promise rejection: ");
   }
+  if (drive_mode & (DRIVE_PRINT | DRIVE_INSPECT)) return reply_value_or_display(value);
   return reply_value(value);
 }
 
@@ -637,6 +671,7 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   JS_FreeValue(ctx, global);
   if (JS_IsException(helpers)) return QB_STATUS_ERROR;
   qb_helpers.format = JS_GetPropertyStr(ctx, helpers, "format");
+  qb_helpers.inspect = JS_GetPropertyStr(ctx, helpers, "inspect");
   qb_helpers.bigint_from_hex = JS_GetPropertyStr(ctx, helpers, "bigintFromHex");
   qb_helpers.bigint_to_hex = JS_GetPropertyStr(ctx, helpers, "bigintToHex");
   qb_helpers.negate = JS_GetPropertyStr(ctx, helpers, "negate");
@@ -671,6 +706,8 @@ QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len
   uint32_t mode = (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0;
   if (kind == QB_EVAL_ASYNC) mode |= DRIVE_UNWRAP;
   if (kind == QB_EVAL_MODULE) mode = DRIVE_AWAIT | DRIVE_DISCARD; /* a module evaluates to a promise */
+  if (flags & QB_EVAL_DISPLAY_PRINT) mode |= DRIVE_PRINT;
+  if (flags & QB_EVAL_DISPLAY_INSPECT) mode |= DRIVE_INSPECT;
   return finish(value, mode);
 }
 

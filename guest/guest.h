@@ -40,6 +40,7 @@ JSValue qb_cbor_decode(JSContext *ctx, const uint8_t *data, size_t len, uint32_t
  * tampering with globals or prototypes cannot change how the guest formats or converts values. */
 typedef struct qb_helper_fns {
   JSValue format;          /* (args: any[]) => string, like Node's util.format */
+  JSValue inspect;         /* (value) => string, like Node's util.inspect */
   JSValue bigint_from_hex; /* (hex: string) => bigint */
   JSValue bigint_to_hex;   /* (n: bigint) => string, with the intrinsic toString */
   JSValue negate;          /* (n: bigint) => -n */

@@ -501,6 +501,7 @@
 
   return {
     format,
+    inspect,
     makeError,
     bigintFromHex: (hex) => BigInt(hex),
     bigintToHex: (n) => BigIntToString(n, 16),

@@ -481,7 +481,8 @@ std::vector<PendingCall> Sandbox::Impl::pending_for_caller() const {
 
 Result Sandbox::Impl::drive(int32_t status) {
   for (;;) {
-    if (status == QB_STATUS_DONE || status == QB_STATUS_ERROR) return finish_evaluation(read_reply(status));
+    if (status == QB_STATUS_DONE || status == QB_STATUS_ERROR || status == QB_STATUS_DISPLAY)
+      return finish_evaluation(read_reply(status));
     if (status != QB_STATUS_PENDING)
       return finish_evaluation(Result::failure(Error{.kind = ErrorKind::Internal,
                                                      .message = "unknown status from the guest: " + std::to_string(status)}));

@@ -411,6 +411,13 @@ Result Sandbox::Impl::read_reply(int32_t status) {
   if (!decoded.ok)
     return Result::failure(make_error(ErrorKind::Internal, "malformed reply from the guest: " + decoded.error));
   if (status == QB_STATUS_DONE) return Result::done(std::move(decoded.value));
+  if (status == QB_STATUS_DISPLAY) {
+    if (!decoded.value.is_string())
+      return Result::failure(make_error(ErrorKind::Internal, "malformed display reply from the guest"));
+    Result shown = Result::done(Value());
+    shown.display = decoded.value.as_string();
+    return shown;
+  }
   const Value &v = decoded.value;
   if (status != QB_STATUS_ERROR || !v.is_array() || v.as_array().size() < 4 ||
       !v.as_array()[0].is_number() || !v.as_array()[1].is_string() ||
@@ -541,6 +548,8 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   }
   if (options.await_result) flags |= QB_EVAL_AWAIT_RESULT;
   if (options.strict) flags |= QB_EVAL_STRICT;
+  if (options.display == EvalOptions::Display::NodePrint) flags |= QB_EVAL_DISPLAY_PRINT;
+  if (options.display == EvalOptions::Display::Inspect) flags |= QB_EVAL_DISPLAY_INSPECT;
   if (auto err = s.write_input({options.filename, source})) return Result::failure(*err);
   return s.start_evaluation(
       s.fn.eval,

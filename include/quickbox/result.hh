@@ -102,6 +102,9 @@ class Result {
   /// The calls a Suspended result waits on; throws std::bad_variant_access otherwise.
   const std::vector<PendingCall> &pending() const { return std::get<Suspension>(outcome_).pending; }
 
+  /// Set on a Done result when EvalOptions::display was asked for and the final value could not
+  /// leave the sandbox as data: its text, formatted inside the sandbox (value() is then undefined).
+  std::optional<std::string> display;
   /// Console lines captured during the operation, in order.
   std::vector<ConsoleLine> console;
   /// Bytes of console output dropped because the console limit was reached (0 if none). When

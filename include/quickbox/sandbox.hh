@@ -93,6 +93,15 @@ struct EvalOptions {
   bool strict = false;
   /// Overrides Limits::cpu_time for this operation.
   std::optional<std::chrono::milliseconds> cpu_time;
+  /// For printing results (a CLI, a REPL): when the final value cannot leave the sandbox as data
+  /// (a function, a Map, a cycle...), the evaluation is Done with Result::display holding its text
+  /// instead of failing with a TypeError. Data values come back as usual.
+  enum class Display {
+    None,      ///< a value that cannot cross is an error
+    NodePrint, ///< its text as console.log / `node -p` prints it
+    Inspect,   ///< its text as util.inspect / Node's REPL prints it
+  };
+  Display display = Display::None;
 };
 
 /// Memory figures of one sandbox.
