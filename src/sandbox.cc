@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "sandbox_impl.hh"
+#include "utf8.hh"
 
 namespace quickbox {
 
@@ -27,35 +28,6 @@ constexpr uint64_t kMemoryOverheadDivisor = 4;  // hard limit = soft + soft/4 + 
 
 Error make_error(ErrorKind kind, std::string message) {
   return Error{.kind = kind, .message = std::move(message)};
-}
-
-// Returns the byte offset of the first invalid UTF-8 sequence, or npos.
-size_t invalid_utf8_offset(std::string_view s) {
-  const auto *p = reinterpret_cast<const unsigned char *>(s.data());
-  size_t n = s.size(), i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
-    else return i;
-    if (n - i < len) return i;
-    for (size_t k = 1; k < len; k++) {
-      if ((p[i + k] & 0xc0) != 0x80) return i;
-      cp = (cp << 6) | (p[i + k] & 0x3f);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return i;
-    i += len;
-  }
-  return std::string_view::npos;
 }
 
 }  // namespace
@@ -530,11 +502,11 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
         ErrorKind::InvalidInput, "the source is " + format_bytes(source.size()) +
                                      ", more than the source limit of " +
                                      format_bytes(s.options.limits.source_bytes)));
-  if (size_t bad = invalid_utf8_offset(source); bad != std::string_view::npos)
+  if (size_t bad = internal::find_invalid_utf8(source); bad != std::string_view::npos)
     return Result::failure(make_error(ErrorKind::InvalidInput,
                                       "the source is not valid UTF-8 (first bad byte at offset " +
                                           std::to_string(bad) + ")"));
-  if (invalid_utf8_offset(options.filename) != std::string_view::npos ||
+  if (internal::find_invalid_utf8(options.filename) != std::string_view::npos ||
       options.filename.find('\0') != std::string::npos)
     return Result::failure(make_error(ErrorKind::InvalidInput, "the file name is not valid UTF-8 text"));
   uint32_t flags = QB_EVAL_SCRIPT;
@@ -560,7 +532,7 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
 namespace {
 std::optional<Error> check_name(std::string_view name, const char *what) {
   if (name.empty() || name.find('\0') != std::string_view::npos ||
-      invalid_utf8_offset(name) != std::string_view::npos)
+      internal::find_invalid_utf8(name) != std::string_view::npos)
     return make_error(ErrorKind::InvalidInput,
                       std::string(what) + " must be non-empty UTF-8 text without NUL characters");
   return std::nullopt;

@@ -1,6 +1,7 @@
 // quickbox::Value: BigInt arithmetic for decimal text, the CBOR codec (abi/quickbox_abi.h), a port
 // of Node's util.inspect for data values, and JSON conversion.
 #include "quickbox/value.hh"
+#include "utf8.hh"
 
 #include <cbor.h>
 
@@ -55,8 +56,9 @@ size_t decode_utf8(std::string_view s, size_t i, char32_t &cp) {
   return length;
 }
 
-/// Offset of the first byte that is not part of well-formed UTF-8, or npos.
-size_t find_invalid_utf8(std::string_view s) {
+}  // namespace
+
+size_t internal::find_invalid_utf8(std::string_view s) {
   char32_t cp;
   for (size_t i = 0; i < s.size();) {
     const size_t length = decode_utf8(s, i, cp);
@@ -65,6 +67,10 @@ size_t find_invalid_utf8(std::string_view s) {
   }
   return std::string_view::npos;
 }
+
+namespace {
+
+using internal::find_invalid_utf8;
 
 /// Code points of s; each byte that is not well-formed UTF-8 reads as U+FFFD, so text built by
 /// host code can always be displayed.

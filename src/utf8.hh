@@ -1,0 +1,13 @@
+// UTF-8 validation shared by the value codec and the sandbox's input checks (src/value.cc).
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace quickbox::internal {
+
+/// Offset of the first byte that is not part of well-formed UTF-8 (no overlongs, surrogates or
+/// values beyond U+10FFFF), or std::string_view::npos.
+size_t find_invalid_utf8(std::string_view s);
+
+}  // namespace quickbox::internal
