@@ -2,6 +2,7 @@
 // caps, audit), and the loop that drives an evaluation while its async calls run: dispatch within
 // in-flight caps, wait for completions and timeouts, settle in the guest, resume.
 #include <algorithm>
+#include <utility>
 
 #include "sandbox_impl.hh"
 
@@ -183,10 +184,14 @@ Status Sandbox::register_capability(Capability capability) {
 
 // ---- Calls from the guest ---------------------------------------------------------------------------
 
-RegisteredCapability *Sandbox::Impl::find_capability(uint32_t id) {
-  for (auto &c : capabilities)
+const RegisteredCapability *Sandbox::Impl::find_capability(uint32_t id) const {
+  for (const auto &c : capabilities)
     if (c.id == id) return &c;
   return nullptr;
+}
+
+RegisteredCapability *Sandbox::Impl::find_capability(uint32_t id) {
+  return const_cast<RegisteredCapability *>(std::as_const(*this).find_capability(id));
 }
 
 HostCall *Sandbox::Impl::find_call(uint32_t id) {
@@ -468,11 +473,9 @@ std::vector<PendingCall> Sandbox::Impl::pending_for_caller() const {
   for (const auto &call : calls) {
     if (call.state != HostCall::State::AwaitingApproval && call.state != HostCall::State::AwaitingExternal)
       continue;
-    std::string name;
-    for (const auto &c : capabilities)
-      if (c.id == call.capability_id) name = c.name;
+    const RegisteredCapability *cap = find_capability(call.capability_id);
     out.push_back(PendingCall{.call_id = call.id,
-                              .capability = name,
+                              .capability = cap ? cap->name : "",
                               .args = call.args,
                               .needs_approval = call.state == HostCall::State::AwaitingApproval});
   }

@@ -179,6 +179,7 @@ struct Sandbox::Impl : internal::HostCallSink {
   void release_slot(internal::HostCall &call);
   std::vector<PendingCall> pending_for_caller() const;
   internal::RegisteredCapability *find_capability(uint32_t id);
+  const internal::RegisteredCapability *find_capability(uint32_t id) const;
   internal::HostCall *find_call(uint32_t id);
 };
 

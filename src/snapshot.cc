@@ -321,15 +321,19 @@ Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOpti
   return p;
 }
 
+// The name of a saved capability ("" for an id the host state does not know).
+std::string name_of(const HostStateSnapshot &h, uint32_t capability_id) {
+  for (const auto &k : h.capabilities)
+    if (k.id == capability_id) return k.name;
+  return "";
+}
+
 std::vector<PendingCall> pending_of(const HostStateSnapshot &h) {
   std::vector<PendingCall> out;
   for (const auto &c : h.calls) {
     if (c.state != HostCall::State::AwaitingApproval && c.state != HostCall::State::AwaitingExternal) continue;
-    std::string name;
-    for (const auto &k : h.capabilities)
-      if (k.id == c.capability_id) name = k.name;
     out.push_back(PendingCall{.call_id = c.id,
-                              .capability = name,
+                              .capability = name_of(h, c.capability_id),
                               .args = c.args,
                               .needs_approval = c.state == HostCall::State::AwaitingApproval});
   }
@@ -471,10 +475,7 @@ Expected<std::unique_ptr<Sandbox::Impl>> restore_parsed(const Engine &engine, co
     s.capabilities.push_back(internal::RegisteredCapability{
         .name = c.name, .id = c.id, .js_async = c.js_async, .bound = false, .calls_this_eval = c.calls_this_eval});
   for (const auto &c : h.calls) {
-    std::string name;
-    for (const auto &k : h.capabilities)
-      if (k.id == c.capability_id) name = k.name;
-    size_t audit_index = s.record_audit(AuditEntry{.capability = name, .call_id = c.id,
+    size_t audit_index = s.record_audit(AuditEntry{.capability = name_of(h, c.capability_id), .call_id = c.id,
                                                    .argument_bytes = c.args_cbor.size(),
                                                    .argument_digest = internal::sha256_hex(c.args_cbor),
                                                    .start = std::chrono::system_clock::now(),
