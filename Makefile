@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 VENV ?= $(BUILD)/venv
 PYTHON ?= python3
 
-.PHONY: all build deps demo test test-cpp test-python python bench fuzz clean
+.PHONY: all build deps demo test test-cpp test-python python lock bench fuzz clean
 
 all: build
 
@@ -27,9 +27,18 @@ test: test-cpp test-python
 test-cpp: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# A venv whose first install is the hash-pinned installer (python/requirements/pip.txt): the
+# interpreter's bundled pip differs from machine to machine, and old ones resolve a pinned lock
+# differently (pip 23.2 treats an extra such as google-auth[requests] as a fresh, unpinned
+# requirement and takes the newest release). Usage: $(call pinned_venv,DIR)
+define pinned_venv
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install -q --require-hashes -r python/requirements/pip.txt
+endef
+
 # The Python package, built into its own virtual environment from hash-pinned requirements.
 python: deps
-	$(PYTHON) -m venv $(VENV)
+	$(call pinned_venv,$(VENV))
 	$(VENV)/bin/pip install -q --require-hashes -r python/requirements/build.txt -r python/requirements/test.txt
 	$(VENV)/bin/pip install -q --no-build-isolation --no-deps .
 
@@ -38,6 +47,16 @@ test-python: python
 	$(VENV)/bin/pip install -q --require-hashes -r python/requirements/langchain.txt
 	$(VENV)/bin/python -m mypy
 	$(VENV)/bin/python -m pytest -q
+
+# Re-resolves python/requirements/*.txt from the *.in files with the pinned uv (lock-tools.txt).
+# Existing pins are kept unless an .in file changed; UPGRADE=1 moves everything to the newest.
+LOCK_VENV ?= $(BUILD)/lock-venv
+lock:
+	$(call pinned_venv,$(LOCK_VENV))
+	$(LOCK_VENV)/bin/pip install -q --require-hashes -r python/requirements/lock-tools.txt
+	cd python/requirements && for f in pip lock-tools build test langchain; do \
+	  $(abspath $(LOCK_VENV))/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	    --no-header $(if $(UPGRADE),--upgrade) $$f.in -o $$f.txt || exit 1; done
 
 bench: build
 	$(BUILD)/quickbox-bench

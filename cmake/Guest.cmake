@@ -1,7 +1,7 @@
 # Compiles quickjs-ng's core files and guest/ with Debian's clang to a wasm32-wasi reactor.
 # Only the core files: no quickjs-libc, no std/os modules.
 
-find_program(WASM_CC NAMES clang clang-14 REQUIRED)
+find_program(WASM_CC NAMES clang-14 REQUIRED)  # the major version install-deps.sh pins
 set(GUEST_STACK_SIZE 1048576 CACHE STRING "wasm shadow stack of the guest, bytes")
 
 set(GUEST_CFLAGS

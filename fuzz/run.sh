@@ -29,7 +29,7 @@ seeds_of() {
 }
 
 # Configured every time: the wasmtime prefix (scripts/build-wasmtime.sh) is resolved at configure time.
-cmake -S fuzz -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake -S fuzz -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
 cmake --build "$build" -j "$jobs" --target make_seeds "${targets[@]}"
 
 rm -rf "$build/seeds"

@@ -3,10 +3,10 @@
 # check that cargo is new enough for wasmtime 48. Idempotent and quiet when nothing is missing.
 set -euo pipefail
 
-packages=(clang lld wasi-libc libclang-rt-dev-wasm32 libclang-rt-14-dev cmake ninja-build pkg-config make
+packages=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev cmake ninja-build pkg-config make
           libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev
           python3 python3-venv
-          postgresql)  # the server binaries the LangChain integration tests start a throwaway cluster with
+          postgresql-15)  # the server binaries the LangChain integration tests start a throwaway cluster with
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
