@@ -48,7 +48,7 @@ test-python: python
 	$(VENV)/bin/python -m mypy
 	$(VENV)/bin/python -m pytest -q
 
-# Re-resolves python/requirements/*.txt from the *.in files with the pinned uv (lock-tools.txt).
+# Re-resolves python/requirements/*.txt (and bench/requirements-quickjs-rs.txt) from the *.in files with the pinned uv (lock-tools.txt).
 # Existing pins are kept unless an .in file changed; UPGRADE=1 moves everything to the newest.
 LOCK_VENV ?= $(BUILD)/lock-venv
 lock:
@@ -57,6 +57,8 @@ lock:
 	cd python/requirements && for f in pip lock-tools build test langchain; do \
 	  $(abspath $(LOCK_VENV))/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 	    --no-header $(if $(UPGRADE),--upgrade) $$f.in -o $$f.txt || exit 1; done
+	cd bench && $(abspath $(LOCK_VENV))/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	  --no-header $(if $(UPGRADE),--upgrade) requirements-quickjs-rs.in -o requirements-quickjs-rs.txt
 
 bench: build
 	$(BUILD)/quickbox-bench

@@ -38,9 +38,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "bench" / "requirements-quickjs-rs.txt"
+# The installer every venv of the project starts with (the interpreter's bundled pip varies).
+PINNED_PIP = ROOT / "python" / "requirements" / "pip.txt"
 DEFAULT_VENV = ROOT / "build" / "bench-quickjs-rs-venv"
 DEFAULT_JSON = ROOT / "build" / "compare_quickjs_rs.json"
-# The venv is rebuilt when the requirements file changes.
+# The venv is rebuilt when the requirements file (or the pinned pip) changes.
 VENV_STAMP = ".compare-quickjs-rs-requirements.sha256"
 
 PACKAGES = ("quickbox", "quickjs_rs")
@@ -287,12 +289,13 @@ def ensure_quickjs_rs_venv(venv: Path) -> Path:
     if venv.resolve() == Path(sys.prefix).resolve():
         sys.exit(f"error: --venv {venv} is the environment running this script; quickjs-rs gets its own")
     python = venv / "bin" / "python"
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + PINNED_PIP.read_bytes()).hexdigest()
     stamp = venv / VENV_STAMP
     if python.exists() and stamp.exists() and stamp.read_text().strip() == digest:
         return python
     print(f"installing quickjs-rs from {REQUIREMENTS.relative_to(ROOT)} into {venv} ...", file=sys.stderr)
     steps = [[sys.executable, "-m", "venv", "--clear", str(venv)],
+             [str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "-r", str(PINNED_PIP)],
              [str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "--only-binary=:all:",
               "-r", str(REQUIREMENTS)]]
     for step in steps:
