@@ -461,10 +461,28 @@ static int32_t reply_pending_exception(void) {
 }
 
 /* Runs queued jobs until there are none. Returns false with the exception taken on failure. */
+/* Runs one pending job: 1 if it ran, 0 if there was none, -1 if it threw (the exception is
+ * pending). An operation the host ended at a deadline can leave jobs whose promise holds the
+ * uncatchable interrupt error (QuickJS turns a throw while resolving, such as from a `then`
+ * getter, into a rejection). Rethrown in a later operation that was not interrupted, it is stale:
+ * the evaluation it stopped is over. It is dropped instead of failing this operation. */
+static int run_one_job(void) {
+  JSContext *job_ctx;
+  int r = JS_ExecutePendingJob(rt, &job_ctx);
+  if (r < 0 && !interrupted) {
+    JSValue exc = JS_GetException(ctx);
+    if (JS_IsUncatchableError(exc)) {
+      JS_FreeValue(ctx, exc);
+      return 1;
+    }
+    JS_Throw(ctx, exc);
+  }
+  return r;
+}
+
 static bool drain_jobs(JSValue *exc) {
   for (;;) {
-    JSContext *job_ctx;
-    int r = JS_ExecutePendingJob(rt, &job_ctx);
+    int r = run_one_job();
     if (r == 0) return true;
     if (r < 0) {
       *exc = JS_GetException(ctx);
@@ -552,8 +570,7 @@ static int32_t drive(void) {
       stop_driving();
       return reply_exception(reason, NULL);
     }
-    JSContext *job_ctx;
-    int r = JS_ExecutePendingJob(rt, &job_ctx);
+    int r = run_one_job();
     if (r < 0) {
       stop_driving();
       return reply_pending_exception();

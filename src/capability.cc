@@ -10,6 +10,7 @@ namespace quickbox {
 
 using internal::format_bytes;
 using internal::HostCall;
+using internal::HostMemoryCharge;
 using internal::RegisteredCapability;
 
 namespace {
@@ -18,7 +19,54 @@ Error invalid(std::string message) { return Error{.kind = ErrorKind::InvalidInpu
 
 std::string quoted(const std::string &name) { return "'" + name + "'"; }
 
+// Audit details are messages (refusals, handler errors) that may quote guest data: each is kept
+// to this size, cut at a character boundary, with a visible marker.
+constexpr size_t kAuditDetailBytes = 1024;
+constexpr std::string_view kClipped = "... [truncated]";
+
+std::string clip_detail(std::string text) {
+  if (text.size() <= kAuditDetailBytes) return text;
+  size_t cut = kAuditDetailBytes - kClipped.size();
+  while (cut > 0 && (static_cast<uint8_t>(text[cut]) & 0xC0) == 0x80) cut--;
+  text.resize(cut);
+  text += kClipped;
+  return text;
+}
+
+uint64_t audit_cost(const AuditEntry &e) {
+  return sizeof(AuditEntry) + e.capability.size() + e.argument_digest.size() + e.detail.size();
+}
+
+std::vector<uint8_t> encode_for_guest(const Value &value, bool &ok) {
+  try {
+    return encode_cbor(value);
+  } catch (const std::exception &e) {
+    ok = false;
+    return internal::encode_js_error("Error", std::string("the host's answer cannot be passed to JS: ") + e.what());
+  }
+}
+
 }  // namespace
+
+uint64_t internal::value_footprint(const Value &value) {
+  uint64_t n = sizeof(Value);
+  if (value.is_string()) n += value.as_string().size();
+  else if (value.is_bytes()) n += value.as_bytes().data.size();
+  else if (value.is_bigint()) n += value.as_bigint().magnitude.size();
+  else if (value.is_error())
+    n += value.as_error().name.size() + value.as_error().message.size() + value.as_error().stack.size();
+  else if (value.is_array())
+    for (const auto &item : value.as_array()) n += value_footprint(item);
+  else if (value.is_object())
+    for (const auto &[key, item] : value.as_object()) n += sizeof(std::string) + key.size() + value_footprint(item);
+  return n;
+}
+
+uint64_t internal::pending_call_cost(std::span<const uint8_t> args_cbor, std::span<const Value> args) {
+  uint64_t n = sizeof(HostCall) + args_cbor.size() + sizeof(Value);
+  for (const auto &arg : args) n += value_footprint(arg);
+  return n;
+}
 
 // ---- Completion, Capability -------------------------------------------------------------------------
 
@@ -201,17 +249,35 @@ HostCall *Sandbox::Impl::find_call(uint32_t id) {
 }
 
 size_t Sandbox::Impl::record_audit(AuditEntry entry) {
+  entry.detail = clip_detail(std::move(entry.detail));
+  audit_bytes += audit_cost(entry);
   audit.push_back(std::move(entry));
+  size_t index = audit_dropped + audit.size() - 1;
+  trim_audit();
+  return index;
+}
+
+void Sandbox::Impl::trim_audit() {
   size_t cap = std::max<size_t>(1, options.limits.max_audit_entries);
-  if (audit.size() > cap) {
-    // Drop the oldest finished entries down to three quarters of the cap (amortised); an entry
-    // whose call is still pending stays, and everything after it too.
-    size_t target = audit.size() - cap + cap / 4, n = 0;
-    while (n < target && n < audit.size() && audit[n].outcome != CallOutcome::Pending) n++;
-    audit.erase(audit.begin(), audit.begin() + static_cast<std::ptrdiff_t>(n));
-    audit_dropped += n;
-  }
-  return audit_dropped + audit.size() - 1;
+  uint64_t byte_cap = host_memory_budget() / 4;
+  if (audit.size() <= cap && audit_bytes <= byte_cap) return;
+  // Drop the oldest finished entries down to three quarters of both caps (amortised); an entry
+  // whose call is still pending stays, and everything after it too.
+  size_t n = 0;
+  uint64_t kept_bytes = audit_bytes;
+  while (n < audit.size() && audit[n].outcome != CallOutcome::Pending &&
+         (audit.size() - n > cap - cap / 4 || kept_bytes > byte_cap - byte_cap / 4))
+    kept_bytes -= audit_cost(audit[n++]);
+  audit.erase(audit.begin(), audit.begin() + static_cast<std::ptrdiff_t>(n));
+  audit_bytes = kept_bytes;
+  audit_dropped += n;
+}
+
+void Sandbox::Impl::set_audit_detail(AuditEntry &entry, std::string detail) {
+  audit_bytes -= entry.detail.size();
+  entry.detail = clip_detail(std::move(detail));
+  audit_bytes += entry.detail.size();
+  trim_audit();  // may drop `entry` itself once it is finished
 }
 
 AuditEntry *Sandbox::Impl::audit_entry(size_t index) {
@@ -225,9 +291,18 @@ void Sandbox::Impl::close_audit(size_t index, CallOutcome outcome, std::string d
   AuditEntry &entry = *found;
   if (entry.outcome != CallOutcome::Pending) return;  // the first ending is the true one
   entry.outcome = outcome;
-  entry.detail = std::move(detail);
   entry.duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::system_clock::now() - entry.start);
+  set_audit_detail(entry, std::move(detail));
+}
+
+std::optional<std::string> Sandbox::Impl::host_memory_refusal(const std::string &capability,
+                                                               uint64_t bytes) const {
+  if (host_memory_fits(bytes)) return std::nullopt;
+  uint64_t budget = host_memory_budget(), used = host_memory_used();
+  return "host memory budget exceeded: the call to " + quoted(capability) + " needs " + format_bytes(bytes) +
+         " and only " + format_bytes(used < budget ? budget - used : 0) + " of this sandbox's host memory budget of " +
+         format_bytes(budget) + " is free (it holds pending calls' arguments, console output and the audit log)";
 }
 
 internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::span<const uint8_t> args) {
@@ -245,6 +320,8 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
     reply.bytes = encode_js_error("Error", message);
     return reply;
   };
+  // A deadline passed after the guest's last interrupt check: no handler runs any more.
+  if (internal::check_deadlines(host)) return refuse(CallOutcome::Timeout, timeout_error().message);
   if (!cap) return refuse(CallOutcome::Error, "unknown capability #" + std::to_string(capability_id));
   if (!cap->bound)
     return refuse(CallOutcome::Error, "capability " + quoted(cap->name) +
@@ -264,24 +341,39 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
     return refuse(CallOutcome::BudgetExceeded,
                   "the arguments of " + quoted(cap->name) + " are " + format_bytes(args.size()) +
                       ", more than its limit of " + format_bytes(policy.max_argument_bytes));
+  bool runs_now = cap->capability.kind == Capability::Kind::Sync && !policy.requires_approval;
+  if (!runs_now && calls.size() >= options.limits.max_pending_calls)
+    return refuse(CallOutcome::BudgetExceeded,
+                  "too many pending calls: this sandbox allows " + std::to_string(options.limits.max_pending_calls) +
+                      " pending calls per evaluation; await some before calling " + quoted(cap->name) + " again");
+  // The arguments must fit the host memory budget before they are decoded (decoding may take
+  // several times their encoded size)...
+  if (auto refusal = host_memory_refusal(cap->name, args.size()))
+    return refuse(CallOutcome::BudgetExceeded, *refusal);
   Decoded decoded = decode_cbor(args, DecodeLimits{.max_depth = options.limits.max_depth + 2,
                                                    .max_bytes = policy.max_argument_bytes});
   if (!decoded.ok || !decoded.value.is_array())
     return refuse(CallOutcome::Error, "malformed arguments from the guest: " + decoded.error);
+  // ...and once decoded, what the host holds for the call (for as long as it is pending).
+  uint64_t cost = internal::pending_call_cost(args, decoded.value.as_array());
+  if (auto refusal = host_memory_refusal(cap->name, cost)) return refuse(CallOutcome::BudgetExceeded, *refusal);
   cap->calls_this_eval++;
   host_calls_this_eval++;
-  std::vector<Value> arg_values = decoded.value.as_array();
 
-  if (cap->capability.kind == Capability::Kind::Sync && !policy.requires_approval) {
-    CallInfo info{.call_id = next_call_id++, .capability = cap->name};
+  if (runs_now) {
+    HostMemoryCharge held(&call_bytes, cost);
+    CallInfo info{.call_id = next_call_id++, .capability = cap->name, .deadline = wall_deadline};
     if (AuditEntry *entry = audit_entry(audit_index)) entry->call_id = info.call_id;
     try {
-      Value result = cap->capability.sync_handler(info, arg_values);
+      Value result;
+      timed_handler([&] { result = cap->capability.sync_handler(info, decoded.value.as_array()); },
+                    &reply.handler_time);
       std::vector<uint8_t> bytes = encode_cbor(result);
       if (bytes.size() > policy.max_result_bytes)
         return refuse(CallOutcome::Error, "the result of " + quoted(cap->name) + " is " +
                                               format_bytes(bytes.size()) + ", more than its limit of " +
                                               format_bytes(policy.max_result_bytes));
+      if (auto refusal = host_memory_refusal(cap->name, bytes.size())) return refuse(CallOutcome::BudgetExceeded, *refusal);
       close_audit(audit_index, CallOutcome::Ok, "");
       reply.status = QB_HOST_VALUE;
       reply.bytes = std::move(bytes);
@@ -309,10 +401,10 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
   HostCall call{.id = next_call_id++,
                 .capability_id = cap->id,
                 .args_cbor = std::vector<uint8_t>(args.begin(), args.end()),
-                .args = std::move(arg_values),
                 .state = policy.requires_approval ? HostCall::State::AwaitingApproval
                                                   : HostCall::State::Queued,
-                .audit_index = audit_index};
+                .audit_index = audit_index,
+                .charge = HostMemoryCharge(&call_bytes, cost)};
   if (AuditEntry *entry = audit_entry(audit_index)) entry->call_id = call.id;
   reply.status = QB_HOST_QUEUED;
   reply.call_id = call.id;
@@ -328,7 +420,20 @@ void Sandbox::Impl::release_slot(HostCall &call) {
   call.holds_slot = false;
 }
 
+namespace {
+// A pending call's arguments, decoded again from the one copy the host keeps (they were checked
+// when the call was made, or when the snapshot holding them was restored).
+std::vector<Value> decode_args(const HostCall &call) {
+  Decoded decoded = decode_cbor(call.args_cbor, DecodeLimits{.max_depth = 10002, .max_bytes = UINT64_MAX});
+  return decoded.ok && decoded.value.is_array() ? decoded.value.as_array() : std::vector<Value>{};
+}
+}  // namespace
+
 void Sandbox::Impl::dispatch_ready_calls() {
+  // Host work for the evaluation (decoding arguments), charged to its CPU meter; the handlers'
+  // own time is left to the wall clock.
+  auto started = std::chrono::steady_clock::now();
+  auto handlers_before = handler_time;
   for (auto &call : calls) {
     if (call.state != HostCall::State::Queued && call.state != HostCall::State::Approved) continue;
     RegisteredCapability *cap = find_capability(call.capability_id);
@@ -348,36 +453,37 @@ void Sandbox::Impl::dispatch_ready_calls() {
     call.completion->signal = signal;
     if (policy.call_timeout) call.timeout_at = call.started + *policy.call_timeout;
     Completion done(call.completion);
-    CallInfo info{.call_id = call.id, .capability = cap->name};
+    CallInfo info{.call_id = call.id, .capability = cap->name, .deadline = wall_deadline};
+    std::string failure;
     try {
-      if (cap->capability.kind == Capability::Kind::Sync) {
-        done.resolve(cap->capability.sync_handler(info, call.args));
-      } else {
-        cap->capability.async_handler(info, call.args, done);
-      }
+      timed_handler([&] {
+        if (cap->capability.kind == Capability::Kind::Sync) {
+          done.resolve(cap->capability.sync_handler(info, decode_args(call)));
+        } else {
+          cap->capability.async_handler(info, decode_args(call), done);
+        }
+      });
     } catch (const CapabilityError &e) {
       done.reject(e.what(), e.name());
     } catch (const std::exception &e) {
-      if (AuditEntry *entry = audit_entry(call.audit_index)) entry->detail = e.what();
-      done.reject("the call to " + quoted(cap->name) + " failed");
+      failure = e.what();
     } catch (...) {
-      if (AuditEntry *entry = audit_entry(call.audit_index)) entry->detail = "the handler threw a non-standard exception";
+      failure = "the handler threw a non-standard exception";
+    }
+    if (!failure.empty()) {
+      if (AuditEntry *entry = audit_entry(call.audit_index)) set_audit_detail(*entry, failure);
       done.reject("the call to " + quoted(cap->name) + " failed");
     }
   }
+  charge_host_work(started, handlers_before);
 }
 
-Status Sandbox::Impl::settle_in_guest(HostCall &call, bool ok, const Value &value) {
-  std::vector<uint8_t> payload;
-  try {
-    payload = encode_cbor(value);
-  } catch (const std::exception &e) {
-    ok = false;
-    payload = internal::encode_js_error("Error", std::string("the host's answer cannot be passed to JS: ") + e.what());
-  }
+Status Sandbox::Impl::settle_in_guest(const HostCall &call, bool ok, std::vector<uint8_t> payload) {
   if (auto err = write_input({std::string_view(reinterpret_cast<const char *>(payload.data()), payload.size())}))
     return *err;
-  auto status = run_control_op(fn.settle, {call.id, ok ? 1u : 0u, static_cast<uint32_t>(payload.size())});
+  // Settling runs user code (a thenable's `then`, a getter on Object.prototype.then), so it runs
+  // under the evaluation's CPU meter and wall clock like any of its guest code.
+  auto status = run_op(fn.settle, {call.id, ok ? 1u : 0u, static_cast<uint32_t>(payload.size())});
   if (!status) return status.error();
   if (status.value() != QB_STATUS_DONE) {
     Result r = read_reply(status.value());
@@ -415,18 +521,6 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
         if (ok) {
           value = std::move(call.completion->value);
           outcome = CallOutcome::Ok;
-          uint64_t size = 0;
-          try {
-            size = encode_cbor(value).size();
-          } catch (const std::exception &) {
-          }
-          if (cap && size > cap->capability.policy.max_result_bytes) {
-            ok = false;
-            detail = "the result of " + quoted(name) + " is " + format_bytes(size) +
-                     ", more than its limit of " + format_bytes(cap->capability.policy.max_result_bytes);
-            value = ErrorValue{.name = "Error", .message = detail};
-            outcome = CallOutcome::Error;
-          }
         } else {
           value = ErrorValue{.name = call.completion->error_name, .message = call.completion->error_message};
           outcome = CallOutcome::Error;
@@ -447,13 +541,34 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
       ++i;
       continue;
     }
+    // Encoding the answer is host work for the evaluation: it counts against its CPU budget.
+    auto encoding = std::chrono::steady_clock::now();
+    bool encoded_ok = ok;
+    std::vector<uint8_t> payload = encode_for_guest(value, encoded_ok);
+    if (ok && encoded_ok && cap) {
+      std::optional<std::string> refusal;
+      if (payload.size() > cap->capability.policy.max_result_bytes)
+        refusal = "the result of " + quoted(name) + " is " + format_bytes(payload.size()) +
+                  ", more than its limit of " + format_bytes(cap->capability.policy.max_result_bytes);
+      else
+        refusal = host_memory_refusal(name, payload.size());
+      if (refusal) {
+        detail = *refusal;
+        outcome = CallOutcome::Error;
+        encoded_ok = false;
+        payload = internal::encode_js_error("Error", detail);
+      }
+    }
+    ok = encoded_ok;
+    value = Value();
+    eval_cpu_used += std::chrono::steady_clock::now() - encoding;
     AuditEntry *entry = audit_entry(call.audit_index);
     std::string recorded = entry && !entry->detail.empty() ? entry->detail : detail;
     close_audit(call.audit_index, outcome, recorded);
     release_slot(call);
     HostCall settled = std::move(call);
     calls.erase(calls.begin() + static_cast<std::ptrdiff_t>(i));
-    if (auto status = settle_in_guest(settled, ok, value); !status) return status.error();
+    if (auto status = settle_in_guest(settled, ok, std::move(payload)); !status) return status.error();
     delivered++;
   }
   return delivered;
@@ -476,7 +591,7 @@ std::vector<PendingCall> Sandbox::Impl::pending_for_caller() const {
     const RegisteredCapability *cap = find_capability(call.capability_id);
     out.push_back(PendingCall{.call_id = call.id,
                               .capability = cap ? cap->name : "",
-                              .args = call.args,
+                              .args = decode_args(call),
                               .needs_approval = call.state == HostCall::State::AwaitingApproval});
   }
   return out;
@@ -484,6 +599,7 @@ std::vector<PendingCall> Sandbox::Impl::pending_for_caller() const {
 
 Result Sandbox::Impl::drive(int32_t status) {
   for (;;) {
+    guest_driving = status == QB_STATUS_PENDING;
     if (status == QB_STATUS_DONE || status == QB_STATUS_ERROR || status == QB_STATUS_DISPLAY)
       return finish_evaluation(read_reply(status));
     if (status != QB_STATUS_PENDING)
@@ -495,6 +611,14 @@ Result Sandbox::Impl::drive(int32_t status) {
       generation = signal->generation;
     }
     dispatch_ready_calls();
+    // The wall clock, after every round of host calls (sync handlers run just above).
+    if (wall_deadline && std::chrono::steady_clock::now() >= *wall_deadline) {
+      host.wall_expired = true;
+      for (auto &c : calls)
+        if (c.state == HostCall::State::Running)
+          close_audit(c.audit_index, CallOutcome::Timeout, "the evaluation's wall-clock limit ran out");
+      return finish_evaluation(Result::failure(timeout_error()));
+    }
     auto delivered = deliver_completions();
     if (!delivered) return finish_evaluation(Result::failure(delivered.error()));
     if (delivered.value() > 0 || settled_since_resume) {
@@ -518,7 +642,6 @@ Result Sandbox::Impl::drive(int32_t status) {
         for (auto &c : calls)
           if (c.state == HostCall::State::Running)
             close_audit(c.audit_index, CallOutcome::Timeout, "the evaluation's wall-clock limit ran out");
-        run_control_op(fn.abandon, {});
         return finish_evaluation(Result::failure(Error{
             .kind = ErrorKind::Timeout,
             .message = "wall-clock limit of " + std::to_string(options.limits.wall_time->count()) +
@@ -526,16 +649,13 @@ Result Sandbox::Impl::drive(int32_t status) {
       }
       continue;
     }
-    if (calls.empty()) {
-      run_control_op(fn.abandon, {});
+    if (calls.empty())
       return finish_evaluation(Result::failure(Error{
           .kind = ErrorKind::Internal, .message = "the guest waits on host calls the host does not know"}));
-    }
     // Only the caller can make progress now: approvals, external answers, or calls queued behind them.
     Result result = Result::suspended(pending_for_caller());
-    result.console = std::move(console);
+    result.console = take_console();
     result.console_dropped_bytes = console_dropped;
-    console.clear();
     console_dropped = 0;
     return result;
   }
@@ -559,13 +679,23 @@ const char *describe(HostCall::State state) {
 Result Sandbox::resume() {
   Impl &s = *impl_;
   if (s.discarded) return s.discarded_result();
+  if (!s.evaluating && s.ended) {
+    Result ended = std::move(*s.ended);
+    s.ended.reset();
+    return ended;
+  }
   if (!s.evaluating) return Result::failure(invalid("nothing to resume: no evaluation is suspended"));
   if (s.options.limits.wall_time) s.wall_deadline = std::chrono::steady_clock::now() + *s.options.limits.wall_time;
   return s.drive(QB_STATUS_PENDING);
 }
 
+void Sandbox::Impl::end_while_settling(Error error) {
+  ended = finish_evaluation(Result::failure(std::move(error)));
+}
+
 namespace {
-Status answer(Sandbox::Impl &s, uint32_t call_id, HostCall::State expected, bool ok, const Value &value,
+// Settles a pending call with an answer from the caller; payload is the encoded value or Error.
+Status answer(Sandbox::Impl &s, uint32_t call_id, HostCall::State expected, bool ok, std::vector<uint8_t> payload,
               CallOutcome outcome, const std::string &detail) {
   if (s.discarded) return s.discarded_result().error();
   HostCall *call = s.find_call(call_id);
@@ -573,37 +703,40 @@ Status answer(Sandbox::Impl &s, uint32_t call_id, HostCall::State expected, bool
   if (call->state != expected)
     return invalid("call #" + std::to_string(call_id) + " is " + describe(call->state) + ", not " +
                    describe(expected));
-  if (ok) {
-    uint64_t size = encode_cbor(value).size();
-    auto *cap = s.find_capability(call->capability_id);
-    if (cap && cap->bound && size > cap->capability.policy.max_result_bytes)
-      return invalid("the answer to call #" + std::to_string(call_id) + " is " + format_bytes(size) +
-                     ", more than " + quoted(cap->name) + "'s limit of " +
-                     format_bytes(cap->capability.policy.max_result_bytes));
-  }
+  auto *cap = s.find_capability(call->capability_id);
+  if (ok && cap && cap->bound && payload.size() > cap->capability.policy.max_result_bytes)
+    return invalid("the answer to call #" + std::to_string(call_id) + " is " + format_bytes(payload.size()) +
+                   ", more than " + quoted(cap->name) + "'s limit of " +
+                   format_bytes(cap->capability.policy.max_result_bytes));
   HostCall settled = std::move(*call);
   s.calls.erase(std::find_if(s.calls.begin(), s.calls.end(), [&](const HostCall &c) { return c.id == call_id; }));
   s.release_slot(settled);
   s.close_audit(settled.audit_index, outcome, detail);
   s.settled_since_resume = true;
-  return s.settle_in_guest(settled, ok, value);
+  // The guest code this runs (then-getters, thenables) is the evaluation's: it is metered, and
+  // an evaluation that fails here (out of CPU time) ends, its error returned by resume().
+  Status settled_status = s.settle_in_guest(settled, ok, std::move(payload));
+  if (!settled_status) s.end_while_settling(settled_status.error());
+  return settled_status;
 }
 }  // namespace
 
 Status Sandbox::resolve(uint32_t call_id, const Value &value) {
+  std::vector<uint8_t> payload;
   try {
-    encode_cbor(value);
+    payload = encode_cbor(value);
   } catch (const std::exception &e) {
     return invalid(std::string("the answer cannot be passed to JS: ") + e.what());
   }
-  return answer(*impl_, call_id, HostCall::State::AwaitingExternal, true, value, CallOutcome::Ok, "");
+  return answer(*impl_, call_id, HostCall::State::AwaitingExternal, true, std::move(payload), CallOutcome::Ok, "");
 }
 
 Status Sandbox::reject(uint32_t call_id, std::string message, std::string name, CallOutcome outcome) {
   if (outcome != CallOutcome::Error && outcome != CallOutcome::Timeout)
     return invalid("reject() records an outcome of error or timeout, not " + std::string(to_string(outcome)));
-  Value error = ErrorValue{.name = std::move(name), .message = message, .stack = ""};
-  return answer(*impl_, call_id, HostCall::State::AwaitingExternal, false, error, outcome, message);
+  bool ok = false;
+  auto payload = encode_for_guest(ErrorValue{.name = std::move(name), .message = message, .stack = ""}, ok);
+  return answer(*impl_, call_id, HostCall::State::AwaitingExternal, false, std::move(payload), outcome, message);
 }
 
 Status Sandbox::deny(uint32_t call_id, std::string reason) {
@@ -613,8 +746,9 @@ Status Sandbox::deny(uint32_t call_id, std::string reason) {
   if (call)
     if (auto *cap = s.find_capability(call->capability_id)) name = cap->name;
   std::string message = "the call to " + quoted(name) + " was denied" + (reason.empty() ? "" : ": " + reason);
-  Value error = ErrorValue{.name = "Error", .message = message, .stack = ""};
-  return answer(s, call_id, HostCall::State::AwaitingApproval, false, error, CallOutcome::Denied, message);
+  bool ok = false;
+  auto payload = encode_for_guest(ErrorValue{.name = "Error", .message = message, .stack = ""}, ok);
+  return answer(s, call_id, HostCall::State::AwaitingApproval, false, std::move(payload), CallOutcome::Denied, message);
 }
 
 Status Sandbox::approve(uint32_t call_id) {
@@ -635,8 +769,9 @@ Status Sandbox::approve(uint32_t call_id) {
 Status Sandbox::abandon() {
   Impl &s = *impl_;
   if (s.discarded) return s.discarded_result().error();
+  s.ended.reset();
   if (!s.evaluating) return std::monostate{};
-  auto status = s.run_control_op(s.fn.abandon, {});
+  auto status = s.abandon_in_guest();
   s.finish_evaluation(Result::done(Value()));
   if (!status) return status.error();
   return std::monostate{};

@@ -51,6 +51,8 @@ struct HostReply {
   uint32_t status = QB_HOST_ERROR;
   std::vector<uint8_t> bytes;  ///< CBOR value or Error, taken by host_take
   uint32_t call_id = 0;
+  /// Time the capability's own handler ran: the one part of a host call not charged as CPU.
+  std::chrono::nanoseconds handler_time{0};
 };
 
 /// Whoever handles capability calls for a store (the sandbox).
@@ -64,9 +66,16 @@ std::vector<uint8_t> encode_js_error(const std::string &name, const std::string 
 
 /// What the host functions need to know about the sandbox that calls them (the store's data).
 struct HostState {
-  /// The running operation must stop once this instant has passed (soft CPU budget).
+  /// The running operation must stop once this instant has passed (soft CPU budget). Host calls
+  /// move it back by their handlers' time, which the CPU budget does not count.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  /// The evaluation's wall-clock deadline (Limits::wall_time), which nothing moves.
+  std::chrono::steady_clock::time_point wall_deadline = std::chrono::steady_clock::time_point::max();
+  /// Set once either deadline passed: the guest's interrupt check then stops the program, and
+  /// further host calls are refused without running their handlers.
   bool interrupted = false;
+  /// The interruption was the wall clock's (for the Timeout message).
+  bool wall_expired = false;
   Clock clock;
   uint64_t clock_reads = 0;
   std::chrono::steady_clock::time_point monotonic_origin = std::chrono::steady_clock::now();
@@ -88,8 +97,11 @@ struct HostState {
   std::chrono::milliseconds hard_deadline_grace{100};
 };
 
-/// Arms the epoch deadline (the hard CPU backstop) at the soft deadline plus grace.
+/// Arms the epoch deadline (the hard backstop) at the earlier soft deadline plus grace.
 void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state);
+
+/// Sets state.interrupted (and wall_expired) once a deadline has passed; returns interrupted.
+bool check_deadlines(HostState &state);
 
 /// Defines every import the guest may use (quickbox.* and the wasi_snapshot_preview1 subset) on
 /// a linker. Host functions find their HostState through the store's data pointer.

@@ -51,6 +51,12 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
   if (l.source_bytes == 0 || l.source_bytes > (1ull << 30))
     return bad("Limits::source_bytes must be between 1 byte and 1 GiB");
   if (l.max_depth == 0 || l.max_depth > 10000) return bad("Limits::max_depth must be between 1 and 10000");
+  if (l.host_memory_bytes && (*l.host_memory_bytes < (1u << 20) || *l.host_memory_bytes > (1ull << 40)))
+    return bad("Limits::host_memory_bytes must be between 1 MiB and 1 TiB, got " +
+               format_bytes(*l.host_memory_bytes));
+  if (l.max_pending_calls == 0 || l.max_pending_calls > 1000000)
+    return bad("Limits::max_pending_calls must be between 1 and 1000000, got " +
+               std::to_string(l.max_pending_calls));
   if (o.clock.mode == Clock::Mode::Deterministic && o.clock.step_us < 0)
     return bad("Clock::step_us must not be negative");
   return std::nullopt;
@@ -231,7 +237,7 @@ Error Sandbox::Impl::limit_error(ErrorKind kind, std::string name, std::string m
   Error e{.kind = kind, .name = std::move(name), .message = {}, .stack = std::move(stack)};
   switch (kind) {
     case ErrorKind::Timeout:
-      e.message = "CPU time limit of " + std::to_string(op_cpu_time.count()) + " ms exceeded";
+      e.message = timeout_error().message;
       break;
     case ErrorKind::OutOfMemory:
       e.message = "memory limit of " + format_bytes(options.limits.memory_bytes) + " exceeded";
@@ -249,6 +255,13 @@ Error Sandbox::Impl::limit_error(ErrorKind kind, std::string name, std::string m
       e.message = std::move(message);
   }
   return e;
+}
+
+Error Sandbox::Impl::timeout_error() const {
+  if (host.wall_expired && options.limits.wall_time)
+    return make_error(ErrorKind::Timeout,
+                      "wall-clock limit of " + std::to_string(options.limits.wall_time->count()) + " ms exceeded");
+  return make_error(ErrorKind::Timeout, "CPU time limit of " + std::to_string(op_cpu_time.count()) + " ms exceeded");
 }
 
 Error Sandbox::Impl::trap_error(wasm_trap_t *trap) {
@@ -304,28 +317,33 @@ std::optional<Error> Sandbox::Impl::refuse_while_suspended(const char *what) con
 
 Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
                                         std::optional<std::chrono::milliseconds> own_budget) {
-  auto budget = std::chrono::duration_cast<std::chrono::nanoseconds>(own_budget.value_or(eval_cpu_budget));
-  auto remaining = own_budget ? budget : budget - eval_cpu_used;
+  using std::chrono::nanoseconds;
+  auto start = std::chrono::steady_clock::now();
+  nanoseconds remaining = own_budget ? nanoseconds(*own_budget) : nanoseconds(eval_cpu_budget) - eval_cpu_used;
   op_cpu_time = own_budget.value_or(eval_cpu_budget);
-  if (remaining <= std::chrono::nanoseconds::zero())
-    return limit_error(ErrorKind::Timeout, "", "", "");
   host.interrupted = false;
+  host.wall_expired = false;
+  host.wall_deadline = !own_budget && wall_deadline ? *wall_deadline : std::chrono::steady_clock::time_point::max();
+  if (remaining <= nanoseconds::zero() || start >= host.wall_deadline) {
+    host.wall_expired = start >= host.wall_deadline;
+    return timeout_error();
+  }
   host.stray_output.clear();
   host.stray_bytes = 0;
   host.stray_dropped = 0;
-  auto start = std::chrono::steady_clock::now();
   host.deadline = start + remaining;
   internal::arm_epoch_deadline(context, host);
+  auto handlers_before = handler_time;
   int32_t status = 0;
   wasm_trap_t *trap = nullptr;
   std::string call_error;
   bool ok = internal::call_i32(context, func, args, &status, &trap, &call_error);
-  // Host calls pushed the deadline back by the time they took: what is left of it is unspent.
-  if (!own_budget)
-    eval_cpu_used = budget - std::max(std::chrono::nanoseconds::zero(),
-                                      std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          host.deadline - std::chrono::steady_clock::now()));
+  // Everything but the handlers' own time was spent for the evaluation: guest code, and the
+  // host's work per call (decoding, hashing, audit, encoding), which the guest's data drives.
+  if (!own_budget) eval_cpu_used += (std::chrono::steady_clock::now() - start) - (handler_time - handlers_before);
+  bool timed_out = host.interrupted;
   host.deadline = std::chrono::steady_clock::time_point::max();
+  host.wall_deadline = std::chrono::steady_clock::time_point::max();
   if (!ok) {
     if (trap) {
       collect_console();  // what the program printed before the trap is still worth reporting
@@ -340,7 +358,23 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   }
   wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
   if (auto err = collect_console()) return *err;
+  // A deadline passed (possibly in a host call, after the guest's last interrupt check): the
+  // operation ends in Timeout even if the guest finished first. An error reply is read as one.
+  if (timed_out && !own_budget && status != QB_STATUS_ERROR) {
+    if (status == QB_STATUS_PENDING) guest_driving = true;
+    return timeout_error();
+  }
   return status;
+}
+
+Expected<int32_t> Sandbox::Impl::abandon_in_guest() {
+  guest_driving = false;
+  return run_op(fn.abandon, {}, options.limits.cpu_time);
+}
+
+void Sandbox::Impl::charge_host_work(std::chrono::steady_clock::time_point started,
+                                     std::chrono::nanoseconds handler_before) {
+  eval_cpu_used += (std::chrono::steady_clock::now() - started) - (handler_time - handler_before);
 }
 
 std::optional<Error> Sandbox::Impl::collect_console() {
@@ -360,14 +394,31 @@ std::optional<Error> Sandbox::Impl::collect_console() {
     pos += QB_CONSOLE_RECORD_HEADER;
     if (records.size() - pos < len || level > QB_CONSOLE_DEBUG)
       return make_error(ErrorKind::Internal, "malformed console record from the guest");
-    console.push_back({static_cast<ConsoleLevel>(level),
+    keep_console_line({static_cast<ConsoleLevel>(level),
                        std::string(reinterpret_cast<const char *>(records.data() + pos), len)});
     pos += len;
   }
-  for (auto &line : host.stray_output) console.push_back(std::move(line));
+  for (auto &line : host.stray_output) keep_console_line(std::move(line));
   host.stray_output.clear();
   console_dropped += ex.console_dropped + host.stray_dropped;
   return std::nullopt;
+}
+
+// The host keeps at most Limits::console_bytes of an evaluation's output, within the host memory
+// budget; the rest is counted as dropped.
+void Sandbox::Impl::keep_console_line(ConsoleLine line) {
+  uint64_t size = line.text.size();
+  if (console_held_bytes + size > options.limits.console_bytes || !host_memory_fits(size)) {
+    console_dropped += size;
+    return;
+  }
+  console_held_bytes += size;
+  console.push_back(std::move(line));
+}
+
+std::vector<ConsoleLine> Sandbox::Impl::take_console() {
+  console_held_bytes = 0;
+  return std::exchange(console, {});
 }
 
 Result Sandbox::Impl::read_reply(int32_t status) {
@@ -400,6 +451,8 @@ Result Sandbox::Impl::read_reply(int32_t status) {
   if (kind_number < QB_ERROR_JS_EXCEPTION || kind_number > QB_ERROR_DEADLOCK)
     return Result::failure(make_error(ErrorKind::Internal, "unknown error kind from the guest"));
   auto kind = static_cast<ErrorKind>(static_cast<int>(kind_number));
+  // A deadline passed during the operation: however the program then failed, it ran out of time.
+  if (host.interrupted) kind = ErrorKind::Timeout;
   Error e = limit_error(kind, a[1].as_string(), a[2].as_string(), a[3].as_string());
   if (a.size() > 4) e.thrown = a[4];
   return Result::failure(std::move(e));
@@ -408,9 +461,11 @@ Result Sandbox::Impl::read_reply(int32_t status) {
 Result Sandbox::Impl::start_evaluation(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
                                        std::chrono::milliseconds cpu_time) {
   evaluating = true;
+  guest_driving = false;
+  ended.reset();
   eval_cpu_budget = cpu_time;
   eval_cpu_used = {};
-  console.clear();
+  take_console();
   console_dropped = 0;
   host_calls_this_eval = 0;
   for (auto &c : capabilities) c.calls_this_eval = 0;
@@ -423,10 +478,12 @@ Result Sandbox::Impl::start_evaluation(const wasmtime_func_t &func, std::initial
 
 Result Sandbox::Impl::finish_evaluation(Result result) {
   evaluating = false;
+  // Ended by the host (a deadline, a failed settle) while the guest still drives it.
+  if (guest_driving && !discarded) abandon_in_guest();
+  guest_driving = false;
   cancel_outstanding_calls("the evaluation ended before the call settled");
-  result.console = std::move(console);
+  result.console = take_console();
   result.console_dropped_bytes = console_dropped;
-  console.clear();
   console_dropped = 0;
   return result;
 }
@@ -435,9 +492,10 @@ Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_l
   // Not an evaluation: its own budget and console, leaving a suspended evaluation's untouched.
   auto saved_budget = eval_cpu_budget;
   auto saved_used = eval_cpu_used;
-  auto saved_console = std::move(console);
+  auto saved_wall = std::exchange(wall_deadline, std::nullopt);
+  auto saved_held = console_held_bytes;
+  auto saved_console = take_console();
   auto saved_dropped = console_dropped;
-  console.clear();
   console_dropped = 0;
   eval_cpu_budget = options.limits.cpu_time;
   eval_cpu_used = {};
@@ -445,12 +503,14 @@ Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_l
   Result result = status ? read_reply(status.value()) : Result::failure(status.error());
   if (status && status.value() == QB_STATUS_PENDING)
     result = Result::failure(make_error(ErrorKind::Internal, "the guest suspended a non-evaluating operation"));
-  result.console = std::move(console);
+  result.console = take_console();
   result.console_dropped_bytes = console_dropped;
   console = std::move(saved_console);
+  console_held_bytes = saved_held;
   console_dropped = saved_dropped;
   eval_cpu_budget = saved_budget;
   eval_cpu_used = saved_used;
+  wall_deadline = saved_wall;
   return result;
 }
 
@@ -477,6 +537,8 @@ bool Sandbox::suspended() const { return impl_->evaluating; }
 Result Sandbox::reset() {
   impl_->release();
   impl_->evaluating = false;
+  impl_->guest_driving = false;
+  impl_->ended.reset();
   impl_->cancel_outstanding_calls("the sandbox was reset");
   auto capabilities = std::move(impl_->capabilities);
   impl_->capabilities.clear();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "engine_impl.hh"
 #include "quickbox/snapshot.hh"
@@ -51,7 +52,38 @@ struct RegisteredCapability {
   uint32_t in_flight = 0;
 };
 
-/// An async call the host has accepted and not yet settled in the guest.
+/// Bytes counted against a sandbox's host-memory budget (Limits::host_memory_bytes) for as long
+/// as the charge lives; moving it moves the charge.
+class HostMemoryCharge {
+ public:
+  HostMemoryCharge() = default;
+  HostMemoryCharge(uint64_t *meter, uint64_t bytes) : meter_(meter), bytes_(bytes) { *meter_ += bytes_; }
+  HostMemoryCharge(HostMemoryCharge &&other) noexcept
+      : meter_(std::exchange(other.meter_, nullptr)), bytes_(other.bytes_) {}
+  HostMemoryCharge &operator=(HostMemoryCharge &&other) noexcept {
+    if (this != &other) {
+      release();
+      meter_ = std::exchange(other.meter_, nullptr);
+      bytes_ = other.bytes_;
+    }
+    return *this;
+  }
+  HostMemoryCharge(const HostMemoryCharge &) = delete;
+  HostMemoryCharge &operator=(const HostMemoryCharge &) = delete;
+  ~HostMemoryCharge() { release(); }
+  uint64_t bytes() const { return meter_ ? bytes_ : 0; }
+
+ private:
+  void release() {
+    if (meter_) *meter_ -= bytes_;
+    meter_ = nullptr;
+  }
+  uint64_t *meter_ = nullptr;
+  uint64_t bytes_ = 0;
+};
+
+/// An async call the host has accepted and not yet settled in the guest. Its arguments are kept
+/// once, encoded; they are decoded when a handler or the caller needs them.
 struct HostCall {
   enum class State : uint8_t {
     Queued = 0,            ///< waiting for an in-flight slot
@@ -63,14 +95,22 @@ struct HostCall {
   uint32_t id = 0;
   uint32_t capability_id = 0;
   std::vector<uint8_t> args_cbor;
-  std::vector<Value> args;
   State state = State::Queued;
   std::shared_ptr<Completion::State> completion;
   std::chrono::steady_clock::time_point started;
   std::optional<std::chrono::steady_clock::time_point> timeout_at;
   size_t audit_index = 0;
   bool holds_slot = false;
+  /// What the host holds for the call: its encoded arguments, what decoding them takes, and the
+  /// bookkeeping around them.
+  HostMemoryCharge charge;
 };
+
+/// Roughly the host memory a decoded value occupies (the Value nodes and their strings/bytes).
+uint64_t value_footprint(const Value &value);
+
+/// What the host holds for one pending call with these encoded and decoded arguments.
+uint64_t pending_call_cost(std::span<const uint8_t> args_cbor, std::span<const Value> args);
 
 /// Validates SandboxOptions against the engine's; the error names the bad option and its range.
 std::optional<Error> check_sandbox_options(const SandboxOptions &options, const EngineOptions &engine);
@@ -97,9 +137,15 @@ struct Sandbox::Impl : internal::HostCallSink {
   // ---- the evaluation in progress ----
   /// An eval/call that has not ended (it is being driven, or it is Suspended).
   bool evaluating = false;
-  /// CPU budget of the evaluation and how much of it its operations used so far.
+  /// The guest may still be driving the evaluation (its last status was PENDING): an evaluation
+  /// the host ends early must be abandoned in the guest too.
+  bool guest_driving = false;
+  /// The evaluation's one CPU meter: its budget, and how much of it guest code run for it (eval,
+  /// call, settle, resume, run_jobs) and the host's work per call used so far.
   std::chrono::milliseconds eval_cpu_budget{0};
   std::chrono::nanoseconds eval_cpu_used{0};
+  /// Total time host handlers ran (the one part of a host call the CPU meter leaves out).
+  std::chrono::nanoseconds handler_time{0};
   /// Wall-clock deadline of the current eval()/resume() call (Limits::wall_time).
   std::optional<std::chrono::steady_clock::time_point> wall_deadline;
   /// Console output of the evaluation's operations, delivered with its final result.
@@ -107,6 +153,19 @@ struct Sandbox::Impl : internal::HostCallSink {
   uint64_t console_dropped = 0;
   /// The CPU budget of the running operation (what a Timeout message reports).
   std::chrono::milliseconds op_cpu_time{0};
+  /// An evaluation that ended while the caller settled one of its calls (resolve/reject/deny ran
+  /// guest code that failed, e.g. ran out of CPU): the next resume() returns it.
+  std::optional<Result> ended;
+
+  // ---- host memory (Limits::host_memory_bytes) ----
+  /// Bytes held for pending calls (through their HostMemoryCharge), the console and the audit log.
+  uint64_t call_bytes = 0, console_held_bytes = 0, audit_bytes = 0;
+  uint64_t host_memory_budget() const { return options.limits.host_memory_bytes.value_or(options.limits.memory_bytes); }
+  uint64_t host_memory_used() const { return call_bytes + console_held_bytes + audit_bytes; }
+  /// Whether `bytes` more fit in the budget now.
+  bool host_memory_fits(uint64_t bytes) const {
+    return host_memory_used() <= host_memory_budget() && bytes <= host_memory_budget() - host_memory_used();
+  }
 
   // ---- capabilities ----
   std::vector<internal::RegisteredCapability> capabilities;
@@ -136,15 +195,36 @@ struct Sandbox::Impl : internal::HostCallSink {
   std::optional<Error> read_exchange(qb_exchange &out);
   std::optional<Error> write_input(std::initializer_list<std::string_view> parts);
 
-  /// Runs one guest export under the evaluation's remaining CPU budget (or, for control
-  /// operations that run no user code, under own_budget without charging the evaluation).
-  /// Returns the guest's status, or an Error (a trap discards the instance). Collects console
-  /// output.
+  /// Runs one guest export under the evaluation's remaining CPU budget and wall clock, and
+  /// charges its time (less handler time) to the evaluation's meter; or, for a cleanup that runs
+  /// no user code, under own_budget without charging it. The epoch backstop is armed either way.
+  /// Returns the guest's status, or an Error: Timeout once a deadline passed (even if the guest
+  /// finished first), or a trap (which discards the instance). Collects console output.
   Expected<int32_t> run_op(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
                            std::optional<std::chrono::milliseconds> own_budget = std::nullopt);
-  /// run_op for settle/abandon: they run no user code and must work even when the budget is spent.
-  Expected<int32_t> run_control_op(const wasmtime_func_t &func, std::initializer_list<uint32_t> args) {
-    return run_op(func, args, options.limits.cpu_time);
+  /// Drops the guest's side of the evaluation (its driven promise and pending calls). It runs no
+  /// JS: freeing values queues FinalizationRegistry callbacks as jobs, and no job runs after it.
+  /// So it must, and may, work when the evaluation's budget is spent.
+  Expected<int32_t> abandon_in_guest();
+  /// The Timeout error for the deadline that passed (the wall clock's or the CPU budget's).
+  Error timeout_error() const;
+  /// Charges host work done for the evaluation outside guest code to its CPU meter.
+  void charge_host_work(std::chrono::steady_clock::time_point started, std::chrono::nanoseconds handler_before);
+  /// Runs a capability's handler (which may throw), adding its time to handler_time and to
+  /// *spent when given.
+  template <class F>
+  void timed_handler(F &&run, std::chrono::nanoseconds *spent = nullptr) {
+    struct Stop {
+      Impl &s;
+      std::chrono::nanoseconds *spent;
+      std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+      ~Stop() {
+        auto took = std::chrono::steady_clock::now() - started;
+        s.handler_time += took;
+        if (spent) *spent += took;
+      }
+    } stop{*this, spent};
+    run();
   }
   /// Starts an evaluation: resets per-eval budgets and runs the first operation.
   Result start_evaluation(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
@@ -159,6 +239,9 @@ struct Sandbox::Impl : internal::HostCallSink {
   Error trap_error(wasm_trap_t *trap);
   /// Appends the console records the guest published in its exchange block to `console`.
   std::optional<Error> collect_console();
+  void keep_console_line(ConsoleLine line);
+  /// Hands over the console kept so far (it no longer counts against the host memory budget).
+  std::vector<ConsoleLine> take_console();
   Error limit_error(ErrorKind kind, std::string name, std::string message, std::string stack) const;
   Result discarded_result() const;
   std::optional<Error> refuse_while_suspended(const char *what) const;
@@ -169,8 +252,19 @@ struct Sandbox::Impl : internal::HostCallSink {
   void dispatch_ready_calls();
   /// Delivers settled completions and timeouts to the guest; returns how many calls it settled.
   Expected<size_t> deliver_completions();
-  Status settle_in_guest(internal::HostCall &call, bool ok, const Value &value);
+  /// Settles one call in the guest (metered like any guest code); payload is the encoded value.
+  Status settle_in_guest(const internal::HostCall &call, bool ok, std::vector<uint8_t> payload);
+  /// Ends the evaluation with an error from settling a call outside drive() (resolve, reject,
+  /// deny): the guest drops the evaluation, and resume() returns the error.
+  void end_while_settling(Error error);
+  /// A refusal of a call when the host memory budget cannot hold `bytes` more; nullopt if it can.
+  std::optional<std::string> host_memory_refusal(const std::string &capability, uint64_t bytes) const;
   void close_audit(size_t index, CallOutcome outcome, std::string detail);
+  /// Drops the oldest finished entries beyond Limits::max_audit_entries or a quarter of the host
+  /// memory budget.
+  void trim_audit();
+  /// Sets an entry's detail, clipped to a fixed size and counted against the host memory budget.
+  void set_audit_detail(AuditEntry &entry, std::string detail);
   /// Appends an entry (trimming old finished ones beyond the cap); returns its absolute index.
   size_t record_audit(AuditEntry entry);
   /// The entry with this absolute index, or nullptr once it was dropped.

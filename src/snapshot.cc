@@ -480,12 +480,17 @@ Expected<std::unique_ptr<Sandbox::Impl>> restore_parsed(const Engine &engine, co
                                                    .argument_digest = internal::sha256_hex(c.args_cbor),
                                                    .start = std::chrono::system_clock::now(),
                                                    .detail = "restored from a snapshot"});
+    // The restoring sandbox's host memory budget holds the restored calls like any others.
+    uint64_t cost = internal::pending_call_cost(c.args_cbor, c.args);
+    if (!s.host_memory_fits(cost))
+      return refused("its pending calls need more than this sandbox's host memory budget of " +
+                     format_bytes(s.host_memory_budget()));
     s.calls.push_back(HostCall{.id = c.id,
                                .capability_id = c.capability_id,
                                .args_cbor = c.args_cbor,
-                               .args = c.args,
                                .state = c.state,
-                               .audit_index = audit_index});
+                               .audit_index = audit_index,
+                               .charge = internal::HostMemoryCharge(&s.call_bytes, cost)});
   }
   // Calls that held an in-flight slot when the snapshot was taken hold it again.
   for (auto &call : s.calls) {

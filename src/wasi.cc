@@ -2,6 +2,7 @@
 // (interrupt check) and the wasi_snapshot_preview1 subset wasi-libc needs. There are no files, no
 // sockets, no environment and no arguments; stdout/stderr feed the console; clocks follow the
 // sandbox's Clock setting.
+#include <algorithm>
 #include <cstring>
 
 #include "internal.hh"
@@ -29,9 +30,7 @@ uint8_t *guest_bytes(wasmtime_caller_t *caller, HostState &state, uint32_t ptr, 
 }
 
 wasm_trap_t *interrupt_check(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
-  HostState &state = state_of(caller);
-  if (!state.interrupted && std::chrono::steady_clock::now() >= state.deadline) state.interrupted = true;
-  args[0].i32 = state.interrupted ? 1 : 0;
+  args[0].i32 = check_deadlines(state_of(caller)) ? 1 : 0;
   return nullptr;
 }
 
@@ -181,8 +180,9 @@ wasm_trap_t *random_get(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *a
   return nullptr;
 }
 
-// host_call(capability_id, args_ptr, args_len, reply_ptr): a JS capability call. Time spent in
-// the host does not count against the guest's CPU budget, so the deadlines move by that much.
+// host_call(capability_id, args_ptr, args_len, reply_ptr): a JS capability call. The host's own
+// work for the call (decoding, hashing, audit, encoding) is guest-driven and counts as CPU; only
+// the handler's time moves the soft CPU deadline back. The wall clock is checked when it returns.
 wasm_trap_t *host_call(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
   HostState &state = state_of(caller);
   uint32_t id = static_cast<uint32_t>(args[0].i32);
@@ -193,18 +193,16 @@ wasm_trap_t *host_call(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *ar
     static const char message[] = "host_call: arguments outside the guest's memory";
     return wasmtime_trap_new(message, sizeof message - 1);
   }
-  auto started = std::chrono::steady_clock::now();
   HostReply reply;
   if (state.sink) {
     reply = state.sink->on_host_call(id, {bytes, len});
   } else {
     reply.bytes = encode_js_error("Error", "this sandbox has no capabilities");
   }
-  auto spent = std::chrono::steady_clock::now() - started;
-  if (state.deadline != std::chrono::steady_clock::time_point::max()) {
-    state.deadline += std::chrono::duration_cast<std::chrono::steady_clock::duration>(spent);
-    arm_epoch_deadline(wasmtime_caller_context(caller), state);
-  }
+  if (state.deadline != std::chrono::steady_clock::time_point::max())
+    state.deadline += std::chrono::duration_cast<std::chrono::steady_clock::duration>(reply.handler_time);
+  check_deadlines(state);
+  arm_epoch_deadline(wasmtime_caller_context(caller), state);
   qb_host_reply out{.status = reply.status,
                     .value_len = static_cast<uint32_t>(reply.bytes.size()),
                     .call_id = reply.call_id,
@@ -248,8 +246,21 @@ void define(wasmtime_linker_t *linker, std::string_view module, std::string_view
 
 }  // namespace
 
+bool check_deadlines(HostState &state) {
+  if (state.interrupted) return true;
+  auto now = std::chrono::steady_clock::now();
+  if (now >= state.wall_deadline) state.wall_expired = true;
+  state.interrupted = state.wall_expired || now >= state.deadline;
+  return state.interrupted;
+}
+
 void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state) {
-  auto remaining = state.deadline - std::chrono::steady_clock::now();
+  auto soft = std::min(state.deadline, state.wall_deadline);
+  if (soft == std::chrono::steady_clock::time_point::max()) {
+    wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
+    return;
+  }
+  auto remaining = soft - std::chrono::steady_clock::now();
   if (remaining < std::chrono::steady_clock::duration::zero()) remaining = {};
   auto hard = remaining + state.hard_deadline_grace;
   uint64_t ticks = static_cast<uint64_t>(hard / state.epoch_tick) + 1;

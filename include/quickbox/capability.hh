@@ -64,10 +64,14 @@ class CapabilityError : public std::runtime_error {
   std::string name_;
 };
 
-/// Identifies one call to a handler.
+/// Identifies one call to a handler, and how long it may take.
 struct CallInfo {
   uint32_t call_id = 0;
   std::string capability;
+  /// When the evaluation's wall clock (Limits::wall_time) runs out; unset when it has none. The
+  /// host cannot preempt a running handler: one that runs past this instant makes the evaluation
+  /// end in Timeout as soon as it returns, so a handler doing long work should bound it by this.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 /// Settles one async call, from any thread, at most once (later calls are ignored). Copyable:

@@ -26,13 +26,18 @@ struct Limits {
   /// a fixed margin for the stack and static data, which holds even for allocations QuickJS does
   /// not count.
   uint64_t memory_bytes = 64ull << 20;
-  /// CPU time per operation. QuickJS's interrupt handler stops the program at this budget (the
-  /// sandbox stays usable); an epoch deadline shortly after it is the hard backstop for code that
-  /// never reaches an interrupt check (the instance is then discarded).
+  /// CPU time per evaluation (eval()/call()/run_jobs() and every resume() of it). One meter counts
+  /// every instruction the guest runs for the evaluation, including code run while host calls
+  /// settle (promise reactions, thenables, getters), and the host's own work per call (decoding,
+  /// hashing, encoding, audit); only host handlers' own time is left to wall_time. QuickJS's
+  /// interrupt handler stops the program once it is spent (Timeout; the sandbox stays usable); an
+  /// epoch deadline shortly after it is the hard backstop for code that never reaches an interrupt
+  /// check (the instance is then discarded).
   std::chrono::milliseconds cpu_time{5000};
   /// JavaScript stack: deeper recursion throws a catchable RangeError (StackOverflow if uncaught).
   uint32_t stack_bytes = 640u << 10;
-  /// Console bytes kept per operation; the rest is counted in Result::console_dropped_bytes.
+  /// Console bytes kept per evaluation (over all its operations); the rest is counted in
+  /// Result::console_dropped_bytes.
   uint64_t console_bytes = 1ull << 20;
   /// Largest encoded result (OutputLimit beyond it).
   uint64_t result_bytes = 16ull << 20;
@@ -40,9 +45,12 @@ struct Limits {
   uint64_t source_bytes = 16ull << 20;
   /// Deepest nesting of values crossing the boundary.
   uint32_t max_depth = 256;
-  /// Wall-clock deadline for one eval()/call()/resume(), counting the time spent waiting on host
-  /// handlers (cpu_time does not). Unset: none. A suspended evaluation waiting on its caller is
-  /// not running, so that wait never counts.
+  /// Wall-clock deadline for one eval()/call()/run_jobs()/resume(), counting the time spent in
+  /// host handlers, sync and async (cpu_time does not). It is checked while the guest runs, after
+  /// every host call and while waiting on async calls; once it has run out the evaluation ends in
+  /// Timeout. A running handler cannot be preempted: it learns the deadline from
+  /// CallInfo::deadline and should bound its own work. Unset: none. A suspended evaluation
+  /// waiting on its caller is not running, so that wait never counts.
   std::optional<std::chrono::milliseconds> wall_time;
   /// Host calls allowed per evaluation, over all capabilities. Unset: no cap beyond each
   /// capability's own.
@@ -50,6 +58,16 @@ struct Limits {
   /// Audit entries kept per sandbox; beyond it the oldest finished entries are dropped (and
   /// counted by Sandbox::audit_entries_dropped), so a long-lived sandbox does not grow forever.
   uint32_t max_audit_entries = 10000;
+  /// Bytes the host may hold for this sandbox outside its wasm memory: the encoded and decoded
+  /// arguments of pending and queued async calls, the arguments and result of a sync call while
+  /// it is handled, console output kept for the evaluation, and audit-log entries. A call that
+  /// does not fit fails in JS with an Error naming the "host memory budget"; console output
+  /// beyond it is dropped and counted; the oldest finished audit entries are dropped to keep the
+  /// log within a quarter of it. Unset: memory_bytes.
+  std::optional<uint64_t> host_memory_bytes;
+  /// Async host calls one evaluation may have pending at once (queued, running, or waiting for
+  /// the caller); further calls fail in JS with an Error naming the cap on "pending calls".
+  uint32_t max_pending_calls = 1024;
 };
 
 /// Where Date.now(), new Date() and performance.now() get their time.

@@ -12,7 +12,7 @@ and whole-VM snapshots that resume in another process.
 """
 
 from . import _quickbox
-from ._context import Context, Globals
+from ._context import Context, Globals, time_remaining
 from ._errors import (
     ConcurrentEvalError,
     DeadlockError,
@@ -56,5 +56,5 @@ __all__ = [
     "InterruptError", "InvalidInputError", "InvalidSnapshotError", "JSError", "Label",
     "MarshalError", "MemoryLimitError", "OutputLimitError", "PendingCall", "Policy",
     "QuickJSError", "Runtime", "Snapshot", "StackOverflowError", "TimeoutError", "Undefined",
-    "engine_info",
+    "engine_info", "time_remaining",
 ]

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextvars
 import functools
 import inspect
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +46,20 @@ _DONE, _ERROR, _SUSPENDED = 0, 1, 2
 _AUTO, _MODULE = 0, 3
 
 Outcome = tuple[int, Any, list[tuple[str, str]], int]
+
+
+# When the running host function's evaluation runs out of wall-clock time (time.monotonic()).
+_call_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("quickbox_call_deadline",
+                                                                             default=None)
+
+
+def time_remaining() -> float | None:
+    """Inside a host function: the seconds left before the evaluation's ``wall_timeout`` runs
+    out (0.0 once it has), so the function can bound its own work; the engine cannot interrupt a
+    running host function, and the evaluation ends with ``TimeoutError`` as soon as it returns
+    late. ``None`` when there is no ``wall_timeout`` (or outside a host function)."""
+    deadline = _call_deadline.get()
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _detect_is_async(fn: Callable[..., Any]) -> bool:
@@ -168,11 +184,14 @@ class Context:
         self._sandbox.register_external(name, (policy or Policy())._native(timed_by_python=False))
 
     def _dispatcher(self, function: _Function) -> Callable[[int, list[Any]], tuple[Any, ...]]:
-        def dispatch(call_id: int, args: list[Any]) -> tuple[Any, ...]:
+        def dispatch(call_id: int, args: list[Any], seconds_left: float | None = None) -> tuple[Any, ...]:
+            token = _call_deadline.set(None if seconds_left is None else time.monotonic() + seconds_left)
             try:
                 value = function.fn(*args)
             except Exception as exc:  # reported to JS; re-raised to the caller if JS lets it go
                 return (False, "HostError", self._remember_host_error(exc))
+            finally:
+                _call_deadline.reset(token)
             if inspect.isawaitable(value):
                 if inspect.iscoroutine(value):
                     value.close()
@@ -285,7 +304,9 @@ class Context:
                     return EvalResult(True, payload, console=list(self._console))
                 if status == _ERROR:
                     self._raise_for(payload)
-                waiting = self._start_runnable([PendingCall(*row) for row in payload], loop)
+                waiting = self._start_runnable([PendingCall(*row) for row in payload], loop,
+                                               None if deadline is None
+                                               else time.monotonic() + deadline - loop.time())
                 if not self._tasks:
                     return EvalResult(False, pending=waiting, console=list(self._console))
                 remaining = None if deadline is None else max(0.0, deadline - loop.time())
@@ -307,20 +328,23 @@ class Context:
                 self._sandbox.abandon()
             raise
 
-    def _start_runnable(self, pending: list[PendingCall], loop: asyncio.AbstractEventLoop) -> list[PendingCall]:
+    def _start_runnable(self, pending: list[PendingCall], loop: asyncio.AbstractEventLoop,
+                        deadline: float | None = None) -> list[PendingCall]:
         """Starts the async Python functions that may run (approved ones included: the engine
-        hands them over once approved); returns the calls left to the caller."""
+        hands them over once approved); returns the calls left to the caller. ``deadline``
+        (``time.monotonic()``) is when the evaluation's wall clock runs out."""
         waiting = []
         for call in pending:
             function = self._functions.get(call.name)
             if function is None or not function.is_async or call.needs_approval:
                 waiting.append(call)
             elif call.id not in self._tasks:
-                self._tasks[call.id] = loop.create_task(self._run(function, call.args))
+                self._tasks[call.id] = loop.create_task(self._run(function, call.args, deadline))
         return waiting
 
     @staticmethod
-    async def _run(function: _Function, args: list[Any]) -> Any:
+    async def _run(function: _Function, args: list[Any], deadline: float | None) -> Any:
+        _call_deadline.set(deadline)  # this task's own context: seen by time_remaining()
         if function.policy.call_timeout is None:
             return await function.fn(*args)
         return await asyncio.wait_for(function.fn(*args), function.policy.call_timeout)

@@ -13,6 +13,16 @@ from ._snapshot import Snapshot, as_snapshot
 _MiB = 1024 * 1024
 
 
+def _check_count(option: str, value: int | None, low: int, high: int, unit: str) -> None:
+    """An optional whole-number option within [low, high]; the error names it and the range."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option} must be a whole number of {unit}, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{option} must be between {low} and {high} {unit}, got {value}")
+
+
 class Runtime:
     """Creates sandboxed contexts with the same limits. Cheap: all runtimes share the process's
     engine (the compiled guest and its base image), and each context is its own sandbox.
@@ -20,14 +30,21 @@ class Runtime:
     ``memory_limit`` (bytes) and ``timeout`` (CPU seconds per evaluation) are the main limits;
     ``wall_timeout`` (seconds) also counts time spent waiting on host functions;
     ``max_host_calls`` caps host calls per evaluation; ``seed`` makes ``Math.random``
-    reproducible; ``fixed_time_ms`` freezes ``Date.now()``.
+    reproducible; ``fixed_time_ms`` freezes ``Date.now()``. ``host_memory_limit`` (bytes; by
+    default the memory limit) bounds what the engine keeps for a context outside it: pending
+    calls' arguments and results, console output, the audit log. ``max_pending_calls`` (1024 by
+    default) caps the async calls one evaluation may have pending. Calls beyond either fail inside
+    JavaScript with a catchable ``Error``.
     """
 
     def __init__(self, *, memory_limit: int | None = 64 * _MiB, timeout: float = 5.0,
                  stack_limit: int | None = None, wall_timeout: float | None = None,
                  max_host_calls: int | None = None, console_limit: int | None = None,
                  result_limit: int | None = None, seed: int | None = None,
-                 fixed_time_ms: int | None = None, allow_all_three_labels: bool = False) -> None:
+                 fixed_time_ms: int | None = None, allow_all_three_labels: bool = False,
+                 host_memory_limit: int | None = None, max_pending_calls: int | None = None) -> None:
+        _check_count("host_memory_limit", host_memory_limit, _MiB, 1 << 40, "bytes (1 MiB to 1 TiB)")
+        _check_count("max_pending_calls", max_pending_calls, 1, 1_000_000, "calls")
         self._options: dict[str, Any] = {
             "memory_limit": memory_limit,
             "stack_limit": stack_limit,
@@ -38,6 +55,8 @@ class Runtime:
             "seed": seed,
             "fixed_time_ms": fixed_time_ms,
             "allow_all_three_labels": allow_all_three_labels,
+            "host_memory_limit": host_memory_limit,
+            "max_pending_calls": max_pending_calls,
         }
         self._timeout = timeout
         self._wall_timeout = wall_timeout

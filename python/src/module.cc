@@ -231,6 +231,8 @@ SandboxOptions make_options(nb::dict o) {
   if (auto v = get("max_depth"); !v.is_none()) opts.limits.max_depth = nb::cast<uint32_t>(v);
   if (auto v = get("wall_timeout"); !v.is_none()) opts.limits.wall_time = seconds_to_ms(nb::cast<double>(v), "wall_timeout");
   if (auto v = get("max_host_calls"); !v.is_none()) opts.limits.max_host_calls = nb::cast<uint32_t>(v);
+  if (auto v = get("host_memory_limit"); !v.is_none()) opts.limits.host_memory_bytes = nb::cast<uint64_t>(v);
+  if (auto v = get("max_pending_calls"); !v.is_none()) opts.limits.max_pending_calls = nb::cast<uint32_t>(v);
   if (auto v = get("seed"); !v.is_none()) opts.random_seed = nb::cast<uint64_t>(v);
   if (auto v = get("fixed_time_ms"); !v.is_none()) {
     opts.clock.mode = Clock::Mode::Fixed;
@@ -253,6 +255,13 @@ CapabilityPolicy make_policy(nb::dict p) {
   if (auto v = get("requires_approval"); !v.is_none()) policy.requires_approval = nb::cast<bool>(v);
   if (auto v = get("labels"); !v.is_none()) policy.labels = nb::cast<uint8_t>(v);
   return policy;
+}
+
+/// Seconds left on the evaluation's wall clock for a handler (None: no wall-clock limit).
+nb::object seconds_left(const CallInfo &info) {
+  if (!info.deadline) return nb::none();
+  std::chrono::duration<double> left = *info.deadline - std::chrono::steady_clock::now();
+  return nb::float_(std::max(0.0, left.count()));
 }
 
 // ---- The sandbox --------------------------------------------------------------------------------
@@ -307,7 +316,8 @@ class PySandbox {
     return outcome(r);
   }
 
-  /// dispatch(call_id, args) -> (True, value) | (False, name, message), called under the GIL.
+  /// dispatch(call_id, args, seconds_left) -> (True, value) | (False, name, message), called
+  /// under the GIL; seconds_left is what remains of the wall clock (None: no limit).
   void register_sync(const std::string &name, nb::object dispatch, nb::dict policy) {
     // held_ owns the only reference, where the garbage collector sees it (tp_traverse); the
     // handler borrows it, so destroying handlers never touches Python reference counts.
@@ -319,7 +329,7 @@ class PySandbox {
       try {
         nb::list py_args;
         for (const auto &a : args) py_args.append(from_value(a));
-        answer = nb::cast<nb::tuple>(dispatch(info.call_id, py_args));
+        answer = nb::cast<nb::tuple>(dispatch(info.call_id, py_args, seconds_left(info)));
         if (nb::cast<bool>(answer[0])) return to_value(answer[1]);
       } catch (nb::python_error &e) {
         // The result cannot cross (MarshalError) or the dispatcher failed: report it to JS as a
