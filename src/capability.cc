@@ -652,7 +652,10 @@ Result Sandbox::Impl::drive(int32_t status) {
     if (calls.empty())
       return finish_evaluation(Result::failure(Error{
           .kind = ErrorKind::Internal, .message = "the guest waits on host calls the host does not know"}));
-    // Only the caller can make progress now: approvals, external answers, or calls queued behind them.
+    // Only the caller can make progress now: approvals, external answers, or calls queued behind
+    // them. This eval()/resume() call is over, and its wall clock with it (what the caller's
+    // resolve/reject/deny then run is bounded by the CPU meter).
+    wall_deadline.reset();
     Result result = Result::suspended(pending_for_caller());
     result.console = take_console();
     result.console_dropped_bytes = console_dropped;

@@ -478,6 +478,7 @@ Result Sandbox::Impl::start_evaluation(const wasmtime_func_t &func, std::initial
 
 Result Sandbox::Impl::finish_evaluation(Result result) {
   evaluating = false;
+  wall_deadline.reset();
   // Ended by the host (a deadline, a failed settle) while the guest still drives it.
   if (guest_driving && !discarded) abandon_in_guest();
   guest_driving = false;
