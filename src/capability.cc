@@ -479,8 +479,10 @@ void Sandbox::Impl::dispatch_ready_calls() {
 }
 
 Status Sandbox::Impl::settle_in_guest(const HostCall &call, bool ok, std::vector<uint8_t> payload) {
-  if (auto err = write_input({std::string_view(reinterpret_cast<const char *>(payload.data()), payload.size())}))
-    return *err;
+  auto copying = std::chrono::steady_clock::now();
+  auto copied = write_input({std::string_view(reinterpret_cast<const char *>(payload.data()), payload.size())});
+  eval_cpu_used += std::chrono::steady_clock::now() - copying;
+  if (copied) return *copied;
   // Settling runs user code (a thenable's `then`, a getter on Object.prototype.then), so it runs
   // under the evaluation's CPU meter and wall clock like any of its guest code.
   auto status = run_op(fn.settle, {call.id, ok ? 1u : 0u, static_cast<uint32_t>(payload.size())});

@@ -327,6 +327,11 @@ class Context:
             if outcome[0] == _SUSPENDED:
                 self._sandbox.abandon()
             raise
+        except Exception:
+            # The evaluation ended (an error, or settling a call ran out of time): the engine
+            # cancelled its calls, so the functions still running for it are cancelled too.
+            self._drop_tasks()
+            raise
 
     def _start_runnable(self, pending: list[PendingCall], loop: asyncio.AbstractEventLoop,
                         deadline: float | None = None) -> list[PendingCall]:
