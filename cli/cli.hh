@@ -47,8 +47,7 @@ inline constexpr ExitStatus kExitStatuses[] = {
     {kExitSuspended, "suspended", std::nullopt,
      "the program waits on a person's answer or approval (see --suspend-to and resume)"},
     {kExitClaimed, "claimed", std::nullopt,
-     "resume refused the state: another resume holds it, or one that died mid-resume left it claimed "
-     "(see resume --reclaim)"},
+     "another resume holds the state, or one that died left it claimed (see resume --reclaim)"},
 };
 
 /// The exit code that reports an error of this kind.
