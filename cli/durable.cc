@@ -70,6 +70,12 @@ std::optional<std::string> write_state(const std::string &path, std::span<const 
 }
 
 std::variant<std::vector<uint8_t>, UsageError> read_state(const std::string &path) {
+  // A state larger than any the library accepts is refused before it is read into memory.
+  std::error_code error;
+  uint64_t limit = RestoreOptions{}.max_snapshot_bytes;
+  if (uint64_t size = fs::file_size(path, error); !error && size > limit)
+    return UsageError{"'" + path + "' is " + std::to_string(size) + " bytes, more than the " + std::to_string(limit) +
+                      "-byte limit for a state file"};
   auto contents = read_file(path);
   if (auto *error = std::get_if<UsageError>(&contents)) return *error;
   const std::string &text = std::get<std::string>(contents);

@@ -629,6 +629,19 @@ TEST_F(CliCaps, KeyFileMustNotBeEmptyAndNeedsSuspendToOnRun) {
   EXPECT_TRUE(contains(alone.err, "--suspend-to")) << alone;
 }
 
+TEST_F(CliCaps, AStateFileLargerThanTheSnapshotLimitIsRefusedBeforeItIsRead) {
+  std::string state = path("huge.qbs");
+  write_file("huge.qbs", "");
+  fs::resize_file(state, (512ull << 20) + 1);  // sparse: costs no disk
+  for (const char *command : {"inspect", "resume"}) {
+    std::vector<std::string> args{command, state};
+    if (std::string(command) == "resume") args.insert(args.end(), {"--caps", pause_manifest(), "--approve", "1"});
+    Outcome r = run_quickbox(args);
+    EXPECT_EQ(r.exit_code, kExitUsage) << r;
+    EXPECT_TRUE(contains(r.err, "more than the 536870912-byte limit for a state file")) << r;
+  }
+}
+
 TEST_F(CliCaps, TruncatedStateIsRefused) {
   std::string caps = pause_manifest();
   std::string state = path("state.qbs");
