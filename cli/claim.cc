@@ -17,6 +17,8 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <system_error>
 #include <string>
 
 #include "cli.hh"
@@ -61,7 +63,13 @@ bool still_at(int fd, const std::string &path) {
          open_file.st_ino == named.st_ino;
 }
 
-std::string claim_path(const std::string &state_file) { return state_file + ".claim"; }
+/// Beside the file the state really is: two spellings of one state (a relative path, a symbolic
+/// link to it) share one claim.
+std::string claim_path(const std::string &state_file) {
+  std::error_code error;
+  std::filesystem::path real = std::filesystem::weakly_canonical(state_file, error);
+  return (error ? state_file : real.string()) + ".claim";
+}
 
 }  // namespace
 

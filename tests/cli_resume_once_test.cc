@@ -37,6 +37,16 @@ size_t line_count(const fs::path &file) {
   return lines;
 }
 
+/// Starts `quickbox args...` in the background with its output discarded; returns its pid.
+pid_t start_quickbox(const std::vector<std::string> &args) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    subprocess_detail::exec_program(kQuickboxBinary, args, {null, null, null});
+  }
+  return pid;
+}
+
 class ResumeOnce : public ScratchDirTest {
  protected:
   ResumeOnce() : ScratchDirTest("quickbox-once") {}
@@ -98,6 +108,20 @@ TEST_F(ResumeOnce, OfConcurrentConsumingResumesOfOneStateExactlyOneRunsTheApprov
   }
 }
 
+TEST_F(ResumeOnce, ASymbolicLinkToAStateSharesItsClaim) {
+  std::string caps = manifest();
+  std::string state = suspended_state(caps, "slow_publish", "linked");
+  fs::create_symlink(state, dir_ / "alias.qbs");
+  pid_t resume = start_quickbox({"resume", state, "--caps", caps, "--approve", "1"});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!fs::exists(state + ".claim") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  Outcome through_link = run_quickbox({"resume", path("alias.qbs"), "--caps", caps, "--approve", "1"});
+  EXPECT_EQ(through_link.exit_code, kExitClaimed) << through_link;
+  kill(resume, SIGKILL);
+  waitpid(resume, nullptr, 0);
+}
+
 TEST_F(ResumeOnce, AResumeThatFinishedReleasesItsClaimSoTheKeptStateCanBeResumedAgain) {
   std::string caps = manifest();
   std::string state = suspended_state(caps, "publish", "kept");
@@ -116,16 +140,6 @@ TEST_F(ResumeOnce, AResumeRefusedBeforeRunningReleasesItsClaim) {
   EXPECT_FALSE(fs::exists(state + ".claim"));
   EXPECT_EQ(run_quickbox({"resume", state, "--caps", caps, "--approve", "1", "--consume"}).exit_code, kExitOk);
   EXPECT_EQ(line_count(dir_ / "published.txt"), 1u);
-}
-
-/// Starts `quickbox args...` in the background with its output discarded; returns its pid.
-pid_t start_quickbox(const std::vector<std::string> &args) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDWR);
-    subprocess_detail::exec_program(kQuickboxBinary, args, {null, null, null});
-  }
-  return pid;
 }
 
 TEST_F(ResumeOnce, AResumeKilledMidCallLeavesItsClaimAndTheStateIsRefusedUntilReclaimed) {
