@@ -30,6 +30,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInternal = 8;
 inline constexpr int kExitSuspended = 10;
+inline constexpr int kExitClaimed = 11;
 
 inline constexpr ExitStatus kExitStatuses[] = {
     {kExitOk, "ok", std::nullopt, "the program ran to completion"},
@@ -45,6 +46,8 @@ inline constexpr ExitStatus kExitStatuses[] = {
     {9, "Deadlock", ErrorKind::Deadlock, "the awaited promise can never settle"},
     {kExitSuspended, "suspended", std::nullopt,
      "the program waits on a person's answer or approval (see --suspend-to and resume)"},
+    {kExitClaimed, "claimed", std::nullopt,
+     "another resume holds the state, or one that died left it claimed (see resume --reclaim)"},
 };
 
 /// The exit code that reports an error of this kind.
@@ -86,6 +89,8 @@ struct Options {
   bool audit = false;
   /// resume --consume: delete the state file once it has been used.
   bool consume = false;
+  /// resume --reclaim: take over a claim left by a resume that died.
+  bool reclaim = false;
   std::vector<Answer> answers;
   std::vector<uint32_t> approvals;
   std::vector<Denial> denials;
@@ -194,6 +199,47 @@ Capability make_capability(const CapabilitySpec &spec);
 
 /// Registers every capability of the manifest; on failure, a message naming the file.
 std::optional<UsageError> register_capabilities(Sandbox &sandbox, const Manifest &manifest);
+
+// ---- Claims on state files (claim.cc) -----------------------------------------------------------------
+
+/// The claim this process holds on a state file (STATE.claim, locked); releasing it (or the
+/// destructor) removes the claim file. A process that dies holding it leaves the file behind.
+class StateClaim {
+ public:
+  StateClaim(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  StateClaim(StateClaim &&other) noexcept;
+  StateClaim &operator=(StateClaim &&) = delete;
+  ~StateClaim();
+  void release();
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+/// Why a state could not be claimed.
+struct ClaimRefusal {
+  std::string message;
+  bool held = false;  ///< another resume holds it, or left it (exit kExitClaimed); else a file error
+};
+
+/// Claims `state_file` for this process, atomically: of any number of concurrent claims exactly
+/// one succeeds. A claim left by a process that died is refused unless `reclaim`.
+std::variant<StateClaim, ClaimRefusal> claim_state(const std::string &state_file, bool reclaim);
+
+/// Who holds the claim on a state file, if anyone.
+struct ClaimHolder {
+  std::string description;  ///< "pid 1234 since 2026-12-01T05:00:00Z"
+  bool running = false;     ///< false: its process ended without releasing it
+};
+std::optional<ClaimHolder> claim_holder(const std::string &state_file);
+
+// ---- Terminals (terminal.cc) --------------------------------------------------------------------------
+
+/// When stdout or stderr is a terminal, shows control characters written there as visible
+/// escapes (\x1b, \u009b) instead of sending them: program text cannot drive the terminal.
+/// Pipes and files are left byte-exact. Called once, before anything is printed.
+void show_controls_on_terminals();
 
 // ---- Shared by the commands -------------------------------------------------------------------------
 

@@ -279,6 +279,15 @@ const Flag kFlags[] = {
        return std::nullopt;
      },
      bit(Command::Resume)},
+    {"--reclaim", "",
+     "take over STATE although a resume that crashed or was killed left it claimed (STATE.claim); "
+     "first check whether the calls that resume approved had their effect",
+     nullptr,
+     [](Options &o, std::string_view) -> std::optional<std::string> {
+       o.reclaim = true;
+       return std::nullopt;
+     },
+     bit(Command::Resume)},
     {"--help", "", "show help (also -h, `quickbox help [COMMAND]`)", nullptr,
      [](Options &o, std::string_view) -> std::optional<std::string> {
        o.help = true;
@@ -333,7 +342,12 @@ const CommandInfo kCommands[] = {
      "Calls not named keep waiting. `quickbox inspect STATE` lists them. STATE is kept after\n"
      "the program finishes, so a failed run can be looked into or retried; resuming it again\n"
      "repeats everything after the pause, so pass --consume when that must not happen. A state\n"
-     "written with --key-file must be resumed (and inspected) with the same --key-file.\n"},
+     "written with --key-file must be resumed (and inspected) with the same --key-file.\n"
+     "A resume claims STATE (the file STATE.claim) before anything runs and releases it when\n"
+     "done: a second resume of the same STATE meanwhile is refused with exit code 11, so with\n"
+     "--consume each approved call runs at most once. A resume that crashes or is killed leaves\n"
+     "the claim; resumes are refused (exit 11) until a person checks what the calls did and\n"
+     "passes --reclaim (or deletes STATE.claim). `quickbox inspect STATE` shows a claim.\n"},
     {Command::Inspect, "inspect", "STATE", 1, 1, "describe a saved state without running it",
      "Prints what STATE holds: its format version, whether it is signed, the guest build it was\n"
      "taken with (and whether this quickbox runs the same one: resume refuses another), its\n"

@@ -70,6 +70,12 @@ std::optional<std::string> write_state(const std::string &path, std::span<const 
 }
 
 std::variant<std::vector<uint8_t>, UsageError> read_state(const std::string &path) {
+  // A state larger than any the library accepts is refused before it is read into memory.
+  std::error_code error;
+  uint64_t limit = RestoreOptions{}.max_snapshot_bytes;
+  if (uint64_t size = fs::file_size(path, error); !error && size > limit)
+    return UsageError{"'" + path + "' is " + std::to_string(size) + " bytes, more than the " + std::to_string(limit) +
+                      "-byte limit for a state file"};
   auto contents = read_file(path);
   if (auto *error = std::get_if<UsageError>(&contents)) return *error;
   const std::string &text = std::get<std::string>(contents);
@@ -252,11 +258,23 @@ void print_inspection_text(const std::string &path, const SnapshotInfo &info, co
   std::string capabilities;
   for (const std::string &name : info.capabilities) capabilities.append(capabilities.empty() ? "" : ", ").append(name);
   std::cout << "capabilities  " << (capabilities.empty() ? "none" : capabilities) << '\n';
+  if (auto holder = claim_holder(path)) {
+    std::cout << "claimed       " << (holder->running ? "being resumed now by " : "by a resume that never finished, ")
+              << holder->description
+              << (holder->running ? "\n" : " (it crashed or was killed; see resume --reclaim)\n");
+  }
   if (info.pending.empty()) return;
   std::cout << "pending calls\n";
   for (const PendingCall &call : info.pending)
     std::cout << "  " << describe_call(call) << (call.needs_approval ? "  needs approval" : "  waits for an answer")
               << '\n';
+}
+
+/// null, or {"holder": "pid 1234 since ...", "running": bool}.
+Value claim_json(const std::string &path) {
+  auto holder = claim_holder(path);
+  if (!holder) return Value(nullptr);
+  return Value::Object{{"holder", holder->description}, {"running", holder->running}};
 }
 
 void print_inspection_json(const std::string &path, const SnapshotInfo &info, const std::string &engine_build) {
@@ -274,6 +292,7 @@ void print_inspection_json(const std::string &path, const SnapshotInfo &info, co
       {"suspended", info.suspended},
       {"capabilities", Value(std::move(capabilities))},
       {"pending", pending_calls_json(info.pending)},
+      {"claim", claim_json(path)},
   };
   std::cout << to_json(object) << '\n';
 }
@@ -315,6 +334,14 @@ int suspend(Sandbox &sandbox, const Result &result, const Options &options,
 
 int run_resume(const Options &options) {
   const std::string &state_file = options.operands[0];
+  // Claimed before the state is even read: a resume that finds it claimed runs nothing, and one
+  // that claims it after a --consume finished finds no state left to run.
+  auto claimed = claim_state(state_file, options.reclaim);
+  if (auto *refusal = std::get_if<ClaimRefusal>(&claimed)) {
+    std::cerr << "quickbox: " << refusal->message << '\n';
+    return refusal->held ? kExitClaimed : kExitUsage;
+  }
+  StateClaim &claim = std::get<StateClaim>(claimed);
   auto read = read_resume_inputs(options);
   if (auto *exit_code = std::get_if<int>(&read)) return *exit_code;
   const ResumeInputs &inputs = std::get<ResumeInputs>(read);
@@ -335,11 +362,13 @@ int run_resume(const Options &options) {
     int exit_code = suspend(sandbox.value(), result, options, state_file, inputs.key);
     bool moved = options.suspend_to && !same_file(*options.suspend_to, state_file);
     if (exit_code == kExitSuspended && options.consume && moved) consume_state(state_file);
+    claim.release();  // after the new state (or the deletion) is in place
     return exit_code;
   }
   int exit_code = report(result, options.json, ValueDisplay::NodePrintUnlessUndefined,
                          options.sandbox.limits.console_bytes, options.audit ? &sandbox.value().audit_log() : nullptr);
   if (options.consume) consume_state(state_file);
+  claim.release();
   return exit_code;
 }
 

@@ -75,14 +75,28 @@ std::string resolve_inside(const fs::path &root, const std::string &requested, c
   return resolved;
 }
 
-std::string read_whole(int fd, const std::string &requested) {
+/// The file's bytes, at most `max_bytes`: a file that grows while it is read is refused at the
+/// limit, never read to its end.
+std::string read_bounded(int fd, uint64_t max_bytes, const std::string &requested, const std::string &capability) {
   std::string text;
   char chunk[1 << 16];
-  ssize_t n;
-  while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) text.append(chunk, static_cast<size_t>(n));
-  if (n < 0) throw CapabilityError("cannot read " + in_quotes(requested) + ": " + std::strerror(errno));
-  return text;
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw CapabilityError("cannot read " + in_quotes(requested) + ": " + std::strerror(errno));
+    if (n == 0) return text;
+    if (text.size() + static_cast<size_t>(n) > max_bytes)
+      throw CapabilityError(in_quotes(requested) + " grew past the " + std::to_string(max_bytes) +
+                            "-byte result limit of " + capability + " while it was read");
+    text.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+/// "not a regular file (a named pipe)": only regular files are read or appended to.
+std::string not_regular(mode_t mode) {
+  std::string kind = S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a named pipe" : S_ISCHR(mode) || S_ISBLK(mode)
+      ? "a device" : S_ISSOCK(mode) ? "a socket" : S_ISLNK(mode) ? "a symbolic link" : "another kind of file";
+  return "not a regular file (" + kind + ")";
 }
 
 Value read_text(const fs::path &root, uint64_t max_bytes, const std::string &capability, std::span<const Value> args) {
@@ -93,15 +107,19 @@ Value read_text(const fs::path &root, uint64_t max_bytes, const std::string &cap
   const std::string &requested = args[0].as_string();
   std::string resolved = resolve_inside(root, requested, capability);
   // O_NOFOLLOW: the path was just resolved, so a link appearing there now is someone racing us.
-  FileDescriptor file{open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
+  // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; what was opened is
+  // checked with fstat before a byte is read, so a swap after the check cannot matter.
+  FileDescriptor file{open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)};
   if (file.fd < 0) throw CapabilityError("cannot open " + in_quotes(requested) + ": " + std::strerror(errno));
   struct stat info;
-  if (fstat(file.fd, &info) != 0 || !S_ISREG(info.st_mode))
-    throw CapabilityError(in_quotes(requested) + " is not a regular file");
+  if (fstat(file.fd, &info) != 0) throw CapabilityError("cannot open " + in_quotes(requested) + ": " + std::strerror(errno));
+  if (!S_ISREG(info.st_mode))
+    throw CapabilityError(in_quotes(requested) + " is " + not_regular(info.st_mode) + "; " + capability +
+                          " reads only regular files");
   if (static_cast<uint64_t>(info.st_size) > max_bytes)
     throw CapabilityError(in_quotes(requested) + " is " + std::to_string(info.st_size) + " bytes, more than the " +
                           std::to_string(max_bytes) + "-byte result limit of " + capability);
-  Value text(read_whole(file.fd, requested));
+  Value text(read_bounded(file.fd, max_bytes, requested, capability));
   try {
     encode_cbor(text);  // the codec's own check: JS strings must come from valid UTF-8
   } catch (const std::invalid_argument &) {
@@ -129,8 +147,22 @@ std::string line_for(const std::string &capability, std::span<const Value> args)
 
 void append_line(const fs::path &file, const std::string &capability, std::span<const Value> args) {
   std::string line = line_for(capability, args);
-  FileDescriptor out{open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)};
+  // Only a regular file is appended to. O_NOFOLLOW and O_NONBLOCK: a symbolic link put in its
+  // place is refused, and a FIFO there cannot block the process waiting for a reader.
+  FileDescriptor out{open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0644)};
+  if (out.fd < 0 && errno == ELOOP)
+    throw CapabilityError("the file of " + capability + " is not a regular file (a symbolic link); " + capability +
+                          " appends only to a regular file");
+  if (out.fd < 0 && errno == ENXIO)
+    throw CapabilityError("the file of " + capability + " is not a regular file (a named pipe); " + capability +
+                          " appends only to a regular file");
   if (out.fd < 0) throw CapabilityError("cannot open the file of " + capability + ": " + std::strerror(errno));
+  struct stat info;
+  if (fstat(out.fd, &info) != 0)
+    throw CapabilityError("cannot open the file of " + capability + ": " + std::strerror(errno));
+  if (!S_ISREG(info.st_mode))
+    throw CapabilityError("the file of " + capability + " is " + not_regular(info.st_mode) + "; " + capability +
+                          " appends only to a regular file");
   // One write per line: with O_APPEND, concurrent writers never interleave inside a line.
   ssize_t n = write(out.fd, line.data(), line.size());
   if (n != static_cast<ssize_t>(line.size()))

@@ -174,6 +174,7 @@ int run_command(const Options &options) {
 }  // namespace
 
 int main(int argc, char **argv) {
+  show_controls_on_terminals();
   auto parsed = parse_command_line(argc, argv);
   if (auto *error = std::get_if<UsageError>(&parsed)) return usage_error(error->message);
   const Options &options = std::get<Options>(parsed);

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "cli.hh"
 
@@ -150,7 +151,11 @@ fs::path append_file(const Value &value, const std::string &where, const fs::pat
   const std::string &file = nonempty_string(value, where);
   fs::path path = base / file;
   std::error_code error;
-  if (fs::is_directory(path, error)) fail(where, in_quotes(file) + " is a directory, not a file");
+  fs::file_status status = fs::symlink_status(path, error);
+  if (fs::exists(status) && !fs::is_regular_file(status))
+    fail(where, in_quotes(file) + " is not a regular file (" +
+                    (fs::is_directory(status) ? "a directory" : fs::is_symlink(status) ? "a symbolic link" : "a FIFO, device or socket") +
+                    "); append writes only to regular files");
   if (!fs::is_directory(path.parent_path(), error))
     fail(where, "the directory of " + in_quotes(file) + " does not exist (relative paths start at the manifest's "
                 "directory, " + base.string() + ")");
@@ -210,9 +215,62 @@ void apply_top_level_field(Manifest &manifest, const std::string &key, const Val
   }
 }
 
+/// Refuses a key written twice in one object, anywhere in the manifest. JSON parsers (ours, like
+/// JSON.parse) keep the last value, so `"requires_approval": true, "requires_approval": false`
+/// would silently drop an approval. `text` is valid JSON (parse_json accepted it); keys are
+/// compared decoded, so an escaped spelling of a key is the same key.
+void refuse_duplicate_keys(std::string_view text) {
+  struct Container {
+    bool object = false;
+    std::string path;                       ///< "capabilities.publish", "" at the top
+    std::vector<std::string> keys;          ///< keys seen so far (objects)
+    size_t items = 0;                       ///< elements seen so far (arrays)
+    bool expecting_key = true;
+    std::string last_key;
+  };
+  std::vector<Container> open;
+  auto child_path = [&]() {
+    if (open.empty()) return std::string();
+    const Container &parent = open.back();
+    if (!parent.object) return parent.path + "[" + std::to_string(parent.items) + "]";
+    return parent.path.empty() ? parent.last_key : parent.path + "." + parent.last_key;
+  };
+  for (size_t i = 0; i < text.size(); i++) {
+    char c = text[i];
+    if (c == '"') {
+      size_t end = i + 1;
+      while (text[end] != '"') end += text[end] == '\\' ? 2 : 1;
+      std::string_view token = text.substr(i, end - i + 1);
+      i = end;
+      if (open.empty() || !open.back().object || !open.back().expecting_key) continue;
+      Container &object = open.back();
+      std::string key = parse_json(token).value.as_string();
+      if (std::find(object.keys.begin(), object.keys.end(), key) != object.keys.end()) {
+        std::string where = object.path.empty() ? "the top level" : object.path;
+        throw ManifestError{"duplicate key " + in_quotes(key) + " in " + where +
+                            ": each key may appear once (a JSON reader would keep only the last)"};
+      }
+      object.keys.push_back(key);
+      object.last_key = std::move(key);
+      object.expecting_key = false;
+    } else if (c == '{' || c == '[') {
+      Container inner;
+      inner.object = c == '{';
+      inner.path = child_path();
+      open.push_back(std::move(inner));
+    } else if (c == '}' || c == ']') {
+      open.pop_back();
+    } else if (c == ',' && !open.empty()) {
+      open.back().expecting_key = true;
+      open.back().items++;
+    }
+  }
+}
+
 Manifest parse_manifest(const std::string &file, std::string_view text) {
   Decoded parsed = parse_json(text);
   if (!parsed.ok) throw ManifestError{"not valid JSON: " + parsed.error};
+  refuse_duplicate_keys(text);
   if (!parsed.value.is_object())
     throw ManifestError{"expected an object {\"capabilities\": {...}}, got " + to_json(parsed.value)};
   if (!parsed.value.find("capabilities")) throw ManifestError{"no \"capabilities\" object"};

@@ -19,6 +19,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <unordered_set>
 
 #include "sandbox_impl.hh"
 
@@ -35,6 +37,18 @@ constexpr uint32_t kFlagSigned = 1;
 constexpr size_t kHeaderSize = 64;
 constexpr size_t kMacSize = 32;
 constexpr uint32_t kChunkSize = 4096;
+
+// Bounds on what a snapshot's body may make the reader allocate, fixed before anything is read.
+constexpr uint32_t kMaxMemoryPages = 65536;  // wasm32: 4 GiB
+constexpr uint32_t kMaxGlobals = 64;
+// The host state is CBOR, and a decoded value takes tens of bytes of host memory for each byte
+// of encoding; both its size and its number of values (pending-call arguments included) are
+// bounded, so a small state cannot expand into gigabytes of host memory.
+constexpr uint64_t kMaxHostStateBytes = 64ull << 20;
+constexpr uint64_t kMaxHostStateValues = 1ull << 18;
+// The decompressor's window: the compressor's (level 3) is at most 2 MiB; a frame asking for a
+// larger one is refused instead of being given the memory.
+constexpr int kMaxWindowLog = 23;
 
 Error refused(const std::string &why) {
   return Error{.kind = ErrorKind::InvalidInput, .message = "snapshot refused: " + why};
@@ -145,7 +159,18 @@ bool as_uint(const Value &v, uint64_t max, uint64_t &out) {
   return true;
 }
 
-Expected<HostStateSnapshot> host_state_from_value(const Value &v) {
+/// How many values decoding `value` produced (what DecodeLimits::max_items counts).
+uint64_t count_values(const Value &value) {
+  uint64_t count = 1;
+  if (value.is_array())
+    for (const Value &item : value.as_array()) count += count_values(item);
+  if (value.is_object())
+    for (const auto &[key, item] : value.as_object()) count += 1 + count_values(item);
+  return count;
+}
+
+/// `values_left`: how many more decoded values the snapshot may hold (call arguments included).
+Expected<HostStateSnapshot> host_state_from_value(const Value &v, uint64_t values_left) {
   auto bad = [](const std::string &what) { return refused("malformed host state (" + what + ")"); };
   if (!v.is_object()) return bad("not a map");
   HostStateSnapshot h;
@@ -165,6 +190,8 @@ Expected<HostStateSnapshot> host_state_from_value(const Value &v) {
   h.evaluating = evaluating->as_bool();
   const Value *caps = v.find("capabilities");
   if (!caps || !caps->is_array()) return bad("capabilities");
+  std::unordered_set<uint32_t> capability_ids, call_ids;
+  std::unordered_set<std::string> capability_names;
   for (const auto &c : caps->as_array()) {
     if (!c.is_array() || c.as_array().size() != 4 || !c.as_array()[0].is_string() || !c.as_array()[2].is_bool())
       return bad("capability entry");
@@ -176,8 +203,8 @@ Expected<HostStateSnapshot> host_state_from_value(const Value &v) {
     saved.id = static_cast<uint32_t>(id);
     saved.js_async = c.as_array()[2].as_bool();
     saved.calls_this_eval = static_cast<uint32_t>(count);
-    for (const auto &other : h.capabilities)
-      if (other.id == saved.id || other.name == saved.name) return bad("duplicate capability");
+    if (!capability_ids.insert(saved.id).second || !capability_names.insert(saved.name).second)
+      return bad("duplicate capability");
     h.capabilities.push_back(std::move(saved));
   }
   const Value *calls = v.find("calls");
@@ -193,18 +220,24 @@ Expected<HostStateSnapshot> host_state_from_value(const Value &v) {
     saved.capability_id = static_cast<uint32_t>(cap);
     saved.state = static_cast<HostCall::State>(state);
     saved.args_cbor = c.as_array()[2].as_bytes().data;
-    Decoded args = decode_cbor(saved.args_cbor);
+    Decoded args = decode_cbor(saved.args_cbor, DecodeLimits{.max_items = values_left});
     if (!args.ok) return bad("call arguments: " + args.error);
     if (!args.value.is_array()) return bad("call arguments are not an array");
-    for (const auto &other : h.calls)
-      if (other.id == saved.id) return bad("duplicate call id " + std::to_string(saved.id));
+    values_left -= count_values(args.value);
+    if (!call_ids.insert(saved.id).second) return bad("duplicate call id " + std::to_string(saved.id));
     saved.args = args.value.as_array();
-    bool known = std::any_of(h.capabilities.begin(), h.capabilities.end(),
-                             [&](const SavedCapability &k) { return k.id == saved.capability_id; });
-    if (!known || saved.id >= h.next_call_id) return bad("call refers to an unknown capability or id");
+    if (!capability_ids.contains(saved.capability_id) || saved.id >= h.next_call_id)
+      return bad("call refers to an unknown capability or id");
     h.calls.push_back(std::move(saved));
   }
   return h;
+}
+
+Expected<HostStateSnapshot> host_state_from_cbor(std::span<const uint8_t> bytes) {
+  DecodeLimits limits{.max_bytes = kMaxHostStateBytes, .max_items = kMaxHostStateValues};
+  Decoded host = decode_cbor(bytes, limits);
+  if (!host.ok) return refused("malformed host state: " + host.error);
+  return host_state_from_value(host.value, kMaxHostStateValues - count_values(host.value));
 }
 
 // ---- Parsing ----------------------------------------------------------------------------------------
@@ -217,13 +250,99 @@ struct ParsedSnapshot {
   uint64_t body_bytes = 0;
   uint32_t memory_pages = 0;
   std::vector<uint32_t> chunk_indexes;
-  std::vector<uint8_t> chunk_bytes;  // chunk_indexes.size() * kChunkSize
+  std::vector<uint8_t> chunk_bytes;  // chunk_indexes.size() * kChunkSize; empty when not kept
   std::vector<std::pair<uint32_t, uint64_t>> globals;
   HostStateSnapshot host;
 };
 
-Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOptions &options) {
-  ParsedSnapshot p;
+/// The most memory the reading side accepts in a snapshot, and how to say so.
+struct MemoryCeiling {
+  uint64_t bytes = uint64_t{kMaxMemoryPages} * 65536;
+  /// "a sandbox with a memory limit of 64 MiB can hold at most 81 MiB"
+  std::string explanation = "a wasm32 sandbox holds at most 4 GiB";
+};
+
+/// What parse() keeps: restore needs the memory chunks, inspect only checks them.
+enum class Keep { Memory, Description };
+
+/// The body's zstd frame, decompressed a piece at a time into buffers the caller sized from
+/// bounds it checked. The frame's own content size is never trusted: output beyond the size the
+/// (authenticated) header announced is refused as it appears, so a small frame that expands to
+/// gigabytes costs at most the announced size in time and nothing in memory.
+class BodyStream {
+ public:
+  BodyStream(std::span<const uint8_t> frame, uint64_t announced)
+      : in_{frame.data(), frame.size(), 0}, announced_(announced) {
+    ZSTD_DCtx_reset(dctx().get(), ZSTD_reset_session_and_parameters);
+    ZSTD_DCtx_setParameter(dctx().get(), ZSTD_d_windowLogMax, kMaxWindowLog);
+  }
+
+  /// Bytes of the announced body not read yet.
+  uint64_t remaining() const { return announced_ - produced_; }
+
+  /// Fills `out` with the next bytes of the body.
+  std::optional<Error> read(std::span<uint8_t> out, const std::string &section) {
+    if (out.size() > remaining()) return refused("truncated body (" + section + ")");
+    ZSTD_outBuffer buffer{out.data(), out.size(), 0};
+    while (buffer.pos < buffer.size) {
+      if (frame_ended_) return refused("bad compression: the frame ends before its announced size");
+      size_t before_in = in_.pos, before_out = buffer.pos;
+      size_t status = ZSTD_decompressStream(dctx().get(), &buffer, &in_);
+      if (ZSTD_isError(status)) return refused(std::string("bad compression: ") + ZSTD_getErrorName(status));
+      if (status == 0) frame_ended_ = true;
+      if (!frame_ended_ && in_.pos == before_in && buffer.pos == before_out)
+        return refused("bad compression: the frame is truncated");
+    }
+    produced_ += out.size();
+    return std::nullopt;
+  }
+
+  /// Reads and drops `count` bytes, a bounded piece at a time.
+  std::optional<Error> skip(uint64_t count, const std::string &section) {
+    std::array<uint8_t, 1 << 16> scratch;
+    while (count > 0) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(count, scratch.size()));
+      if (auto error = read({scratch.data(), n}, section)) return error;
+      count -= n;
+    }
+    return std::nullopt;
+  }
+
+  /// The body ended exactly at its announced size, the frame ended there, and its content
+  /// checksum (verified by zstd as the frame ends) matched.
+  std::optional<Error> finish() {
+    if (remaining() != 0) return refused("trailing bytes in the body");
+    uint8_t extra = 0;
+    while (!frame_ended_) {
+      ZSTD_outBuffer buffer{&extra, 1, 0};
+      size_t before_in = in_.pos;
+      size_t status = ZSTD_decompressStream(dctx().get(), &buffer, &in_);
+      if (ZSTD_isError(status)) return refused(std::string("bad compression: ") + ZSTD_getErrorName(status));
+      if (buffer.pos != 0) return refused("bad compression: the frame holds more than the announced body");
+      if (status == 0) frame_ended_ = true;
+      if (!frame_ended_ && in_.pos == before_in) return refused("bad compression: the frame is truncated");
+    }
+    if (in_.pos != in_.size) return refused("bad compression: bytes after the zstd frame");
+    return std::nullopt;
+  }
+
+ private:
+  // One context per thread: creating one per snapshot costs about as much as a small restore.
+  static std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx *)> &dctx() {
+    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx *)> context(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    return context;
+  }
+
+  ZSTD_inBuffer in_;
+  uint64_t announced_;
+  uint64_t produced_ = 0;
+  bool frame_ended_ = false;
+};
+
+/// Checks the header and the trailer: sizes, version, flags, and the MAC or checksum over all of
+/// it, before any byte of the body is interpreted.
+std::optional<Error> parse_header(std::span<const uint8_t> bytes, const RestoreOptions &options, ParsedSnapshot &p,
+                                  std::span<const uint8_t> &frame) {
   p.total_bytes = bytes.size();
   if (bytes.size() > options.max_snapshot_bytes)
     return refused("it is " + format_bytes(bytes.size()) + ", more than the limit of " +
@@ -244,10 +363,10 @@ Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOpti
   std::memcpy(p.build_id.data(), bytes.data() + 16, 32);
   p.body_bytes = get64(bytes.data() + 48);
   uint64_t compressed = get64(bytes.data() + 56);
+  if (compressed > bytes.size() || bytes.size() < kHeaderSize + compressed + kMacSize)
+    return refused("truncated body (the header announces " + std::to_string(compressed) +
+                   " compressed bytes, the snapshot is " + std::to_string(bytes.size()) + " bytes)");
   uint64_t expected_total = kHeaderSize + compressed + kMacSize;
-  if (compressed > bytes.size() || bytes.size() < expected_total)
-    return refused("truncated body (the header announces " + std::to_string(expected_total) +
-                   " bytes, there are " + std::to_string(bytes.size()) + ")");
   if (bytes.size() > expected_total)
     return refused("trailing bytes after the body (" + std::to_string(bytes.size() - expected_total) + ")");
   // Authenticity before anything else is interpreted.
@@ -264,58 +383,86 @@ Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOpti
              !std::equal(digest.begin(), digest.end(), trailer)) {
     return refused("bad checksum: the snapshot is corrupt (its SHA-256 does not match)");
   }
+  // A signed snapshot is the embedder's own, but its sizes are bounded all the same: a key can leak.
   if (p.body_bytes > options.max_snapshot_bytes)
     return refused("its body is " + format_bytes(p.body_bytes) + " uncompressed, more than the limit of " +
                    format_bytes(options.max_snapshot_bytes));
-  const uint8_t *frame = bytes.data() + kHeaderSize;
-  unsigned long long content = ZSTD_getFrameContentSize(frame, compressed);
+  frame = bytes.subspan(kHeaderSize, compressed);
+  unsigned long long content = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN || content != p.body_bytes)
     return refused("bad compression: the body is not one zstd frame of the announced size");
   ZSTD_frameHeader frame_header;
-  if (ZSTD_getFrameHeader(&frame_header, frame, compressed) != 0 || !frame_header.checksumFlag)
+  if (ZSTD_getFrameHeader(&frame_header, frame.data(), frame.size()) != 0 || !frame_header.checksumFlag)
     return refused("bad compression: the zstd frame carries no content checksum");
-  std::vector<uint8_t> body(p.body_bytes);
-  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx *)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-  size_t got = ZSTD_decompressDCtx(dctx.get(), body.data(), body.size(), frame, compressed);
-  if (ZSTD_isError(got) || got != body.size())
-    return refused(std::string("bad compression: ") + (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short body"));
+  if (frame_header.windowSize > (uint64_t{1} << kMaxWindowLog))
+    return refused("bad compression: the zstd frame asks for a " + format_bytes(frame_header.windowSize) +
+                   " window, more than the limit of " + format_bytes(uint64_t{1} << kMaxWindowLog));
+  return std::nullopt;
+}
 
-  size_t pos = 0;
-  auto need = [&](uint64_t n) { return body.size() - pos >= n; };
-  if (!need(12)) return refused("truncated body (memory header)");
-  p.memory_pages = get32(body.data());
-  uint32_t chunk_size = get32(body.data() + 4);
-  uint32_t count = get32(body.data() + 8);
-  pos = 12;
-  if (p.memory_pages == 0 || p.memory_pages > 65536) return refused("invalid memory size");
+uint32_t read32(const std::array<uint8_t, 12> &bytes, size_t at) { return get32(bytes.data() + at); }
+
+Expected<ParsedSnapshot> parse(std::span<const uint8_t> bytes, const RestoreOptions &options,
+                               const MemoryCeiling &ceiling, Keep keep) {
+  ParsedSnapshot p;
+  std::span<const uint8_t> frame;
+  if (auto error = parse_header(bytes, options, p, frame)) return *error;
+  BodyStream body(frame, p.body_bytes);
+  auto read = [&](void *out, size_t n, const std::string &section) {
+    return body.read({static_cast<uint8_t *>(out), n}, section);
+  };
+
+  // Every count below is checked against its bound and against the bytes left in the announced
+  // body before the memory it sizes is allocated.
+  std::array<uint8_t, 12> memory_header;
+  if (auto error = read(memory_header.data(), 12, "memory header")) return *error;
+  p.memory_pages = read32(memory_header, 0);
+  uint32_t chunk_size = read32(memory_header, 4);
+  uint32_t count = read32(memory_header, 8);
+  if (p.memory_pages == 0 || p.memory_pages > kMaxMemoryPages) return refused("invalid memory size");
+  uint64_t memory_bytes = uint64_t{p.memory_pages} * 65536;
+  if (memory_bytes > ceiling.bytes)
+    return refused("it holds " + format_bytes(memory_bytes) + " of memory; " + ceiling.explanation);
   if (chunk_size != kChunkSize) return refused("unsupported chunk size " + std::to_string(chunk_size));
-  uint64_t max_chunks = uint64_t{p.memory_pages} * 65536 / kChunkSize;
-  if (count > max_chunks || !need(uint64_t{count} * (4 + kChunkSize)))
-    return refused("truncated body (memory chunks)");
+  uint64_t max_chunks = memory_bytes / kChunkSize;
+  if (count > max_chunks)
+    return refused("it stores " + std::to_string(count) + " memory chunks; its memory has " +
+                   std::to_string(max_chunks));
+  if (uint64_t{count} * (4 + kChunkSize) > body.remaining()) return refused("truncated body (memory chunks)");
   p.chunk_indexes.resize(count);
-  for (uint32_t i = 0; i < count; i++, pos += 4) {
-    p.chunk_indexes[i] = get32(body.data() + pos);
+  if (auto error = read(p.chunk_indexes.data(), uint64_t{count} * 4, "chunk indexes")) return *error;
+  for (uint32_t i = 0; i < count; i++) {  // stored little-endian, as this host reads them
     if (p.chunk_indexes[i] >= max_chunks || (i && p.chunk_indexes[i] <= p.chunk_indexes[i - 1]))
       return refused("chunk index out of order or outside memory");
   }
-  p.chunk_bytes.assign(body.begin() + static_cast<std::ptrdiff_t>(pos),
-                       body.begin() + static_cast<std::ptrdiff_t>(pos + uint64_t{count} * kChunkSize));
-  pos += uint64_t{count} * kChunkSize;
-  if (!need(4)) return refused("truncated body (globals)");
-  uint32_t globals = get32(body.data() + pos);
-  pos += 4;
-  if (globals > 64 || !need(uint64_t{globals} * 12)) return refused("truncated body (globals)");
-  for (uint32_t i = 0; i < globals; i++, pos += 12)
-    p.globals.emplace_back(get32(body.data() + pos), get64(body.data() + pos + 4));
-  if (!need(4)) return refused("truncated body (host state)");
-  uint32_t host_size = get32(body.data() + pos);
-  pos += 4;
-  if (!need(host_size)) return refused("truncated body (host state)");
-  Decoded host = decode_cbor({body.data() + pos, host_size});
-  if (!host.ok) return refused("malformed host state: " + host.error);
-  pos += host_size;
-  if (pos != body.size()) return refused("trailing bytes in the body");
-  auto state = host_state_from_value(host.value);
+  if (keep == Keep::Memory) {
+    p.chunk_bytes.resize(uint64_t{count} * kChunkSize);
+    if (auto error = read(p.chunk_bytes.data(), p.chunk_bytes.size(), "memory chunks")) return *error;
+  } else if (auto error = body.skip(uint64_t{count} * kChunkSize, "memory chunks")) {
+    return *error;
+  }
+
+  uint8_t globals_count[4];
+  if (auto error = read(globals_count, 4, "globals")) return *error;
+  uint32_t globals = get32(globals_count);
+  if (globals > kMaxGlobals) return refused("it sets " + std::to_string(globals) + " globals");
+  for (uint32_t i = 0; i < globals; i++) {
+    uint8_t global[12];
+    if (auto error = read(global, 12, "globals")) return *error;
+    p.globals.emplace_back(get32(global), get64(global + 4));
+  }
+
+  uint8_t host_size_bytes[4];
+  if (auto error = read(host_size_bytes, 4, "host state")) return *error;
+  uint32_t host_size = get32(host_size_bytes);
+  if (host_size > kMaxHostStateBytes)
+    return refused("its host state is " + format_bytes(host_size) + ", more than the limit of " +
+                   format_bytes(kMaxHostStateBytes));
+  if (host_size > body.remaining()) return refused("truncated body (host state)");
+  std::vector<uint8_t> host_bytes(host_size);
+  if (auto error = read(host_bytes.data(), host_size, "host state")) return *error;
+  if (auto error = body.finish()) return *error;
+  auto state = host_state_from_cbor(host_bytes);
   if (!state) return state.error();
   p.host = std::move(state.value());
   return p;
@@ -433,10 +580,6 @@ Expected<std::unique_ptr<Sandbox::Impl>> restore_parsed(const Engine &engine, co
   Sandbox::Impl &s = *impl;
   s.engine = engine.impl();
   s.options = options;
-  if (memory_bytes > s.hard_memory_limit())
-    return refused("it holds " + format_bytes(memory_bytes) + " of memory; a sandbox with a memory limit of " +
-                   format_bytes(options.limits.memory_bytes) + " can hold at most " +
-                   format_bytes(s.hard_memory_limit()));
   for (const auto &[index, value] : p.globals)
     if (index != s.engine->exports.stack_pointer) return refused("it sets an unknown global");
   if (auto err = s.instantiate()) return *err;
@@ -513,12 +656,22 @@ Expected<std::unique_ptr<Sandbox::Impl>> restore_parsed(const Engine &engine, co
   return impl;
 }
 
+/// What a sandbox with these options can hold: parse() refuses more before allocating for it.
+MemoryCeiling ceiling_for(const Engine &engine, const SandboxOptions &options) {
+  Sandbox::Impl sizing;  // never instantiated: only its limit arithmetic is used
+  sizing.engine = engine.impl();
+  sizing.options = options;
+  return MemoryCeiling{.bytes = sizing.hard_memory_limit(),
+                       .explanation = "a sandbox with a memory limit of " + format_bytes(options.limits.memory_bytes) +
+                                      " can hold at most " + format_bytes(sizing.hard_memory_limit())};
+}
+
 }  // namespace
 
 Expected<Sandbox> Sandbox::restore(const Engine &engine, std::span<const uint8_t> snapshot,
                                    const SandboxOptions &options, const RestoreOptions &restore_options) {
   if (auto err = internal::check_sandbox_options(options, engine.options())) return *err;
-  auto parsed = parse(snapshot, restore_options);
+  auto parsed = parse(snapshot, restore_options, ceiling_for(engine, options), Keep::Memory);
   if (!parsed) return parsed.error();
   auto impl = restore_parsed(engine, parsed.value(), options);
   if (!impl) return impl.error();
@@ -528,7 +681,7 @@ Expected<Sandbox> Sandbox::restore(const Engine &engine, std::span<const uint8_t
 Expected<std::vector<Sandbox>> Sandbox::fork(const Engine &engine, std::span<const uint8_t> snapshot, size_t count,
                                              const SandboxOptions &options, const RestoreOptions &restore_options) {
   if (auto err = internal::check_sandbox_options(options, engine.options())) return *err;
-  auto parsed = parse(snapshot, restore_options);
+  auto parsed = parse(snapshot, restore_options, ceiling_for(engine, options), Keep::Memory);
   if (!parsed) return parsed.error();
   std::vector<Sandbox> out;
   out.reserve(count);
@@ -541,7 +694,8 @@ Expected<std::vector<Sandbox>> Sandbox::fork(const Engine &engine, std::span<con
 }
 
 Expected<SnapshotInfo> inspect_snapshot(std::span<const uint8_t> bytes, const RestoreOptions &options) {
-  auto parsed = parse(bytes, options);
+  // Without an engine the ceiling is wasm32's; the memory is checked but never held.
+  auto parsed = parse(bytes, options, MemoryCeiling{}, Keep::Description);
   if (!parsed) return parsed.error();
   const ParsedSnapshot &p = parsed.value();
   SnapshotInfo info{.format_version = p.version,

@@ -531,6 +531,10 @@ class CborReader {
   /// a bignum tag must wrap a byte string, the error tag must wrap an array.
   bool accept(Item item) {
     if (failed_) return false;
+    if (++items_ > limits_.max_items) {
+      fail("more than " + std::to_string(limits_.max_items) + " values");
+      return false;
+    }
     if (expect_ == Expect::BignumBytes && item != Item::Bytes) {
       fail("a bignum tag (2 or 3) must wrap a byte string");
     } else if (expect_ == Expect::ErrorArray && item != Item::Array) {
@@ -792,6 +796,7 @@ class CborReader {
   Value root_;
   bool done_ = false;
   bool failed_ = false;
+  uint64_t items_ = 0;
   std::string error_;
 };
 

@@ -2,7 +2,12 @@
 // built-in handlers, --suspend-to, `resume` in a separate process, `inspect`, --audit and signed
 // state files. Every test runs the real `quickbox` binary as a subprocess (one per step, so a
 // resume really happens in another process) and looks at its stdout, stderr and exit code.
+#include <sys/stat.h>
+
+#include <chrono>
 #include <filesystem>
+#include <future>
+#include <thread>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -110,6 +115,20 @@ INSTANTIATE_TEST_SUITE_P(
         ManifestCase{"AskNeedsNoApproval",
                      R"({"capabilities": {"ask": {"handler": "ask", "requires_approval": true}}})",
                      {"capabilities.ask.requires_approval"}},
+        // A key written twice would silently keep only its last value (dropping an approval).
+        ManifestCase{"DuplicatePolicyField", R"({"capabilities": {"publish": {"handler": "echo",
+                       "requires_approval": true, "requires_approval": false}}})",
+                     {"duplicate key 'requires_approval' in capabilities.publish"}},
+        ManifestCase{"DuplicateKeySpelledWithAnEscape", R"({"capabilities": {"publish": {"handler": "echo",
+                       "requires_approval": true, "requires\u005fapproval": false}}})",
+                     {"duplicate key 'requires_approval' in capabilities.publish"}},
+        ManifestCase{"DuplicateCapability", R"({"capabilities": {"p": {"handler": "echo", "requires_approval": true},
+                       "p": {"handler": "echo"}}})",
+                     {"duplicate key 'p' in capabilities"}},
+        ManifestCase{"DuplicateTopLevelField", R"({"capabilities": {"p": {"handler": "ask"}}, "capabilities": {}})",
+                     {"duplicate key 'capabilities' in the top level"}},
+        ManifestCase{"AppendToADirectory", R"({"capabilities": {"note": {"handler": "append", "file": "."}}})",
+                     {"capabilities.note.file", "not a regular file (a directory)"}},
         ManifestCase{"BadWallTime", R"({"capabilities": {}, "wall_time_ms": 0})", {"wall_time_ms", "got 0"}},
         ManifestCase{"BadJsName", R"({"capabilities": {"a..b": {"handler": "echo"}}})", {"'a..b'"}},
         ManifestCase{"AllThreeLabels", R"({"capabilities": {
@@ -210,6 +229,55 @@ TEST_F(CliCaps, ReadTextRefusesFilesLargerThanMaxResultBytesAndNonUtf8Text) {
   Value results = field(parse_json_output(r), "value");
   EXPECT_EQ(results, Value(Value::Array{"Error: 'big.txt' is 2000 bytes, more than the 1000-byte result limit of readText",
                                         "Error: 'latin1.txt' is not UTF-8 text"}));
+}
+
+// Only regular files are read: a FIFO would block the whole process on open or read, past every
+// timeout, and a device could be endless. What was opened is checked, not what the path named.
+TEST_F(CliCaps, ReadTextRefusesNamedPipesAndOtherNonRegularFilesWithoutBlocking) {
+  write_file("data/a.txt", "alpha");
+  ASSERT_EQ(mkfifo(path("data/pipe").c_str(), 0600), 0);
+  fs::create_directory(dir_ / "data" / "sub");
+  std::string caps = manifest(
+      R"({"capabilities": {"readText": {"handler": "read_text", "root": "data", "timeout_ms": 60000}}})");
+  auto started = std::chrono::steady_clock::now();
+  Outcome r = run_quickbox({"eval", "--json", "--caps", caps, read_attempts({"pipe", "sub", "a.txt"})});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20)) << "reading a FIFO blocked";
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(field(parse_json_output(r), "value"),
+            Value(Value::Array{"Error: 'pipe' is not a regular file (a named pipe); readText reads only regular files",
+                               "Error: 'sub' is not a regular file (a directory); readText reads only regular files",
+                               "read"}));
+}
+
+TEST_F(CliCaps, AppendRefusesANamedPipeOrSymbolicLinkWhenLoadingTheManifest) {
+  std::string caps = manifest(R"({"capabilities": {"note": {"handler": "append", "file": "out.txt"}}})");
+  ASSERT_EQ(mkfifo(path("out.txt").c_str(), 0600), 0);
+  Outcome fifo = run_quickbox({"eval", "--caps", caps, "1"});
+  EXPECT_EQ(fifo.exit_code, kExitUsage) << fifo;
+  EXPECT_TRUE(contains(fifo.err, "capabilities.note.file: 'out.txt' is not a regular file (a FIFO")) << fifo;
+  fs::remove(dir_ / "out.txt");
+  fs::create_symlink(path("elsewhere.txt"), dir_ / "out.txt");
+  Outcome link = run_quickbox({"eval", "--caps", caps, "1"});
+  EXPECT_EQ(link.exit_code, kExitUsage) << link;
+  EXPECT_TRUE(contains(link.err, "'out.txt' is not a regular file (a symbolic link)")) << link;
+}
+
+TEST_F(CliCaps, AppendRefusesAFileSwappedForANamedPipeWhileTheProgramRuns) {
+  std::string caps = manifest(R"({"capabilities": {
+      "note": {"handler": "append", "file": "out.txt"},
+      "pause": {"handler": "echo", "delay_ms": 1500}}})");
+  auto run = std::async(std::launch::async, [&] {
+    return run_quickbox({"eval", "--caps", caps,
+                         "await note('first'); await pause(); try { await note('x') } catch (e) { e.message }"});
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (lines_of(dir_ / "out.txt").empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  fs::remove(dir_ / "out.txt");
+  ASSERT_EQ(mkfifo(path("out.txt").c_str(), 0600), 0);
+  Outcome r = run.get();
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "the file of note is not a regular file (a named pipe); note appends only to a regular file\n");
 }
 
 TEST_F(CliCaps, AppendWritesOneLinePerCallRelativeToTheManifest) {
@@ -559,6 +627,19 @@ TEST_F(CliCaps, KeyFileMustNotBeEmptyAndNeedsSuspendToOnRun) {
   Outcome alone = run_quickbox({"run", ask_program(), "--caps", caps, "--key-file", path("key")});
   EXPECT_EQ(alone.exit_code, kExitUsage) << alone;
   EXPECT_TRUE(contains(alone.err, "--suspend-to")) << alone;
+}
+
+TEST_F(CliCaps, AStateFileLargerThanTheSnapshotLimitIsRefusedBeforeItIsRead) {
+  std::string state = path("huge.qbs");
+  write_file("huge.qbs", "");
+  fs::resize_file(state, (512ull << 20) + 1);  // sparse: costs no disk
+  for (const char *command : {"inspect", "resume"}) {
+    std::vector<std::string> args{command, state};
+    if (std::string(command) == "resume") args.insert(args.end(), {"--caps", pause_manifest(), "--approve", "1"});
+    Outcome r = run_quickbox(args);
+    EXPECT_EQ(r.exit_code, kExitUsage) << r;
+    EXPECT_TRUE(contains(r.err, "more than the 536870912-byte limit for a state file")) << r;
+  }
 }
 
 TEST_F(CliCaps, TruncatedStateIsRefused) {

@@ -354,7 +354,7 @@ TEST_F(CliTest, HelpDocumentsTheExitCodes) {
                                       {3, "Timeout"},     {4, "OutOfMemory"},   {5, "StackOverflow"},
                                       {6, "OutputLimit"}, {7, "InvalidInput"},  {8, "Internal"},
                                       {9, "Deadlock"},
-                                      {10, "suspended"}};
+                                      {10, "suspended"},  {11, "claimed"}};
   EXPECT_EQ(documented, expected);
   for (const char *flag : {"--memory", "--timeout", "--seed", "--json", "--module", "--stack", "--clock"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;

@@ -524,6 +524,15 @@ TEST(CborDecodeTest, DeepNestingFailsCleanlyWithTheDepthMessage) {
   EXPECT_EQ(rejection(maps), "value nests deeper than the limit of 256 levels at byte 512");
 }
 
+TEST(CborDecodeTest, MaxItemsCountsEveryValueAndKeyBeforeBuildingMore) {
+  DecodeLimits few;
+  few.max_items = 4;
+  EXPECT_TRUE(decode_cbor(hex("83 01 02 03"), few).ok) << "the array and its three elements";
+  EXPECT_EQ(rejection(hex("84 01 02 03 04"), few), "more than 4 values at byte 4");
+  EXPECT_TRUE(decode_cbor(hex("a1 61 6b 81 01"), few).ok) << "map, key, array, element";
+  EXPECT_EQ(rejection(hex("a1 61 6b 82 01 02"), few), "more than 4 values at byte 5");
+}
+
 TEST(CborDecodeTest, EnforcesCallerLimits) {
   DecodeLimits shallow;
   shallow.max_depth = 2;

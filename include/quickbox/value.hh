@@ -114,6 +114,9 @@ class Value {
 struct DecodeLimits {
   uint32_t max_depth = 256;       ///< nesting of arrays and objects (tags do not count)
   uint64_t max_bytes = 64 << 20;  ///< size of the encoded input
+  /// Items decoded (every value, map key and container counts one). A decoded value takes far
+  /// more host memory than its one-byte encoding, so input from storage bounds this too.
+  uint64_t max_items = UINT64_MAX;
 };
 
 /// The outcome of decoding: a value, or a message that says what was wrong and at which byte.
