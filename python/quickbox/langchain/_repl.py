@@ -5,8 +5,8 @@ pauses.
 itself. Everything a person may have to release is an *external* function the session settles:
 gated tools, and ``task()`` (a dispatched subagent may pause on its own, and its call must then
 stay pending inside the VM). When the program can go no further without a person, the session
-snapshots the suspended VM into the pause record and raises ``interrupt()``; see the package
-docstring for the replay.
+snapshots the suspended VM into a pause record, which the middleware keeps in graph state; the
+step that continues it gets the record back with the reviewer's answer. See the package docstring.
 """
 
 from __future__ import annotations
@@ -29,25 +29,22 @@ from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.prebuilt import ToolRuntime
 from langgraph.prebuilt.tool_node import ToolCallRequest
-from langgraph.store.base import BaseStore
-from langgraph.types import interrupt
 
 import quickbox
 
 from . import _ptc, _subagent
 from ._format import Outcome, stringify, to_js
-from ._graph import call_config
+from ._graph import call_config, checkpoint_ns
 from ._pause import (
+    ANSWER,
     Blocked,
     Gate,
     Gates,
-    PauseRecords,
+    PauseRecord,
     RecordRefused,
-    Round,
-    build_request,
     derive_key,
     jsonable,
-    response_schema,
+    program_hash,
     split_decisions,
 )
 from ._prompt import Mode, js_name
@@ -94,12 +91,14 @@ class Settings:
 
 @dataclass
 class Finished:
-    """What an eval leaves behind: the outcome for the model and, unless ``mode="call"``, the
-    VM to keep in state (None: start the next eval fresh)."""
+    """What one step of an eval leaves behind: either the outcome for the model and, unless
+    ``mode="call"``, the VM to keep in state (None: start the next eval fresh); or, when the
+    program waits for a person, its pause record."""
 
-    outcome: Outcome
-    persist: bool
-    vm: bytes | None
+    outcome: Outcome | None
+    persist: bool = False
+    vm: bytes | None = None
+    pause: PauseRecord | None = None
 
 
 def thread_id_of(config: Mapping[str, Any]) -> str:
@@ -110,17 +109,15 @@ class Session:
     """One ``eval`` tool call, from its first run to its end across any number of pauses."""
 
     def __init__(self, settings: Settings, engine: quickbox.Runtime, tool_runtime: ToolRuntime[Any, Any],
-                 config: RunnableConfig, store: BaseStore, code: str, *, durable: bool, blocking: bool) -> None:
+                 config: RunnableConfig, code: str, *, blocking: bool) -> None:
         self.settings = settings
         self.engine = engine
         self.config = config
         self.runtime = dataclasses.replace(tool_runtime, config=config)
         self.blocking = blocking
-        self.durable = durable
         self.thread_id = thread_id_of(config)
         self.eval_id = tool_runtime.tool_call_id or "eval"
         self.code = code
-        self.records = PauseRecords(store, self.thread_id, self.eval_id, code, settings.signing_key)
         self.tools = dict(_ptc.select(tool_runtime.tools, settings.ptc, own_tool_name=settings.tool_name))
         self.task_tool = _ptc.find_task_tool(tool_runtime.tools) if settings.subagents else None
         self.ctx: quickbox.Context | None = None
@@ -133,105 +130,79 @@ class Session:
         self.stdout_dropped = 0
         self.deadline: float | None = None
         self.dispatches: dict[int, dict[str, Any]] = {}
-        self.recorded = False
+        self.namespaces: dict[int, str] = {}  # a dispatched subagent's call id -> where its checkpoints are
         self._executor: ThreadPoolExecutor | None = None
 
     # ---- the whole call ------------------------------------------------------------------------
 
-    async def run(self, saved_vm: bytes | None) -> Finished:
+    async def run(self, saved_vm: bytes | None, pause: Mapping[str, Any] | None) -> Finished:
+        """Runs the program (``pause`` None) or continues it from its pause record, whose
+        reviewer's answer the interrupt step has added, until it ends or waits for a person."""
         loop = asyncio.get_running_loop()
         if self.settings.wall_timeout is not None:
             self.deadline = loop.time() + self.settings.wall_timeout
         try:
-            rounds = await self._io(self.records.load)
-        except RecordRefused as error:
-            logger.warning("quickbox: %s; the paused program is dropped", error)
-            await self._io(self.records.delete)
-            return Finished(Outcome.error("PauseRefused", f"{error}; the paused program was dropped"),
-                            self.settings.mode != "call", saved_vm)
-        self.recorded = rounds is not None
-        try:
-            outcome = await self._evaluate(saved_vm, rounds)
-        except BaseException:  # a pause (GraphInterrupt) or a failure the graph must see
+            if pause is None:
+                outcome = await self._first_run(saved_vm)
+            else:
+                outcome = await self._continue(pause)
+        except BaseException:  # a failure the graph must see
             self._close()
             raise
         finally:
             self._cancel_running()
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
-        if self.recorded:
-            await self._io(self.records.delete)
+        if isinstance(outcome, PauseRecord):
+            self._close()
+            return Finished(None, pause=outcome)
+        if pause is not None and outcome.error_type == "PauseRefused":
+            return Finished(outcome, self.settings.mode != "call", saved_vm)
         return self._finish(outcome)
 
-    async def _io(self, operation: Callable[[], Any]) -> Any:
-        """A store operation. Under an async graph it runs in a worker thread: stores differ in
-        which of their APIs work on the event loop (SqliteStore has no async one, the async
-        stores refuse synchronous calls there), and all accept synchronous calls from a thread."""
-        if self.blocking:
-            return operation()
-        return await asyncio.to_thread(operation)
+    def _pause_key(self) -> bytes | None:
+        return derive_key(self.settings.signing_key, "pause-record", self.thread_id, self.eval_id)
 
-    async def _evaluate(self, saved_vm: bytes | None, rounds: list[Round] | None) -> Outcome:
-        result: quickbox.EvalResult | None
-        if rounds:
-            response = await self._replay(rounds)
-            try:
-                self._resume_from(rounds[-1])
-            except quickbox.QuickJSError as error:
-                logger.warning("quickbox: the paused program of eval call %r cannot be restored: %s",
-                               self.eval_id, error)
-                return Outcome.error("PauseRefused", f"the paused program cannot be restored ({error}); it was dropped")
-            self._apply(rounds[-1].blocked, response)
-            result = None
-        else:
-            rounds = []
-            self.ctx, capabilities = self._open_vm(saved_vm)
-            self._bind(previous=capabilities)
-            try:
-                result = await self._bounded(self.ctx.start(redeclarable(self.code)))
-            except Exception as error:  # noqa: BLE001 - every failure becomes an outcome
-                return self._failure(error)
+    async def _first_run(self, saved_vm: bytes | None) -> Outcome | PauseRecord:
+        self.ctx, capabilities = self._open_vm(saved_vm)
+        self._bind(previous=capabilities)
         try:
-            while True:
-                result = await self._until_blocked(result)
-                if result.done:
-                    return self._success(result.value)
-                round_ = self._pause_round()
-                if isinstance(round_, Outcome):
-                    return round_
-                rounds.append(round_)
-                await self._io(lambda: self.records.save(rounds))
-                self.recorded = True
-                if not self.durable:
-                    logger.warning("quickbox: the graph has no store, so the paused program of eval call %r is kept "
-                                   "in this process's memory and will not survive a restart (compile the graph "
-                                   "with store=...)", self.eval_id)
-                response = self._ask(round_)
-                self._apply(round_.blocked, response)
-                result = None
+            result = await self._bounded(self.ctx.start(redeclarable(self.code)))
+        except Exception as error:  # noqa: BLE001 - every failure becomes an outcome
+            return self._failure(error)
+        return await self._drive(result)
+
+    async def _continue(self, pause: Mapping[str, Any]) -> Outcome | PauseRecord:
+        what = f"tool call {self.eval_id!r}"
+        try:
+            record = PauseRecord.from_state(pause, self._pause_key(), what=what)
+            if record.code != program_hash(self.code):
+                raise RecordRefused(f"the pause record of {what} belongs to another program")
+        except RecordRefused as error:
+            logger.warning("quickbox: %s; the paused program is dropped", error)
+            return Outcome.error("PauseRefused", f"{error}; the paused program was dropped")
+        try:
+            self._resume_from(record)
+        except quickbox.QuickJSError as error:
+            logger.warning("quickbox: the paused program of eval call %r cannot be restored: %s", self.eval_id, error)
+            return Outcome.error("PauseRefused", f"the paused program cannot be restored ({error}); it was dropped")
+        try:
+            self._apply(record.blocked, pause.get(ANSWER))
+        except ValueError as error:
+            return self._failure(error)
+        return await self._drive(None)
+
+    async def _drive(self, result: quickbox.EvalResult | None) -> Outcome | PauseRecord:
+        """Runs until the program ends or waits only on calls a person must release."""
+        try:
+            result = await self._until_blocked(result)
+            if result.done:
+                return self._success(result.value)
+            return self._pause_record()
         except GraphBubbleUp:
             raise
         except Exception as error:  # noqa: BLE001
             return self._failure(error)
-
-    async def _replay(self, rounds: list[Round]) -> Any:
-        """Answers interrupt #0..#k again; the earlier answers are already inside the last
-        round's snapshot, the last is new. When an earlier one has no answer any more (the
-        thread went back to an earlier checkpoint), the record is cut back to that round."""
-        response: Any = None
-        for index, round_ in enumerate(rounds):
-            try:
-                response = self._ask(round_)
-            except GraphInterrupt:
-                if index < len(rounds) - 1:
-                    await self._io(lambda: self.records.save(rounds[: index + 1]))
-                raise
-        return response
-
-    def _ask(self, round_: Round) -> Any:
-        """interrupt() for one round: raises the first time, returns the reviewer's answer once
-        the run is resumed."""
-        return interrupt(round_.request, response_schema=response_schema(round_.blocked, self._tool_named))
 
     def _tool_named(self, name: str) -> BaseTool | None:
         if name == "task":
@@ -256,12 +227,12 @@ class Session:
                                "starting a fresh interpreter", self.thread_id, error)
         return self.engine.new_context(), []
 
-    def _resume_from(self, round_: Round) -> None:
-        snapshot = quickbox.Snapshot.from_bytes(round_.snapshot)
+    def _resume_from(self, record: PauseRecord) -> None:
+        snapshot = quickbox.Snapshot.from_bytes(record.snapshot)
         self.ctx = self.engine.restore(snapshot)
         self._bind(previous=list(snapshot.info()["capabilities"]))
-        self.ptc_calls, self.tool_sequence = round_.ptc_calls, round_.tool_sequence
-        self.stdout, self.stdout_dropped = round_.stdout, round_.stdout_dropped
+        self.ptc_calls, self.tool_sequence = record.ptc_calls, record.tool_sequence
+        self.stdout, self.stdout_dropped = record.stdout, record.stdout_dropped
 
     def _bind(self, previous: list[str]) -> None:
         """Offers the current tools and ``task`` to the VM, and removes bindings a restored VM
@@ -435,7 +406,8 @@ class Session:
         dispatch = self.dispatches[call_id]
         prefix = f"[subagent {dispatch['subagent_type']!r}, started by the JavaScript program] "
         return Blocked(call_id, "nested", "task", _subagent.review_args(dispatch), prefix,
-                       dispatch=jsonable(dispatch), interrupts=paused.interrupts)
+                       dispatch=jsonable(dispatch), interrupts=paused.interrupts,
+                       checkpoint_ns=self.namespaces.get(call_id, ""))
 
     def _resolve(self, call_id: int, value: Any) -> None:
         ctx = self._vm()
@@ -462,6 +434,7 @@ class Session:
         for item, decisions in zip(blocked, split_decisions(blocked, response), strict=True):
             if item.kind == "nested":
                 assert item.dispatch is not None
+                self.namespaces[item.call_id] = item.checkpoint_ns
                 self._start(item.call_id, self._dispatch(item.call_id, item.dispatch, item.answers(decisions)))
                 continue
             decision = decisions[0]
@@ -494,17 +467,19 @@ class Session:
         child_id = f"{self.eval_id}:tools.{js_name(item.name)}#{item.call_id}"
         self._start(item.call_id, self._run_tool(tool, args, child_id, item.call_id))
 
-    def _pause_round(self) -> Round | Outcome:
+    def _pause_record(self) -> PauseRecord | Outcome:
         ctx = self._vm()
         snapshot = ctx.create_snapshot().to_bytes()
         if len(snapshot) > self.settings.max_snapshot_bytes:
-            return Outcome.error("PauseFailed", f"the program waits for approval, but its state ({len(snapshot)} "
-                                 f"bytes) exceeds max_snapshot_bytes ({self.settings.max_snapshot_bytes})")
+            ctx.abandon()
+            return self._with_stdout(Outcome.error(
+                "PauseFailed", f"the program waits for approval, but its state ({len(snapshot)} bytes) exceeds "
+                f"max_snapshot_bytes ({self.settings.max_snapshot_bytes})"))
         blocked = sorted(self.blocked.values(), key=lambda b: b.call_id)
         stdout, dropped = self._stdout()
-        return Round(snapshot=snapshot, request=dict(build_request(blocked)), blocked=blocked,
-                     ptc_calls=self.ptc_calls, tool_sequence=self.tool_sequence, stdout=stdout,
-                     stdout_dropped=dropped)
+        return PauseRecord(code=program_hash(self.code), snapshot=snapshot, blocked=blocked,
+                           ptc_calls=self.ptc_calls, tool_sequence=self.tool_sequence, stdout=stdout,
+                           stdout_dropped=dropped)
 
     # ---- calls -------------------------------------------------------------------------------------
 
@@ -554,7 +529,8 @@ class Session:
         assert self.task_tool is not None
         self.dispatches[call_id] = dispatch
         dispatch_id = self._dispatch_id(call_id)
-        config = call_config(self.config, call_id=call_id, answers=answers)
+        namespace = self.namespaces.setdefault(call_id, checkpoint_ns(self.config))
+        config = call_config(self.config, call_id=call_id, answers=answers, namespace=namespace)
         schema = dispatch.get("response_schema")
         if schema is not None:  # Deep Agents' task tool compiles the subagent with this response format
             config = {**config, "configurable": {**config.get("configurable", {}),

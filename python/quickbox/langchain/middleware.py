@@ -16,29 +16,30 @@ from langchain.agents.middleware.types import (
     ModelRequest,
     ModelResponse,
     PrivateStateAttr,
+    hook_config,
 )
-from langchain_core.messages import SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.prebuilt import ToolRuntime
+from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.runtime import Runtime
-from langgraph.store.base import BaseStore
-from langgraph.store.memory import InMemoryStore
-from langgraph.types import Command
+from langgraph.types import Command, interrupt
 from pydantic import BaseModel, Field, create_model
 
 import quickbox
 
-from . import _pause, _ptc
+from . import _ptc
 from ._format import render
-from ._pause import Gates
+from ._pause import ANSWER, Gates, blocked_of, build_request, merge_pauses, response_schema, split_decisions
 from ._prompt import Mode, PromptSettings, code_argument_description, eval_tool_description, system_prompt
-from ._repl import Session, Settings, thread_id_of
+from ._repl import Session, Settings
 
 logger = logging.getLogger("quickbox.langchain")
 
 _MiB = 1024 * 1024
 VM_STATE_KEY = "_quickbox_vm"
+PAUSES_KEY = "_quickbox_pauses"
 T = TypeVar("T")
 
 
@@ -52,6 +53,7 @@ class CodeInterpreterState(AgentState[Any]):
     only what differs from the engine's base image), signed when a key is configured."""
 
     _quickbox_vm: NotRequired[Annotated[bytes | None, PrivateStateAttr, _latest]]
+    _quickbox_pauses: NotRequired[Annotated[dict[str, Any], PrivateStateAttr, merge_pauses]]
 
 
 class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any]):
@@ -141,7 +143,6 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
                                                concurrency, max_subagent_calls)
         self._engine: quickbox.Runtime | None = None
         self._lock = threading.Lock()
-        self._fallback_store: InMemoryStore | None = None
         self._prompts: dict[tuple[Any, ...], str] = {}
         self.tools: list[BaseTool] = [self._build_tool()]
 
@@ -165,17 +166,30 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
 
     async def _eval(self, code: str, runtime: ToolRuntime[Any, Any], *, blocking: bool) -> ToolMessage | Command[Any]:
         config = ensure_config()  # this tool run's config: its callbacks make tool calls child runs
-        store = runtime.store if runtime.store is not None else self._memory_store()
-        session = Session(self._settings, self._runtime(), runtime, config, store, code,
-                          durable=runtime.store is not None, blocking=blocking)
-        saved = runtime.state.get(VM_STATE_KEY) if isinstance(runtime.state, Mapping) else None
-        finished = await session.run(saved if isinstance(saved, bytes) else None)
+        state = runtime.state if isinstance(runtime.state, Mapping) else {}
+        call_id = runtime.tool_call_id or ""
+        pause = (state.get(PAUSES_KEY) or {}).get(call_id)
+        session = Session(self._settings, self._runtime(), runtime, config, code, blocking=blocking)
+        saved = state.get(VM_STATE_KEY)
+        finished = await session.run(saved if isinstance(saved, bytes) else None, pause)
+        message_id = _pause_message_id(call_id)
+        if finished.pause is not None:
+            waiting = len(build_request(finished.pause.blocked)["action_requests"])
+            placeholder = ToolMessage(content=f"[paused: the program waits for a person to review {waiting} "
+                                              "call(s)]", id=message_id, tool_call_id=call_id, name=self._tool_name)
+            record = finished.pause.to_state(session._pause_key())
+            return Command(update={"messages": [placeholder], PAUSES_KEY: {call_id: record}})
+        assert finished.outcome is not None
         message = ToolMessage(content=render(finished.outcome, max_chars=self._max_result_chars),
-                              tool_call_id=runtime.tool_call_id or "", name=self._tool_name,
+                              tool_call_id=call_id, name=self._tool_name,
+                              id=message_id if pause is not None else None,  # replaces the placeholder
                               status="error" if finished.outcome.error_type else "success")
-        if not finished.persist:
-            return message
-        return Command(update={"messages": [message], VM_STATE_KEY: finished.vm})
+        update: dict[str, Any] = {"messages": [message]}
+        if pause is not None:
+            update[PAUSES_KEY] = {call_id: None}
+        if finished.persist:
+            update[VM_STATE_KEY] = finished.vm
+        return Command(update=update) if len(update) > 1 else message
 
     def _runtime(self) -> quickbox.Runtime:
         with self._lock:
@@ -184,39 +198,52 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
                                                 console_limit=max(16 * 1024, 4 * self._max_result_chars))
             return self._engine
 
-    def _memory_store(self) -> BaseStore:
-        with self._lock:
-            if self._fallback_store is None:
-                self._fallback_store = InMemoryStore()
-            return self._fallback_store
-
     # ---- hooks ------------------------------------------------------------------------------------
 
     def before_agent(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        """A new turn: drops pause records nobody resumed, and in ``turn`` mode the VM."""
-        self._drop_orphans(runtime)
-        return self._turn_reset(state)
+        """A new turn: abandons pauses nobody resumed, and in ``turn`` mode drops the VM."""
+        update = _abandon_pauses(state)
+        if self._settings.mode == "turn" and state.get(VM_STATE_KEY) is not None:
+            update[VM_STATE_KEY] = None
+        return update or None
 
     async def abefore_agent(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        await asyncio.to_thread(contextvars.copy_context().run, self._drop_orphans, runtime)
-        return self._turn_reset(state)
+        return self.before_agent(state, runtime)
 
-    def _turn_reset(self, state: CodeInterpreterState) -> dict[str, Any] | None:
-        if self._settings.mode == "turn" and state.get(VM_STATE_KEY) is not None:
-            return {VM_STATE_KEY: None}
-        return None
+    @hook_config(can_jump_to=["tools"])
+    def before_model(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """The step after an ``eval`` paused: asks the reviewer about every waiting call (one
+        interrupt), writes the answers next to their records and goes back to the tools step,
+        where each paused program continues. This step runs nothing else, so LangGraph running
+        it again on resume repeats nothing."""
+        return _ask_reviewer(state)
 
-    def _drop_orphans(self, runtime: Runtime[Any]) -> None:
-        """Only the outermost graph starts turns; a subagent starting must not touch the records
-        of the parent it runs inside."""
-        configurable = ensure_config().get("configurable") or {}
-        if runtime.store is None or "|" in str(configurable.get("checkpoint_ns", "")):
-            return
-        thread_id = thread_id_of(ensure_config())
-        for key in _pause.orphaned(runtime.store, thread_id):
-            logger.info("quickbox: dropping the pause record of eval call %r in thread %r: a new turn began "
-                        "without resuming it", key, thread_id)
-            runtime.store.delete(_pause.namespace(thread_id), key)
+    @hook_config(can_jump_to=["tools"])
+    async def abefore_model(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        return _ask_reviewer(state)
+
+    def wrap_tool_call(self, request: ToolCallRequest,
+                       handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]]) -> ToolMessage | Command[Any]:
+        done = self._finished_call(request)
+        return done if done is not None else handler(request)
+
+    async def awrap_tool_call(self, request: ToolCallRequest,
+                              handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]]
+                              ) -> ToolMessage | Command[Any]:
+        done = self._finished_call(request)
+        return done if done is not None else await handler(request)
+
+    def _finished_call(self, request: ToolCallRequest) -> ToolMessage | None:
+        """When the tools step runs again to continue paused programs, every other call of the
+        model's message already has its answer: that answer is returned, the call is not made again."""
+        state = request.state
+        if not isinstance(state, Mapping):
+            return None
+        call_id = request.tool_call.get("id")
+        pause = (state.get(PAUSES_KEY) or {}).get(call_id or "")
+        if pause is not None and ANSWER in pause:
+            return None
+        return _answered(state.get("messages") or [], call_id)
 
     def wrap_model_call(self, request: ModelRequest[Any],
                         handler: Callable[[ModelRequest[Any]], ModelResponse[Any]]) -> Any:
@@ -243,6 +270,59 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
                 self._prompts.clear()
             self._prompts[key] = prompt
         return prompt
+
+
+def _pause_message_id(call_id: str) -> str:
+    """The id of an eval's tool message while it is paused; its final message replaces it."""
+    return f"quickbox-eval-{call_id}"
+
+
+def _pauses_in_call_order(state: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    pauses = state.get(PAUSES_KEY) or {}
+    last_ai = next((m for m in reversed(state.get("messages") or []) if isinstance(m, AIMessage)), None)
+    order = [call["id"] for call in (last_ai.tool_calls if last_ai is not None else [])]
+    return sorted(pauses.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+
+def _ask_reviewer(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    waiting = [(call_id, record) for call_id, record in _pauses_in_call_order(state) if ANSWER not in record]
+    if not waiting:
+        return None
+    per_call = [blocked_of(record) for _, record in waiting]
+    everything = [item for blocked in per_call for item in blocked]
+    response = interrupt(build_request(everything), response_schema=response_schema(everything, lambda _: None))
+    decisions = split_decisions(everything, response)
+    answers: dict[str, Any] = {}
+    at = 0
+    for (call_id, record), blocked in zip(waiting, per_call, strict=True):
+        mine = [d for part in decisions[at:at + len(blocked)] for d in part]
+        at += len(blocked)
+        answers[call_id] = {**record, ANSWER: {"decisions": mine}}
+    return {PAUSES_KEY: answers, "jump_to": "tools"}
+
+
+def _answered(messages: list[Any], call_id: str | None) -> ToolMessage | None:
+    """The tool message that answers ``call_id`` after the model's latest message, if any."""
+    for message in reversed(messages):
+        if isinstance(message, AIMessage):
+            return None
+        if isinstance(message, ToolMessage) and message.tool_call_id == call_id:
+            return message
+    return None
+
+
+def _abandon_pauses(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Pauses left when a new turn begins: their programs are dropped, and their tool messages say so."""
+    pauses = state.get(PAUSES_KEY) or {}
+    if not pauses:
+        return {}
+    for call_id in pauses:
+        logger.info("quickbox: dropping the paused program of eval call %r: a new turn began without resuming it",
+                    call_id)
+    messages = [ToolMessage(content="[the program was paused for review and abandoned: a new turn began "
+                                    "without resuming it]", id=_pause_message_id(call_id), tool_call_id=call_id,
+                            status="error") for call_id in pauses]
+    return {"messages": messages, PAUSES_KEY: dict.fromkeys(pauses)}
 
 
 def _append(system: SystemMessage | None, text: str) -> SystemMessage:

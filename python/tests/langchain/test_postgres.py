@@ -1,5 +1,5 @@
 """A pause survives in a real PostgreSQL server: process A runs until the pause and exits, process
-B resumes from PostgresSaver + PostgresStore and finishes, and nothing runs twice.
+B resumes from PostgresSaver alone (no store) and finishes, and nothing runs twice.
 
 The fixture creates a throwaway cluster (initdb into a temporary directory, postgres on a free
 loopback port, stopped afterwards). It needs the server binaries (Debian package ``postgresql``,
@@ -19,7 +19,6 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from scripted_agents import Effects
 
@@ -69,11 +68,13 @@ def postgres_dsn() -> Iterator[str]:
 
 
 def _pause_records(dsn: str, thread_id: str) -> int:
-    with psycopg.connect(dsn) as connection:
-        row = connection.execute("SELECT count(*) FROM store WHERE prefix = %s",
-                                 (f"quickbox.suspended.{thread_id}",)).fetchone()
-        assert row is not None
-        return int(row[0])
+    """Paused programs in the thread's latest checkpoint (graph state, kept by PostgresSaver alone)."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    with PostgresSaver.from_conn_string(dsn) as saver:
+        latest = saver.get_tuple({"configurable": {"thread_id": thread_id}})
+        assert latest is not None
+        return len(latest.checkpoint["channel_values"].get("_quickbox_pauses") or {})
 
 
 def test_process_b_resumes_what_process_a_paused(postgres_dsn: str, effects: Effects, approval_process: Any) -> None:
