@@ -54,7 +54,11 @@ class Gates:
 
     def __init__(self, interrupt_on: Mapping[str, Any] | None) -> None:
         self._gates: dict[str, Gate] = {}
+        self.names: frozenset[str] = frozenset(interrupt_on or {})
+        """Every name given, gated or not (``False``), to check against the agent's tools."""
         for name, config in (interrupt_on or {}).items():
+            if not isinstance(name, str):
+                raise TypeError(f"interrupt_on keys must be tool names, got {name!r}")
             if config is True:
                 self._gates[name] = Gate(list(ALL_DECISIONS))
             elif config is False or config is None:
@@ -69,6 +73,20 @@ class Gates:
             else:
                 raise ValueError(f"interrupt_on[{name!r}] must be True, False or a config with a non-empty "
                                  f"'allowed_decisions' list, got {config!r}")
+
+    def with_agent_gates(self, agent: Gates) -> Gates:
+        """These gates plus the agent's own (``create_deep_agent(interrupt_on=...)``) for every
+        name these do not gate: a call from JavaScript is reviewed whenever the same call made
+        directly would be. A name gated here keeps this configuration."""
+        merged = Gates(None)
+        merged.names = self.names
+        merged._gates = {**agent._gates, **self._gates}
+        return merged
+
+    def unknown_names(self, tool_names: frozenset[str]) -> list[str]:
+        """Names that match no tool of the agent (``task:<type>`` needs the ``task`` tool)."""
+        return sorted(n for n in self.names
+                      if n not in tool_names and not (n.split(":", 1)[0] == "task" and "task" in tool_names))
 
     def for_tool(self, tool_name: str) -> Gate | None:
         return self._gates.get(tool_name)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, NotRequired, TypeVar
 
@@ -30,6 +31,7 @@ from pydantic import BaseModel, Field, create_model
 import quickbox
 
 from . import _ptc
+from ._agent import AgentBeingBuilt, agent_being_built
 from ._format import render
 from ._pause import ANSWER, Gates, blocked_of, build_request, merge_pauses, response_schema, split_decisions
 from ._prompt import Mode, PromptSettings, code_argument_description, eval_tool_description, system_prompt
@@ -144,7 +146,45 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         self._engine: quickbox.Runtime | None = None
         self._lock = threading.Lock()
         self._prompts: dict[tuple[Any, ...], str] = {}
-        self.tools: list[BaseTool] = [self._build_tool()]
+        self._own_gates = self._settings.gates
+        self._checked: frozenset[str] | None = None
+        self._tools: list[BaseTool] = [self._build_tool()]
+
+    @property
+    def tools(self) -> Sequence[BaseTool]:
+        """The ``eval`` tool. ``create_agent`` reads this while it builds the agent; that is when
+        the middleware checks ``ptc`` and ``interrupt_on`` against the agent's tools and adopts
+        the agent's own human-in-the-loop gates for calls from JavaScript."""
+        agent = agent_being_built(self)
+        if agent is not None:
+            self._adopt(agent)
+        return self._tools
+
+    @tools.setter
+    def tools(self, value: Sequence[BaseTool]) -> None:
+        self._tools = list(value)
+
+    def _adopt(self, agent: AgentBeingBuilt) -> None:
+        self._check_names(agent.tool_names)
+        gates = self._own_gates.with_agent_gates(Gates(agent.interrupt_on))
+        self._settings = dataclasses.replace(self._settings, gates=gates)
+        self._prompts.clear()
+        self._checked = agent.tool_names
+
+    def _check_names(self, tool_names: frozenset[str]) -> None:
+        """Refuses ``ptc`` and ``interrupt_on`` names that match none of the agent's tools: a
+        misspelt gate would otherwise let the tool run from JavaScript unreviewed."""
+        problems = []
+        unknown_ptc = sorted(n for n in _ptc.names(self._settings.ptc) if n not in tool_names)
+        if unknown_ptc:
+            problems.append(f"ptc names {unknown_ptc}")
+        unknown_gates = self._own_gates.unknown_names(tool_names)
+        if unknown_gates:
+            problems.append(f"interrupt_on names {unknown_gates}")
+        if problems:
+            known = sorted(tool_names - {self._tool_name})
+            raise ValueError(f"CodeInterpreterMiddleware: {' and '.join(problems)} match no tool of the agent; "
+                             f"its tools are {known}")
 
     # ---- the tool ---------------------------------------------------------------------------
 
@@ -166,6 +206,10 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
 
     async def _eval(self, code: str, runtime: ToolRuntime[Any, Any], *, blocking: bool) -> ToolMessage | Command[Any]:
         config = ensure_config()  # this tool run's config: its callbacks make tool calls child runs
+        available = frozenset(t.name for t in runtime.tools if isinstance(t, BaseTool))
+        if self._checked is None or not available <= self._checked:
+            self._check_names(available)  # an agent not built by create_agent: checked before anything runs
+            self._checked = available
         state = runtime.state if isinstance(runtime.state, Mapping) else {}
         call_id = runtime.tool_call_id or ""
         pause = (state.get(PAUSES_KEY) or {}).get(call_id)

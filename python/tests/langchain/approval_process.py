@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -62,10 +63,14 @@ def build_agent(effects: Path, saver: Any) -> Any:
     researcher = {"name": "researcher", "description": "Writes briefs.", "system_prompt": "Write briefs.",
                   "model": ScriptedChatModel(turns=[research]), "tools": []}
     model = ScriptedChatModel(turns=[eval_turn(PROGRAM), final("all done")])
-    middleware = CodeInterpreterMiddleware(ptc=["lookup", "send_email"], interrupt_on={"send_email": True},
+    # GATES=agent: the approval is configured on the agent (create_deep_agent(interrupt_on=...)),
+    # not on the middleware, and must still govern the calls JavaScript makes.
+    gates = {"send_email": True}
+    on_agent = os.environ.get("GATES") == "agent"
+    middleware = CodeInterpreterMiddleware(ptc=["lookup", "send_email"], interrupt_on=None if on_agent else gates,
                                            snapshot_signing_key="approval-tests")
     return create_deep_agent(model=model, tools=[lookup, send_email], subagents=[researcher],
-                             middleware=[middleware], checkpointer=saver)
+                             middleware=[middleware], checkpointer=saver, interrupt_on=gates if on_agent else None)
 
 
 @contextlib.contextmanager
