@@ -31,6 +31,8 @@ again, and a process that dies while approved calls run repeats those calls when
 resumed again (see docs/langchain.md).
 """
 
+from ._claims import PauseClaimed
+from ._claims import release as release_pause_claims
 from ._ptc import PTCOption
 from ._repl import PTCCallBudgetExceeded
 from ._subagent import (
@@ -49,9 +51,11 @@ __all__ = [
     "CodeInterpreterState",
     "PTCCallBudgetExceeded",
     "PTCOption",
+    "PauseClaimed",
     "SubagentCompleteEvent",
     "SubagentErrorEvent",
     "SubagentPausedEvent",
     "SubagentStartEvent",
     "SubagentStreamEvent",
+    "release_pause_claims",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import (
     CONFIG_KEY_CHECKPOINT_NS,
+    CONFIG_KEY_CHECKPOINTER,
     CONFIG_KEY_RESUME_MAP,
     CONFIG_KEY_RESUMING,
     CONFIG_KEY_SCRATCHPAD,
@@ -36,16 +37,23 @@ _SUBGRAPH_NUMBER_BASE = 1 << 40
 _SUBGRAPHS_PER_CALL = 1 << 16
 
 
+def checkpointer_of(config: RunnableConfig) -> Any:
+    """The checkpointer of the run this step belongs to (claims live in its database)."""
+    return (config.get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER)
+
+
 def checkpoint_ns(config: RunnableConfig) -> str:
     """The checkpoint namespace of the step running now (subgraphs keep their checkpoints under it)."""
     return str((config.get("configurable") or {}).get(CONFIG_KEY_CHECKPOINT_NS) or "")
 
 
 def call_config(config: RunnableConfig, *, call_id: int, answers: Mapping[str, Any] | None = None,
-                namespace: str | None = None) -> RunnableConfig:
+                namespace: str | None = None, resuming: bool = False) -> RunnableConfig:
     """``config`` for one call made by the program (engine call id ``call_id``). ``namespace``:
     the checkpoint namespace a subagent first ran under; a paused program continues in a later
-    step than the one that started it, and the subagent must find its checkpoints again there."""
+    step than the one that started it, and the subagent must find its checkpoints again there.
+    ``resuming``: the subagent continues from its checkpoint (it paused, or was stopped while
+    running), as LangGraph's subgraphs do when their parent step resumes."""
     configurable = dict(config.get("configurable") or {})
     if namespace:
         configurable[CONFIG_KEY_CHECKPOINT_NS] = namespace
@@ -60,7 +68,8 @@ def call_config(config: RunnableConfig, *, call_id: int, answers: Mapping[str, A
         )
     if answers:
         configurable[CONFIG_KEY_RESUME_MAP] = {**(configurable.get(CONFIG_KEY_RESUME_MAP) or {}), **answers}
-        configurable[CONFIG_KEY_RESUMING] = True  # the subagent continues from its checkpoint, as a resume
+    if answers or resuming:
+        configurable[CONFIG_KEY_RESUMING] = True
     return {**config, "configurable": configurable}
 
 

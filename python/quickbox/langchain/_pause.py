@@ -111,11 +111,13 @@ class Blocked:
     ``tool``: a gated ``tools.*`` call. ``task``: a gated ``task()`` dispatch. ``nested``: a
     dispatched subagent that paused on its own; ``interrupts`` are its LangGraph interrupts
     (``{"id", "value"}``), the reviewer's decisions go back to it, and ``description`` is the
-    prefix put before the descriptions of its own actions.
+    prefix put before the descriptions of its own actions. ``rerun``: a call that was still
+    running when the program paused (it had not finished within ``pause_grace``); it is not shown
+    to the reviewer and starts again when the program continues (a subagent from its checkpoint).
     """
 
     call_id: int
-    kind: Literal["tool", "task", "nested"]
+    kind: Literal["tool", "task", "nested", "rerun"]
     name: str
     args: dict[str, Any]
     description: str = ""
@@ -125,6 +127,8 @@ class Blocked:
     checkpoint_ns: str = ""  # nested: where the subagent's checkpoints are (it continues from them)
 
     def actions(self) -> list[tuple[ActionRequest, ReviewConfig]]:
+        if self.kind == "rerun":
+            return []
         if self.kind != "nested":
             action = ActionRequest(name=self.name, args=self.args, description=self.description)
             return [(action, _review(self.name, self.allowed))]
@@ -208,7 +212,7 @@ def split_decisions(blocked: Sequence[Blocked], response: Any) -> list[list[dict
     for item, size in zip(blocked, sizes, strict=True):
         part = [dict(d) for d in decisions[at:at + size]]
         at += size
-        if item.kind != "nested":
+        if item.kind in ("tool", "task"):
             kind = part[0].get("type")
             if kind not in item.allowed:
                 raise ValueError(f"Unexpected human decision: {part[0]}. Decision type {kind!r} is not "
@@ -233,14 +237,13 @@ class PauseRecord:
     snapshot: bytes
     blocked: list[Blocked]
     ptc_calls: int
-    tool_sequence: int
     stdout: str
     stdout_dropped: int
 
     def to_state(self, mac_key: bytes | None) -> dict[str, Any]:
         value: dict[str, Any] = {"version": _RECORD_VERSION, "code": self.code, "snapshot": self.snapshot,
                                  "blocked": [_compact(asdict(b)) for b in self.blocked],
-                                 "ptc_calls": self.ptc_calls, "tool_sequence": self.tool_sequence,
+                                 "ptc_calls": self.ptc_calls,
                                  "stdout": self.stdout, "stdout_dropped": self.stdout_dropped}
         if mac_key is not None:
             value["mac"] = _mac(mac_key, value)
@@ -249,7 +252,7 @@ class PauseRecord:
     @classmethod
     def from_state(cls, value: Mapping[str, Any], mac_key: bytes | None, *, what: str) -> PauseRecord:
         """The record in ``value``; RecordRefused when it fails its integrity check or is not one."""
-        fields = {k: v for k, v in value.items() if k not in ("mac", ANSWER)}
+        fields = {k: v for k, v in value.items() if k not in ("mac", ANSWER, CLAIM)}
         mac = value.get("mac")
         if mac_key is not None and not (isinstance(mac, str) and hmac.compare_digest(mac, _mac(mac_key, fields))):
             raise RecordRefused(f"the pause record of {what} failed its integrity check (altered, written for "
@@ -269,6 +272,8 @@ class PauseRecord:
 
 ANSWER = "answer"
 """Key of the reviewer's decisions in a state record, written by the step that raised the interrupt."""
+CLAIM = "claim"
+"""Key of the claim token of the run that received the answer (see _claims)."""
 
 
 def program_hash(code: str) -> str:

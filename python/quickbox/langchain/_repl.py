@@ -1,10 +1,11 @@
 """One call of the ``eval`` tool: its VM, the functions bound to it, the calls it makes, and its
 pauses.
 
-``tools.*`` calls that need no approval are async Python functions the quickbox context runs
-itself. Everything a person may have to release is an *external* function the session settles:
-gated tools, and ``task()`` (a dispatched subagent may pause on its own, and its call must then
-stay pending inside the VM). When the program can go no further without a person, the session
+Every function the program can call (``tools.*`` and ``task()``) is an *external* function: the
+engine only records the call, and the session runs it on the graph's event loop and settles it.
+So the VM never waits on the loop, and each step of it (start, resume) runs in a worker thread:
+a CPU-bound program does not stall other coroutines. Calls a person must release (gated tools
+and dispatches, and a subagent that paused on its own) stay pending inside the VM. When the program can go no further without a person, the session
 snapshots the suspended VM into a pause record, which the middleware keeps in graph state; the
 step that continues it gets the record back with the reviewer's answer. See the package docstring.
 """
@@ -25,18 +26,19 @@ from typing import Any
 from deepagents.middleware.subagents import SUBAGENT_RESPONSE_FORMAT_CONFIG_KEY
 from langchain.agents.structured_output import AutoStrategy
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.prebuilt import ToolRuntime
 from langgraph.prebuilt.tool_node import ToolCallRequest
 
 import quickbox
 
-from . import _ptc, _subagent
+from . import _claims, _ptc, _subagent
 from ._format import Outcome, stringify, to_js
-from ._graph import call_config, checkpoint_ns
+from ._graph import call_config, checkpoint_ns, checkpointer_of
 from ._pause import (
     ANSWER,
+    CLAIM,
     Blocked,
     Gate,
     Gates,
@@ -51,10 +53,6 @@ from ._prompt import Mode, js_name
 from ._source import redeclarable
 
 logger = logging.getLogger("quickbox.langchain")
-
-# Sequence numbers for calls the engine does not number for us (ungated tools); clear of call ids.
-_TOOL_SEQUENCE_BASE = 1 << 30
-
 
 class PTCCallBudgetExceeded(Exception):
     """The program made more ``tools.*`` calls than ``max_ptc_calls`` allows in one eval."""
@@ -84,6 +82,7 @@ class Settings:
     max_concurrent_subagents: int
     max_subagent_calls: int | None
     max_snapshot_bytes: int
+    pause_grace: float
     signing_key: bytes | None
     ptc: _ptc.PTCOption | None
     gates: Gates
@@ -122,10 +121,10 @@ class Session:
         self.task_tool = _ptc.find_task_tool(tool_runtime.tools) if settings.subagents else None
         self.ctx: quickbox.Context | None = None
         self.running: dict[int, asyncio.Task[Any]] = {}
+        self.started: dict[int, Blocked] = {}  # what each running call is, to start it again after a pause
         self.blocked: dict[int, Blocked] = {}
         self.settled = False
         self.ptc_calls = 0
-        self.tool_sequence = 0
         self.stdout = ""
         self.stdout_dropped = 0
         self.deadline: float | None = None
@@ -167,7 +166,8 @@ class Session:
         self.ctx, capabilities = self._open_vm(saved_vm)
         self._bind(previous=capabilities)
         try:
-            result = await self._bounded(self.ctx.start(redeclarable(self.code)))
+            code = redeclarable(self.code)
+            result = await self._vm_step(lambda ctx: ctx.start(code))
         except Exception as error:  # noqa: BLE001 - every failure becomes an outcome
             return self._failure(error)
         return await self._drive(result)
@@ -186,11 +186,25 @@ class Session:
         except quickbox.QuickJSError as error:
             logger.warning("quickbox: the paused program of eval call %r cannot be restored: %s", self.eval_id, error)
             return Outcome.error("PauseRefused", f"the paused program cannot be restored ({error}); it was dropped")
+        await self._start_claim(record, pause)
         try:
             self._apply(record.blocked, pause.get(ANSWER))
         except ValueError as error:
             return self._failure(error)
         return await self._drive(None)
+
+    async def _start_claim(self, record: PauseRecord, pause: Mapping[str, Any]) -> None:
+        """Marks this round as continued before any approved call runs: once per round, across
+        every worker sharing the checkpointer (see _claims)."""
+        key = _claims.round_key(self.thread_id, self.eval_id, record.snapshot)
+        owner, saver = str(pause.get(CLAIM, "")), checkpointer_of(self.config)
+        started = _claims.start(saver, key, owner) if self.blocking else await _claims.astart(saver, key, owner)
+        if not started:
+            raise _claims.PauseClaimed(
+                f"the paused program of eval call {self.eval_id!r} in thread {self.thread_id!r} was already "
+                "continued by another run; this run did nothing. If that run's worker stopped before it "
+                "finished, some approved calls may have run: release_pause_claims(checkpointer, thread_id) "
+                "lets the next resume run them again")
 
     async def _drive(self, result: quickbox.EvalResult | None) -> Outcome | PauseRecord:
         """Runs until the program ends or waits only on calls a person must release."""
@@ -231,7 +245,7 @@ class Session:
         snapshot = quickbox.Snapshot.from_bytes(record.snapshot)
         self.ctx = self.engine.restore(snapshot)
         self._bind(previous=list(snapshot.info()["capabilities"]))
-        self.ptc_calls, self.tool_sequence = record.ptc_calls, record.tool_sequence
+        self.ptc_calls = record.ptc_calls
         self.stdout, self.stdout_dropped = record.stdout, record.stdout_dropped
 
     def _bind(self, previous: list[str]) -> None:
@@ -239,13 +253,9 @@ class Session:
         still has from tools that are gone."""
         ctx = self._vm()
         bound = []
-        for js, tool in self.tools.items():
-            name = f"tools.{js}"
-            if self.settings.gates.for_tool(tool.name) is None:
-                ctx.register(name, self._tool_function(js, tool), is_async=True)
-            else:
-                ctx.external(name)
-            bound.append(name)
+        for js in self.tools:
+            ctx.external(f"tools.{js}")
+            bound.append(f"tools.{js}")
         if self.task_tool is not None:
             ctx.external("task", policy=quickbox.Policy(max_in_flight=self.settings.max_concurrent_subagents,
                                                        max_calls_per_eval=self.settings.max_subagent_calls))
@@ -288,16 +298,13 @@ class Session:
 
     # ---- driving -------------------------------------------------------------------------------
 
-    async def _bounded(self, step: Coroutine[Any, Any, quickbox.EvalResult]) -> quickbox.EvalResult:
-        """One start/resume of the engine within the eval's wall-clock budget."""
-        if self.deadline is None:
-            return await step
-        remaining = self.deadline - asyncio.get_running_loop().time()
-        try:
-            async with asyncio.timeout(max(remaining, 0.0)):
-                return await step
-        except TimeoutError as error:
-            raise _WallTimeout from error
+    async def _vm_step(self, step: Callable[[quickbox.Context], Coroutine[Any, Any, quickbox.EvalResult]]
+                       ) -> quickbox.EvalResult:
+        """One start/resume of the engine, in a worker thread: every function the program calls
+        is external, so the step never waits on an event loop and runs to its end there (bounded
+        by the CPU timeout). The graph's loop stays free meanwhile."""
+        ctx = self._vm()
+        return await asyncio.to_thread(_run_step, step, ctx)
 
     async def _until_blocked(self, result: quickbox.EvalResult | None) -> quickbox.EvalResult:
         """Runs the program, settling its external calls as they finish, until it is done or
@@ -306,7 +313,7 @@ class Session:
         while True:
             if result is None or self.settled:
                 self.settled = False
-                result = await self._bounded(ctx.resume())
+                result = await self._vm_step(lambda vm: vm.resume())
             if result.done:
                 return result
             self._take(result.pending)
@@ -314,7 +321,11 @@ class Session:
                 continue
             if not self.running:
                 return result
-            await self._collect()
+            if self.blocked and not await self._collect(within=self.settings.pause_grace):
+                self._park_running()  # waiting for a person, and nothing else moved: pause now
+                return result
+            if not self.blocked:
+                await self._collect()
 
     def _take(self, pending: list[quickbox.PendingCall]) -> None:
         for call in pending:
@@ -323,9 +334,9 @@ class Session:
             if call.name == "task":
                 self._take_dispatch(call)
             else:
-                self._take_gated_tool(call)
+                self._take_tool_call(call)
 
-    def _take_gated_tool(self, call: quickbox.PendingCall) -> None:
+    def _take_tool_call(self, call: quickbox.PendingCall) -> None:
         js = call.name.removeprefix("tools.")
         tool = self.tools.get(js)
         if tool is None:
@@ -339,9 +350,9 @@ class Session:
         args = _ptc.tool_arguments(call.args[0] if call.args else None)
         child_id = f"{self.eval_id}:{call.name}#{call.id}"
         gate = self.settings.gates.for_tool(tool.name)
-        assert gate is not None
-        if not self._gate_applies(gate, tool, tool.name, args, child_id):
-            self._start(call.id, self._run_tool(tool, args, child_id, call.id))
+        if gate is None or not self._gate_applies(gate, tool, tool.name, args, child_id):
+            self._start(call.id, self._run_tool(tool, args, child_id, call.id),
+                        Blocked(call.id, "rerun", tool.name, jsonable(args)))
             return
         description = self._describe(gate, tool.name, args, child_id,
                                      f"The JavaScript program in `{self.settings.tool_name}` wants to call "
@@ -358,7 +369,7 @@ class Session:
         args = _subagent.review_args(dispatch)
         gate = self.settings.gates.for_subagent(dispatch["subagent_type"])
         if gate is None or not self._gate_applies(gate, self.task_tool, "task", args, child_id):
-            self._start(call.id, self._dispatch(call.id, dispatch, None))
+            self._start(call.id, self._dispatch(call.id, dispatch, None), self._rerun_dispatch(call.id, dispatch))
             return
         description = self._describe(gate, "task", args, child_id,
                                      f"The JavaScript program in `{self.settings.tool_name}` wants to start a "
@@ -381,16 +392,34 @@ class Session:
             return str(gate.description(tool_call, self.runtime.state, self.runtime))
         return gate.description if isinstance(gate.description, str) else default
 
-    def _start(self, call_id: int, work: Coroutine[Any, Any, Any]) -> None:
+    def _start(self, call_id: int, work: Coroutine[Any, Any, Any], what: Blocked) -> None:
         self.running[call_id] = asyncio.ensure_future(work)
+        self.started[call_id] = what
 
-    async def _collect(self) -> None:
-        """Waits for at least one running call and settles what finished."""
+    def _park_running(self) -> None:
+        """Stops the calls still running and keeps them in the pause, to start again when the
+        program continues: one of them may be waiting, directly or not, on a call that waits
+        for a person, and a pause must never hang. A finished call is never among them."""
+        for call_id, task in self.running.items():
+            task.cancel()
+            what = self.started[call_id]
+            self.blocked[call_id] = dataclasses.replace(
+                what, kind="rerun", checkpoint_ns=self.namespaces.get(call_id, what.checkpoint_ns))
+            logger.info("quickbox: eval call %r pauses while its call to %r is still running; that call is "
+                        "stopped and starts again when the program continues", self.eval_id, what.name)
+        self.running.clear()
+
+    async def _collect(self, within: float | None = None) -> bool:
+        """Waits for at least one running call (at most ``within`` seconds) and settles what
+        finished; False when nothing finished in time."""
         remaining = None
         if self.deadline is not None:
             remaining = max(0.0, self.deadline - asyncio.get_running_loop().time())
-        done, _ = await asyncio.wait(self.running.values(), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        limit = remaining if within is None else within if remaining is None else min(within, remaining)
+        done, _ = await asyncio.wait(self.running.values(), timeout=limit, return_when=asyncio.FIRST_COMPLETED)
         if not done:
+            if within is not None and (remaining is None or within < remaining):
+                return False
             raise _WallTimeout
         for call_id in [i for i, task in self.running.items() if task.done()]:
             task = self.running.pop(call_id)
@@ -401,6 +430,7 @@ class Session:
                 self._reject(call_id, f"{type(error).__name__}: {error}", "HostError")
             else:
                 self._resolve(call_id, task.result())
+        return True
 
     def _nested_pause(self, call_id: int, paused: _SubagentPaused) -> Blocked:
         dispatch = self.dispatches[call_id]
@@ -432,10 +462,8 @@ class Session:
         """Carries out the reviewer's decisions on the calls of the pause they answer."""
         self.blocked.clear()
         for item, decisions in zip(blocked, split_decisions(blocked, response), strict=True):
-            if item.kind == "nested":
-                assert item.dispatch is not None
-                self.namespaces[item.call_id] = item.checkpoint_ns
-                self._start(item.call_id, self._dispatch(item.call_id, item.dispatch, item.answers(decisions)))
+            if item.kind in ("nested", "rerun"):
+                self._start_again(item, decisions)
                 continue
             decision = decisions[0]
             kind = decision["type"]
@@ -458,14 +486,33 @@ class Session:
             except ValueError as error:
                 self._reject(item.call_id, f"the reviewer's edit is not a valid dispatch: {error}", "TypeError")
                 return
-            self._start(item.call_id, self._dispatch(item.call_id, dispatch, None))
+            self._start(item.call_id, self._dispatch(item.call_id, dispatch, None),
+                        self._rerun_dispatch(item.call_id, dispatch))
             return
-        tool = self._tool_named(item.name)
+        self._start_tool(item.call_id, item.name, args)
+
+    def _start_tool(self, call_id: int, name: str, args: dict[str, Any]) -> None:
+        tool = self._tool_named(name)
         if tool is None:
-            self._reject(item.call_id, f"tool {item.name!r} is not available any more", "Error")
+            self._reject(call_id, f"tool {name!r} is not available any more", "Error")
             return
-        child_id = f"{self.eval_id}:tools.{js_name(item.name)}#{item.call_id}"
-        self._start(item.call_id, self._run_tool(tool, args, child_id, item.call_id))
+        child_id = f"{self.eval_id}:tools.{js_name(name)}#{call_id}"
+        self._start(call_id, self._run_tool(tool, args, child_id, call_id), Blocked(call_id, "rerun", name, args))
+
+    def _start_again(self, item: Blocked, decisions: list[dict[str, Any]]) -> None:
+        """A subagent that paused (with its decisions) or a call stopped by a pause."""
+        if item.name != "task":
+            self._start_tool(item.call_id, item.name, item.args)
+            return
+        assert item.dispatch is not None
+        if item.checkpoint_ns:
+            self.namespaces[item.call_id] = item.checkpoint_ns
+        answers = item.answers(decisions) if item.kind == "nested" else None
+        self._start(item.call_id, self._dispatch(item.call_id, item.dispatch, answers, resuming=True),
+                    self._rerun_dispatch(item.call_id, item.dispatch))
+
+    def _rerun_dispatch(self, call_id: int, dispatch: Mapping[str, Any]) -> Blocked:
+        return Blocked(call_id, "rerun", "task", _subagent.review_args(dict(dispatch)), dispatch=jsonable(dispatch))
 
     def _pause_record(self) -> PauseRecord | Outcome:
         ctx = self._vm()
@@ -478,8 +525,7 @@ class Session:
         blocked = sorted(self.blocked.values(), key=lambda b: b.call_id)
         stdout, dropped = self._stdout()
         return PauseRecord(code=program_hash(self.code), snapshot=snapshot, blocked=blocked,
-                           ptc_calls=self.ptc_calls, tool_sequence=self.tool_sequence, stdout=stdout,
-                           stdout_dropped=dropped)
+                           ptc_calls=self.ptc_calls, stdout=stdout, stdout_dropped=dropped)
 
     # ---- calls -------------------------------------------------------------------------------------
 
@@ -489,15 +535,6 @@ class Session:
             raise PTCCallBudgetExceeded(f"PTC call budget exceeded (limit={limit}, attempted={self.ptc_calls + 1}, "
                                         f"function={name})")
         self.ptc_calls += 1
-
-    def _tool_function(self, js: str, tool: BaseTool) -> Callable[..., Coroutine[Any, Any, Any]]:
-        async def call(*args: Any) -> Any:
-            self._count_tool_call(f"tools.{js}")
-            self.tool_sequence += 1
-            sequence = _TOOL_SEQUENCE_BASE + self.tool_sequence
-            arguments = _ptc.tool_arguments(args[0] if args else None)
-            return await self._run_tool(tool, arguments, f"{self.eval_id}:tools.{js}#{sequence}", sequence)
-        return call
 
     async def _run_tool(self, tool: BaseTool, args: dict[str, Any], child_id: str, call_id: int) -> Any:
         config = call_config(self.config, call_id=call_id)
@@ -510,7 +547,7 @@ class Session:
         return to_js(output)
 
     async def _invoke(self, tool: BaseTool, tool_input: Any, config: RunnableConfig) -> Any:
-        if not self.blocking:
+        if not self.blocking or _async_only(tool):
             return await tool.ainvoke(tool_input, config)
         # Under a synchronous graph (agent.invoke) the tool runs synchronously too, in a worker
         # thread: sync checkpointers (SqliteSaver, PostgresSaver) only serve synchronous runs.
@@ -524,13 +561,14 @@ class Session:
     def _dispatch_id(self, call_id: int) -> str:
         return f"{self.eval_id}:task#{call_id}"
 
-    async def _dispatch(self, call_id: int, dispatch: dict[str, Any], answers: Mapping[str, Any] | None) -> Any:
+    async def _dispatch(self, call_id: int, dispatch: dict[str, Any], answers: Mapping[str, Any] | None,
+                        *, resuming: bool = False) -> Any:
         """Runs one subagent through Deep Agents' ``task`` tool and returns its answer."""
         assert self.task_tool is not None
         self.dispatches[call_id] = dispatch
         dispatch_id = self._dispatch_id(call_id)
         namespace = self.namespaces.setdefault(call_id, checkpoint_ns(self.config))
-        config = call_config(self.config, call_id=call_id, answers=answers, namespace=namespace)
+        config = call_config(self.config, call_id=call_id, answers=answers, namespace=namespace, resuming=resuming)
         schema = dispatch.get("response_schema")
         if schema is not None:  # Deep Agents' task tool compiles the subagent with this response format
             config = {**config, "configurable": {**config.get("configurable", {}),
@@ -598,6 +636,19 @@ class Session:
         if isinstance(cause, quickbox.JSError):  # an async tool failed and the program did not catch it
             return Outcome.error(cause.name or "HostError", cause.message, cause.stack)
         raise error
+
+
+def _run_step(step: Callable[[quickbox.Context], Coroutine[Any, Any, quickbox.EvalResult]],
+              ctx: quickbox.Context) -> quickbox.EvalResult:
+    """Runs one engine step to its end on a private event loop (the step awaits nothing: every
+    function the program calls is external)."""
+    return asyncio.run(step(ctx))
+
+
+def _async_only(tool: BaseTool) -> bool:
+    """A tool with only a coroutine (``StructuredTool.from_function(coroutine=...)``): under a
+    synchronous graph it runs on the session's own event loop."""
+    return isinstance(tool, StructuredTool) and tool.func is None and tool.coroutine is not None
 
 
 _ENGINE_ERRORS: dict[type, str] = {

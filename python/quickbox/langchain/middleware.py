@@ -7,6 +7,7 @@ import contextvars
 import dataclasses
 import logging
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, NotRequired, TypeVar
@@ -30,12 +31,13 @@ from pydantic import BaseModel, Field, create_model
 
 import quickbox
 
-from . import _ptc
+from . import _claims, _ptc
 from ._agent import AgentBeingBuilt, agent_being_built
 from ._format import render
-from ._pause import ANSWER, Gates, blocked_of, build_request, merge_pauses, response_schema, split_decisions
+from ._pause import ANSWER, CLAIM, Gates, blocked_of, build_request, merge_pauses, response_schema, split_decisions
 from ._prompt import Mode, PromptSettings, code_argument_description, eval_tool_description, system_prompt
-from ._repl import Session, Settings
+from ._graph import checkpointer_of
+from ._repl import Session, Settings, thread_id_of
 
 logger = logging.getLogger("quickbox.langchain")
 
@@ -95,6 +97,10 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             documentation).
         wall_timeout: Seconds one ``eval`` may take in total, waiting on tools and subagents
             included (per run: the time paused for a person does not count). None: no limit.
+        pause_grace: When the program waits for a person and other calls are still running, how
+            long (seconds) to wait for one of them to finish before pausing anyway: the calls
+            still running are stopped and start again when the program continues (a subagent
+            from its checkpoint); finished calls never run again. Default 10.
     """
 
     state_schema = CodeInterpreterState
@@ -118,6 +124,7 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         max_subagent_calls: int | None = None,
         wall_timeout: float | None = None,
         max_subagent_concurrency: int | None = None,
+        pause_grace: float = 10.0,
     ) -> None:
         super().__init__()
         mode = mode or "thread"
@@ -128,6 +135,8 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         _positive("max_subagent_calls", max_subagent_calls)
         _positive("max_snapshot_bytes", max_snapshot_bytes)
         _positive("max_result_chars", max_result_chars)
+        if not isinstance(pause_grace, (int, float)) or pause_grace < 0:
+            raise ValueError(f"pause_grace must be a number of seconds >= 0, got {pause_grace!r}")
         if wall_timeout is not None and wall_timeout <= 0:
             raise ValueError(f"wall_timeout must be positive or None, got {wall_timeout}")
         _ptc.check_option(ptc, own_tool_name=tool_name)
@@ -140,6 +149,7 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             capture_console=capture_console, subagents=subagents, max_concurrent_subagents=concurrency,
             max_subagent_calls=max_subagent_calls,
             max_snapshot_bytes=memory_limit if max_snapshot_bytes is None else max_snapshot_bytes,
+            pause_grace=float(pause_grace),
             signing_key=_key_bytes(snapshot_signing_key), ptc=ptc, gates=Gates(interrupt_on))
         self._prompt_settings = PromptSettings(tool_name, mode, timeout, memory_limit, wall_timeout, max_ptc_calls,
                                                concurrency, max_subagent_calls)
@@ -257,14 +267,29 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
     @hook_config(can_jump_to=["tools"])
     def before_model(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
         """The step after an ``eval`` paused: asks the reviewer about every waiting call (one
-        interrupt), writes the answers next to their records and goes back to the tools step,
-        where each paused program continues. This step runs nothing else, so LangGraph running
-        it again on resume repeats nothing."""
-        return _ask_reviewer(state)
+        interrupt), claims the pause for this run (another worker resuming the same thread at
+        once fails its claim), writes the answers next to their records and goes back to the
+        tools step, where each paused program continues. This step runs nothing else, so
+        LangGraph running it again on resume repeats nothing."""
+        answered = _ask_reviewer(state)
+        if answered is None:
+            return None
+        config = ensure_config()
+        for call_id, record in answered.items():
+            _claimed(_claims.claim(checkpointer_of(config), _round_key(config, call_id, record), record[CLAIM]),
+                     config, call_id)
+        return {PAUSES_KEY: answered, "jump_to": "tools"}
 
     @hook_config(can_jump_to=["tools"])
     async def abefore_model(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        return _ask_reviewer(state)
+        answered = _ask_reviewer(state)
+        if answered is None:
+            return None
+        config = ensure_config()
+        for call_id, record in answered.items():
+            _claimed(await _claims.aclaim(checkpointer_of(config), _round_key(config, call_id, record),
+                                          record[CLAIM]), config, call_id)
+        return {PAUSES_KEY: answered, "jump_to": "tools"}
 
     def wrap_tool_call(self, request: ToolCallRequest,
                        handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]]) -> ToolMessage | Command[Any]:
@@ -328,7 +353,19 @@ def _pauses_in_call_order(state: Mapping[str, Any]) -> list[tuple[str, dict[str,
     return sorted(pauses.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
 
 
+def _round_key(config: Mapping[str, Any], call_id: str, record: Mapping[str, Any]) -> str:
+    return _claims.round_key(thread_id_of(config), call_id, bytes(record.get("snapshot") or b""))
+
+
+def _claimed(ok: bool, config: Mapping[str, Any], call_id: str) -> None:
+    if not ok:
+        raise _claims.PauseClaimed(
+            f"the paused program of eval call {call_id!r} in thread {thread_id_of(config)!r} was already resumed "
+            "by another run (another worker resuming the same thread); this run did nothing")
+
+
 def _ask_reviewer(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Asks about every waiting call; the records with their answers and a fresh claim token."""
     waiting = [(call_id, record) for call_id, record in _pauses_in_call_order(state) if ANSWER not in record]
     if not waiting:
         return None
@@ -341,8 +378,8 @@ def _ask_reviewer(state: Mapping[str, Any]) -> dict[str, Any] | None:
     for (call_id, record), blocked in zip(waiting, per_call, strict=True):
         mine = [d for part in decisions[at:at + len(blocked)] for d in part]
         at += len(blocked)
-        answers[call_id] = {**record, ANSWER: {"decisions": mine}}
-    return {PAUSES_KEY: answers, "jump_to": "tools"}
+        answers[call_id] = {**record, ANSWER: {"decisions": mine}, CLAIM: uuid.uuid4().hex}
+    return answers
 
 
 def _answered(messages: list[Any], call_id: str | None) -> ToolMessage | None:
