@@ -125,6 +125,7 @@ class Session:
         self.blocked: dict[int, Blocked] = {}
         self.settled = False
         self.ptc_calls = 0
+        self.tool_errors: dict[str, BaseException] = {}  # message in JavaScript -> the tool's own exception
         self.stdout = ""
         self.stdout_dropped = 0
         self.deadline: float | None = None
@@ -427,7 +428,9 @@ class Session:
             if isinstance(error, _SubagentPaused):
                 self.blocked[call_id] = self._nested_pause(call_id, error)
             elif error is not None:
-                self._reject(call_id, f"{type(error).__name__}: {error}", "HostError")
+                message = f"{type(error).__name__}: {error}"
+                self.tool_errors[message] = error
+                self._reject(call_id, message, "HostError")
             else:
                 self._resolve(call_id, task.result())
         return True
@@ -626,6 +629,11 @@ class Session:
         if isinstance(error, quickbox.MarshalError):
             return Outcome(result=f"[{_unpassable_kind(str(error))}]", result_kind="handle")
         if isinstance(error, quickbox.JSError):
+            original = self.tool_errors.get(error.message) if error.name == "HostError" else None
+            if original is not None:
+                # The program did not catch a tool's exception: it propagates as that exception, as
+                # when the model calls the tool directly (ToolNode's error handling applies).
+                raise original from error
             if not error.name:
                 return Outcome.error("Error", f"Uncaught {stringify(error.thrown, nested=True)}", error.stack)
             return Outcome.error(error.name, error.message, error.stack)

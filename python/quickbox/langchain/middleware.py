@@ -21,12 +21,13 @@ from langchain.agents.middleware.types import (
     hook_config,
 )
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
+from langchain_core.callbacks.manager import adispatch_custom_event, dispatch_custom_event
 from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.prebuilt import ToolRuntime
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.runtime import Runtime
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, TracePolicy, interrupt, omit_payload
 from pydantic import BaseModel, Field, create_model
 
 import quickbox
@@ -101,9 +102,14 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             long (seconds) to wait for one of them to finish before pausing anyway: the calls
             still running are stopped and start again when the program continues (a subagent
             from its checkpoint); finished calls never run again. Default 10.
+        trace_policy: How the middleware's hook spans are traced (LangGraph ``TracePolicy``).
+            Default: inputs omitted (``TracePolicy(process_inputs=omit_payload)``).
     """
 
     state_schema = CodeInterpreterState
+    trace_policy: TracePolicy | None = TracePolicy(process_inputs=omit_payload)
+    """The hooks' spans leave out their input (the agent's state, which holds the interpreter's
+    VM and any paused program); ``trace_policy=`` replaces this."""
 
     def __init__(
         self,
@@ -125,6 +131,7 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         wall_timeout: float | None = None,
         max_subagent_concurrency: int | None = None,
         pause_grace: float = 10.0,
+        trace_policy: TracePolicy | None = None,
     ) -> None:
         super().__init__()
         mode = mode or "thread"
@@ -153,6 +160,8 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             signing_key=_key_bytes(snapshot_signing_key), ptc=ptc, gates=Gates(interrupt_on))
         self._prompt_settings = PromptSettings(tool_name, mode, timeout, memory_limit, wall_timeout, max_ptc_calls,
                                                concurrency, max_subagent_calls)
+        if trace_policy is not None:
+            self.trace_policy = trace_policy
         self._engine: quickbox.Runtime | None = None
         self._lock = threading.Lock()
         self._prompts: dict[tuple[Any, ...], str] = {}
@@ -227,17 +236,25 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         saved = state.get(VM_STATE_KEY)
         finished = await session.run(saved if isinstance(saved, bytes) else None, pause)
         message_id = _pause_message_id(call_id)
+        resumed = _resume_metadata(pause)
+        if resumed is not None:
+            await _announce("quickbox_resume", resumed, config, blocking=blocking)
         if finished.pause is not None:
             waiting = len(build_request(finished.pause.blocked)["action_requests"])
+            paused = {"eval_call": call_id, "snapshot_bytes": len(finished.pause.snapshot), "pending_calls": waiting,
+                      "stopped_calls": sum(b.kind == "rerun" for b in finished.pause.blocked)}
+            await _announce("quickbox_pause", paused, config, blocking=blocking)
             placeholder = ToolMessage(content=f"[paused: the program waits for a person to review {waiting} "
-                                              "call(s)]", id=message_id, tool_call_id=call_id, name=self._tool_name)
+                                              "call(s)]", id=message_id, tool_call_id=call_id, name=self._tool_name,
+                                      response_metadata={"quickbox": {"pause": paused}})
             record = finished.pause.to_state(session._pause_key())
             return Command(update={"messages": [placeholder], PAUSES_KEY: {call_id: record}})
         assert finished.outcome is not None
         message = ToolMessage(content=render(finished.outcome, max_chars=self._max_result_chars),
                               tool_call_id=call_id, name=self._tool_name,
                               id=message_id if pause is not None else None,  # replaces the placeholder
-                              status="error" if finished.outcome.error_type else "success")
+                              status="error" if finished.outcome.error_type else "success",
+                              response_metadata={"quickbox": {"resume": resumed}} if resumed else {})
         update: dict[str, Any] = {"messages": [message]}
         if pause is not None:
             update[PAUSES_KEY] = {call_id: None}
@@ -339,6 +356,23 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
                 self._prompts.clear()
             self._prompts[key] = prompt
         return prompt
+
+
+def _resume_metadata(pause: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What a continuation was told: the decision types, in order (never their messages or edits)."""
+    if pause is None or ANSWER not in pause:
+        return None
+    decisions = (pause.get(ANSWER) or {}).get("decisions") or []
+    return {"decisions": [str(d.get("type")) for d in decisions if isinstance(d, Mapping)],
+            "snapshot_bytes": len(pause.get("snapshot") or b"")}
+
+
+async def _announce(name: str, data: dict[str, Any], config: Any, *, blocking: bool) -> None:
+    """A pause or resume as a custom event of the eval tool's run: tracers record it with the run."""
+    if blocking:
+        dispatch_custom_event(name, data, config=config)
+    else:
+        await adispatch_custom_event(name, data, config=config)
 
 
 def _pause_message_id(call_id: str) -> str:
