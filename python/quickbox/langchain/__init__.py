@@ -9,7 +9,9 @@
 
 ``CodeInterpreterMiddleware`` takes the keyword arguments of ``langchain_quickjs`` (switch by
 changing the import) and adds ``interrupt_on``, ``max_concurrent_subagents``,
-``max_subagent_calls`` and ``wall_timeout``. The model gets an ``eval`` tool; in JavaScript,
+``max_subagent_calls``, ``wall_timeout``, ``pause_grace`` and ``trace_policy``. The agent's own
+``create_deep_agent(interrupt_on=...)`` gates calls from JavaScript too, and misspelt ``ptc`` /
+``interrupt_on`` names are refused when the agent is built. The model gets an ``eval`` tool; in JavaScript,
 ``tools.<camelCase>(input)`` calls agent tools and ``task({description, subagentType,
 responseSchema?})`` runs Deep Agents subagents.
 

@@ -27,6 +27,7 @@ import asyncio
 import hashlib
 import threading
 import time
+import weakref
 from typing import Any
 
 _CLAIM_LEASE_SECONDS = 60.0
@@ -75,7 +76,20 @@ class _LocalClaims:
             return len(keys)
 
 
-_LOCAL = _LocalClaims()
+_LOCAL_BY_SAVER: weakref.WeakKeyDictionary[Any, _LocalClaims] = weakref.WeakKeyDictionary()
+_LOCAL_LOCK = threading.Lock()
+_WITHOUT_SAVER = _LocalClaims()
+
+
+def _local(checkpointer: Any) -> _LocalClaims:
+    """The in-process claims of one checkpointer (two in-memory savers never share threads)."""
+    if checkpointer is None:
+        return _WITHOUT_SAVER
+    with _LOCAL_LOCK:
+        claims = _LOCAL_BY_SAVER.get(checkpointer)
+        if claims is None:
+            claims = _LOCAL_BY_SAVER[checkpointer] = _LocalClaims()
+        return claims
 
 _PG_CREATE = (f"CREATE TABLE IF NOT EXISTS {_TABLE} (key text PRIMARY KEY, owner text NOT NULL, "
               "started boolean NOT NULL DEFAULT false, claimed_at double precision NOT NULL)")
@@ -123,7 +137,7 @@ def claim(checkpointer: Any, key: str, owner: str) -> bool:
             cur.execute(_SQLITE_CREATE)
             row = cur.execute(_SQLITE_CLAIM, (key, owner, now, now - _CLAIM_LEASE_SECONDS)).fetchone()
             return row is not None and row[0] == owner
-    return _LOCAL.claim(key, owner)
+    return _local(checkpointer).claim(key, owner)
 
 
 def start(checkpointer: Any, key: str, owner: str) -> bool:
@@ -137,7 +151,7 @@ def start(checkpointer: Any, key: str, owner: str) -> bool:
         with checkpointer.cursor() as cur:
             cur.execute(_SQLITE_CREATE)
             return cur.execute(_SQLITE_START, (key, owner, time.time())).fetchone() is not None
-    return _LOCAL.start(key, owner)
+    return _local(checkpointer).start(key, owner)
 
 
 async def aclaim(checkpointer: Any, key: str, owner: str) -> bool:
@@ -155,7 +169,7 @@ async def aclaim(checkpointer: Any, key: str, owner: str) -> bool:
             await checkpointer.conn.commit()
             return row is not None and row[0] == owner
     if kind == "local":
-        return _LOCAL.claim(key, owner)
+        return _local(checkpointer).claim(key, owner)
     return await asyncio.to_thread(claim, checkpointer, key, owner)
 
 
@@ -173,7 +187,7 @@ async def astart(checkpointer: Any, key: str, owner: str) -> bool:
             await checkpointer.conn.commit()
             return row is not None
     if kind == "local":
-        return _LOCAL.start(key, owner)
+        return _local(checkpointer).start(key, owner)
     return await asyncio.to_thread(start, checkpointer, key, owner)
 
 
@@ -189,7 +203,7 @@ def release(checkpointer: Any, thread_id: str) -> int:
         with checkpointer.cursor() as cur:
             cur.execute(_SQLITE_CREATE)
             return int(cur.execute(_SQLITE_RELEASE.replace("?", "? ESCAPE '\\'"), (prefix,)).rowcount)
-    return _LOCAL.release(f"{thread_id}{_SEPARATOR}")
+    return _local(checkpointer).release(f"{thread_id}{_SEPARATOR}")
 
 
 def _pg_setup(checkpointer: Any) -> None:

@@ -366,3 +366,14 @@ async def test_twenty_five_agents_pause_and_resume_concurrently_in_one_process()
         f'<result>["P{i}", "sent to p{i}@example.com"]</result>' for i in range(25)]
     assert world.effects == Counter({**{f"lookup P{i}": 1 for i in range(25)},
                                      **{f"send p{i}@example.com": 1 for i in range(25)}})
+
+
+
+def test_two_in_memory_checkpointers_never_share_a_claim() -> None:
+    from quickbox.langchain import _claims
+
+    first, second = InMemorySaver(), InMemorySaver()
+    key = _claims.round_key("t", "call-0", b"the same snapshot")
+    assert _claims.claim(first, key, "run-a") and _claims.start(first, key, "run-a")
+    assert not _claims.claim(first, key, "run-b") and not _claims.start(first, key, "run-b")
+    assert _claims.claim(second, key, "run-c") and _claims.start(second, key, "run-c")
