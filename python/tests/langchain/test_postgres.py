@@ -167,3 +167,28 @@ def test_a_worker_that_dies_mid_resume_leaves_the_pause_claimed_until_released(
     (finished,) = _workers("resume", postgres_dsn, effects, tmp_path / "released", [["dies"]])
     assert finished["outcome"] == "done"
     assert effects.lines().count("sending dies") == 2 and effects.lines().count("send dies") == 1
+
+
+async def test_two_concurrent_async_resumes_of_one_thread_run_the_approved_call_once(
+        postgres_dsn: str, effects: Effects) -> None:
+    import asyncio
+
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from langgraph.types import Command
+    from scripted_agents import thread, user
+    from worker_process import build_agent
+
+    from quickbox.langchain import PauseClaimed
+
+    async with AsyncPostgresSaver.from_conn_string(postgres_dsn) as first, \
+            AsyncPostgresSaver.from_conn_string(postgres_dsn) as second:  # two connections, as two workers
+        await first.setup()
+        agents = [build_agent(effects.path, first), build_agent(effects.path, second)]
+        await agents[0].ainvoke(user("mail them"), thread("async-race"))
+        approve = Command(resume={"decisions": [{"type": "approve"}]})
+        outcomes = await asyncio.gather(*(a.ainvoke(approve, thread("async-race")) for a in agents),
+                                        return_exceptions=True)
+    assert sorted(type(o).__name__ for o in outcomes) == ["PauseClaimed", "dict"], outcomes
+    assert next(o for o in outcomes if isinstance(o, dict))["messages"][-1].content == "all done"
+    assert all(isinstance(o, (dict, PauseClaimed)) for o in outcomes)
+    assert [line for line in effects.lines() if line.startswith("send ")] == ["send async-race"]
