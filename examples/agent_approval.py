@@ -9,8 +9,9 @@ which needs approval. The first run stops at that pause and the process exits; a
     python examples/agent_approval.py approve           # in a new process: approve, finish
     python examples/agent_approval.py reject "not yet"  # ... or reject, with a reason
 
-State (SQLite checkpointer and store) lives in --state DIR, a directory in the system's temp
-directory unless given; delete it to start over.
+State (a SQLite checkpointer: the paused program lives in graph state) is kept in --state DIR, a
+directory in the system's temp directory unless given. Running it again after a finished run
+starts a new turn in the same conversation.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from typing import Any
 
 from deepagents import create_deep_agent
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import tool
 from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.store.sqlite import SqliteStore
 from langgraph.types import Command
 
 from quickbox.langchain import CodeInterpreterMiddleware
@@ -55,8 +55,8 @@ const published = await tools.publishRelease({ version: "2.4.0", notes, breaking
 
 
 class ScriptedModel(BaseChatModel):
-    """Replies from a script instead of calling a provider: reply *i* answers a conversation that
-    already holds *i* AI messages."""
+    """Replies from a script instead of calling a provider: reply *i* answers a turn (what
+    follows the latest user message) that already holds *i* AI messages."""
 
     replies: list[Callable[[list[BaseMessage]], AIMessage]]
 
@@ -69,11 +69,12 @@ class ScriptedModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
-        reply = self.replies[sum(isinstance(m, AIMessage) for m in messages)](messages)
+        turn_start = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=0)
+        reply = self.replies[sum(isinstance(m, AIMessage) for m in messages[turn_start:])](messages)
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
-def build_agent(checkpointer: SqliteSaver, store: SqliteStore, state_dir: Path) -> Any:
+def build_agent(checkpointer: SqliteSaver, state_dir: Path) -> Any:
     @tool
     def list_changes(since: str) -> list[dict[str, str]]:
         """Changes merged since a tag."""
@@ -99,7 +100,7 @@ def build_agent(checkpointer: SqliteSaver, store: SqliteStore, state_dir: Path) 
     auditor = ScriptedModel(replies=[lambda m: AIMessage(
         content=json.dumps({"breaking": ["#815 removes --legacy-output"]}))])
     return create_deep_agent(
-        model=main, tools=[list_changes, publish_release], checkpointer=checkpointer, store=store,
+        model=main, tools=[list_changes, publish_release], checkpointer=checkpointer,
         subagents=[
             {"name": "writer", "description": "Writes release notes.", "system_prompt": "Write notes.",
              "model": writer, "tools": []},
@@ -146,11 +147,9 @@ def main() -> None:
     args = parser.parse_args()
     args.state.mkdir(parents=True, exist_ok=True)
     print(f"state: {args.state}")
-    with SqliteSaver.from_conn_string(str(args.state / "checkpoints.db")) as checkpointer, \
-            SqliteStore.from_conn_string(str(args.state / "store.db")) as store:
+    with SqliteSaver.from_conn_string(str(args.state / "checkpoints.db")) as checkpointer:
         checkpointer.setup()
-        store.setup()
-        agent = build_agent(checkpointer, store, args.state)
+        agent = build_agent(checkpointer, args.state)
         pending = agent.get_state(THREAD).interrupts
         if args.decision == "start":
             if pending:

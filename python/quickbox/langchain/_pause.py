@@ -5,19 +5,16 @@ The request and the decisions have exactly the shape of LangChain's ``HumanInThe
 (``HITLRequest``: ``action_requests`` + ``review_configs``; ``{"decisions": [...]}`` with
 ``approve`` / ``edit`` / ``reject`` / ``respond``), so UIs built for Deep Agents render them.
 
-The record (one per paused ``eval`` tool call, in the graph's ``BaseStore`` under
-``("quickbox", "suspended", thread_id)`` / ``tool_call_id``) holds one entry per pause round:
-the suspended VM's snapshot, the request shown, and what each pending call is. See the package
-docstring for how rounds are replayed.
+The record of a paused ``eval`` call lives in graph state (see ``PauseRecord``): the suspended
+VM's snapshot, what each pending call is, and the counters the program continues with. See the
+package docstring for the steps that write it, ask the reviewer and continue the program.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
@@ -30,16 +27,12 @@ from langchain.agents.middleware.human_in_the_loop import (
     _decision_schema,
 )
 from langchain_core.tools import BaseTool
-from langgraph.store.base import BaseStore
 from typing_extensions import TypedDict
 
 import quickbox
 
-logger = logging.getLogger("quickbox.langchain")
-
 ALL_DECISIONS: list[str] = ["approve", "edit", "reject", "respond"]
-NAMESPACE_ROOT = ("quickbox", "suspended")
-_RECORD_VERSION = 1
+_RECORD_VERSION = 2
 
 
 class RecordRefused(Exception):
@@ -61,7 +54,11 @@ class Gates:
 
     def __init__(self, interrupt_on: Mapping[str, Any] | None) -> None:
         self._gates: dict[str, Gate] = {}
+        self.names: frozenset[str] = frozenset(interrupt_on or {})
+        """Every name given, gated or not (``False``), to check against the agent's tools."""
         for name, config in (interrupt_on or {}).items():
+            if not isinstance(name, str):
+                raise TypeError(f"interrupt_on keys must be tool names, got {name!r}")
             if config is True:
                 self._gates[name] = Gate(list(ALL_DECISIONS))
             elif config is False or config is None:
@@ -76,6 +73,20 @@ class Gates:
             else:
                 raise ValueError(f"interrupt_on[{name!r}] must be True, False or a config with a non-empty "
                                  f"'allowed_decisions' list, got {config!r}")
+
+    def with_agent_gates(self, agent: Gates) -> Gates:
+        """These gates plus the agent's own (``create_deep_agent(interrupt_on=...)``) for every
+        name these do not gate: a call from JavaScript is reviewed whenever the same call made
+        directly would be. A name gated here keeps this configuration."""
+        merged = Gates(None)
+        merged.names = self.names
+        merged._gates = {**agent._gates, **self._gates}
+        return merged
+
+    def unknown_names(self, tool_names: frozenset[str]) -> list[str]:
+        """Names that match no tool of the agent (``task:<type>`` needs the ``task`` tool)."""
+        return sorted(n for n in self.names
+                      if n not in tool_names and not (n.split(":", 1)[0] == "task" and "task" in tool_names))
 
     def for_tool(self, tool_name: str) -> Gate | None:
         return self._gates.get(tool_name)
@@ -100,19 +111,24 @@ class Blocked:
     ``tool``: a gated ``tools.*`` call. ``task``: a gated ``task()`` dispatch. ``nested``: a
     dispatched subagent that paused on its own; ``interrupts`` are its LangGraph interrupts
     (``{"id", "value"}``), the reviewer's decisions go back to it, and ``description`` is the
-    prefix put before the descriptions of its own actions.
+    prefix put before the descriptions of its own actions. ``rerun``: a call that was still
+    running when the program paused (it had not finished within ``pause_grace``); it is not shown
+    to the reviewer and starts again when the program continues (a subagent from its checkpoint).
     """
 
     call_id: int
-    kind: Literal["tool", "task", "nested"]
+    kind: Literal["tool", "task", "nested", "rerun"]
     name: str
     args: dict[str, Any]
     description: str = ""
     allowed: list[str] = field(default_factory=lambda: list(ALL_DECISIONS))
     dispatch: dict[str, Any] | None = None
     interrupts: list[dict[str, Any]] = field(default_factory=list)
+    checkpoint_ns: str = ""  # nested: where the subagent's checkpoints are (it continues from them)
 
     def actions(self) -> list[tuple[ActionRequest, ReviewConfig]]:
+        if self.kind == "rerun":
+            return []
         if self.kind != "nested":
             action = ActionRequest(name=self.name, args=self.args, description=self.description)
             return [(action, _review(self.name, self.allowed))]
@@ -196,7 +212,7 @@ def split_decisions(blocked: Sequence[Blocked], response: Any) -> list[list[dict
     for item, size in zip(blocked, sizes, strict=True):
         part = [dict(d) for d in decisions[at:at + size]]
         at += size
-        if item.kind != "nested":
+        if item.kind in ("tool", "task"):
             kind = part[0].get("type")
             if kind not in item.allowed:
                 raise ValueError(f"Unexpected human decision: {part[0]}. Decision type {kind!r} is not "
@@ -213,28 +229,74 @@ def split_decisions(blocked: Sequence[Blocked], response: Any) -> list[list[dict
 # ---- the record ---------------------------------------------------------------------------------------
 
 @dataclass
-class Round:
-    """One pause: the suspended VM and what it waits on."""
+class PauseRecord:
+    """One paused ``eval`` call: the suspended VM and what it waits on. It lives in graph state
+    (``_quickbox_pauses[<tool call id>]``), so the checkpointer keeps it with everything else."""
 
+    code: str  # sha256 of the program, so a record never continues another program
     snapshot: bytes
-    request: dict[str, Any]
     blocked: list[Blocked]
     ptc_calls: int
-    tool_sequence: int
     stdout: str
     stdout_dropped: int
 
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["snapshot"] = base64.b64encode(self.snapshot).decode()
-        return data
+    def to_state(self, mac_key: bytes | None) -> dict[str, Any]:
+        value: dict[str, Any] = {"version": _RECORD_VERSION, "code": self.code, "snapshot": self.snapshot,
+                                 "blocked": [_compact(asdict(b)) for b in self.blocked],
+                                 "ptc_calls": self.ptc_calls,
+                                 "stdout": self.stdout, "stdout_dropped": self.stdout_dropped}
+        if mac_key is not None:
+            value["mac"] = _mac(mac_key, value)
+        return value
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Round:
-        fields = dict(data)
-        fields["snapshot"] = base64.b64decode(fields["snapshot"])
-        fields["blocked"] = [Blocked(**b) for b in fields["blocked"]]
-        return cls(**fields)
+    def from_state(cls, value: Mapping[str, Any], mac_key: bytes | None, *, what: str) -> PauseRecord:
+        """The record in ``value``; RecordRefused when it fails its integrity check or is not one."""
+        fields = {k: v for k, v in value.items() if k not in ("mac", ANSWER, CLAIM)}
+        mac = value.get("mac")
+        if mac_key is not None and not (isinstance(mac, str) and hmac.compare_digest(mac, _mac(mac_key, fields))):
+            raise RecordRefused(f"the pause record of {what} failed its integrity check (altered, written for "
+                                "another thread, or signed with another key)")
+        if fields.get("version") != _RECORD_VERSION:
+            raise RecordRefused(f"the pause record of {what} has version {fields.get('version')!r}; this version "
+                                f"reads {_RECORD_VERSION}")
+        try:
+            fields.pop("version")
+            fields["blocked"] = [Blocked(**b) for b in fields["blocked"]]
+            if not isinstance(fields["snapshot"], bytes):
+                raise TypeError("the snapshot is not bytes")
+            return cls(**fields)
+        except (KeyError, TypeError, ValueError) as error:
+            raise RecordRefused(f"the pause record of {what} is malformed ({error!r})") from error
+
+
+ANSWER = "answer"
+"""Key of the reviewer's decisions in a state record, written by the step that raised the interrupt."""
+CLAIM = "claim"
+"""Key of the claim token of the run that received the answer (see _claims)."""
+
+
+def program_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def blocked_of(value: Mapping[str, Any]) -> list[Blocked]:
+    """The calls a state record waits on (not yet checked: only to show the reviewer; the step
+    that continues the program checks the record before anything runs)."""
+    return [Blocked(**b) for b in value.get("blocked", [])]
+
+
+def _compact(blocked: dict[str, Any]) -> dict[str, Any]:
+    """Drops fields at their defaults: a record is written to every checkpoint of the thread."""
+    defaults = {"description": "", "allowed": ALL_DECISIONS, "dispatch": None, "interrupts": [],
+                "checkpoint_ns": ""}
+    return {k: v for k, v in blocked.items() if k not in defaults or v != defaults[k]}
+
+
+def _mac(key: bytes, value: Mapping[str, Any]) -> str:
+    hashed = {**value, "snapshot": hashlib.sha256(value.get("snapshot") or b"").hexdigest()}
+    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
 
 
 def derive_key(key: bytes | None, purpose: str, *scope: str) -> bytes | None:
@@ -246,66 +308,16 @@ def derive_key(key: bytes | None, purpose: str, *scope: str) -> bytes | None:
     return hmac.new(key, label, hashlib.sha256).digest()
 
 
-def namespace(thread_id: str) -> tuple[str, ...]:
-    """``("quickbox", "suspended", <thread id>)``; store labels may not contain ".", NUL or be
-    empty, so those are %-escaped (an empty id becomes "%", which no escaped id can be)."""
-    label = thread_id.replace("%", "%25").replace(".", "%2E").replace("\x00", "%00")
-    return (*NAMESPACE_ROOT, label or "%")
-
-
-class PauseRecords:
-    """The pause record of one ``eval`` tool call in a ``BaseStore``."""
-
-    def __init__(self, store: BaseStore, thread_id: str, tool_call_id: str, code: str, key: bytes | None) -> None:
-        self._store = store
-        self._code = hashlib.sha256(code.encode()).hexdigest()
-        self._namespace = namespace(thread_id)
-        self._key_name = tool_call_id
-        self._mac_key = derive_key(key, "pause-record", thread_id, tool_call_id)
-
-    def load(self) -> list[Round] | None:
-        """The rounds of this call's pause; None when it has none (a record for the same tool-call
-        id but another program is stale, and deleted)."""
-        item = self._store.get(self._namespace, self._key_name)
-        if item is None:
-            return None
-        value = dict(item.value)
-        mac = value.pop("mac", None)
-        if self._mac_key is not None and not (isinstance(mac, str) and hmac.compare_digest(mac, self._mac(value))):
-            raise RecordRefused(f"the pause record of tool call {self._key_name!r} failed its integrity check "
-                                "(altered, written for another thread, or signed with another key)")
-        if value.get("version") != _RECORD_VERSION:
-            raise RecordRefused(f"the pause record of tool call {self._key_name!r} has version "
-                                f"{value.get('version')!r}; this version reads {_RECORD_VERSION}")
-        if value.get("code") != self._code:
-            logger.info("quickbox: dropping a stale pause record of tool call %r: it paused another program",
-                        self._key_name)
-            self.delete()
-            return None
-        try:
-            return [Round.from_json(r) for r in value["rounds"]]
-        except (KeyError, TypeError, ValueError) as error:
-            raise RecordRefused(f"the pause record of tool call {self._key_name!r} is malformed ({error!r})") from error
-
-    def save(self, rounds: Sequence[Round]) -> None:
-        value: dict[str, Any] = jsonable({"version": _RECORD_VERSION, "code": self._code,
-                                          "rounds": [r.to_json() for r in rounds]})
-        if self._mac_key is not None:
-            value["mac"] = self._mac(value)
-        self._store.put(self._namespace, self._key_name, value)
-
-    def delete(self) -> None:
-        self._store.delete(self._namespace, self._key_name)
-
-    def _mac(self, value: Mapping[str, Any]) -> str:
-        assert self._mac_key is not None
-        canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
-        return hmac.new(self._mac_key, canonical, hashlib.sha256).hexdigest()
-
-
-def orphaned(store: BaseStore, thread_id: str) -> list[str]:
-    """Pause records left in a thread (a new turn began without resuming them)."""
-    return [item.key for item in store.search(namespace(thread_id), limit=1000)]
+def merge_pauses(current: dict[str, Any] | None, update: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer of ``_quickbox_pauses``: parallel ``eval`` calls each write their own entry; None
+    removes one."""
+    merged = dict(current or {})
+    for key, value in (update or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
 
 
 def jsonable(value: Any) -> Any:

@@ -48,6 +48,11 @@ def check_option(ptc: PTCOption | None, *, own_tool_name: str) -> None:
                              "a JavaScript identifier")
 
 
+def names(ptc: PTCOption | None) -> list[str]:
+    """The tool names ``ptc`` asks for (tool objects bring themselves)."""
+    return [entry for entry in ptc or [] if isinstance(entry, str)]
+
+
 def select(available: Sequence[Any], ptc: PTCOption | None, *, own_tool_name: str) -> list[tuple[str, BaseTool]]:
     """The (JavaScript name, tool) pairs exposed: tool objects from ``ptc`` first, then the
     agent's tools named in it; one tool per name."""

@@ -1,12 +1,13 @@
 """One call of the ``eval`` tool: its VM, the functions bound to it, the calls it makes, and its
 pauses.
 
-``tools.*`` calls that need no approval are async Python functions the quickbox context runs
-itself. Everything a person may have to release is an *external* function the session settles:
-gated tools, and ``task()`` (a dispatched subagent may pause on its own, and its call must then
-stay pending inside the VM). When the program can go no further without a person, the session
-snapshots the suspended VM into the pause record and raises ``interrupt()``; see the package
-docstring for the replay.
+Every function the program can call (``tools.*`` and ``task()``) is an *external* function: the
+engine only records the call, and the session runs it on the graph's event loop and settles it.
+So the VM never waits on the loop, and each step of it (start, resume) runs in a worker thread:
+a CPU-bound program does not stall other coroutines. Calls a person must release (gated tools
+and dispatches, and a subagent that paused on its own) stay pending inside the VM. When the program can go no further without a person, the session
+snapshots the suspended VM into a pause record, which the middleware keeps in graph state; the
+step that continues it gets the record back with the reviewer's answer. See the package docstring.
 """
 
 from __future__ import annotations
@@ -25,39 +26,33 @@ from typing import Any
 from deepagents.middleware.subagents import SUBAGENT_RESPONSE_FORMAT_CONFIG_KEY
 from langchain.agents.structured_output import AutoStrategy
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.prebuilt import ToolRuntime
 from langgraph.prebuilt.tool_node import ToolCallRequest
-from langgraph.store.base import BaseStore
-from langgraph.types import interrupt
 
 import quickbox
 
-from . import _ptc, _subagent
+from . import _claims, _ptc, _subagent
 from ._format import Outcome, stringify, to_js
-from ._graph import call_config
+from ._graph import call_config, checkpoint_ns, checkpointer_of
 from ._pause import (
+    ANSWER,
+    CLAIM,
     Blocked,
     Gate,
     Gates,
-    PauseRecords,
+    PauseRecord,
     RecordRefused,
-    Round,
-    build_request,
     derive_key,
     jsonable,
-    response_schema,
+    program_hash,
     split_decisions,
 )
 from ._prompt import Mode, js_name
 from ._source import redeclarable
 
 logger = logging.getLogger("quickbox.langchain")
-
-# Sequence numbers for calls the engine does not number for us (ungated tools); clear of call ids.
-_TOOL_SEQUENCE_BASE = 1 << 30
-
 
 class PTCCallBudgetExceeded(Exception):
     """The program made more ``tools.*`` calls than ``max_ptc_calls`` allows in one eval."""
@@ -87,6 +82,7 @@ class Settings:
     max_concurrent_subagents: int
     max_subagent_calls: int | None
     max_snapshot_bytes: int
+    pause_grace: float
     signing_key: bytes | None
     ptc: _ptc.PTCOption | None
     gates: Gates
@@ -94,12 +90,14 @@ class Settings:
 
 @dataclass
 class Finished:
-    """What an eval leaves behind: the outcome for the model and, unless ``mode="call"``, the
-    VM to keep in state (None: start the next eval fresh)."""
+    """What one step of an eval leaves behind: either the outcome for the model and, unless
+    ``mode="call"``, the VM to keep in state (None: start the next eval fresh); or, when the
+    program waits for a person, its pause record."""
 
-    outcome: Outcome
-    persist: bool
-    vm: bytes | None
+    outcome: Outcome | None
+    persist: bool = False
+    vm: bytes | None = None
+    pause: PauseRecord | None = None
 
 
 def thread_id_of(config: Mapping[str, Any]) -> str:
@@ -110,128 +108,116 @@ class Session:
     """One ``eval`` tool call, from its first run to its end across any number of pauses."""
 
     def __init__(self, settings: Settings, engine: quickbox.Runtime, tool_runtime: ToolRuntime[Any, Any],
-                 config: RunnableConfig, store: BaseStore, code: str, *, durable: bool, blocking: bool) -> None:
+                 config: RunnableConfig, code: str, *, blocking: bool) -> None:
         self.settings = settings
         self.engine = engine
         self.config = config
         self.runtime = dataclasses.replace(tool_runtime, config=config)
         self.blocking = blocking
-        self.durable = durable
         self.thread_id = thread_id_of(config)
         self.eval_id = tool_runtime.tool_call_id or "eval"
         self.code = code
-        self.records = PauseRecords(store, self.thread_id, self.eval_id, code, settings.signing_key)
         self.tools = dict(_ptc.select(tool_runtime.tools, settings.ptc, own_tool_name=settings.tool_name))
         self.task_tool = _ptc.find_task_tool(tool_runtime.tools) if settings.subagents else None
         self.ctx: quickbox.Context | None = None
         self.running: dict[int, asyncio.Task[Any]] = {}
+        self.started: dict[int, Blocked] = {}  # what each running call is, to start it again after a pause
         self.blocked: dict[int, Blocked] = {}
         self.settled = False
         self.ptc_calls = 0
-        self.tool_sequence = 0
+        self.tool_errors: dict[str, BaseException] = {}  # message in JavaScript -> the tool's own exception
         self.stdout = ""
         self.stdout_dropped = 0
         self.deadline: float | None = None
         self.dispatches: dict[int, dict[str, Any]] = {}
-        self.recorded = False
+        self.namespaces: dict[int, str] = {}  # a dispatched subagent's call id -> where its checkpoints are
         self._executor: ThreadPoolExecutor | None = None
 
     # ---- the whole call ------------------------------------------------------------------------
 
-    async def run(self, saved_vm: bytes | None) -> Finished:
+    async def run(self, saved_vm: bytes | None, pause: Mapping[str, Any] | None) -> Finished:
+        """Runs the program (``pause`` None) or continues it from its pause record, whose
+        reviewer's answer the interrupt step has added, until it ends or waits for a person."""
         loop = asyncio.get_running_loop()
         if self.settings.wall_timeout is not None:
             self.deadline = loop.time() + self.settings.wall_timeout
         try:
-            rounds = await self._io(self.records.load)
-        except RecordRefused as error:
-            logger.warning("quickbox: %s; the paused program is dropped", error)
-            await self._io(self.records.delete)
-            return Finished(Outcome.error("PauseRefused", f"{error}; the paused program was dropped"),
-                            self.settings.mode != "call", saved_vm)
-        self.recorded = rounds is not None
-        try:
-            outcome = await self._evaluate(saved_vm, rounds)
-        except BaseException:  # a pause (GraphInterrupt) or a failure the graph must see
+            if pause is None:
+                outcome = await self._first_run(saved_vm)
+            else:
+                outcome = await self._continue(pause)
+        except BaseException:  # a failure the graph must see
             self._close()
             raise
         finally:
             self._cancel_running()
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
-        if self.recorded:
-            await self._io(self.records.delete)
+        if isinstance(outcome, PauseRecord):
+            self._close()
+            return Finished(None, pause=outcome)
+        if pause is not None and outcome.error_type == "PauseRefused":
+            return Finished(outcome, self.settings.mode != "call", saved_vm)
         return self._finish(outcome)
 
-    async def _io(self, operation: Callable[[], Any]) -> Any:
-        """A store operation. Under an async graph it runs in a worker thread: stores differ in
-        which of their APIs work on the event loop (SqliteStore has no async one, the async
-        stores refuse synchronous calls there), and all accept synchronous calls from a thread."""
-        if self.blocking:
-            return operation()
-        return await asyncio.to_thread(operation)
+    def _pause_key(self) -> bytes | None:
+        return derive_key(self.settings.signing_key, "pause-record", self.thread_id, self.eval_id)
 
-    async def _evaluate(self, saved_vm: bytes | None, rounds: list[Round] | None) -> Outcome:
-        result: quickbox.EvalResult | None
-        if rounds:
-            response = await self._replay(rounds)
-            try:
-                self._resume_from(rounds[-1])
-            except quickbox.QuickJSError as error:
-                logger.warning("quickbox: the paused program of eval call %r cannot be restored: %s",
-                               self.eval_id, error)
-                return Outcome.error("PauseRefused", f"the paused program cannot be restored ({error}); it was dropped")
-            self._apply(rounds[-1].blocked, response)
-            result = None
-        else:
-            rounds = []
-            self.ctx, capabilities = self._open_vm(saved_vm)
-            self._bind(previous=capabilities)
-            try:
-                result = await self._bounded(self.ctx.start(redeclarable(self.code)))
-            except Exception as error:  # noqa: BLE001 - every failure becomes an outcome
-                return self._failure(error)
+    async def _first_run(self, saved_vm: bytes | None) -> Outcome | PauseRecord:
+        self.ctx, capabilities = self._open_vm(saved_vm)
+        self._bind(previous=capabilities)
         try:
-            while True:
-                result = await self._until_blocked(result)
-                if result.done:
-                    return self._success(result.value)
-                round_ = self._pause_round()
-                if isinstance(round_, Outcome):
-                    return round_
-                rounds.append(round_)
-                await self._io(lambda: self.records.save(rounds))
-                self.recorded = True
-                if not self.durable:
-                    logger.warning("quickbox: the graph has no store, so the paused program of eval call %r is kept "
-                                   "in this process's memory and will not survive a restart (compile the graph "
-                                   "with store=...)", self.eval_id)
-                response = self._ask(round_)
-                self._apply(round_.blocked, response)
-                result = None
+            code = redeclarable(self.code)
+            result = await self._vm_step(lambda ctx: ctx.start(code))
+        except Exception as error:  # noqa: BLE001 - every failure becomes an outcome
+            return self._failure(error)
+        return await self._drive(result)
+
+    async def _continue(self, pause: Mapping[str, Any]) -> Outcome | PauseRecord:
+        what = f"tool call {self.eval_id!r}"
+        try:
+            record = PauseRecord.from_state(pause, self._pause_key(), what=what)
+            if record.code != program_hash(self.code):
+                raise RecordRefused(f"the pause record of {what} belongs to another program")
+        except RecordRefused as error:
+            logger.warning("quickbox: %s; the paused program is dropped", error)
+            return Outcome.error("PauseRefused", f"{error}; the paused program was dropped")
+        try:
+            self._resume_from(record)
+        except quickbox.QuickJSError as error:
+            logger.warning("quickbox: the paused program of eval call %r cannot be restored: %s", self.eval_id, error)
+            return Outcome.error("PauseRefused", f"the paused program cannot be restored ({error}); it was dropped")
+        await self._start_claim(record, pause)
+        try:
+            self._apply(record.blocked, pause.get(ANSWER))
+        except ValueError as error:
+            return self._failure(error)
+        return await self._drive(None)
+
+    async def _start_claim(self, record: PauseRecord, pause: Mapping[str, Any]) -> None:
+        """Marks this round as continued before any approved call runs: once per round, across
+        every worker sharing the checkpointer (see _claims)."""
+        key = _claims.round_key(self.thread_id, self.eval_id, record.snapshot)
+        owner, saver = str(pause.get(CLAIM, "")), checkpointer_of(self.config)
+        started = _claims.start(saver, key, owner) if self.blocking else await _claims.astart(saver, key, owner)
+        if not started:
+            raise _claims.PauseClaimed(
+                f"the paused program of eval call {self.eval_id!r} in thread {self.thread_id!r} was already "
+                "continued by another run; this run did nothing. If that run's worker stopped before it "
+                "finished, some approved calls may have run: release_pause_claims(checkpointer, thread_id) "
+                "lets the next resume run them again")
+
+    async def _drive(self, result: quickbox.EvalResult | None) -> Outcome | PauseRecord:
+        """Runs until the program ends or waits only on calls a person must release."""
+        try:
+            result = await self._until_blocked(result)
+            if result.done:
+                return self._success(result.value)
+            return self._pause_record()
         except GraphBubbleUp:
             raise
         except Exception as error:  # noqa: BLE001
             return self._failure(error)
-
-    async def _replay(self, rounds: list[Round]) -> Any:
-        """Answers interrupt #0..#k again; the earlier answers are already inside the last
-        round's snapshot, the last is new. When an earlier one has no answer any more (the
-        thread went back to an earlier checkpoint), the record is cut back to that round."""
-        response: Any = None
-        for index, round_ in enumerate(rounds):
-            try:
-                response = self._ask(round_)
-            except GraphInterrupt:
-                if index < len(rounds) - 1:
-                    await self._io(lambda: self.records.save(rounds[: index + 1]))
-                raise
-        return response
-
-    def _ask(self, round_: Round) -> Any:
-        """interrupt() for one round: raises the first time, returns the reviewer's answer once
-        the run is resumed."""
-        return interrupt(round_.request, response_schema=response_schema(round_.blocked, self._tool_named))
 
     def _tool_named(self, name: str) -> BaseTool | None:
         if name == "task":
@@ -256,25 +242,21 @@ class Session:
                                "starting a fresh interpreter", self.thread_id, error)
         return self.engine.new_context(), []
 
-    def _resume_from(self, round_: Round) -> None:
-        snapshot = quickbox.Snapshot.from_bytes(round_.snapshot)
+    def _resume_from(self, record: PauseRecord) -> None:
+        snapshot = quickbox.Snapshot.from_bytes(record.snapshot)
         self.ctx = self.engine.restore(snapshot)
         self._bind(previous=list(snapshot.info()["capabilities"]))
-        self.ptc_calls, self.tool_sequence = round_.ptc_calls, round_.tool_sequence
-        self.stdout, self.stdout_dropped = round_.stdout, round_.stdout_dropped
+        self.ptc_calls = record.ptc_calls
+        self.stdout, self.stdout_dropped = record.stdout, record.stdout_dropped
 
     def _bind(self, previous: list[str]) -> None:
         """Offers the current tools and ``task`` to the VM, and removes bindings a restored VM
         still has from tools that are gone."""
         ctx = self._vm()
         bound = []
-        for js, tool in self.tools.items():
-            name = f"tools.{js}"
-            if self.settings.gates.for_tool(tool.name) is None:
-                ctx.register(name, self._tool_function(js, tool), is_async=True)
-            else:
-                ctx.external(name)
-            bound.append(name)
+        for js in self.tools:
+            ctx.external(f"tools.{js}")
+            bound.append(f"tools.{js}")
         if self.task_tool is not None:
             ctx.external("task", policy=quickbox.Policy(max_in_flight=self.settings.max_concurrent_subagents,
                                                        max_calls_per_eval=self.settings.max_subagent_calls))
@@ -317,16 +299,13 @@ class Session:
 
     # ---- driving -------------------------------------------------------------------------------
 
-    async def _bounded(self, step: Coroutine[Any, Any, quickbox.EvalResult]) -> quickbox.EvalResult:
-        """One start/resume of the engine within the eval's wall-clock budget."""
-        if self.deadline is None:
-            return await step
-        remaining = self.deadline - asyncio.get_running_loop().time()
-        try:
-            async with asyncio.timeout(max(remaining, 0.0)):
-                return await step
-        except TimeoutError as error:
-            raise _WallTimeout from error
+    async def _vm_step(self, step: Callable[[quickbox.Context], Coroutine[Any, Any, quickbox.EvalResult]]
+                       ) -> quickbox.EvalResult:
+        """One start/resume of the engine, in a worker thread: every function the program calls
+        is external, so the step never waits on an event loop and runs to its end there (bounded
+        by the CPU timeout). The graph's loop stays free meanwhile."""
+        ctx = self._vm()
+        return await asyncio.to_thread(_run_step, step, ctx)
 
     async def _until_blocked(self, result: quickbox.EvalResult | None) -> quickbox.EvalResult:
         """Runs the program, settling its external calls as they finish, until it is done or
@@ -335,7 +314,7 @@ class Session:
         while True:
             if result is None or self.settled:
                 self.settled = False
-                result = await self._bounded(ctx.resume())
+                result = await self._vm_step(lambda vm: vm.resume())
             if result.done:
                 return result
             self._take(result.pending)
@@ -343,7 +322,11 @@ class Session:
                 continue
             if not self.running:
                 return result
-            await self._collect()
+            if self.blocked and not await self._collect(within=self.settings.pause_grace):
+                self._park_running()  # waiting for a person, and nothing else moved: pause now
+                return result
+            if not self.blocked:
+                await self._collect()
 
     def _take(self, pending: list[quickbox.PendingCall]) -> None:
         for call in pending:
@@ -352,9 +335,9 @@ class Session:
             if call.name == "task":
                 self._take_dispatch(call)
             else:
-                self._take_gated_tool(call)
+                self._take_tool_call(call)
 
-    def _take_gated_tool(self, call: quickbox.PendingCall) -> None:
+    def _take_tool_call(self, call: quickbox.PendingCall) -> None:
         js = call.name.removeprefix("tools.")
         tool = self.tools.get(js)
         if tool is None:
@@ -368,9 +351,9 @@ class Session:
         args = _ptc.tool_arguments(call.args[0] if call.args else None)
         child_id = f"{self.eval_id}:{call.name}#{call.id}"
         gate = self.settings.gates.for_tool(tool.name)
-        assert gate is not None
-        if not self._gate_applies(gate, tool, tool.name, args, child_id):
-            self._start(call.id, self._run_tool(tool, args, child_id, call.id))
+        if gate is None or not self._gate_applies(gate, tool, tool.name, args, child_id):
+            self._start(call.id, self._run_tool(tool, args, child_id, call.id),
+                        Blocked(call.id, "rerun", tool.name, jsonable(args)))
             return
         description = self._describe(gate, tool.name, args, child_id,
                                      f"The JavaScript program in `{self.settings.tool_name}` wants to call "
@@ -387,7 +370,7 @@ class Session:
         args = _subagent.review_args(dispatch)
         gate = self.settings.gates.for_subagent(dispatch["subagent_type"])
         if gate is None or not self._gate_applies(gate, self.task_tool, "task", args, child_id):
-            self._start(call.id, self._dispatch(call.id, dispatch, None))
+            self._start(call.id, self._dispatch(call.id, dispatch, None), self._rerun_dispatch(call.id, dispatch))
             return
         description = self._describe(gate, "task", args, child_id,
                                      f"The JavaScript program in `{self.settings.tool_name}` wants to start a "
@@ -410,16 +393,34 @@ class Session:
             return str(gate.description(tool_call, self.runtime.state, self.runtime))
         return gate.description if isinstance(gate.description, str) else default
 
-    def _start(self, call_id: int, work: Coroutine[Any, Any, Any]) -> None:
+    def _start(self, call_id: int, work: Coroutine[Any, Any, Any], what: Blocked) -> None:
         self.running[call_id] = asyncio.ensure_future(work)
+        self.started[call_id] = what
 
-    async def _collect(self) -> None:
-        """Waits for at least one running call and settles what finished."""
+    def _park_running(self) -> None:
+        """Stops the calls still running and keeps them in the pause, to start again when the
+        program continues: one of them may be waiting, directly or not, on a call that waits
+        for a person, and a pause must never hang. A finished call is never among them."""
+        for call_id, task in self.running.items():
+            task.cancel()
+            what = self.started[call_id]
+            self.blocked[call_id] = dataclasses.replace(
+                what, kind="rerun", checkpoint_ns=self.namespaces.get(call_id, what.checkpoint_ns))
+            logger.info("quickbox: eval call %r pauses while its call to %r is still running; that call is "
+                        "stopped and starts again when the program continues", self.eval_id, what.name)
+        self.running.clear()
+
+    async def _collect(self, within: float | None = None) -> bool:
+        """Waits for at least one running call (at most ``within`` seconds) and settles what
+        finished; False when nothing finished in time."""
         remaining = None
         if self.deadline is not None:
             remaining = max(0.0, self.deadline - asyncio.get_running_loop().time())
-        done, _ = await asyncio.wait(self.running.values(), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        limit = remaining if within is None else within if remaining is None else min(within, remaining)
+        done, _ = await asyncio.wait(self.running.values(), timeout=limit, return_when=asyncio.FIRST_COMPLETED)
         if not done:
+            if within is not None and (remaining is None or within < remaining):
+                return False
             raise _WallTimeout
         for call_id in [i for i, task in self.running.items() if task.done()]:
             task = self.running.pop(call_id)
@@ -427,15 +428,19 @@ class Session:
             if isinstance(error, _SubagentPaused):
                 self.blocked[call_id] = self._nested_pause(call_id, error)
             elif error is not None:
-                self._reject(call_id, f"{type(error).__name__}: {error}", "HostError")
+                message = f"{type(error).__name__}: {error}"
+                self.tool_errors[message] = error
+                self._reject(call_id, message, "HostError")
             else:
                 self._resolve(call_id, task.result())
+        return True
 
     def _nested_pause(self, call_id: int, paused: _SubagentPaused) -> Blocked:
         dispatch = self.dispatches[call_id]
         prefix = f"[subagent {dispatch['subagent_type']!r}, started by the JavaScript program] "
         return Blocked(call_id, "nested", "task", _subagent.review_args(dispatch), prefix,
-                       dispatch=jsonable(dispatch), interrupts=paused.interrupts)
+                       dispatch=jsonable(dispatch), interrupts=paused.interrupts,
+                       checkpoint_ns=self.namespaces.get(call_id, ""))
 
     def _resolve(self, call_id: int, value: Any) -> None:
         ctx = self._vm()
@@ -460,9 +465,8 @@ class Session:
         """Carries out the reviewer's decisions on the calls of the pause they answer."""
         self.blocked.clear()
         for item, decisions in zip(blocked, split_decisions(blocked, response), strict=True):
-            if item.kind == "nested":
-                assert item.dispatch is not None
-                self._start(item.call_id, self._dispatch(item.call_id, item.dispatch, item.answers(decisions)))
+            if item.kind in ("nested", "rerun"):
+                self._start_again(item, decisions)
                 continue
             decision = decisions[0]
             kind = decision["type"]
@@ -485,26 +489,46 @@ class Session:
             except ValueError as error:
                 self._reject(item.call_id, f"the reviewer's edit is not a valid dispatch: {error}", "TypeError")
                 return
-            self._start(item.call_id, self._dispatch(item.call_id, dispatch, None))
+            self._start(item.call_id, self._dispatch(item.call_id, dispatch, None),
+                        self._rerun_dispatch(item.call_id, dispatch))
             return
-        tool = self._tool_named(item.name)
-        if tool is None:
-            self._reject(item.call_id, f"tool {item.name!r} is not available any more", "Error")
-            return
-        child_id = f"{self.eval_id}:tools.{js_name(item.name)}#{item.call_id}"
-        self._start(item.call_id, self._run_tool(tool, args, child_id, item.call_id))
+        self._start_tool(item.call_id, item.name, args)
 
-    def _pause_round(self) -> Round | Outcome:
+    def _start_tool(self, call_id: int, name: str, args: dict[str, Any]) -> None:
+        tool = self._tool_named(name)
+        if tool is None:
+            self._reject(call_id, f"tool {name!r} is not available any more", "Error")
+            return
+        child_id = f"{self.eval_id}:tools.{js_name(name)}#{call_id}"
+        self._start(call_id, self._run_tool(tool, args, child_id, call_id), Blocked(call_id, "rerun", name, args))
+
+    def _start_again(self, item: Blocked, decisions: list[dict[str, Any]]) -> None:
+        """A subagent that paused (with its decisions) or a call stopped by a pause."""
+        if item.name != "task":
+            self._start_tool(item.call_id, item.name, item.args)
+            return
+        assert item.dispatch is not None
+        if item.checkpoint_ns:
+            self.namespaces[item.call_id] = item.checkpoint_ns
+        answers = item.answers(decisions) if item.kind == "nested" else None
+        self._start(item.call_id, self._dispatch(item.call_id, item.dispatch, answers, resuming=True),
+                    self._rerun_dispatch(item.call_id, item.dispatch))
+
+    def _rerun_dispatch(self, call_id: int, dispatch: Mapping[str, Any]) -> Blocked:
+        return Blocked(call_id, "rerun", "task", _subagent.review_args(dict(dispatch)), dispatch=jsonable(dispatch))
+
+    def _pause_record(self) -> PauseRecord | Outcome:
         ctx = self._vm()
         snapshot = ctx.create_snapshot().to_bytes()
         if len(snapshot) > self.settings.max_snapshot_bytes:
-            return Outcome.error("PauseFailed", f"the program waits for approval, but its state ({len(snapshot)} "
-                                 f"bytes) exceeds max_snapshot_bytes ({self.settings.max_snapshot_bytes})")
+            ctx.abandon()
+            return self._with_stdout(Outcome.error(
+                "PauseFailed", f"the program waits for approval, but its state ({len(snapshot)} bytes) exceeds "
+                f"max_snapshot_bytes ({self.settings.max_snapshot_bytes})"))
         blocked = sorted(self.blocked.values(), key=lambda b: b.call_id)
         stdout, dropped = self._stdout()
-        return Round(snapshot=snapshot, request=dict(build_request(blocked)), blocked=blocked,
-                     ptc_calls=self.ptc_calls, tool_sequence=self.tool_sequence, stdout=stdout,
-                     stdout_dropped=dropped)
+        return PauseRecord(code=program_hash(self.code), snapshot=snapshot, blocked=blocked,
+                           ptc_calls=self.ptc_calls, stdout=stdout, stdout_dropped=dropped)
 
     # ---- calls -------------------------------------------------------------------------------------
 
@@ -514,15 +538,6 @@ class Session:
             raise PTCCallBudgetExceeded(f"PTC call budget exceeded (limit={limit}, attempted={self.ptc_calls + 1}, "
                                         f"function={name})")
         self.ptc_calls += 1
-
-    def _tool_function(self, js: str, tool: BaseTool) -> Callable[..., Coroutine[Any, Any, Any]]:
-        async def call(*args: Any) -> Any:
-            self._count_tool_call(f"tools.{js}")
-            self.tool_sequence += 1
-            sequence = _TOOL_SEQUENCE_BASE + self.tool_sequence
-            arguments = _ptc.tool_arguments(args[0] if args else None)
-            return await self._run_tool(tool, arguments, f"{self.eval_id}:tools.{js}#{sequence}", sequence)
-        return call
 
     async def _run_tool(self, tool: BaseTool, args: dict[str, Any], child_id: str, call_id: int) -> Any:
         config = call_config(self.config, call_id=call_id)
@@ -535,7 +550,7 @@ class Session:
         return to_js(output)
 
     async def _invoke(self, tool: BaseTool, tool_input: Any, config: RunnableConfig) -> Any:
-        if not self.blocking:
+        if not self.blocking or _async_only(tool):
             return await tool.ainvoke(tool_input, config)
         # Under a synchronous graph (agent.invoke) the tool runs synchronously too, in a worker
         # thread: sync checkpointers (SqliteSaver, PostgresSaver) only serve synchronous runs.
@@ -549,12 +564,14 @@ class Session:
     def _dispatch_id(self, call_id: int) -> str:
         return f"{self.eval_id}:task#{call_id}"
 
-    async def _dispatch(self, call_id: int, dispatch: dict[str, Any], answers: Mapping[str, Any] | None) -> Any:
+    async def _dispatch(self, call_id: int, dispatch: dict[str, Any], answers: Mapping[str, Any] | None,
+                        *, resuming: bool = False) -> Any:
         """Runs one subagent through Deep Agents' ``task`` tool and returns its answer."""
         assert self.task_tool is not None
         self.dispatches[call_id] = dispatch
         dispatch_id = self._dispatch_id(call_id)
-        config = call_config(self.config, call_id=call_id, answers=answers)
+        namespace = self.namespaces.setdefault(call_id, checkpoint_ns(self.config))
+        config = call_config(self.config, call_id=call_id, answers=answers, namespace=namespace, resuming=resuming)
         schema = dispatch.get("response_schema")
         if schema is not None:  # Deep Agents' task tool compiles the subagent with this response format
             config = {**config, "configurable": {**config.get("configurable", {}),
@@ -612,6 +629,11 @@ class Session:
         if isinstance(error, quickbox.MarshalError):
             return Outcome(result=f"[{_unpassable_kind(str(error))}]", result_kind="handle")
         if isinstance(error, quickbox.JSError):
+            original = self.tool_errors.get(error.message) if error.name == "HostError" else None
+            if original is not None:
+                # The program did not catch a tool's exception: it propagates as that exception, as
+                # when the model calls the tool directly (ToolNode's error handling applies).
+                raise original from error
             if not error.name:
                 return Outcome.error("Error", f"Uncaught {stringify(error.thrown, nested=True)}", error.stack)
             return Outcome.error(error.name, error.message, error.stack)
@@ -622,6 +644,19 @@ class Session:
         if isinstance(cause, quickbox.JSError):  # an async tool failed and the program did not catch it
             return Outcome.error(cause.name or "HostError", cause.message, cause.stack)
         raise error
+
+
+def _run_step(step: Callable[[quickbox.Context], Coroutine[Any, Any, quickbox.EvalResult]],
+              ctx: quickbox.Context) -> quickbox.EvalResult:
+    """Runs one engine step to its end on a private event loop (the step awaits nothing: every
+    function the program calls is external)."""
+    return asyncio.run(step(ctx))
+
+
+def _async_only(tool: BaseTool) -> bool:
+    """A tool with only a coroutine (``StructuredTool.from_function(coroutine=...)``): under a
+    synchronous graph it runs on the session's own event loop."""
+    return isinstance(tool, StructuredTool) and tool.func is None and tool.coroutine is not None
 
 
 _ENGINE_ERRORS: dict[type, str] = {

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, NotRequired, TypeVar
 
@@ -16,29 +18,33 @@ from langchain.agents.middleware.types import (
     ModelRequest,
     ModelResponse,
     PrivateStateAttr,
+    hook_config,
 )
-from langchain_core.messages import SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
+from langchain_core.callbacks.manager import adispatch_custom_event, dispatch_custom_event
 from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.prebuilt import ToolRuntime
+from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.runtime import Runtime
-from langgraph.store.base import BaseStore
-from langgraph.store.memory import InMemoryStore
-from langgraph.types import Command
+from langgraph.types import Command, TracePolicy, interrupt, omit_payload
 from pydantic import BaseModel, Field, create_model
 
 import quickbox
 
-from . import _pause, _ptc
+from . import _claims, _ptc
+from ._agent import AgentBeingBuilt, agent_being_built
 from ._format import render
-from ._pause import Gates
+from ._pause import ANSWER, CLAIM, Gates, blocked_of, build_request, merge_pauses, response_schema, split_decisions
 from ._prompt import Mode, PromptSettings, code_argument_description, eval_tool_description, system_prompt
+from ._graph import checkpointer_of
 from ._repl import Session, Settings, thread_id_of
 
 logger = logging.getLogger("quickbox.langchain")
 
 _MiB = 1024 * 1024
 VM_STATE_KEY = "_quickbox_vm"
+PAUSES_KEY = "_quickbox_pauses"
 T = TypeVar("T")
 
 
@@ -52,6 +58,7 @@ class CodeInterpreterState(AgentState[Any]):
     only what differs from the engine's base image), signed when a key is configured."""
 
     _quickbox_vm: NotRequired[Annotated[bytes | None, PrivateStateAttr, _latest]]
+    _quickbox_pauses: NotRequired[Annotated[dict[str, Any], PrivateStateAttr, merge_pauses]]
 
 
 class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any]):
@@ -91,9 +98,18 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             documentation).
         wall_timeout: Seconds one ``eval`` may take in total, waiting on tools and subagents
             included (per run: the time paused for a person does not count). None: no limit.
+        pause_grace: When the program waits for a person and other calls are still running, how
+            long (seconds) to wait for one of them to finish before pausing anyway: the calls
+            still running are stopped and start again when the program continues (a subagent
+            from its checkpoint); finished calls never run again. Default 10.
+        trace_policy: How the middleware's hook spans are traced (LangGraph ``TracePolicy``).
+            Default: inputs omitted (``TracePolicy(process_inputs=omit_payload)``).
     """
 
     state_schema = CodeInterpreterState
+    trace_policy: TracePolicy | None = TracePolicy(process_inputs=omit_payload)
+    """The hooks' spans leave out their input (the agent's state, which holds the interpreter's
+    VM and any paused program); ``trace_policy=`` replaces this."""
 
     def __init__(
         self,
@@ -114,6 +130,8 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         max_subagent_calls: int | None = None,
         wall_timeout: float | None = None,
         max_subagent_concurrency: int | None = None,
+        pause_grace: float = 10.0,
+        trace_policy: TracePolicy | None = None,
     ) -> None:
         super().__init__()
         mode = mode or "thread"
@@ -124,6 +142,8 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         _positive("max_subagent_calls", max_subagent_calls)
         _positive("max_snapshot_bytes", max_snapshot_bytes)
         _positive("max_result_chars", max_result_chars)
+        if not isinstance(pause_grace, (int, float)) or pause_grace < 0:
+            raise ValueError(f"pause_grace must be a number of seconds >= 0, got {pause_grace!r}")
         if wall_timeout is not None and wall_timeout <= 0:
             raise ValueError(f"wall_timeout must be positive or None, got {wall_timeout}")
         _ptc.check_option(ptc, own_tool_name=tool_name)
@@ -136,14 +156,54 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             capture_console=capture_console, subagents=subagents, max_concurrent_subagents=concurrency,
             max_subagent_calls=max_subagent_calls,
             max_snapshot_bytes=memory_limit if max_snapshot_bytes is None else max_snapshot_bytes,
+            pause_grace=float(pause_grace),
             signing_key=_key_bytes(snapshot_signing_key), ptc=ptc, gates=Gates(interrupt_on))
         self._prompt_settings = PromptSettings(tool_name, mode, timeout, memory_limit, wall_timeout, max_ptc_calls,
                                                concurrency, max_subagent_calls)
+        if trace_policy is not None:
+            self.trace_policy = trace_policy
         self._engine: quickbox.Runtime | None = None
         self._lock = threading.Lock()
-        self._fallback_store: InMemoryStore | None = None
         self._prompts: dict[tuple[Any, ...], str] = {}
-        self.tools: list[BaseTool] = [self._build_tool()]
+        self._own_gates = self._settings.gates
+        self._checked: frozenset[str] | None = None
+        self._tools: list[BaseTool] = [self._build_tool()]
+
+    @property
+    def tools(self) -> Sequence[BaseTool]:
+        """The ``eval`` tool. ``create_agent`` reads this while it builds the agent; that is when
+        the middleware checks ``ptc`` and ``interrupt_on`` against the agent's tools and adopts
+        the agent's own human-in-the-loop gates for calls from JavaScript."""
+        agent = agent_being_built(self)
+        if agent is not None:
+            self._adopt(agent)
+        return self._tools
+
+    @tools.setter
+    def tools(self, value: Sequence[BaseTool]) -> None:
+        self._tools = list(value)
+
+    def _adopt(self, agent: AgentBeingBuilt) -> None:
+        self._check_names(agent.tool_names)
+        gates = self._own_gates.with_agent_gates(Gates(agent.interrupt_on))
+        self._settings = dataclasses.replace(self._settings, gates=gates)
+        self._prompts.clear()
+        self._checked = agent.tool_names
+
+    def _check_names(self, tool_names: frozenset[str]) -> None:
+        """Refuses ``ptc`` and ``interrupt_on`` names that match none of the agent's tools: a
+        misspelt gate would otherwise let the tool run from JavaScript unreviewed."""
+        problems = []
+        unknown_ptc = sorted(n for n in _ptc.names(self._settings.ptc) if n not in tool_names)
+        if unknown_ptc:
+            problems.append(f"ptc names {unknown_ptc}")
+        unknown_gates = self._own_gates.unknown_names(tool_names)
+        if unknown_gates:
+            problems.append(f"interrupt_on names {unknown_gates}")
+        if problems:
+            known = sorted(tool_names - {self._tool_name})
+            raise ValueError(f"CodeInterpreterMiddleware: {' and '.join(problems)} match no tool of the agent; "
+                             f"its tools are {known}")
 
     # ---- the tool ---------------------------------------------------------------------------
 
@@ -165,17 +225,42 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
 
     async def _eval(self, code: str, runtime: ToolRuntime[Any, Any], *, blocking: bool) -> ToolMessage | Command[Any]:
         config = ensure_config()  # this tool run's config: its callbacks make tool calls child runs
-        store = runtime.store if runtime.store is not None else self._memory_store()
-        session = Session(self._settings, self._runtime(), runtime, config, store, code,
-                          durable=runtime.store is not None, blocking=blocking)
-        saved = runtime.state.get(VM_STATE_KEY) if isinstance(runtime.state, Mapping) else None
-        finished = await session.run(saved if isinstance(saved, bytes) else None)
+        available = frozenset(t.name for t in runtime.tools if isinstance(t, BaseTool))
+        if self._checked is None or not available <= self._checked:
+            self._check_names(available)  # an agent not built by create_agent: checked before anything runs
+            self._checked = available
+        state = runtime.state if isinstance(runtime.state, Mapping) else {}
+        call_id = runtime.tool_call_id or ""
+        pause = (state.get(PAUSES_KEY) or {}).get(call_id)
+        session = Session(self._settings, self._runtime(), runtime, config, code, blocking=blocking)
+        saved = state.get(VM_STATE_KEY)
+        finished = await session.run(saved if isinstance(saved, bytes) else None, pause)
+        message_id = _pause_message_id(call_id)
+        resumed = _resume_metadata(pause)
+        if resumed is not None:
+            await _announce("quickbox_resume", resumed, config, blocking=blocking)
+        if finished.pause is not None:
+            waiting = len(build_request(finished.pause.blocked)["action_requests"])
+            paused = {"eval_call": call_id, "snapshot_bytes": len(finished.pause.snapshot), "pending_calls": waiting,
+                      "stopped_calls": sum(b.kind == "rerun" for b in finished.pause.blocked)}
+            await _announce("quickbox_pause", paused, config, blocking=blocking)
+            placeholder = ToolMessage(content=f"[paused: the program waits for a person to review {waiting} "
+                                              "call(s)]", id=message_id, tool_call_id=call_id, name=self._tool_name,
+                                      response_metadata={"quickbox": {"pause": paused}})
+            record = finished.pause.to_state(session._pause_key())
+            return Command(update={"messages": [placeholder], PAUSES_KEY: {call_id: record}})
+        assert finished.outcome is not None
         message = ToolMessage(content=render(finished.outcome, max_chars=self._max_result_chars),
-                              tool_call_id=runtime.tool_call_id or "", name=self._tool_name,
-                              status="error" if finished.outcome.error_type else "success")
-        if not finished.persist:
-            return message
-        return Command(update={"messages": [message], VM_STATE_KEY: finished.vm})
+                              tool_call_id=call_id, name=self._tool_name,
+                              id=message_id if pause is not None else None,  # replaces the placeholder
+                              status="error" if finished.outcome.error_type else "success",
+                              response_metadata={"quickbox": {"resume": resumed}} if resumed else {})
+        update: dict[str, Any] = {"messages": [message]}
+        if pause is not None:
+            update[PAUSES_KEY] = {call_id: None}
+        if finished.persist:
+            update[VM_STATE_KEY] = finished.vm
+        return Command(update=update) if len(update) > 1 else message
 
     def _runtime(self) -> quickbox.Runtime:
         with self._lock:
@@ -184,39 +269,67 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
                                                 console_limit=max(16 * 1024, 4 * self._max_result_chars))
             return self._engine
 
-    def _memory_store(self) -> BaseStore:
-        with self._lock:
-            if self._fallback_store is None:
-                self._fallback_store = InMemoryStore()
-            return self._fallback_store
-
     # ---- hooks ------------------------------------------------------------------------------------
 
     def before_agent(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        """A new turn: drops pause records nobody resumed, and in ``turn`` mode the VM."""
-        self._drop_orphans(runtime)
-        return self._turn_reset(state)
+        """A new turn: abandons pauses nobody resumed, and in ``turn`` mode drops the VM."""
+        update = _abandon_pauses(state)
+        if self._settings.mode == "turn" and state.get(VM_STATE_KEY) is not None:
+            update[VM_STATE_KEY] = None
+        return update or None
 
     async def abefore_agent(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        await asyncio.to_thread(contextvars.copy_context().run, self._drop_orphans, runtime)
-        return self._turn_reset(state)
+        return self.before_agent(state, runtime)
 
-    def _turn_reset(self, state: CodeInterpreterState) -> dict[str, Any] | None:
-        if self._settings.mode == "turn" and state.get(VM_STATE_KEY) is not None:
-            return {VM_STATE_KEY: None}
-        return None
+    @hook_config(can_jump_to=["tools"])
+    def before_model(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """The step after an ``eval`` paused: asks the reviewer about every waiting call (one
+        interrupt), claims the pause for this run (another worker resuming the same thread at
+        once fails its claim), writes the answers next to their records and goes back to the
+        tools step, where each paused program continues. This step runs nothing else, so
+        LangGraph running it again on resume repeats nothing."""
+        answered = _ask_reviewer(state)
+        if answered is None:
+            return None
+        config = ensure_config()
+        for call_id, record in answered.items():
+            _claimed(_claims.claim(checkpointer_of(config), _round_key(config, call_id, record), record[CLAIM]),
+                     config, call_id)
+        return {PAUSES_KEY: answered, "jump_to": "tools"}
 
-    def _drop_orphans(self, runtime: Runtime[Any]) -> None:
-        """Only the outermost graph starts turns; a subagent starting must not touch the records
-        of the parent it runs inside."""
-        configurable = ensure_config().get("configurable") or {}
-        if runtime.store is None or "|" in str(configurable.get("checkpoint_ns", "")):
-            return
-        thread_id = thread_id_of(ensure_config())
-        for key in _pause.orphaned(runtime.store, thread_id):
-            logger.info("quickbox: dropping the pause record of eval call %r in thread %r: a new turn began "
-                        "without resuming it", key, thread_id)
-            runtime.store.delete(_pause.namespace(thread_id), key)
+    @hook_config(can_jump_to=["tools"])
+    async def abefore_model(self, state: CodeInterpreterState, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        answered = _ask_reviewer(state)
+        if answered is None:
+            return None
+        config = ensure_config()
+        for call_id, record in answered.items():
+            _claimed(await _claims.aclaim(checkpointer_of(config), _round_key(config, call_id, record),
+                                          record[CLAIM]), config, call_id)
+        return {PAUSES_KEY: answered, "jump_to": "tools"}
+
+    def wrap_tool_call(self, request: ToolCallRequest,
+                       handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]]) -> ToolMessage | Command[Any]:
+        done = self._finished_call(request)
+        return done if done is not None else handler(request)
+
+    async def awrap_tool_call(self, request: ToolCallRequest,
+                              handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]]
+                              ) -> ToolMessage | Command[Any]:
+        done = self._finished_call(request)
+        return done if done is not None else await handler(request)
+
+    def _finished_call(self, request: ToolCallRequest) -> ToolMessage | None:
+        """When the tools step runs again to continue paused programs, every other call of the
+        model's message already has its answer: that answer is returned, the call is not made again."""
+        state = request.state
+        if not isinstance(state, Mapping):
+            return None
+        call_id = request.tool_call.get("id")
+        pause = (state.get(PAUSES_KEY) or {}).get(call_id or "")
+        if pause is not None and ANSWER in pause:
+            return None
+        return _answered(state.get("messages") or [], call_id)
 
     def wrap_model_call(self, request: ModelRequest[Any],
                         handler: Callable[[ModelRequest[Any]], ModelResponse[Any]]) -> Any:
@@ -243,6 +356,88 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
                 self._prompts.clear()
             self._prompts[key] = prompt
         return prompt
+
+
+def _resume_metadata(pause: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What a continuation was told: the decision types, in order (never their messages or edits)."""
+    if pause is None or ANSWER not in pause:
+        return None
+    decisions = (pause.get(ANSWER) or {}).get("decisions") or []
+    return {"decisions": [str(d.get("type")) for d in decisions if isinstance(d, Mapping)],
+            "snapshot_bytes": len(pause.get("snapshot") or b"")}
+
+
+async def _announce(name: str, data: dict[str, Any], config: Any, *, blocking: bool) -> None:
+    """A pause or resume as a custom event of the eval tool's run: tracers record it with the run."""
+    if blocking:
+        dispatch_custom_event(name, data, config=config)
+    else:
+        await adispatch_custom_event(name, data, config=config)
+
+
+def _pause_message_id(call_id: str) -> str:
+    """The id of an eval's tool message while it is paused; its final message replaces it."""
+    return f"quickbox-eval-{call_id}"
+
+
+def _pauses_in_call_order(state: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    pauses = state.get(PAUSES_KEY) or {}
+    last_ai = next((m for m in reversed(state.get("messages") or []) if isinstance(m, AIMessage)), None)
+    order = [call["id"] for call in (last_ai.tool_calls if last_ai is not None else [])]
+    return sorted(pauses.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+
+def _round_key(config: Mapping[str, Any], call_id: str, record: Mapping[str, Any]) -> str:
+    return _claims.round_key(thread_id_of(config), call_id, bytes(record.get("snapshot") or b""))
+
+
+def _claimed(ok: bool, config: Mapping[str, Any], call_id: str) -> None:
+    if not ok:
+        raise _claims.PauseClaimed(
+            f"the paused program of eval call {call_id!r} in thread {thread_id_of(config)!r} was already resumed "
+            "by another run (another worker resuming the same thread); this run did nothing")
+
+
+def _ask_reviewer(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Asks about every waiting call; the records with their answers and a fresh claim token."""
+    waiting = [(call_id, record) for call_id, record in _pauses_in_call_order(state) if ANSWER not in record]
+    if not waiting:
+        return None
+    per_call = [blocked_of(record) for _, record in waiting]
+    everything = [item for blocked in per_call for item in blocked]
+    response = interrupt(build_request(everything), response_schema=response_schema(everything, lambda _: None))
+    decisions = split_decisions(everything, response)
+    answers: dict[str, Any] = {}
+    at = 0
+    for (call_id, record), blocked in zip(waiting, per_call, strict=True):
+        mine = [d for part in decisions[at:at + len(blocked)] for d in part]
+        at += len(blocked)
+        answers[call_id] = {**record, ANSWER: {"decisions": mine}, CLAIM: uuid.uuid4().hex}
+    return answers
+
+
+def _answered(messages: list[Any], call_id: str | None) -> ToolMessage | None:
+    """The tool message that answers ``call_id`` after the model's latest message, if any."""
+    for message in reversed(messages):
+        if isinstance(message, AIMessage):
+            return None
+        if isinstance(message, ToolMessage) and message.tool_call_id == call_id:
+            return message
+    return None
+
+
+def _abandon_pauses(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Pauses left when a new turn begins: their programs are dropped, and their tool messages say so."""
+    pauses = state.get(PAUSES_KEY) or {}
+    if not pauses:
+        return {}
+    for call_id in pauses:
+        logger.info("quickbox: dropping the paused program of eval call %r: a new turn began without resuming it",
+                    call_id)
+    messages = [ToolMessage(content="[the program was paused for review and abandoned: a new turn began "
+                                    "without resuming it]", id=_pause_message_id(call_id), tool_call_id=call_id,
+                            status="error") for call_id in pauses]
+    return {"messages": messages, PAUSES_KEY: dict.fromkeys(pauses)}
 
 
 def _append(system: SystemMessage | None, text: str) -> SystemMessage:

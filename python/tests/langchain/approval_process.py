@@ -1,7 +1,7 @@
 """One process of the cross-process approval tests: builds the agent, then either starts a run
 (and exits at the pause) or resumes it with the decisions given, and prints one JSON line.
 
-    python approval_process.py sqlite:DIR THREAD EFFECTS start
+    python approval_process.py sqlite:DIR THREAD EFFECTS start      (a checkpointer alone, no store)
     python approval_process.py postgres:DSN THREAD EFFECTS resume '{"decisions": [...]}'
 
 Every side effect (a tool call, a subagent's model call) appends a line to EFFECTS, so the tests
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ const sent = await Promise.all(people.map((p) =>
 _lock = threading.Lock()
 
 
-def build_agent(effects: Path, checkpointer: Any, store: Any) -> Any:
+def build_agent(effects: Path, saver: Any) -> Any:
     def record(line: str) -> None:
         with _lock, effects.open("a") as out:
             out.write(line + "\n")
@@ -62,43 +63,45 @@ def build_agent(effects: Path, checkpointer: Any, store: Any) -> Any:
     researcher = {"name": "researcher", "description": "Writes briefs.", "system_prompt": "Write briefs.",
                   "model": ScriptedChatModel(turns=[research]), "tools": []}
     model = ScriptedChatModel(turns=[eval_turn(PROGRAM), final("all done")])
-    middleware = CodeInterpreterMiddleware(ptc=["lookup", "send_email"], interrupt_on={"send_email": True},
+    # GATES=agent: the approval is configured on the agent (create_deep_agent(interrupt_on=...)),
+    # not on the middleware, and must still govern the calls JavaScript makes.
+    gates = {"send_email": True}
+    on_agent = os.environ.get("GATES") == "agent"
+    middleware = CodeInterpreterMiddleware(ptc=["lookup", "send_email"], interrupt_on=None if on_agent else gates,
                                            snapshot_signing_key="approval-tests")
     return create_deep_agent(model=model, tools=[lookup, send_email], subagents=[researcher],
-                             middleware=[middleware], checkpointer=checkpointer, store=store)
+                             middleware=[middleware], checkpointer=saver, interrupt_on=gates if on_agent else None)
 
 
 @contextlib.contextmanager
-def persistence(spec: str) -> Iterator[tuple[Any, Any]]:
+def checkpointer(spec: str) -> Iterator[Any]:
+    """A checkpointer and nothing else: the pause lives in graph state."""
     kind, _, where = spec.partition(":")
     if kind == "sqlite":
         from langgraph.checkpoint.sqlite import SqliteSaver
-        from langgraph.store.sqlite import SqliteStore
 
-        with SqliteSaver.from_conn_string(str(Path(where) / "checkpoints.db")) as saver, \
-                SqliteStore.from_conn_string(str(Path(where) / "store.db")) as store:
+        with SqliteSaver.from_conn_string(str(Path(where) / "checkpoints.db")) as saver:
             saver.setup()
-            store.setup()
-            yield saver, store
+            yield saver
     elif kind == "postgres":
         from langgraph.checkpoint.postgres import PostgresSaver
-        from langgraph.store.postgres import PostgresStore
 
-        with PostgresSaver.from_conn_string(where) as saver, PostgresStore.from_conn_string(where) as store:
+        with PostgresSaver.from_conn_string(where) as saver:
             saver.setup()
-            store.setup()
-            yield saver, store
+            yield saver
     else:
-        raise SystemExit(f"unknown persistence {spec!r}: use sqlite:DIR or postgres:DSN")
+        raise SystemExit(f"unknown checkpointer {spec!r}: use sqlite:DIR or postgres:DSN")
 
 
 def main(argv: list[str]) -> None:
     spec, thread_id, effects, phase, *rest = argv
-    with persistence(spec) as (saver, store):
-        agent = build_agent(Path(effects), saver, store)
+    with checkpointer(spec) as saver:
+        agent = build_agent(Path(effects), saver)
         if phase == "start":
             state = agent.invoke(user("Brief Ada, Bob and Cy."), thread(thread_id))
-            print(json.dumps({"interrupt": state["__interrupt__"][0].value}))
+            pause = agent.get_state(thread(thread_id)).values["_quickbox_pauses"]
+            print(json.dumps({"interrupt": state["__interrupt__"][0].value,
+                              "record_bytes": {k: len(saver.serde.dumps_typed(v)[1]) for k, v in pause.items()}}))
         else:
             state = agent.invoke(Command(resume=json.loads(rest[0])), thread(thread_id))
             print(json.dumps({"result": tool_messages(state)[-1].content, "answer": state["messages"][-1].content,

@@ -27,3 +27,13 @@ def test_the_example_pauses_in_one_process_and_finishes_in_another(tmp_path: Pat
     assert "[publish_release] published 2.4.0 with 1 breaking change(s)" in second
     assert "[agent] Release 2.4.0 is out." in second
     assert (tmp_path / "published.txt").read_text() == "2.4.0\n"
+
+
+def test_the_example_can_run_again_after_a_finished_run(tmp_path: Path) -> None:
+    run_example("--state", str(tmp_path))
+    run_example("approve", "--state", str(tmp_path))
+    again = run_example("--state", str(tmp_path))
+    assert "Waiting for approval:\n  - publish_release(" in again
+    finished = run_example("reject", "not twice", "--state", str(tmp_path))
+    assert "[agent] Release 2.4.0 was not published." in finished
+    assert (tmp_path / "published.txt").read_text() == "2.4.0\n"

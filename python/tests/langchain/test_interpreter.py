@@ -47,13 +47,14 @@ def test_uncaught_errors_carry_their_name_message_and_stack() -> None:
     assert results[0].startswith('<error type="TypeError">cannot read property \'x\' of null\n    at f (<eval>:1')
 
 
-@pytest.mark.parametrize(("program", "kind"), [
-    ("while (true) {}", "Timeout"),
-    ("const a = []; while (true) a.push('x'.repeat(4096))", "OutOfMemory"),
-    ("await new Promise(() => {})", "Deadlock"),
+@pytest.mark.parametrize(("program", "kind", "timeout"), [
+    ("while (true) {}", "Timeout", 0.3),
+    # CPU time enough to fill 16 MiB even on a loaded machine: the memory limit must trip first
+    ("const a = []; while (true) a.push('x'.repeat(4096))", "OutOfMemory", 5.0),
+    ("await new Promise(() => {})", "Deadlock", 0.3),
 ])
-def test_limits_end_as_errors_the_model_can_act_on(program: str, kind: str) -> None:
-    middleware = CodeInterpreterMiddleware(timeout=0.3, memory_limit=16 * 1024 * 1024)
+def test_limits_end_as_errors_the_model_can_act_on(program: str, kind: str, timeout: float) -> None:
+    middleware = CodeInterpreterMiddleware(timeout=timeout, memory_limit=16 * 1024 * 1024)
     results, _ = run_evals([program, "'still alive'"], middleware=middleware)
     assert results[0].startswith(f'<error type="{kind}">')
     assert results[1] == "<result>still alive</result>"

@@ -24,6 +24,7 @@ from scripted_agents import Effects, ScriptedChatModel, eval_turn, final, last_t
 from quickbox.langchain import CodeInterpreterMiddleware
 
 APPROVE = {"type": "approve"}
+PAUSES = "_quickbox_pauses"
 
 
 class World:
@@ -122,20 +123,19 @@ async def test_three_pending_calls_are_one_request_and_every_decision_applies(as
                              "send robert@example.com": 1}
 
 
-def test_two_evals_paused_in_one_turn_are_answered_by_interrupt_id() -> None:
+def test_two_evals_paused_in_one_turn_are_one_request_in_call_order() -> None:
     world = World()
     model = ScriptedChatModel(turns=[eval_turn("await tools.sendEmail({ to: 'a@example.com' })",
                                                "await tools.deleteFile({ path: '/b' })"), final()])
-    agent = create_deep_agent(model=model, tools=world.tools, checkpointer=InMemorySaver(), store=InMemoryStore(),
+    agent = create_deep_agent(model=model, tools=world.tools, checkpointer=InMemorySaver(),
                               middleware=[CodeInterpreterMiddleware(ptc=["send_email", "delete_file"],
                                                                     interrupt_on={"send_email": True,
                                                                                   "delete_file": True})])
-    pauses = agent.invoke(user("go"), thread("t"))["__interrupt__"]
-    assert sorted(p.value["action_requests"][0]["name"] for p in pauses) == ["delete_file", "send_email"]
-    answers = {p.id: {"decisions": [APPROVE if p.value["action_requests"][0]["name"] == "send_email"
-                                    else {"type": "reject", "message": "keep it"}]} for p in pauses}
-    done = agent.invoke(Command(resume=answers), thread("t"))
-    rejected, sent = sorted(str(m.content) for m in done["messages"] if getattr(m, "name", None) == "eval")
+    (pause,) = agent.invoke(user("go"), thread("t"))["__interrupt__"]
+    assert [a["name"] for a in pause.value["action_requests"]] == ["send_email", "delete_file"]
+    done = agent.invoke(Command(resume={"decisions": [APPROVE, {"type": "reject", "message": "keep it"}]}),
+                        thread("t"))
+    sent, rejected = (str(m.content) for m in done["messages"] if getattr(m, "name", None) == "eval")
     assert rejected.startswith("<error type=\"Error\">the reviewer rejected the call to 'delete_file': keep it")
     assert sent == "<result>sent to a@example.com</result>"
     assert world.effects == {"send a@example.com": 1}
@@ -212,7 +212,7 @@ def test_an_answer_that_does_not_fit_the_request_is_refused_and_can_be_given_aga
     assert world.effects == {}
 
 
-def test_going_back_to_the_checkpoint_asks_again_from_the_first_round() -> None:
+def test_running_a_paused_thread_again_without_an_answer_asks_the_same_question() -> None:
     world = World()
     program = """
     const a = await tools.deleteFile({ path: "/a" }).catch(() => "kept /a");
@@ -221,31 +221,31 @@ def test_going_back_to_the_checkpoint_asks_again_from_the_first_round() -> None:
     """
     agent = make_agent(world, program)
     agent.invoke(user("go"), thread("t"))
-    agent.invoke(Command(resume={"decisions": [APPROVE]}), thread("t"))
-    replayed = agent.invoke(None, agent.get_state(thread("t")).config)  # time travel drops the answers
-    assert replayed["__interrupt__"][0].value["action_requests"][0]["args"] == {"path": "/a"}
-    again = agent.invoke(Command(resume={"decisions": [{"type": "reject"}]}), thread("t"))
-    assert again["__interrupt__"][0].value["action_requests"][0]["args"] == {"path": "/b"}
+    again = agent.invoke(None, thread("t"))
+    assert again["__interrupt__"][0].value["action_requests"][0]["args"] == {"path": "/a"}
+    second = agent.invoke(Command(resume={"decisions": [{"type": "reject"}]}), thread("t"))
+    assert second["__interrupt__"][0].value["action_requests"][0]["args"] == {"path": "/b"}
+    repeated = agent.invoke(None, thread("t"))  # nothing already decided is asked or run again
+    assert repeated["__interrupt__"][0].value["action_requests"][0]["args"] == {"path": "/b"}
     done = agent.invoke(Command(resume={"decisions": [APPROVE]}), thread("t"))
     assert last_tool_content(done) == '<result>["kept /a", "deleted /b"]</result>'
-    assert world.effects == {"delete /a": 1, "delete /b": 1}
+    assert world.effects == {"delete /b": 1}
 
 
-async def test_async_sqlite_checkpointer_and_store(tmp_path: Path) -> None:
+async def test_async_sqlite_checkpointer_alone_keeps_the_pause_in_graph_state(tmp_path: Path) -> None:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-    from langgraph.store.sqlite.aio import AsyncSqliteStore
 
     world = World()
-    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "checkpoints.db")) as saver, \
-            AsyncSqliteStore.from_conn_string(str(tmp_path / "store.db")) as store:
-        await store.setup()
-        agent = make_agent(world, THREE_EMAILS, store=store, checkpointer=saver)
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "checkpoints.db")) as saver:
+        agent = make_agent(world, THREE_EMAILS, store=None, checkpointer=saver)
         await agent.ainvoke(user("go"), thread("t"))
-        assert len(await store.asearch(("quickbox", "suspended", "t"))) == 1
+        assert list((await agent.aget_state(thread("t"))).values[PAUSES]) == ["call-0"]
         done = await agent.ainvoke(Command(resume={"decisions": [APPROVE] * 3}), thread("t"))
         assert last_tool_content(done).endswith('["sent to ada@example.com", "sent to bob@example.com", '
                                                 '"sent to cy@example.com"]</result>')
-        assert await store.asearch(("quickbox", "suspended", "t")) == []
+        assert (await agent.aget_state(thread("t"))).values[PAUSES] == {}
+        assert world.effects == {**{f"lookup {n}": 1 for n in ("Ada", "Bob", "Cy")},
+                                 **{f"send {n}@example.com": 1 for n in ("ada", "bob", "cy")}}
 
 
 def test_gated_subagent_dispatches_pause_like_tools() -> None:
@@ -302,50 +302,38 @@ def test_the_paused_subagent_continues_from_its_checkpoint() -> None:
     assert world.effects == {"send team@example.com": 1}
 
 
-def test_without_a_store_a_pause_works_in_process_and_says_it_is_not_durable(caplog: pytest.LogCaptureFixture) -> None:
-    world = World()
-    agent = make_agent(world, "await tools.sendEmail({ to: 'a@example.com' })", store=None)
-    with caplog.at_level(logging.WARNING, logger="quickbox.langchain"):
-        agent.invoke(user("go"), thread("t"))
-    assert "will not survive a restart" in caplog.text
-    done = agent.invoke(Command(resume={"decisions": [APPROVE]}), thread("t"))
-    assert last_tool_content(done) == "<result>sent to a@example.com</result>"
-
-
 def test_a_pause_record_that_was_tampered_with_is_refused(caplog: pytest.LogCaptureFixture) -> None:
     world = World()
-    store = InMemoryStore()
-    agent = make_agent(world, "await tools.sendEmail({ to: 'a@example.com' })", store=store,
-                       snapshot_signing_key="key")
+    agent = make_agent(world, "await tools.sendEmail({ to: 'a@example.com' })", snapshot_signing_key="key")
     agent.invoke(user("go"), thread("t"))
-    (item,) = store.search(("quickbox", "suspended", "t"))
-    forged = dict(item.value)
-    forged["rounds"][0]["blocked"][0]["args"] = {"to": "attacker@example.com"}
-    store.put(item.namespace, item.key, forged)
+    record = dict(agent.get_state(thread("t")).values[PAUSES]["call-0"])
+    record["blocked"] = [{**record["blocked"][0], "args": {"to": "attacker@example.com"}}]
+    agent.update_state(thread("t"), {PAUSES: {"call-0": record}})
     with caplog.at_level(logging.WARNING, logger="quickbox.langchain"):
         done = agent.invoke(Command(resume={"decisions": [APPROVE]}), thread("t"))
     assert last_tool_content(done).startswith('<error type="PauseRefused">the pause record of tool call '
                                               "'call-0' failed its integrity check")
     assert world.effects == {} and "failed its integrity check" in caplog.text
-    assert store.search(("quickbox", "suspended", "t")) == []
+    assert agent.get_state(thread("t")).values[PAUSES] == {}
 
 
 def test_a_new_turn_drops_a_pause_nobody_resumed() -> None:
     world = World()
-    store = InMemoryStore()
     model = ScriptedChatModel(turns=[eval_turn("await tools.sendEmail({ to: 'a@example.com' })"), final(), final()])
-    agent = create_deep_agent(model=model, tools=world.tools, checkpointer=InMemorySaver(), store=store, middleware=[
+    agent = create_deep_agent(model=model, tools=world.tools, checkpointer=InMemorySaver(), middleware=[
         CodeInterpreterMiddleware(ptc=["send_email"], interrupt_on={"send_email": True})])
     agent.invoke(user("go"), thread("t"))
-    assert len(store.search(("quickbox", "suspended", "t"))) == 1
-    agent.invoke(user("never mind"), thread("t"))
-    assert store.search(("quickbox", "suspended", "t")) == []
+    assert list(agent.get_state(thread("t")).values[PAUSES]) == ["call-0"]
+    done = agent.invoke(user("never mind"), thread("t"))
+    assert "__interrupt__" not in done and agent.get_state(thread("t")).values[PAUSES] == {}
+    assert "abandoned: a new turn began without resuming it" in last_tool_content(done)
     assert world.effects == {}
 
 
-def test_resume_in_another_os_process_with_sqlite(tmp_path: Path, effects: Effects, approval_process: Any) -> None:
+def test_a_sqlite_checkpointer_alone_makes_a_pause_durable_across_processes(tmp_path: Path, effects: Effects, approval_process: Any) -> None:
     where = f"sqlite:{tmp_path}"
     started = approval_process(where, "thread-1", str(effects.path), "start")
+    assert started["record_bytes"]["call-0"] < 12 * 1024  # the suspended VM (compressed) and what it waits on
     assert [a["args"]["to"] for a in started["interrupt"]["action_requests"]] == [
         "ada@example.com", "bob@example.com", "cy@example.com"]
     assert sorted(effects.lines()) == ["lookup Ada", "lookup Bob", "lookup Cy", "research"]  # lookups run at once
@@ -378,3 +366,14 @@ async def test_twenty_five_agents_pause_and_resume_concurrently_in_one_process()
         f'<result>["P{i}", "sent to p{i}@example.com"]</result>' for i in range(25)]
     assert world.effects == Counter({**{f"lookup P{i}": 1 for i in range(25)},
                                      **{f"send p{i}@example.com": 1 for i in range(25)}})
+
+
+
+def test_two_in_memory_checkpointers_never_share_a_claim() -> None:
+    from quickbox.langchain import _claims
+
+    first, second = InMemorySaver(), InMemorySaver()
+    key = _claims.round_key("t", "call-0", b"the same snapshot")
+    assert _claims.claim(first, key, "run-a") and _claims.start(first, key, "run-a")
+    assert not _claims.claim(first, key, "run-b") and not _claims.start(first, key, "run-b")
+    assert _claims.claim(second, key, "run-c") and _claims.start(second, key, "run-c")
