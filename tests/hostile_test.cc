@@ -83,6 +83,34 @@ TEST(NormalPrograms, ExistForTheSoakToMixIn) {
   }
 }
 
+// ---- The judge itself: a run that departs from its header is reported ---------------------------
+
+bool judged_ok(const std::string &source) { return run_program(engine(), parse_program("judge.js", source)).ok(); }
+
+TEST(CorpusJudge, AcceptsARunThatEndsAsItsHeaderSays) {
+  EXPECT_TRUE(judged_ok("// expect: Done\n// result: 2\n// why: w\n1 + 1"));
+  EXPECT_TRUE(judged_ok("// expect: Timeout\n// why: w\nfor (;;) {}"));
+  EXPECT_TRUE(judged_ok("// expect: Done\n// result: 3\n// caps: echo\n// why: w\nawait echo(3)"));
+}
+
+TEST(CorpusJudge, ReportsEveryWayARunCanDepartFromItsHeader) {
+  EXPECT_FALSE(judged_ok("// expect: Timeout\n// why: w\n1 + 1")) << "wrong kind";
+  EXPECT_FALSE(judged_ok("// expect: Done\n// result: 3\n// why: w\n1 + 1")) << "wrong result";
+  EXPECT_FALSE(judged_ok("// expect: JSException\n// name: TypeError\n// why: w\nthrow new Error('x')")) << "name";
+  EXPECT_FALSE(judged_ok("// expect: JSException\n// message: y\n// why: w\nthrow new Error('x')")) << "message";
+  EXPECT_FALSE(judged_ok("// expect: Timeout\n// limit: 12345 ms\n// why: w\nfor (;;) {}")) << "limit";
+  EXPECT_FALSE(judged_ok("// expect: Done\n// console: z\n// why: w\nconsole.log('x')")) << "console";
+  EXPECT_FALSE(judged_ok("// expect: Timeout\n// discarded: yes\n// why: w\nfor (;;) {}")) << "discarded";
+}
+
+TEST(CorpusJudge, RefusesHeadersItCannotUnderstand) {
+  EXPECT_NE(parse_program("a.js", "1").header_problem, "");
+  EXPECT_NE(parse_program("a.js", "// expect: Done\n1").header_problem, "") << "no why";
+  EXPECT_NE(parse_program("a.js", "// expect: Finished\n// why: w\n1").header_problem, "");
+  EXPECT_NE(parse_program("a.js", "// expect: Done\n// caps: network\n// why: w\n1").header_problem, "");
+  EXPECT_NE(parse_program("a.js", "// expect: Done\n// cpu-time: soon\n// why: w\n1").header_problem, "");
+}
+
 // ---- One test per program -----------------------------------------------------------------------
 
 class HostileProgramTest : public testing::TestWithParam<CorpusProgram> {};

@@ -213,13 +213,10 @@ const std::vector<std::string> kCorpusCapabilities = {"echo", "echoSync", "sleep
 
 std::string CorpusProgram::family() const { return file_name.substr(0, file_name.find_first_of("-.")); }
 
-CorpusProgram load_program(const fs::path &path) {
+CorpusProgram parse_program(std::string file_name, std::string source) {
   CorpusProgram p;
-  p.file_name = path.filename().string();
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  p.source = buffer.str();
+  p.file_name = std::move(file_name);
+  p.source = std::move(source);
 
   std::map<std::string, std::string> header;
   std::istringstream lines(p.source);
@@ -265,6 +262,13 @@ CorpusProgram load_program(const fs::path &path) {
     if (!valid) p.header_problem = std::string("`// ") + key + ":` needs a whole number of milliseconds";
   }
   return p;
+}
+
+CorpusProgram load_program(const fs::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_program(path.filename().string(), buffer.str());
 }
 
 std::vector<CorpusProgram> load_programs(const fs::path &dir) {

@@ -66,6 +66,8 @@ struct CorpusProgram {
   std::string family() const;
 };
 
+/// Parses a program's header from its source.
+CorpusProgram parse_program(std::string file_name, std::string source);
 /// Reads and parses one program file.
 CorpusProgram load_program(const std::filesystem::path &path);
 /// Every *.js file of a directory, sorted by name (empty if the directory does not exist).
