@@ -203,7 +203,6 @@ int run(const Settings &settings) {
   std::atomic<bool> stop_sampling{false};
   std::vector<Sample> samples;
   uint64_t max_rss = 0;
-  std::string stuck;
 
   std::thread sampler([&] {
     while (!stop_sampling) {
