@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 VENV ?= $(BUILD)/venv
 PYTHON ?= python3
 
-.PHONY: all build deps demo test test-cpp test-python python lock bench fuzz clean
+.PHONY: all build deps demo test test-cpp test-python python lock bench fuzz soak test-asan clean
 
 all: build
 
@@ -66,6 +66,42 @@ bench: build
 # libFuzzer targets (fuzz/): FUZZ_SECONDS per target, default 60; fails on any finding.
 fuzz: deps
 	JOBS=$(JOBS) bash fuzz/run.sh
+
+# The soak test (tests/soak/soak.cc): SOAK_THREADS threads run sandboxes on a random mix of
+# hostile and normal programs for SOAK_SECONDS while RSS is sampled; SOAK_SEED repeats a run.
+# ctest runs a 25-second version as soak_short.
+SOAK_SECONDS ?= 300
+SOAK_THREADS ?= 4
+soak: build
+	$(BUILD)/tests/quickbox-soak --seconds $(SOAK_SECONDS) --threads $(SOAK_THREADS) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+
+# The C++ tests, then the Python tests, with the host code (library, CLI, tests and the Python
+# extension) built with AddressSanitizer and UndefinedBehaviorSanitizer in $(ASAN_BUILD); the guest
+# wasm is unaffected. Any sanitizer report fails the run. The extension is built in the same tree
+# and staged with the package sources in $(ASAN_BUILD)/site; python itself is not instrumented, so
+# libasan is preloaded, with leak detection off (the interpreter never frees much of its own memory
+# at exit, which would drown real reports). Slow; not part of `make test`.
+ASAN_BUILD ?= build-asan
+ASAN_VENV ?= $(ASAN_BUILD)/venv
+SANITIZERS ?= address,undefined
+ASAN_OPTIONS_CPP = detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
+ASAN_ENV = LSAN_OPTIONS=suppressions=$(abspath tests/asan/lsan.supp):print_suppressions=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+test-asan: deps
+	$(call pinned_venv,$(ASAN_VENV))
+	$(ASAN_VENV)/bin/pip install -q --require-hashes -r python/requirements/build.txt \
+	  -r python/requirements/test.txt -r python/requirements/langchain.txt
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQUICKBOX_SANITIZE=$(SANITIZERS) \
+	  -DQUICKBOX_BUILD_BENCH=OFF -DQUICKBOX_BUILD_PYTHON=ON -DPython_EXECUTABLE=$(abspath $(ASAN_VENV))/bin/python \
+	  $(CMAKE_FLAGS)
+	ASAN_OPTIONS=detect_leaks=0 cmake --build $(ASAN_BUILD) -j $(JOBS)
+	rm -rf $(ASAN_BUILD)/site && mkdir -p $(ASAN_BUILD)/site && cp -r python/quickbox $(ASAN_BUILD)/site/
+	cp $(ASAN_BUILD)/python/_quickbox*.so $(ASAN_BUILD)/site/quickbox/
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=$(ASAN_OPTIONS_CPP) $(ASAN_ENV) ctest --output-on-failure -j $(JOBS); \
+	  cpp=$$?; cd $(CURDIR) && \
+	  LD_PRELOAD=$$($(CXX) -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(ASAN_ENV) \
+	  PYTHONPATH=$(abspath $(ASAN_BUILD))/site $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider; \
+	  py=$$?; echo "test-asan: ctest exit $$cpp, pytest exit $$py"; test $$cpp = 0 && test $$py = 0
 
 clean:
 	rm -rf $(BUILD)

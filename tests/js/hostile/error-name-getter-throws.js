@@ -1,0 +1,3 @@
+// expect: JSException
+// why: the error's name is a getter that throws while the error is being reported; the report must still come back as a JSException, not Internal.
+throw Object.defineProperty(new Error('named badly'), 'name', { get() { throw new Error('no name for you'); } });

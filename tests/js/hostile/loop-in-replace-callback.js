@@ -1,0 +1,3 @@
+// expect: Timeout
+// why: String.prototype.replace calls its replacer, which never returns.
+'abc'.replace('b', () => { for (;;) {} });

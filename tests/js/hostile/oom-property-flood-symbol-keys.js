@@ -1,0 +1,6 @@
+// expect: OutOfMemory
+// why: a property flood keyed by fresh symbols instead of strings.
+{
+  const flooded = {};
+  for (;;) flooded[Symbol()] = 1;
+}

@@ -1,0 +1,4 @@
+// expect: StackOverflow
+// why: a constructor that constructs another instance of its own class.
+class Endless { constructor() { new Endless(); } }
+new Endless();

@@ -1,0 +1,4 @@
+// expect: StackOverflow
+// why: a generator that delegates to a new copy of itself with yield*.
+function* deeper() { yield* deeper(); }
+deeper().next();
