@@ -454,13 +454,14 @@ void Sandbox::Impl::dispatch_ready_calls() {
     if (policy.call_timeout) call.timeout_at = call.started + *policy.call_timeout;
     Completion done(call.completion);
     CallInfo info{.call_id = call.id, .capability = cap->name, .deadline = wall_deadline};
+    std::vector<Value> args = decode_args(call);  // host work, charged; the handler's time is not
     std::string failure;
     try {
       timed_handler([&] {
         if (cap->capability.kind == Capability::Kind::Sync) {
-          done.resolve(cap->capability.sync_handler(info, decode_args(call)));
+          done.resolve(cap->capability.sync_handler(info, args));
         } else {
-          cap->capability.async_handler(info, decode_args(call), done);
+          cap->capability.async_handler(info, std::move(args), done);
         }
       });
     } catch (const CapabilityError &e) {

@@ -123,7 +123,7 @@ TEST(CpuBudget, GuestCodeRunWhileSettlingCountsAgainstTheCpuBudget) {
   Spent used = spent_in([&] { r.emplace(sandbox.eval(program)); });
   expect_timeout(*r, "200 settles, each reading a 20 ms then-getter");
   EXPECT_LT(used.cpu, 200ms + kSlack) << "CPU used for the evaluation: " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 200ms + 2 * kSlack) << "elapsed: " << used.elapsed.count() << " ms";
+  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -142,7 +142,7 @@ TEST(CpuBudget, ThenableJobsAndPromiseReactionsCountAgainstTheCpuBudget) {
   Spent used = spent_in([&] { r.emplace(sandbox.eval(program)); });
   expect_timeout(*r, "200 thenable jobs of 20 ms");
   EXPECT_LT(used.cpu, 200ms + kSlack) << "CPU used: " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 200ms + 2 * kSlack) << "elapsed: " << used.elapsed.count() << " ms";
+  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -157,7 +157,7 @@ TEST(CpuBudget, TheHostsWorkPerCallCountsAgainstTheCpuBudget) {
     Spent used = spent_in([&] { r.emplace(sandbox.eval(program)); });
     expect_timeout(*r, program);
     EXPECT_LT(used.cpu, 1000ms + kSlack) << (async ? "async" : "sync") << " calls used " << used.cpu.count() << " ms of CPU";
-    EXPECT_LT(used.elapsed, 1000ms + 2 * kSlack) << "elapsed: " << used.elapsed.count() << " ms";
+    EXPECT_LT(used.elapsed, 1000ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
     expect_usable(sandbox);
   }
 }
@@ -176,7 +176,7 @@ TEST(CpuBudget, ResumingASuspendedEvaluationContinuesItsMeter) {
   Spent used = spent_in([&] { r.emplace(sandbox.resume()); });
   expect_timeout(*r, "a loop after resuming");
   EXPECT_LT(used.cpu, 100ms + kSlack) << "the resume had about 100 ms left and used " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 100ms + 2 * kSlack) << "elapsed: " << used.elapsed.count() << " ms";
+  EXPECT_LT(used.elapsed, 100ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -201,7 +201,7 @@ TEST(CpuBudget, CodeRunBySettlingFromTheCallerCountsAgainstTheSuspendedEvaluatio
   ASSERT_TRUE(failure.has_value()) << "settling 100 calls with a 20 ms getter fit in 200 ms";
   EXPECT_EQ(failure->kind, ErrorKind::Timeout) << failure->to_string();
   EXPECT_LT(used.cpu, 200ms + kSlack) << "settling used " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 200ms + 2 * kSlack) << "elapsed: " << used.elapsed.count() << " ms";
+  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   EXPECT_FALSE(sandbox.suspended()) << "the evaluation ended when its budget ran out";
   expect_timeout(sandbox.resume(), "resume() after the evaluation ran out while settling");
   expect_usable(sandbox);
@@ -221,7 +221,7 @@ TEST(CpuBudget, RunJobsIsMeteredLikeAnEvaluation) {
   if (r->ok()) GTEST_SKIP() << "the engine ran the finalizer before run_jobs(); nothing to meter";
   expect_timeout(*r, "a finalizer job that never ends");
   EXPECT_LT(used.cpu, 200ms + kSlack);
-  EXPECT_LT(used.elapsed, 200ms + 2 * kSlack) << "elapsed: " << used.elapsed.count() << " ms";
+  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -254,7 +254,7 @@ TEST(CpuBudget, ARestoredEvaluationKeepsItsMeterAndSettlingItIsMetered) {
   ASSERT_TRUE(failure.has_value());
   EXPECT_EQ(failure->kind, ErrorKind::Timeout) << failure->to_string();
   EXPECT_LT(used.cpu, 100ms + kSlack) << "the restored evaluation had about 100 ms left and used " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 100ms + 2 * kSlack) << "elapsed: " << used.elapsed.count() << " ms";
+  EXPECT_LT(used.elapsed, 100ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(restored);
 }
 
@@ -419,6 +419,11 @@ TEST(HostMemory, PendingCallsPerEvaluationAreCapped) {
   EXPECT_NE(v.as_array()[0].as_string().find("pending calls"), std::string::npos) << inspect(v);
   // The cap is per evaluation: the next one starts from none pending.
   eval_ok(sandbox, "for (let i = 0; i < 10; i++) hold(i); 1");
+  // Uncaught, the refusal is the program's own exception.
+  Error e = eval_error(sandbox, "for (let i = 0; i < 10; i++) hold(i); await hold(10);");
+  EXPECT_EQ(e.kind, ErrorKind::JSException) << e.to_string();
+  EXPECT_EQ(e.name, "Error");
+  EXPECT_NE(e.message.find("pending calls"), std::string::npos) << e.message;
 }
 
 TEST(HostMemory, TheDefaultCapsPendingCalls) {
