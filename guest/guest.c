@@ -359,8 +359,19 @@ static int32_t reply(int32_t status) {
   return status;
 }
 
+/* An operation stopped at a deadline leaves the jobs it queued behind (promise reactions,
+ * finalizers). They belong to the evaluation that ran out, and must not run on in a later one: with
+ * the interrupt still set, each stops at its first interrupt check, so this only drops them. */
+static void drop_jobs_after_interrupt(void) {
+  JSContext *job_ctx;
+  for (int r; (r = JS_ExecutePendingJob(rt, &job_ctx)) != 0;)
+    if (r < 0) JS_FreeValue(ctx, JS_GetException(ctx));
+  clear_rejections();
+}
+
 /* [kind, name, message, stack] (+ the thrown value when it was not an Error and can be encoded) */
 static int32_t reply_error(uint32_t kind, const char *name, const char *message, const char *stack) {
+  if (kind == QB_ERROR_TIMEOUT && interrupted) drop_jobs_after_interrupt();
   output.len = 0;
   qb_cbor_put_head(&output, 4, 4);
   qb_cbor_put_head(&output, 0, kind);
