@@ -56,6 +56,14 @@ std::string read_claim_text(int fd) {
   return text;
 }
 
+void sync_directory_of(const std::string &path) {
+  std::string directory = std::filesystem::path(path).parent_path().string();
+  int fd = open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  fsync(fd);
+  close(fd);
+}
+
 /// The same file is still at `path` (it was not released and replaced while we looked at it).
 bool still_at(int fd, const std::string &path) {
   struct stat open_file, named;
@@ -115,10 +123,12 @@ std::variant<StateClaim, ClaimRefusal> claim_state(const std::string &state_file
     unlink(fresh.c_str());  // left by a process that had our pid and died here: it is ours to drop
     int fd = open(fresh.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return failure("cannot create '" + fresh + "'");
-    bool ready = flock(fd, LOCK_EX | LOCK_NB) == 0 && write_all(fd, text);
+    bool ready = flock(fd, LOCK_EX | LOCK_NB) == 0 && write_all(fd, text) && fsync(fd) == 0;
     int link_errno = 0;
     if (ready && link(fresh.c_str(), path.c_str()) != 0) link_errno = errno;
     unlink(fresh.c_str());
+    // On disk before anything runs: a claim lost to a power cut would let the state run again.
+    if (ready && link_errno == 0) sync_directory_of(path);
     if (!ready) {
       close(fd);
       return failure("cannot write '" + fresh + "'");

@@ -457,16 +457,17 @@ std::string capabilities_section() {
          "  async in JS:\n"
          "    ask        a person answers later: calling it suspends the program (see resume)\n"
          "    echo       resolves with its first argument; \"delay_ms\": N first waits (for testing)\n"
-         "    read_text  reads one UTF-8 file under \"root\": \"DIR\"; absolute paths, '..' and\n"
-         "               symbolic links that lead out of DIR are refused\n"
+         "    read_text  reads one UTF-8 regular file under \"root\": \"DIR\", at most max_result_bytes;\n"
+         "               absolute paths, '..', symbolic links that lead out of DIR, FIFOs,\n"
+         "               devices and directories are refused\n"
          "    append     appends its argument (strings as they are, other values as JSON) as one\n"
-         "               line to \"file\": \"FILE\"; a handler for demos and tests\n"
+         "               line to the regular file \"file\": \"FILE\"; a handler for demos and tests\n"
          "  Paths in a manifest are relative to the manifest's directory. Policy fields for any\n"
          "  capability: max_calls_per_eval, max_in_flight, timeout_ms, max_argument_bytes,\n"
          "  max_result_bytes, requires_approval (true: each call waits for `resume --approve`),\n"
          "  labels (of \"sensitive_data\", \"untrusted_input\", \"external_effect\"; all three together\n"
-         "  are refused unless \"allow_all_three_labels\": true). Unknown fields and handlers are\n"
-         "  errors (exit code 2). A program that waits on a person ends with exit code 10; with\n"
+         "  are refused unless \"allow_all_three_labels\": true). Unknown fields and handlers, and a\n"
+         "  key written twice in one object, are errors (exit code 2). A program that waits on a person ends with exit code 10; with\n"
          "  --suspend-to STATE its state is saved, to be continued by `quickbox resume STATE`.\n";
 }
 
