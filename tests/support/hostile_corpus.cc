@@ -163,11 +163,20 @@ class Judge {
     }
   }
 
-  void check_cpu(const SandboxOptions &options) {
+  void check_cpu_and_wall(const SandboxOptions &options) {
     auto allowed = cpu_allowance(options);
     if (report_.thread_cpu > allowed)
       problem("the evaluation used " + std::to_string(report_.thread_cpu.count() / 1000) +
               " ms of CPU, more than the " + std::to_string(allowed.count() / 1000) + " ms its budget allows");
+    if (!options.limits.wall_time) return;
+    // A running handler cannot be preempted, so the clock may overrun by one handler call; twice
+    // the limit plus a second covers that for the corpus's handlers (sleep is bounded by the
+    // program, and the corpus sleeps far less than its wall-time).
+    auto wall_allowed = 2 * std::chrono::duration_cast<std::chrono::microseconds>(*options.limits.wall_time) + 1s;
+    if (report_.wall > wall_allowed)
+      problem("the evaluation took " + std::to_string(report_.wall.count() / 1000) + " ms of wall time, more than " +
+              std::to_string(wall_allowed.count() / 1000) + " ms under a wall-time limit of " +
+              std::to_string(options.limits.wall_time->count()) + " ms");
   }
 
   void check_sandbox_still_works(Sandbox &sandbox, const Result &r) {
@@ -346,7 +355,7 @@ RunReport run_program(const Engine &engine, const CorpusProgram &program) {
     report.instance_discarded = r.error().instance_discarded;
   }
   judge.check_outcome(options, r);
-  judge.check_cpu(options);
+  judge.check_cpu_and_wall(options);
   judge.check_sandbox_still_works(sandbox, r);
   judge.check_fresh_sandbox_is_pristine(engine);
   return report;

@@ -100,7 +100,8 @@ struct RunReport {
 
 /// Runs a program in a new sandbox of `engine` and checks, in order: that it ends as its header
 /// says; that the evaluation's thread did not spend more CPU than the budget allows (so work at
-/// settle time or on the host side cannot escape it); that the same sandbox evaluates 1 + 1
+/// settle time or on the host side cannot escape it) and, under a wall-time limit, that the
+/// evaluation ended within twice that limit plus a second; that the same sandbox evaluates 1 + 1
 /// afterwards (after reset() when the instance was discarded); and that a fresh sandbox sees
 /// pristine intrinsics.
 RunReport run_program(const Engine &engine, const CorpusProgram &program);
