@@ -95,7 +95,7 @@ TEST(ThreadSafety, EveryOperationFromAnotherThreadWhileAnEvalRunsIsRefusedNaming
     EXPECT_EQ(refused->message.find("the sandbox is busy: another thread is running eval()"), 0u)
         << op.name << ": " << refused->message;
   }
-  EXPECT_TRUE(s.sandbox->suspended()) << "suspended() answers at once from any thread";
+  EXPECT_TRUE(s.sandbox->suspended()) << "suspended() answers at once from any thread: the eval has not ended";
   EXPECT_FALSE(s.sandbox->discarded());
   runner.join();
   ASSERT_TRUE(ended && ended->failed());
@@ -169,6 +169,22 @@ TEST(ThreadSafety, FromInsideAHostFunctionOperationsThatEnterTheGuestAreRefusedA
   EXPECT_TRUE(pending_inside.empty());
   EXPECT_EQ(audit_inside, 1u) << "the audit log is readable from a host function";
   EXPECT_EQ(eval_ok(sandbox, "x"), Value(40.0)) << "nothing the refused calls would have done happened";
+}
+
+TEST(ThreadSafety, AnAsyncHandlerStartedByTheDrivingLoopIsAHostFunctionToo) {
+  Sandbox sandbox = make_sandbox();
+  std::optional<Error> eval_inside;
+  ASSERT_TRUE(sandbox
+                  .register_capability(Capability::async("fetch",
+                                                         [&](const CallInfo &, std::vector<Value>, Completion done) {
+                                                           eval_inside = error_of(sandbox.eval("1"));
+                                                           done.resolve(Value("fetched"));
+                                                         }))
+                  .ok());
+  EXPECT_EQ(eval_ok(sandbox, "await fetch()"), Value("fetched"));
+  ASSERT_TRUE(eval_inside);
+  EXPECT_EQ(eval_inside->message,
+            "cannot call eval() from inside a host function while the sandbox runs eval(); call it after eval() returns");
 }
 
 TEST(ThreadSafety, AnAnswerGivenFromInsideAHostFunctionReachesTheProgramWhenItResumes) {

@@ -191,7 +191,8 @@ class Sandbox {
   /// InvalidInput for a bad name or policy, a duplicate, or a rule-of-two violation. On a restored
   /// sandbox, registering a name the snapshot knows binds the handler to the existing function.
   Status register_capability(Capability capability);
-  /// True while an evaluation is suspended on host calls.
+  /// True while an evaluation has not ended: suspended on host calls, or (seen from another
+  /// thread or a host function) still running. Answers at once from any thread.
   bool suspended() const;
   /// The calls a suspended evaluation waits on (approvals and external answers). From another
   /// thread it waits for a running operation to return (see the threading contract above).
