@@ -7,6 +7,7 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <cctype>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -189,6 +190,40 @@ nb::list from_values(const std::vector<Value> &values) {
 /// (status, payload, console, console_dropped_bytes) with status 0 done, 1 error, 2 suspended.
 /// payload: the value; (kind, name, message, stack, thrown or UNDEFINED, discarded); or a list of
 /// pending calls (call_id, capability, args, needs_approval).
+/// A library message in Python's words: the library names its C++ options (SandboxOptions::
+/// allow_all_three_labels, RestoreOptions::hmac_key...), a Python caller knows them by their
+/// Python names. Known names are translated; any other `Type::` qualifier is dropped, so no C++
+/// type name reaches Python.
+std::string python_wording(std::string message) {
+  static const std::pair<std::string_view, std::string_view> kNames[] = {
+      {"SandboxOptions::allow_all_three_labels", "Runtime(allow_all_three_labels=True)"},
+      {"RestoreOptions::hmac_key", "key="},
+      {"RestoreOptions::max_snapshot_bytes", "the snapshot size limit"},
+      {"Limits::memory_bytes", "memory_limit"},
+      {"Limits::cpu_time", "timeout"},
+      {"Limits::wall_time", "wall_timeout"},
+      {"Limits::stack_bytes", "stack_limit"},
+      {"Limits::console_bytes", "console_limit"},
+      {"Limits::result_bytes", "result_limit"},
+      {"Limits::max_host_calls", "max_host_calls"},
+      {"Limits::source_bytes", "the source limit"},
+      {"Limits::max_depth", "the nesting limit"},
+      {"Clock::start_ms", "fixed_time_ms"},
+      {"EvalOptions::cpu_time", "timeout"},
+  };
+  for (auto [cpp, python] : kNames)
+    for (size_t at = message.find(cpp); at != std::string::npos; at = message.find(cpp, at + python.size()))
+      message.replace(at, cpp.size(), python);
+  for (size_t at = message.find("::"); at != std::string::npos; at = message.find("::", at)) {
+    size_t start = at;
+    while (start > 0 && (std::isalnum(static_cast<unsigned char>(message[start - 1])) || message[start - 1] == '_'))
+      start--;
+    message.erase(start, at + 2 - start);
+    at = start;
+  }
+  return message;
+}
+
 nb::tuple outcome(const Result &r) {
   nb::list console;
   for (const auto &line : r.console) console.append(nb::make_tuple(std::string(to_string(line.level)), line.text));
@@ -196,7 +231,9 @@ nb::tuple outcome(const Result &r) {
   if (r.failed()) {
     const Error &e = r.error();
     nb::object thrown = e.thrown ? from_value(*e.thrown) : undefined_object;
-    return nb::make_tuple(1, nb::make_tuple(std::string(to_string(e.kind)), e.name, e.message, e.stack, thrown,
+    // A JavaScript exception's message is the program's own text; the rest are the library's.
+    std::string message = e.kind == ErrorKind::JSException ? e.message : python_wording(e.message);
+    return nb::make_tuple(1, nb::make_tuple(std::string(to_string(e.kind)), e.name, message, e.stack, thrown,
                                             e.instance_discarded),
                           console, r.console_dropped_bytes);
   }
@@ -208,8 +245,9 @@ nb::tuple outcome(const Result &r) {
 
 /// Raises the package's exception for a refusal or misuse (the package maps kinds to classes).
 [[noreturn]] void raise_status(const Error &e) {
-  if (!status_error.is_valid()) throw nb::value_error(e.message.c_str());
-  nb::object exc = status_error(std::string(to_string(e.kind)), e.message);
+  std::string message = python_wording(e.message);
+  if (!status_error.is_valid()) throw nb::value_error(message.c_str());
+  nb::object exc = status_error(std::string(to_string(e.kind)), message);
   PyErr_SetObject(reinterpret_cast<PyObject *>(Py_TYPE(exc.ptr())), exc.ptr());
   throw nb::python_error();
 }

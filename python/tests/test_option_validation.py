@@ -173,3 +173,15 @@ def test_refusals_are_quickbox_errors_or_type_errors_never_runtime_errors() -> N
             Runtime(**bad)
         assert not isinstance(raised.value, RuntimeError) or isinstance(raised.value, QuickJSError)
         assert "bad_cast" not in str(raised.value)
+
+
+def test_refusals_from_the_engine_name_python_options_not_cpp_ones(rt: Runtime, ctx: Context) -> None:
+    ctx.register("read_secrets", lambda: 1, policy=Policy(labels=Label.SENSITIVE_DATA))
+    ctx.register("browse", lambda: 1, policy=Policy(labels=Label.UNTRUSTED_INPUT))
+    with pytest.raises(InvalidInputError) as raised:
+        ctx.register("send", lambda: 1, policy=Policy(labels=Label.EXTERNAL_EFFECT))
+    check_message(raised.value, ["rule of two", "Runtime(allow_all_three_labels=True)"])
+    signed = ctx.create_snapshot(key=b"k" * 32)
+    with pytest.raises(QuickJSError) as refused:
+        rt.restore(signed)
+    check_message(refused.value, ["signed", "key="])
