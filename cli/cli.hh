@@ -252,8 +252,13 @@ Expected<Engine> start_engine(const Options &options);
 /// Explains a failure to create (or restore) a sandbox; returns the exit code for it.
 int setup_failure(const Error &error, const Options &options);
 
-/// The whole contents of a file, or a message saying why it cannot be read.
-std::variant<std::string, UsageError> read_file(const std::string &path);
+/// The largest file the command line reads whole (a state, a key, a manifest): no legitimate one
+/// comes near it, and it keeps an endless file (/dev/zero) from exhausting memory.
+inline constexpr uint64_t kMaxInputFileBytes = uint64_t{1} << 30;
+
+/// The whole contents of a file, or a message saying why it cannot be read (including a file
+/// larger than max_bytes; reading stops there).
+std::variant<std::string, UsageError> read_file(const std::string &path, uint64_t max_bytes = kMaxInputFileBytes);
 
 /// The sandbox options the command line and its manifest (if any) ask for.
 SandboxOptions sandbox_options(const Options &options, const Manifest *manifest);

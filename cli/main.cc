@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,16 +19,35 @@ int usage_error(const std::string &message) {
   return kExitUsage;
 }
 
-std::variant<std::string, UsageError> read_file(const std::string &path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE *)> file(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!file) return UsageError{"cannot open '" + path + "': " + std::strerror(errno)};
+namespace {
+
+/// Up to max_bytes of a stream, or an error naming `name` when it holds more. Reading stops at
+/// max_bytes + 1, so an endless source (/dev/zero, a pipe that never closes its end) costs no
+/// more memory than the limit.
+std::variant<std::string, UsageError> read_bounded(std::FILE *file, const std::string &name, uint64_t max_bytes,
+                                                   std::string_view limit_name) {
   std::string contents;
   char chunk[1 << 16];
-  size_t n;
-  while ((n = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) contents.append(chunk, n);
+  for (;;) {
+    uint64_t room = max_bytes + 1 - contents.size();
+    size_t n = std::fread(chunk, 1, static_cast<size_t>(std::min<uint64_t>(sizeof chunk, room)), file);
+    if (n == 0) break;
+    contents.append(chunk, n);
+    if (contents.size() > max_bytes)
+      return UsageError{name + " is larger than the " + std::string(limit_name) + " of " +
+                        std::to_string(max_bytes) + " bytes"};
+  }
   // fopen succeeds on a directory; the read is what fails (EISDIR).
-  if (std::ferror(file.get())) return UsageError{"cannot read '" + path + "': " + std::strerror(errno)};
+  if (std::ferror(file)) return UsageError{"cannot read " + name + ": " + std::strerror(errno)};
   return contents;
+}
+
+}  // namespace
+
+std::variant<std::string, UsageError> read_file(const std::string &path, uint64_t max_bytes) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE *)> file(std::fopen(path.c_str(), "rb"), std::fclose);
+  if (!file) return UsageError{"cannot open '" + path + "': " + std::strerror(errno)};
+  return read_bounded(file.get(), "'" + path + "'", max_bytes, "limit for files quickbox reads");
 }
 
 namespace {
@@ -40,12 +58,16 @@ struct Program {
   std::string filename;
 };
 
-/// The file's bytes (or stdin's for "-"), or a message saying why they could not be read.
-std::variant<Program, UsageError> read_program(const std::string &path) {
-  if (path == "-") return Program{std::string(std::istreambuf_iterator<char>(std::cin), {}), "<stdin>"};
-  auto source = read_file(path);
+/// The file's bytes (or stdin's for "-"), at most the source limit, or a message saying why they
+/// could not be read.
+std::variant<Program, UsageError> read_program(const std::string &path, uint64_t max_bytes) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE *)> file(
+      path == "-" ? stdin : std::fopen(path.c_str(), "rb"), [](std::FILE *f) { return f == stdin ? 0 : std::fclose(f); });
+  if (!file) return UsageError{"cannot open '" + path + "': " + std::strerror(errno)};
+  std::string name = path == "-" ? "the program on stdin" : "'" + path + "'";
+  auto source = read_bounded(file.get(), name, max_bytes, "source limit");
   if (auto *error = std::get_if<UsageError>(&source)) return *error;
-  return Program{std::get<std::string>(std::move(source)), path};
+  return Program{std::get<std::string>(std::move(source)), path == "-" ? "<stdin>" : path};
 }
 
 /// The flag that sets the limit an InvalidInput message from Sandbox::create is about, if any.
@@ -109,7 +131,7 @@ int print_version(const Options &options) {
 /// The program that eval or run evaluates, or an exit code when it cannot be had.
 std::variant<Program, int> program_for(const Options &options) {
   if (options.command == Command::Eval) return Program{options.operands[0], "<eval>"};
-  auto read = read_program(options.operands[0]);
+  auto read = read_program(options.operands[0], options.sandbox.limits.source_bytes);
   if (auto *error = std::get_if<UsageError>(&read)) return usage_error(error->message);
   return std::get<Program>(std::move(read));
 }

@@ -154,8 +154,11 @@ std::optional<Error> check_capability(const Capability &c) {
     return invalid("capability " + quoted(c.name) + " is Async but has no async handler");
   if (c.policy.max_in_flight && *c.policy.max_in_flight == 0)
     return invalid("capability " + quoted(c.name) + ": max_in_flight must be at least 1");
-  if (c.policy.call_timeout && c.policy.call_timeout->count() <= 0)
-    return invalid("capability " + quoted(c.name) + ": call_timeout must be positive");
+  if (c.policy.call_timeout)
+    if (auto err = internal::check_duration(*c.policy.call_timeout, "CapabilityPolicy::call_timeout")) {
+      err->message = "capability " + quoted(c.name) + ": " + err->message;
+      return err;
+    }
   if (c.policy.labels & ~7u) return invalid("capability " + quoted(c.name) + ": unknown label bits");
   return std::nullopt;
 }
@@ -184,6 +187,14 @@ std::optional<Error> Sandbox::Impl::check_rule_of_two(const Capability &extra) c
 
 Status Sandbox::register_capability(Capability capability) {
   Impl &s = *impl_;
+  // Exclusive: it enters the guest, and rebinding would replace a handler that may be running.
+  OperationGuard guard(s, "register_capability()", internal::Access::Exclusive);
+  if (guard.refused()) return *guard.refused();
+  return s.add_capability(std::move(capability));
+}
+
+Status Sandbox::Impl::add_capability(Capability capability) {
+  Impl &s = *this;
   if (s.discarded) return s.discarded_result().error();
   if (auto err = check_capability(capability)) return *err;
   if (auto err = s.check_rule_of_two(capability)) return *err;
@@ -684,6 +695,8 @@ const char *describe(HostCall::State state) {
 
 Result Sandbox::resume() {
   Impl &s = *impl_;
+  OperationGuard guard(s, "resume()", internal::Access::Exclusive);
+  if (guard.refused()) return Result::failure(*guard.refused());
   if (s.discarded) return s.discarded_result();
   if (!s.evaluating && s.ended) {
     Result ended = std::move(*s.ended);
@@ -701,8 +714,9 @@ void Sandbox::Impl::end_while_settling(Error error) {
 
 namespace {
 // Settles a pending call with an answer from the caller; payload is the encoded value or Error.
-Status answer(Sandbox::Impl &s, uint32_t call_id, HostCall::State expected, bool ok, std::vector<uint8_t> payload,
-              CallOutcome outcome, const std::string &detail) {
+// `value` is the answer before encoding, kept when the answer must wait (see below).
+Status answer(Sandbox::Impl &s, uint32_t call_id, HostCall::State expected, bool ok, const Value &value,
+              std::vector<uint8_t> payload, CallOutcome outcome, const std::string &detail) {
   if (s.discarded) return s.discarded_result().error();
   HostCall *call = s.find_call(call_id);
   if (!call) return invalid("no pending call has id #" + std::to_string(call_id));
@@ -714,6 +728,20 @@ Status answer(Sandbox::Impl &s, uint32_t call_id, HostCall::State expected, bool
     return invalid("the answer to call #" + std::to_string(call_id) + " is " + format_bytes(payload.size()) +
                    ", more than " + quoted(cap->name) + "'s limit of " +
                    format_bytes(cap->capability.policy.max_result_bytes));
+  if (s.use.nested()) {
+    // Called from a host function: the guest is in the middle of an operation and cannot take
+    // the answer now. It is handed over like a handler's completion, and reaches the program
+    // when the running operation returns to its driving loop (or on the next resume()).
+    s.close_audit(call->audit_index, outcome, detail);
+    call->state = HostCall::State::Running;
+    call->timeout_at.reset();
+    call->completion = std::make_shared<Completion::State>();
+    call->completion->signal = s.signal;
+    Completion done(call->completion);
+    if (ok) done.resolve(value);
+    else done.reject(value.as_error().message, value.as_error().name);
+    return std::monostate{};
+  }
   HostCall settled = std::move(*call);
   s.calls.erase(std::find_if(s.calls.begin(), s.calls.end(), [&](const HostCall &c) { return c.id == call_id; }));
   s.release_slot(settled);
@@ -728,37 +756,52 @@ Status answer(Sandbox::Impl &s, uint32_t call_id, HostCall::State expected, bool
 }  // namespace
 
 Status Sandbox::resolve(uint32_t call_id, const Value &value) {
+  Impl &s = *impl_;
+  // Reentrant: from a host function the answer is deferred (see answer()).
+  OperationGuard guard(s, "resolve()", internal::Access::Reentrant);
+  if (guard.refused()) return *guard.refused();
   std::vector<uint8_t> payload;
   try {
     payload = encode_cbor(value);
   } catch (const std::exception &e) {
     return invalid(std::string("the answer cannot be passed to JS: ") + e.what());
   }
-  return answer(*impl_, call_id, HostCall::State::AwaitingExternal, true, std::move(payload), CallOutcome::Ok, "");
+  return answer(s, call_id, HostCall::State::AwaitingExternal, true, value, std::move(payload), CallOutcome::Ok, "");
 }
 
 Status Sandbox::reject(uint32_t call_id, std::string message, std::string name, CallOutcome outcome) {
+  Impl &s = *impl_;
+  OperationGuard guard(s, "reject()", internal::Access::Reentrant);
+  if (guard.refused()) return *guard.refused();
   if (outcome != CallOutcome::Error && outcome != CallOutcome::Timeout)
     return invalid("reject() records an outcome of error or timeout, not " + std::string(to_string(outcome)));
+  Value error = ErrorValue{.name = std::move(name), .message = message, .stack = ""};
   bool ok = false;
-  auto payload = encode_for_guest(ErrorValue{.name = std::move(name), .message = message, .stack = ""}, ok);
-  return answer(*impl_, call_id, HostCall::State::AwaitingExternal, false, std::move(payload), outcome, message);
+  auto payload = encode_for_guest(error, ok);
+  return answer(s, call_id, HostCall::State::AwaitingExternal, false, error, std::move(payload), outcome, message);
 }
 
 Status Sandbox::deny(uint32_t call_id, std::string reason) {
   Impl &s = *impl_;
+  OperationGuard guard(s, "deny()", internal::Access::Reentrant);
+  if (guard.refused()) return *guard.refused();
   HostCall *call = s.find_call(call_id);
   std::string name;
   if (call)
     if (auto *cap = s.find_capability(call->capability_id)) name = cap->name;
   std::string message = "the call to " + quoted(name) + " was denied" + (reason.empty() ? "" : ": " + reason);
+  Value error = ErrorValue{.name = "Error", .message = message, .stack = ""};
   bool ok = false;
-  auto payload = encode_for_guest(ErrorValue{.name = "Error", .message = message, .stack = ""}, ok);
-  return answer(s, call_id, HostCall::State::AwaitingApproval, false, std::move(payload), CallOutcome::Denied, message);
+  auto payload = encode_for_guest(error, ok);
+  return answer(s, call_id, HostCall::State::AwaitingApproval, false, error, std::move(payload), CallOutcome::Denied,
+                message);
 }
 
 Status Sandbox::approve(uint32_t call_id) {
   Impl &s = *impl_;
+  // Reentrant: it only marks the call; its handler runs from the driving loop.
+  OperationGuard guard(s, "approve()", internal::Access::Reentrant);
+  if (guard.refused()) return *guard.refused();
   if (s.discarded) return s.discarded_result().error();
   HostCall *call = s.find_call(call_id);
   if (!call) return invalid("no pending call has id #" + std::to_string(call_id));
@@ -774,6 +817,8 @@ Status Sandbox::approve(uint32_t call_id) {
 
 Status Sandbox::abandon() {
   Impl &s = *impl_;
+  OperationGuard guard(s, "abandon()", internal::Access::Exclusive);
+  if (guard.refused()) return *guard.refused();
   if (s.discarded) return s.discarded_result().error();
   s.ended.reset();
   if (!s.evaluating) return std::monostate{};
@@ -783,10 +828,24 @@ Status Sandbox::abandon() {
   return std::monostate{};
 }
 
-std::vector<PendingCall> Sandbox::pending_calls() const { return impl_->pending_for_caller(); }
+// Reads: they cannot report a refusal, so from another thread they wait for the running
+// operation to return (OperationGuard with Access::Read), and answer at once from a host function.
+// A refusal here means the sandbox is being destroyed; they then answer with nothing.
 
-const std::vector<AuditEntry> &Sandbox::audit_log() const { return impl_->audit; }
+std::vector<PendingCall> Sandbox::pending_calls() const {
+  OperationGuard guard(*impl_, "pending_calls()", internal::Access::Read);
+  if (guard.refused()) return {};
+  return impl_->pending_for_caller();
+}
 
-uint64_t Sandbox::audit_entries_dropped() const { return impl_->audit_dropped; }
+const std::vector<AuditEntry> &Sandbox::audit_log() const {
+  OperationGuard guard(*impl_, "audit_log()", internal::Access::Read);
+  return impl_->audit;
+}
+
+uint64_t Sandbox::audit_entries_dropped() const {
+  OperationGuard guard(*impl_, "audit_entries_dropped()", internal::Access::Read);
+  return impl_->audit_dropped;
+}
 
 }  // namespace quickbox

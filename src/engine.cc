@@ -1,9 +1,14 @@
 // The per-process engine: wasmtime engine with the pooling allocator, the guest module with its
 // base image, the linker holding the host functions, an InstancePre, and the epoch ticker.
+#include <sys/resource.h>
+
 #include <condition_variable>
 #include <mutex>
 
 #include "engine_impl.hh"
+
+// deps/wasmtime/lib.rs: wasm_engine_new_with_config without its panic (which aborts the process).
+extern "C" wasmtime_error_t *quickbox_engine_new(wasm_config_t *config, wasm_engine_t **engine_out);
 
 namespace quickbox {
 
@@ -35,6 +40,43 @@ void Engine::Impl::run_ticker() {
 
 namespace internal {
 
+namespace {
+
+// Engine creation fails mostly because the pooling allocator cannot reserve address space for
+// every slot up front (max_sandboxes x max_sandbox_memory_bytes, plus guard regions): say so, with
+// the process's address-space limit when one is set.
+/// wasmtime's error chain ("what\n\nCaused by:\n    0: why\n    1: os error") on one line.
+std::string one_line(const std::string &chain) {
+  std::string out;
+  size_t start = 0;
+  while (start <= chain.size()) {
+    size_t end = chain.find('\n', start);
+    if (end == std::string::npos) end = chain.size();
+    std::string_view line(chain.data() + start, end - start);
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    if (size_t colon = line.find(": "); colon != std::string_view::npos && colon > 0 &&
+                                        line.substr(0, colon).find_first_not_of("0123456789") == std::string_view::npos)
+      line.remove_prefix(colon + 2);
+    if (!line.empty() && line != "Caused by:") out += (out.empty() ? "" : ": ") + std::string(line);
+    start = end + 1;
+  }
+  return out;
+}
+
+Error engine_creation_error(const EngineOptions &options, const std::string &why) {
+  std::string message = "cannot create the engine: wasmtime failed to set up a pool of " +
+                        std::to_string(options.max_sandboxes) + " sandboxes of up to " +
+                        format_bytes(options.max_sandbox_memory_bytes) + " each (" + one_line(why) + ")";
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    message += "; the process may reserve at most " + format_bytes(limit.rlim_cur) +
+               " of address space (ulimit -v)";
+  message += ": allow fewer or smaller sandboxes, or raise the limit";
+  return Error{.kind = ErrorKind::Internal, .message = std::move(message)};
+}
+
+}  // namespace
+
 Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &guest) {
   auto invalid = [](std::string message) {
     return Error{.kind = ErrorKind::InvalidInput, .message = std::move(message)};
@@ -50,8 +92,8 @@ Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &g
 
   auto impl = std::make_shared<Engine::Impl>();
   impl->options = options;
-  impl->engine = wasm_engine_new_with_config(make_wasmtime_config(options));
-  if (!impl->engine) return Error{.kind = ErrorKind::Internal, .message = "wasmtime engine creation failed"};
+  if (wasmtime_error_t *e = quickbox_engine_new(make_wasmtime_config(options), &impl->engine))
+    return engine_creation_error(options, take_error(e));
 
   // Prefer the precompiled guest; a host whose CPU or wasmtime build differs compiles the wasm.
   wasmtime_error_t *error = nullptr;
@@ -91,6 +133,7 @@ Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &g
   impl->info.quickjs_version = QUICKBOX_QUICKJS_VERSION;
   impl->info.wasmtime_version = WASMTIME_VERSION;
   impl->info.guest_build_id = std::string(guest.build_id);
+  impl->info.max_stack_bytes = max_stack_bytes();
   impl->ticker = std::thread([raw = impl.get()] { raw->run_ticker(); });
   return Engine(std::move(impl));
 }

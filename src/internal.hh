@@ -167,4 +167,17 @@ std::string to_hex(std::span<const uint8_t> bytes);
 /// "64 MiB", "640 KiB" or "1234 bytes".
 std::string format_bytes(uint64_t n);
 
+// ---- Option ranges shared by the engine and its sandboxes ------------------------------------------
+
+/// The longest duration any limit accepts (CPU time, wall time, a call's timeout): far beyond any
+/// real use, and far from where deadlines computed from it could overflow the clock.
+inline constexpr std::chrono::milliseconds kMaxDuration{30ll * 24 * 3600 * 1000};
+/// The latest Clock::start_ms (2286-11-20): the guest reads the time as unsigned nanoseconds.
+inline constexpr int64_t kMaxClockStartMs = 10'000'000'000'000;
+inline constexpr int64_t kMaxClockStepUs = 3'600'000'000;
+/// The largest Limits::stack_bytes: the guest's stack less a safety margin.
+uint32_t max_stack_bytes();
+/// InvalidInput unless value lies within 1 ms and kMaxDuration; the message names `name`.
+std::optional<Error> check_duration(std::chrono::milliseconds value, const char *name);
+
 }  // namespace quickbox::internal

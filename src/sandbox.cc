@@ -32,6 +32,16 @@ Error make_error(ErrorKind kind, std::string message) {
 
 }  // namespace
 
+uint32_t internal::max_stack_bytes() { return QUICKBOX_GUEST_STACK_SIZE - (256u << 10); }
+
+std::optional<Error> internal::check_duration(std::chrono::milliseconds value, const char *name) {
+  if (value.count() <= 0 || value > kMaxDuration)
+    return make_error(ErrorKind::InvalidInput, std::string(name) + " must be between 1 ms and " +
+                                                   std::to_string(kMaxDuration.count()) + " ms (30 days), got " +
+                                                   std::to_string(value.count()) + " ms");
+  return std::nullopt;
+}
+
 std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, const EngineOptions &engine) {
   const Limits &l = o.limits;
   auto bad = [](std::string m) { return make_error(ErrorKind::InvalidInput, std::move(m)); };
@@ -39,9 +49,10 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
     return bad("Limits::memory_bytes must be between 1 MiB and " +
                format_bytes(engine.max_sandbox_memory_bytes / 2) + " (half the engine's "
                "max_sandbox_memory_bytes), got " + format_bytes(l.memory_bytes));
-  if (l.cpu_time.count() <= 0) return bad("Limits::cpu_time must be positive");
-  if (l.wall_time && l.wall_time->count() <= 0) return bad("Limits::wall_time must be positive");
-  uint32_t max_stack = QUICKBOX_GUEST_STACK_SIZE - (256u << 10);
+  if (auto err = check_duration(l.cpu_time, "Limits::cpu_time")) return err;
+  if (l.wall_time)
+    if (auto err = check_duration(*l.wall_time, "Limits::wall_time")) return err;
+  uint32_t max_stack = max_stack_bytes();
   if (l.stack_bytes < (64u << 10) || l.stack_bytes > max_stack)
     return bad("Limits::stack_bytes must be between 64 KiB and " + format_bytes(max_stack) +
                " (the guest's stack less a safety margin), got " + format_bytes(l.stack_bytes));
@@ -57,8 +68,12 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
   if (l.max_pending_calls == 0 || l.max_pending_calls > 1000000)
     return bad("Limits::max_pending_calls must be between 1 and 1000000, got " +
                std::to_string(l.max_pending_calls));
-  if (o.clock.mode == Clock::Mode::Deterministic && o.clock.step_us < 0)
-    return bad("Clock::step_us must not be negative");
+  if (o.clock.mode != Clock::Mode::Real && (o.clock.start_ms < 0 || o.clock.start_ms > kMaxClockStartMs))
+    return bad("Clock::start_ms must be between 0 (1970-01-01) and " + std::to_string(kMaxClockStartMs) +
+               " (2286-11-20), got " + std::to_string(o.clock.start_ms));
+  if (o.clock.mode == Clock::Mode::Deterministic && (o.clock.step_us < 0 || o.clock.step_us > kMaxClockStepUs))
+    return bad("Clock::step_us must be between 0 and " + std::to_string(kMaxClockStepUs) + " (one hour), got " +
+               std::to_string(o.clock.step_us));
   return std::nullopt;
 }
 
@@ -519,8 +534,20 @@ Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_l
 
 Sandbox::Sandbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Sandbox::Sandbox(Sandbox &&) noexcept = default;
-Sandbox &Sandbox::operator=(Sandbox &&) noexcept = default;
-Sandbox::~Sandbox() = default;
+Sandbox &Sandbox::operator=(Sandbox &&other) noexcept {
+  if (this != &other) {
+    Impl::dispose(std::move(impl_));
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+Sandbox::~Sandbox() { Impl::dispose(std::move(impl_)); }
+
+void Sandbox::Impl::dispose(std::unique_ptr<Impl> impl) {
+  // From inside a host function the running operation still needs the sandbox: it destroys it
+  // when it returns (OperationGuard). From another thread, retire() waited for it to return.
+  if (impl && impl->use.retire()) (void)impl.release();
+}
 
 Expected<Sandbox> Sandbox::create(const Engine &engine, const SandboxOptions &options) {
   if (auto err = internal::check_sandbox_options(options, engine.options())) return *err;
@@ -531,26 +558,32 @@ Expected<Sandbox> Sandbox::create(const Engine &engine, const SandboxOptions &op
   return Sandbox(std::move(impl));
 }
 
+// Each public operation below claims the sandbox first (OperationGuard) and, because a host
+// function may destroy the Sandbox object while the operation runs, uses only `s` after that.
+
 const SandboxOptions &Sandbox::options() const { return impl_->options; }
 bool Sandbox::discarded() const { return impl_->discarded; }
 bool Sandbox::suspended() const { return impl_->evaluating; }
 
 Result Sandbox::reset() {
-  impl_->release();
-  impl_->evaluating = false;
-  impl_->guest_driving = false;
-  impl_->ended.reset();
-  impl_->cancel_outstanding_calls("the sandbox was reset");
-  auto capabilities = std::move(impl_->capabilities);
-  impl_->capabilities.clear();
-  if (auto err = impl_->instantiate()) {
-    impl_->discarded = true;
-    impl_->discard_reason = "a failed reset";
+  Impl &s = *impl_;
+  OperationGuard guard(s, "reset()", internal::Access::Exclusive);
+  if (guard.refused()) return Result::failure(*guard.refused());
+  s.release();
+  s.evaluating = false;
+  s.guest_driving = false;
+  s.ended.reset();
+  s.cancel_outstanding_calls("the sandbox was reset");
+  auto capabilities = std::move(s.capabilities);
+  s.capabilities.clear();
+  if (auto err = s.instantiate()) {
+    s.discarded = true;
+    s.discard_reason = "a failed reset";
     return Result::failure(*err);
   }
   for (auto &c : capabilities) {
     if (!c.bound) continue;
-    if (auto status = register_capability(std::move(c.capability)); !status)
+    if (auto status = s.add_capability(std::move(c.capability)); !status)
       return Result::failure(status.error());
   }
   return Result::done(Value());
@@ -558,8 +591,12 @@ Result Sandbox::reset() {
 
 Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   Impl &s = *impl_;
+  OperationGuard guard(s, "eval()", internal::Access::Exclusive);
+  if (guard.refused()) return Result::failure(*guard.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = s.refuse_while_suspended("evaluate")) return Result::failure(*err);
+  if (options.cpu_time)
+    if (auto err = internal::check_duration(*options.cpu_time, "EvalOptions::cpu_time")) return Result::failure(*err);
   if (source.size() > s.options.limits.source_bytes)
     return Result::failure(make_error(
         ErrorKind::InvalidInput, "the source is " + format_bytes(source.size()) +
@@ -618,9 +655,13 @@ std::string_view as_text(const std::vector<uint8_t> &bytes) {
 Result Sandbox::call(std::string_view name, std::span<const Value> args,
                      std::optional<std::chrono::milliseconds> cpu_time) {
   Impl &s = *impl_;
+  OperationGuard guard(s, "call()", internal::Access::Exclusive);
+  if (guard.refused()) return Result::failure(*guard.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = s.refuse_while_suspended("call a function")) return Result::failure(*err);
   if (auto err = check_name(name, "a function name")) return Result::failure(*err);
+  if (cpu_time)
+    if (auto err = internal::check_duration(*cpu_time, "the cpu_time of call()")) return Result::failure(*err);
   std::vector<uint8_t> payload;
   if (auto err = encode_payload(Value(Value::Array(args.begin(), args.end())), payload))
     return Result::failure(*err);
@@ -633,6 +674,8 @@ Result Sandbox::call(std::string_view name, std::span<const Value> args,
 
 Result Sandbox::get_global(std::string_view name) {
   Impl &s = *impl_;
+  OperationGuard guard(s, "get_global()", internal::Access::Exclusive);
+  if (guard.refused()) return Result::failure(*guard.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = check_name(name, "a global's name")) return Result::failure(*err);
   if (auto err = s.write_input({name})) return Result::failure(*err);
@@ -641,6 +684,8 @@ Result Sandbox::get_global(std::string_view name) {
 
 Result Sandbox::set_global(std::string_view name, const Value &value) {
   Impl &s = *impl_;
+  OperationGuard guard(s, "set_global()", internal::Access::Exclusive);
+  if (guard.refused()) return Result::failure(*guard.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = check_name(name, "a global's name")) return Result::failure(*err);
   std::vector<uint8_t> payload;
@@ -652,6 +697,8 @@ Result Sandbox::set_global(std::string_view name, const Value &value) {
 
 Result Sandbox::run_jobs() {
   Impl &s = *impl_;
+  OperationGuard guard(s, "run_jobs()", internal::Access::Exclusive);
+  if (guard.refused()) return Result::failure(*guard.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = s.refuse_while_suspended("run jobs")) return Result::failure(*err);
   return s.start_evaluation(s.fn.run_jobs, {}, s.options.limits.cpu_time);
@@ -659,6 +706,9 @@ Result Sandbox::run_jobs() {
 
 Expected<MemoryUsage> Sandbox::memory_usage() {
   Impl &s = *impl_;
+  // It runs a guest export: inside a host function it would overwrite the running operation's reply.
+  OperationGuard guard(s, "memory_usage()", internal::Access::Exclusive);
+  if (guard.refused()) return *guard.refused();
   if (s.discarded) return s.discarded_result().error();
   Result r = s.run_simple(s.fn.memory_usage, {});
   if (!r.ok()) return r.error();

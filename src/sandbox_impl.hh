@@ -2,6 +2,7 @@
 // calls and their driving loop) and snapshot.cc (capture and restore).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include "engine_impl.hh"
 #include "quickbox/snapshot.hh"
+#include "sandbox_use.hh"
 
 namespace quickbox {
 
@@ -131,12 +133,15 @@ struct Sandbox::Impl : internal::HostCallSink {
   wasmtime_global_t stack_pointer{};
   uint32_t exchange_address = 0;
   uint32_t input_ptr = 0, input_cap = 0;
-  bool discarded = false;
+  /// Atomic: discarded() and suspended() answer from any thread, even while an operation runs.
+  std::atomic<bool> discarded = false;
   std::string discard_reason;
+  /// Which thread runs which public operation (the threading contract in sandbox.hh).
+  internal::SandboxUse use;
 
   // ---- the evaluation in progress ----
   /// An eval/call that has not ended (it is being driven, or it is Suspended).
-  bool evaluating = false;
+  std::atomic<bool> evaluating = false;
   /// The guest may still be driving the evaluation (its last status was PENDING): an evaluation
   /// the host ends early must be abandoned in the guest too.
   bool guest_driving = false;
@@ -184,6 +189,11 @@ struct Sandbox::Impl : internal::HostCallSink {
 
   ~Impl() { release(); }
   void release();
+  /// Destroys a sandbox, or hands it to the operation running it when called from inside one of
+  /// its host functions (that operation destroys it when it returns).
+  static void dispose(std::unique_ptr<Impl> impl);
+  /// register_capability without the in-use guard (reset() re-registers under its own).
+  Status add_capability(Capability capability);
 
   uint64_t hard_memory_limit() const;
   std::optional<Error> instantiate();
@@ -275,6 +285,26 @@ struct Sandbox::Impl : internal::HostCallSink {
   internal::RegisteredCapability *find_capability(uint32_t id);
   const internal::RegisteredCapability *find_capability(uint32_t id) const;
   internal::HostCall *find_call(uint32_t id);
+};
+
+/// The claim a public operation holds on its sandbox for its whole duration (see SandboxUse).
+/// When the sandbox was destroyed from inside one of its host functions, the outermost guard
+/// destroys it as the operation returns, so the operation must not touch it after the guard.
+class OperationGuard {
+ public:
+  OperationGuard(Sandbox::Impl &impl, const char *operation, internal::Access access)
+      : impl_(impl), refused_(impl.use.enter(operation, access)) {}
+  ~OperationGuard() {
+    if (!refused_ && impl_.use.leave()) delete &impl_;
+  }
+  OperationGuard(const OperationGuard &) = delete;
+  OperationGuard &operator=(const OperationGuard &) = delete;
+  /// Why the operation may not run now, if it may not.
+  const std::optional<Error> &refused() const { return refused_; }
+
+ private:
+  Sandbox::Impl &impl_;
+  std::optional<Error> refused_;
 };
 
 }  // namespace quickbox

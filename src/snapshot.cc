@@ -133,7 +133,7 @@ Value host_state_to_value(const Sandbox::Impl &s) {
       {"capabilities", Value(std::move(capabilities))},
       {"calls", Value(std::move(calls))},
       {"next_call_id", Value(static_cast<double>(s.next_call_id))},
-      {"evaluating", Value(s.evaluating)},
+      {"evaluating", Value(s.evaluating.load())},
       {"host_calls_this_eval", Value(static_cast<double>(s.host_calls_this_eval))},
       {"cpu_budget_ms", Value(static_cast<double>(s.eval_cpu_budget.count()))},
       {"cpu_used_ns", Value(static_cast<double>(s.eval_cpu_used.count()))},
@@ -493,6 +493,9 @@ std::vector<PendingCall> pending_of(const HostStateSnapshot &h) {
 
 Expected<std::vector<uint8_t>> Sandbox::snapshot(const SnapshotOptions &options) {
   Impl &s = *impl_;
+  // Exclusive: inside a host function the guest is mid-operation, a state no snapshot can resume.
+  OperationGuard guard(s, "snapshot()", internal::Access::Exclusive);
+  if (guard.refused()) return *guard.refused();
   if (s.discarded) return s.discarded_result().error();
   if (std::any_of(s.calls.begin(), s.calls.end(), [](const HostCall &c) { return c.state == HostCall::State::Running; }))
     return Error{.kind = ErrorKind::InvalidInput, .message = "cannot snapshot while host handlers are running"};

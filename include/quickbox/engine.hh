@@ -26,6 +26,7 @@ struct EngineInfo {
   std::string quickjs_version;   ///< e.g. "0.18.0"
   std::string wasmtime_version;  ///< e.g. "48.0.8"
   std::string guest_build_id;    ///< SHA-256 (hex) of the guest module with its base image
+  uint32_t max_stack_bytes = 0;  ///< the largest Limits::stack_bytes this guest accepts
 };
 
 /// The per-process engine: wasmtime's Engine with the pooling allocator, the precompiled guest
@@ -36,7 +37,9 @@ struct EngineInfo {
 class Engine {
  public:
   /// Loads the guest embedded in this library and starts the epoch ticker. Fails when the options
-  /// are out of range or the embedded guest cannot be loaded; the error says which.
+  /// are out of range, when the pooling allocator cannot reserve its address space (about
+  /// max_sandboxes x 4 GiB or more of virtual memory, e.g. under `ulimit -v`), or when the
+  /// embedded guest cannot be loaded; the error says which, and the process carries on.
   static Expected<Engine> create(const EngineOptions &options = {});
 
   const EngineInfo &info() const;

@@ -26,7 +26,8 @@ struct Limits {
   /// a fixed margin for the stack and static data, which holds even for allocations QuickJS does
   /// not count.
   uint64_t memory_bytes = 64ull << 20;
-  /// CPU time per evaluation (eval()/call()/run_jobs() and every resume() of it). One meter counts
+  /// CPU time per evaluation (eval()/call()/run_jobs() and every resume() of it), 1 ms to 30
+  /// days. One meter counts
   /// every instruction the guest runs for the evaluation, including code run while host calls
   /// settle (promise reactions, thenables, getters), and the host's own work per call (decoding,
   /// hashing, encoding, audit); only host handlers' own time is left to wall_time. QuickJS's
@@ -78,8 +79,9 @@ struct Clock {
     Deterministic,  ///< start_ms, advancing by step_us on every read
   };
   Mode mode = Mode::Real;
-  int64_t start_ms = 0;   ///< Unix time in milliseconds for Fixed and Deterministic
-  int64_t step_us = 1000; ///< advance per read for Deterministic
+  /// Unix time in milliseconds for Fixed and Deterministic: 0 (1970) to 10^13 (2286-11-20).
+  int64_t start_ms = 0;
+  int64_t step_us = 1000; ///< advance per read for Deterministic, 0 to one hour
 };
 
 /// How a sandbox is set up.
@@ -109,7 +111,7 @@ struct EvalOptions {
   bool await_result = true;
   /// Force strict mode.
   bool strict = false;
-  /// Overrides Limits::cpu_time for this operation.
+  /// Overrides Limits::cpu_time for this operation (1 ms to 30 days).
   std::optional<std::chrono::milliseconds> cpu_time;
   /// For printing results (a CLI, a REPL): when the final value cannot leave the sandbox as data
   /// (a function, a Map, a cycle...), the evaluation is Done with Result::display holding its text
@@ -132,9 +134,32 @@ struct MemoryUsage {
 
 /// One JavaScript realm in its own wasm instance, started from the engine's base image.
 ///
-/// A Sandbox is movable, not copyable. Use one thread per sandbox at a time; different sandboxes
-/// may be used from different threads at once. Nothing inside can reach the host: there are no
-/// files, no network, no environment, and only the capabilities the host registers.
+/// A Sandbox is movable, not copyable. Nothing inside can reach the host: there are no files, no
+/// network, no environment, and only the capabilities the host registers.
+///
+/// Threading contract. Different sandboxes may be used from different threads at once. One
+/// sandbox is used by one thread at a time, and the library enforces it: every public operation
+/// first claims the sandbox, so misuse is refused, waits, or is deferred, and never corrupts the
+/// operation that is running.
+/// - From another thread while an operation runs: operations that return a Result, Status or
+///   Expected fail at once with InvalidInput ("the sandbox is busy: another thread is running
+///   eval(); ..."), touching nothing. The reads pending_calls(), audit_log() and
+///   audit_entries_dropped(), which cannot report a refusal, wait until the running operation
+///   returns; so does the destructor (and move-assigning over a busy sandbox). Do not do either
+///   from a thread the running operation waits on (one that must settle a Completion for it):
+///   that deadlocks until the call's timeout or the wall clock ends it, or forever without one.
+///   suspended(), discarded() and options() answer at once.
+/// - From inside a host function of this sandbox (a handler calling back in, on the thread
+///   running the operation): the guest is in the middle of that operation, so everything that
+///   enters the guest or changes what the operation holds is refused with InvalidInput ("cannot
+///   call eval() from inside a host function while the sandbox runs eval(); ..."): eval, call,
+///   get_global, set_global, run_jobs, memory_usage, register_capability, resume, abandon,
+///   snapshot, reset. Allowed there: the reads; approve(); and resolve(), reject() and deny(),
+///   whose answers are kept and reach the program when the running operation returns to its
+///   driving loop (or on the next resume()). Destroying the Sandbox there is deferred: the
+///   running operation finishes (its host functions may still be called) and the sandbox is
+///   destroyed as it returns.
+/// A Completion may be settled from any thread at any time; it never claims the sandbox.
 class Sandbox {
  public:
   /// Creates a sandbox from the engine's base image (microseconds). Fails with InvalidInput for
@@ -166,11 +191,14 @@ class Sandbox {
   /// InvalidInput for a bad name or policy, a duplicate, or a rule-of-two violation. On a restored
   /// sandbox, registering a name the snapshot knows binds the handler to the existing function.
   Status register_capability(Capability capability);
-  /// True while an evaluation is suspended on host calls.
+  /// True while an evaluation has not ended: suspended on host calls, or (seen from another
+  /// thread or a host function) still running. Answers at once from any thread.
   bool suspended() const;
-  /// The calls a suspended evaluation waits on (approvals and external answers).
+  /// The calls a suspended evaluation waits on (approvals and external answers). From another
+  /// thread it waits for a running operation to return (see the threading contract above).
   std::vector<PendingCall> pending_calls() const;
-  /// Answers an External capability's call: its promise resolves with value in JS.
+  /// Answers an External capability's call: its promise resolves with value in JS. From inside a
+  /// host function the answer is kept and delivered when the running operation can take it.
   Status resolve(uint32_t call_id, const Value &value);
   /// Answers an External capability's call with an error: its promise rejects in JS. outcome
   /// (Error or Timeout) is what the audit log records, for callers that time calls out themselves.
@@ -185,7 +213,9 @@ class Sandbox {
   Result resume();
   /// Drops a suspended evaluation; its pending calls are cancelled and no more JS runs for it.
   Status abandon();
-  /// The host calls this sandbox made, in order (the newest Limits::max_audit_entries).
+  /// The host calls this sandbox made, in order (the newest Limits::max_audit_entries). The
+  /// reference is valid until the next operation on this sandbox; from another thread the call
+  /// waits for a running operation to return.
   const std::vector<AuditEntry> &audit_log() const;
   /// How many old audit entries were dropped to respect Limits::max_audit_entries.
   uint64_t audit_entries_dropped() const;

@@ -104,9 +104,13 @@ class Globals:
 class Context:
     """A JavaScript realm in its own sandbox. Create it with ``Runtime.new_context()``.
 
-    One evaluation at a time: a second concurrent use raises ``ConcurrentEvalError``. Different
-    contexts may be used from different threads at once; the GIL is released while JavaScript
-    runs.
+    One thread at a time: while an evaluation runs (``eval``, ``call``, or ``start``/``resume``
+    until it returns), any use from another thread raises ``ConcurrentEvalError``, and so does
+    a host function calling back into its own context with something that cannot run there
+    (another evaluation, a snapshot, ``memory_usage``...). A host function may read ``pending``
+    and ``audit_log``, settle calls, and ``close()`` the context: the close takes effect when the
+    evaluation returns. Different contexts may be used from different threads at once; the GIL
+    is released while JavaScript runs.
     """
 
     def __init__(self, runtime: Runtime, sandbox: _quickbox._Sandbox, *, timeout: float) -> None:
@@ -115,6 +119,9 @@ class Context:
         self._timeout = timeout
         self._functions: dict[str, _Function] = {}
         self._lock = threading.Lock()
+        # The thread running an evaluation of this context (it may span awaits), or None.
+        self._owner: int | None = None
+        self._close_requested = False
         self._host_errors: dict[str, BaseException] = {}
         self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._console: list[ConsoleLine] = []
@@ -130,11 +137,34 @@ class Context:
         self.close()
 
     def close(self) -> None:
-        """Releases the sandbox. Idempotent."""
+        """Releases the sandbox. Idempotent. Called from inside one of this context's host
+        functions (or an async host function it awaits), the close takes effect when the running
+        evaluation returns; from another thread while an evaluation runs, it raises
+        ``ConcurrentEvalError``."""
+        owner = self._owner
+        if owner is not None:
+            if owner != threading.get_ident():
+                raise ConcurrentEvalError("ctx.close() cannot run now: the context is running an evaluation on "
+                                          "another thread; close it after that returns (Runtime.close() waits "
+                                          "for it)")
+            self._close_requested = True
+            return
+        self._close_now(when_idle=False)
+
+    def _close_when_idle(self) -> None:
+        """Closes now, or as soon as the evaluation running on any thread returns (Runtime.close)."""
+        if self._owner is not None:
+            self._close_requested = True
+            return
+        self._close_now(when_idle=True)
+
+    def _close_now(self, *, when_idle: bool) -> None:
         for task in self._tasks.values():
             task.cancel()
         self._tasks.clear()
-        self._sandbox.close()
+        # The native layer defers too, when one of its operations runs outside an evaluation
+        # (a host function reached from ctx.resolve(), say).
+        self._sandbox.close(when_idle)
         self._runtime._forget(self)
 
     @property
@@ -149,8 +179,13 @@ class Context:
         """Offers ``fn`` to JavaScript as ``globalThis[name]`` (a dotted name such as
         ``"tools.search"`` creates namespace objects). Async functions (detected, or forced with
         ``is_async``) return Promises in JavaScript. Returns ``fn`` unchanged."""
+        self._check_thread("ctx.register()")
         if is_async is None:
             is_async = _detect_is_async(fn)
+        elif not isinstance(is_async, bool):
+            raise TypeError(f"is_async must be True, False or None, got {is_async!r}")
+        if policy is not None and not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a quickbox.Policy, got {type(policy).__name__}")
         function = _Function(name, fn, is_async, policy or Policy())
         native_policy = function.policy._native(timed_by_python=is_async)
         if is_async:
@@ -181,6 +216,9 @@ class Context:
     def external(self, name: str, *, policy: Policy | None = None) -> None:
         """Declares a function whose calls the caller answers itself (``ctx.resolve``): the
         program suspends at each call, which ``start``/``resume`` return as pending."""
+        self._check_thread("ctx.external()")
+        if policy is not None and not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a quickbox.Policy, got {type(policy).__name__}")
         self._sandbox.register_external(name, (policy or Policy())._native(timed_by_python=False))
 
     def _dispatcher(self, function: _Function) -> Callable[[int, list[Any]], tuple[Any, ...]]:
@@ -255,6 +293,13 @@ class Context:
     def _begin(self, code: str, module: bool, strict: bool, filename: str, timeout: float | None) -> Outcome:
         if not isinstance(code, str):
             raise TypeError(f"code must be str, got {type(code).__name__}")
+        for option, value in (("module", module), ("strict", strict)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{option} must be True or False, got {value!r}")
+        if not isinstance(filename, str):
+            raise TypeError(f"filename must be str, got {type(filename).__name__}")
+        if timeout is not None:
+            _quickbox.check_seconds(timeout, "timeout")
         self._host_errors.clear()
         self._console = []
         self._console_dropped = 0
@@ -399,26 +444,33 @@ class Context:
     @property
     def pending(self) -> list[PendingCall]:
         """The calls a suspended evaluation waits on."""
+        self._check_thread("ctx.pending")
         return [PendingCall(*row) for row in self._sandbox.pending()]
 
     def approve(self, call_id: int) -> None:
         """Approves a call that needs approval; it runs on ``resume()``."""
+        self._check_thread("ctx.approve()")
         self._sandbox.approve(call_id)
 
     def deny(self, call_id: int, reason: str = "") -> None:
         """Denies a call that needs approval; it rejects inside JavaScript."""
+        self._check_thread("ctx.deny()")
         self._sandbox.deny(call_id, reason)
 
     def resolve(self, call_id: int, value: Any) -> None:
-        """Answers a call of an ``external`` function: its promise resolves with ``value``."""
+        """Answers a call of an ``external`` function: its promise resolves with ``value``.
+        From inside a host function the answer reaches the program when that function returns."""
+        self._check_thread("ctx.resolve()")
         self._sandbox.resolve(call_id, value)
 
     def reject(self, call_id: int, message: str, name: str = "Error") -> None:
         """Answers a call of an ``external`` function with an error."""
+        self._check_thread("ctx.reject()")
         self._sandbox.reject(call_id, message, name)
 
     def abandon(self) -> None:
         """Drops a suspended evaluation; its pending calls are cancelled."""
+        self._check_thread("ctx.abandon()")
         self._drop_tasks()
         self._sandbox.abandon()
 
@@ -442,16 +494,21 @@ class Context:
     @property
     def audit_log(self) -> list[AuditEntry]:
         """Every host call made in this context."""
+        self._check_thread("ctx.audit_log")
         return [AuditEntry._from_native(row) for row in self._sandbox.audit_log()]
 
     def memory_usage(self) -> dict[str, int]:
         """QuickJS's allocation figures and the sandbox's linear memory size, in bytes."""
+        self._check_thread("ctx.memory_usage()")
         usage: dict[str, int] = self._sandbox.memory_usage()
         return usage
 
     def create_snapshot(self, *, key: bytes | None = None) -> Snapshot:
         """Captures the whole VM (only what differs from the engine's base image) and the host
         state to continue it, also while suspended. ``key`` signs it (HMAC-SHA256)."""
+        self._check_thread("ctx.create_snapshot()")
+        if key is not None and not isinstance(key, bytes):
+            raise TypeError(f"key must be bytes or None, got {type(key).__name__}")
         if self._tasks:
             raise ConcurrentEvalError("cannot snapshot while async host functions are running")
         return Snapshot(self._sandbox.snapshot(key))
@@ -464,8 +521,27 @@ class Context:
         with self._exclusive(allow_suspended=True):
             self._value_of(self._sandbox.set_global(name, value))
 
+    def _check_idle(self, what: str) -> None:
+        """Refuses `what` while an evaluation of this context runs, on any thread."""
+        owner = self._owner
+        if owner is None and not self._sandbox.busy():
+            return
+        if owner is not None and owner != threading.get_ident():
+            raise ConcurrentEvalError(f"{what} cannot run now: the context is running an evaluation on another thread")
+        raise ConcurrentEvalError(f"{what} cannot run while the context is evaluating (it was called from inside "
+                                  "one of its host functions); call it after the evaluation returns")
+
+    def _check_thread(self, what: str) -> None:
+        """Refuses `what` from another thread while an evaluation runs here (even one waiting on
+        async host functions, when the native context is momentarily idle)."""
+        owner = self._owner
+        if owner is not None and owner != threading.get_ident():
+            raise ConcurrentEvalError(f"{what} cannot run now: the context is running an evaluation on "
+                                      "another thread; a context is used by one thread at a time")
+
     def _replace_sandbox(self, sandbox: _quickbox._Sandbox) -> None:
         """Swaps in a restored sandbox and binds this context's functions to it by name."""
+        self._check_idle("Runtime.restore_snapshot()")
         old = self._sandbox
         self._sandbox = sandbox
         functions = list(self._functions.values())
@@ -477,9 +553,17 @@ class Context:
     @contextmanager
     def _exclusive(self, *, allow_suspended: bool = False) -> Iterator[None]:
         if not self._lock.acquire(blocking=False):
-            raise ConcurrentEvalError("this context is already evaluating (another thread, or an "
-                                      "eval_async that has not finished)")
+            if self._owner == threading.get_ident():
+                raise ConcurrentEvalError("this context is already evaluating: a host function cannot start "
+                                          "another evaluation of its own context, and an eval_async or start "
+                                          "must finish before the next")
+            raise ConcurrentEvalError("this context is running an evaluation on another thread; a context "
+                                      "is used by one thread at a time")
+        self._owner = threading.get_ident()
         try:
             yield
         finally:
+            self._owner = None
             self._lock.release()
+            if self._close_requested:
+                self._close_now(when_idle=True)

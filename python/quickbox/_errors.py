@@ -74,7 +74,8 @@ class InternalError(QuickJSError):
 
 
 class ConcurrentEvalError(QuickJSError):
-    """The context is already evaluating (on another thread, or an eval_async in progress),
+    """The context is busy: it is evaluating on another thread, an eval_async is in progress,
+    or a host function called back into its own context with something that cannot run there;
     or a synchronous eval called an async host function."""
 
 
@@ -94,6 +95,7 @@ _KINDS: dict[str, type[QuickJSError]] = {
     "InvalidInput": InvalidInputError,
     "Internal": InternalError,
     "Deadlock": DeadlockError,
+    "Busy": ConcurrentEvalError,  # the native module's refusal of a call on a busy context
 }
 
 # The guest's fixed wording for values that cannot leave the sandbox (guest/cbor.c).

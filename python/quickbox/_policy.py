@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import IntFlag
 from typing import Any
 
+from . import _quickbox
+
 
 class Label(IntFlag):
     """Rule-of-two labels. A context whose functions carry all three is refused unless the
@@ -35,6 +37,14 @@ class Policy:
     requires_approval: bool = False
     labels: Label = Label(0)
 
+    def __post_init__(self) -> None:
+        # Checked now, so a bad option fails where it is given, naming itself, its value and the range.
+        if not isinstance(self.requires_approval, bool):
+            raise TypeError(f"requires_approval must be True or False, got {self.requires_approval!r}")
+        if self.labels is None:
+            raise TypeError("labels must be a combination of Label flags (an int between 0 and 7), got None")
+        _quickbox.check_policy(self._native(timed_by_python=False))
+
     def _native(self, *, timed_by_python: bool) -> dict[str, Any]:
         """The engine's view. The engine applies everything, except the timeout of async Python
         functions: the driver times their coroutines out itself (and reports it as a timeout)."""
@@ -43,7 +53,7 @@ class Policy:
             "max_in_flight": self.max_in_flight,
             "max_argument_bytes": self.max_argument_bytes,
             "max_result_bytes": self.max_result_bytes,
-            "labels": int(self.labels),
+            "labels": self.labels,
             "requires_approval": self.requires_approval,
             "call_timeout": None if timed_by_python else self.call_timeout,
         }

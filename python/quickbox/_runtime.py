@@ -7,20 +7,12 @@ from typing import Any
 
 from . import _quickbox
 from ._context import Context
-from ._errors import QuickJSError
+from ._errors import InvalidInputError, QuickJSError
 from ._snapshot import Snapshot, as_snapshot
 
 _MiB = 1024 * 1024
-
-
-def _check_count(option: str, value: int | None, low: int, high: int, unit: str) -> None:
-    """An optional whole-number option within [low, high]; the error names it and the range."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{option} must be a whole number of {unit}, got {type(value).__name__} {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{option} must be between {low} and {high} {unit}, got {value}")
+# The engine holds at most this many sandboxes at once (quickbox::EngineOptions' default).
+_MAX_FORK = 1000
 
 
 class Runtime:
@@ -43,8 +35,10 @@ class Runtime:
                  result_limit: int | None = None, seed: int | None = None,
                  fixed_time_ms: int | None = None, allow_all_three_labels: bool = False,
                  host_memory_limit: int | None = None, max_pending_calls: int | None = None) -> None:
-        _check_count("host_memory_limit", host_memory_limit, _MiB, 1 << 40, "bytes (1 MiB to 1 TiB)")
-        _check_count("max_pending_calls", max_pending_calls, 1, 1_000_000, "calls")
+        # Checked now, so a bad option fails here, naming itself, its value and the range.
+        _quickbox.check_seconds(timeout, "timeout")
+        if not isinstance(allow_all_three_labels, bool):
+            raise TypeError(f"allow_all_three_labels must be True or False, got {allow_all_three_labels!r}")
         self._options: dict[str, Any] = {
             "memory_limit": memory_limit,
             "stack_limit": stack_limit,
@@ -58,6 +52,7 @@ class Runtime:
             "host_memory_limit": host_memory_limit,
             "max_pending_calls": max_pending_calls,
         }
+        _quickbox.check_options({**self._options, "timeout": timeout})
         self._timeout = timeout
         self._wall_timeout = wall_timeout
         self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
@@ -70,14 +65,16 @@ class Runtime:
         self.close()
 
     def close(self) -> None:
-        """Closes every context this runtime created. Idempotent."""
-        for ctx in list(self._contexts):
-            ctx.close()
+        """Closes every context this runtime created and refuses new ones. Idempotent. A context
+        that is running an evaluation (on any thread) closes as soon as that evaluation returns."""
         self._closed = True
+        for ctx in list(self._contexts):
+            ctx._close_when_idle()
 
     def new_context(self, *, timeout: float | None = None) -> Context:
         """A fresh sandboxed context (microseconds: it starts from the base image)."""
         timeout = self._timeout if timeout is None else timeout
+        _quickbox.check_seconds(timeout, "timeout")
         return self._adopt(_quickbox._Sandbox.create(self._native_options(timeout)), timeout)
 
     def create_snapshot(self, ctx: Context, *, key: bytes | None = None) -> Snapshot:
@@ -89,8 +86,11 @@ class Runtime:
         (``InvalidSnapshotError`` names the failed check); ``ctx``'s host functions are bound to
         the restored program by name."""
         self._check_open()
+        if not isinstance(ctx, Context):
+            raise TypeError(f"ctx must be a quickbox Context, got {type(ctx).__name__}")
         if ctx.closed:
             raise QuickJSError("cannot restore into a closed context; use Runtime.restore()")
+        ctx._check_idle("Runtime.restore_snapshot()")
         sandbox = _quickbox._Sandbox.restore(as_snapshot(snapshot).to_bytes(),
                                              self._native_options(ctx._timeout), key)
         ctx._replace_sandbox(sandbox)
@@ -99,14 +99,17 @@ class Runtime:
         """A new context holding the snapshot's VM. Register its host functions (by the same
         names) before resuming a suspended evaluation."""
         timeout = self._timeout if timeout is None else timeout
+        _quickbox.check_seconds(timeout, "timeout")
         sandbox = _quickbox._Sandbox.restore(as_snapshot(snapshot).to_bytes(), self._native_options(timeout), key)
         return self._adopt(sandbox, timeout)
 
     def fork(self, snapshot: Snapshot, count: int, *, key: bytes | None = None) -> list[Context]:
         """``count`` independent contexts from one snapshot, each with its own ``Math.random``
         sequence unless the runtime has a ``seed``."""
-        if count < 0:
-            raise ValueError("count must not be negative")
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise TypeError(f"count must be an int between 0 and {_MAX_FORK}, got {count!r}")
+        if not 0 <= count <= _MAX_FORK:
+            raise InvalidInputError(f"count must be between 0 and {_MAX_FORK}, got {count!r}")
         sandboxes = _quickbox._Sandbox.fork(as_snapshot(snapshot).to_bytes(), count,
                                             self._native_options(self._timeout), key)
         return [self._adopt(s, self._timeout) for s in sandboxes]

@@ -7,6 +7,7 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <cctype>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -21,11 +22,19 @@ namespace {
 
 // ---- The process-wide engine ------------------------------------------------------------------
 
+[[noreturn]] void raise_status(const Error &e);
+
+/// The engine, created on first use. When it cannot be created (e.g. the process may not reserve
+/// the address space its sandbox pool needs) every use raises the same error, naming why.
 Engine &engine() {
   static std::once_flag once;
-  static std::optional<Engine> instance;
-  std::call_once(once, [] { instance.emplace(Engine::create().unwrap()); });
-  return *instance;
+  static std::optional<Expected<Engine>> instance;
+  std::call_once(once, [] {
+    nb::gil_scoped_release release;
+    instance.emplace(Engine::create());
+  });
+  if (!instance->ok()) raise_status(Error{.kind = ErrorKind::Internal, .message = instance->error().message});
+  return instance->value();
 }
 
 // ---- Values -----------------------------------------------------------------------------------
@@ -181,6 +190,40 @@ nb::list from_values(const std::vector<Value> &values) {
 /// (status, payload, console, console_dropped_bytes) with status 0 done, 1 error, 2 suspended.
 /// payload: the value; (kind, name, message, stack, thrown or UNDEFINED, discarded); or a list of
 /// pending calls (call_id, capability, args, needs_approval).
+/// A library message in Python's words: the library names its C++ options (SandboxOptions::
+/// allow_all_three_labels, RestoreOptions::hmac_key...), a Python caller knows them by their
+/// Python names. Known names are translated; any other `Type::` qualifier is dropped, so no C++
+/// type name reaches Python.
+std::string python_wording(std::string message) {
+  static const std::pair<std::string_view, std::string_view> kNames[] = {
+      {"SandboxOptions::allow_all_three_labels", "Runtime(allow_all_three_labels=True)"},
+      {"RestoreOptions::hmac_key", "key="},
+      {"RestoreOptions::max_snapshot_bytes", "the snapshot size limit"},
+      {"Limits::memory_bytes", "memory_limit"},
+      {"Limits::cpu_time", "timeout"},
+      {"Limits::wall_time", "wall_timeout"},
+      {"Limits::stack_bytes", "stack_limit"},
+      {"Limits::console_bytes", "console_limit"},
+      {"Limits::result_bytes", "result_limit"},
+      {"Limits::max_host_calls", "max_host_calls"},
+      {"Limits::source_bytes", "the source limit"},
+      {"Limits::max_depth", "the nesting limit"},
+      {"Clock::start_ms", "fixed_time_ms"},
+      {"EvalOptions::cpu_time", "timeout"},
+  };
+  for (auto [cpp, python] : kNames)
+    for (size_t at = message.find(cpp); at != std::string::npos; at = message.find(cpp, at + python.size()))
+      message.replace(at, cpp.size(), python);
+  for (size_t at = message.find("::"); at != std::string::npos; at = message.find("::", at)) {
+    size_t start = at;
+    while (start > 0 && (std::isalnum(static_cast<unsigned char>(message[start - 1])) || message[start - 1] == '_'))
+      start--;
+    message.erase(start, at + 2 - start);
+    at = start;
+  }
+  return message;
+}
+
 nb::tuple outcome(const Result &r) {
   nb::list console;
   for (const auto &line : r.console) console.append(nb::make_tuple(std::string(to_string(line.level)), line.text));
@@ -188,7 +231,9 @@ nb::tuple outcome(const Result &r) {
   if (r.failed()) {
     const Error &e = r.error();
     nb::object thrown = e.thrown ? from_value(*e.thrown) : undefined_object;
-    return nb::make_tuple(1, nb::make_tuple(std::string(to_string(e.kind)), e.name, e.message, e.stack, thrown,
+    // A JavaScript exception's message is the program's own text; the rest are the library's.
+    std::string message = e.kind == ErrorKind::JSException ? e.message : python_wording(e.message);
+    return nb::make_tuple(1, nb::make_tuple(std::string(to_string(e.kind)), e.name, message, e.stack, thrown,
                                             e.instance_discarded),
                           console, r.console_dropped_bytes);
   }
@@ -200,8 +245,9 @@ nb::tuple outcome(const Result &r) {
 
 /// Raises the package's exception for a refusal or misuse (the package maps kinds to classes).
 [[noreturn]] void raise_status(const Error &e) {
-  if (!status_error.is_valid()) throw nb::value_error(e.message.c_str());
-  nb::object exc = status_error(std::string(to_string(e.kind)), e.message);
+  std::string message = python_wording(e.message);
+  if (!status_error.is_valid()) throw nb::value_error(message.c_str());
+  nb::object exc = status_error(std::string(to_string(e.kind)), message);
   PyErr_SetObject(reinterpret_cast<PyObject *>(Py_TYPE(exc.ptr())), exc.ptr());
   throw nb::python_error();
 }
@@ -211,49 +257,139 @@ void check(const Status &s) {
 }
 
 // ---- Options ------------------------------------------------------------------------------------
+//
+// Every option is checked here, in the caller's vocabulary: a message names the option, the value
+// given and the accepted range. The package calls these checks when an option is given (Runtime,
+// Policy, new_context, eval), so nothing reaches the engine that it would refuse in its own words.
 
-std::chrono::milliseconds seconds_to_ms(double seconds, const char *what) {
-  if (!(seconds > 0) || !std::isfinite(seconds))
-    throw nb::value_error((std::string(what) + " must be a positive number of seconds").c_str());
-  return std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(std::llround(seconds * 1000))));
+constexpr double kMaxSeconds = 30.0 * 24 * 3600;  // the engine's longest duration (30 days)
+constexpr uint64_t kMiB = 1ull << 20, kGiB = 1ull << 30;
+constexpr int64_t kMaxFixedTimeMs = 10'000'000'000'000;  // 2286-11-20, the engine's latest clock
+
+/// repr(value), shortened: messages quote what the caller passed.
+std::string shown(nb::handle value) {
+  PyObject *repr = PyObject_Repr(value.ptr());
+  if (!repr) {  // e.g. an int beyond Python's digit limit for str()
+    PyErr_Clear();
+    return "a " + std::string(nb::type_name(value.type()).c_str()) + " too large to show";
+  }
+  std::string text = nb::cast<std::string>(nb::steal<nb::str>(repr));
+  return text.size() > 60 ? text.substr(0, 57) + "..." : text;
 }
 
+[[noreturn]] void bad_option(const std::string &message) {
+  raise_status(Error{.kind = ErrorKind::InvalidInput, .message = message});
+}
+
+/// A whole number option: a Python int (not a bool) within [min, max].
+uint64_t int_option(nb::handle value, const char *name, uint64_t min, uint64_t max, const std::string &range) {
+  if (!PyLong_Check(value.ptr()) || PyBool_Check(value.ptr()))
+    throw nb::type_error((std::string(name) + " must be a whole number (an int) " + range + ", got " + shown(value)).c_str());
+  int overflow = 0;
+  long long small = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  uint64_t n = 0;
+  bool in_range = false;
+  if (!overflow && small >= 0) {
+    n = static_cast<uint64_t>(small);
+    in_range = n >= min && n <= max;
+  } else if (overflow > 0) {
+    n = PyLong_AsUnsignedLongLong(value.ptr());
+    if (PyErr_Occurred()) PyErr_Clear();
+    else in_range = n >= min && n <= max;
+  }
+  if (!in_range) bad_option(std::string(name) + " must be " + range + ", got " + shown(value));
+  return n;
+}
+
+/// A duration in seconds: an int or float (not a bool), finite, between 1 ms and 30 days.
+std::chrono::milliseconds seconds_option(nb::handle value, const char *name) {
+  const std::string range = "between 0.001 and " + std::to_string(static_cast<int64_t>(kMaxSeconds)) +
+                            " seconds (30 days)";
+  if (PyBool_Check(value.ptr()) || !(PyLong_Check(value.ptr()) || PyFloat_Check(value.ptr())))
+    throw nb::type_error((std::string(name) + " must be a number of seconds " + range + ", got " + shown(value)).c_str());
+  double seconds = PyFloat_AsDouble(value.ptr());  // an int too large for a double raises: out of range
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+    seconds = HUGE_VAL;
+  }
+  if (!(seconds >= 0.001 && seconds <= kMaxSeconds)) bad_option(std::string(name) + " must be " + range + ", got " + shown(value));
+  return std::chrono::milliseconds(std::llround(seconds * 1000));
+}
+
+bool bool_option(nb::handle value, const char *name) {
+  if (!PyBool_Check(value.ptr()))
+    throw nb::type_error((std::string(name) + " must be True or False, got " + shown(value)).c_str());
+  return value.ptr() == Py_True;
+}
+
+/// The option `key` of a dict, or None when it is absent.
+nb::object option(nb::dict options, const char *key) {
+  return options.contains(key) ? nb::borrow(options[key]) : nb::none();
+}
+
+/// Runtime options as the engine takes them (None means the engine's default).
 SandboxOptions make_options(nb::dict o) {
   SandboxOptions opts;
-  auto get = [&](const char *key) -> nb::object {
-    return o.contains(key) ? nb::borrow(o[key]) : nb::none();
-  };
-  if (auto v = get("memory_limit"); !v.is_none()) opts.limits.memory_bytes = nb::cast<uint64_t>(v);
-  if (auto v = get("timeout"); !v.is_none()) opts.limits.cpu_time = seconds_to_ms(nb::cast<double>(v), "timeout");
-  if (auto v = get("stack_limit"); !v.is_none()) opts.limits.stack_bytes = nb::cast<uint32_t>(v);
-  if (auto v = get("console_limit"); !v.is_none()) opts.limits.console_bytes = nb::cast<uint64_t>(v);
-  if (auto v = get("result_limit"); !v.is_none()) opts.limits.result_bytes = nb::cast<uint64_t>(v);
-  if (auto v = get("max_depth"); !v.is_none()) opts.limits.max_depth = nb::cast<uint32_t>(v);
-  if (auto v = get("wall_timeout"); !v.is_none()) opts.limits.wall_time = seconds_to_ms(nb::cast<double>(v), "wall_timeout");
-  if (auto v = get("max_host_calls"); !v.is_none()) opts.limits.max_host_calls = nb::cast<uint32_t>(v);
-  if (auto v = get("host_memory_limit"); !v.is_none()) opts.limits.host_memory_bytes = nb::cast<uint64_t>(v);
-  if (auto v = get("max_pending_calls"); !v.is_none()) opts.limits.max_pending_calls = nb::cast<uint32_t>(v);
-  if (auto v = get("seed"); !v.is_none()) opts.random_seed = nb::cast<uint64_t>(v);
-  if (auto v = get("fixed_time_ms"); !v.is_none()) {
-    opts.clock.mode = Clock::Mode::Fixed;
-    opts.clock.start_ms = nb::cast<int64_t>(v);
+  const EngineOptions &limits = engine().options();
+  uint64_t max_memory = limits.max_sandbox_memory_bytes / 2;
+  if (auto v = option(o, "memory_limit"); !v.is_none())
+    opts.limits.memory_bytes = int_option(v, "memory_limit", kMiB, max_memory,
+                                          "between 1048576 and " + std::to_string(max_memory) + " bytes (1 MiB to " +
+                                              std::to_string(max_memory >> 20) + " MiB)");
+  if (auto v = option(o, "timeout"); !v.is_none()) opts.limits.cpu_time = seconds_option(v, "timeout");
+  if (auto v = option(o, "stack_limit"); !v.is_none()) {
+    uint32_t max_stack = engine().info().max_stack_bytes;
+    opts.limits.stack_bytes = static_cast<uint32_t>(
+        int_option(v, "stack_limit", 64 << 10, max_stack,
+                   "between 65536 and " + std::to_string(max_stack) + " bytes (64 KiB to " +
+                       std::to_string(max_stack >> 10) + " KiB)"));
   }
-  if (auto v = get("allow_all_three_labels"); !v.is_none()) opts.allow_all_three_labels = nb::cast<bool>(v);
+  if (auto v = option(o, "console_limit"); !v.is_none())
+    opts.limits.console_bytes = int_option(v, "console_limit", 0, kGiB, "between 0 and 1073741824 bytes (1 GiB)");
+  if (auto v = option(o, "result_limit"); !v.is_none())
+    opts.limits.result_bytes = int_option(v, "result_limit", 64, kGiB, "between 64 and 1073741824 bytes (1 GiB)");
+  if (auto v = option(o, "wall_timeout"); !v.is_none()) opts.limits.wall_time = seconds_option(v, "wall_timeout");
+  if (auto v = option(o, "max_host_calls"); !v.is_none())
+    opts.limits.max_host_calls =
+        static_cast<uint32_t>(int_option(v, "max_host_calls", 0, UINT32_MAX, "between 0 and 4294967295"));
+  if (auto v = option(o, "host_memory_limit"); !v.is_none())
+    opts.limits.host_memory_bytes =
+        int_option(v, "host_memory_limit", kMiB, kGiB << 10, "between 1048576 and 1099511627776 bytes (1 MiB to 1 TiB)");
+  if (auto v = option(o, "max_pending_calls"); !v.is_none())
+    opts.limits.max_pending_calls =
+        static_cast<uint32_t>(int_option(v, "max_pending_calls", 1, 1'000'000, "between 1 and 1000000 calls"));
+  if (auto v = option(o, "seed"); !v.is_none())
+    opts.random_seed = int_option(v, "seed", 0, UINT64_MAX, "between 0 and 2**64 - 1");
+  if (auto v = option(o, "fixed_time_ms"); !v.is_none()) {
+    opts.clock.mode = Clock::Mode::Fixed;
+    opts.clock.start_ms = static_cast<int64_t>(int_option(
+        v, "fixed_time_ms", 0, kMaxFixedTimeMs,
+        "between 0 (1970-01-01) and " + std::to_string(kMaxFixedTimeMs) + " (2286-11-20) milliseconds"));
+  }
+  if (auto v = option(o, "allow_all_three_labels"); !v.is_none())
+    opts.allow_all_three_labels = bool_option(v, "allow_all_three_labels");
   return opts;
 }
 
 CapabilityPolicy make_policy(nb::dict p) {
   CapabilityPolicy policy;
-  auto get = [&](const char *key) -> nb::object {
-    return p.contains(key) ? nb::borrow(p[key]) : nb::none();
-  };
-  if (auto v = get("max_calls_per_eval"); !v.is_none()) policy.max_calls_per_eval = nb::cast<uint32_t>(v);
-  if (auto v = get("max_in_flight"); !v.is_none()) policy.max_in_flight = nb::cast<uint32_t>(v);
-  if (auto v = get("call_timeout"); !v.is_none()) policy.call_timeout = seconds_to_ms(nb::cast<double>(v), "call_timeout");
-  if (auto v = get("max_argument_bytes"); !v.is_none()) policy.max_argument_bytes = nb::cast<uint64_t>(v);
-  if (auto v = get("max_result_bytes"); !v.is_none()) policy.max_result_bytes = nb::cast<uint64_t>(v);
-  if (auto v = get("requires_approval"); !v.is_none()) policy.requires_approval = nb::cast<bool>(v);
-  if (auto v = get("labels"); !v.is_none()) policy.labels = nb::cast<uint8_t>(v);
+  if (auto v = option(p, "max_calls_per_eval"); !v.is_none())
+    policy.max_calls_per_eval =
+        static_cast<uint32_t>(int_option(v, "max_calls_per_eval", 0, UINT32_MAX, "between 0 and 4294967295"));
+  if (auto v = option(p, "max_in_flight"); !v.is_none())
+    policy.max_in_flight =
+        static_cast<uint32_t>(int_option(v, "max_in_flight", 1, UINT32_MAX, "between 1 and 4294967295"));
+  if (auto v = option(p, "call_timeout"); !v.is_none()) policy.call_timeout = seconds_option(v, "call_timeout");
+  if (auto v = option(p, "max_argument_bytes"); !v.is_none())
+    policy.max_argument_bytes =
+        int_option(v, "max_argument_bytes", 0, kGiB, "between 0 and 1073741824 bytes (1 GiB)");
+  if (auto v = option(p, "max_result_bytes"); !v.is_none())
+    policy.max_result_bytes = int_option(v, "max_result_bytes", 0, kGiB, "between 0 and 1073741824 bytes (1 GiB)");
+  if (auto v = option(p, "requires_approval"); !v.is_none())
+    policy.requires_approval = bool_option(v, "requires_approval");
+  if (auto v = option(p, "labels"); !v.is_none())
+    policy.labels = static_cast<uint8_t>(
+        int_option(v, "labels", 0, 7, "a combination of Label flags (an int between 0 and 7)"));
   return policy;
 }
 
@@ -273,9 +409,52 @@ auto released(F &&f) {
   return f();
 }
 
+/// Raises ConcurrentEvalError (the package maps the "Busy" kind to it).
+[[noreturn]] void raise_busy(const std::string &message) {
+  if (!status_error.is_valid()) throw nb::value_error(message.c_str());
+  nb::object exc = status_error("Busy", message);
+  PyErr_SetObject(reinterpret_cast<PyObject *>(Py_TYPE(exc.ptr())), exc.ptr());
+  throw nb::python_error();
+}
+
 class PySandbox {
  public:
   explicit PySandbox(Sandbox sandbox) : sandbox_(std::move(sandbox)) {}
+
+  /// May a call run while the context is busy with another on the same thread, i.e. from inside
+  /// one of its host functions?
+  enum class Nested { Refused, Allowed };
+
+  /// A native operation in progress, claimed under the GIL before the GIL is released: the
+  /// binding's twin of the library's in-use guard, so that misuse is refused in Python's words
+  /// before the library sees it, and a close requested meanwhile waits for the operation to end.
+  class Use {
+   public:
+    Use(PySandbox &owner, const char *what, Nested nested) : owner_(owner) {
+      owner.sandbox();  // raises when closed
+      unsigned long self = PyThread_get_thread_ident();
+      if (owner.depth_ > 0 && owner.thread_ != self)
+        raise_busy(std::string(what) + " cannot run now: another thread is running " + owner.running_ +
+                   " in this context; a context is used by one thread at a time");
+      if (owner.depth_ > 0 && nested == Nested::Refused)
+        raise_busy(std::string(what) + " cannot be called from inside a host function while its context runs " +
+                   owner.running_ + "; call it after " + owner.running_ + " returns");
+      if (owner.depth_++ == 0) {
+        owner.thread_ = self;
+        owner.running_ = what;
+      }
+    }
+    ~Use() {
+      if (--owner_.depth_ > 0) return;
+      owner_.running_ = nullptr;
+      if (owner_.close_requested_) owner_.close();
+    }
+    Use(const Use &) = delete;
+    Use &operator=(const Use &) = delete;
+
+   private:
+    PySandbox &owner_;
+  };
 
   static PySandbox create(nb::dict options) {
     SandboxOptions opts = make_options(options);
@@ -288,30 +467,33 @@ class PySandbox {
     return PySandbox(std::move(s).value());
   }
 
-  nb::tuple eval(const std::string &code, int kind, const std::string &filename, bool strict,
-                 std::optional<double> timeout) {
+  nb::tuple eval(const std::string &code, int kind, const std::string &filename, bool strict, nb::handle timeout) {
     EvalOptions opts;
     opts.kind = static_cast<EvalOptions::Kind>(kind);
     opts.filename = filename;
     opts.strict = strict;
-    if (timeout) opts.cpu_time = seconds_to_ms(*timeout, "timeout");
+    if (!timeout.is_none()) opts.cpu_time = seconds_option(timeout, "timeout");
+    Use use(*this, "ctx.eval()", Nested::Refused);
     Result r = released([&, &s = sandbox()] { return s.eval(code, opts); });
     return outcome(r);
   }
 
   nb::tuple call(const std::string &name, nb::handle args) {
     std::vector<Value> values = to_values(args);
+    Use use(*this, "ctx.call()", Nested::Refused);
     Result r = released([&, &s = sandbox()] { return s.call(name, values); });
     return outcome(r);
   }
 
   nb::tuple get_global(const std::string &name) {
+    Use use(*this, "reading ctx.globals", Nested::Refused);
     Result r = released([&, &s = sandbox()] { return s.get_global(name); });
     return outcome(r);
   }
 
   nb::tuple set_global(const std::string &name, nb::handle value) {
     Value v = to_value(value);
+    Use use(*this, "writing ctx.globals", Nested::Refused);
     Result r = released([&, &s = sandbox()] { return s.set_global(name, v); });
     return outcome(r);
   }
@@ -319,6 +501,8 @@ class PySandbox {
   /// dispatch(call_id, args, seconds_left) -> (True, value) | (False, name, message), called
   /// under the GIL; seconds_left is what remains of the wall clock (None: no limit).
   void register_sync(const std::string &name, nb::object dispatch, nb::dict policy) {
+    CapabilityPolicy native_policy = make_policy(policy);
+    Use use(*this, "ctx.register()", Nested::Refused);
     // held_ owns the only reference, where the garbage collector sees it (tp_traverse); the
     // handler borrows it, so destroying handlers never touches Python reference counts.
     held_.push_back(dispatch);
@@ -339,32 +523,47 @@ class PySandbox {
       }
       throw CapabilityError(nb::cast<std::string>(answer[2]), nb::cast<std::string>(answer[1]));
     };
-    check(sandbox().register_capability(Capability::sync(name, std::move(handler), make_policy(policy))));
+    check(sandbox().register_capability(Capability::sync(name, std::move(handler), native_policy)));
   }
 
   void register_external(const std::string &name, nb::dict policy) {
-    check(sandbox().register_capability(Capability::external(name, make_policy(policy))));
+    CapabilityPolicy native_policy = make_policy(policy);
+    Use use(*this, "ctx.register()", Nested::Refused);
+    check(sandbox().register_capability(Capability::external(name, native_policy)));
   }
 
+  // Answers are allowed from a host function: the library hands them to the program when the
+  // running operation returns to its driving loop.
   void resolve(uint32_t id, nb::handle value) {
     Value v = to_value(value);
+    Use use(*this, "ctx.resolve()", Nested::Allowed);
     check(released([&, &s = sandbox()] { return s.resolve(id, v); }));
   }
   void reject(uint32_t id, const std::string &message, const std::string &name, bool timed_out) {
     CallOutcome outcome = timed_out ? CallOutcome::Timeout : CallOutcome::Error;
+    Use use(*this, "ctx.reject()", Nested::Allowed);
     check(released([&, &s = sandbox()] { return s.reject(id, message, name, outcome); }));
   }
-  void approve(uint32_t id) { check(sandbox().approve(id)); }
+  void approve(uint32_t id) {
+    Use use(*this, "ctx.approve()", Nested::Allowed);
+    check(sandbox().approve(id));
+  }
   void deny(uint32_t id, const std::string &reason) {
+    Use use(*this, "ctx.deny()", Nested::Allowed);
     check(released([&, &s = sandbox()] { return s.deny(id, reason); }));
   }
   nb::tuple resume() {
+    Use use(*this, "ctx.resume()", Nested::Refused);
     Result r = released([&, &s = sandbox()] { return s.resume(); });
     return outcome(r);
   }
-  void abandon() { check(released([&, &s = sandbox()] { return s.abandon(); })); }
+  void abandon() {
+    Use use(*this, "ctx.abandon()", Nested::Refused);
+    check(released([&, &s = sandbox()] { return s.abandon(); }));
+  }
 
   nb::list pending() {
+    Use use(*this, "ctx.pending", Nested::Allowed);
     nb::list out;
     for (const auto &p : sandbox().pending_calls())
       out.append(nb::make_tuple(p.call_id, p.capability, from_values(p.args), p.needs_approval));
@@ -372,6 +571,7 @@ class PySandbox {
   }
 
   nb::list audit_log() {
+    Use use(*this, "ctx.audit_log", Nested::Allowed);
     nb::list out;
     for (const auto &e : sandbox().audit_log()) {
       double start = std::chrono::duration<double>(e.start.time_since_epoch()).count();
@@ -386,6 +586,7 @@ class PySandbox {
     SnapshotOptions opts;
     if (key) opts.hmac_key.assign(static_cast<const uint8_t *>(key->data()),
                                   static_cast<const uint8_t *>(key->data()) + key->size());
+    Use use(*this, "ctx.create_snapshot()", Nested::Refused);
     auto bytes = released([&, &s = sandbox()] { return s.snapshot(opts); });
     if (!bytes) raise_status(bytes.error());
     return nb::bytes(reinterpret_cast<const char *>(bytes.value().data()), bytes.value().size());
@@ -414,6 +615,7 @@ class PySandbox {
   }
 
   nb::dict memory_usage() {
+    Use use(*this, "ctx.memory_usage()", Nested::Refused);
     auto usage = released([&, &s = sandbox()] { return s.memory_usage(); });
     if (!usage) raise_status(usage.error());
     nb::dict d;
@@ -427,12 +629,31 @@ class PySandbox {
   bool suspended() { return sandbox().suspended(); }
   bool discarded() { return sandbox().discarded(); }
   nb::tuple reset() {
+    Use use(*this, "ctx.reset()", Nested::Refused);
     Result r = released([&, &s = sandbox()] { return s.reset(); });
     return outcome(r);
   }
+
+  /// Closes now, or, while an operation of this context runs (on this thread, from inside a host
+  /// function, or when the runtime closes while another thread evaluates), as soon as it returns.
+  /// Returns True when closed now. A close from another thread is refused unless `when_idle`.
+  bool request_close(bool when_idle) {
+    if (!sandbox_) return true;
+    if (depth_ > 0) {
+      if (thread_ != PyThread_get_thread_ident() && !when_idle)
+        raise_busy(std::string("ctx.close() cannot run now: another thread is running ") + running_ +
+                   " in this context; close it after that returns (Runtime.close() waits for it)");
+      close_requested_ = true;
+      return false;
+    }
+    close();
+    return true;
+  }
+
   /// Destroys the sandbox (with the GIL released unless called from the garbage collector), then
-  /// drops the Python objects its handlers borrowed.
+  /// drops the Python objects its handlers borrowed. Only when no operation runs (see Use).
   void close(bool release_gil = true) {
+    close_requested_ = false;
     std::optional<Sandbox> doomed = std::move(sandbox_);
     sandbox_.reset();
     if (release_gil) {
@@ -443,6 +664,8 @@ class PySandbox {
     held_.clear();
   }
   bool closed() const { return !sandbox_.has_value(); }
+  /// True while a native operation of this context runs (on any thread).
+  bool busy() const { return depth_ > 0; }
 
   /// Python objects the sandbox's handlers refer to, for the garbage collector.
   const std::vector<nb::object> &held() const { return held_; }
@@ -455,6 +678,11 @@ class PySandbox {
 
   std::optional<Sandbox> sandbox_;
   std::vector<nb::object> held_;
+  // The operation in progress; read and written under the GIL only.
+  unsigned long thread_ = 0;
+  const char *running_ = nullptr;
+  int depth_ = 0;
+  bool close_requested_ = false;
 };
 
 // A context's host functions usually refer back to the context (closures capturing `ctx`), which
@@ -530,6 +758,12 @@ NB_MODULE(_quickbox, m) {
     undefined_object = nb::object();  // the module attribute keeps it alive until teardown
   }));
   m.def("engine_info", &engine_info);
+  m.def("check_options", [](nb::dict options) { make_options(options); }, "options"_a,
+        "Raises when a runtime option is out of range (the message names it, its value and the range).");
+  m.def("check_policy", [](nb::dict policy) { make_policy(policy); }, "policy"_a,
+        "Raises when a policy option is out of range.");
+  m.def("check_seconds", [](nb::handle value, const char *name) { seconds_option(value, name); }, "value"_a.none(),
+        "name"_a, "Raises unless value is a number of seconds the engine accepts.");
   m.def("inspect_snapshot", &snapshot_info, "data"_a, "key"_a = nb::none());
   m.def("to_value_roundtrip", [](nb::handle h) { return from_value(to_value(h)); }, "value"_a.none(),
         "Converts a Python value to a quickbox Value and back (for tests).");
@@ -538,7 +772,7 @@ NB_MODULE(_quickbox, m) {
       .def_static("create", &PySandbox::create, "options"_a)
       .def_static("restore", &PySandbox::restore, "data"_a, "options"_a, "key"_a = nb::none())
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
-      .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a = nb::none())
+      .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a.none() = nb::none())
       .def("call", &PySandbox::call, "name"_a, "args"_a)
       .def("get_global", &PySandbox::get_global)
       .def("set_global", &PySandbox::set_global, "name"_a, "value"_a.none())
@@ -557,6 +791,7 @@ NB_MODULE(_quickbox, m) {
       .def("suspended", &PySandbox::suspended)
       .def("discarded", &PySandbox::discarded)
       .def("reset", &PySandbox::reset)
-      .def("close", [](PySandbox &s) { s.close(); })
-      .def("closed", &PySandbox::closed);
+      .def("close", &PySandbox::request_close, "when_idle"_a = false)
+      .def("closed", &PySandbox::closed)
+      .def("busy", &PySandbox::busy);
 }

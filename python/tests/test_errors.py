@@ -95,7 +95,7 @@ def test_using_one_context_from_two_threads_at_once_is_a_concurrent_eval_error(c
     worker.start()
     try:
         assert inside.wait(10)
-        with pytest.raises(ConcurrentEvalError, match="already evaluating"):
+        with pytest.raises(ConcurrentEvalError, match="running an evaluation on another thread"):
             ctx.eval("1")
     finally:
         release.set()

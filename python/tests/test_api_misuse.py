@@ -1,0 +1,242 @@
+"""Misusing a busy context never crashes the process: every public operation called from another
+thread while an evaluation runs, or from inside one of the context's own host functions, is
+refused with ConcurrentEvalError naming what is busy, or deferred (closing), and the evaluation
+that was running ends as it would have.
+
+Each scenario runs in a subprocess: a regression that aborts or segfaults the interpreter then
+fails its test instead of killing pytest. The scenario prints one JSON object of what it saw.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+PRELUDE = """
+import asyncio, json, threading, time
+import quickbox
+from quickbox import ConcurrentEvalError, Runtime
+
+seen = {}
+
+def attempt(name, action):
+    try:
+        action()
+        seen[name] = "ran"
+    except ConcurrentEvalError as error:
+        seen[name] = "refused: " + str(error)
+    except Exception as error:
+        seen[name] = f"{type(error).__name__}: {error}"
+"""
+
+
+def run_scenario(body: str, *, operations: bool = False) -> dict[str, Any]:
+    """Runs PRELUDE (and OPERATIONS) + body in a fresh interpreter; returns what it printed as JSON."""
+    code = PRELUDE + (OPERATIONS if operations else "") + textwrap.dedent(body) + "\nprint(json.dumps(seen))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"the process ended with {done.returncode}\n{done.stderr}"
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# Every public operation of a context (and the runtime's that take one), with harmless arguments.
+OPERATIONS = """
+operations = {
+    "ctx.close": lambda: ctx.close(),
+    "ctx.eval": lambda: ctx.eval("1"),
+    "ctx.call": lambda: ctx.call("String", 1),
+    "ctx.globals read": lambda: ctx.globals["x"],
+    "ctx.globals write": lambda: ctx.globals.__setitem__("x", 1),
+    "ctx.memory_usage": lambda: ctx.memory_usage(),
+    "ctx.create_snapshot": lambda: ctx.create_snapshot(),
+    "ctx.register": lambda: ctx.register("late", lambda: 1),
+    "ctx.external": lambda: ctx.external("later"),
+    "ctx.pending": lambda: ctx.pending,
+    "ctx.audit_log": lambda: ctx.audit_log,
+    "ctx.approve": lambda: ctx.approve(999),
+    "ctx.deny": lambda: ctx.deny(999),
+    "ctx.resolve": lambda: ctx.resolve(999, 1),
+    "ctx.reject": lambda: ctx.reject(999, "no"),
+    "ctx.abandon": lambda: ctx.abandon(),
+    "rt.restore_snapshot": lambda: rt.restore_snapshot(snapshot, ctx),
+    "rt.create_snapshot": lambda: rt.create_snapshot(ctx),
+}
+"""
+
+
+def test_every_operation_from_another_thread_during_an_eval_is_refused_naming_the_busy_context() -> None:
+    seen = run_scenario(operations=True, body="""
+        rt = Runtime(timeout=2.0)
+        ctx = rt.new_context()
+        snapshot = ctx.create_snapshot()
+        started = threading.Event()
+        ctx.register("started", lambda: started.set())
+
+        def evaluate():
+            try:
+                ctx.eval("started(); for (;;) {}")
+                seen["eval"] = "done"
+            except Exception as error:
+                seen["eval"] = type(error).__name__
+
+        runner = threading.Thread(target=evaluate)
+        runner.start()
+        started.wait()
+        for name, action in operations.items():
+            attempt(name, action)
+        seen["suspended while running"] = ctx.suspended
+        attempt("rt.close", rt.close)
+        seen["closed before the eval returned"] = ctx.closed
+        runner.join()
+        seen["closed after"] = ctx.closed
+        attempt("rt.new_context after close", rt.new_context)
+    """)
+    for name in ["ctx.close", "ctx.eval", "ctx.call", "ctx.globals read", "ctx.globals write",
+                 "ctx.memory_usage", "ctx.create_snapshot", "ctx.register", "ctx.external", "ctx.pending",
+                 "ctx.audit_log", "ctx.approve", "ctx.deny", "ctx.resolve", "ctx.reject", "ctx.abandon",
+                 "rt.restore_snapshot", "rt.create_snapshot"]:
+        assert seen[name].startswith("refused: "), f"{name}: {seen[name]}"
+        assert "running an evaluation on another thread" in seen[name], f"{name}: {seen[name]}"
+    assert seen["eval"] == "TimeoutError", "the running eval ends as it would have"
+    assert seen["rt.close"] == "ran"
+    assert seen["closed before the eval returned"] is False
+    assert seen["closed after"] is True, "Runtime.close() closes the busy context once its eval returns"
+    assert seen["rt.new_context after close"] == "QuickJSError: the runtime is closed"
+
+
+def test_from_inside_a_host_function_reentering_operations_are_refused_and_close_is_deferred() -> None:
+    seen = run_scenario(operations=True, body="""
+        rt = Runtime()
+        ctx = rt.new_context()
+        snapshot = ctx.create_snapshot()
+
+        def probe():
+            for name, action in operations.items():
+                if name != "ctx.close":
+                    attempt(name, action)
+            attempt("ctx.close", ctx.close)
+            seen["closed inside"] = ctx.closed
+            return "probed"
+
+        ctx.register("probe", probe)
+        seen["eval"] = ctx.eval("let n = 41; probe() + ':' + (n + 1)")
+        seen["closed after"] = ctx.closed
+    """)
+    for name in ["ctx.eval", "ctx.call", "ctx.globals read", "ctx.globals write", "ctx.memory_usage",
+                 "ctx.create_snapshot", "ctx.register", "ctx.external", "ctx.abandon", "rt.restore_snapshot",
+                 "rt.create_snapshot"]:
+        assert seen[name].startswith("refused: "), f"{name}: {seen[name]}"
+    assert "from inside a host function" in seen["ctx.memory_usage"]
+    assert "from inside" in seen["rt.restore_snapshot"]
+    for name in ["ctx.pending", "ctx.audit_log", "ctx.close"]:
+        assert seen[name] == "ran", f"{name}: {seen[name]}"
+    for name in ["ctx.approve", "ctx.deny", "ctx.resolve", "ctx.reject"]:
+        assert seen[name] == "InvalidInputError: no pending call has id #999", f"{name}: {seen[name]}"
+    assert seen["eval"] == "probed:42", "the evaluation carries on and returns its value"
+    assert seen["closed inside"] is False
+    assert seen["closed after"] is True, "the close took effect when the eval returned"
+    for message in seen.values():
+        assert "::" not in str(message) and "Sandbox" not in str(message), f"C++ wording leaked: {message}"
+
+
+def test_runtime_close_from_inside_a_host_function_closes_the_context_when_its_eval_returns() -> None:
+    seen = run_scenario("""
+        rt = Runtime()
+        ctx = rt.new_context()
+        ctx.register("shutdown", lambda: rt.close())
+        seen["eval"] = ctx.eval("shutdown(); 'still running'")
+        seen["closed"] = ctx.closed
+    """)
+    assert seen == {"eval": "still running", "closed": True}
+
+
+def test_an_answer_given_from_inside_a_host_function_reaches_the_program_on_resume() -> None:
+    seen = run_scenario("""
+        async def main():
+            rt = Runtime()
+            ctx = rt.new_context()
+            ctx.external("ask")
+            asked = []
+            ctx.register("answer_it", lambda: ctx.resolve(asked[0], "yes") or "answered")
+            first = await ctx.start("Object.defineProperty(globalThis, 'trigger', {get() { return answer_it() }});"
+                                    "await ask()")
+            asked.append(first.pending[0].id)
+            seen["getter"] = ctx.globals["trigger"]
+            seen["pending after the answer"] = len(ctx.pending)
+            done = await ctx.resume()
+            seen["value"] = done.value
+        asyncio.run(main())
+    """)
+    assert seen == {"getter": "answered", "pending after the answer": 0, "value": "yes"}
+
+
+def test_an_async_evaluation_is_protected_across_its_awaits_and_can_be_closed_from_its_own_host_function() -> None:
+    seen = run_scenario("""
+        async def main():
+            rt = Runtime()
+            ctx = rt.new_context()
+            loop_thread_waiting = threading.Event()
+            release = asyncio.Event()
+
+            async def slow():
+                loop_thread_waiting.set()
+                await release.wait()
+                ctx.close()   # from the evaluation's own host function: deferred
+                seen["closed inside"] = ctx.closed
+                return 7
+
+            ctx.register("slow", slow)
+
+            def other_thread():
+                loop_thread_waiting.wait()
+                attempt("close from another thread", ctx.close)
+                attempt("memory_usage from another thread", ctx.memory_usage)
+                loop.call_soon_threadsafe(release.set)
+
+            loop = asyncio.get_running_loop()
+            helper = threading.Thread(target=other_thread)
+            helper.start()
+            seen["value"] = await ctx.eval_async("await slow() * 6")
+            helper.join()
+            seen["closed after"] = ctx.closed
+        asyncio.run(main())
+    """)
+    assert seen["close from another thread"].startswith("refused: "), seen
+    assert seen["memory_usage from another thread"].startswith("refused: "), seen
+    assert seen["value"] == 42
+    assert seen["closed inside"] is False
+    assert seen["closed after"] is True
+
+
+def test_contexts_of_other_threads_are_not_refused_while_one_context_is_busy() -> None:
+    seen = run_scenario("""
+        rt = Runtime(timeout=1.0)
+        busy, free = rt.new_context(), rt.new_context()
+        started = threading.Event()
+        busy.register("started", lambda: started.set())
+        runner = threading.Thread(target=lambda: attempt("busy", lambda: busy.eval("started(); for (;;) {}")))
+        runner.start()
+        started.wait()
+        seen["free"] = free.eval("'free'")
+        runner.join()
+    """)
+    assert seen["free"] == "free"
+    assert seen["busy"].startswith("TimeoutError"), seen
+
+
+def test_an_address_space_too_small_for_the_engine_is_an_error_not_an_abort() -> None:
+    seen = run_scenario("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (2_000_000 * 1024, 2_000_000 * 1024))
+        for attempt_number in (1, 2):   # the second attempt reports the same error
+            try:
+                Runtime()
+                seen[f"attempt {attempt_number}"] = "created"
+            except quickbox.InternalError as error:
+                seen[f"attempt {attempt_number}"] = str(error)
+    """)
+    for attempt_number in (1, 2):
+        message = seen[f"attempt {attempt_number}"]
+        assert message.startswith("cannot create the engine: wasmtime failed to set up a pool of 1000 sandboxes"), message
+        assert "ulimit -v" in message and "::" not in message, message
