@@ -165,5 +165,42 @@ TEST(BigIntBoundary, HugeBigIntsCrossAndPrintInLinearTime) {
   EXPECT_EQ(json.substr(0, 8), "[\"0xffff");
 }
 
+TEST(BigIntPrinting, UpTo1KiBABigIntPrintsInDecimalAndBeyondExactlyInHex) {
+  const BigInt at_bound = all_ones(1024);
+  EXPECT_EQ(inspect(Value(at_bound)), at_bound.to_decimal() + "n");
+  EXPECT_EQ(to_json(Value(at_bound)), "\"" + at_bound.to_decimal() + "\"");
+
+  std::string hex;
+  for (int i = 0; i < 1025; i++) hex += "ff";
+  EXPECT_EQ(inspect(Value(all_ones(1025))), "0x" + hex + "n");
+  EXPECT_EQ(inspect(Value(all_ones(1025, true))), "-0x" + hex + "n");
+  EXPECT_EQ(to_json(Value(all_ones(1025, true))), "\"-0x" + hex + "\"");
+}
+
+TEST(BigIntPrinting, ToHexWritesAJavaScriptLiteralWithoutLeadingZeros) {
+  EXPECT_EQ(BigInt{}.to_hex(), "0x0");
+  EXPECT_EQ((BigInt{true, {0, 0}}).to_hex(), "0x0") << "negative zero is zero";
+  EXPECT_EQ((BigInt{false, {0, 0x0f, 0xa0}}).to_hex(), "0xfa0");
+  EXPECT_EQ(BigInt::from_int64(-42).to_hex(), "-0x2a");
+}
+
+TEST(BigIntCodec, BignumsRoundTripAtEveryCarryEdge) {
+  for (const BigInt &big : {all_ones(3), all_ones(3, true), BigInt{true, {1, 0, 0, 0}}, BigInt{true, {1}},
+                            BigInt::from_int64(INT64_MIN)}) {
+    Decoded decoded = decode_cbor(encode_cbor(Value(big)));
+    ASSERT_TRUE(decoded.ok) << decoded.error;
+    EXPECT_EQ(decoded.value, Value(big)) << big.to_hex();
+  }
+}
+
+TEST(BigIntCodec, TheHostDecoderRefusesABigIntOverItsLimit) {
+  const std::vector<uint8_t> nine_bytes = encode_cbor(Value(all_ones(9)));
+  EXPECT_TRUE(decode_cbor(nine_bytes, DecodeLimits{.max_bigint_bytes = 9}).ok);
+  Decoded decoded = decode_cbor(nine_bytes, DecodeLimits{.max_bigint_bytes = 8});
+  ASSERT_FALSE(decoded.ok);
+  EXPECT_NE(decoded.error.find("a BigInt of 9 bytes is over the limit of 8 bytes"), std::string::npos)
+      << decoded.error;
+}
+
 }  // namespace
 }  // namespace quickbox
