@@ -1,0 +1,65 @@
+"""BigInts cross the boundary in binary, in linear time (int.from_bytes / int.to_bytes, never
+decimal text), up to the sandbox's BigInt limit of 64 KiB of magnitude (docs/limits.md)."""
+
+import time
+
+import pytest
+
+from quickbox import Context, InvalidInputError, OutputLimitError
+
+LIMIT_BITS = 64 * 1024 * 8  # the default BigInt limit, 64 KiB of magnitude
+
+
+@pytest.mark.parametrize("value", [
+    2**LIMIT_BITS - 1,
+    -(2**LIMIT_BITS - 1),
+    2**53 + 1,
+    -(2**64),
+    10**4300 + 7,  # beyond Python's own 4300-digit limit for decimal conversion
+])
+def test_ints_up_to_the_limit_cross_exactly_both_ways(ctx: Context, value: int) -> None:
+    ctx.register("echo", lambda x: x)
+    ctx.globals["incoming"] = value
+    assert ctx.eval("typeof incoming") == "bigint"
+    assert ctx.eval("echo(incoming)") == value
+    assert ctx.eval("incoming === echo(incoming)") is True
+
+
+def test_js_bigints_become_exact_ints(ctx: Context) -> None:
+    assert ctx.eval("2n ** 500000n - 1n") == 2**500000 - 1
+    assert ctx.eval("-(3n ** 100000n)") == -(3**100000)
+
+
+def test_bigints_at_the_limit_cross_in_linear_time(ctx: Context) -> None:
+    # Ten 64 KiB BigInts: decimal conversion took seconds each with the GIL held; binary takes
+    # milliseconds.
+    started = time.process_time()
+    values = ctx.eval("Array(10).fill((1n << 524288n) - 1n)")
+    ctx.globals["back"] = values
+    assert ctx.eval("back.every((x) => x === (1n << 524288n) - 1n)") is True
+    assert time.process_time() - started < 2.0
+    assert values == [2**LIMIT_BITS - 1] * 10
+
+
+def test_a_result_holding_a_bigint_over_the_limit_is_an_output_limit_error_naming_it(ctx: Context) -> None:
+    started = time.process_time()
+    with pytest.raises(OutputLimitError, match=r"BigInt at \$\[0\] has 125000 bytes \(1000000 bits\), "
+                                               r"more than the sandbox's BigInt limit of 65536 bytes"):
+        ctx.eval("Array(10).fill(2n ** 1000000n - 1n)")
+    assert time.process_time() - started < 2.0
+    assert ctx.eval("1 + 1") == 2
+
+
+def test_an_int_over_the_limit_is_refused_where_it_enters_javascript(ctx: Context) -> None:
+    with pytest.raises(InvalidInputError, match="BigInt limit of 65536 bytes"):
+        ctx.globals["big"] = 2**LIMIT_BITS
+    ctx.register("huge", lambda: -(2**LIMIT_BITS))
+    assert ctx.eval("try { huge(); 'no error' } catch (e) { e instanceof RangeError && e.message }") == (
+        "a BigInt from the host has 65537 bytes, more than the sandbox's BigInt limit of 65536 bytes")
+
+
+def test_a_bigint_over_the_limit_in_host_call_arguments_is_a_catchable_range_error(ctx: Context) -> None:
+    calls = []
+    ctx.register("record", calls.append)
+    assert ctx.eval("try { record(1n << 524288n); 'sent' } catch (e) { e.name }") == "RangeError"
+    assert calls == []
