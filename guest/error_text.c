@@ -33,6 +33,22 @@ static size_t without_trailing_high_surrogate(const char *s, size_t n) {
   return n;
 }
 
+/* Characters (UTF-16 code units) of QB_TRUNCATION_MARKER for `dropped`: U+2026 is one, the
+ * rest is ASCII. */
+static uint64_t marker_chars(uint64_t dropped) {
+  uint64_t digits = 1;
+  for (uint64_t n = dropped; n >= 10; n /= 10) digits++;
+  return 30 + digits;
+}
+
+/* How many characters of a `length`-character text to keep so that they and the marker for the
+ * rest fit in max_chars: cutting an already cut text again changes nothing. */
+static uint64_t chars_to_keep(uint64_t length, uint32_t max_chars) {
+  uint64_t keep = max_chars > 31 ? max_chars - 31 : 0;
+  while (keep > 0 && keep + marker_chars(length - keep) > max_chars) keep--;
+  return keep;
+}
+
 bool qb_bounded_text(JSContext *ctx, JSValue value, uint32_t max_chars, qb_text *out) {
   out->data = NULL;
   out->len = 0;
@@ -48,12 +64,13 @@ bool qb_bounded_text(JSContext *ctx, JSValue value, uint32_t max_chars, qb_text 
   if ((uint64_t)length > max_chars) {
     /* Cut before converting: the whole text may not fit in memory twice. The slice is the
      * intrinsic captured at bootstrap, so a program cannot change how errors are reported. */
-    JSValue args[2] = {JS_NewInt32(ctx, 0), JS_NewInt64(ctx, max_chars)};
+    uint64_t keep = chars_to_keep((uint64_t)length, max_chars);
+    JSValue args[2] = {JS_NewInt32(ctx, 0), JS_NewInt64(ctx, (int64_t)keep)};
     JSValue cut = JS_Call(ctx, qb_helpers.string_slice, str, 2, (JSValueConst *)args);
     JS_FreeValue(ctx, str);
     if (JS_IsException(cut)) return false;
     str = cut;
-    dropped = (uint64_t)length - max_chars;
+    dropped = (uint64_t)length - keep;
   }
   size_t n;
   const char *s = JS_ToCStringLen(ctx, &n, str);

@@ -406,8 +406,14 @@ static qb_text unreadable_field(const char *field) {
   JSValue why = JS_GetException(ctx);
   qb_text reason = {0};
   bool have_reason = false;
-  if (interrupted || JS_IsUninitialized(why)) {
-    JS_FreeValue(ctx, why); /* the budget is spent: the reply will say Timeout anyway */
+  if (interrupted) { /* the budget is spent: the reply says Timeout, and nothing was read */
+    JS_FreeValue(ctx, why);
+    qb_text empty = {0};
+    qb_text_copy(&empty, "", 0);
+    return empty;
+  }
+  if (JS_IsUninitialized(why)) {
+    JS_FreeValue(ctx, why);
   } else {
     have_reason = qb_bounded_text(ctx, why, QB_ERROR_NAME_MAX_CHARS, &reason);
     if (!have_reason) JS_FreeValue(ctx, JS_GetException(ctx));

@@ -4,6 +4,7 @@
 #include "error_text.hh"
 
 #include <cstdio>
+#include <utility>
 
 #include "internal.hh"
 #include "quickbox_abi.h"
@@ -11,34 +12,55 @@
 
 namespace quickbox::internal {
 
+namespace {
+
+/// UTF-16 code units of the character at text[i] (a byte that is not UTF-8 counts as U+FFFD)
+/// and its length in bytes.
+std::pair<unsigned, size_t> character_at(std::string_view text, size_t i) {
+  char32_t cp;
+  const size_t length = decode_utf8(text, i, cp);
+  if (length == 0) return {1, 1};
+  return {cp >= 0x10000 ? 2u : 1u, length};
+}
+
+/// Characters (UTF-16 code units) of QB_TRUNCATION_MARKER for `dropped`: U+2026 is one, the
+/// rest is ASCII.
+uint64_t marker_chars(uint64_t dropped) { return 30 + std::to_string(dropped).size(); }
+
+}  // namespace
+
 std::string bounded_error_text(std::string_view text, uint32_t max_chars) {
   static constexpr std::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
+  uint64_t total = 0;
+  for (size_t i = 0; i < text.size();) {
+    const auto [units, bytes] = character_at(text, i);
+    total += units;
+    i += bytes;
+  }
+  // Keep as many characters as fit with the marker for the rest, so that cutting an already cut
+  // text again changes nothing (the guest counts the same way: guest/error_text.c).
+  uint64_t keep = total;
+  if (total > max_chars) {
+    keep = max_chars > 31 ? max_chars - 31 : 0;
+    while (keep > 0 && keep + marker_chars(total - keep) > max_chars) keep--;
+  }
   std::string out;
   out.reserve(std::min<size_t>(text.size(), size_t{max_chars} * 3));
-  uint64_t units = 0;
-  size_t i = 0;
-  while (i < text.size()) {
+  uint64_t kept = 0;
+  for (size_t i = 0; i < text.size();) {
+    const auto [units, bytes] = character_at(text, i);
+    if (kept + units > keep) break;  // a surrogate pair that does not fit is dropped whole
+    kept += units;
     char32_t cp;
-    const size_t length = decode_utf8(text, i, cp);
-    const unsigned width = cp >= 0x10000 && length != 0 ? 2 : 1;  // UTF-16 code units
-    if (units + width > max_chars) break;
-    units += width;
-    if (length == 0) {
+    if (decode_utf8(text, i, cp) == 0) {
       out += kReplacement;
-      i++;
     } else {
-      out.append(text, i, length);
-      i += length;
+      out.append(text, i, bytes);
     }
+    i += bytes;
   }
-  if (i == text.size()) return out;
-  uint64_t dropped = 0;  // characters left, counted the same way
-  while (i < text.size()) {
-    char32_t cp;
-    const size_t length = decode_utf8(text, i, cp);
-    dropped += cp >= 0x10000 && length != 0 ? 2 : 1;
-    i += length == 0 ? 1 : length;
-  }
+  if (kept == total) return out;
+  const uint64_t dropped = total - kept;
   char marker[64];
   const int n = std::snprintf(marker, sizeof marker, QB_TRUNCATION_MARKER,
                               static_cast<unsigned long long>(dropped));

@@ -76,15 +76,21 @@ _JS_MESSAGE_MAX_CHARS = 65536  # QB_ERROR_MESSAGE_MAX_CHARS: see "Error text" in
 
 
 def _as_js_error_message(text: str) -> str:
-    """text as JavaScript receives it in an error message: at most 65,536 UTF-16 code units, then
-    "… [truncated N more characters]" when it was longer (the engine cuts the same way)."""
+    """text as JavaScript receives it in an error message: at most 65,536 UTF-16 code units in
+    all, ending with "… [truncated N more characters]" when it was longer (the engine cuts the
+    same way: docs/limits.md, "Error text")."""
     if len(text) <= _JS_MESSAGE_MAX_CHARS // 2:
         return text
     units = text.encode("utf-16-le", "surrogatepass")
     total = len(units) // 2
     if total <= _JS_MESSAGE_MAX_CHARS:
         return text
-    kept = _JS_MESSAGE_MAX_CHARS
+    def marker_chars(dropped: int) -> int:
+        return 30 + len(str(dropped))
+
+    kept = _JS_MESSAGE_MAX_CHARS - 31  # the text kept and the marker fit in the limit together
+    while kept + marker_chars(total - kept) > _JS_MESSAGE_MAX_CHARS:
+        kept -= 1
     if 0xD800 <= int.from_bytes(units[2 * kept - 2:2 * kept], "little") <= 0xDBFF:
         kept -= 1  # never split a surrogate pair
     head = units[:2 * kept].decode("utf-16-le", "surrogatepass")

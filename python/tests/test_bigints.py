@@ -11,11 +11,12 @@ LIMIT_BITS = 64 * 1024 * 8  # the default BigInt limit, 64 KiB of magnitude
 
 
 @pytest.mark.parametrize("value", [
-    2**LIMIT_BITS - 1,
-    -(2**LIMIT_BITS - 1),
-    2**53 + 1,
-    -(2**64),
-    10**4300 + 7,  # beyond Python's own 4300-digit limit for decimal conversion
+    pytest.param(2**LIMIT_BITS - 1, id="the largest allowed"),
+    pytest.param(-(2**LIMIT_BITS - 1), id="the most negative allowed"),
+    pytest.param(2**53 + 1, id="2**53 + 1"),
+    pytest.param(-(2**64), id="-(2**64)"),
+    # beyond Python's own 4300-digit limit for decimal conversion
+    pytest.param(10**4300 + 7, id="4301 digits"),
 ])
 def test_ints_up_to_the_limit_cross_exactly_both_ways(ctx: Context, value: int) -> None:
     ctx.register("echo", lambda x: x)
