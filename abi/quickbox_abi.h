@@ -197,8 +197,9 @@ typedef struct qb_host_reply {
 
 /* ------------------------------------------------------------------------------------------------
  * Error text: an error's name, message and stack cross the boundary (error replies, Error values,
- * host errors thrown into JS) cut to at most this many characters (UTF-16 code units, as JS's
- * `length` counts them), followed by QB_TRUNCATION_MARKER with the number of characters dropped.
+ * host errors thrown into JS) as at most this many characters (UTF-16 code units, as JS's
+ * `length` counts them). Longer text keeps as much of its start as fits together with
+ * QB_TRUNCATION_MARKER (the number of characters dropped), so a cut text is never cut again.
  * Text is never cut at a NUL: it crosses with its length.
  * --------------------------------------------------------------------------------------------- */
 #define QB_ERROR_NAME_MAX_CHARS 1024u
