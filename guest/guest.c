@@ -415,7 +415,8 @@ static qb_text unreadable_field(const char *field) {
   if (JS_IsUninitialized(why)) {
     JS_FreeValue(ctx, why);
   } else {
-    have_reason = qb_bounded_text(ctx, why, QB_ERROR_NAME_MAX_CHARS, &reason);
+    /* room for the words around the reason: the whole stays within the field's limit */
+    have_reason = qb_bounded_text(ctx, why, qb_error_field_limit(field) - 64, &reason);
     if (!have_reason) JS_FreeValue(ctx, JS_GetException(ctx));
   }
   char head[64];
