@@ -248,6 +248,7 @@ SandboxOptions make_options(nb::dict o) {
   if (auto v = get("max_host_calls"); !v.is_none()) opts.limits.max_host_calls = nb::cast<uint32_t>(v);
   if (auto v = get("host_memory_limit"); !v.is_none()) opts.limits.host_memory_bytes = nb::cast<uint64_t>(v);
   if (auto v = get("max_pending_calls"); !v.is_none()) opts.limits.max_pending_calls = nb::cast<uint32_t>(v);
+  if (auto v = get("bigint_limit"); !v.is_none()) opts.limits.bigint_bytes = nb::cast<uint32_t>(v);
   if (auto v = get("seed"); !v.is_none()) opts.random_seed = nb::cast<uint64_t>(v);
   if (auto v = get("fixed_time_ms"); !v.is_none()) {
     opts.clock.mode = Clock::Mode::Fixed;

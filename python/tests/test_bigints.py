@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from quickbox import Context, InvalidInputError, OutputLimitError
+from quickbox import Context, InvalidInputError, OutputLimitError, Runtime
 
 LIMIT_BITS = 64 * 1024 * 8  # the default BigInt limit, 64 KiB of magnitude
 
@@ -64,3 +64,15 @@ def test_a_bigint_over_the_limit_in_host_call_arguments_is_a_catchable_range_err
     ctx.register("record", calls.append)
     assert ctx.eval("try { record(1n << 524288n); 'sent' } catch (e) { e.name }") == "RangeError"
     assert calls == []
+
+
+def test_the_limit_is_an_option_of_the_runtime_and_is_validated() -> None:
+    with Runtime(bigint_limit=1 << 20) as rt, rt.new_context() as ctx:
+        assert ctx.eval("2n ** 1000000n - 1n") == 2**1000000 - 1
+    with Runtime(bigint_limit=8) as rt, rt.new_context() as ctx:
+        assert ctx.eval("2n ** 64n - 1n") == 2**64 - 1
+        with pytest.raises(OutputLimitError, match="BigInt limit of 8 bytes"):
+            ctx.eval("2n ** 64n")
+    for bad in (0, 7, (1 << 20) + 1):
+        with pytest.raises(ValueError, match=r"bigint_limit must be between 8 and 1048576 bytes"):
+            Runtime(bigint_limit=bad)
