@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
  * refuse a guest module built against another contract. */
-#define QB_ABI_VERSION 2u
+#define QB_ABI_VERSION 3u
 
 /* ------------------------------------------------------------------------------------------------
  * Imports: everything the guest module may import. The host provides exactly these and nothing
@@ -111,7 +111,7 @@ typedef struct qb_config {
   uint32_t console_limit;   /* console bytes kept per operation */
   uint32_t result_limit;    /* maximum size of an encoded result, bytes */
   uint32_t max_depth;       /* maximum nesting depth of values crossing the boundary */
-  uint32_t reserved;
+  uint32_t bigint_limit;    /* largest BigInt magnitude crossing the boundary, bytes (see below) */
 } qb_config;
 
 /* ------------------------------------------------------------------------------------------------
@@ -129,7 +129,8 @@ typedef struct qb_config {
 #define QB_ERROR_TIMEOUT 2       /* the CPU budget or the hard deadline was hit */
 #define QB_ERROR_OUT_OF_MEMORY 3 /* the memory limit was hit */
 #define QB_ERROR_STACK_OVERFLOW 4 /* the JS stack limit (or the wasm stack) was hit */
-#define QB_ERROR_OUTPUT_LIMIT 5  /* the result is larger than the result limit */
+#define QB_ERROR_OUTPUT_LIMIT 5  /* the result is larger than the result limit (empty message),
+                                  * or holds a BigInt over bigint_limit (the message says so) */
 #define QB_ERROR_INVALID_INPUT 6 /* the request itself was malformed (source, arguments, name) */
 #define QB_ERROR_INTERNAL 7      /* a bug or a trap in the guest; the instance is discarded */
 #define QB_ERROR_DEADLOCK 8      /* the awaited promise can never settle: nothing left to run */
@@ -175,18 +176,37 @@ typedef struct qb_host_reply {
  *   number               integer (major 0/1) when it is an integer with |n| <= 2^53 and not -0,
  *                        otherwise float64. Decoding: any integer or float becomes a number,
  *                        except integers beyond 2^53, which are refused (send a BigInt).
- *   BigInt               tag 2 / tag 3 (RFC 8949 bignum) over a big-endian magnitude
+ *   BigInt               tag 2 / tag 3 (RFC 8949 bignum) over a big-endian magnitude. Both sides
+ *                        convert it in linear time (never through decimal text). A magnitude over
+ *                        qb_config.bigint_limit bytes is refused in either direction: a result ends
+ *                        in QB_ERROR_OUTPUT_LIMIT, host-call arguments throw a RangeError in JS, and
+ *                        a value from the host rejects (settle), throws (host reply) or is invalid
+ *                        input (call arguments, globals).
  *   string               text string; must be valid UTF-8. Strings holding lone surrogates are
  *                        refused with a TypeError naming the position.
  *   Uint8Array/ArrayBuffer  byte string (decodes to Uint8Array)
  *   Array                array; holes become undefined
  *   plain object         map with text keys in property order (own, enumerable, string keys)
- *   Error                tag QB_CBOR_TAG_ERROR over [name, message, stack] (text strings)
+ *   Error                tag QB_CBOR_TAG_ERROR over [name, message, stack] (text strings),
+ *                        each bounded as "Error text" below says
  *   Date                 its ISO string (as JSON.stringify does)
  * Functions, symbols, Map, Set, WeakMap, promises and typed arrays other than Uint8Array are
  * refused with a TypeError naming the type and the path of the value.
  * --------------------------------------------------------------------------------------------- */
 #define QB_CBOR_TAG_ERROR 1902247937u /* 0x71620001: "qb" + 1, from the first-come range */
+
+/* ------------------------------------------------------------------------------------------------
+ * Error text: an error's name, message and stack cross the boundary (error replies, Error values,
+ * host errors thrown into JS) as at most this many characters (UTF-16 code units, as JS's
+ * `length` counts them). Longer text keeps as much of its start as fits together with
+ * QB_TRUNCATION_MARKER (the number of characters dropped), so a cut text is never cut again.
+ * Text is never cut at a NUL: it crosses with its length.
+ * --------------------------------------------------------------------------------------------- */
+#define QB_ERROR_NAME_MAX_CHARS 1024u
+#define QB_ERROR_MESSAGE_MAX_CHARS 65536u
+#define QB_ERROR_STACK_MAX_CHARS 65536u
+/* printf format of the marker; its argument is an unsigned long long. "\xe2\x80\xa6" is U+2026. */
+#define QB_TRUNCATION_MARKER "\xe2\x80\xa6 [truncated %llu more characters]"
 
 /* Keys of the qb_memory_usage map. */
 #define QB_MEM_MALLOC_SIZE "malloc_size"   /* bytes QuickJS has allocated */

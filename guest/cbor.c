@@ -98,10 +98,12 @@ typedef struct encoder {
   size_t base;      /* out->len when encoding started */
   size_t max_bytes;
   uint32_t max_depth;
+  uint32_t bigint_bytes; /* 0: no cap */
   uint32_t depth;
   void **stack;     /* objects on the current path, for cycle detection */
   path_seg *path;   /* keys on the current path, for error messages */
   bool too_large;
+  bool bigint_too_large;
 } encoder;
 
 /* Renders the current path as "$.a[3].b" into buf. */
@@ -208,7 +210,18 @@ static int encode_bigint(encoder *e, JSValueConst v) {
     digits++;
   }
   size_t ndigits = strlen(digits);
-  size_t nbytes = (ndigits + 1) / 2;
+  size_t nbytes = (ndigits + 1) / 2; /* toString(16) has no leading zeros: the exact size */
+  if (e->bigint_bytes && nbytes > e->bigint_bytes) {
+    unsigned lead = (unsigned)(digits[0] <= '9' ? digits[0] - '0' : (digits[0] | 0x20) - 'a' + 10);
+    unsigned long long bits = 4ull * (ndigits - 1) + (lead >= 8 ? 4 : lead >= 4 ? 3 : lead >= 2 ? 2 : 1);
+    JS_FreeCString(e->ctx, hex);
+    char path[256];
+    format_path(e, path, sizeof path);
+    JS_ThrowRangeError(e->ctx, "BigInt at %s has %zu bytes (%llu bits), more than the sandbox's "
+                       "BigInt limit of %u bytes", path, nbytes, bits, e->bigint_bytes);
+    e->bigint_too_large = true;
+    return -1;
+  }
   uint8_t *mag = malloc(nbytes ? nbytes : 1);
   if (!mag) {
     JS_FreeCString(e->ctx, hex);
@@ -239,19 +252,16 @@ static int encode_bigint(encoder *e, JSValueConst v) {
 
 static int encode_value(encoder *e, JSValueConst v);
 
+/* An Error as [name, message, stack], each cut to its documented size (see error_text.c). */
 static int encode_error(encoder *e, JSValueConst v) {
   static const char *const fields[3] = {"name", "message", "stack"};
   if (emit(e, qb_cbor_put_head(e->out, 6, QB_CBOR_TAG_ERROR) && qb_cbor_put_head(e->out, 4, 3)))
     return -1;
   for (int i = 0; i < 3; i++) {
-    JSValue f = JS_GetPropertyStr(e->ctx, v, fields[i]);
-    if (JS_IsException(f)) return -1;
-    size_t len = 0;
-    const char *s = JS_IsUndefined(f) ? NULL : JS_ToCStringLen(e->ctx, &len, f);
-    JS_FreeValue(e->ctx, f);
-    if (s) qb_replace_lone_surrogates((char *)s, len); /* an error must always get through */
-    int r = emit(e, qb_cbor_put_text(e->out, s ? s : "", s ? len : 0));
-    if (s) JS_FreeCString(e->ctx, s);
+    qb_text text;
+    if (!qb_error_field(e->ctx, v, fields[i], qb_error_field_limit(fields[i]), &text)) return -1;
+    int r = emit(e, qb_cbor_put_text(e->out, text.data, text.len));
+    qb_text_free(&text);
     if (r) return -1;
   }
   return 0;
@@ -374,12 +384,13 @@ static int encode_value(encoder *e, JSValueConst v) {
   }
 }
 
-qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out, uint32_t max_depth,
-                                size_t max_bytes) {
-  encoder e = {.ctx = ctx, .out = out, .base = out->len, .max_bytes = max_bytes,
-               .max_depth = max_depth};
+qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
+                                qb_value_limits limits) {
+  uint32_t max_depth = limits.max_depth;
+  encoder e = {.ctx = ctx, .out = out, .base = out->len, .max_bytes = limits.max_bytes,
+               .max_depth = max_depth, .bigint_bytes = limits.bigint_bytes};
   size_t saved_limit = out->limit;
-  out->limit = out->len + max_bytes;
+  out->limit = out->len + limits.max_bytes;
   out->over_limit = false;
   e.stack = malloc(sizeof(void *) * (max_depth + 1));
   e.path = malloc(sizeof(path_seg) * (max_depth + 1));
@@ -395,7 +406,8 @@ qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
   free(e.path);
   if (r == 0) return QB_ENCODE_OK;
   out->len = e.base;
-  return e.too_large ? QB_ENCODE_TOO_LARGE : QB_ENCODE_THROWN;
+  if (e.too_large) return QB_ENCODE_TOO_LARGE;
+  return e.bigint_too_large ? QB_ENCODE_BIGINT_TOO_LARGE : QB_ENCODE_THROWN;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -407,6 +419,7 @@ typedef struct decoder {
   size_t len;
   size_t pos;
   uint32_t max_depth;
+  uint32_t bigint_bytes; /* 0: no cap */
 } decoder;
 
 static JSValue bad(decoder *d, const char *why) {
@@ -481,6 +494,20 @@ static JSValue decode_bignum(decoder *d, bool negative) {
   if (d->len - d->pos < n) return bad(d, "truncated bignum");
   const uint8_t *mag = d->data + d->pos;
   d->pos += (size_t)n;
+  while (n > 0 && mag[0] == 0) { /* leading zeros do not count against the limit */
+    mag++;
+    n--;
+  }
+  uint64_t size = n; /* of the value's magnitude: tag 3's -1 - m carries into a new byte when m is all ones */
+  if (negative && n > 0) {
+    uint64_t ones = 0;
+    while (ones < n && mag[ones] == 0xff) ones++;
+    if (ones == n) size++;
+  }
+  if (d->bigint_bytes && size > d->bigint_bytes)
+    return JS_ThrowRangeError(d->ctx, "a BigInt from the host has %llu bytes, more than the "
+                              "sandbox's BigInt limit of %u bytes", (unsigned long long)size,
+                              d->bigint_bytes);
   /* Tag 3 holds -1 - m: write m + 1 as "0x..." (one spare digit for the carry), let BigInt()
    * parse it, then negate with the prelude's helper. */
   char *hex = malloc(2 * (size_t)n + 4);
@@ -641,8 +668,9 @@ static JSValue decode_item(decoder *d, uint32_t depth) {
   return bad(d, "unsupported major type");
 }
 
-JSValue qb_cbor_decode(JSContext *ctx, const uint8_t *data, size_t len, uint32_t max_depth) {
-  decoder d = {.ctx = ctx, .data = data, .len = len, .pos = 0, .max_depth = max_depth};
+JSValue qb_cbor_decode(JSContext *ctx, const uint8_t *data, size_t len, qb_value_limits limits) {
+  decoder d = {.ctx = ctx, .data = data, .len = len, .pos = 0, .max_depth = limits.max_depth,
+               .bigint_bytes = limits.bigint_bytes};
   JSValue v = decode_item(&d, 0);
   if (!JS_IsException(v) && d.pos != len) {
     JS_FreeValue(ctx, v);

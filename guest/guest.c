@@ -236,6 +236,18 @@ static void stop_driving(void) {
   drop_pending_calls();
 }
 
+/* What a value leaving the sandbox may be (results, host-call arguments). */
+static qb_value_limits outgoing_limits(void) {
+  return (qb_value_limits){.max_depth = config.max_depth, .max_bytes = config.result_limit,
+                           .bigint_bytes = config.bigint_limit};
+}
+
+/* What a value from the host may be; extra_depth allows for the wrapping of call arguments. */
+static qb_value_limits incoming_limits(uint32_t extra_depth) {
+  return (qb_value_limits){.max_depth = config.max_depth + extra_depth,
+                           .bigint_bytes = config.bigint_limit};
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Capabilities: JS functions that call the host
  * ------------------------------------------------------------------------------------------- */
@@ -246,7 +258,7 @@ static JSValue take_host_value(uint32_t len) {
   uint8_t *bytes = malloc(len ? len : 1);
   if (!bytes) return JS_ThrowOutOfMemory(ctx);
   qb_host_take((uint32_t)(uintptr_t)bytes);
-  JSValue v = qb_cbor_decode(ctx, bytes, len, config.max_depth + 2);
+  JSValue v = qb_cbor_decode(ctx, bytes, len, incoming_limits(2));
   free(bytes);
   return v;
 }
@@ -296,10 +308,11 @@ static JSValue capability_call(JSContext *c, JSValueConst this_val, int argc, JS
   if (JS_IsException(args)) return fail_call(is_async);
   for (int i = 0; i < argc; i++) JS_SetPropertyInt64(c, args, i, JS_DupValue(c, argv[i]));
   call_args.len = 0;
-  qb_encode_status st = qb_cbor_encode(c, args, &call_args, config.max_depth, config.result_limit);
+  qb_encode_status st = qb_cbor_encode(c, args, &call_args, outgoing_limits());
   JS_FreeValue(c, args);
   if (st == QB_ENCODE_TOO_LARGE)
     JS_ThrowRangeError(c, "the arguments are larger than the sandbox's value limit");
+  /* any other failure (a BigInt over its limit included) left its exception pending */
   if (st != QB_ENCODE_OK) return fail_call(is_async);
 
   qb_host_reply host_reply = {0};
@@ -369,100 +382,153 @@ static void drop_jobs_after_interrupt(void) {
   clear_rejections();
 }
 
-/* [kind, name, message, stack] (+ the thrown value when it was not an Error and can be encoded) */
-static int32_t reply_error(uint32_t kind, const char *name, const char *message, const char *stack) {
+
+/* [kind, name, message, stack] (+ the thrown value when it was not an Error and can be encoded).
+ * The texts carry their lengths, so a NUL inside them survives. If even this reply cannot be
+ * written (linear memory exhausted), a fixed one takes its place in the capacity reserved at
+ * bootstrap: an error report must never come out malformed. */
+static int32_t reply_error_text(uint32_t kind, qb_text name, qb_text message, qb_text stack) {
   if (kind == QB_ERROR_TIMEOUT && interrupted) drop_jobs_after_interrupt();
   output.len = 0;
-  qb_cbor_put_head(&output, 4, 4);
-  qb_cbor_put_head(&output, 0, kind);
-  qb_cbor_put_text(&output, name, strlen(name));
-  qb_cbor_put_text(&output, message, strlen(message));
-  qb_cbor_put_text(&output, stack, strlen(stack));
+  bool written = qb_cbor_put_head(&output, 4, 4) && qb_cbor_put_head(&output, 0, kind) &&
+                 qb_cbor_put_text(&output, name.data ? name.data : "", name.len) &&
+                 qb_cbor_put_text(&output, message.data ? message.data : "", message.len) &&
+                 qb_cbor_put_text(&output, stack.data ? stack.data : "", stack.len);
+  if (!written) {
+    static const char fallback[] = "the error report did not fit in the sandbox's memory";
+    output.len = 0;
+    qb_cbor_put_head(&output, 4, 4);
+    qb_cbor_put_head(&output, 0, kind);
+    qb_cbor_put_text(&output, "", 0);
+    qb_cbor_put_text(&output, fallback, sizeof fallback - 1);
+    qb_cbor_put_text(&output, "", 0);
+  }
   return reply(QB_STATUS_ERROR);
 }
 
-/* An owned, well-formed UTF-8 copy of a value's text (consumes value), or fallback when the value
- * cannot be turned into text. Error reports must always get through. */
-static char *owned_text(JSValue value, const char *fallback) {
-  const char *s = JS_IsException(value) ? NULL : JS_ToCString(ctx, value);
-  JS_FreeValue(ctx, value);
-  if (!s) {
-    JS_FreeValue(ctx, JS_GetException(ctx));
-    return strdup(fallback);
+static qb_text borrowed(const char *s) { return (qb_text){(char *)s, strlen(s)}; }
+
+static int32_t reply_error(uint32_t kind, const char *name, const char *message, const char *stack) {
+  return reply_error_text(kind, borrowed(name), borrowed(message), borrowed(stack));
+}
+
+/* What an error field reads as when reading it failed: says so, with the reason when that can be
+ * read itself (takes the pending exception). Never fails but for lack of memory. */
+static qb_text unreadable_field(const char *field) {
+  JSValue why = JS_GetException(ctx);
+  qb_text reason = {0};
+  bool have_reason = false;
+  if (interrupted) { /* the budget is spent: the reply says Timeout, and nothing was read */
+    JS_FreeValue(ctx, why);
+    qb_text empty = {0};
+    qb_text_copy(&empty, "", 0);
+    return empty;
   }
-  char *copy = strdup(s);
-  JS_FreeCString(ctx, s);
-  if (copy) qb_replace_lone_surrogates(copy, strlen(copy));
-  return copy;
+  if (JS_IsUninitialized(why)) {
+    JS_FreeValue(ctx, why);
+  } else {
+    /* room for the words around the reason: the whole stays within the field's limit */
+    have_reason = qb_bounded_text(ctx, why, qb_error_field_limit(field) - 64, &reason);
+    if (!have_reason) JS_FreeValue(ctx, JS_GetException(ctx));
+  }
+  char head[64];
+  int head_len = snprintf(head, sizeof head, "[the error's %s could not be read%s", field,
+                          have_reason ? ": " : "");
+  qb_text out = {0};
+  out.data = malloc((size_t)head_len + reason.len + 2);
+  if (out.data) {
+    memcpy(out.data, head, (size_t)head_len);
+    if (have_reason) memcpy(out.data + head_len, reason.data, reason.len);
+    out.len = (size_t)head_len + reason.len;
+    out.data[out.len++] = ']';
+    out.data[out.len] = 0;
+  }
+  qb_text_free(&reason);
+  return out;
 }
 
-static char *dup_prop(JSValueConst obj, const char *prop) {
-  JSValue v = JS_GetPropertyStr(ctx, obj, prop);
-  if (JS_IsUndefined(v)) return strdup("");
-  return owned_text(v, "");
+/* error[field], bounded; a field that cannot be read says so instead of vanishing. */
+static qb_text error_field(JSValueConst error, const char *field) {
+  qb_text text;
+  if (qb_error_field(ctx, error, field, qb_error_field_limit(field), &text)) return text;
+  return unreadable_field(field);
 }
 
-/* Formats a thrown non-Error value (throw "x", throw {code: 1}) the way console.log would. */
-static char *describe_thrown(JSValueConst value) {
-  JSValue arr = JS_NewArray(ctx);
-  JS_SetPropertyInt64(ctx, arr, 0, JS_DupValue(ctx, value));
-  JSValue s = JS_Call(ctx, qb_helpers.format, JS_UNDEFINED, 1, (JSValueConst *)&arr);
-  JS_FreeValue(ctx, arr);
-  return owned_text(s, "(a value that cannot be displayed)");
+/* Formats a thrown non-Error value (throw "x", throw {code: 1}) the way console.log would,
+ * bounded like an error message. A thrown string is its own text (no copy to format it). */
+static qb_text describe_thrown(JSValueConst value) {
+  JSValue text;
+  if (JS_IsString(value)) {
+    text = JS_DupValue(ctx, value);
+  } else {
+    JSValue arr = JS_NewArray(ctx);
+    JS_SetPropertyInt64(ctx, arr, 0, JS_DupValue(ctx, value));
+    text = JS_Call(ctx, qb_helpers.format, JS_UNDEFINED, 1, (JSValueConst *)&arr);
+    JS_FreeValue(ctx, arr);
+  }
+  qb_text out;
+  if (!JS_IsException(text) && qb_bounded_text(ctx, text, QB_ERROR_MESSAGE_MAX_CHARS, &out))
+    return out;
+  JS_FreeValue(ctx, JS_GetException(ctx));
+  static const char fallback[] = "(a value that cannot be displayed)";
+  qb_text_copy(&out, fallback, sizeof fallback - 1);
+  return out;
 }
 
-static uint32_t classify(JSValueConst exc, const char *name, const char *message) {
+static bool text_is(qb_text t, const char *s) {
+  return t.data && t.len == strlen(s) && !memcmp(t.data, s, t.len);
+}
+
+static uint32_t classify(JSValueConst exc, qb_text name, qb_text message) {
   if (interrupted) return QB_ERROR_TIMEOUT;
   if (!JS_IsError(exc)) {
     /* QuickJS throws null when it cannot allocate even the out-of-memory error */
     if (allocation_refused && JS_IsNull(exc)) return QB_ERROR_OUT_OF_MEMORY;
     return QB_ERROR_JS_EXCEPTION;
   }
-  if (!strcmp(name, "InternalError") && !strcmp(message, "out of memory")) return QB_ERROR_OUT_OF_MEMORY;
-  if (!strcmp(name, "RangeError") && !strcmp(message, "Maximum call stack size exceeded"))
+  if (text_is(name, "InternalError") && text_is(message, "out of memory")) return QB_ERROR_OUT_OF_MEMORY;
+  if (text_is(name, "RangeError") && text_is(message, "Maximum call stack size exceeded"))
     return QB_ERROR_STACK_OVERFLOW;
   return QB_ERROR_JS_EXCEPTION;
 }
 
 /* Turns a thrown value into an error reply. prefix marks where it came from (e.g. a rejection). */
 static int32_t reply_exception(JSValue exc, const char *prefix) {
-  char *name, *message, *stack;
+  qb_text name = {0}, message = {0}, stack = {0};
   bool is_error = JS_IsError(exc);
   if (is_error) {
-    name = dup_prop(exc, "name");
-    message = dup_prop(exc, "message");
-    stack = dup_prop(exc, "stack");
+    name = error_field(exc, "name");
+    message = error_field(exc, "message");
+    stack = error_field(exc, "stack");
   } else {
-    name = strdup("");
     message = describe_thrown(exc);
-    stack = strdup("");
   }
   uint32_t kind = classify(exc, name, message);
-  if (prefix && kind == QB_ERROR_JS_EXCEPTION) {
-    size_t n = strlen(prefix) + strlen(message) + 1;
-    char *m = malloc(n);
+  if (prefix && kind == QB_ERROR_JS_EXCEPTION && message.data) {
+    size_t prefix_len = strlen(prefix);
+    char *m = malloc(prefix_len + message.len + 1);
     if (m) {
-      strcpy(m, prefix);
-      strcat(m, message);
-      free(message);
-      message = m;
+      memcpy(m, prefix, prefix_len);
+      memcpy(m + prefix_len, message.data, message.len + 1);
+      free(message.data);
+      message = (qb_text){m, prefix_len + message.len};
     }
   }
-  int32_t status = reply_error(kind, name ? name : "", message ? message : "", stack ? stack : "");
-  if (!is_error && kind == QB_ERROR_JS_EXCEPTION) {
+  int32_t status = reply_error_text(kind, name, message, stack);
+  if (!is_error && kind == QB_ERROR_JS_EXCEPTION && output.len && output.data[0] == 0x84) {
     /* Append the thrown value itself so hosts can recover `throw {code: 42}`. */
     size_t mark = output.len;
     output.data[0] = 0x85; /* array of 5 */
-    if (qb_cbor_encode(ctx, exc, &output, config.max_depth, config.result_limit) != QB_ENCODE_OK) {
+    if (qb_cbor_encode(ctx, exc, &output, outgoing_limits()) != QB_ENCODE_OK) {
       JS_FreeValue(ctx, JS_GetException(ctx));
       output.len = mark;
       output.data[0] = 0x84;
     }
     reply(status);
   }
-  free(name);
-  free(message);
-  free(stack);
+  qb_text_free(&name);
+  qb_text_free(&message);
+  qb_text_free(&stack);
   JS_FreeValue(ctx, exc);
   return status;
 }
@@ -503,11 +569,22 @@ static bool drain_jobs(JSValue *exc) {
 }
 
 /* Replies with a value without touching the evaluation in progress (which may be suspended). */
+/* The reply for a result that could not be encoded for being too large: the result limit (an
+ * empty message; the host names the limit) or a BigInt over its limit (the pending RangeError's
+ * message, which names the BigInt's place and size). */
+static int32_t reply_output_limit(qb_encode_status st) {
+  if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "", "");
+  qb_text message = error_field(JS_GetException(ctx), "message");
+  int32_t status = reply_error_text(QB_ERROR_OUTPUT_LIMIT, borrowed(""), message, borrowed(""));
+  qb_text_free(&message);
+  return status;
+}
+
 static int32_t reply_value(JSValue value) {
   if (JS_IsException(value)) return reply_pending_exception();
-  qb_encode_status st = qb_cbor_encode(ctx, value, &output, config.max_depth, config.result_limit);
+  qb_encode_status st = qb_cbor_encode(ctx, value, &output, outgoing_limits());
   JS_FreeValue(ctx, value);
-  if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "result too large", "");
+  if (st == QB_ENCODE_TOO_LARGE || st == QB_ENCODE_BIGINT_TOO_LARGE) return reply_output_limit(st);
   if (st == QB_ENCODE_THROWN) return reply_pending_exception();
   return reply(QB_STATUS_DONE);
 }
@@ -516,11 +593,12 @@ static int32_t reply_value(JSValue value) {
  * node -p or a REPL would print it (neither ever fails to print a value). Limits still apply:
  * a timeout or out-of-memory while encoding stays an error. Consumes value. */
 static int32_t reply_value_or_display(JSValue value) {
-  qb_encode_status st = qb_cbor_encode(ctx, value, &output, config.max_depth, config.result_limit);
-  if (st == QB_ENCODE_OK || st == QB_ENCODE_TOO_LARGE || interrupted || allocation_refused) {
+  qb_encode_status st = qb_cbor_encode(ctx, value, &output, outgoing_limits());
+  if (st == QB_ENCODE_OK || st == QB_ENCODE_TOO_LARGE || st == QB_ENCODE_BIGINT_TOO_LARGE ||
+      interrupted || allocation_refused) {
     JS_FreeValue(ctx, value);
     if (st == QB_ENCODE_OK) return reply(QB_STATUS_DONE);
-    if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "result too large", "");
+    if (st == QB_ENCODE_TOO_LARGE || st == QB_ENCODE_BIGINT_TOO_LARGE) return reply_output_limit(st);
     return reply_pending_exception();
   }
   JS_FreeValue(ctx, JS_GetException(ctx));
@@ -536,9 +614,9 @@ static int32_t reply_value_or_display(JSValue value) {
   JS_FreeValue(ctx, value);
   if (JS_IsException(text)) return reply_pending_exception();
   output.len = 0;
-  st = qb_cbor_encode(ctx, text, &output, config.max_depth, config.result_limit);
+  st = qb_cbor_encode(ctx, text, &output, outgoing_limits());
   JS_FreeValue(ctx, text);
-  if (st == QB_ENCODE_TOO_LARGE) return reply_error(QB_ERROR_OUTPUT_LIMIT, "", "result too large", "");
+  if (st == QB_ENCODE_TOO_LARGE) return reply_output_limit(st);
   if (st != QB_ENCODE_OK) return reply_pending_exception();
   return reply(QB_STATUS_DISPLAY);
 }
@@ -704,6 +782,9 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   qb_helpers.bigint_to_hex = JS_GetPropertyStr(ctx, helpers, "bigintToHex");
   qb_helpers.negate = JS_GetPropertyStr(ctx, helpers, "negate");
   qb_helpers.make_error = JS_GetPropertyStr(ctx, helpers, "makeError");
+  qb_helpers.string_slice = JS_GetPropertyStr(ctx, helpers, "stringSlice");
+  /* room for the fixed error reply of reply_error_text, whatever memory is left later */
+  if (!qb_buf_reserve(&output, 4096)) return QB_STATUS_ERROR;
   JS_FreeValue(ctx, helpers);
   JS_RunGC(rt);
   return QB_STATUS_DONE;
@@ -757,7 +838,7 @@ QB_EXPORT(QB_EXPORT_CALL) int32_t qb_call(uint32_t name_len, uint32_t args_len, 
     JS_FreeValue(ctx, fn);
     return reply_exception(JS_NewTypeError(ctx, "globalThis.%s is not a function", name), NULL);
   }
-  JSValue args = qb_cbor_decode(ctx, input.data + name_len + 1, args_len, config.max_depth);
+  JSValue args = qb_cbor_decode(ctx, input.data + name_len + 1, args_len, incoming_limits(0));
   if (JS_IsException(args) || !JS_IsArray(args)) {
     JS_FreeValue(ctx, fn);
     if (!JS_IsException(args)) {
@@ -791,7 +872,7 @@ QB_EXPORT(QB_EXPORT_SET_GLOBAL) int32_t qb_set_global(uint32_t name_len, uint32_
   begin_op();
   const char *name = (const char *)input.data;
   if (name[name_len] != 0) return invalid("global name is not NUL-terminated");
-  JSValue v = qb_cbor_decode(ctx, input.data + name_len + 1, value_len, config.max_depth);
+  JSValue v = qb_cbor_decode(ctx, input.data + name_len + 1, value_len, incoming_limits(0));
   if (JS_IsException(v)) return invalid_request_value();
   JSValue global = JS_GetGlobalObject(ctx);
   int r = JS_SetPropertyStr(ctx, global, name, v);
@@ -890,11 +971,17 @@ QB_EXPORT(QB_EXPORT_SETTLE) int32_t qb_settle(uint32_t call_id, uint32_t ok, uin
   size_t i = 0;
   while (i < pending_count && pending_calls[i].call_id != call_id) i++;
   if (i == pending_count) return invalid("no pending host call has this id");
-  JSValue v = qb_cbor_decode(ctx, input.data, value_len, config.max_depth + 2);
-  if (JS_IsException(v)) return invalid_request_value();
+  JSValue v = qb_cbor_decode(ctx, input.data, value_len, incoming_limits(2));
   pending_call call = pending_calls[i];
   pending_calls[i] = pending_calls[--pending_count];
-  if (!ok) v = host_error(v, call.capability);
+  if (JS_IsException(v)) {
+    /* the answer cannot become a JS value (a BigInt over the limit, ...): the call rejects with
+     * the reason, as it would for any other failed call */
+    ok = 0;
+    v = JS_GetException(ctx);
+  } else if (!ok) {
+    v = host_error(v, call.capability);
+  }
   JSValue r = JS_IsException(v) ? JS_EXCEPTION
                                 : JS_Call(ctx, ok ? call.resolve : call.reject, JS_UNDEFINED, 1, (JSValueConst *)&v);
   JS_FreeValue(ctx, v);

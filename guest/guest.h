@@ -26,15 +26,25 @@ typedef enum qb_encode_status {
   QB_ENCODE_OK = 0,
   QB_ENCODE_THROWN,       /* a JS exception is pending (TypeError, a throwing getter, ...) */
   QB_ENCODE_TOO_LARGE,    /* the output would exceed the result limit */
+  QB_ENCODE_BIGINT_TOO_LARGE, /* a BigInt is over the BigInt limit; a RangeError saying so is
+                               * pending */
 } qb_encode_status;
 
-/* Encodes a JS value as CBOR into out (appending). Caps: max_depth nesting, max_bytes output. */
-qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out, uint32_t max_depth,
-                                size_t max_bytes);
+/* Caps on what one encode or decode may produce or accept. */
+typedef struct qb_value_limits {
+  uint32_t max_depth;     /* nesting of arrays and objects */
+  size_t max_bytes;       /* encoded output (encoder only) */
+  uint32_t bigint_bytes;  /* magnitude of one BigInt; 0: no cap */
+} qb_value_limits;
+
+/* Encodes a JS value as CBOR into out (appending), within limits. */
+qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
+                                qb_value_limits limits);
 
 /* Decodes exactly one CBOR item spanning [data, data+len). On malformed input returns
- * JS_EXCEPTION with a pending TypeError that says what was wrong and at which byte offset. */
-JSValue qb_cbor_decode(JSContext *ctx, const uint8_t *data, size_t len, uint32_t max_depth);
+ * JS_EXCEPTION with a pending TypeError that says what was wrong and at which byte offset; a
+ * BigInt over limits.bigint_bytes leaves a RangeError naming the limit. */
+JSValue qb_cbor_decode(JSContext *ctx, const uint8_t *data, size_t len, qb_value_limits limits);
 
 /* Functions the prelude hands to C at bootstrap; captured before any user code runs, so that
  * tampering with globals or prototypes cannot change how the guest formats or converts values. */
@@ -45,6 +55,7 @@ typedef struct qb_helper_fns {
   JSValue bigint_to_hex;   /* (n: bigint) => string, with the intrinsic toString */
   JSValue negate;          /* (n: bigint) => -n */
   JSValue make_error;      /* (name, message, capability) => Error, stack starting at the capability */
+  JSValue string_slice;    /* the intrinsic String.prototype.slice (a C function: no user code) */
 } qb_helper_fns;
 extern qb_helper_fns qb_helpers;
 
@@ -52,6 +63,30 @@ extern qb_helper_fns qb_helpers;
  * Replaces each such sequence in place with U+FFFD (also 3 bytes), for text that must always get
  * through (error messages, console output) where refusing would lose the report. */
 void qb_replace_lone_surrogates(char *text, size_t len);
+
+/* Text owned by C (malloc), with its length: it may hold NUL bytes. */
+typedef struct qb_text {
+  char *data; /* NUL-terminated for convenience; len is authoritative */
+  size_t len;
+} qb_text;
+
+void qb_text_free(qb_text *t);
+/* Copies n bytes of s. Returns false when out of memory (out is then empty). */
+bool qb_text_copy(qb_text *out, const char *s, size_t n);
+
+/* The text of value (consumes it; String(value) for non-strings), as well-formed UTF-8 of at
+ * most max_chars characters (UTF-16 code units) plus QB_TRUNCATION_MARKER when it was longer.
+ * Returns false with a pending exception when the text cannot be had (a throwing toString, the
+ * CPU budget, memory). */
+bool qb_bounded_text(JSContext *ctx, JSValue value, uint32_t max_chars, qb_text *out);
+
+/* error[field] as bounded text (undefined reads as ""); false with a pending exception when
+ * reading it throws. */
+bool qb_error_field(JSContext *ctx, JSValueConst error, const char *field, uint32_t max_chars,
+                    qb_text *out);
+
+/* QB_ERROR_NAME/MESSAGE/STACK_MAX_CHARS for "name", "message" or "stack". */
+uint32_t qb_error_field_limit(const char *field);
 
 /* Low-level CBOR writers used by both the value encoder and the reply encoder. */
 bool qb_cbor_put_head(qb_buf *b, uint8_t major, uint64_t arg);

@@ -506,5 +506,6 @@
     bigintFromHex: (hex) => BigInt(hex),
     bigintToHex: (n) => BigIntToString(n, 16),
     negate: (n) => -n,
+    stringSlice: String.prototype.slice,  // the intrinsic, called from C on error text
   };
 })

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "error_text.hh"
 #include "sandbox_impl.hh"
 
 namespace quickbox {
@@ -39,6 +40,8 @@ uint64_t audit_cost(const AuditEntry &e) {
 
 std::vector<uint8_t> encode_for_guest(const Value &value, bool &ok) {
   try {
+    // Error text sent into JS is cut like the guest's own (docs/limits.md, "Error text").
+    if (!ok && value.is_error()) return encode_cbor(Value(internal::bounded_error(value.as_error())));
     return encode_cbor(value);
   } catch (const std::exception &e) {
     ok = false;
@@ -362,7 +365,8 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
   if (auto refusal = host_memory_refusal(cap->name, args.size()))
     return refuse(CallOutcome::BudgetExceeded, *refusal);
   Decoded decoded = decode_cbor(args, DecodeLimits{.max_depth = options.limits.max_depth + 2,
-                                                   .max_bytes = policy.max_argument_bytes});
+                                                   .max_bytes = policy.max_argument_bytes,
+                                                   .max_bigint_bytes = options.limits.bigint_bytes});
   if (!decoded.ok || !decoded.value.is_array())
     return refuse(CallOutcome::Error, "malformed arguments from the guest: " + decoded.error);
   // ...and once decoded, what the host holds for the call (for as long as it is pending).
@@ -390,9 +394,9 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
       reply.bytes = std::move(bytes);
       return reply;
     } catch (const CapabilityError &e) {
-      close_audit(audit_index, CallOutcome::Error, e.what());
+      close_audit(audit_index, CallOutcome::Error, e.message());
       reply.status = QB_HOST_ERROR;
-      reply.bytes = encode_js_error(e.name(), e.what());
+      reply.bytes = encode_js_error(e.name(), e.message());
       return reply;
     } catch (const std::exception &e) {
       // Host internals stay in the audit log; JS only learns that the call failed.
@@ -476,7 +480,7 @@ void Sandbox::Impl::dispatch_ready_calls() {
         }
       });
     } catch (const CapabilityError &e) {
-      done.reject(e.what(), e.name());
+      done.reject(e.message(), e.name());
     } catch (const std::exception &e) {
       failure = e.what();
     } catch (...) {

@@ -61,7 +61,8 @@ struct HostCallSink {
   virtual ~HostCallSink() = default;
 };
 
-/// An encoded JS Error carrying message, for HostReply bytes and qb_settle.
+/// An encoded JS Error carrying message, for HostReply bytes and qb_settle; its text bounded as
+/// internal::bounded_error says (src/error_text.cc).
 std::vector<uint8_t> encode_js_error(const std::string &name, const std::string &message);
 
 /// What the host functions need to know about the sandbox that calls them (the store's data).

@@ -68,6 +68,8 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
   if (l.max_pending_calls == 0 || l.max_pending_calls > 1000000)
     return bad("Limits::max_pending_calls must be between 1 and 1000000, got " +
                std::to_string(l.max_pending_calls));
+  if (l.bigint_bytes < 8 || l.bigint_bytes > (1u << 20))
+    return bad("Limits::bigint_bytes must be between 8 bytes and 1 MiB, got " + format_bytes(l.bigint_bytes));
   if (o.clock.mode != Clock::Mode::Real && (o.clock.start_ms < 0 || o.clock.start_ms > kMaxClockStartMs))
     return bad("Clock::start_ms must be between 0 (1970-01-01) and " + std::to_string(kMaxClockStartMs) +
                " (2286-11-20), got " + std::to_string(o.clock.start_ms));
@@ -183,7 +185,7 @@ std::optional<Error> Sandbox::Impl::configure() {
                    .console_limit = static_cast<uint32_t>(l.console_bytes),
                    .result_limit = static_cast<uint32_t>(l.result_bytes),
                    .max_depth = l.max_depth,
-                   .reserved = 0};
+                   .bigint_limit = l.bigint_bytes};
   if (auto err = write_input({std::string_view(reinterpret_cast<const char *>(&config), sizeof config)}))
     return err;
   int32_t status = 0;
@@ -263,8 +265,10 @@ Error Sandbox::Impl::limit_error(ErrorKind kind, std::string name, std::string m
                   format_bytes(options.limits.stack_bytes) + ")";
       break;
     case ErrorKind::OutputLimit:
-      e.message = "the result is larger than the result limit of " +
-                  format_bytes(options.limits.result_bytes);
+      // The guest names what it hit when that is not the result limit (a BigInt over its limit).
+      e.message = message.empty() ? "the result is larger than the result limit of " +
+                                        format_bytes(options.limits.result_bytes)
+                                  : std::move(message);
       break;
     default:
       e.message = std::move(message);
@@ -444,7 +448,8 @@ Result Sandbox::Impl::read_reply(int32_t status) {
   if (uint64_t{ex.output_ptr} + ex.output_len > size)
     return Result::failure(make_error(ErrorKind::Internal, "the guest replied with a buffer outside its memory"));
   DecodeLimits limits{.max_depth = options.limits.max_depth + 2,
-                      .max_bytes = options.limits.result_bytes + (1u << 20)};
+                      .max_bytes = options.limits.result_bytes + (1u << 20),
+                      .max_bigint_bytes = options.limits.bigint_bytes};
   Decoded decoded = decode_cbor({base + ex.output_ptr, ex.output_len}, limits);
   if (!decoded.ok)
     return Result::failure(make_error(ErrorKind::Internal, "malformed reply from the guest: " + decoded.error));

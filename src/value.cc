@@ -1,6 +1,7 @@
-// quickbox::Value: BigInt arithmetic for decimal text, the CBOR codec (abi/quickbox_abi.h), a port
-// of Node's util.inspect for data values, and JSON conversion.
+// quickbox::Value: the CBOR codec (abi/quickbox_abi.h), a port of Node's util.inspect for data
+// values, and JSON conversion. BigInt conversions live in bigint.cc.
 #include "quickbox/value.hh"
+#include "bigint.hh"
 #include "utf8.hh"
 
 #include <cbor.h>
@@ -27,9 +28,9 @@ constexpr uint64_t kMaxSafeIntegerBits = uint64_t{1} << 53;
 // UTF-8
 // =================================================================================================
 
-/// Decodes the well-formed UTF-8 sequence at s[i] (no overlongs, surrogates or values beyond
-/// U+10FFFF). Returns its length, or 0 when the bytes there are not well-formed.
-size_t decode_utf8(std::string_view s, size_t i, char32_t &cp) {
+}  // namespace
+
+size_t internal::decode_utf8(std::string_view s, size_t i, char32_t &cp) {
   const auto lead = static_cast<uint8_t>(s[i]);
   if (lead < 0x80) {
     cp = lead;
@@ -56,8 +57,6 @@ size_t decode_utf8(std::string_view s, size_t i, char32_t &cp) {
   return length;
 }
 
-}  // namespace
-
 size_t internal::find_invalid_utf8(std::string_view s) {
   char32_t cp;
   for (size_t i = 0; i < s.size();) {
@@ -70,6 +69,7 @@ size_t internal::find_invalid_utf8(std::string_view s) {
 
 namespace {
 
+using internal::decode_utf8;
 using internal::find_invalid_utf8;
 
 /// Code points of s; each byte that is not well-formed UTF-8 reads as U+FFFD, so text built by
@@ -118,77 +118,6 @@ size_t utf16_length(std::string_view s) {
 std::string hex_byte(uint8_t byte) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
   return {kDigits[byte >> 4], kDigits[byte & 15]};
-}
-
-// =================================================================================================
-// BigInt helpers: magnitudes as little-endian 32-bit limbs
-// =================================================================================================
-
-using Limbs = std::vector<uint32_t>;
-
-Limbs limbs_from_magnitude(const std::vector<uint8_t> &magnitude) {
-  Limbs limbs((magnitude.size() + 3) / 4, 0);
-  for (size_t i = 0; i < magnitude.size(); i++) {
-    const size_t from_end = magnitude.size() - 1 - i;
-    limbs[from_end / 4] |= uint32_t{magnitude[i]} << (8 * (from_end % 4));
-  }
-  return limbs;
-}
-
-std::vector<uint8_t> magnitude_from_limbs(const Limbs &limbs) {
-  std::vector<uint8_t> magnitude;
-  for (size_t i = limbs.size(); i-- > 0;) {
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      const auto byte = static_cast<uint8_t>(limbs[i] >> shift);
-      if (byte != 0 || !magnitude.empty()) magnitude.push_back(byte);
-    }
-  }
-  return magnitude;
-}
-
-/// limbs = limbs * factor + addend
-void multiply_add(Limbs &limbs, uint32_t factor, uint32_t addend) {
-  uint64_t carry = addend;
-  for (uint32_t &limb : limbs) {
-    const uint64_t product = uint64_t{limb} * factor + carry;
-    limb = static_cast<uint32_t>(product);
-    carry = product >> 32;
-  }
-  if (carry) limbs.push_back(static_cast<uint32_t>(carry));
-}
-
-/// limbs = limbs / divisor; returns the remainder. Drops leading zero limbs.
-uint32_t divide(Limbs &limbs, uint32_t divisor) {
-  uint64_t remainder = 0;
-  for (size_t i = limbs.size(); i-- > 0;) {
-    const uint64_t current = (remainder << 32) | limbs[i];
-    limbs[i] = static_cast<uint32_t>(current / divisor);
-    remainder = current % divisor;
-  }
-  while (!limbs.empty() && limbs.back() == 0) limbs.pop_back();
-  return static_cast<uint32_t>(remainder);
-}
-
-std::vector<uint8_t> strip_leading_zeros(const std::vector<uint8_t> &magnitude) {
-  auto first = std::find_if(magnitude.begin(), magnitude.end(), [](uint8_t b) { return b != 0; });
-  return {first, magnitude.end()};
-}
-
-/// magnitude + 1 (big-endian, no leading zeros in the result).
-std::vector<uint8_t> increment(std::vector<uint8_t> magnitude) {
-  for (size_t i = magnitude.size(); i-- > 0;) {
-    if (++magnitude[i] != 0) return magnitude;
-  }
-  magnitude.insert(magnitude.begin(), 1);
-  return magnitude;
-}
-
-/// magnitude - 1 for a non-zero magnitude without leading zeros.
-std::vector<uint8_t> decrement(std::vector<uint8_t> magnitude) {
-  for (size_t i = magnitude.size(); i-- > 0;) {
-    if (magnitude[i]-- != 0) break;
-  }
-  return strip_leading_zeros(magnitude);
 }
 
 // =================================================================================================
@@ -318,12 +247,9 @@ class CborWriter {
   }
 
   void write_item(const BigInt &big) {
-    std::vector<uint8_t> magnitude = strip_leading_zeros(big.magnitude);
-    const bool negative = big.negative && !magnitude.empty();
-    if (negative) magnitude = decrement(std::move(magnitude));  // tag 3 carries -1 - value
-    const uint64_t tag = negative ? 3 : 2;
+    const uint64_t tag = big.negative && internal::magnitude_size(big) != 0 ? 3 : 2;
     head([tag](unsigned char *buffer, size_t size) { return cbor_encode_tag(tag, buffer, size); });
-    write_bytes(magnitude);
+    write_bytes(internal::bignum_from_bigint(big));
   }
 
   void write_item(const std::string &s) {
@@ -627,11 +553,11 @@ class CborReader {
       return;
     }
     expect_ = Expect::Any;
-    BigInt big;
-    big.magnitude = strip_leading_zeros(bytes);
-    if (bignum_negative_) {  // tag 3 holds -1 - value
-      big.negative = true;
-      big.magnitude = increment(std::move(big.magnitude));
+    BigInt big = internal::bigint_from_bignum(bytes.data(), bytes.size(), bignum_negative_);
+    if (internal::magnitude_size(big) > limits_.max_bigint_bytes) {
+      fail("a BigInt of " + std::to_string(internal::magnitude_size(big)) +
+           " bytes is over the limit of " + std::to_string(limits_.max_bigint_bytes) + " bytes");
+      return;
     }
     deliver(Value(std::move(big)));
   }
@@ -965,7 +891,9 @@ class Inspector {
   std::string format_item(std::nullptr_t, int) { return "null"; }
   std::string format_item(bool b, int) { return b ? "true" : "false"; }
   std::string format_item(double d, int) { return format_number(d); }
-  std::string format_item(const BigInt &big, int) { return big.to_decimal() + "n"; }
+  std::string format_item(const BigInt &big, int) {
+    return internal::bigint_digits_for_display(big) + "n";
+  }
   std::string format_item(const std::string &s, int) { return format_string(s); }
 
   static std::string format_number(double d) {
@@ -1240,7 +1168,9 @@ struct JsonWriter {
   void operator()(std::nullptr_t) const { out += "null"; }
   void operator()(bool b) const { out += b ? "true" : "false"; }
   void operator()(double d) const { out += std::isfinite(d) ? js_number_to_string(d) : "null"; }
-  void operator()(const BigInt &big) const { out += "\"" + big.to_decimal() + "\""; }
+  void operator()(const BigInt &big) const {
+    out += "\"" + internal::bigint_digits_for_display(big) + "\"";
+  }
   void operator()(const std::string &s) const { out += json_quote(s); }
   void operator()(const Bytes &bytes) const {
     out += "{\"$bytes\":\"" + base64(bytes.data) + "\"}";
@@ -1565,68 +1495,6 @@ class JsonParser {
 // =================================================================================================
 // Public API
 // =================================================================================================
-
-BigInt BigInt::from_int64(int64_t v) {
-  BigInt big;
-  big.negative = v < 0;
-  // Negate in unsigned arithmetic so INT64_MIN works.
-  uint64_t magnitude = big.negative ? ~static_cast<uint64_t>(v) + 1 : static_cast<uint64_t>(v);
-  for (; magnitude != 0; magnitude >>= 8) {
-    big.magnitude.insert(big.magnitude.begin(), static_cast<uint8_t>(magnitude));
-  }
-  return big;
-}
-
-BigInt BigInt::from_decimal(std::string_view text) {
-  size_t i = 0;
-  bool negative = false;
-  if (!text.empty() && (text[0] == '-' || text[0] == '+')) {
-    negative = text[0] == '-';
-    i = 1;
-  }
-  if (i == text.size()) {
-    throw std::invalid_argument("BigInt decimal text \"" + std::string(text) + "\" has no digits");
-  }
-  for (size_t at = i; at < text.size(); at++) {
-    if (is_ascii_digit(text[at])) continue;
-    const auto u = static_cast<unsigned char>(text[at]);
-    const std::string shown =
-        u >= 0x20 && u < 0x7f ? std::string("'") + text[at] + "'" : "byte 0x" + hex_byte(u);
-    throw std::invalid_argument("invalid character " + shown + " at position " +
-                                std::to_string(at) + " in BigInt decimal text \"" +
-                                std::string(text) + "\"");
-  }
-  Limbs limbs;
-  while (i < text.size()) {  // nine digits at a time: 10^9 fits a limb
-    const size_t count = std::min<size_t>(9, text.size() - i);
-    uint32_t chunk = 0, scale = 1;
-    for (size_t k = 0; k < count; k++, i++) {
-      chunk = chunk * 10 + static_cast<uint32_t>(text[i] - '0');
-      scale *= 10;
-    }
-    multiply_add(limbs, scale, chunk);
-  }
-  BigInt big;
-  big.magnitude = magnitude_from_limbs(limbs);
-  big.negative = negative && !big.magnitude.empty();
-  return big;
-}
-
-std::string BigInt::to_decimal() const {
-  Limbs limbs = limbs_from_magnitude(magnitude);
-  while (!limbs.empty() && limbs.back() == 0) limbs.pop_back();
-  if (limbs.empty()) return "0";
-  std::string reversed;  // least significant digit first
-  while (!limbs.empty()) {
-    uint32_t chunk = divide(limbs, 1000000000);
-    for (int i = 0; i < 9 && (chunk != 0 || !limbs.empty()); i++) {
-      reversed += static_cast<char>('0' + chunk % 10);
-      chunk /= 10;
-    }
-  }
-  if (negative) reversed += '-';
-  return {reversed.rbegin(), reversed.rend()};
-}
 
 const Value *Value::find(std::string_view key) const {
   const auto *object = std::get_if<Object>(&storage_);

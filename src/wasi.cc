@@ -267,10 +267,6 @@ void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state) {
   wasmtime_context_set_epoch_deadline(context, ticks);
 }
 
-std::vector<uint8_t> encode_js_error(const std::string &name, const std::string &message) {
-  return encode_cbor(Value(ErrorValue{.name = name, .message = message, .stack = ""}));
-}
-
 void define_host_functions(wasmtime_linker_t *linker) {
   constexpr wasm_valkind_t I32 = WASM_I32, I64 = WASM_I64;
   define(linker, QB_IMPORT_MODULE, QB_IMPORT_INTERRUPT_CHECK, {}, {I32}, interrupt_check);

@@ -56,12 +56,16 @@ struct CapabilityPolicy {
 class CapabilityError : public std::runtime_error {
  public:
   explicit CapabilityError(const std::string &message, std::string name = "Error")
-      : std::runtime_error(message), name_(std::move(name)) {}
+      : std::runtime_error(message), name_(std::move(name)), message_(message) {}
   /// The JS error name (e.g. "Error", "TypeError").
   const std::string &name() const { return name_; }
+  /// The whole message, NUL bytes included (what() stops at the first one). JS receives it cut
+  /// to the documented error-text size (docs/limits.md).
+  const std::string &message() const { return message_; }
 
  private:
   std::string name_;
+  std::string message_;
 };
 
 /// Identifies one call to a handler, and how long it may take.

@@ -46,6 +46,11 @@ struct Limits {
   uint64_t source_bytes = 16ull << 20;
   /// Deepest nesting of values crossing the boundary.
   uint32_t max_depth = 256;
+  /// Largest BigInt crossing the boundary, in bytes of magnitude (64 KiB: 524,288 bits, about
+  /// 157,800 decimal digits; QuickJS itself holds up to 128 KiB). A result holding a larger one
+  /// ends as OutputLimit, a host call with one in its arguments throws a catchable RangeError,
+  /// and a value from the host holding one is refused the same way. 8 bytes to 1 MiB.
+  uint32_t bigint_bytes = 64u << 10;
   /// Wall-clock deadline for one eval()/call()/run_jobs()/resume(), counting the time spent in
   /// host handlers, sync and async (cpu_time does not). It is checked while the guest runs, after
   /// every host call and while waiting on async calls; once it has run out the evaluation ends in

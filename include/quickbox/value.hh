@@ -20,6 +20,8 @@ struct Undefined {
 };
 
 /// A JavaScript BigInt of any size: sign and big-endian magnitude without leading zero bytes.
+/// It crosses the sandbox boundary in binary (a CBOR bignum), in time linear in its size, and
+/// at most Limits::bigint_bytes of magnitude.
 struct BigInt {
   bool negative = false;
   std::vector<uint8_t> magnitude;
@@ -28,9 +30,13 @@ struct BigInt {
   static BigInt from_int64(int64_t v);
   /// From a decimal string such as "-123456789012345678901234567890"; throws
   /// std::invalid_argument naming the offending character when the text is not an integer.
+  /// Quadratic in the number of digits: meant for numbers the host itself writes.
   static BigInt from_decimal(std::string_view text);
-  /// Decimal text, e.g. "-42".
+  /// Decimal text, e.g. "-42". Quadratic in the size of the magnitude (about 0.1 s for
+  /// 100 KiB): check magnitude.size() first, or use to_hex(), for numbers from a sandbox.
   std::string to_decimal() const;
+  /// Hexadecimal text as JavaScript writes a literal, e.g. "-0x2a"; linear time.
+  std::string to_hex() const;
   friend bool operator==(const BigInt &, const BigInt &) = default;
 };
 
@@ -117,6 +123,7 @@ struct DecodeLimits {
   /// Items decoded (every value, map key and container counts one). A decoded value takes far
   /// more host memory than its one-byte encoding, so input from storage bounds this too.
   uint64_t max_items = UINT64_MAX;
+  uint64_t max_bigint_bytes = UINT64_MAX;  ///< magnitude of one BigInt (beyond it: refused)
 };
 
 /// The outcome of decoding: a value, or a message that says what was wrong and at which byte.
@@ -139,12 +146,15 @@ Decoded decode_cbor(std::span<const uint8_t> bytes, const DecodeLimits &limits =
 
 /// Formats a value the way `node -p` prints it: strings raw at the top level, everything else
 /// in util.inspect's style (quoted nested strings, `[ 1, 2 ]`, `{ a: 1 }`, `123n`, ...).
+/// Time is linear in the size of the value: a BigInt of more than 1 KiB (8192 bits, about 2466
+/// digits) prints exactly in hexadecimal, `0x1f...n`, as decimal conversion is quadratic.
 std::string format_for_display(const Value &value);
 /// Formats a value as util.inspect does (a top-level string is quoted).
 std::string inspect(const Value &value);
 
 /// Converts a value to JSON text (for --json output). Undefined becomes null inside arrays and is
-/// dropped from objects, like JSON.stringify; BigInts become decimal strings; bytes become
+/// dropped from objects, like JSON.stringify; BigInts become decimal strings ("-42"), or "0x..."
+/// hexadecimal strings beyond 1 KiB of magnitude, as format_for_display does; bytes become
 /// {"$bytes": "<base64>"}; errors become {"name", "message", "stack"}; NaN/Infinity become null.
 std::string to_json(const Value &value);
 

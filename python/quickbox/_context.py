@@ -72,6 +72,31 @@ def _detect_is_async(fn: Callable[..., Any]) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
+_JS_MESSAGE_MAX_CHARS = 65536  # QB_ERROR_MESSAGE_MAX_CHARS: see "Error text" in docs/limits.md
+
+
+def _as_js_error_message(text: str) -> str:
+    """text as JavaScript receives it in an error message: at most 65,536 UTF-16 code units in
+    all, ending with "… [truncated N more characters]" when it was longer (the engine cuts the
+    same way: docs/limits.md, "Error text")."""
+    if len(text) <= _JS_MESSAGE_MAX_CHARS // 2:
+        return text
+    units = text.encode("utf-16-le", "surrogatepass")
+    total = len(units) // 2
+    if total <= _JS_MESSAGE_MAX_CHARS:
+        return text
+    def marker_chars(dropped: int) -> int:
+        return 30 + len(str(dropped))
+
+    kept = _JS_MESSAGE_MAX_CHARS - 31  # the text kept and the marker fit in the limit together
+    while kept + marker_chars(total - kept) > _JS_MESSAGE_MAX_CHARS:
+        kept -= 1
+    if 0xD800 <= int.from_bytes(units[2 * kept - 2:2 * kept], "little") <= 0xDBFF:
+        kept -= 1  # never split a surrogate pair
+    head = units[:2 * kept].decode("utf-16-le", "surrogatepass")
+    return f"{head}\u2026 [truncated {total - kept} more characters]"
+
+
 @dataclass(frozen=True)
 class _Function:
     name: str
@@ -240,7 +265,9 @@ class Context:
 
     def _remember_host_error(self, exc: BaseException) -> str:
         message = f"{type(exc).__name__}: {exc}"
-        self._host_errors[message] = exc
+        # Keyed by the text as JavaScript will report it, so a huge message still finds its way
+        # back to the original exception.
+        self._host_errors[_as_js_error_message(message)] = exc
         return message
 
     # ---- evaluation ----------------------------------------------------------------------------

@@ -26,7 +26,8 @@ class Runtime:
     default the memory limit) bounds what the engine keeps for a context outside it: pending
     calls' arguments and results, console output, the audit log. ``max_pending_calls`` (1024 by
     default) caps the async calls one evaluation may have pending. Calls beyond either fail inside
-    JavaScript with a catchable ``Error``.
+    JavaScript with a catchable ``Error``. ``bigint_limit`` (bytes of magnitude, 64 KiB by
+    default) is the largest BigInt that may cross between Python and JavaScript.
     """
 
     def __init__(self, *, memory_limit: int | None = 64 * _MiB, timeout: float = 5.0,
@@ -34,7 +35,8 @@ class Runtime:
                  max_host_calls: int | None = None, console_limit: int | None = None,
                  result_limit: int | None = None, seed: int | None = None,
                  fixed_time_ms: int | None = None, allow_all_three_labels: bool = False,
-                 host_memory_limit: int | None = None, max_pending_calls: int | None = None) -> None:
+                 host_memory_limit: int | None = None, max_pending_calls: int | None = None,
+                 bigint_limit: int | None = None) -> None:
         # Checked now, so a bad option fails here, naming itself, its value and the range.
         _quickbox.check_seconds(timeout, "timeout")
         if not isinstance(allow_all_three_labels, bool):
@@ -51,6 +53,7 @@ class Runtime:
             "allow_all_three_labels": allow_all_three_labels,
             "host_memory_limit": host_memory_limit,
             "max_pending_calls": max_pending_calls,
+            "bigint_limit": bigint_limit,
         }
         _quickbox.check_options({**self._options, "timeout": timeout})
         self._timeout = timeout

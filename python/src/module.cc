@@ -60,14 +60,24 @@ constexpr int kMaxDepth = 256;
 
 Value to_value(nb::handle h, int depth = 0);
 
+/// Python's int type, whose from_bytes/to_bytes convert in linear time (decimal text would take
+/// quadratic time, and Python refuses it beyond 4300 digits).
+nb::handle int_type() { return nb::handle(reinterpret_cast<PyObject *>(&PyLong_Type)); }
+
 Value int_to_value(nb::handle h) {
   int overflow = 0;
   long long small = PyLong_AsLongLongAndOverflow(h.ptr(), &overflow);
   if (!overflow && small >= -static_cast<long long>(kMaxSafe) && small <= static_cast<long long>(kMaxSafe))
     return Value(static_cast<double>(small));
-  // Beyond 2^53 a JS number would round: send an exact BigInt.
-  nb::str text = nb::str(h);
-  return Value(BigInt::from_decimal(text.c_str()));
+  // Beyond 2^53 a JS number would round: send an exact BigInt, as its big-endian magnitude. Its
+  // size is checked against the sandbox's BigInt limit where it enters JS.
+  nb::object magnitude = nb::steal(PyNumber_Absolute(h.ptr()));
+  if (!magnitude.is_valid()) throw nb::python_error();
+  const auto bits = nb::cast<size_t>(magnitude.attr("bit_length")());
+  nb::bytes bytes = nb::borrow<nb::bytes>(magnitude.attr("to_bytes")((bits + 7) / 8, "big"));
+  const auto *data = static_cast<const uint8_t *>(bytes.data());
+  return Value(BigInt{.negative = overflow < 0 || (overflow == 0 && small < 0),
+                      .magnitude = std::vector<uint8_t>(data, data + bytes.size())});
 }
 
 Value to_value(nb::handle h, int depth) {
@@ -147,7 +157,12 @@ struct FromValue {
     return nb::float_(d);
   }
   nb::object operator()(const BigInt &b) const {
-    return nb::steal(PyLong_FromString(b.to_decimal().c_str(), nullptr, 10));
+    nb::object magnitude = int_type().attr("from_bytes")(
+        nb::bytes(reinterpret_cast<const char *>(b.magnitude.data()), b.magnitude.size()), "big");
+    if (!b.negative) return magnitude;
+    nb::object negated = nb::steal(PyNumber_Negative(magnitude.ptr()));
+    if (!negated.is_valid()) throw nb::python_error();
+    return negated;
   }
   nb::object operator()(const std::string &s) const {
     return nb::steal(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace"));
@@ -358,6 +373,9 @@ SandboxOptions make_options(nb::dict o) {
   if (auto v = option(o, "max_pending_calls"); !v.is_none())
     opts.limits.max_pending_calls =
         static_cast<uint32_t>(int_option(v, "max_pending_calls", 1, 1'000'000, "between 1 and 1000000 calls"));
+  if (auto v = option(o, "bigint_limit"); !v.is_none())
+    opts.limits.bigint_bytes =
+        static_cast<uint32_t>(int_option(v, "bigint_limit", 8, kMiB, "between 8 and 1048576 bytes (8 bytes to 1 MiB)"));
   if (auto v = option(o, "seed"); !v.is_none())
     opts.random_seed = int_option(v, "seed", 0, UINT64_MAX, "between 0 and 2**64 - 1");
   if (auto v = option(o, "fixed_time_ms"); !v.is_none()) {
