@@ -1,0 +1,6 @@
+// expect: OutOfMemory
+// why: floods an object with distinct property names until the heap is full, uncaught.
+{
+  const o = {};
+  for (let i = 0; ; i++) o['p' + i] = i;
+}

@@ -1,0 +1,6 @@
+// expect: OutOfMemory
+// why: grows a Set without bound.
+{
+  const s = new Set();
+  for (let i = 0; ; i++) s.add(i);
+}

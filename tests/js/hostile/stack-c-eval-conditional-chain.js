@@ -1,0 +1,4 @@
+// expect: StackOverflow
+// name: RangeError
+// why: eval of nested conditional operators.
+eval('1 ? '.repeat(1e5) + '1' + ' : 1'.repeat(1e5));

@@ -1,0 +1,4 @@
+// expect: StackOverflow
+// name: RangeError
+// why: eval of a hundred thousand prefix operators; each one is a level of parser recursion.
+eval('-'.repeat(1e5) + '1');
