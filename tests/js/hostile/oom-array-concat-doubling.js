@@ -1,4 +1,5 @@
 // expect: OutOfMemory
+// discarded: no
 // why: doubles an array with concat until the heap is full.
 {
   let a = [1];

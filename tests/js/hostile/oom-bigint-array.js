@@ -1,4 +1,5 @@
 // expect: OutOfMemory
+// discarded: no
 // why: keeps ever more large BigInts.
 {
   const keep = [];

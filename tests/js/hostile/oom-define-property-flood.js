@@ -1,4 +1,5 @@
 // expect: OutOfMemory
+// discarded: no
 // why: defines ever more distinct properties through Object.defineProperty.
 {
   const o = {};

@@ -1,4 +1,5 @@
 // expect: OutOfMemory
+// discarded: no
 // why: compiles ever more functions with the Function constructor.
 {
   const keep = [];

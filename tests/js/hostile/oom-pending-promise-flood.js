@@ -1,4 +1,5 @@
 // expect: OutOfMemory
+// discarded: no
 // why: creates ever more promises that never settle (each with its resolving functions).
 {
   const keep = [];

@@ -1,4 +1,5 @@
 // expect: OutOfMemory
+// discarded: no
 // why: floods an object with distinct property names until the heap is full, uncaught.
 {
   const o = {};

@@ -1,4 +1,5 @@
 // expect: OutOfMemory
+// discarded: no
 // why: keeps every match array (with captures) of a global regexp until the heap is full.
 {
   const subject = 'ab'.repeat(5e4);

@@ -1,4 +1,5 @@
 // expect: OutOfMemory
+// discarded: no
 // why: grows a Set without bound.
 {
   const s = new Set();

@@ -1,4 +1,5 @@
 // expect: StackOverflow
+// discarded: no
 // name: RangeError
 // why: toLocaleString of arrays nested two hundred thousand deep: C calls C through every element.
 {

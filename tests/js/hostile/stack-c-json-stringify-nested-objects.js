@@ -1,4 +1,5 @@
 // expect: StackOverflow
+// discarded: no
 // name: RangeError
 // why: JSON.stringify of objects nested two hundred thousand deep recurses in C per level.
 {

@@ -1,4 +1,5 @@
 // expect: StackOverflow
+// discarded: no
 // name: RangeError
 // why: two hundred thousand function proxies, each wrapping the next: new forwards in C down the chain.
 {

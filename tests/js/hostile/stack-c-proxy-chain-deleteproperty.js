@@ -1,4 +1,5 @@
 // expect: StackOverflow
+// discarded: no
 // name: RangeError
 // why: two hundred thousand proxies, each the target of the next and without traps: the deleteproperty operation forwards in C down the chain.
 {

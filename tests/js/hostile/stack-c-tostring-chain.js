@@ -1,4 +1,5 @@
 // expect: StackOverflow
+// discarded: no
 // name: RangeError
 // why: a chain of objects whose toString converts the next one: JS and C frames alternate.
 {

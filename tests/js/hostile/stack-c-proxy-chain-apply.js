@@ -1,8 +1,0 @@
-// expect: StackOverflow
-// name: RangeError
-// why: two hundred thousand function proxies, each wrapping the next: a call forwards in C down the chain.
-{
-  let proxy = function () {};
-  for (let i = 0; i < 2e5; i++) proxy = new Proxy(proxy, {});
-  proxy();
-}

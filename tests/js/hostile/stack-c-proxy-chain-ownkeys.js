@@ -1,8 +1,0 @@
-// expect: StackOverflow
-// name: RangeError
-// why: two hundred thousand proxies, each the target of the next and without traps: the ownkeys operation forwards in C down the chain.
-{
-  let proxy = {};
-  for (let i = 0; i < 2e5; i++) proxy = new Proxy(proxy, {});
-  Object.keys(proxy);
-}
