@@ -41,6 +41,11 @@ extern "C" {
 #define QB_IMPORT_HOST_CALL "host_call"
 /* (u32 ptr) -> (): copies the bytes of the last qb_host_reply (value_len of them) to ptr. */
 #define QB_IMPORT_HOST_TAKE "host_take"
+/* () -> u32: bytes of the host's native stack still available to wasm code (wasmtime's
+ * max_wasm_stack less what the running operation uses). Wasm frames use it besides the C shadow
+ * stack in linear memory, in a ratio that differs per function, so QuickJS's stack check asks
+ * this too and throws its catchable RangeError before wasmtime would trap. */
+#define QB_IMPORT_NATIVE_STACK_LEFT "native_stack_left"
 
 /* The wasi_snapshot_preview1 functions that wasi-libc pulls in. The host implements them all
  * itself (src/wasi.cc), deny-by-default: no files, no environment, no arguments, no sockets. */

@@ -38,14 +38,14 @@ function(guest_object src extra)
   set(GUEST_OBJECTS ${GUEST_OBJECTS} ${obj} PARENT_SCOPE)
 endfunction()
 
-# quickjs.c gets one patch (see cmake/PatchQuickJS.cmake); the others compile as shipped.
+# quickjs.c is patched (see cmake/PatchQuickJS.cmake); the others compile as shipped.
 set(PATCHED_QUICKJS ${GUEST_OBJ_DIR}/patched/quickjs.c)
 add_custom_command(
   OUTPUT ${PATCHED_QUICKJS}
   COMMAND ${CMAKE_COMMAND} -DINPUT=${QUICKJS_SOURCE_DIR}/quickjs.c -DOUTPUT=${PATCHED_QUICKJS}
           -P ${PROJECT_SOURCE_DIR}/cmake/PatchQuickJS.cmake
   DEPENDS ${QUICKJS_SOURCE_DIR}/quickjs.c ${PROJECT_SOURCE_DIR}/cmake/PatchQuickJS.cmake
-  COMMENT "Patching quickjs.c (catchable out-of-memory)")
+  COMMENT "Patching quickjs.c (cmake/PatchQuickJS.cmake)")
 guest_object(${PATCHED_QUICKJS} "${QUICKJS_EXTRA_CFLAGS}")
 foreach(f libregexp libunicode dtoa)
   guest_object(${QUICKJS_SOURCE_DIR}/${f}.c "${QUICKJS_EXTRA_CFLAGS}")

@@ -1,24 +1,90 @@
 # cmake -DINPUT=quickjs.c -DOUTPUT=patched/quickjs.c -P PatchQuickJS.cmake
 #
-# quickjs-ng (since it made every InternalError uncatchable) gives JS no way to recover from an
-# out-of-memory error. Quickbox promises a *catchable* error at the soft memory limit, so the
-# build copies quickjs.c and adds one call after the OOM throw: JS_ResetUncatchableError(), part
-# of quickjs-ng's public API. Interrupts (timeouts) stay uncatchable. The pattern must match
-# exactly once; a quickjs-ng upgrade that changes it fails the build here, by name.
+# The build compiles a copy of quickjs.c with the few edits below. Each edit replaces an exact
+# piece of quickjs-ng's source that must occur exactly as often as stated; a quickjs-ng upgrade
+# that moves one fails the build here, by name, instead of silently dropping a guarantee.
 file(READ ${INPUT} source)
-set(pattern "        JS_ThrowInternalError(ctx, \"out of memory\");\n        rt->in_out_of_memory = false;")
-set(replacement "        JS_ThrowInternalError(ctx, \"out of memory\");\n        JS_ResetUncatchableError(ctx); /* quickbox: OOM is catchable */\n        rt->in_out_of_memory = false;")
-string(FIND "${source}" "${pattern}" first)
-if(first EQUAL -1)
-  message(FATAL_ERROR "PatchQuickJS: the out-of-memory throw in ${INPUT} changed; update cmake/PatchQuickJS.cmake")
-endif()
-string(REPLACE "${pattern}" "${replacement}" patched "${source}")
-string(REPLACE "${pattern}" "" rest "${source}")
-string(LENGTH "${source}" a)
-string(LENGTH "${rest}" b)
-string(LENGTH "${pattern}" p)
-math(EXPR count "(${a} - ${b}) / ${p}")
-if(NOT count EQUAL 1)
-  message(FATAL_ERROR "PatchQuickJS: expected the out-of-memory throw once in ${INPUT}, found ${count}")
-endif()
-file(WRITE ${OUTPUT} "${patched}")
+
+# patch(<what it is for> <expected count> <pattern> <replacement>)
+function(patch why count pattern replacement)
+  string(REPLACE "${pattern}" "" rest "${source}")
+  string(LENGTH "${source}" a)
+  string(LENGTH "${rest}" b)
+  string(LENGTH "${pattern}" p)
+  math(EXPR found "(${a} - ${b}) / ${p}")
+  if(NOT found EQUAL ${count})
+    message(FATAL_ERROR "PatchQuickJS (${why}): expected the pattern ${count} time(s) in ${INPUT}, "
+                        "found ${found}; quickjs-ng changed, update cmake/PatchQuickJS.cmake")
+  endif()
+  string(REPLACE "${pattern}" "${replacement}" patched "${source}")
+  set(source "${patched}" PARENT_SCOPE)
+endfunction()
+
+# 1. Out-of-memory is catchable. quickjs-ng makes every InternalError uncatchable, which leaves JS
+#    no way to recover from one; Quickbox promises a catchable error at the soft memory limit.
+#    JS_ResetUncatchableError() is quickjs-ng's public API. Interrupts (timeouts) stay uncatchable.
+patch("catchable out-of-memory" 1
+  "        JS_ThrowInternalError(ctx, \"out of memory\");\n        rt->in_out_of_memory = false;"
+  "        JS_ThrowInternalError(ctx, \"out of memory\");\n        JS_ResetUncatchableError(ctx); /* quickbox: OOM is catchable */\n        rt->in_out_of_memory = false;")
+
+# 2. A failure never reaches JS without an exception value. Code that allocates through the
+#    runtime (atoms, shapes, js_malloc_rt) reports an allocation failure by returning failure
+#    without throwing, so the interpreter's catch, promise rejections and the embedder all took
+#    QuickJS's internal "no exception" marker (JS_UNINITIALIZED: typeof "unknown", not even equal
+#    to itself) as the thrown value. Every place that takes the pending exception now first
+#    turns "failed with nothing pending" into the out-of-memory error it stands for, or null when
+#    even that cannot be allocated (as QuickJS itself does).
+patch("an exception is pending whenever one is taken" 1
+  "/* return the pending exception (cannot be called twice). */\nJSValue JS_GetException(JSContext *ctx)\n{\n    JSValue val;\n    JSRuntime *rt = ctx->rt;\n    val = rt->current_exception;"
+  "/* quickbox: see cmake/PatchQuickJS.cmake (2) */\nstatic void js_ensure_exception(JSContext *ctx)\n{\n    if (!JS_IsUninitialized(ctx->rt->current_exception))\n        return;\n    JS_ThrowOutOfMemory(ctx);\n    if (JS_IsUninitialized(ctx->rt->current_exception))\n        JS_Throw(ctx, JS_NULL);\n}\n\n/* return the pending exception (cannot be called twice). */\nJSValue JS_GetException(JSContext *ctx)\n{\n    JSValue val;\n    JSRuntime *rt = ctx->rt;\n    js_ensure_exception(ctx);\n    val = rt->current_exception;")
+# The out-of-memory error is InternalError "out of memory" or null, nothing in between: when its
+# message cannot be allocated, quickjs-ng would substitute "Invalid error message".
+patch("the out-of-memory error has its message or is null" 1
+  "    msg = JS_NewString(ctx, message);\n    if (JS_IsException(msg))\n        msg = JS_NewString(ctx, \"Invalid error message\");"
+  "    msg = JS_NewString(ctx, message);\n    if (JS_IsException(msg) && ctx->rt->in_out_of_memory) {\n        JS_FreeValue(ctx, obj); /* quickbox: see cmake/PatchQuickJS.cmake (2) */\n        return JS_EXCEPTION;\n    }\n    if (JS_IsException(msg))\n        msg = JS_NewString(ctx, \"Invalid error message\");")
+# The compiler's buffers stop growing when an allocation fails, and the truncated bytecode is
+# then reported as an uncatchable InternalError "bytecode buffer overflow" (the bytecode is the
+# compiler's own, so that is its only cause): it is the out-of-memory error it stands for.
+patch("a truncated bytecode buffer is out-of-memory" 2
+  "JS_ThrowInternalError(ctx, \"bytecode buffer overflow (op=%d, pc=%d)\", op, pos);"
+  "JS_ThrowOutOfMemory(ctx); /* quickbox: see cmake/PatchQuickJS.cmake (2) */")
+# build_backtrace saves and restores whatever is pending, which may legitimately be nothing.
+patch("backtraces save the pending exception as it is" 2
+  "saved_exception = JS_GetException(ctx);"
+  "saved_exception = rt->current_exception; rt->current_exception = JS_UNINITIALIZED;")
+patch("the interpreter's catch takes a real exception" 1
+  " exception:\n    if (needs_backtrace(rt->current_exception)"
+  " exception:\n    js_ensure_exception(ctx);\n    if (needs_backtrace(rt->current_exception)")
+patch("iterator close takes a real exception" 1
+  "        ex_obj = ctx->rt->current_exception;\n        ctx->rt->current_exception = JS_UNINITIALIZED;"
+  "        ex_obj = JS_GetException(ctx);")
+# With out-of-memory catchable (1), rejecting an async function's promise can fail with a
+# catchable error, which quickjs-ng treats as impossible (abort). The failure propagates instead:
+# the operation ends with it (OutOfMemory) and the process lives on.
+patch("a failed rejection propagates instead of aborting" 1
+  "                if (JS_IsUncatchableError(ctx->rt->current_exception)) {\n                    is_success = false;\n                } else {\n                    abort(); /* BUG */\n                }"
+  "                is_success = false; /* quickbox: see cmake/PatchQuickJS.cmake */")
+
+# 3. The stack check counts the native stack too. Wasm frames live on two stacks: the C shadow
+#    stack in linear memory, which QuickJS's check measures, and the host thread's native stack,
+#    which wasmtime caps (max_wasm_stack) with a trap that discards the instance. Per function the
+#    two differ by up to 30x (the parser, JSON, Proxy forwarding), so recursion inside QuickJS's C
+#    code ran out of native stack long before the JS stack limit tripped. qb_native_stack_low()
+#    (guest/guest.c) asks the host how much native stack is left; running low is the same
+#    catchable "Maximum call stack size exceeded" as the JS stack limit.
+patch("the stack check counts the native stack" 1
+  "static inline bool js_check_stack_overflow(JSRuntime *rt, size_t alloca_size)\n{\n    uintptr_t sp;\n    sp = js_get_stack_pointer() - alloca_size;\n    return unlikely(sp < rt->stack_limit);\n}"
+  "bool qb_native_stack_low(void); /* quickbox: guest/guest.c */\n\nstatic inline bool js_check_stack_overflow(JSRuntime *rt, size_t alloca_size)\n{\n    uintptr_t sp;\n    sp = js_get_stack_pointer() - alloca_size;\n    return unlikely(sp < rt->stack_limit) || unlikely(qb_native_stack_low());\n}")
+
+# 4. The regexp engine's resource failures are the engine's own errors. The regexp compiler
+#    reports running out of stack or memory as a SyntaxError with that text, and one exec path
+#    throws an (uncatchable) InternalError "out of memory in regexp execution"; they become the
+#    catchable RangeError of the stack check and the out-of-memory error, like everywhere else.
+patch("regexp compile failures keep their kind" 1
+  "    if (!re_bytecode_buf) {\n        JS_ThrowSyntaxError(ctx, \"%s\", error_msg);\n        return JS_EXCEPTION;\n    }"
+  "    if (!re_bytecode_buf) {\n        /* quickbox: see cmake/PatchQuickJS.cmake (4) */\n        if (!strcmp(error_msg, \"stack overflow\"))\n            JS_ThrowStackOverflow(ctx);\n        else if (!strcmp(error_msg, \"out of memory\"))\n            JS_ThrowOutOfMemory(ctx);\n        else\n            JS_ThrowSyntaxError(ctx, \"%s\", error_msg);\n        return JS_EXCEPTION;\n    }")
+patch("regexp exec out-of-memory is out-of-memory" 1
+  "JS_ThrowInternalError(ctx, \"out of memory in regexp execution\");"
+  "JS_ThrowOutOfMemory(ctx); /* quickbox: see cmake/PatchQuickJS.cmake (4) */")
+
+file(WRITE ${OUTPUT} "${source}")

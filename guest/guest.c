@@ -17,6 +17,8 @@ __attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_HOST_CALL)
 qb_host_call(uint32_t capability_id, uint32_t args_ptr, uint32_t args_len, uint32_t reply_ptr);
 __attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_HOST_TAKE))) void
 qb_host_take(uint32_t ptr);
+__attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_NATIVE_STACK_LEFT))) uint32_t
+qb_host_native_stack_left(void);
 
 /* The prelude's source, generated from guest/prelude.js by the build. */
 extern const char qb_prelude_source[];
@@ -125,6 +127,18 @@ static size_t js_heap_usable_size(const void *ptr) { return malloc_usable_size((
 
 static const JSMallocFunctions heap_functions = {js_heap_calloc, js_heap_malloc, js_heap_free,
                                                  js_heap_realloc, js_heap_usable_size};
+
+/* ---------------------------------------------------------------------------------------------
+ * Native stack: QuickJS's stack check calls this besides comparing the shadow stack pointer with
+ * its limit (cmake/PatchQuickJS.cmake, 3). Running low throws the same catchable RangeError.
+ * It asks the host at every check: asking only every 8th check let the parser, whose one level
+ * of nesting spans a dozen C frames, exhaust the 256 KiB reserve between two asks. The reserve
+ * covers what runs after a check without checking again: building the RangeError and its
+ * backtrace, and the C frames between two checks.
+ * ------------------------------------------------------------------------------------------- */
+#define NATIVE_STACK_RESERVE (256u << 10)
+
+bool qb_native_stack_low(void) { return qb_host_native_stack_left() < NATIVE_STACK_RESERVE; }
 
 /* ---------------------------------------------------------------------------------------------
  * Runtime hooks
@@ -504,6 +518,13 @@ static int32_t reply_exception(JSValue exc, const char *prefix) {
     message = describe_thrown(exc);
   }
   uint32_t kind = classify(exc, name, message);
+  if (kind == QB_ERROR_OUT_OF_MEMORY && !is_error) {
+    /* null: the heap could not hold even the error object. Report the error it stands for. */
+    qb_text_free(&name);
+    qb_text_free(&message);
+    qb_text_copy(&name, "InternalError", strlen("InternalError"));
+    qb_text_copy(&message, "out of memory", strlen("out of memory"));
+  }
   if (prefix && kind == QB_ERROR_JS_EXCEPTION && message.data) {
     size_t prefix_len = strlen(prefix);
     char *m = malloc(prefix_len + message.len + 1);

@@ -37,6 +37,16 @@ Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &g
 
 // ---- wasmtime plumbing shared by the engine and the bake tool (src/runtime.cc) ----------------
 
+/// Native stack wasm code may use per entry into the guest (wasmtime's max_wasm_stack). wasmtime
+/// refuses (by panicking) anything above its 2 MiB async stack size, even without async.
+constexpr uintptr_t kMaxWasmStack = uintptr_t{2} << 20;
+/// Native stack a thread must have left to call into the guest: the wasm stack, and room below
+/// it for the host functions the guest calls (capability handlers among them).
+constexpr uintptr_t kThreadStackNeeded = kMaxWasmStack + (uintptr_t{1} << 20);
+/// Native stack left for the guest's wasm code on this thread (UINT32_MAX outside the guest).
+/// The guest's stack check asks for it through the native_stack_left import.
+uint32_t guest_native_stack_left();
+
 /// wasmtime's configuration for quickbox. Precompiled guests are only valid for engines built
 /// from the same configuration, so the bake tool and the runtime both use this one function.
 wasm_config_t *make_wasmtime_config(const EngineOptions &options);

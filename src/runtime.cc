@@ -1,5 +1,7 @@
 // wasmtime plumbing shared by the engine and the bake tool: configuration, errors, export lookup
-// and calls into the guest.
+// and calls into the guest, with the native stack they run on.
+#include <pthread.h>
+
 #include "internal.hh"
 
 // Defined by our wasmtime wrapper crate (deps/wasmtime/lib.rs): a setting the C API lacks.
@@ -7,14 +9,44 @@ extern "C" void quickbox_pooling_allocation_config_pagemap_scan_auto(wasmtime_po
 
 namespace quickbox::internal {
 
+namespace {
+
+uintptr_t native_stack_pointer() { return reinterpret_cast<uintptr_t>(__builtin_frame_address(0)); }
+
+// Where this thread last entered the guest (0: it is not running guest code). Nested entries (a
+// host function that runs another sandbox) save and restore it around their own call.
+thread_local uintptr_t guest_entry_sp = 0;
+
+// The lowest address of this thread's stack, read once per thread (0 when the system cannot say).
+uintptr_t thread_stack_low() {
+  thread_local const uintptr_t low = [] {
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return uintptr_t{0};
+    void *address = nullptr;
+    size_t size = 0;
+    int r = pthread_attr_getstack(&attr, &address, &size);
+    pthread_attr_destroy(&attr);
+    return r == 0 ? reinterpret_cast<uintptr_t>(address) : uintptr_t{0};
+  }();
+  return low;
+}
+
+}  // namespace
+
+uint32_t guest_native_stack_left() {
+  if (!guest_entry_sp) return UINT32_MAX;
+  uintptr_t used = guest_entry_sp - native_stack_pointer();
+  return used >= kMaxWasmStack ? 0 : static_cast<uint32_t>(kMaxWasmStack - used);
+}
+
 wasm_config_t *make_wasmtime_config(const EngineOptions &options) {
   wasm_config_t *config = wasm_config_new();
   wasmtime_config_strategy_set(config, WASMTIME_STRATEGY_CRANELIFT);
   wasmtime_config_cranelift_opt_level_set(config, WASMTIME_OPT_LEVEL_SPEED);
   wasmtime_config_epoch_interruption_set(config, true);
-  // The guest's JS stack limit trips long before this; it is the backstop for C recursion.
-  // wasmtime refuses (by panicking) anything above its 2 MiB async stack size, even without async.
-  wasmtime_config_max_wasm_stack_set(config, 2u << 20);
+  // The guest's stack check also watches this native stack (guest_native_stack_left), so
+  // recursion ends in a catchable RangeError before wasmtime's stack-overflow trap.
+  wasmtime_config_max_wasm_stack_set(config, kMaxWasmStack);
   wasmtime_config_wasm_simd_set(config, false);
   wasmtime_config_wasm_relaxed_simd_set(config, false);
   wasmtime_config_wasm_multi_memory_set(config, false);
@@ -106,6 +138,23 @@ Expected<GuestExports> find_exports(const wasmtime_module_t *module) {
 bool call_i32(wasmtime_context_t *context, const wasmtime_func_t &func,
               std::initializer_list<uint32_t> args, int32_t *result, wasm_trap_t **trap_out,
               std::string *error_out) {
+  // wasmtime lets wasm use kMaxWasmStack of this thread's native stack and host functions more
+  // below that; a thread without that much left would crash instead of trapping.
+  uintptr_t sp = native_stack_pointer(), low = thread_stack_low();
+  if (low && sp - low < kThreadStackNeeded) {
+    *trap_out = nullptr;
+    *error_out = "this thread has " + std::to_string((sp - low) >> 10) +
+                 " KiB of stack left; running a sandbox needs " +
+                 std::to_string(kThreadStackNeeded >> 10) +
+                 " KiB (give the thread a stack of at least 4 MiB; see docs/limits.md)";
+    return false;
+  }
+  uintptr_t outer_entry_sp = guest_entry_sp;
+  guest_entry_sp = sp;
+  struct RestoreEntry {
+    uintptr_t sp;
+    ~RestoreEntry() { guest_entry_sp = sp; }
+  } restore{outer_entry_sp};
   wasmtime_val_raw_t raw[4] = {};
   size_t n = 0;
   for (uint32_t a : args) raw[n++].i32 = static_cast<int32_t>(a);

@@ -34,6 +34,12 @@ wasm_trap_t *interrupt_check(void *, wasmtime_caller_t *caller, wasmtime_val_raw
   return nullptr;
 }
 
+// native_stack_left() -> u32: see QB_IMPORT_NATIVE_STACK_LEFT.
+wasm_trap_t *native_stack_left(void *, wasmtime_caller_t *, wasmtime_val_raw_t *args, size_t) {
+  args[0].i32 = static_cast<int32_t>(guest_native_stack_left());
+  return nullptr;
+}
+
 uint64_t clock_now_ns(HostState &state, uint32_t clock_id) {
   using namespace std::chrono;
   const Clock &clock = state.clock;
@@ -272,6 +278,7 @@ void define_host_functions(wasmtime_linker_t *linker) {
   define(linker, QB_IMPORT_MODULE, QB_IMPORT_INTERRUPT_CHECK, {}, {I32}, interrupt_check);
   define(linker, QB_IMPORT_MODULE, QB_IMPORT_HOST_CALL, {I32, I32, I32, I32}, {}, host_call);
   define(linker, QB_IMPORT_MODULE, QB_IMPORT_HOST_TAKE, {I32}, {}, host_take);
+  define(linker, QB_IMPORT_MODULE, QB_IMPORT_NATIVE_STACK_LEFT, {}, {I32}, native_stack_left);
   define(linker, QB_WASI_MODULE, "clock_time_get", {I32, I64, I32}, {I32}, clock_time_get);
   define(linker, QB_WASI_MODULE, "fd_write", {I32, I32, I32, I32}, {I32}, fd_write);
   define(linker, QB_WASI_MODULE, "fd_fdstat_get", {I32, I32}, {I32}, fd_fdstat_get);

@@ -3,8 +3,10 @@
 // why: the error a program catches at the memory limit is a real InternalError object, never an engine-internal value (`typeof e === "unknown"`, `Object.is(e, e) === false`).
 let caught;
 try {
-  const flooded = {};
-  for (let i = 0; ; i++) flooded['k' + i] = i;
+  (() => {  // the flood lives in its own frame, so it is garbage once the error unwinds it
+    const flooded = {};
+    for (let i = 0; ; i++) flooded['k' + i] = i;
+  })();
 } catch (e) {
   caught = e;
 }
