@@ -87,4 +87,12 @@ patch("regexp exec out-of-memory is out-of-memory" 1
   "JS_ThrowInternalError(ctx, \"out of memory in regexp execution\");"
   "JS_ThrowOutOfMemory(ctx); /* quickbox: see cmake/PatchQuickJS.cmake (4) */")
 
+# 5. A parse error does not replace an error that is already pending. The parser reports a
+#    failed stack check or allocation (3, 2) and then, on its way out, sometimes a SyntaxError of
+#    its own ("missing formal parameter") that replaced the real cause: a catchable stack
+#    overflow turned into a SyntaxError. The first error is the true one.
+patch("a parse error keeps the pending error" 1
+  "    int backtrace_flags;\n\n    va_start(ap, fmt);\n    JS_ThrowError2(ctx, JS_SYNTAX_ERROR, false, fmt, ap);"
+  "    int backtrace_flags;\n\n    if (JS_HasException(ctx)) /* quickbox: see cmake/PatchQuickJS.cmake (5) */\n        return -1;\n    va_start(ap, fmt);\n    JS_ThrowError2(ctx, JS_SYNTAX_ERROR, false, fmt, ap);")
+
 file(WRITE ${OUTPUT} "${source}")

@@ -306,10 +306,10 @@ static int encode_object(encoder *e, JSValueConst v) {
   return r;
 }
 
+/* With the intrinsic toISOString: a program's own Date.prototype methods must not change or
+ * break how a Date leaves the sandbox. */
 static int encode_date(encoder *e, JSValueConst v) {
-  JSValue fn = JS_GetPropertyStr(e->ctx, v, "toISOString");
-  JSValue s = JS_Call(e->ctx, fn, v, 0, NULL);
-  JS_FreeValue(e->ctx, fn);
+  JSValue s = JS_Call(e->ctx, qb_helpers.date_to_iso_string, v, 0, NULL);
   if (JS_IsException(s)) return -1;
   int r = encode_string(e, s);
   JS_FreeValue(e->ctx, s);

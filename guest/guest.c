@@ -804,6 +804,7 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   qb_helpers.negate = JS_GetPropertyStr(ctx, helpers, "negate");
   qb_helpers.make_error = JS_GetPropertyStr(ctx, helpers, "makeError");
   qb_helpers.string_slice = JS_GetPropertyStr(ctx, helpers, "stringSlice");
+  qb_helpers.date_to_iso_string = JS_GetPropertyStr(ctx, helpers, "dateToISOString");
   /* room for the fixed error reply of reply_error_text, whatever memory is left later */
   if (!qb_buf_reserve(&output, 4096)) return QB_STATUS_ERROR;
   JS_FreeValue(ctx, helpers);

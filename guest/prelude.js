@@ -507,5 +507,6 @@
     bigintToHex: (n) => BigIntToString(n, 16),
     negate: (n) => -n,
     stringSlice: String.prototype.slice,  // the intrinsic, called from C on error text
+    dateToISOString: Date.prototype.toISOString,  // the intrinsic, called from C for Date results
   };
 })
