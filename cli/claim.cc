@@ -117,8 +117,11 @@ std::variant<StateClaim, ClaimRefusal> claim_state(const std::string &state_file
                                    std::strerror(errno),
                         .held = false};
   };
-  // Two tries: a claim released between our link() and our look at it is simply gone.
-  for (int attempt = 0; attempt < 2; attempt++) {
+  // A claim released between our link() and our look at it is simply gone: try again. Each retry
+  // means another resume finished meanwhile, so with N racing resumes a few tries suffice; two
+  // were not enough with four (seen in cli_resume_once_test). The bound only stops a livelock.
+  constexpr int kAttempts = 64;
+  for (int attempt = 0; attempt < kAttempts; attempt++) {
     std::string fresh = path + "." + std::to_string(getpid());
     unlink(fresh.c_str());  // left by a process that had our pid and died here: it is ours to drop
     int fd = open(fresh.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
