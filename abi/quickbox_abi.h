@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
  * refuse a guest module built against another contract. */
-#define QB_ABI_VERSION 3u
+#define QB_ABI_VERSION 4u
 
 /* ------------------------------------------------------------------------------------------------
  * Imports: everything the guest module may import. The host provides exactly these and nothing
@@ -82,7 +82,8 @@ extern "C" {
 #define QB_EXPORT_MEMORY_USAGE "qb_memory_usage"
 /* (u32 name_len, u32 capability_id, u32 flags) -> i32 status. Input: the JS name, NUL. Defines
  * globalThis[name] (a dotted name such as "tools.search" creates namespace objects) as a
- * function that calls the host with this id. flags: QB_CAPABILITY_*. */
+ * function that calls the host with this id, or, with QB_CAPABILITY_FETCH, installs fetch()
+ * around it. flags: QB_CAPABILITY_*. */
 #define QB_EXPORT_DEFINE_CAPABILITY "qb_define_capability"
 /* (u32 call_id, u32 ok, u32 value_len) -> i32 status. Input: CBOR value (ok) or CBOR Error
  * (QB_CBOR_TAG_ERROR). Settles the promise of an async call; runs no JS. */
@@ -153,6 +154,9 @@ typedef struct qb_config {
 
 /* qb_define_capability flags */
 #define QB_CAPABILITY_ASYNC 1u /* the JS function returns a Promise (else it returns the value) */
+#define QB_CAPABILITY_FETCH 2u /* the built-in network capability: the function is not put on
+                                * globalThis; the guest's fetch layer (guest/fetch.js) defines
+                                * fetch, Request, Response and Headers around it */
 
 /* What the host answers to a host_call, written into guest memory at reply_ptr. */
 typedef struct qb_host_reply {

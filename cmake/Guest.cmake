@@ -25,6 +25,15 @@ add_custom_command(
   DEPENDS ${PROJECT_SOURCE_DIR}/guest/prelude.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
   COMMENT "Embedding the guest prelude")
 
+# guest/fetch.js -> a C array (the fetch layer, installed only when the host grants a network)
+add_custom_command(
+  OUTPUT ${GUEST_OBJ_DIR}/fetch_js.c
+  COMMAND ${CMAKE_COMMAND} -DINPUT=${PROJECT_SOURCE_DIR}/guest/fetch.js
+          -DOUTPUT=${GUEST_OBJ_DIR}/fetch_js.c -DSYMBOL=qb_fetch_source
+          -P ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+  DEPENDS ${PROJECT_SOURCE_DIR}/guest/fetch.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+  COMMENT "Embedding the guest fetch layer")
+
 set(GUEST_OBJECTS)
 function(guest_object src extra)
   get_filename_component(name ${src} NAME_WE)
@@ -54,6 +63,7 @@ foreach(f guest cbor error_text)
   guest_object(${PROJECT_SOURCE_DIR}/guest/${f}.c "")
 endforeach()
 guest_object(${GUEST_OBJ_DIR}/prelude.c "")
+guest_object(${GUEST_OBJ_DIR}/fetch_js.c "")
 
 set(GUEST_WASM ${GUEST_OBJ_DIR}/guest.wasm)
 add_custom_command(

@@ -23,6 +23,9 @@ qb_host_native_stack_left(void);
 /* The prelude's source, generated from guest/prelude.js by the build. */
 extern const char qb_prelude_source[];
 extern const unsigned qb_prelude_source_len;
+/* The fetch layer's source, generated from guest/fetch.js by the build. */
+extern const char qb_fetch_source[];
+extern const unsigned qb_fetch_source_len;
 
 qb_helper_fns qb_helpers;
 
@@ -359,6 +362,41 @@ static JSValue capability_call(JSContext *c, JSValueConst this_val, int argc, JS
     return rejected_with(v);
   }
   return v; /* a sync capability's value */
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The fetch layer's text codec (guest/fetch.js): bodies are UTF-8 bytes
+ * ------------------------------------------------------------------------------------------- */
+
+/* (string) => Uint8Array of its UTF-8; lone surrogates become U+FFFD, as TextEncoder does. */
+static JSValue fetch_utf8_encode(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  size_t len = 0;
+  const char *text = JS_ToCStringLen(c, &len, argc > 0 ? argv[0] : JS_UNDEFINED);
+  if (!text) return JS_EXCEPTION;
+  char *copy = malloc(len + 1);
+  if (!copy) {
+    JS_FreeCString(c, text);
+    return JS_ThrowOutOfMemory(c);
+  }
+  memcpy(copy, text, len);
+  JS_FreeCString(c, text);
+  qb_replace_lone_surrogates(copy, len);
+  JSValue bytes = JS_NewUint8ArrayCopy(c, (const uint8_t *)copy, len);
+  free(copy);
+  return bytes;
+}
+
+/* (Uint8Array) => string; invalid UTF-8 becomes U+FFFD and a leading BOM is dropped, as
+ * Response.text() decodes. */
+static JSValue fetch_utf8_decode(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  size_t len = 0;
+  const uint8_t *bytes = JS_GetUint8Array(c, &len, argc > 0 ? argv[0] : JS_UNDEFINED);
+  if (!bytes) return JS_EXCEPTION;
+  if (len >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) {
+    bytes += 3;
+    len -= 3;
+  }
+  return JS_NewStringLen(c, (const char *)bytes, len);
 }
 
 static int define_on(JSValueConst target, const char *name, JSValue value) {
@@ -805,6 +843,18 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   qb_helpers.make_error = JS_GetPropertyStr(ctx, helpers, "makeError");
   qb_helpers.string_slice = JS_GetPropertyStr(ctx, helpers, "stringSlice");
   qb_helpers.date_to_iso_string = JS_GetPropertyStr(ctx, helpers, "dateToISOString");
+  /* The fetch layer is built now, into the base image, and installed only for sandboxes the host
+   * grants a network policy (QB_CAPABILITY_FETCH). */
+  JSValue make_fetch = JS_Eval(ctx, qb_fetch_source, qb_fetch_source_len, "<quickbox fetch>",
+                               JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
+  if (JS_IsException(make_fetch)) return QB_STATUS_ERROR;
+  JSValue codec[2] = {JS_NewCFunction(ctx, fetch_utf8_encode, "utf8Encode", 1),
+                      JS_NewCFunction(ctx, fetch_utf8_decode, "utf8Decode", 1)};
+  qb_helpers.install_fetch = JS_Call(ctx, make_fetch, JS_UNDEFINED, 2, (JSValueConst *)codec);
+  JS_FreeValue(ctx, codec[0]);
+  JS_FreeValue(ctx, codec[1]);
+  JS_FreeValue(ctx, make_fetch);
+  if (JS_IsException(qb_helpers.install_fetch)) return QB_STATUS_ERROR;
   /* room for the fixed error reply of reply_error_text, whatever memory is left later */
   if (!qb_buf_reserve(&output, 4096)) return QB_STATUS_ERROR;
   JS_FreeValue(ctx, helpers);
@@ -937,6 +987,18 @@ QB_EXPORT(QB_EXPORT_DEFINE_CAPABILITY) int32_t qb_define_capability(uint32_t nam
   begin_op();
   char *path = (char *)input.data;
   if (path[name_len] != 0 || name_len == 0) return invalid("capability name is empty or not NUL-terminated");
+  if (flags & QB_CAPABILITY_FETCH) {
+    /* The function stays private to the fetch layer, which defines fetch() around it. */
+    JSValue data[3] = {JS_NewUint32(ctx, id), JS_NewUint32(ctx, flags), JS_NewString(ctx, path)};
+    JSValue fn = JS_NewCFunctionData(ctx, capability_call, 0, 0, 3, data);
+    JS_FreeValue(ctx, data[2]);
+    if (JS_IsException(fn)) return reply_pending_exception();
+    JSValue r = JS_Call(ctx, qb_helpers.install_fetch, JS_UNDEFINED, 1, (JSValueConst *)&fn);
+    JS_FreeValue(ctx, fn);
+    if (JS_IsException(r)) return reply_pending_exception();
+    JS_FreeValue(ctx, r);
+    return reply_value(JS_UNDEFINED);
+  }
   JSValue holder = JS_GetGlobalObject(ctx);
   char *segment = path;
   for (char *dot; (dot = strchr(segment, '.'));) {

@@ -57,6 +57,7 @@ typedef struct qb_helper_fns {
   JSValue make_error;      /* (name, message, capability) => Error, stack starting at the capability */
   JSValue string_slice;    /* the intrinsic String.prototype.slice (a C function: no user code) */
   JSValue date_to_iso_string; /* the intrinsic Date.prototype.toISOString (no user code) */
+  JSValue install_fetch;   /* (capability) => defines fetch & co. around it (guest/fetch.js) */
 } qb_helper_fns;
 extern qb_helper_fns qb_helpers;
 

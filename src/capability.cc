@@ -34,8 +34,15 @@ std::string clip_detail(std::string text) {
   return text;
 }
 
+uint64_t requests_cost(const std::vector<NetworkRequest> &requests) {
+  uint64_t n = 0;
+  for (const auto &r : requests) n += sizeof(NetworkRequest) + r.method.size() + r.url.size() + r.error.size();
+  return n;
+}
+
 uint64_t audit_cost(const AuditEntry &e) {
-  return sizeof(AuditEntry) + e.capability.size() + e.argument_digest.size() + e.detail.size();
+  return sizeof(AuditEntry) + e.capability.size() + e.argument_digest.size() + e.detail.size() +
+         requests_cost(e.requests);
 }
 
 std::vector<uint8_t> encode_for_guest(const Value &value, bool &ok) {
@@ -101,6 +108,16 @@ bool Completion::settled() const {
   return state_->settled;
 }
 
+void Completion::record_request(size_t index, NetworkRequest request) const {
+  // Clipped like audit details: the URL and error may quote what the program sent.
+  if (request.url.size() > kAuditDetailBytes) request.url = clip_detail(std::move(request.url));
+  request.error = clip_detail(std::move(request.error));
+  std::lock_guard lock(state_->mutex);
+  if (state_->settled || index > Completion::State::kMaxRequests) return;
+  if (index >= state_->requests.size()) state_->requests.resize(index + 1);
+  state_->requests[index] = std::move(request);
+}
+
 Capability Capability::sync(std::string name, SyncHandler handler, CapabilityPolicy policy) {
   Capability c;
   c.name = std::move(name);
@@ -143,8 +160,30 @@ std::string_view to_string(CallOutcome outcome) {
 // ---- Registration ----------------------------------------------------------------------------------
 
 namespace {
+// A pending call's arguments, decoded again from the one copy the host keeps (they were checked
+// when the call was made, or when the snapshot holding them was restored).
+std::vector<Value> decode_args(const HostCall &call) {
+  Decoded decoded = decode_cbor(call.args_cbor, DecodeLimits{.max_depth = 10002, .max_bytes = UINT64_MAX});
+  return decoded.ok && decoded.value.is_array() ? decoded.value.as_array() : std::vector<Value>{};
+}
+}  // namespace
 
-bool js_async(const Capability &c) { return c.kind != Capability::Kind::Sync || c.policy.requires_approval; }
+namespace {
+
+bool js_async(const Capability &c) {
+  return c.kind != Capability::Kind::Sync || c.policy.requires_approval || c.policy.approval_for;
+}
+
+/// Whether this call waits for approval; a predicate that throws counts as yes (fail closed).
+bool approval_needed(const CapabilityPolicy &policy, std::span<const Value> args) {
+  if (policy.requires_approval) return true;
+  if (!policy.approval_for) return false;
+  try {
+    return policy.approval_for(args);
+  } catch (...) {
+    return true;
+  }
+}
 
 std::optional<Error> check_capability(const Capability &c) {
   if (c.name.empty() || c.name.front() == '.' || c.name.back() == '.' ||
@@ -196,7 +235,7 @@ Status Sandbox::register_capability(Capability capability) {
   return s.add_capability(std::move(capability));
 }
 
-Status Sandbox::Impl::add_capability(Capability capability) {
+Status Sandbox::Impl::add_capability(Capability capability, uint32_t define_flags) {
   Impl &s = *this;
   if (s.discarded) return s.discarded_result().error();
   if (auto err = check_capability(capability)) return *err;
@@ -212,9 +251,10 @@ Status Sandbox::Impl::add_capability(Capability capability) {
                      " in JS when the snapshot was taken; register it the same way");
     // An unsigned snapshot is data anyone could have written: a person's approval cannot be
     // taken from it. Calls of a capability that needs approval ask for it again.
-    if (s.restored_unsigned && capability.policy.requires_approval) {
+    if (s.restored_unsigned && (capability.policy.requires_approval || capability.policy.approval_for)) {
       for (auto &call : s.calls) {
-        if (call.capability_id == existing->id && call.state != HostCall::State::AwaitingApproval) {
+        if (call.capability_id == existing->id && call.state != HostCall::State::AwaitingApproval &&
+            approval_needed(capability.policy, decode_args(call))) {
           s.release_slot(call);
           call.state = HostCall::State::AwaitingApproval;
         }
@@ -222,6 +262,7 @@ Status Sandbox::Impl::add_capability(Capability capability) {
     }
     existing->capability = std::move(capability);
     existing->bound = true;
+    existing->define_flags = define_flags;
     return std::monostate{};
   }
   uint32_t id = 1;
@@ -230,7 +271,7 @@ Status Sandbox::Impl::add_capability(Capability capability) {
   if (auto err = s.write_input({name})) return *err;
   Result r = s.run_simple(s.fn.define_capability,
                           {static_cast<uint32_t>(name.size()), id,
-                           js_async(capability) ? QB_CAPABILITY_ASYNC : 0u});
+                           (js_async(capability) ? QB_CAPABILITY_ASYNC : 0u) | define_flags});
   if (r.failed()) {
     Error e = r.error();
     e.message = "defining capability " + quoted(name) + " in the sandbox failed: " + e.message;
@@ -240,7 +281,8 @@ Status Sandbox::Impl::add_capability(Capability capability) {
                                                 .id = id,
                                                 .js_async = js_async(capability),
                                                 .bound = true,
-                                                .capability = std::move(capability)});
+                                                .capability = std::move(capability),
+                                                .define_flags = define_flags});
   return std::monostate{};
 }
 
@@ -416,8 +458,8 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
   HostCall call{.id = next_call_id++,
                 .capability_id = cap->id,
                 .args_cbor = std::vector<uint8_t>(args.begin(), args.end()),
-                .state = policy.requires_approval ? HostCall::State::AwaitingApproval
-                                                  : HostCall::State::Queued,
+                .state = approval_needed(policy, decoded.value.as_array()) ? HostCall::State::AwaitingApproval
+                                                                           : HostCall::State::Queued,
                 .audit_index = audit_index,
                 .charge = HostMemoryCharge(&call_bytes, cost)};
   if (AuditEntry *entry = audit_entry(audit_index)) entry->call_id = call.id;
@@ -435,14 +477,6 @@ void Sandbox::Impl::release_slot(HostCall &call) {
   call.holds_slot = false;
 }
 
-namespace {
-// A pending call's arguments, decoded again from the one copy the host keeps (they were checked
-// when the call was made, or when the snapshot holding them was restored).
-std::vector<Value> decode_args(const HostCall &call) {
-  Decoded decoded = decode_cbor(call.args_cbor, DecodeLimits{.max_depth = 10002, .max_bytes = UINT64_MAX});
-  return decoded.ok && decoded.value.is_array() ? decoded.value.as_array() : std::vector<Value>{};
-}
-}  // namespace
 
 void Sandbox::Impl::dispatch_ready_calls() {
   // Host work for the evaluation (decoding arguments), charged to its CPU meter; the handlers'
@@ -580,6 +614,7 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
     ok = encoded_ok;
     value = Value();
     eval_cpu_used += std::chrono::steady_clock::now() - encoding;
+    take_requests(call);
     AuditEntry *entry = audit_entry(call.audit_index);
     std::string recorded = entry && !entry->detail.empty() ? entry->detail : detail;
     close_audit(call.audit_index, outcome, recorded);
@@ -592,9 +627,24 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
   return delivered;
 }
 
+void Sandbox::Impl::take_requests(const HostCall &call) {
+  if (!call.completion) return;
+  std::vector<NetworkRequest> requests;
+  {
+    std::lock_guard lock(call.completion->mutex);
+    requests = call.completion->requests;
+  }
+  AuditEntry *entry = audit_entry(call.audit_index);
+  if (!entry || requests.empty()) return;
+  audit_bytes -= requests_cost(entry->requests);
+  entry->requests = std::move(requests);
+  audit_bytes += requests_cost(entry->requests);
+}
+
 void Sandbox::Impl::cancel_outstanding_calls(const std::string &why) {
   for (auto &call : calls) {
     if (call.completion) Completion(call.completion).reject("");
+    take_requests(call);
     close_audit(call.audit_index, CallOutcome::Cancelled, why);
     release_slot(call);
   }
@@ -633,8 +683,10 @@ Result Sandbox::Impl::drive(int32_t status) {
     if (wall_deadline && std::chrono::steady_clock::now() >= *wall_deadline) {
       host.wall_expired = true;
       for (auto &c : calls)
-        if (c.state == HostCall::State::Running)
+        if (c.state == HostCall::State::Running) {
+          take_requests(c);
           close_audit(c.audit_index, CallOutcome::Timeout, "the evaluation's wall-clock limit ran out");
+        }
       return finish_evaluation(Result::failure(timeout_error()));
     }
     auto delivered = deliver_completions();
@@ -658,8 +710,10 @@ Result Sandbox::Impl::drive(int32_t status) {
       lock.unlock();
       if (wall_deadline && std::chrono::steady_clock::now() >= *wall_deadline) {
         for (auto &c : calls)
-          if (c.state == HostCall::State::Running)
+          if (c.state == HostCall::State::Running) {
+            take_requests(c);
             close_audit(c.audit_index, CallOutcome::Timeout, "the evaluation's wall-clock limit ran out");
+          }
         return finish_evaluation(Result::failure(Error{
             .kind = ErrorKind::Timeout,
             .message = "wall-clock limit of " + std::to_string(options.limits.wall_time->count()) +

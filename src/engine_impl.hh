@@ -2,12 +2,17 @@
 #pragma once
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "internal.hh"
 
 namespace quickbox {
+
+namespace internal::net {
+class HttpClient;
+}
 
 struct Engine::Impl {
   EngineOptions options;
@@ -33,11 +38,16 @@ struct Engine::Impl {
   bool stopping = false;
   void run_ticker();
 
+  /// The HTTP client behind fetch(), started on first use (src/network/grant.cc).
+  std::shared_ptr<internal::net::HttpClient> http_client();
+
   ~Impl();
 
  private:
   std::once_flag base_memory_once_;
   std::vector<uint8_t> base_memory_;
+  std::mutex http_mutex_;
+  std::shared_ptr<internal::net::HttpClient> http_;
 };
 
 }  // namespace quickbox

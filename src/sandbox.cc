@@ -560,6 +560,7 @@ Expected<Sandbox> Sandbox::create(const Engine &engine, const SandboxOptions &op
   impl->engine = engine.impl();
   impl->options = options;
   if (auto err = impl->instantiate()) return *err;
+  if (auto err = impl->grant_network()) return *err;
   return Sandbox(std::move(impl));
 }
 
@@ -588,7 +589,7 @@ Result Sandbox::reset() {
   }
   for (auto &c : capabilities) {
     if (!c.bound) continue;
-    if (auto status = s.add_capability(std::move(c.capability)); !status)
+    if (auto status = s.add_capability(std::move(c.capability), c.define_flags); !status)
       return Result::failure(status.error());
   }
   return Result::done(Value());

@@ -22,6 +22,10 @@ struct Completion::State {
   bool ok = false;
   Value value;
   std::string error_name, error_message;
+  /// The network requests the call made (Completion::record_request), for its audit entry; at
+  /// most kMaxRequests + 1 of them.
+  std::vector<NetworkRequest> requests;
+  static constexpr size_t kMaxRequests = 64;
   /// Wakes the sandbox's driving loop; shared by all calls of one sandbox.
   std::shared_ptr<struct CompletionSignal> signal;
 };
@@ -52,6 +56,9 @@ struct RegisteredCapability {
   Capability capability;  ///< handler and policy (empty until bound)
   uint32_t calls_this_eval = 0;
   uint32_t in_flight = 0;
+  /// QB_CAPABILITY_* flags beyond ASYNC it was defined with (QB_CAPABILITY_FETCH), kept so that
+  /// reset() defines it the same way.
+  uint32_t define_flags = 0;
 };
 
 /// Bytes counted against a sandbox's host-memory budget (Limits::host_memory_bytes) for as long
@@ -193,7 +200,11 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// its host functions (that operation destroys it when it returns).
   static void dispose(std::unique_ptr<Impl> impl);
   /// register_capability without the in-use guard (reset() re-registers under its own).
-  Status add_capability(Capability capability);
+  /// define_flags: QB_CAPABILITY_* flags for the guest beyond ASYNC (built-in capabilities).
+  Status add_capability(Capability capability, uint32_t define_flags = 0);
+  /// Registers fetch() when options.network grants it (src/network/grant.cc); on a restored
+  /// sandbox it binds the snapshot's fetch.
+  std::optional<Error> grant_network();
 
   uint64_t hard_memory_limit() const;
   std::optional<Error> instantiate();
@@ -280,6 +291,8 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// The entry with this absolute index, or nullptr once it was dropped.
   AuditEntry *audit_entry(size_t index);
   void cancel_outstanding_calls(const std::string &why);
+  /// Copies the network requests a call's handler recorded into its audit entry.
+  void take_requests(const internal::HostCall &call);
   void release_slot(internal::HostCall &call);
   std::vector<PendingCall> pending_for_caller() const;
   internal::RegisteredCapability *find_capability(uint32_t id);

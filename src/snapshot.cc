@@ -678,6 +678,7 @@ Expected<Sandbox> Sandbox::restore(const Engine &engine, std::span<const uint8_t
   if (!parsed) return parsed.error();
   auto impl = restore_parsed(engine, parsed.value(), options);
   if (!impl) return impl.error();
+  if (auto err = impl.value()->grant_network()) return *err;
   return Sandbox(std::move(impl).value());
 }
 
@@ -691,6 +692,7 @@ Expected<std::vector<Sandbox>> Sandbox::fork(const Engine &engine, std::span<con
   for (size_t i = 0; i < count; i++) {
     auto impl = restore_parsed(engine, parsed.value(), options);
     if (!impl) return impl.error();
+    if (auto err = impl.value()->grant_network()) return *err;
     out.push_back(Sandbox(std::move(impl).value()));
   }
   return out;

@@ -47,6 +47,10 @@ struct CapabilityPolicy {
   /// External capability, the call then waits for its answer) or denies (the call rejects in JS).
   /// Such capabilities are async in JS.
   bool requires_approval = false;
+  /// Decides per call whether it waits for approval like requires_approval (fetch's
+  /// NetworkPolicy::approve uses it). Called with the call's arguments on the thread running the
+  /// program; it must not call back into the sandbox. Such capabilities are async in JS.
+  std::function<bool(std::span<const Value> args)> approval_for;
   /// CapabilityLabel bits.
   uint8_t labels = 0;
 };
@@ -78,6 +82,18 @@ struct CallInfo {
   std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
+/// One HTTP request a call made (fetch()), as its audit entry records it. Credentials are never
+/// in it: no user:password, no injected header or query parameter.
+struct NetworkRequest {
+  std::string method;
+  std::string url;
+  int status = 0;  ///< the HTTP status; 0 when no response came (refused, failed, cancelled)
+  uint64_t request_bytes = 0;   ///< body bytes sent
+  uint64_t response_bytes = 0;  ///< body bytes received (after content decoding)
+  std::chrono::microseconds duration{0};
+  std::string error;  ///< why it was refused or failed; empty when a response came
+};
+
 /// Settles one async call, from any thread, at most once (later calls are ignored). Copyable:
 /// copies settle the same call.
 class Completion {
@@ -88,6 +104,9 @@ class Completion {
   void reject(std::string message, std::string name = "Error") const;
   /// True once resolved or rejected.
   bool settled() const;
+  /// Records (or, for an index recorded before, updates) the index-th network request the call
+  /// made, for its audit entry. Ignored once the call is settled: record before settling.
+  void record_request(size_t index, NetworkRequest request) const;
 
   struct State;
   explicit Completion(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -147,6 +166,8 @@ struct AuditEntry {
   std::chrono::microseconds duration{0};
   CallOutcome outcome = CallOutcome::Pending;
   std::string detail;  ///< the error or refusal message, if any
+  /// The HTTP requests the call made (fetch(): one per redirect hop), in order.
+  std::vector<NetworkRequest> requests;
 };
 
 /// A call waiting for the host's caller: approval, or an external answer.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "quickbox/engine.hh"
+#include "quickbox/network.hh"
 #include "quickbox/result.hh"
 #include "quickbox/sandbox.hh"
 #include "quickbox/value.hh"

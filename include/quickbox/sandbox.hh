@@ -12,6 +12,7 @@
 
 #include "quickbox/capability.hh"
 #include "quickbox/engine.hh"
+#include "quickbox/network.hh"
 #include "quickbox/result.hh"
 #include "quickbox/snapshot.hh"
 #include "quickbox/value.hh"
@@ -99,6 +100,10 @@ struct SandboxOptions {
   /// Rule of two: unless this is set, registering capabilities that together carry all three
   /// labels (sensitive_data, untrusted_input, external_effect) is refused.
   bool allow_all_three_labels = false;
+  /// Grants the program fetch() under this policy (include/quickbox/network.hh): the sandbox
+  /// registers the capability "fetch" itself, on create, restore and reset. Unset: no network,
+  /// and `typeof fetch === "undefined"`.
+  std::optional<NetworkPolicy> network;
 };
 
 /// How eval treats its source.
