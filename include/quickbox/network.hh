@@ -47,8 +47,8 @@ struct NetworkSecret {
 ///   [METHODS ]PATTERN      METHODS: "GET" or "GET,HEAD,..." (absent: every method)
 ///   PATTERN: "*" (any host) or [SCHEME://]HOST[:PORT][/PATH]
 ///     SCHEME  http or https (absent: both)
-///     HOST    a name (api.example.com), "*.example.com" (its subdomains, not itself), an IPv4
-///             address, or an IPv6 address in brackets
+///     HOST    an ASCII name (api.example.com; IDNs in punycode), "*.example.com" (its
+///             subdomains, not itself), an IPv4 address, or an IPv6 address in brackets
 ///     PORT    absent: the scheme's default port when a scheme is given, else any port
 ///     PATH    a path prefix, matched on whole segments ("/v1" matches /v1 and /v1/x, not /v10)
 /// Deny wins over allow; a request no allow rule matches is refused.

@@ -254,14 +254,14 @@ std::variant<Rule, std::string> parse_rule(std::string_view original) {
   if (size_t space = text.find_first_of(" \t"); space != std::string_view::npos) {
     std::string_view methods = text.substr(0, space);
     text = trim(text.substr(space));
-    while (!methods.empty()) {
+    for (;;) {
       size_t comma = methods.find(',');
       std::string_view method = methods.substr(0, comma);
-      if (!is_token(method)) return bad("'" + std::string(method) + "' is not an HTTP method");
+      if (!is_token(method)) return bad("'" + std::string(method) + "' is not an HTTP method (methods: GET,POST,...)");
       rule.methods.push_back(upper(method));
-      methods = comma == std::string_view::npos ? std::string_view() : methods.substr(comma + 1);
+      if (comma == std::string_view::npos) break;
+      methods.remove_prefix(comma + 1);
     }
-    if (rule.methods.empty()) return bad("no method before the pattern");
   }
   if (text == "*") return rule;
   if (size_t sep = text.find("://"); sep != std::string_view::npos) {

@@ -113,8 +113,13 @@ std::optional<std::string> Url::read_target() {
     return "a URL may not contain credentials (user:password@); the host attaches credentials itself";
   if (curl_url_get(h, CURLUPART_ZONEID, &zone.text, 0) == CURLUE_OK)
     return "a URL may not name an IPv6 zone";
-  if (CURLUcode rc = curl_url_get(h, CURLUPART_HOST, &host.text, CURLU_PUNYCODE)) return describe(rc);
-  auto canonical = canonical_host(host.value());
+  if (CURLUcode rc = curl_url_get(h, CURLUPART_HOST, &host.text, 0)) return describe(rc);
+  // curl 7.88's CURLU_PUNYCODE fails; rather than compare names in two spellings, the policy
+  // takes ASCII names only.
+  std::string name = host.value();
+  if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+    return "the host name '" + name + "' is not ASCII: write an internationalized name in punycode (xn--...)";
+  auto canonical = canonical_host(name);
   if (canonical.index() == 1) return std::get<1>(canonical);
   target_.host = std::get<0>(canonical);
   if (target_.host.empty()) return "the URL has no host";
