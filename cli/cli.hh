@@ -94,6 +94,8 @@ struct Options {
   std::vector<Answer> answers;
   std::vector<uint32_t> approvals;
   std::vector<Denial> denials;
+  /// --allow-net: allow rules for fetch(), added to the manifest's "fetch" section if any.
+  std::vector<std::string> allow_net;
 };
 
 /// A command line that cannot be run; the message says what was wrong.
@@ -186,6 +188,8 @@ struct Manifest {
   bool allow_all_three_labels = false;
   std::optional<uint32_t> max_host_calls;
   std::optional<std::chrono::milliseconds> wall_time;
+  /// The "fetch" section: the program gets fetch() under this policy.
+  std::optional<NetworkPolicy> network;
 };
 
 /// Reads and checks a manifest; on failure, a message naming the file and the offending field.
@@ -196,6 +200,14 @@ void apply_manifest(const Manifest &manifest, SandboxOptions &options);
 
 /// The host function a manifest entry describes.
 Capability make_capability(const CapabilitySpec &spec);
+
+/// Reads a manifest's "fetch" section (manifest_fetch.cc); relative paths start at `base`. The
+/// message names the field ("fetch.secrets[0].host: ...").
+std::variant<NetworkPolicy, UsageError> fetch_policy(const Value &section, const std::filesystem::path &base);
+
+/// Adds the rules of an --allow-net list ("api.example.com,127.0.0.1:8080") to `rules`; or what a
+/// valid list looks like.
+std::optional<std::string> parse_allow_net(std::string_view list, std::vector<std::string> &rules);
 
 /// Registers every capability of the manifest; on failure, a message naming the file.
 std::optional<UsageError> register_capabilities(Sandbox &sandbox, const Manifest &manifest);

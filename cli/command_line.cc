@@ -225,6 +225,10 @@ const Flag kFlags[] = {
      kOutputCommands},
     {"--caps", "FILE", "offer the program the capabilities (host functions) of this JSON manifest",
      nullptr, [](Options &o, std::string_view v) { return set_file(o.caps_file, v); }, kCapabilityCommands},
+    {"--allow-net", "HOST[:PORT],...",
+     "give the program fetch(), allowed to reach these hosts (rules as in a manifest's \"fetch\" "
+     "section; \"*\": any public host)",
+     nullptr, [](Options &o, std::string_view v) { return parse_allow_net(v, o.allow_net); }, kSandboxCommands},
     {"--suspend-to", "STATE",
      "when the program waits on a person (an ask call or an approval), save its state to STATE and "
      "exit with code 10; `quickbox resume STATE` continues it",
@@ -468,7 +472,9 @@ std::string capabilities_section() {
          "  labels (of \"sensitive_data\", \"untrusted_input\", \"external_effect\"; all three together\n"
          "  are refused unless \"allow_all_three_labels\": true). Unknown fields and handlers, and a\n"
          "  key written twice in one object, are errors (exit code 2). A program that waits on a person ends with exit code 10; with\n"
-         "  --suspend-to STATE its state is saved, to be continued by `quickbox resume STATE`.\n";
+         "  --suspend-to STATE its state is saved, to be continued by `quickbox resume STATE`.\n"
+         "  \"fetch\": {\"allow\": [RULE...], \"deny\": [...], \"secrets\": [{\"host\", \"header\", \"value_env\"}], ...}\n"
+         "  gives the program fetch() under a network policy (docs/network.md); --allow-net adds rules.\n";
 }
 
 std::string exit_codes_section() {

@@ -138,16 +138,17 @@ std::optional<UsageError> check_settlements(const std::vector<PendingCall> &pend
 
 /// The manifest must offer every capability the program was given: its calls would fail otherwise.
 std::optional<UsageError> check_manifest_covers(const SnapshotInfo &info, const Manifest &manifest,
-                                                const std::string &state_file) {
+                                                const std::string &state_file, bool network) {
   std::string missing;
   for (const std::string &name : info.capabilities) {
+    if (name == "fetch" && network) continue;  // granted by the "fetch" section or --allow-net
     bool declared = std::any_of(manifest.capabilities.begin(), manifest.capabilities.end(),
                                 [&](const CapabilitySpec &spec) { return spec.name == name; });
     if (!declared) missing.append(missing.empty() ? "" : ", ").append(in_quotes(name));
   }
   if (missing.empty()) return std::nullopt;
   return UsageError{state_file + " was saved with capabilities that " + manifest.file + " does not declare: " +
-                    missing + "; resume with the manifest the program ran with"};
+                    missing + "; resume with the manifest (and --allow-net) the program ran with"};
 }
 
 /// Applies --answer, --approve and --deny to the restored sandbox.
@@ -201,7 +202,9 @@ std::variant<ResumeInputs, int> read_resume_inputs(const Options &options) {
   if (!info) return refused_state(state_file, info.error(), options);
   if (!info.value().suspended)
     return usage_error(state_file + " holds no suspended program: there is nothing to resume");
-  if (auto error = check_manifest_covers(info.value(), inputs.manifest, state_file)) return usage_error(error->message);
+  bool network = sandbox_options(options, &inputs.manifest).network.has_value();
+  if (auto error = check_manifest_covers(info.value(), inputs.manifest, state_file, network))
+    return usage_error(error->message);
   if (auto error = check_settlements(info.value().pending, options)) return usage_error(error->message);
   return inputs;
 }
@@ -327,6 +330,11 @@ int suspend(Sandbox &sandbox, const Result &result, const Options &options,
     note.state_file = destination;
     note.resume_command = "quickbox resume " + shell_word(*destination) + " --caps " + shell_word(*options.caps_file);
     if (options.key_file) note.resume_command += " --key-file " + shell_word(*options.key_file);
+    if (!options.allow_net.empty()) {
+      std::string list;
+      for (const std::string &rule : options.allow_net) list.append(list.empty() ? "" : ",").append(rule);
+      note.resume_command += " --allow-net=" + shell_word(list);
+    }
   }
   return report_suspension(result, note, options.json, options.sandbox.limits.console_bytes,
                            options.audit ? &sandbox.audit_log() : nullptr);

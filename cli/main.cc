@@ -108,6 +108,10 @@ int setup_failure(const Error &error, const Options &options) {
 SandboxOptions sandbox_options(const Options &options, const Manifest *manifest) {
   SandboxOptions sandbox = options.sandbox;
   if (manifest) apply_manifest(*manifest, sandbox);
+  if (!options.allow_net.empty()) {
+    if (!sandbox.network) sandbox.network = NetworkPolicy{};
+    sandbox.network->allow.insert(sandbox.network->allow.end(), options.allow_net.begin(), options.allow_net.end());
+  }
   return sandbox;
 }
 

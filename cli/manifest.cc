@@ -2,7 +2,8 @@
 // from which built-in handler, under which policy.
 //
 //   {"capabilities": {"<JS name>": {"handler": "<built-in>", <handler and policy fields>}},
-//    "allow_all_three_labels": false, "max_host_calls": 100, "wall_time_ms": 30000}
+//    "allow_all_three_labels": false, "max_host_calls": 100, "wall_time_ms": 30000,
+//    "fetch": {...}}   (the network policy behind fetch(): manifest_fetch.cc)
 //
 // Anything not understood is refused: a typo in a policy field must not silently drop a limit.
 #include <algorithm>
@@ -57,7 +58,7 @@ constexpr std::string_view kPolicyFields[] = {"max_calls_per_eval", "max_in_flig
                                               "labels"};
 
 constexpr std::string_view kTopLevelFields[] = {"capabilities", "allow_all_three_labels", "max_host_calls",
-                                                "wall_time_ms"};
+                                                "wall_time_ms", "fetch"};
 
 struct LabelName {
   CapabilityLabel label;
@@ -210,6 +211,10 @@ void apply_top_level_field(Manifest &manifest, const std::string &key, const Val
     manifest.max_host_calls = static_cast<uint32_t>(whole_number(value, key, 0, UINT32_MAX));
   } else if (key == "wall_time_ms") {
     manifest.wall_time = milliseconds(whole_number(value, key, 1, kMaxMilliseconds));
+  } else if (key == "fetch") {
+    auto policy = fetch_policy(value, base);
+    if (auto *error = std::get_if<UsageError>(&policy)) throw ManifestError{error->message};
+    manifest.network = std::get<NetworkPolicy>(std::move(policy));
   } else {
     fail(in_quotes(key), "unknown field (a manifest takes: " + joined(kTopLevelFields) + ")");
   }
@@ -273,7 +278,8 @@ Manifest parse_manifest(const std::string &file, std::string_view text) {
   refuse_duplicate_keys(text);
   if (!parsed.value.is_object())
     throw ManifestError{"expected an object {\"capabilities\": {...}}, got " + to_json(parsed.value)};
-  if (!parsed.value.find("capabilities")) throw ManifestError{"no \"capabilities\" object"};
+  if (!parsed.value.find("capabilities") && !parsed.value.find("fetch"))
+    throw ManifestError{"no \"capabilities\" object (nor a \"fetch\" section)"};
   Manifest manifest;
   manifest.file = file;
   const fs::path base = manifest_directory(file);
@@ -297,6 +303,7 @@ void apply_manifest(const Manifest &manifest, SandboxOptions &options) {
   options.allow_all_three_labels = manifest.allow_all_three_labels;
   options.limits.max_host_calls = manifest.max_host_calls;
   options.limits.wall_time = manifest.wall_time;
+  options.network = manifest.network;
 }
 
 std::optional<UsageError> register_capabilities(Sandbox &sandbox, const Manifest &manifest) {

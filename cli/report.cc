@@ -113,7 +113,28 @@ void print_audit(const std::vector<AuditEntry> &audit) {
               << entry.argument_bytes << "B sha256:" << entry.argument_digest.substr(0, kDigestPrefix);
     if (!entry.detail.empty()) std::cerr << " - " << entry.detail;
     std::cerr << '\n';
+    // fetch(): one line per HTTP request, "    GET https://... -> 200, 1234B in 35.120ms".
+    for (const NetworkRequest &r : entry.requests) {
+      std::cerr << "    " << r.method << ' ' << r.url << " -> " << (r.status ? std::to_string(r.status) : "no response")
+                << ", " << r.request_bytes << "B sent, " << r.response_bytes << "B received in " << std::fixed
+                << std::setprecision(3) << static_cast<double>(r.duration.count()) / 1000 << "ms";
+      if (!r.error.empty()) std::cerr << " - " << r.error;
+      std::cerr << '\n';
+    }
   }
+}
+
+Value requests_array(const std::vector<NetworkRequest> &requests) {
+  Value::Array array;
+  for (const NetworkRequest &r : requests)
+    array.emplace_back(Value::Object{{"method", r.method},
+                                     {"url", r.url},
+                                     {"status", static_cast<double>(r.status)},
+                                     {"request_bytes", static_cast<double>(r.request_bytes)},
+                                     {"response_bytes", static_cast<double>(r.response_bytes)},
+                                     {"duration_us", static_cast<double>(r.duration.count())},
+                                     {"error", r.error}});
+  return array;
 }
 
 Value audit_array(const std::vector<AuditEntry> &audit) {
@@ -126,7 +147,8 @@ Value audit_array(const std::vector<AuditEntry> &audit) {
                                      {"start", iso8601(entry.start)},
                                      {"duration_us", static_cast<double>(entry.duration.count())},
                                      {"outcome", to_string(entry.outcome)},
-                                     {"detail", entry.detail}});
+                                     {"detail", entry.detail},
+                                     {"requests", requests_array(entry.requests)}});
   }
   return array;
 }

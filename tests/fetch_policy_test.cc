@@ -3,11 +3,11 @@
 // secrets: attached only where they match, and never visible to the program, in the audit log, in
 // errors, in console output or in a snapshot.
 #include <gtest/gtest.h>
-#include <zstd.h>
 
 #include "network/policy.hh"
 #include "support/http_server.hh"
 #include "support/sandbox.hh"
+#include "support/snapshot_body.hh"
 
 namespace quickbox {
 namespace {
@@ -223,14 +223,9 @@ std::string everything_visible(Sandbox &sandbox, const Result &result) {
   }
   auto snapshot = sandbox.snapshot();
   EXPECT_TRUE(snapshot.ok());
-  if (snapshot.ok()) {
-    const auto &bytes = snapshot.value();
-    constexpr size_t kHeader = 64, kTrailer = 32;
-    std::vector<uint8_t> body(ZSTD_getFrameContentSize(bytes.data() + kHeader, bytes.size() - kHeader - kTrailer));
-    size_t n = ZSTD_decompress(body.data(), body.size(), bytes.data() + kHeader, bytes.size() - kHeader - kTrailer);
-    EXPECT_FALSE(ZSTD_isError(n));
-    text.append(reinterpret_cast<const char *>(body.data()), body.size());
-  }
+  std::string body = snapshot.ok() ? test_support::snapshot_body(snapshot.value()) : "";
+  EXPECT_FALSE(body.empty());
+  text += body;
   return text;
 }
 
