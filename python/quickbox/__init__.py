@@ -7,8 +7,9 @@
         assert ctx.eval("add(1, 2)") == 3
 
 Each context is a QuickJS-ng realm compiled to WebAssembly, with hard limits on memory, CPU time
-and stack, no ambient access (files, network, environment), only the functions you register,
-and whole-VM snapshots that resume in another process.
+and stack, no ambient access (files, network, environment), only the functions you register (and
+``fetch()`` under a ``Network`` policy, when the runtime grants one), and whole-VM snapshots that
+resume in another process.
 """
 
 from . import _quickbox
@@ -31,8 +32,9 @@ from ._errors import (
     TimeoutError,
     status_error,
 )
+from ._network import Network, Secret
 from ._policy import Label, Policy
-from ._results import AuditEntry, ConsoleLine, EvalResult, PendingCall
+from ._results import AuditEntry, ConsoleLine, EvalResult, NetworkRequest, PendingCall
 from ._runtime import Runtime
 from ._snapshot import Snapshot
 
@@ -54,7 +56,7 @@ __all__ = [
     "UNDEFINED", "AuditEntry", "ConcurrentEvalError", "ConsoleLine", "Context", "DeadlockError",
     "EvalResult", "Globals", "HostCancellationError", "HostError", "InternalError",
     "InterruptError", "InvalidInputError", "InvalidSnapshotError", "JSError", "Label",
-    "MarshalError", "MemoryLimitError", "OutputLimitError", "PendingCall", "Policy",
-    "QuickJSError", "Runtime", "Snapshot", "StackOverflowError", "TimeoutError", "Undefined",
+    "MarshalError", "MemoryLimitError", "Network", "NetworkRequest", "OutputLimitError", "PendingCall",
+    "Policy", "QuickJSError", "Runtime", "Secret", "Snapshot", "StackOverflowError", "TimeoutError", "Undefined",
     "engine_info", "time_remaining",
 ]

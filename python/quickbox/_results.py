@@ -48,8 +48,24 @@ class EvalResult:
 
 
 @dataclass(frozen=True)
+class NetworkRequest:
+    """One HTTP request a ``fetch()`` made (each redirect is one), without credentials.
+    ``status`` is 0 when no response came; ``duration`` is in seconds; ``error`` says why it was
+    refused or failed."""
+
+    method: str
+    url: str
+    status: int
+    request_bytes: int
+    response_bytes: int
+    duration: float
+    error: str
+
+
+@dataclass(frozen=True)
 class AuditEntry:
-    """One host call, as recorded by the engine."""
+    """One host call, as recorded by the engine; ``requests`` are the HTTP requests of a
+    ``fetch()``."""
 
     capability: str
     call_id: int
@@ -59,9 +75,10 @@ class AuditEntry:
     duration: float
     outcome: Literal["ok", "error", "denied", "budget_exceeded", "timeout", "cancelled", "pending"]
     detail: str
+    requests: tuple[NetworkRequest, ...] = ()
 
     @classmethod
     def _from_native(cls, row: tuple[Any, ...]) -> AuditEntry:
-        capability, call_id, size, digest, start, duration, outcome, detail = row
+        capability, call_id, size, digest, start, duration, outcome, detail, requests = row
         return cls(capability, call_id, size, digest, datetime.fromtimestamp(start, timezone.utc),
-                   duration, outcome, detail)
+                   duration, outcome, detail, tuple(NetworkRequest(*r) for r in requests))

@@ -8,6 +8,7 @@ from typing import Any
 from . import _quickbox
 from ._context import Context
 from ._errors import InvalidInputError, QuickJSError
+from ._network import Network
 from ._snapshot import Snapshot, as_snapshot
 
 _MiB = 1024 * 1024
@@ -27,7 +28,9 @@ class Runtime:
     calls' arguments and results, console output, the audit log. ``max_pending_calls`` (1024 by
     default) caps the async calls one evaluation may have pending. Calls beyond either fail inside
     JavaScript with a catchable ``Error``. ``bigint_limit`` (bytes of magnitude, 64 KiB by
-    default) is the largest BigInt that may cross between Python and JavaScript.
+    default) is the largest BigInt that may cross between Python and JavaScript. ``network``
+    (a ``quickbox.Network``) gives every context ``fetch()`` under that policy; without it there
+    is no network at all.
     """
 
     def __init__(self, *, memory_limit: int | None = 64 * _MiB, timeout: float = 5.0,
@@ -36,11 +39,13 @@ class Runtime:
                  result_limit: int | None = None, seed: int | None = None,
                  fixed_time_ms: int | None = None, allow_all_three_labels: bool = False,
                  host_memory_limit: int | None = None, max_pending_calls: int | None = None,
-                 bigint_limit: int | None = None) -> None:
+                 bigint_limit: int | None = None, network: Network | None = None) -> None:
         # Checked now, so a bad option fails here, naming itself, its value and the range.
         _quickbox.check_seconds(timeout, "timeout")
         if not isinstance(allow_all_three_labels, bool):
             raise TypeError(f"allow_all_three_labels must be True or False, got {allow_all_three_labels!r}")
+        if network is not None and not isinstance(network, Network):
+            raise TypeError(f"network must be a quickbox.Network, got {type(network).__name__}")
         self._options: dict[str, Any] = {
             "memory_limit": memory_limit,
             "stack_limit": stack_limit,
@@ -54,10 +59,12 @@ class Runtime:
             "host_memory_limit": host_memory_limit,
             "max_pending_calls": max_pending_calls,
             "bigint_limit": bigint_limit,
+            "network": None if network is None else network._native(),
         }
         _quickbox.check_options({**self._options, "timeout": timeout})
         self._timeout = timeout
         self._wall_timeout = wall_timeout
+        self._network = network
         self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
         self._closed = False
 
@@ -66,6 +73,11 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def network(self) -> Network | None:
+        """The network policy the contexts' ``fetch()`` runs under (None: no network)."""
+        return self._network
 
     def close(self) -> None:
         """Closes every context this runtime created and refuses new ones. Idempotent. A context

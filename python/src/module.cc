@@ -225,6 +225,8 @@ std::string python_wording(std::string message) {
       {"Limits::max_depth", "the nesting limit"},
       {"Clock::start_ms", "fixed_time_ms"},
       {"EvalOptions::cpu_time", "timeout"},
+      {"NetworkPolicy::secrets", "Network(secrets=...)"},
+      {"NetworkPolicy::", "Network "},
   };
   for (auto [cpp, python] : kNames)
     for (size_t at = message.find(cpp); at != std::string::npos; at = message.find(cpp, at + python.size()))
@@ -342,6 +344,72 @@ nb::object option(nb::dict options, const char *key) {
   return options.contains(key) ? nb::borrow(options[key]) : nb::none();
 }
 
+/// A list of strings, for the rule lists of Network(...).
+std::vector<std::string> strings_option(nb::handle value, const std::string &name) {
+  std::vector<std::string> out;
+  if (!nb::isinstance<nb::list>(value) && !nb::isinstance<nb::tuple>(value))
+    throw nb::type_error((name + " must be a list of strings, got " + shown(value)).c_str());
+  for (nb::handle item : value) {
+    if (!nb::isinstance<nb::str>(item))
+      throw nb::type_error((name + " must be a list of strings, got an item " + shown(item)).c_str());
+    out.push_back(nb::cast<std::string>(item));
+  }
+  return out;
+}
+
+std::string string_option(nb::handle value, const std::string &name) {
+  if (!nb::isinstance<nb::str>(value)) throw nb::type_error((name + " must be a str, got " + shown(value)).c_str());
+  return nb::cast<std::string>(value);
+}
+
+/// quickbox.Network's fields (its _native() dict) as a NetworkPolicy, every field checked in
+/// Python's words; secrets are read (environment, files) by the check, so a missing one fails
+/// where the Network is made.
+NetworkPolicy make_network(nb::dict n) {
+  NetworkPolicy p;
+  if (auto v = option(n, "allow"); !v.is_none()) p.allow = strings_option(v, "allow");
+  if (auto v = option(n, "deny"); !v.is_none()) p.deny = strings_option(v, "deny");
+  if (auto v = option(n, "approve"); !v.is_none()) p.approve = strings_option(v, "approve");
+  if (auto v = option(n, "approve_unsafe_methods"); !v.is_none())
+    p.approve_unsafe_methods = bool_option(v, "approve_unsafe_methods");
+  if (auto v = option(n, "private_networks"); !v.is_none()) p.private_networks = strings_option(v, "private_networks");
+  if (auto v = option(n, "resolve"); !v.is_none()) p.resolve = strings_option(v, "resolve");
+  if (auto v = option(n, "ca_file"); !v.is_none()) p.ca_file = string_option(v, "ca_file");
+  if (auto v = option(n, "max_redirects"); !v.is_none())
+    p.max_redirects = static_cast<uint32_t>(int_option(v, "max_redirects", 0, 20, "between 0 and 20"));
+  if (auto v = option(n, "max_request_bytes"); !v.is_none())
+    p.max_request_bytes = int_option(v, "max_request_bytes", 1, kGiB, "between 1 and 1073741824 bytes (1 GiB)");
+  if (auto v = option(n, "max_response_bytes"); !v.is_none())
+    p.max_response_bytes = int_option(v, "max_response_bytes", 1, kGiB, "between 1 and 1073741824 bytes (1 GiB)");
+  if (auto v = option(n, "timeout"); !v.is_none()) {
+    p.timeout = seconds_option(v, "timeout");
+    if (p.timeout > std::chrono::hours(24)) bad_option("timeout must be at most 86400 seconds (1 day), got " + shown(v));
+  }
+  if (auto v = option(n, "max_requests_per_eval"); !v.is_none())
+    p.max_requests_per_eval =
+        static_cast<uint32_t>(int_option(v, "max_requests_per_eval", 1, 1'000'000, "between 1 and 1000000"));
+  if (auto v = option(n, "max_in_flight"); !v.is_none())
+    p.max_in_flight = static_cast<uint32_t>(int_option(v, "max_in_flight", 1, 1000, "between 1 and 1000"));
+  if (auto v = option(n, "labels"); !v.is_none())
+    p.labels = static_cast<uint8_t>(int_option(v, "labels", 0, 7, "a combination of Label flags (an int between 0 and 7)"));
+  if (auto v = option(n, "secrets"); !v.is_none()) {
+    for (nb::handle item : v) {
+      nb::dict d = nb::cast<nb::dict>(item);
+      NetworkSecret secret;
+      secret.match = string_option(d["host"], "Secret.host");
+      if (auto f = option(d, "header"); !f.is_none()) secret.header = string_option(f, "Secret.header");
+      if (auto f = option(d, "query"); !f.is_none()) secret.query = string_option(f, "Secret.query");
+      if (auto f = option(d, "prefix"); !f.is_none()) secret.prefix = string_option(f, "Secret.prefix");
+      if (auto f = option(d, "value"); !f.is_none()) secret.value = string_option(f, "Secret.value");
+      if (auto f = option(d, "value_env"); !f.is_none()) secret.value_env = string_option(f, "Secret.value_env");
+      if (auto f = option(d, "value_file"); !f.is_none()) secret.value_file = string_option(f, "Secret.value_file");
+      p.secrets.push_back(std::move(secret));
+    }
+  }
+  if (auto error = check_network_policy(p)) bad_option(error->message);
+  return p;
+}
+
 /// Runtime options as the engine takes them (None means the engine's default).
 SandboxOptions make_options(nb::dict o) {
   SandboxOptions opts;
@@ -386,6 +454,7 @@ SandboxOptions make_options(nb::dict o) {
   }
   if (auto v = option(o, "allow_all_three_labels"); !v.is_none())
     opts.allow_all_three_labels = bool_option(v, "allow_all_three_labels");
+  if (auto v = option(o, "network"); !v.is_none()) opts.network = make_network(nb::cast<nb::dict>(v));
   return opts;
 }
 
@@ -593,9 +662,13 @@ class PySandbox {
     nb::list out;
     for (const auto &e : sandbox().audit_log()) {
       double start = std::chrono::duration<double>(e.start.time_since_epoch()).count();
+      nb::list requests;
+      for (const auto &r : e.requests)
+        requests.append(nb::make_tuple(r.method, r.url, r.status, r.request_bytes, r.response_bytes,
+                                       std::chrono::duration<double>(r.duration).count(), r.error));
       out.append(nb::make_tuple(e.capability, e.call_id, e.argument_bytes, e.argument_digest, start,
                                 std::chrono::duration<double>(e.duration).count(),
-                                std::string(to_string(e.outcome)), e.detail));
+                                std::string(to_string(e.outcome)), e.detail, requests));
     }
     return out;
   }
@@ -778,6 +851,8 @@ NB_MODULE(_quickbox, m) {
   m.def("engine_info", &engine_info);
   m.def("check_options", [](nb::dict options) { make_options(options); }, "options"_a,
         "Raises when a runtime option is out of range (the message names it, its value and the range).");
+  m.def("check_network", [](nb::dict network) { make_network(network); }, "network"_a,
+        "Checks quickbox.Network's fields (and reads its secrets) as a runtime would.");
   m.def("check_policy", [](nb::dict policy) { make_policy(policy); }, "policy"_a,
         "Raises when a policy option is out of range.");
   m.def("check_seconds", [](nb::handle value, const char *name) { seconds_option(value, name); }, "value"_a.none(),
