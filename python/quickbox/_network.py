@@ -48,8 +48,10 @@ class Network:
     link-local addresses are refused unless an allow rule names the address (or ``localhost``) or
     ``private_networks`` holds it, checked on the address each connection really goes to, redirects
     included. ``approve`` rules and ``approve_unsafe_methods`` make requests wait for
-    ``ctx.approve``. ``timeout`` (seconds) covers one ``fetch()`` with its redirects. See
-    docs/network.md.
+    ``ctx.approve``. ``timeout`` (seconds) covers one ``fetch()`` with its redirects;
+    ``max_requests_per_eval`` and ``max_in_flight`` bound the fetches of one evaluation; ``ca_file``
+    (PEM) replaces the system's certificate authorities; ``resolve`` pins names
+    (``"HOST:PORT:ADDRESS"``). See docs/network.md.
     """
 
     allow: Sequence[str] = ()
@@ -60,12 +62,12 @@ class Network:
     secrets: Sequence[Secret] = ()
     resolve: Sequence[str] = ()
     ca_file: str | None = None
-    max_redirects: int | None = None
-    max_request_bytes: int | None = None
-    max_response_bytes: int | None = None
-    timeout: float | None = None
-    max_requests_per_eval: int | None = None
-    max_in_flight: int | None = None
+    max_redirects: int = 5
+    max_request_bytes: int = 1 << 20
+    max_response_bytes: int = 10 << 20
+    timeout: float = 30.0
+    max_requests_per_eval: int = 100
+    max_in_flight: int = 8
     labels: Label = Label.UNTRUSTED_INPUT | Label.EXTERNAL_EFFECT
 
     def __post_init__(self) -> None:

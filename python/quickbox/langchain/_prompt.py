@@ -16,6 +16,8 @@ from typing import Any, Literal
 from langchain_core.tools import BaseTool
 from pydantic import TypeAdapter
 
+from .. import Network
+
 Mode = Literal["thread", "turn", "call"]
 
 _PERSISTENCE = {
@@ -37,12 +39,14 @@ class PromptSettings:
     max_ptc_calls: int | None
     max_concurrent_subagents: int
     max_subagent_calls: int | None
+    network: Network | None = None
 
 
-def eval_tool_description(mode: Mode) -> str:
+def eval_tool_description(mode: Mode, *, network: bool = False) -> str:
+    reach = ("No filesystem or timers; `fetch()` reaches only the hosts the instructions list"
+             if network else "No filesystem, network or timers")
     return ("Runs JavaScript in a sandboxed interpreter and returns its console output and the value "
-            f"of its last expression. {_PERSISTENCE[mode]} No filesystem, network or timers; "
-            "top-level `await` works.")
+            f"of its last expression. {_PERSISTENCE[mode]} {reach}; top-level `await` works.")
 
 
 def code_argument_description(mode: Mode) -> str:
@@ -68,13 +72,17 @@ def system_prompt(settings: PromptSettings, *, tools: Sequence[tuple[str, BaseTo
         "",
         f"- {_PERSISTENCE[settings.mode]}",
         "- Top-level `await` works, and a Promise left as the last expression is awaited.",
-        f"- No filesystem, network, `require`, `process` or timers (`setTimeout`). {reach}",
+        (f"- No filesystem, `require`, `process` or timers (`setTimeout`); `fetch()` reaches the hosts listed "
+         f"below. {reach}" if settings.network is not None else
+         f"- No filesystem, network, `require`, `process` or timers (`setTimeout`). {reach}"),
         f"- Each call may use {limits}.",
         "- You get back `<stdout>` (what `console.log` printed), then `<result>` (the value of the last "
         "expression) or `<error type=\"...\">` (an uncaught error and its stack). Only data comes back: "
         "return plain objects, arrays, strings and numbers, not functions or Maps.",
     ]
     text = "\n".join(lines)
+    if settings.network is not None:
+        text += "\n\n" + _network_section(settings.network, name)
     if tools:
         text += "\n\n" + _tools_section(settings, tools, gated_tools)
     if subagents:
@@ -105,6 +113,35 @@ def _tools_section(settings: PromptSettings, tools: Sequence[tuple[str, BaseTool
                   "carries on by itself once they decide; a call they reject throws an Error with their "
                   "reason, which you can catch when the rest of the work can go on without it."]
     parts += ["", "```typescript", "\n\n".join(tool_signature(js, tool) for js, tool in tools), "```"]
+    return "\n".join(parts)
+
+
+def _network_section(network: Network, name: str) -> str:
+    def listed(rules: Sequence[str]) -> str:
+        return ", ".join(f"`{rule}`" for rule in rules) if rules else "nothing"
+
+    parts = [
+        "### Network inside the interpreter: `fetch()`",
+        "",
+        "`fetch(url, init)` works as in a browser, with `Request`, `Response`, `Headers` and `AbortController`: "
+        "read a body with `await res.json()`, `res.text()` or `res.arrayBuffer()` (no streams, Blob or FormData), "
+        "check `res.ok`/`res.status`. URLs must be absolute.",
+        "",
+        f"- Allowed: {listed(network.allow)} (a rule is `[METHODS ]PATTERN`: a host, `*.domain`, or a URL prefix; "
+        "`*` is any public host).",
+    ]
+    if network.deny:
+        parts.append(f"- Refused even so: {listed(network.deny)}.")
+    parts.append("- Private and loopback addresses are refused unless a rule names them. Anything else rejects "
+                 "with a TypeError saying which rule refused it: do not retry it.")
+    if network.secrets:
+        where = ", ".join(f"`{s.host}` ({'header `' + s.header + '`' if s.header else 'query parameter `' + str(s.query) + '`'})"
+                          for s in network.secrets)
+        parts.append(f"- Credentials are added for you on requests to {where}. You never see them; do not add "
+                     "them yourself or ask for them.")
+    parts.append(f"- One `fetch()` may take {_seconds(network.timeout)} (redirects included) and return up to "
+                 f"{network.max_response_bytes // 1024} KiB; one `{name}` call may make {network.max_requests_per_eval} "
+                 f"requests, {network.max_in_flight} at a time. Fetch independent URLs together with `Promise.all`.")
     return "\n".join(parts)
 
 

@@ -261,6 +261,8 @@ class Session:
             ctx.external("task", policy=quickbox.Policy(max_in_flight=self.settings.max_concurrent_subagents,
                                                        max_calls_per_eval=self.settings.max_subagent_calls))
             bound.append("task")
+        if self.engine.network is not None:
+            bound.append("fetch")  # granted by the runtime itself; a VM saved with it keeps it
         removals = [f"delete globalThis.tools?.[{json.dumps(name[6:])}];" if name.startswith("tools.")
                     else f"delete globalThis[{json.dumps(name)}];" for name in previous if name not in bound]
         if self.settings.ptc is not None:

@@ -104,6 +104,9 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             from its checkpoint); finished calls never run again. Default 10.
         trace_policy: How the middleware's hook spans are traced (LangGraph ``TracePolicy``).
             Default: inputs omitted (``TracePolicy(process_inputs=omit_payload)``).
+        network: A ``quickbox.Network``: the program gets ``fetch()`` under that policy, with its
+            secrets attached by the host, and the system prompt tells the model what it may reach.
+            Its ``approve`` rules are not supported here (use ``deny``). None: no network.
     """
 
     state_schema = CodeInterpreterState
@@ -132,6 +135,7 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         max_subagent_concurrency: int | None = None,
         pause_grace: float = 10.0,
         trace_policy: TracePolicy | None = None,
+        network: quickbox.Network | None = None,
     ) -> None:
         super().__init__()
         mode = mode or "thread"
@@ -147,6 +151,12 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         if wall_timeout is not None and wall_timeout <= 0:
             raise ValueError(f"wall_timeout must be positive or None, got {wall_timeout}")
         _ptc.check_option(ptc, own_tool_name=tool_name)
+        if network is not None and not isinstance(network, quickbox.Network):
+            raise TypeError(f"network must be a quickbox.Network, got {type(network).__name__}")
+        if network is not None and (network.approve or network.approve_unsafe_methods):
+            raise ValueError("network: the middleware cannot pause a fetch() for review yet; drop approve and "
+                             "approve_unsafe_methods (refuse those requests with deny rules instead)")
+        self._network = network
         self._memory_limit = memory_limit
         self._timeout = timeout
         self._tool_name = tool_name
@@ -159,7 +169,7 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             pause_grace=float(pause_grace),
             signing_key=_key_bytes(snapshot_signing_key), ptc=ptc, gates=Gates(interrupt_on))
         self._prompt_settings = PromptSettings(tool_name, mode, timeout, memory_limit, wall_timeout, max_ptc_calls,
-                                               concurrency, max_subagent_calls)
+                                               concurrency, max_subagent_calls, network)
         if trace_policy is not None:
             self.trace_policy = trace_policy
         self._engine: quickbox.Runtime | None = None
@@ -219,7 +229,8 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             return _run_to_completion(self._eval(code, runtime, blocking=True))
 
         return StructuredTool.from_function(
-            name=self._tool_name, description=eval_tool_description(mode), func=eval_blocking,
+            name=self._tool_name, description=eval_tool_description(mode, network=self._network is not None),
+            func=eval_blocking,
             coroutine=eval_async, args_schema=schema, infer_schema=False,
             metadata={"ls_code_input_language": "javascript"})
 
@@ -266,7 +277,8 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         with self._lock:
             if self._engine is None:
                 self._engine = quickbox.Runtime(memory_limit=self._memory_limit, timeout=self._timeout,
-                                                console_limit=max(16 * 1024, 4 * self._max_result_chars))
+                                                console_limit=max(16 * 1024, 4 * self._max_result_chars),
+                                                network=self._network)
             return self._engine
 
     # ---- hooks ------------------------------------------------------------------------------------
