@@ -161,3 +161,14 @@ def test_https_with_a_test_certificate_authority(tmp_path: Path, monkeypatch: py
         with quickbox.Runtime(network=Network(allow=[origin + "/"])) as rt, rt.new_context() as ctx:
             failed = ctx.eval(f"try {{ await fetch('{origin}/') }} catch (e) {{ e.message }}")
             assert "certificate" in failed
+
+
+def test_the_example_calls_its_api_with_a_token_it_never_sees() -> None:
+    example = Path(__file__).parents[2] / "examples" / "fetch_api.py"
+    done = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "[console] 3 items in stock, worth 345.70" in done.stdout
+    assert "it matches the deny rule" in done.stdout and "no allow rule matches it" in done.stdout
+    assert "Authorization seen by the program: None" in done.stdout
+    assert "token visible anywhere: False" in done.stdout
+    assert "order placed: {'order': 1001, 'sku': 'tea-02', 'quantity': 10}" in done.stdout
