@@ -201,9 +201,9 @@ void apply_manifest(const Manifest &manifest, SandboxOptions &options);
 /// The host function a manifest entry describes.
 Capability make_capability(const CapabilitySpec &spec);
 
-/// Reads a manifest's "fetch" section (manifest_fetch.cc); relative paths start at `base`. The
-/// message names the field ("fetch.secrets[0].host: ...").
-std::variant<NetworkPolicy, UsageError> fetch_policy(const Value &section, const std::filesystem::path &base);
+/// Reads a manifest's "fetch" section (manifest_fetch.cc); relative paths start at `base`. Throws
+/// manifest::ManifestError naming the field ("fetch.secrets[0].host: ...").
+NetworkPolicy fetch_policy(const Value &section, const std::filesystem::path &base);
 
 /// Adds the rules of an --allow-net list ("api.example.com,127.0.0.1:8080") to `rules`; or what a
 /// valid list looks like.

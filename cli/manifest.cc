@@ -16,49 +16,21 @@
 #include <vector>
 
 #include "cli.hh"
+#include "manifest_fields.hh"
 
 namespace quickbox::cli {
-namespace {
 
-namespace fs = std::filesystem;
-using std::chrono::milliseconds;
+// ---- Field readers (manifest_fields.hh), shared with the "fetch" section ---------------------------
 
-/// Thrown while reading a manifest; load_manifest() turns it into a UsageError naming the file.
-struct ManifestError {
-  std::string message;
-};
+namespace manifest {
 
 [[noreturn]] void fail(const std::string &where, const std::string &what) { throw ManifestError{where + ": " + what}; }
-
 
 std::string joined(std::span<const std::string_view> names) {
   std::string out;
   for (std::string_view name : names) out.append(out.empty() ? "" : ", ").append(name);
   return out;
 }
-
-struct HandlerInfo {
-  Handler handler;
-  std::string_view name;
-  std::string_view own_field;  ///< the one field only this handler takes; empty when none
-  bool own_field_required;
-};
-
-constexpr HandlerInfo kHandlers[] = {
-    {Handler::Ask, "ask", "", false},
-    {Handler::Echo, "echo", "delay_ms", false},
-    {Handler::ReadText, "read_text", "root", true},
-    {Handler::Append, "append", "file", true},
-};
-
-constexpr std::string_view kHandlerNames[] = {"ask", "echo", "read_text", "append"};
-
-constexpr std::string_view kPolicyFields[] = {"max_calls_per_eval", "max_in_flight",   "timeout_ms",
-                                              "max_argument_bytes", "max_result_bytes", "requires_approval",
-                                              "labels"};
-
-constexpr std::string_view kTopLevelFields[] = {"capabilities", "allow_all_three_labels", "max_host_calls",
-                                                "wall_time_ms", "fetch"};
 
 struct LabelName {
   CapabilityLabel label;
@@ -103,6 +75,37 @@ uint8_t labels(const Value &value, const std::string &where) {
   }
   return bits;
 }
+
+}  // namespace manifest
+
+namespace {
+
+using namespace manifest;
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+struct HandlerInfo {
+  Handler handler;
+  std::string_view name;
+  std::string_view own_field;  ///< the one field only this handler takes; empty when none
+  bool own_field_required;
+};
+
+constexpr HandlerInfo kHandlers[] = {
+    {Handler::Ask, "ask", "", false},
+    {Handler::Echo, "echo", "delay_ms", false},
+    {Handler::ReadText, "read_text", "root", true},
+    {Handler::Append, "append", "file", true},
+};
+
+constexpr std::string_view kHandlerNames[] = {"ask", "echo", "read_text", "append"};
+
+constexpr std::string_view kPolicyFields[] = {"max_calls_per_eval", "max_in_flight",   "timeout_ms",
+                                              "max_argument_bytes", "max_result_bytes", "requires_approval",
+                                              "labels"};
+
+constexpr std::string_view kTopLevelFields[] = {"capabilities", "allow_all_three_labels", "max_host_calls",
+                                                "wall_time_ms", "fetch"};
 
 /// Sets the CapabilityPolicy field `key` from its manifest value.
 void apply_policy_field(CapabilityPolicy &policy, std::string_view key, const Value &value, const std::string &where) {
@@ -212,9 +215,7 @@ void apply_top_level_field(Manifest &manifest, const std::string &key, const Val
   } else if (key == "wall_time_ms") {
     manifest.wall_time = milliseconds(whole_number(value, key, 1, kMaxMilliseconds));
   } else if (key == "fetch") {
-    auto policy = fetch_policy(value, base);
-    if (auto *error = std::get_if<UsageError>(&policy)) throw ManifestError{error->message};
-    manifest.network = std::get<NetworkPolicy>(std::move(policy));
+    manifest.network = fetch_policy(value, base);
   } else {
     fail(in_quotes(key), "unknown field (a manifest takes: " + joined(kTopLevelFields) + ")");
   }

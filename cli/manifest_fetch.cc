@@ -17,30 +17,19 @@
 #include <string_view>
 
 #include "cli.hh"
+#include "manifest_fields.hh"
 
 namespace quickbox::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// Thrown while reading the section; fetch_policy() turns it into a UsageError.
-struct SectionError {
-  std::string message;
-};
-
-[[noreturn]] void fail(const std::string &where, const std::string &what) { throw SectionError{where + ": " + what}; }
+using namespace manifest;
 
 constexpr std::string_view kFields[] = {"allow", "deny", "approve", "approve_unsafe_methods", "private_networks",
                                         "secrets", "resolve", "ca_file", "max_redirects", "max_request_bytes",
                                         "max_response_bytes", "timeout_ms", "max_requests_per_eval",
                                         "max_in_flight", "labels"};
 constexpr std::string_view kSecretFields[] = {"host", "header", "query", "prefix", "value_env", "value_file"};
-
-std::string joined(std::span<const std::string_view> names) {
-  std::string out;
-  for (std::string_view name : names) out.append(out.empty() ? "" : ", ").append(name);
-  return out;
-}
 
 std::vector<std::string> strings(const Value &value, const std::string &where) {
   if (!value.is_array()) fail(where, "expected an array of strings, got " + to_json(value));
@@ -52,30 +41,17 @@ std::vector<std::string> strings(const Value &value, const std::string &where) {
   return out;
 }
 
-uint64_t number(const Value &value, const std::string &where, uint64_t min, uint64_t max) {
-  bool whole = value.is_number() && std::floor(value.as_number()) == value.as_number();
-  if (!whole || value.as_number() < static_cast<double>(min) || value.as_number() > static_cast<double>(max))
-    fail(where, "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
-                    to_json(value));
-  return static_cast<uint64_t>(value.as_number());
-}
-
-const std::string &text(const Value &value, const std::string &where) {
-  if (!value.is_string() || value.as_string().empty()) fail(where, "expected a non-empty string, got " + to_json(value));
-  return value.as_string();
-}
-
 NetworkSecret secret(const Value &entry, const std::string &where, const fs::path &base) {
   if (!entry.is_object()) fail(where, "expected an object {\"host\", \"header\" or \"query\", \"value_env\" or \"value_file\"}");
   NetworkSecret s;
   for (const auto &[key, value] : entry.as_object()) {
     std::string field = where + "." + key;
-    if (key == "host") s.match = text(value, field);
-    else if (key == "header") s.header = text(value, field);
-    else if (key == "query") s.query = text(value, field);
-    else if (key == "prefix") s.prefix = value.is_string() ? value.as_string() : text(value, field);
-    else if (key == "value_env") s.value_env = text(value, field);
-    else if (key == "value_file") s.value_file = (base / text(value, field)).string();
+    if (key == "host") s.match = nonempty_string(value, field);
+    else if (key == "header") s.header = nonempty_string(value, field);
+    else if (key == "query") s.query = nonempty_string(value, field);
+    else if (key == "prefix") s.prefix = nonempty_string(value, field);
+    else if (key == "value_env") s.value_env = nonempty_string(value, field);
+    else if (key == "value_file") s.value_file = (base / nonempty_string(value, field)).string();
     else if (key == "value")
       fail(field, "a manifest does not hold secret values; name an environment variable (value_env) or a file "
                   "(value_file)");
@@ -85,41 +61,22 @@ NetworkSecret secret(const Value &entry, const std::string &where, const fs::pat
   return s;
 }
 
-uint8_t labels(const Value &value, const std::string &where) {
-  struct Label {
-    std::string_view name;
-    CapabilityLabel bit;
-  };
-  constexpr Label known[] = {{"sensitive_data", kSensitiveData}, {"untrusted_input", kUntrustedInput},
-                             {"external_effect", kExternalEffect}};
-  uint8_t bits = 0;
-  for (const std::string &name : strings(value, where)) {
-    auto found = std::find_if(std::begin(known), std::end(known), [&](const Label &l) { return l.name == name; });
-    if (found == std::end(known))
-      fail(where, "unknown label '" + name + "' (labels: sensitive_data, untrusted_input, external_effect)");
-    bits |= found->bit;
-  }
-  return bits;
-}
-
 void apply_field(NetworkPolicy &p, const std::string &key, const Value &value, const fs::path &base) {
   const std::string where = "fetch." + key;
   constexpr uint64_t GiB = uint64_t{1} << 30;
   if (key == "allow") p.allow = strings(value, where);
   else if (key == "deny") p.deny = strings(value, where);
   else if (key == "approve") p.approve = strings(value, where);
-  else if (key == "approve_unsafe_methods") {
-    if (!value.is_bool()) fail(where, "expected true or false, got " + to_json(value));
-    p.approve_unsafe_methods = value.as_bool();
-  } else if (key == "private_networks") p.private_networks = strings(value, where);
+  else if (key == "approve_unsafe_methods") p.approve_unsafe_methods = boolean(value, where);
+  else if (key == "private_networks") p.private_networks = strings(value, where);
   else if (key == "resolve") p.resolve = strings(value, where);
-  else if (key == "ca_file") p.ca_file = (base / text(value, where)).string();
-  else if (key == "max_redirects") p.max_redirects = static_cast<uint32_t>(number(value, where, 0, 20));
-  else if (key == "max_request_bytes") p.max_request_bytes = number(value, where, 1, GiB);
-  else if (key == "max_response_bytes") p.max_response_bytes = number(value, where, 1, GiB);
-  else if (key == "timeout_ms") p.timeout = std::chrono::milliseconds(number(value, where, 1, 86'400'000));
-  else if (key == "max_requests_per_eval") p.max_requests_per_eval = static_cast<uint32_t>(number(value, where, 1, 1'000'000));
-  else if (key == "max_in_flight") p.max_in_flight = static_cast<uint32_t>(number(value, where, 1, 1000));
+  else if (key == "ca_file") p.ca_file = (base / nonempty_string(value, where)).string();
+  else if (key == "max_redirects") p.max_redirects = static_cast<uint32_t>(whole_number(value, where, 0, 20));
+  else if (key == "max_request_bytes") p.max_request_bytes = whole_number(value, where, 1, GiB);
+  else if (key == "max_response_bytes") p.max_response_bytes = whole_number(value, where, 1, GiB);
+  else if (key == "timeout_ms") p.timeout = std::chrono::milliseconds(whole_number(value, where, 1, 86'400'000));
+  else if (key == "max_requests_per_eval") p.max_requests_per_eval = static_cast<uint32_t>(whole_number(value, where, 1, 1'000'000));
+  else if (key == "max_in_flight") p.max_in_flight = static_cast<uint32_t>(whole_number(value, where, 1, 1000));
   else if (key == "labels") p.labels = labels(value, where);
   else if (key == "secrets") {
     if (!value.is_array()) fail(where, "expected an array of secrets, got " + to_json(value));
@@ -132,17 +89,13 @@ void apply_field(NetworkPolicy &p, const std::string &key, const Value &value, c
 
 }  // namespace
 
-std::variant<NetworkPolicy, UsageError> fetch_policy(const Value &section, const fs::path &base) {
-  try {
-    if (!section.is_object()) fail("fetch", "expected an object {\"allow\": [...], ...}, got " + to_json(section));
-    NetworkPolicy policy;
-    for (const auto &[key, value] : section.as_object()) apply_field(policy, key, value, base);
-    // Rules, ranges and secret sources are checked now, before anything runs.
-    if (auto error = check_network_policy(policy)) fail("fetch", error->message);
-    return policy;
-  } catch (const SectionError &error) {
-    return UsageError{error.message};
-  }
+NetworkPolicy fetch_policy(const Value &section, const fs::path &base) {
+  if (!section.is_object()) fail("fetch", "expected an object {\"allow\": [...], ...}, got " + to_json(section));
+  NetworkPolicy policy;
+  for (const auto &[key, value] : section.as_object()) apply_field(policy, key, value, base);
+  // Rules, ranges and secret sources are checked now, before anything runs.
+  if (auto error = check_network_policy(policy)) fail("fetch", error->message);
+  return policy;
 }
 
 std::optional<std::string> parse_allow_net(std::string_view list, std::vector<std::string> &rules) {

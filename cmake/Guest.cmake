@@ -16,23 +16,19 @@ set(QUICKJS_EXTRA_CFLAGS -w)
 set(GUEST_OBJ_DIR ${CMAKE_BINARY_DIR}/guest)
 file(MAKE_DIRECTORY ${GUEST_OBJ_DIR})
 
-# guest/prelude.js -> a C array
-add_custom_command(
-  OUTPUT ${GUEST_OBJ_DIR}/prelude.c
-  COMMAND ${CMAKE_COMMAND} -DINPUT=${PROJECT_SOURCE_DIR}/guest/prelude.js
-          -DOUTPUT=${GUEST_OBJ_DIR}/prelude.c -DSYMBOL=qb_prelude_source
-          -P ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
-  DEPENDS ${PROJECT_SOURCE_DIR}/guest/prelude.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
-  COMMENT "Embedding the guest prelude")
-
-# guest/fetch.js -> a C array (the fetch layer, installed only when the host grants a network)
-add_custom_command(
-  OUTPUT ${GUEST_OBJ_DIR}/fetch_js.c
-  COMMAND ${CMAKE_COMMAND} -DINPUT=${PROJECT_SOURCE_DIR}/guest/fetch.js
-          -DOUTPUT=${GUEST_OBJ_DIR}/fetch_js.c -DSYMBOL=qb_fetch_source
-          -P ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
-  DEPENDS ${PROJECT_SOURCE_DIR}/guest/fetch.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
-  COMMENT "Embedding the guest fetch layer")
+# guest/*.js -> C arrays: the prelude (console, inspect) and the fetch layer (installed only when
+# the host grants a network).
+function(embed_js name symbol comment)
+  add_custom_command(
+    OUTPUT ${GUEST_OBJ_DIR}/${name}.c
+    COMMAND ${CMAKE_COMMAND} -DINPUT=${PROJECT_SOURCE_DIR}/guest/${name}.js
+            -DOUTPUT=${GUEST_OBJ_DIR}/${name}.c -DSYMBOL=${symbol}
+            -P ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+    DEPENDS ${PROJECT_SOURCE_DIR}/guest/${name}.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+    COMMENT "${comment}")
+endfunction()
+embed_js(prelude qb_prelude_source "Embedding the guest prelude")
+embed_js(fetch qb_fetch_source "Embedding the guest fetch layer")
 
 set(GUEST_OBJECTS)
 function(guest_object src extra)
@@ -63,7 +59,7 @@ foreach(f guest cbor error_text)
   guest_object(${PROJECT_SOURCE_DIR}/guest/${f}.c "")
 endforeach()
 guest_object(${GUEST_OBJ_DIR}/prelude.c "")
-guest_object(${GUEST_OBJ_DIR}/fetch_js.c "")
+guest_object(${GUEST_OBJ_DIR}/fetch.c "")
 
 set(GUEST_WASM ${GUEST_OBJ_DIR}/guest.wasm)
 add_custom_command(

@@ -149,6 +149,15 @@ TEST(FetchPolicy, LocalhostNeedsARuleNamingIt) {
   EXPECT_EQ(server.request_count(), 1u);
 }
 
+TEST(FetchPolicy, AHostNameWithATrailingDotIsTheSameHost) {
+  TestHttpServer server(ok);
+  std::string p = std::to_string(server.port());
+  Sandbox sandbox = make_sandbox(policy(NetworkPolicy{.allow = {"*"}, .deny = {"localhost"},
+                                                      .private_networks = {"127.0.0.0/8"}}));
+  EXPECT_TRUE(contains(fetch_outcome(sandbox, "http://LOCALHOST.:" + p + "/"), "matches the deny rule 'localhost'"));
+  EXPECT_EQ(fetch_outcome(sandbox, "http://127.0.0.1:" + p + "/"), "ok");
+}
+
 TEST(FetchPolicy, OtherSpellingsOfLoopbackAreTheSameAddress) {
   TestHttpServer server(ok);
   std::string p = std::to_string(server.port());

@@ -4,6 +4,7 @@
 // it is made, every connection's address after DNS resolution, and secrets are added to the wire
 // request only, after the checks, for the hosts they match.
 #include "network/fetch.hh"
+#include "network/text.hh"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -29,20 +30,6 @@ constexpr std::string_view kDroppedHeaders[] = {"host",    "content-length", "tr
                                                 "keep-alive", "upgrade",     "te",                "trailer",
                                                 "expect",  "proxy-authorization", "proxy-connection"};
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char &c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-std::string upper(std::string_view text) {
-  std::string out(text);
-  for (char &c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
-}
-
 /// Header bytes as the fetch standard reads them (each byte one code point), as UTF-8.
 std::string latin1_to_utf8(std::string_view bytes) {
   std::string out;
@@ -55,23 +42,6 @@ std::string latin1_to_utf8(std::string_view bytes) {
     }
   }
   return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n'))
-    text.remove_suffix(1);
-  return text;
-}
-
-bool is_token(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
 }
 
 // ---- The request from the guest -----------------------------------------------------------------
@@ -104,7 +74,7 @@ Request decode_request(std::span<const Value> args, const Policy &policy) {
   Request r;
   r.method = string_field(in, "method");
   if (!is_token(r.method)) throw BadRequest{"fetch: '" + r.method + "' is not a valid HTTP method"};
-  std::string m = upper(r.method);
+  std::string m = ascii_upper(r.method);
   if (m == "CONNECT" || m == "TRACE" || m == "TRACK") throw BadRequest{"fetch: the method " + m + " is not allowed"};
   r.url = string_field(in, "url");
   if (const Value *headers = in.find("headers"); headers && !headers->is_undefined()) {
@@ -118,7 +88,7 @@ Request decode_request(std::span<const Value> args, const Policy &policy) {
       if (!is_token(name)) throw BadRequest{"fetch: '" + name + "' is not a valid header name"};
       if (value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos)
         throw BadRequest{"fetch: the value of the header '" + name + "' holds a line break or NUL"};
-      r.headers.emplace_back(lower(name), value);
+      r.headers.emplace_back(ascii_lower(name), value);
     }
   }
   if (const Value *body = in.find("body"); body && !body->is_undefined() && !body->is_null()) {
@@ -179,6 +149,8 @@ class FetchJob : public HttpClient::Job {
 
   static size_t on_body(char *data, size_t size, size_t count, void *self);
   static size_t on_header(char *data, size_t size, size_t count, void *self);
+  /// Why a connection to `peer` (unknown: nullopt) may not carry this hop; nullopt when it may.
+  std::optional<std::string> refusal_for(const std::optional<Address> &peer) const;
   static curl_socket_t on_open_socket(void *self, curlsocktype purpose, curl_sockaddr *address);
   static int on_connected(void *self, char *primary_ip, char *local_ip, int primary_port, int local_port);
 
@@ -248,7 +220,7 @@ void FetchJob::configure(CURL *easy, Clock::duration remaining) {
     if (std::find(std::begin(kDroppedHeaders), std::end(kDroppedHeaders), name) != std::end(kDroppedHeaders)) continue;
     // A secret header replaces the program's header of that name.
     bool replaced = std::any_of(secrets.begin(), secrets.end(),
-                                [&](const Secret *s) { return !s->header.empty() && lower(s->header) == name; });
+                                [&](const Secret *s) { return !s->header.empty() && ascii_lower(s->header) == name; });
     if (replaced) continue;
     has_content_type |= name == "content-type";
     has_user_agent |= name == "user-agent";
@@ -287,7 +259,7 @@ void FetchJob::configure(CURL *easy, Clock::duration remaining) {
   if (resolve_list_) curl_easy_setopt(easy, CURLOPT_RESOLVE, resolve_list_);
   if (!settings.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, settings.ca_file.c_str());
   if (!has_user_agent) curl_easy_setopt(easy, CURLOPT_USERAGENT, "quickbox-fetch");
-  std::string method = upper(request_.method);
+  std::string method = ascii_upper(request_.method);
   if (method == "GET") {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   } else if (method == "HEAD") {
@@ -331,29 +303,27 @@ size_t FetchJob::on_header(char *data, size_t size, size_t count, void *self_) {
   } else if ((line.starts_with(" ") || line.starts_with("\t")) && !self->response_headers_.empty()) {
     self->response_headers_.back().second += " " + std::string(trim(line));  // an obsolete folded line
   } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
-    self->response_headers_.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    self->response_headers_.emplace_back(ascii_lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
   }
   return n;
 }
 
-curl_socket_t FetchJob::on_open_socket(void *self_, curlsocktype purpose, curl_sockaddr *address) {
+std::optional<std::string> FetchJob::refusal_for(const std::optional<Address> &peer) const {
+  if (!peer) return std::string("only IPv4 and IPv6 connections are allowed");
+  return policy_->refuse_address(*rule_, current_.target(), *peer);
+}
+
+curl_socket_t FetchJob::on_open_socket(void *self_, curlsocktype, curl_sockaddr *address) {
   auto *self = static_cast<FetchJob *>(self_);
   std::optional<Address> peer;
-  if (address->family == AF_INET) {
+  if (address->family == AF_INET || address->family == AF_INET6) {
     Address a;
-    std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in *>(&address->addr)->sin_addr, 4);
-    peer = a;
-  } else if (address->family == AF_INET6) {
-    Address a;
-    a.v6 = true;
-    std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in6 *>(&address->addr)->sin6_addr, 16);
+    a.v6 = address->family == AF_INET6;
+    if (a.v6) std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in6 *>(&address->addr)->sin6_addr, 16);
+    else std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in *>(&address->addr)->sin_addr, 4);
     peer = a;
   }
-  if (!peer) {
-    self->refused_connection_ = "only IPv4 and IPv6 connections are allowed";
-    return CURL_SOCKET_BAD;
-  }
-  if (auto refusal = self->policy_->refuse_address(*self->rule_, self->current_.target(), *peer)) {
+  if (auto refusal = self->refusal_for(peer)) {
     self->refused_connection_ = *refusal;
     return CURL_SOCKET_BAD;
   }
@@ -364,12 +334,7 @@ curl_socket_t FetchJob::on_open_socket(void *self_, curlsocktype purpose, curl_s
 // so a connection another request opened cannot carry this one somewhere its policy refuses.
 int FetchJob::on_connected(void *self_, char *primary_ip, char *, int, int) {
   auto *self = static_cast<FetchJob *>(self_);
-  auto peer = parse_address(primary_ip ? primary_ip : "");
-  if (!peer) {
-    self->refused_connection_ = "the connection's address is unknown";
-    return CURL_PREREQFUNC_ABORT;
-  }
-  if (auto refusal = self->policy_->refuse_address(*self->rule_, self->current_.target(), *peer)) {
+  if (auto refusal = self->refusal_for(parse_address(primary_ip ? primary_ip : ""))) {
     self->refused_connection_ = *refusal;
     return CURL_PREREQFUNC_ABORT;
   }
@@ -439,7 +404,7 @@ void FetchJob::follow(const std::string &location, long status) {
   Url target = std::move(std::get<Url>(next));
   // The fetch standard's rules: 303 turns into GET (unless HEAD), and 301/302 turn a POST into
   // GET; either way the body and its headers are dropped.
-  std::string method = upper(request_.method);
+  std::string method = ascii_upper(request_.method);
   if ((status == 303 && method != "HEAD") || ((status == 301 || status == 302) && method == "POST")) {
     request_.method = "GET";
     request_.body.clear();

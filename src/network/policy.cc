@@ -1,5 +1,6 @@
 // The network policy: rule syntax, address ranges, secrets, and the decisions made from them.
 #include "network/policy.hh"
+#include "network/text.hh"
 
 #include <arpa/inet.h>
 
@@ -13,48 +14,11 @@ namespace {
 
 using Refusal = std::string;
 
-std::string upper(std::string_view text) {
-  std::string out(text);
-  for (char &c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char &c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-bool is_token(std::string_view text) {
-  if (text.empty()) return false;
-  for (char c : text) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool all_digits(std::string_view text) {
   return !text.empty() && text.size() <= 5 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // ---- Paths ------------------------------------------------------------------------------------------
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 /// RFC 3986 5.2.4.
 std::string remove_dot_segments(std::string input) {
@@ -86,9 +50,7 @@ std::string normalize_path(std::string_view path, bool &unclear) {
   for (size_t i = 0; i < path.size(); i++) {
     if (path[i] == '%' && i + 2 < path.size() && hex_digit(path[i + 1]) >= 0 && hex_digit(path[i + 2]) >= 0) {
       char c = static_cast<char>(hex_digit(path[i + 1]) * 16 + hex_digit(path[i + 2]));
-      bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '.' || c == '_' || c == '~';
-      if (unreserved) {
+      if (is_unreserved(static_cast<unsigned char>(c))) {
         decoded += c;
         i += 2;
         continue;
@@ -140,7 +102,9 @@ std::optional<std::string_view> v4_range(const uint8_t *b) {
 std::string Address::text() const {
   char buffer[INET6_ADDRSTRLEN];
   inet_ntop(v6 ? AF_INET6 : AF_INET, bytes.data(), buffer, sizeof buffer);
-  return v6 ? "[" + std::string(buffer) + "]" : std::string(buffer);
+  if (!v6) return buffer;
+  std::string text(1, '[');  // appended: GCC 12 warns falsely about "[" + std::string
+  return text.append(buffer).append(1, ']');
 }
 
 std::optional<Address> parse_address(std::string_view text) {
@@ -219,7 +183,7 @@ enum class Unclear { NoMatch, Match };
 
 bool rule_matches(const Rule &rule, std::string_view method, const Target &target, Unclear unclear) {
   if (!rule.methods.empty() && !method.empty() &&
-      std::find(rule.methods.begin(), rule.methods.end(), upper(method)) == rule.methods.end())
+      std::find(rule.methods.begin(), rule.methods.end(), ascii_upper(method)) == rule.methods.end())
     return false;
   if (rule.scheme && *rule.scheme != target.scheme) return false;
   switch (rule.host_kind) {
@@ -258,14 +222,14 @@ std::variant<Rule, std::string> parse_rule(std::string_view original) {
       size_t comma = methods.find(',');
       std::string_view method = methods.substr(0, comma);
       if (!is_token(method)) return bad("'" + std::string(method) + "' is not an HTTP method (methods: GET,POST,...)");
-      rule.methods.push_back(upper(method));
+      rule.methods.push_back(ascii_upper(method));
       if (comma == std::string_view::npos) break;
       methods.remove_prefix(comma + 1);
     }
   }
   if (text == "*") return rule;
   if (size_t sep = text.find("://"); sep != std::string_view::npos) {
-    std::string scheme = lower(text.substr(0, sep));
+    std::string scheme = ascii_lower(text.substr(0, sep));
     if (scheme != "http" && scheme != "https") return bad("the scheme must be http or https");
     rule.scheme = scheme;
     text = text.substr(sep + 3);
@@ -313,7 +277,7 @@ std::variant<Rule, std::string> parse_rule(std::string_view original) {
     rule.host_kind = Rule::HostKind::Exact;
   }
   // The host is read by the same parser as request URLs, so both are in the same canonical form
-  // (lower case, punycode, dotted IPv4).
+  // (lower case, dotted IPv4, canonical IPv6).
   auto parsed = Url::parse("http://" + std::string(host) + "/");
   if (std::holds_alternative<std::string>(parsed)) return bad("the host is not valid");
   rule.host = std::get<Url>(parsed).target().host;
@@ -479,7 +443,7 @@ Decision Policy::decide(std::string_view method, const Target &target) const {
 }
 
 bool Policy::needs_approval(std::string_view method, const Target &target) const {
-  std::string m = upper(method);
+  std::string m = ascii_upper(method);
   if (settings_.approve_unsafe_methods && m != "GET" && m != "HEAD" && m != "OPTIONS") return true;
   return std::any_of(approve_.begin(), approve_.end(),
                      [&](const Rule &rule) { return rule_matches(rule, method, target, Unclear::Match); });

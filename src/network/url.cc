@@ -1,5 +1,6 @@
 // URLs for fetch() through libcurl's URL API (see url.hh).
 #include "network/url.hh"
+#include "network/text.hh"
 
 #include <arpa/inet.h>
 
@@ -15,20 +16,6 @@ struct CurlString {
   ~CurlString() { curl_free(text); }
   std::string value() const { return text ? text : ""; }
 };
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char &c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 std::string percent_decode(std::string_view text) {
   std::string out;
@@ -47,16 +34,18 @@ std::string describe(CURLUcode code) { return curl_url_strerror(code); }
 
 }  // namespace
 
-std::variant<std::string, std::string> canonical_host(std::string_view host) {
-  std::string text = lower(host);
+std::optional<std::string> canonical_host(std::string_view host) {
+  // "example.com." is example.com to DNS: one spelling, or a deny rule could be stepped around.
+  if (host.size() > 1 && host.back() == '.') host.remove_suffix(1);
+  std::string text = ascii_lower(host);
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
     std::string inner = text.substr(1, text.size() - 2);
     in6_addr address{};
-    if (inner.find('%') != std::string::npos || inet_pton(AF_INET6, inner.c_str(), &address) != 1)
-      return std::variant<std::string, std::string>(std::in_place_index<1>, "'" + text + "' is not an IPv6 address");
+    if (inner.find('%') != std::string::npos || inet_pton(AF_INET6, inner.c_str(), &address) != 1) return std::nullopt;
     char buffer[INET6_ADDRSTRLEN];
     inet_ntop(AF_INET6, &address, buffer, sizeof buffer);
-    return std::variant<std::string, std::string>(std::in_place_index<0>, "[" + std::string(buffer) + "]");
+    std::string canonical(1, '[');  // appended: GCC 12 warns falsely about "[" + std::string
+    return canonical.append(buffer).append(1, ']');
   }
   in_addr v4{};
   if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
@@ -64,16 +53,18 @@ std::variant<std::string, std::string> canonical_host(std::string_view host) {
     inet_ntop(AF_INET, &v4, buffer, sizeof buffer);
     text = buffer;
   }
-  return std::variant<std::string, std::string>(std::in_place_index<0>, std::move(text));
+  return text;
 }
 
-std::string percent_encode(std::string_view text) {
+namespace {
+
+/// `text` with every byte `keep` refuses written as %XX.
+template <class Keep>
+std::string percent_encode_unless(std::string_view text, Keep keep) {
   static const char *hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : text) {
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '.' || c == '_' || c == '~';
-    if (unreserved) {
+    if (keep(c)) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -83,20 +74,13 @@ std::string percent_encode(std::string_view text) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string percent_encode(std::string_view text) { return percent_encode_unless(text, is_unreserved); }
 
 std::string percent_encode_non_ascii(std::string_view text) {
-  static const char *hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (c > 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
+  return percent_encode_unless(text, [](unsigned char c) { return c > 0x20 && c < 0x7f; });
 }
 
 std::optional<std::string> Url::read_target() {
@@ -105,7 +89,7 @@ std::optional<std::string> Url::read_target() {
   curl_url_set(h, CURLUPART_FRAGMENT, nullptr, 0);
   CurlString scheme, user, password, host, zone, port, path;
   if (CURLUcode rc = curl_url_get(h, CURLUPART_SCHEME, &scheme.text, 0)) return describe(rc);
-  target_.scheme = lower(scheme.value());
+  target_.scheme = ascii_lower(scheme.value());
   if (target_.scheme != "http" && target_.scheme != "https")
     return "the scheme '" + target_.scheme + ":' is not supported (only http: and https:)";
   if (curl_url_get(h, CURLUPART_USER, &user.text, 0) == CURLUE_OK ||
@@ -120,8 +104,8 @@ std::optional<std::string> Url::read_target() {
   if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
     return "the host name '" + name + "' is not ASCII: write an internationalized name in punycode (xn--...)";
   auto canonical = canonical_host(name);
-  if (canonical.index() == 1) return std::get<1>(canonical);
-  target_.host = std::get<0>(canonical);
+  if (!canonical) return "'" + name + "' is not an IPv6 address";
+  target_.host = *canonical;
   if (target_.host.empty()) return "the URL has no host";
   if (CURLUcode rc = curl_url_get(h, CURLUPART_PORT, &port.text, CURLU_DEFAULT_PORT)) return describe(rc);
   target_.port = static_cast<uint16_t>(std::stoul(port.value()));
@@ -134,9 +118,11 @@ std::variant<Url, std::string> Url::parse(std::string_view text) {
   if (text.find('\0') != std::string_view::npos) return std::string("the URL contains a NUL character");
   Url url(curl_url());
   if (!url.handle_) return std::string("out of memory");
+  std::string quoted(1, '\'');  // appended: GCC 12 warns falsely about "'" + std::string
+  quoted.append(text).append(1, '\'');
   if (CURLUcode rc = curl_url_set(url.handle(), CURLUPART_URL, std::string(text).c_str(), 0))
-    return "'" + std::string(text) + "' is not a valid absolute URL (" + describe(rc) + ")";
-  if (auto error = url.read_target()) return "'" + std::string(text) + "': " + *error;
+    return quoted + " is not a valid absolute URL (" + describe(rc) + ")";
+  if (auto error = url.read_target()) return quoted + ": " + *error;
   return url;
 }
 

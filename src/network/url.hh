@@ -55,8 +55,9 @@ class Url {
   Target target_;
 };
 
-/// The canonical text of a host as the policy compares hosts (see Target::host), or an error.
-std::variant<std::string, std::string> canonical_host(std::string_view host);
+/// The canonical text of a host as the policy compares hosts (see Target::host); nullopt for a
+/// bracketed host that is not an IPv6 address.
+std::optional<std::string> canonical_host(std::string_view host);
 
 /// Percent-encodes every byte but RFC 3986's unreserved characters (for query parameters).
 std::string percent_encode(std::string_view text);
