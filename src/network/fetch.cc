@@ -117,7 +117,7 @@ class FetchJob : public HttpClient::Job {
  public:
   FetchJob(std::shared_ptr<const Policy> policy, Completion done, Request request, Url url, Clock::time_point deadline)
       : policy_(std::move(policy)), done_(std::move(done)), request_(std::move(request)), current_(std::move(url)),
-        deadline_(deadline) {}
+        deadline_(deadline), record_{.method = request_.method, .url = shown_url()}, hop_started_(Clock::now()) {}
   ~FetchJob() override { free_lists(); }
 
   bool prepare(CURL *easy) override;
