@@ -225,9 +225,9 @@ const Flag kFlags[] = {
      kOutputCommands},
     {"--caps", "FILE", "offer the program the capabilities (host functions) of this JSON manifest",
      nullptr, [](Options &o, std::string_view v) { return set_file(o.caps_file, v); }, kCapabilityCommands},
-    {"--allow-net", "HOST[:PORT],...",
-     "give the program fetch(), allowed to reach these hosts (rules as in a manifest's \"fetch\" "
-     "section; \"*\": any public host)",
+    {"--allow-net", "HOSTS",
+     "give the program fetch(), allowed to reach HOSTS: HOST[:PORT],... (rules as in a manifest's "
+     "\"fetch\" section; \"*\": any public host)",
      nullptr, [](Options &o, std::string_view v) { return parse_allow_net(v, o.allow_net); }, kSandboxCommands},
     {"--suspend-to", "STATE",
      "when the program waits on a person (an ask call or an approval), save its state to STATE and "
