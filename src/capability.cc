@@ -447,7 +447,7 @@ std::vector<Value> decode_args(const HostCall &call) {
 void Sandbox::Impl::dispatch_ready_calls() {
   // Host work for the evaluation (decoding arguments), charged to its CPU meter; the handlers'
   // own time is left to the wall clock.
-  auto started = std::chrono::steady_clock::now();
+  auto started = internal::ThreadCpuClock::now();
   auto handlers_before = handler_time;
   for (auto &call : calls) {
     if (call.state != HostCall::State::Queued && call.state != HostCall::State::Approved) continue;
@@ -495,9 +495,9 @@ void Sandbox::Impl::dispatch_ready_calls() {
 }
 
 Status Sandbox::Impl::settle_in_guest(const HostCall &call, bool ok, std::vector<uint8_t> payload) {
-  auto copying = std::chrono::steady_clock::now();
+  auto copying = internal::ThreadCpuClock::now();
   auto copied = write_input({std::string_view(reinterpret_cast<const char *>(payload.data()), payload.size())});
-  eval_cpu_used += std::chrono::steady_clock::now() - copying;
+  eval_cpu_used += internal::ThreadCpuClock::now() - copying;
   if (copied) return *copied;
   // Settling runs user code (a thenable's `then`, a getter on Object.prototype.then), so it runs
   // under the evaluation's CPU meter and wall clock like any of its guest code.
@@ -560,7 +560,7 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
       continue;
     }
     // Encoding the answer is host work for the evaluation: it counts against its CPU budget.
-    auto encoding = std::chrono::steady_clock::now();
+    auto encoding = internal::ThreadCpuClock::now();
     bool encoded_ok = ok;
     std::vector<uint8_t> payload = encode_for_guest(value, encoded_ok);
     if (ok && encoded_ok && cap) {
@@ -579,7 +579,7 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
     }
     ok = encoded_ok;
     value = Value();
-    eval_cpu_used += std::chrono::steady_clock::now() - encoding;
+    eval_cpu_used += internal::ThreadCpuClock::now() - encoding;
     AuditEntry *entry = audit_entry(call.audit_index);
     std::string recorded = entry && !entry->detail.empty() ? entry->detail : detail;
     close_audit(call.audit_index, outcome, recorded);

@@ -3,6 +3,8 @@
 
 #include <wasmtime.h>
 
+#include "cpu_clock.hh"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -61,7 +63,7 @@ struct HostReply {
   uint32_t status = QB_HOST_ERROR;
   std::vector<uint8_t> bytes;  ///< CBOR value or Error, taken by host_take
   uint32_t call_id = 0;
-  /// Time the capability's own handler ran: the one part of a host call not charged as CPU.
+  /// CPU time the capability's own handler used: the one part of a host call not charged.
   std::chrono::nanoseconds handler_time{0};
 };
 
@@ -77,14 +79,17 @@ std::vector<uint8_t> encode_js_error(const std::string &name, const std::string 
 
 /// What the host functions need to know about the sandbox that calls them (the store's data).
 struct HostState {
-  /// The running operation must stop once this instant has passed (soft CPU budget). Host calls
-  /// move it back by their handlers' time, which the CPU budget does not count.
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  /// The running operation must stop once its thread's CPU clock passes this (soft CPU budget).
+  /// Host calls move it back by their handlers' CPU time, which the budget does not count.
+  ThreadCpuClock::time_point deadline = ThreadCpuClock::time_point::max();
   /// The evaluation's wall-clock deadline (Limits::wall_time), which nothing moves.
   std::chrono::steady_clock::time_point wall_deadline = std::chrono::steady_clock::time_point::max();
   /// Set once either deadline passed: the guest's interrupt check then stops the program, and
   /// further host calls are refused without running their handlers.
   bool interrupted = false;
+  /// Set when the epoch backstop stopped the guest outside its interrupt checks (the operation
+  /// then fails with an error from the epoch callback, and the instance is discarded).
+  bool hard_stopped = false;
   /// The interruption was the wall clock's (for the Timeout message).
   bool wall_expired = false;
   Clock clock;
@@ -108,8 +113,16 @@ struct HostState {
   std::chrono::milliseconds hard_deadline_grace{100};
 };
 
-/// Arms the epoch deadline (the hard backstop) at the earlier soft deadline plus grace.
+/// Arms the epoch deadline (the hard backstop) at the earlier soft deadline plus grace. The CPU
+/// deadline is converted at the rate of wall time, which is the soonest it can pass; when the
+/// epoch deadline arrives, on_epoch_deadline checks the CPU clock and extends it if the thread
+/// was only descheduled.
 void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state);
+
+/// The store's epoch deadline callback (data: the HostState): stops the guest once a deadline
+/// plus grace has passed by its own clock, and otherwise re-arms the backstop.
+wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *context, void *data, uint64_t *delta,
+                                    wasmtime_update_deadline_kind_t *kind);
 
 /// Sets state.interrupted (and wall_expired) once a deadline has passed; returns interrupted.
 bool check_deadlines(HostState &state);

@@ -103,6 +103,7 @@ std::optional<Error> Sandbox::Impl::instantiate() {
   host.hard_deadline_grace = kHardDeadlineGrace;
   store = wasmtime_store_new(engine->engine, &host, nullptr);
   context = wasmtime_store_context(store);
+  wasmtime_store_epoch_deadline_callback(store, internal::on_epoch_deadline, &host, nullptr);
   wasmtime_store_limiter(store, static_cast<int64_t>(hard_memory_limit()), -1, 1, 1, 1);
   wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
   wasm_trap_t *trap = nullptr;
@@ -171,9 +172,9 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
 }
 
 void Sandbox::Impl::arm_control_deadline() {
-  host.deadline = std::chrono::steady_clock::now() + options.limits.cpu_time;
+  host.deadline = internal::ThreadCpuClock::now() + options.limits.cpu_time;
   internal::arm_epoch_deadline(context, host);
-  host.deadline = std::chrono::steady_clock::time_point::max();
+  host.deadline = internal::ThreadCpuClock::time_point::max();
 }
 
 std::optional<Error> Sandbox::Impl::configure() {
@@ -283,15 +284,23 @@ Error Sandbox::Impl::timeout_error() const {
   return make_error(ErrorKind::Timeout, "CPU time limit of " + std::to_string(op_cpu_time.count()) + " ms exceeded");
 }
 
+Error Sandbox::Impl::hard_deadline_error() {
+  Error e = limit_error(ErrorKind::Timeout, "", "", "");
+  e.message += " (hard deadline: the program was stopped outside the interpreter loop)";
+  e.instance_discarded = true;
+  discard_reason = "a hard CPU deadline";
+  discarded = true;
+  release();
+  return e;
+}
+
 Error Sandbox::Impl::trap_error(wasm_trap_t *trap) {
   wasmtime_trap_code_t code;
   bool has_code = wasmtime_trap_code(trap, &code);
   std::string text = internal::take_trap(trap);
   Error e;
   if (has_code && code == WASMTIME_TRAP_CODE_INTERRUPT) {
-    e = limit_error(ErrorKind::Timeout, "", "", "");
-    e.message += " (hard deadline: the program was stopped outside the interpreter loop)";
-    discard_reason = "a hard CPU deadline";
+    return hard_deadline_error();
   } else if (has_code && code == WASMTIME_TRAP_CODE_STACK_OVERFLOW) {
     e = limit_error(ErrorKind::StackOverflow, "", "", "");
     e.message += " (the wasm stack was exhausted)";
@@ -337,14 +346,16 @@ std::optional<Error> Sandbox::Impl::refuse_while_suspended(const char *what) con
 Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
                                         std::optional<std::chrono::milliseconds> own_budget) {
   using std::chrono::nanoseconds;
-  auto start = std::chrono::steady_clock::now();
+  auto start = internal::ThreadCpuClock::now();
+  auto wall_start = std::chrono::steady_clock::now();
   nanoseconds remaining = own_budget ? nanoseconds(*own_budget) : nanoseconds(eval_cpu_budget) - eval_cpu_used;
   op_cpu_time = own_budget.value_or(eval_cpu_budget);
   host.interrupted = false;
+  host.hard_stopped = false;
   host.wall_expired = false;
   host.wall_deadline = !own_budget && wall_deadline ? *wall_deadline : std::chrono::steady_clock::time_point::max();
-  if (remaining <= nanoseconds::zero() || start >= host.wall_deadline) {
-    host.wall_expired = start >= host.wall_deadline;
+  if (remaining <= nanoseconds::zero() || wall_start >= host.wall_deadline) {
+    host.wall_expired = wall_start >= host.wall_deadline;
     return timeout_error();
   }
   host.stray_output.clear();
@@ -359,14 +370,14 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   bool ok = internal::call_i32(context, func, args, &status, &trap, &call_error);
   // Everything but the handlers' own time was spent for the evaluation: guest code, and the
   // host's work per call (decoding, hashing, audit, encoding), which the guest's data drives.
-  if (!own_budget) eval_cpu_used += (std::chrono::steady_clock::now() - start) - (handler_time - handlers_before);
+  if (!own_budget) eval_cpu_used += (internal::ThreadCpuClock::now() - start) - (handler_time - handlers_before);
   bool timed_out = host.interrupted;
-  host.deadline = std::chrono::steady_clock::time_point::max();
+  host.deadline = internal::ThreadCpuClock::time_point::max();
   host.wall_deadline = std::chrono::steady_clock::time_point::max();
   if (!ok) {
-    if (trap) {
+    if (trap || host.hard_stopped) {
       collect_console();  // what the program printed before the trap is still worth reporting
-      return trap_error(trap);
+      return trap ? trap_error(trap) : hard_deadline_error();
     }
     discarded = true;
     discard_reason = "a host error (" + call_error + ")";
@@ -391,9 +402,9 @@ Expected<int32_t> Sandbox::Impl::abandon_in_guest() {
   return run_op(fn.abandon, {}, options.limits.cpu_time);
 }
 
-void Sandbox::Impl::charge_host_work(std::chrono::steady_clock::time_point started,
+void Sandbox::Impl::charge_host_work(internal::ThreadCpuClock::time_point started,
                                      std::chrono::nanoseconds handler_before) {
-  eval_cpu_used += (std::chrono::steady_clock::now() - started) - (handler_time - handler_before);
+  eval_cpu_used += (internal::ThreadCpuClock::now() - started) - (handler_time - handler_before);
 }
 
 std::optional<Error> Sandbox::Impl::collect_console() {

@@ -149,7 +149,8 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// call, settle, resume, run_jobs) and the host's work per call used so far.
   std::chrono::milliseconds eval_cpu_budget{0};
   std::chrono::nanoseconds eval_cpu_used{0};
-  /// Total time host handlers ran (the one part of a host call the CPU meter leaves out).
+  /// Total CPU time host handlers used on the calling thread (the one part of a host call the
+  /// CPU meter leaves out).
   std::chrono::nanoseconds handler_time{0};
   /// Wall-clock deadline of the current eval()/resume() call (Limits::wall_time).
   std::optional<std::chrono::steady_clock::time_point> wall_deadline;
@@ -219,7 +220,7 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// The Timeout error for the deadline that passed (the wall clock's or the CPU budget's).
   Error timeout_error() const;
   /// Charges host work done for the evaluation outside guest code to its CPU meter.
-  void charge_host_work(std::chrono::steady_clock::time_point started, std::chrono::nanoseconds handler_before);
+  void charge_host_work(internal::ThreadCpuClock::time_point started, std::chrono::nanoseconds handler_before);
   /// Runs a capability's handler (which may throw), adding its time to handler_time and to
   /// *spent when given.
   template <class F>
@@ -227,9 +228,9 @@ struct Sandbox::Impl : internal::HostCallSink {
     struct Stop {
       Impl &s;
       std::chrono::nanoseconds *spent;
-      std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+      internal::ThreadCpuClock::time_point started = internal::ThreadCpuClock::now();
       ~Stop() {
-        auto took = std::chrono::steady_clock::now() - started;
+        auto took = internal::ThreadCpuClock::now() - started;
         s.handler_time += took;
         if (spent) *spent += took;
       }
@@ -247,6 +248,8 @@ struct Sandbox::Impl : internal::HostCallSink {
   Result read_reply(int32_t status);
   Result finish_evaluation(Result result);
   Error trap_error(wasm_trap_t *trap);
+  /// The Timeout for an operation the epoch backstop stopped; discards the instance.
+  Error hard_deadline_error();
   /// Appends the console records the guest published in its exchange block to `console`.
   std::optional<Error> collect_console();
   void keep_console_line(ConsoleLine line);

@@ -34,8 +34,8 @@ std::chrono::milliseconds thread_cpu_time() {
   return std::chrono::milliseconds(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/// What running f took: CPU time of the calling thread, and elapsed time (which is what the CPU
-/// meter measures while the guest runs, so a loaded machine makes the budget run out sooner).
+/// What running f took: CPU time of the calling thread (what the CPU meter measures) and elapsed
+/// time (printed for the record; on a loaded machine it is longer).
 struct Spent {
   std::chrono::milliseconds cpu, elapsed;
 };
@@ -115,6 +115,30 @@ constexpr auto kSlack = 250ms;
 
 // ---- One CPU meter --------------------------------------------------------------------------------
 
+// The budget is the evaluating thread's CPU time: threads competing for the cores must neither
+// shorten it (a meter of elapsed time would stop the program early) nor let the hard backstop,
+// which is armed in wall-clock ticks, discard an instance that was merely waiting for a core.
+TEST(CpuBudget, ALoadedMachineNeitherShortensTheBudgetNorTripsTheBackstop) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> hogs;
+  for (unsigned i = 0; i < 3 * std::max(1u, std::thread::hardware_concurrency()); i++)
+    hogs.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  Sandbox sandbox = make_sandbox(with_cpu(300ms));
+  std::optional<Result> r;
+  Spent used = spent_in([&] { r.emplace(sandbox.eval("for (;;) {}")); });
+  stop = true;
+  for (auto &hog : hogs) hog.join();
+  expect_timeout(*r, "an endless loop among busy threads");
+  EXPECT_FALSE(sandbox.discarded()) << "the hard backstop fired while the thread waited for a core";
+  EXPECT_GE(used.cpu, 280ms) << "the budget ran out after only " << used.cpu.count() << " ms of CPU ("
+                             << used.elapsed.count() << " ms elapsed)";
+  EXPECT_LT(used.cpu, 300ms + kSlack);
+  expect_usable(sandbox);
+}
+
 TEST(CpuBudget, GuestCodeRunWhileSettlingCountsAgainstTheCpuBudget) {
   Sandbox sandbox = make_sandbox(with_cpu(200ms));
   register_ok(sandbox, async_echo());
@@ -123,7 +147,6 @@ TEST(CpuBudget, GuestCodeRunWhileSettlingCountsAgainstTheCpuBudget) {
   Spent used = spent_in([&] { r.emplace(sandbox.eval(program)); });
   expect_timeout(*r, "200 settles, each reading a 20 ms then-getter");
   EXPECT_LT(used.cpu, 200ms + kSlack) << "CPU used for the evaluation: " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -142,7 +165,6 @@ TEST(CpuBudget, ThenableJobsAndPromiseReactionsCountAgainstTheCpuBudget) {
   Spent used = spent_in([&] { r.emplace(sandbox.eval(program)); });
   expect_timeout(*r, "200 thenable jobs of 20 ms");
   EXPECT_LT(used.cpu, 200ms + kSlack) << "CPU used: " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -157,7 +179,6 @@ TEST(CpuBudget, TheHostsWorkPerCallCountsAgainstTheCpuBudget) {
     Spent used = spent_in([&] { r.emplace(sandbox.eval(program)); });
     expect_timeout(*r, program);
     EXPECT_LT(used.cpu, 1000ms + kSlack) << (async ? "async" : "sync") << " calls used " << used.cpu.count() << " ms of CPU";
-    EXPECT_LT(used.elapsed, 1000ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
     expect_usable(sandbox);
   }
 }
@@ -176,7 +197,6 @@ TEST(CpuBudget, ResumingASuspendedEvaluationContinuesItsMeter) {
   Spent used = spent_in([&] { r.emplace(sandbox.resume()); });
   expect_timeout(*r, "a loop after resuming");
   EXPECT_LT(used.cpu, 100ms + kSlack) << "the resume had about 100 ms left and used " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 100ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -201,7 +221,6 @@ TEST(CpuBudget, CodeRunBySettlingFromTheCallerCountsAgainstTheSuspendedEvaluatio
   ASSERT_TRUE(failure.has_value()) << "settling 100 calls with a 20 ms getter fit in 200 ms";
   EXPECT_EQ(failure->kind, ErrorKind::Timeout) << failure->to_string();
   EXPECT_LT(used.cpu, 200ms + kSlack) << "settling used " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   EXPECT_FALSE(sandbox.suspended()) << "the evaluation ended when its budget ran out";
   expect_timeout(sandbox.resume(), "resume() after the evaluation ran out while settling");
   expect_usable(sandbox);
@@ -221,7 +240,6 @@ TEST(CpuBudget, RunJobsIsMeteredLikeAnEvaluation) {
   if (r->ok()) GTEST_SKIP() << "the engine ran the finalizer before run_jobs(); nothing to meter";
   expect_timeout(*r, "a finalizer job that never ends");
   EXPECT_LT(used.cpu, 200ms + kSlack);
-  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -254,7 +272,6 @@ TEST(CpuBudget, ARestoredEvaluationKeepsItsMeterAndSettlingItIsMetered) {
   ASSERT_TRUE(failure.has_value());
   EXPECT_EQ(failure->kind, ErrorKind::Timeout) << failure->to_string();
   EXPECT_LT(used.cpu, 100ms + kSlack) << "the restored evaluation had about 100 ms left and used " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 100ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(restored);
 }
 

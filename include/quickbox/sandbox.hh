@@ -30,7 +30,8 @@ struct Limits {
   /// days. One meter counts
   /// every instruction the guest runs for the evaluation, including code run while host calls
   /// settle (promise reactions, thenables, getters), and the host's own work per call (decoding,
-  /// hashing, encoding, audit); only host handlers' own time is left to wall_time. QuickJS's
+  /// hashing, encoding, audit); only host handlers' own time is left to wall_time. It is the
+  /// evaluating thread's CPU time, so a loaded machine does not shorten it. QuickJS's
   /// interrupt handler stops the program once it is spent (Timeout; the sandbox stays usable); an
   /// epoch deadline shortly after it is the hard backstop for code that never reaches an interrupt
   /// check (the instance is then discarded).
