@@ -4,6 +4,7 @@
 // resume really happens in another process) and looks at its stdout, stderr and exit code.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -217,6 +218,45 @@ TEST_F(CliCaps, ReadTextRefusesEveryWayOutOfItsRootWithoutNamingHostPaths) {
   for (size_t i = 1; i < paths.size(); i++)
     EXPECT_FALSE(contains(results.as_array()[i].as_string(), dir_.string())) << results.as_array()[i].as_string();
   EXPECT_FALSE(contains(r.out, "do not read")) << r;
+}
+
+// A directory on the path swapped for a symbolic link while the program reads: checking a
+// resolved path and then opening it would let the swap lead out between the two steps, so the
+// lookup itself must stay beneath the root. Thousands of reads race a thread that keeps swapping.
+TEST_F(CliCaps, ReadTextNeverLeavesItsRootWhileADirectoryIsSwappedForALink) {
+  write_file("data/sub/f.txt", "inside");
+  write_file("outside/f.txt", "SECRET");
+  std::string caps = manifest(R"({"capabilities": {"readText": {"handler": "read_text", "root": "data"}}})");
+  std::atomic<bool> stop{false};
+  std::atomic<int> swaps{0};
+  std::thread swapper([&] {
+    std::error_code ignored;
+    const fs::path sub = dir_ / "data" / "sub", parked = dir_ / "data" / "parked";
+    while (!stop) {
+      fs::rename(sub, parked, ignored);
+      fs::create_directory_symlink(dir_ / "outside", sub, ignored);
+      fs::remove(sub, ignored);
+      fs::rename(parked, sub, ignored);
+      swaps++;
+    }
+  });
+  Outcome r = run_quickbox({"eval", "--json", "--timeout", "60s", "--caps", caps, R"(
+      const seen = {};
+      for (let i = 0; i < 4000; i++) {
+        let r;
+        try { r = await readText('sub/f.txt'); } catch (e) { r = e.message.startsWith('no file') ? 'missing' : e.message; }
+        seen[r] = (seen[r] || 0) + 1;
+      }
+      seen)"});
+  stop = true;
+  swapper.join();
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_GT(swaps.load(), 100) << "the swapping thread hardly ran; the race was not exercised";
+  EXPECT_FALSE(contains(r.out, "SECRET")) << r;
+  Value seen = field(parse_json_output(r), "value");
+  ASSERT_TRUE(seen.is_object()) << r;
+  for (const auto &[outcome, count] : seen.as_object())
+    EXPECT_TRUE(outcome == "inside" || outcome == "missing" || contains(outcome, "leads outside")) << outcome;
 }
 
 TEST_F(CliCaps, ReadTextRefusesFilesLargerThanMaxResultBytesAndNonUtf8Text) {
