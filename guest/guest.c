@@ -642,8 +642,15 @@ static int32_t reply_value_or_display(JSValue value) {
   return reply(QB_STATUS_DISPLAY);
 }
 
+/* No job is left and no host call is pending. A limit hit while jobs ran (the interrupt, or a
+ * refused allocation) is thrown inside a job, where QuickJS turns it into a rejection of some
+ * intermediate promise (an async generator's step, a reaction): that can break the chain the
+ * awaited promise hangs on. The stall is then the limit's doing and is reported as the limit;
+ * Deadlock is left for programs that really wait on nothing. */
 static int32_t reply_deadlock(void) {
   stop_driving();
+  if (interrupted) return reply_error(QB_ERROR_TIMEOUT, "", "", "");
+  if (allocation_refused) return reply_error(QB_ERROR_OUT_OF_MEMORY, "", "out of memory", "");
   return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs are left "
                      "to run and no host call is pending", "");
 }
