@@ -15,15 +15,23 @@
 
 namespace quickbox::cli {
 
+enum class Command { Eval, Run, Repl, Resume, Inspect, Help, Version };
+
+/// A set of commands, one bit each: which commands a flag, exit code or help topic concerns.
+using CommandSet = uint32_t;
+constexpr CommandSet command_bit(Command command) { return CommandSet{1} << static_cast<unsigned>(command); }
+inline constexpr CommandSet kAllCommands = ~CommandSet{0};
+
 // ---- Exit codes ----------------------------------------------------------------------------------
 
-/// One row of the exit-code table. Every exit code the program uses is a row here; `--help`
+/// One row of the exit-code table. Every exit code the program uses is a row here; the help
 /// prints this table and exit_code_for() reads it, so the two cannot drift apart.
 struct ExitStatus {
   int code;
   std::string_view name;
   std::optional<ErrorKind> kind;  ///< the error kind this code reports, if it reports one
   std::string_view meaning;
+  CommandSet commands;  ///< the commands that can end with it (each command's help lists these)
 };
 
 inline constexpr int kExitOk = 0;
@@ -32,30 +40,35 @@ inline constexpr int kExitInternal = 8;
 inline constexpr int kExitSuspended = 10;
 inline constexpr int kExitClaimed = 11;
 
+/// The commands whose exit code is the outcome of the program they ran.
+inline constexpr CommandSet kProgramCommands =
+    command_bit(Command::Eval) | command_bit(Command::Run) | command_bit(Command::Resume);
+
 inline constexpr ExitStatus kExitStatuses[] = {
-    {kExitOk, "ok", std::nullopt, "the program ran to completion"},
-    {1, "JSException", ErrorKind::JSException, "an uncaught JavaScript exception"},
-    {kExitUsage, "usage", std::nullopt, "bad flags or arguments, or the file cannot be read"},
-    {3, "Timeout", ErrorKind::Timeout, "the CPU time limit (--timeout) was exceeded"},
-    {4, "OutOfMemory", ErrorKind::OutOfMemory, "the memory limit (--memory) was exceeded"},
-    {5, "StackOverflow", ErrorKind::StackOverflow, "the stack limit (--stack) was exceeded"},
-    {6, "OutputLimit", ErrorKind::OutputLimit, "the result is larger than the result size limit"},
+    {kExitOk, "ok", std::nullopt, "the program ran to completion", kAllCommands},
+    {1, "JSException", ErrorKind::JSException, "an uncaught JavaScript exception", kProgramCommands},
+    {kExitUsage, "usage", std::nullopt, "bad flags or arguments, or the file cannot be read", kAllCommands},
+    {3, "Timeout", ErrorKind::Timeout, "the CPU time limit (--timeout) was exceeded", kProgramCommands},
+    {4, "OutOfMemory", ErrorKind::OutOfMemory, "the memory limit (--memory) was exceeded", kProgramCommands},
+    {5, "StackOverflow", ErrorKind::StackOverflow, "the stack limit (--stack) was exceeded", kProgramCommands},
+    {6, "OutputLimit", ErrorKind::OutputLimit, "the result is larger than the result size limit",
+     kProgramCommands},
     {7, "InvalidInput", ErrorKind::InvalidInput,
-     "the program or a state file was rejected (e.g. not valid UTF-8, a bad MAC)"},
-    {kExitInternal, "Internal", ErrorKind::Internal, "a bug or an unexpected trap inside quickbox"},
-    {9, "Deadlock", ErrorKind::Deadlock, "the awaited promise can never settle"},
+     "the program or a state file was rejected (e.g. not valid UTF-8, a bad MAC)",
+     kProgramCommands | command_bit(Command::Inspect)},
+    {kExitInternal, "Internal", ErrorKind::Internal, "a bug or an unexpected trap inside quickbox", kAllCommands},
+    {9, "Deadlock", ErrorKind::Deadlock, "the awaited promise can never settle", kProgramCommands},
     {kExitSuspended, "suspended", std::nullopt,
-     "the program waits on a person's answer or approval (see --suspend-to and resume)"},
+     "the program waits on a person's answer or approval (see --suspend-to and resume)", kProgramCommands},
     {kExitClaimed, "claimed", std::nullopt,
-     "another resume holds the state, or one that died left it claimed (see resume --reclaim)"},
+     "another resume holds the state, or one that died left it claimed (see resume --reclaim)",
+     command_bit(Command::Resume)},
 };
 
 /// The exit code that reports an error of this kind.
 int exit_code_for(ErrorKind kind);
 
 // ---- The command line ------------------------------------------------------------------------------
-
-enum class Command { Eval, Run, Repl, Resume, Inspect, Help, Version };
 
 /// One `--answer ID=JSON`: the value an `ask` call resolves with.
 struct Answer {
@@ -79,6 +92,8 @@ struct Options {
   bool module = false;
   /// `quickbox <cmd> --help`: show the command's help instead of running it.
   bool help = false;
+  /// `quickbox help TOPIC`: the topic to show (output, caps, exit-codes); empty otherwise.
+  std::string help_topic;
   /// --caps: the capability manifest.
   std::optional<std::string> caps_file;
   /// --suspend-to: where a suspended program's state goes.
@@ -106,6 +121,9 @@ std::variant<Options, UsageError> parse_command_line(int argc, char **argv);
 
 /// The help text for a command (Command::Help: the overview), ending in a newline.
 std::string help_text(Command command);
+
+/// The text of a help topic that parse_command_line accepted (`quickbox help exit-codes`).
+std::string topic_text(std::string_view name);
 
 // ---- Showing results --------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 // The `quickbox` command line: eval, run, resume, inspect and repl on top of the Quickbox library.
-// `quickbox --help` describes the commands, flags and exit codes.
+// `quickbox help` describes the commands; `quickbox help COMMAND` a command's flags and exit codes.
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -201,6 +201,10 @@ int main(int argc, char **argv) {
   if (auto *error = std::get_if<UsageError>(&parsed)) return usage_error(error->message);
   const Options &options = std::get<Options>(parsed);
   if (options.command == Command::Version) return print_version(options);
+  if (!options.help_topic.empty()) {
+    std::cout << topic_text(options.help_topic);
+    return kExitOk;
+  }
   if (options.help || options.command == Command::Help) {
     std::cout << help_text(options.command);
     return kExitOk;

@@ -779,7 +779,7 @@ TEST_F(CliCaps, AuditWithJsonIsPartOfTheEnvelope) {
   EXPECT_EQ(field(audit.as_array()[1], "call_id"), Value(3));
 }
 
-// ---- flags and help ------------------------------------------------------------------------------------
+// ---- flags -------------------------------------------------------------------------------------------
 
 TEST_F(CliCaps, FlagsOfOneCommandAreRefusedByTheOthers) {
   Outcome answer = run_quickbox({"eval", "--answer", "1=1", "1"});
@@ -791,29 +791,6 @@ TEST_F(CliCaps, FlagsOfOneCommandAreRefusedByTheOthers) {
   Outcome suspend = run_quickbox({"eval", "--suspend-to", path("s.qbs"), "1"});
   EXPECT_EQ(suspend.exit_code, kExitUsage) << suspend;
   EXPECT_TRUE(contains(suspend.err, "--suspend-to needs --caps")) << suspend;
-}
-
-TEST_F(CliCaps, HelpDocumentsTheNewCommandsFlagsAndExitCode) {
-  Outcome overview = run_quickbox({"--help"});
-  EXPECT_EQ(overview.exit_code, 0) << overview;
-  for (const char *text : {"quickbox resume [flags] STATE", "quickbox inspect [flags] STATE", "--caps FILE",
-                           "--suspend-to STATE", "--key-file FILE", "--audit", "--answer ID=JSON", "--approve ID",
-                           "--deny ID[=REASON]", "--consume", "read_text", "append", "\n  10  suspended "})
-    EXPECT_TRUE(contains(overview.out, text)) << text;
-
-  Outcome resume = run_quickbox({"help", "resume"});
-  EXPECT_TRUE(resume.out.starts_with("Usage: quickbox resume [flags] STATE")) << resume;
-  EXPECT_TRUE(contains(resume.out, "--consume")) << resume;
-  EXPECT_FALSE(contains(resume.out, "--module")) << "resume's help lists flags it refuses";
-
-  Outcome inspect = run_quickbox({"inspect", "--help"});
-  EXPECT_TRUE(inspect.out.starts_with("Usage: quickbox inspect [flags] STATE")) << inspect;
-  EXPECT_TRUE(contains(inspect.out, "--key-file")) << inspect;
-  EXPECT_FALSE(contains(inspect.out, "--answer")) << inspect;
-
-  Outcome run = run_quickbox({"help", "run"});
-  EXPECT_TRUE(contains(run.out, "Capabilities (--caps FILE)")) << run;
-  EXPECT_TRUE(contains(run.out, "--suspend-to")) << run;
 }
 
 // ---- the example ---------------------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 // Specification of the `quickbox` command line, checked by running the real binary as a
 // subprocess and looking at its stdout, stderr and exit code separately.
-#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -337,36 +336,7 @@ TEST_F(CliTest, FixedClockPinsDateNow) {
   EXPECT_EQ(r.out, "1700000000000\n");
 }
 
-// ---- help and version --------------------------------------------------------------------------------
-
-TEST_F(CliTest, HelpDocumentsTheExitCodes) {
-  Outcome r = run_quickbox({"--help"});
-  EXPECT_EQ(r.exit_code, 0) << r;
-  // The table rows look like "  3   Timeout       the CPU time limit ...".
-  std::map<int, std::string> documented;
-  std::istringstream lines(r.out.substr(r.out.find("Exit codes:")));
-  for (std::string line; std::getline(lines, line);) {
-    int code;
-    std::string name;
-    if (std::istringstream(line) >> code >> name) documented[code] = name;
-  }
-  std::map<int, std::string> expected{{0, "ok"},          {1, "JSException"},   {2, "usage"},
-                                      {3, "Timeout"},     {4, "OutOfMemory"},   {5, "StackOverflow"},
-                                      {6, "OutputLimit"}, {7, "InvalidInput"},  {8, "Internal"},
-                                      {9, "Deadlock"},
-                                      {10, "suspended"},  {11, "claimed"}};
-  EXPECT_EQ(documented, expected);
-  for (const char *flag : {"--memory", "--timeout", "--seed", "--json", "--module", "--stack", "--clock"})
-    EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
-}
-
-TEST_F(CliTest, CommandHelpShowsItsUsage) {
-  for (const auto &args : {std::vector<std::string>{"eval", "--help"}, {"help", "eval"}}) {
-    Outcome r = run_quickbox(args);
-    EXPECT_EQ(r.exit_code, 0) << r;
-    EXPECT_TRUE(r.out.starts_with("Usage: quickbox eval")) << r;
-  }
-}
+// ---- version ----------------------------------------------------------------------------------------
 
 TEST_F(CliTest, VersionNamesTheEnginesAndTheGuestBuild) {
   Outcome r = run_quickbox({"--version"});
