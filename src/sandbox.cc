@@ -99,6 +99,7 @@ std::optional<Error> Sandbox::Impl::instantiate() {
   host.random_seeded = options.random_seed.has_value();
   host.random_state = options.random_seed.value_or(0);
   host.sink = this;
+  host.interrupt_request = &signal->interrupt;
   host.epoch_tick = engine->options.epoch_tick;
   host.hard_deadline_grace = kHardDeadlineGrace;
   store = wasmtime_store_new(engine->engine, &host, nullptr);
@@ -277,6 +278,7 @@ Error Sandbox::Impl::limit_error(ErrorKind kind, std::string name, std::string m
 }
 
 Error Sandbox::Impl::timeout_error() const {
+  if (host.interrupted_by_caller) return make_error(ErrorKind::Timeout, "the evaluation was interrupted");
   if (host.wall_expired && options.limits.wall_time)
     return make_error(ErrorKind::Timeout,
                       "wall-clock limit of " + std::to_string(options.limits.wall_time->count()) + " ms exceeded");
@@ -342,6 +344,7 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   op_cpu_time = own_budget.value_or(eval_cpu_budget);
   host.interrupted = false;
   host.wall_expired = false;
+  host.interrupted_by_caller = false;
   host.wall_deadline = !own_budget && wall_deadline ? *wall_deadline : std::chrono::steady_clock::time_point::max();
   if (remaining <= nanoseconds::zero() || start >= host.wall_deadline) {
     host.wall_expired = start >= host.wall_deadline;
@@ -569,6 +572,12 @@ Expected<Sandbox> Sandbox::create(const Engine &engine, const SandboxOptions &op
 const SandboxOptions &Sandbox::options() const { return impl_->options; }
 bool Sandbox::discarded() const { return impl_->discarded; }
 bool Sandbox::suspended() const { return impl_->evaluating; }
+
+void Sandbox::interrupt() {
+  if (!impl_) return;  // moved from
+  impl_->signal->interrupt = true;
+  impl_->signal->notify();  // wakes a wait on async host calls
+}
 
 Result Sandbox::reset() {
   Impl &s = *impl_;
