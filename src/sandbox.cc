@@ -623,6 +623,9 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (internal::find_invalid_utf8(options.filename) != std::string_view::npos ||
       options.filename.find('\0') != std::string::npos)
     return Result::failure(make_error(ErrorKind::InvalidInput, "the file name is not valid UTF-8 text"));
+  if (options.parse_only && options.kind == EvalOptions::Kind::Module)
+    return Result::failure(make_error(ErrorKind::InvalidInput,
+                                      "EvalOptions::parse_only checks scripts; a module cannot be parsed without running it"));
   uint32_t flags = QB_EVAL_SCRIPT;
   switch (options.kind) {
     case EvalOptions::Kind::Auto:
@@ -636,6 +639,7 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (options.strict) flags |= QB_EVAL_STRICT;
   if (options.display == EvalOptions::Display::NodePrint) flags |= QB_EVAL_DISPLAY_PRINT;
   if (options.display == EvalOptions::Display::Inspect) flags |= QB_EVAL_DISPLAY_INSPECT;
+  if (options.parse_only) flags |= QB_EVAL_PARSE_ONLY;
   if (auto err = s.write_input({options.filename, source})) return Result::failure(*err);
   return s.start_evaluation(
       s.fn.eval,

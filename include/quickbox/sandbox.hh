@@ -127,6 +127,12 @@ struct EvalOptions {
     Inspect,   ///< its text as util.inspect / Node's REPL prints it
   };
   Display display = Display::None;
+  /// Compiles the source as a script (Auto, Script or Async) without running it: Done with
+  /// undefined when it parses, else the SyntaxError as a JSException whose stack ends in
+  /// "at FILENAME:LINE:COLUMN", where the parser stopped. Nothing is declared or run. For tools
+  /// such as a REPL, which reads another line while the parser stopped at the end of the entry.
+  /// Kind::Module is refused (InvalidInput).
+  bool parse_only = false;
 };
 
 /// Memory figures of one sandbox.
