@@ -224,7 +224,8 @@ const Flag kFlags[] = {
      },
      kOutputCommands},
     {"--caps", "FILE", "offer the program the capabilities (host functions) of this JSON manifest",
-     nullptr, [](Options &o, std::string_view v) { return set_file(o.caps_file, v); }, kCapabilityCommands},
+     nullptr, [](Options &o, std::string_view v) { return set_file(o.caps_file, v); },
+     kCapabilityCommands | bit(Command::Repl)},
     {"--suspend-to", "STATE",
      "when the program waits on a person (an ask call or an approval), save its state to STATE and "
      "exit with code 10; `quickbox resume STATE` continues it",
@@ -355,12 +356,17 @@ const CommandInfo kCommands[] = {
      "differs from a fresh sandbox), its capabilities and the calls it waits on. Nothing runs.\n"
      "A signed state needs --key-file: its MAC is checked before anything in it is believed.\n"},
     {Command::Repl, "repl", "", 0, 0, "read-eval-print loop: one sandbox, state kept between lines",
-     "Evaluates stdin line by line in one sandbox, so declarations persist. Values print as in\n"
-     "Node's REPL (strings quoted); errors are printed and the loop goes on. A line with an\n"
-     "open bracket, template literal or comment continues on the next line. `.break` discards\n"
-     "a half-typed entry; `.exit` or end of input leaves (exit code 0). On a terminal it\n"
-     "prints a banner and a `> ` prompt; with piped input it prints only the results, one per\n"
-     "line, so it can be scripted.\n"},
+     "Evaluates entries in one sandbox, so declarations persist. Values print as in Node's\n"
+     "REPL (strings quoted); errors are printed and the loop goes on. An entry goes on over\n"
+     "several lines while QuickJS's parser finds it incomplete (`const f = (x) =>`).\n"
+     "Commands: .help, .break (discard the entry being typed), .load FILE, .save FILE (every\n"
+     "entry of the session), .exit. With --caps, a call that needs approval asks `Approve?\n"
+     "[y/N]` and an ask call asks for its answer as JSON (empty denies).\n"
+     "On a terminal: line editing (arrows, emacs keys), Tab completes globals and properties,\n"
+     "history in ~/.quickbox_history ($QUICKBOX_REPL_HISTORY names another file; empty keeps\n"
+     "none), Ctrl-C interrupts a running evaluation (the session and its state stay) or clears\n"
+     "the line, Ctrl-D leaves. With piped input it prints only the results, one per line, and\n"
+     "reads approvals and answers from the following lines, so it can be scripted.\n"},
     {Command::Help, "help", "[COMMAND]", 0, 1, "show this help, or a command's", ""},
 };
 
