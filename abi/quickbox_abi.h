@@ -150,6 +150,8 @@ typedef struct qb_config {
 #define QB_EVAL_DISPLAY_PRINT 16u   /* a value that cannot cross is returned as its text, as
                                      * console.log (node -p) prints it: QB_STATUS_DISPLAY */
 #define QB_EVAL_DISPLAY_INSPECT 32u /* the same, as util.inspect (a REPL) prints it */
+#define QB_EVAL_PARSE_ONLY 64u      /* compile a script without running it: DONE with
+                                     * undefined, or the SyntaxError */
 
 /* qb_define_capability flags */
 #define QB_CAPABILITY_ASYNC 1u /* the JS function returns a Promise (else it returns the value) */

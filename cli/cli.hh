@@ -5,7 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -155,6 +158,10 @@ struct SuspensionNote {
 int report_suspension(const Result &result, const SuspensionNote &note, bool json, uint64_t console_limit,
                       const std::vector<AuditEntry> *audit = nullptr);
 
+/// Prints a result's console lines (stdout, or stderr for warn and error) and a notice of what
+/// was dropped past the limit, as report() does in text mode.
+void print_console(const Result &result, uint64_t console_limit);
+
 /// "#3 ask('Publish?')": a pending call for people, its arguments shortened when long.
 std::string describe_call(const PendingCall &call);
 
@@ -300,11 +307,56 @@ int run_resume(const Options &options);
 /// `quickbox inspect STATE`: describes a state file without running it. Returns the exit code.
 int run_inspect(const Options &options);
 
-/// Reads JavaScript lines from stdin and evaluates each in one sandbox. Returns the exit code.
+/// Reads JavaScript lines from stdin and evaluates each entry in one sandbox. Returns the exit
+/// code.
 int run_repl(Sandbox &sandbox, const Options &options);
 
-/// True when `source` ends inside an open bracket, template literal or block comment, so a REPL
-/// should read another line before evaluating it.
-bool is_incomplete(std::string_view source);
+/// Denies a pending call of either kind: deny() for an approval, and for an ask call a rejection
+/// worded the same way, so the program handles both alike. reason may be empty.
+Status deny_call(Sandbox &sandbox, const PendingCall &call, const std::string &reason);
+
+// ---- The repl's terminal and completion (line_editor.cc, completion.cc) ------------------------
+
+/// What completing the word before the cursor offers.
+struct Completions {
+  size_t word_length = 0;               ///< bytes before the cursor the candidates replace
+  std::vector<std::string> candidates;  ///< whole words, sorted
+};
+
+/// Reads lines from a terminal with line editing, a history kept in a file, and tab completion
+/// (libedit, emacs keys). Ctrl-C cancels the line being typed; Ctrl-D on an empty line ends input.
+class LineEditor {
+ public:
+  /// The candidates for the text before the cursor.
+  using Completer = std::function<Completions(std::string_view before_cursor)>;
+  /// history_file: loaded now and saved after every line; empty keeps history for this session.
+  LineEditor(std::string history_file, Completer completer);
+  ~LineEditor();
+  LineEditor(const LineEditor &) = delete;
+  LineEditor &operator=(const LineEditor &) = delete;
+
+  struct Line {
+    enum class Kind { Text, Cancelled, End } kind;
+    std::string text;  ///< without its line break; for Cancelled, what had been typed
+  };
+  /// Shows `prompt` (quickbox's own text, never the program's) and reads one line.
+  Line read(const std::string &prompt);
+  /// Adds a line to the history and saves the history file.
+  void remember(const std::string &line);
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+/// Completes the JavaScript name before the cursor from what the sandbox holds: the globals,
+/// keywords and the top-level declarations among `typed_names`; or, after a dotted chain of names
+/// ("Math.ma"), that object's properties.
+Completions complete_name(Sandbox &sandbox, std::string_view before_cursor, const std::set<std::string> &typed_names);
+
+/// Adds the names that source uses (not those after a dot) to `names`, up to a cap: the
+/// candidates complete_name() checks for top-level declarations.
+void collect_names(std::string_view source, std::set<std::string> &names);
 
 }  // namespace quickbox::cli

@@ -223,7 +223,8 @@ const Flag kFlags[] = {
      },
      kOutputCommands},
     {"--caps", "FILE", "offer the program the host functions of this JSON manifest",
-     nullptr, [](Options &o, std::string_view v) { return set_file(o.caps_file, v); }, kCapabilityCommands},
+     nullptr, [](Options &o, std::string_view v) { return set_file(o.caps_file, v); },
+     kCapabilityCommands | command_bit(Command::Repl)},
     {"--suspend-to", "STATE",
      "if the program waits on a person, save its state to STATE and exit with code 10",
      nullptr, [](Options &o, std::string_view v) { return set_file(o.suspend_to, v); }, kCapabilityCommands},
@@ -343,12 +344,17 @@ const CommandInfo kCommands[] = {
      "its capabilities, the calls it waits on and any claim on it. Nothing runs. A signed state "
      "needs the --key-file it was saved with: its MAC is checked before anything in it is believed."},
     {Command::Repl, "repl", "", 0, 0, "read-eval-print loop: one sandbox, state kept between lines",
-     "Evaluates stdin line by line in one sandbox, so declarations persist. Values print as in\n"
-     "Node's REPL (strings quoted); errors are printed and the loop goes on. A line with an\n"
-     "open bracket, template literal or comment continues on the next line. `.break` discards\n"
-     "a half-typed entry; `.exit` or end of input leaves (exit code 0). On a terminal it\n"
-     "prints a banner and a `> ` prompt; with piped input it prints only the results, one per\n"
-     "line, so it can be scripted.\n"},
+     "Evaluates entries in one sandbox, so declarations persist. Values print as in Node's REPL "
+     "(strings quoted); errors are printed and the loop goes on. An entry goes on over several lines "
+     "while QuickJS's parser finds it incomplete (`const f = (x) =>`). Commands: .help, .break "
+     "(discard the entry being typed), .load FILE, .save FILE (every entry of the session), .exit. "
+     "With --caps, a call that needs approval asks `Approve? [y/N]` and an ask call asks for its "
+     "answer as JSON (empty denies).\n\n"
+     "On a terminal: line editing (arrows, emacs keys), Tab completes globals and properties, "
+     "history in ~/.quickbox_history ($QUICKBOX_REPL_HISTORY names another file; empty keeps none), "
+     "Ctrl-C interrupts a running evaluation (the session and its state stay) or clears the line, "
+     "Ctrl-D leaves. With piped input it prints only the results, one per line, and reads approvals "
+     "and answers from the following lines, so it can be scripted."},
     {Command::Help, "help", "[COMMAND|TOPIC]", 0, 1, "show this overview, a command's help or a topic", ""},
 };
 

@@ -164,15 +164,9 @@ std::optional<UsageError> settle_calls(Sandbox &sandbox, const Options &options)
   for (const Denial &denial : options.denials) {
     auto call = std::find_if(pending.begin(), pending.end(),
                              [&](const PendingCall &c) { return c.call_id == denial.call_id; });
-    Status status = std::monostate{};
-    if (call != pending.end() && !call->needs_approval) {
-      // An ask call rejects the way a denied approval does, so the program handles both alike.
-      std::string message = "the call to " + in_quotes(call->capability) + " was denied" +
-                            (denial.reason.empty() ? "" : ": " + denial.reason);
-      status = sandbox.reject(denial.call_id, message);
-    } else {
-      status = sandbox.deny(denial.call_id, denial.reason);
-    }
+    // check_settlements() found every call; deny() names one that went away since.
+    Status status = call != pending.end() ? deny_call(sandbox, *call, denial.reason)
+                                          : sandbox.deny(denial.call_id, denial.reason);
     if (auto error = failed(denial.call_id, status)) return error;
   }
   return std::nullopt;
@@ -298,6 +292,13 @@ void print_inspection_json(const std::string &path, const SnapshotInfo &info, co
 }
 
 }  // namespace
+
+Status deny_call(Sandbox &sandbox, const PendingCall &call, const std::string &reason) {
+  if (call.needs_approval) return sandbox.deny(call.call_id, reason);
+  // An ask call rejects the way a denied approval does, so the program handles both alike.
+  return sandbox.reject(call.call_id,
+                        "the call to " + in_quotes(call.capability) + " was denied" + (reason.empty() ? "" : ": " + reason));
+}
 
 std::variant<std::vector<uint8_t>, UsageError> read_key(const Options &options) {
   if (!options.key_file) return std::vector<uint8_t>{};

@@ -25,17 +25,6 @@ std::ostream &stream_for(ConsoleLevel level) {
   return level == ConsoleLevel::Warn || level == ConsoleLevel::Error ? std::cerr : std::cout;
 }
 
-// std::cerr is tied to std::cout, so stdout is flushed before every stderr write and lines on
-// the two streams keep their order on a terminal.
-void print_console(const Result &result, uint64_t console_limit) {
-  for (const ConsoleLine &line : result.console) stream_for(line.level) << line.text << '\n';
-  if (result.console_dropped_bytes != 0) {
-    std::cerr << "quickbox: console output reached its limit of " << console_limit
-              << " bytes per evaluation; " << result.console_dropped_bytes
-              << " more bytes were dropped\n";
-  }
-}
-
 /// "Uncaught TypeError: x is not a function" (as Node's REPL says it), "Uncaught 'a string'" for a
 /// thrown non-Error, or "Timeout: CPU time limit of 200 ms exceeded" for a limit.
 std::string headline(const Error &error) {
@@ -209,6 +198,17 @@ void print_suspension_text(const Result &result, const SuspensionNote &note) {
 }
 
 }  // namespace
+
+// std::cerr is tied to std::cout, so stdout is flushed before every stderr write and lines on
+// the two streams keep their order on a terminal.
+void print_console(const Result &result, uint64_t console_limit) {
+  for (const ConsoleLine &line : result.console) stream_for(line.level) << line.text << '\n';
+  if (result.console_dropped_bytes != 0) {
+    std::cerr << "quickbox: console output reached its limit of " << console_limit
+              << " bytes per evaluation; " << result.console_dropped_bytes
+              << " more bytes were dropped\n";
+  }
+}
 
 int report(const Result &result, bool json, ValueDisplay display, uint64_t console_limit,
            const std::vector<AuditEntry> *audit) {

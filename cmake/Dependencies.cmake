@@ -36,5 +36,10 @@ message(STATUS "quickjs-ng ${QUICKJS_VERSION}: ${QUICKJS_SOURCE_DIR}")
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CBOR REQUIRED IMPORTED_TARGET libcbor)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+if(QUICKBOX_BUILD_CLI)
+  # The repl's line editing, history and completion. libedit (BSD licence) rather than readline,
+  # whose GPL would cover the whole program.
+  pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)
+endif()
 find_package(OpenSSL REQUIRED)
 find_package(Threads REQUIRED)

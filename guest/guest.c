@@ -840,6 +840,14 @@ QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len
   if (kind == QB_EVAL_ASYNC) js_flags |= JS_EVAL_FLAG_ASYNC;
   if (flags & QB_EVAL_STRICT) js_flags |= JS_EVAL_FLAG_STRICT;
   stop_driving();
+  if (flags & QB_EVAL_PARSE_ONLY) {
+    /* A compiled module would stay registered (and cannot be freed as a value): scripts only. */
+    if (kind == QB_EVAL_MODULE) return invalid("only scripts can be parsed without running them");
+    JSValue compiled = JS_Eval(ctx, source, source_len, name, js_flags | JS_EVAL_FLAG_COMPILE_ONLY);
+    if (JS_IsException(compiled)) return finish(compiled, 0);
+    JS_FreeValue(ctx, compiled);
+    return finish(JS_UNDEFINED, 0);
+  }
   JSValue value = JS_Eval(ctx, source, source_len, name, js_flags);
   uint32_t mode = (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0;
   if (kind == QB_EVAL_ASYNC) mode |= DRIVE_UNWRAP;

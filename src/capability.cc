@@ -637,6 +637,12 @@ Result Sandbox::Impl::drive(int32_t status) {
           close_audit(c.audit_index, CallOutcome::Timeout, "the evaluation's wall-clock limit ran out");
       return finish_evaluation(Result::failure(timeout_error()));
     }
+    // Sandbox::interrupt() while the program waits on its handlers (running guest code sees it
+    // in its interrupt checks). interrupt() bumps the generation, so the wait below wakes for it.
+    if (signal->interrupt) {
+      host.interrupted_by_caller = true;
+      return finish_evaluation(Result::failure(timeout_error()));
+    }
     auto delivered = deliver_completions();
     if (!delivered) return finish_evaluation(Result::failure(delivered.error()));
     if (delivered.value() > 0 || settled_since_resume) {

@@ -92,6 +92,10 @@ struct HostState {
   bool hard_stopped = false;
   /// The interruption was the wall clock's (for the Timeout message).
   bool wall_expired = false;
+  /// Sandbox::interrupt()'s request, which another thread sets; and whether it stopped the
+  /// operation (for the Timeout message).
+  const std::atomic<bool> *interrupt_request = nullptr;
+  bool interrupted_by_caller = false;
   Clock clock;
   uint64_t clock_reads = 0;
   std::chrono::steady_clock::time_point monotonic_origin = std::chrono::steady_clock::now();
@@ -124,7 +128,8 @@ void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state);
 wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *context, void *data, uint64_t *delta,
                                     wasmtime_update_deadline_kind_t *kind);
 
-/// Sets state.interrupted (and wall_expired) once a deadline has passed; returns interrupted.
+/// Sets state.interrupted (and wall_expired) once a deadline has passed, or
+/// (interrupted_by_caller) once Sandbox::interrupt() asked; returns interrupted.
 bool check_deadlines(HostState &state);
 
 /// Defines every import the guest may use (quickbox.* and the wasi_snapshot_preview1 subset) on

@@ -99,6 +99,7 @@ std::optional<Error> Sandbox::Impl::instantiate() {
   host.random_seeded = options.random_seed.has_value();
   host.random_state = options.random_seed.value_or(0);
   host.sink = this;
+  host.interrupt_request = &signal->interrupt;
   host.epoch_tick = engine->options.epoch_tick;
   host.hard_deadline_grace = kHardDeadlineGrace;
   store = wasmtime_store_new(engine->engine, &host, nullptr);
@@ -278,6 +279,7 @@ Error Sandbox::Impl::limit_error(ErrorKind kind, std::string name, std::string m
 }
 
 Error Sandbox::Impl::timeout_error() const {
+  if (host.interrupted_by_caller) return make_error(ErrorKind::Timeout, "the evaluation was interrupted");
   if (host.wall_expired && options.limits.wall_time)
     return make_error(ErrorKind::Timeout,
                       "wall-clock limit of " + std::to_string(options.limits.wall_time->count()) + " ms exceeded");
@@ -353,6 +355,7 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   host.interrupted = false;
   host.hard_stopped = false;
   host.wall_expired = false;
+  host.interrupted_by_caller = false;
   host.wall_deadline = !own_budget && wall_deadline ? *wall_deadline : std::chrono::steady_clock::time_point::max();
   if (remaining <= nanoseconds::zero() || wall_start >= host.wall_deadline) {
     host.wall_expired = wall_start >= host.wall_deadline;
@@ -581,6 +584,12 @@ const SandboxOptions &Sandbox::options() const { return impl_->options; }
 bool Sandbox::discarded() const { return impl_->discarded; }
 bool Sandbox::suspended() const { return impl_->evaluating; }
 
+void Sandbox::interrupt() {
+  if (!impl_) return;  // moved from
+  impl_->signal->interrupt = true;
+  impl_->signal->notify();  // wakes a wait on async host calls
+}
+
 Result Sandbox::reset() {
   Impl &s = *impl_;
   OperationGuard guard(s, "reset()", internal::Access::Exclusive);
@@ -625,6 +634,9 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (internal::find_invalid_utf8(options.filename) != std::string_view::npos ||
       options.filename.find('\0') != std::string::npos)
     return Result::failure(make_error(ErrorKind::InvalidInput, "the file name is not valid UTF-8 text"));
+  if (options.parse_only && options.kind == EvalOptions::Kind::Module)
+    return Result::failure(make_error(ErrorKind::InvalidInput,
+                                      "EvalOptions::parse_only checks scripts; a module cannot be parsed without running it"));
   uint32_t flags = QB_EVAL_SCRIPT;
   switch (options.kind) {
     case EvalOptions::Kind::Auto:
@@ -638,6 +650,7 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (options.strict) flags |= QB_EVAL_STRICT;
   if (options.display == EvalOptions::Display::NodePrint) flags |= QB_EVAL_DISPLAY_PRINT;
   if (options.display == EvalOptions::Display::Inspect) flags |= QB_EVAL_DISPLAY_INSPECT;
+  if (options.parse_only) flags |= QB_EVAL_PARSE_ONLY;
   if (auto err = s.write_input({options.filename, source})) return Result::failure(*err);
   return s.start_evaluation(
       s.fn.eval,

@@ -26,11 +26,14 @@ struct Completion::State {
   std::shared_ptr<struct CompletionSignal> signal;
 };
 
-/// How a sandbox waits for its handlers: completions bump `generation` and notify.
+/// How a sandbox waits for its handlers: completions bump `generation` and notify. Shared with
+/// every thread that may wake the sandbox, which is also how Sandbox::interrupt() reaches it.
 struct CompletionSignal {
   std::mutex mutex;
   std::condition_variable wake;
   uint64_t generation = 0;
+  /// Set by Sandbox::interrupt(); cleared when the next public operation starts (OperationGuard).
+  std::atomic<bool> interrupt = false;
   void notify() {
     {
       std::lock_guard lock(mutex);
@@ -296,7 +299,11 @@ struct Sandbox::Impl : internal::HostCallSink {
 class OperationGuard {
  public:
   OperationGuard(Sandbox::Impl &impl, const char *operation, internal::Access access)
-      : impl_(impl), refused_(impl.use.enter(operation, access)) {}
+      : impl_(impl), refused_(impl.use.enter(operation, access)) {
+    // Sandbox::interrupt() is for the operation running when it was called: one made while none
+    // ran is dropped here. A call back in from a host function belongs to the running one.
+    if (!refused_ && !impl.use.nested()) impl.signal->interrupt = false;
+  }
   ~OperationGuard() {
     if (!refused_ && impl_.use.leave()) delete &impl_;
   }

@@ -254,6 +254,8 @@ void define(wasmtime_linker_t *linker, std::string_view module, std::string_view
 
 bool check_deadlines(HostState &state) {
   if (state.interrupted) return true;
+  if (state.interrupt_request && state.interrupt_request->load(std::memory_order_relaxed))
+    return state.interrupted = state.interrupted_by_caller = true;
   if (std::chrono::steady_clock::now() >= state.wall_deadline) state.wall_expired = true;
   state.interrupted = state.wall_expired || ThreadCpuClock::now() >= state.deadline;
   return state.interrupted;

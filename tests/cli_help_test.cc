@@ -36,7 +36,7 @@ std::set<std::string> operator+(std::set<std::string> a, const std::set<std::str
 const std::map<std::string, std::set<std::string>> kFlagsOf{
     {"eval", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--help"}},
     {"run", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--help"}},
-    {"repl", kLimitFlags + std::set<std::string>{"--json", "--help"}},
+    {"repl", kLimitFlags + std::set<std::string>{"--json", "--caps", "--help"}},
     {"resume", kLimitFlags + kProgramFlags +
                    std::set<std::string>{"--answer", "--approve", "--deny", "--consume", "--reclaim", "--help"}},
     {"inspect", {"--json", "--key-file", "--help"}},

@@ -261,60 +261,6 @@ TEST_F(CliTest, DemoExampleRuns) {
   EXPECT_NE(r.out, "");
 }
 
-// ---- repl --------------------------------------------------------------------------------------------
-
-TEST_F(CliTest, ReplKeepsStateBetweenLinesAndPrintsNoPromptWhenPiped) {
-  Outcome r = run_quickbox({"repl"}, "let x = 2\nx * 21\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(r.out, "undefined\n42\n");
-  EXPECT_EQ(r.err, "");
-}
-
-TEST_F(CliTest, ReplQuotesStringsAsNodesReplDoes) {
-  Outcome r = run_quickbox({"repl"}, "'hi'\n");
-  EXPECT_EQ(r.out, "'hi'\n");
-}
-
-TEST_F(CliTest, ReplReportsErrorsAndGoesOn) {
-  Outcome r = run_quickbox({"repl"}, "throw new Error('first')\n1 + 1\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_TRUE(r.err.starts_with("Uncaught Error: first\n")) << r.err;
-  EXPECT_EQ(r.out, "2\n");
-}
-
-TEST_F(CliTest, ReplContinuesAnEntryWithOpenBrackets) {
-  Outcome r = run_quickbox({"repl"}, "function add(a, b) {\n  return a + b;\n}\nadd(40, 2)\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(r.out, "undefined\n42\n");
-}
-
-TEST_F(CliTest, ReplStopsAtDotExit) {
-  Outcome r = run_quickbox({"repl"}, "1\n.exit\n2\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(r.out, "1\n");
-}
-
-TEST_F(CliTest, ReplWithJsonPrintsOneEnvelopePerEntry) {
-  Outcome r = run_quickbox({"repl", "--json"}, "let n = 1\nn + 1\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
-  std::istringstream lines(r.out);
-  std::string first, second;
-  std::getline(lines, first);
-  std::getline(lines, second);
-  EXPECT_TRUE(quickbox::parse_json(first).ok) << first;
-  quickbox::Decoded last = quickbox::parse_json(second);
-  ASSERT_TRUE(last.ok) << second;
-  EXPECT_EQ(field(last.value, "value"), Value(2));
-}
-
-TEST_F(CliTest, ReplOnATerminalPromptsAndContinuesIncompleteLines) {
-  Outcome r = run_on_terminal({"repl"}, "function f() {\nreturn 6 * 7\n}\nf()\n.exit\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_NE(r.out.find("> "), std::string::npos) << r;
-  EXPECT_NE(r.out.find("... "), std::string::npos) << r;
-  EXPECT_NE(r.out.find("42"), std::string::npos) << r;
-}
-
 // ---- flags ---------------------------------------------------------------------------------------
 
 TEST_F(CliTest, SeedMakesMathRandomReproducibleAcrossProcesses) {

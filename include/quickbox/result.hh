@@ -20,7 +20,8 @@ namespace quickbox {
 enum class ErrorKind {
   /// An uncaught JavaScript exception; name, message and stack come from the thrown value.
   JSException = 1,
-  /// The CPU time budget (or the hard deadline behind it) was spent.
+  /// The CPU time budget (or the hard deadline behind it) was spent, or the caller stopped the
+  /// evaluation with Sandbox::interrupt().
   Timeout = 2,
   /// The memory limit was reached and the program did not recover.
   OutOfMemory = 3,

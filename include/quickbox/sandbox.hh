@@ -128,6 +128,12 @@ struct EvalOptions {
     Inspect,   ///< its text as util.inspect / Node's REPL prints it
   };
   Display display = Display::None;
+  /// Compiles the source as a script (Auto, Script or Async) without running it: Done with
+  /// undefined when it parses, else the SyntaxError as a JSException whose stack ends in
+  /// "at FILENAME:LINE:COLUMN", where the parser stopped. Nothing is declared or run. For tools
+  /// such as a REPL, which reads another line while the parser stopped at the end of the entry.
+  /// Kind::Module is refused (InvalidInput).
+  bool parse_only = false;
 };
 
 /// Memory figures of one sandbox.
@@ -154,7 +160,8 @@ struct MemoryUsage {
 ///   returns; so does the destructor (and move-assigning over a busy sandbox). Do not do either
 ///   from a thread the running operation waits on (one that must settle a Completion for it):
 ///   that deadlocks until the call's timeout or the wall clock ends it, or forever without one.
-///   suspended(), discarded() and options() answer at once.
+///   suspended(), discarded() and options() answer at once, and interrupt() stops the running
+///   operation.
 /// - From inside a host function of this sandbox (a handler calling back in, on the thread
 ///   running the operation): the guest is in the middle of that operation, so everything that
 ///   enters the guest or changes what the operation holds is refused with InvalidInput ("cannot
@@ -242,6 +249,17 @@ class Sandbox {
   static Expected<std::vector<Sandbox>> fork(const Engine &engine, std::span<const uint8_t> snapshot,
                                              size_t count, const SandboxOptions &options = {},
                                              const RestoreOptions &restore_options = {});
+
+  /// Asks the operation running now (eval(), call(), run_jobs(), resume(), or the program's
+  /// reactions that resolve(), reject() and deny() run) to stop: the evaluation ends soon with
+  /// ErrorKind::Timeout and the message "the evaluation was interrupted", and the sandbox stays
+  /// usable with its state (as after a CPU timeout). Safe from any thread at any time: like
+  /// suspended(), it does not claim the sandbox (see the threading contract), but the Sandbox
+  /// object must outlive the call. Not async-signal-safe: a signal handler should wake a thread
+  /// that calls it. Guest code stops at its next interrupt check, a wait on async host calls at
+  /// once (their handlers are not preempted; their calls are cancelled). A request made while no
+  /// operation runs (a suspended evaluation is not running) is dropped when the next one starts.
+  void interrupt();
 
   /// True after a hard trap discarded the instance; every operation then fails with Internal
   /// until reset().
