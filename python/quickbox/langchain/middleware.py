@@ -23,7 +23,7 @@ from langchain.agents.middleware.types import (
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langchain_core.callbacks.manager import adispatch_custom_event, dispatch_custom_event
 from langchain_core.runnables.config import ensure_config
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolRuntime
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.runtime import Runtime
@@ -39,6 +39,7 @@ from ._pause import ANSWER, CLAIM, Gates, blocked_of, build_request, merge_pause
 from ._prompt import Mode, PromptSettings, code_argument_description, eval_tool_description, system_prompt
 from ._graph import checkpointer_of
 from ._repl import Session, Settings, thread_id_of
+from ._trace import PolicyTracedTool
 
 logger = logging.getLogger("quickbox.langchain")
 
@@ -46,6 +47,10 @@ _MiB = 1024 * 1024
 VM_STATE_KEY = "_quickbox_vm"
 PAUSES_KEY = "_quickbox_pauses"
 T = TypeVar("T")
+
+_HOOKS_ONLY_TRACE_POLICY = TracePolicy(process_inputs=omit_payload)
+"""The default policy, applied to the hook spans only: the ``eval`` run is traced in full unless
+a policy is set (identity, not equality: setting an equal policy is asking for it)."""
 
 
 def _latest(_: bytes | None, new: bytes | None) -> bytes | None:
@@ -102,14 +107,19 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             long (seconds) to wait for one of them to finish before pausing anyway: the calls
             still running are stopped and start again when the program continues (a subagent
             from its checkpoint); finished calls never run again. Default 10.
-        trace_policy: How the middleware's hook spans are traced (LangGraph ``TracePolicy``).
-            Default: inputs omitted (``TracePolicy(process_inputs=omit_payload)``).
+        trace_policy: How tracers record the middleware's hook spans and the ``eval`` tool's own
+            run (LangGraph ``TracePolicy``). Default, as in langchain-quickjs: hook spans omit
+            their inputs (``TracePolicy(process_inputs=omit_payload)``) and the ``eval`` run records
+            the program and its result. A policy given here (or set as ``trace_policy`` on the
+            middleware or a subclass) applies to both, e.g.
+            ``TracePolicy(process_inputs=omit_payload, process_outputs=omit_payload)`` keeps
+            programs and results out of those runs.
     """
 
     state_schema = CodeInterpreterState
-    trace_policy: TracePolicy | None = TracePolicy(process_inputs=omit_payload)
+    trace_policy: TracePolicy | None = _HOOKS_ONLY_TRACE_POLICY
     """The hooks' spans leave out their input (the agent's state, which holds the interpreter's
-    VM and any paused program); ``trace_policy=`` replaces this."""
+    VM and any paused program); ``trace_policy=`` replaces this, for the ``eval`` run too."""
 
     def __init__(
         self,
@@ -218,10 +228,15 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         def eval_blocking(code: str, runtime: ToolRuntime[Any, Any]) -> ToolMessage | Command[Any]:
             return _run_to_completion(self._eval(code, runtime, blocking=True))
 
-        return StructuredTool.from_function(
+        return PolicyTracedTool.from_function(
             name=self._tool_name, description=eval_tool_description(mode), func=eval_blocking,
             coroutine=eval_async, args_schema=schema, infer_schema=False,
-            metadata={"ls_code_input_language": "javascript"})
+            metadata={"ls_code_input_language": "javascript"}, policy_source=self._eval_trace_policy)
+
+    def _eval_trace_policy(self) -> TracePolicy | None:
+        """The policy for the ``eval`` run: the one set on this middleware, none by default."""
+        policy = self.trace_policy
+        return None if policy is _HOOKS_ONLY_TRACE_POLICY else policy
 
     async def _eval(self, code: str, runtime: ToolRuntime[Any, Any], *, blocking: bool) -> ToolMessage | Command[Any]:
         config = ensure_config()  # this tool run's config: its callbacks make tool calls child runs
