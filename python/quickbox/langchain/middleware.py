@@ -53,6 +53,16 @@ _HOOKS_ONLY_TRACE_POLICY = TracePolicy(process_inputs=omit_payload)
 a policy is set (identity, not equality: setting an equal policy is asking for it)."""
 
 
+class _Unset:
+    """An argument left out (langchain-quickjs refuses an explicit None where this is the default)."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+_UNSET = _Unset()
+
+
 def _latest(_: bytes | None, new: bytes | None) -> bytes | None:
     """Two ``eval`` calls of one model turn each leave a VM; the later write is kept."""
     return new
@@ -139,19 +149,19 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         interrupt_on: Mapping[str, Any] | None = None,
         max_subagent_calls: int | None = None,
         wall_timeout: float | None = None,
-        max_subagent_concurrency: int | None = None,
+        max_subagent_concurrency: int | _Unset = _UNSET,
         pause_grace: float = 10.0,
         trace_policy: TracePolicy | None = None,
     ) -> None:
         super().__init__()
         mode = mode or "thread"
         if mode not in ("thread", "turn", "call"):
-            raise ValueError(f"mode must be 'thread', 'turn' or 'call', got {mode!r}")
+            raise ValueError(f"mode must be one of 'thread', 'turn', 'call', got {mode!r}")
         concurrency = _concurrency(max_concurrent_subagents, max_subagent_concurrency)
         _positive("max_ptc_calls", max_ptc_calls)
         _positive("max_subagent_calls", max_subagent_calls)
         _positive("max_snapshot_bytes", max_snapshot_bytes)
-        _positive("max_result_chars", max_result_chars)
+        _positive("max_result_chars", max_result_chars, optional=False)
         if not isinstance(pause_grace, (int, float)) or pause_grace < 0:
             raise ValueError(f"pause_grace must be a number of seconds >= 0, got {pause_grace!r}")
         if wall_timeout is not None and wall_timeout <= 0:
@@ -476,18 +486,23 @@ def _run_to_completion(work: Coroutine[Any, Any, T]) -> T:
         return pool.submit(context.run, asyncio.run, work).result()
 
 
-def _concurrency(value: int | None, alias: int | None) -> int:
-    if value is not None and alias is not None and value != alias:
+def _concurrency(value: int | None, alias: int | _Unset) -> int:
+    for name, given in (("max_concurrent_subagents", value), ("max_subagent_concurrency", alias)):
+        if given is not None and given is not _UNSET and (type(given) is not int or given < 1):
+            raise ValueError(f"{name} must be a positive integer, got {given!r}")
+    if alias is None:
+        raise ValueError("max_subagent_concurrency must be a positive integer, got None (leave it out for the "
+                         "default, 32)")
+    if value is not None and isinstance(alias, int) and value != alias:
         raise ValueError(f"max_concurrent_subagents={value} and its alias max_subagent_concurrency={alias} disagree")
-    chosen = value if value is not None else alias if alias is not None else 32
-    if type(chosen) is not int or chosen < 1:
-        raise ValueError(f"max_concurrent_subagents must be a positive integer, got {chosen!r}")
-    return chosen
+    return value if value is not None else alias if isinstance(alias, int) else 32
 
 
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and (type(value) is not int or value < 1):
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+def _positive(name: str, value: int | None, *, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{name} must be >= 1{' or None' if optional else ''} (a whole number), got {value!r}")
 
 
 def _key_bytes(key: str | bytes | None) -> bytes | None:
@@ -495,5 +510,5 @@ def _key_bytes(key: str | bytes | None) -> bytes | None:
         return None
     material = key.encode() if isinstance(key, str) else bytes(key)
     if not material:
-        raise ValueError("snapshot_signing_key must not be empty")
+        raise ValueError("snapshot_signing_key must be a non-empty str or bytes")
     return material
