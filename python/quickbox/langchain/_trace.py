@@ -42,12 +42,12 @@ class PolicyTracedTool(StructuredTool):
 
     policy_source: Any = Field(default=None, exclude=True)
 
-    def run(self, tool_input: Any, verbose: bool | None = None, start_color: str | None = "green",  # noqa: FBT001
+    def run(self, tool_input: Any, verbose: bool | None = None, start_color: str | None = "green",
             color: str | None = "green", callbacks: Callbacks = None, **kwargs: Any) -> Any:
         return super().run(tool_input, verbose, start_color, color,
                            _with_twins(callbacks, self._policy(), CallbackManager), **kwargs)
 
-    async def arun(self, tool_input: Any, verbose: bool | None = None, start_color: str | None = "green",  # noqa: FBT001
+    async def arun(self, tool_input: Any, verbose: bool | None = None, start_color: str | None = "green",
                    color: str | None = "green", callbacks: Callbacks = None, **kwargs: Any) -> Any:
         return await super().arun(tool_input, verbose, start_color, color,
                                   _with_twins(callbacks, self._policy(), AsyncCallbackManager), **kwargs)
@@ -82,7 +82,10 @@ def _is_tracer(handler: BaseCallbackHandler) -> bool:
 
 def _twin(tracer: BaseCallbackHandler, policy: TracePolicy) -> BaseCallbackHandler:
     tracer_class: Any = type(tracer)
-    cls = _twin_class(tracer_class, policy)
+    try:
+        cls = _twin_class(tracer_class, policy)
+    except TypeError:  # a processor that cannot be hashed: the class is made for this run only
+        cls = _twin_class.__wrapped__(tracer_class, policy)
     twin: BaseCallbackHandler = object.__new__(cls)
     twin.__dict__ = tracer.__dict__  # the very same state: runs, ids and settings stay shared
     return twin

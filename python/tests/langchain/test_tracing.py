@@ -157,6 +157,31 @@ async def test_the_policy_applies_to_the_eval_run_under_ainvoke_too() -> None:
     assert last_tool_content(state) == '<result>RESULT-MARKER</result>'
 
 
+@pytest.mark.filterwarnings("ignore:astream_log is deprecated")
+async def test_the_applications_own_streams_are_not_traces_and_see_the_program_and_result() -> None:
+    agent = _agent(PROGRAM, middleware=CodeInterpreterMiddleware(ptc=["send_email"], trace_policy=HIDDEN))
+    started = [event["data"].get("input") async for event in agent.astream_events(user("go"), thread("a"),
+                                                                                 version="v2")
+               if event["event"] == "on_tool_start" and event["name"] == "eval"]
+    assert started == [{"code": PROGRAM}]
+    logged = [op["value"] async for patch in agent.astream_log(user("go"), thread("b"), include_names=["eval"])
+              for op in patch.ops if op["path"].startswith("/logs/eval") and op["path"].endswith("/final_output")]
+    assert "RESULT-MARKER" in str(logged)  # astream_log's handler is a tracer, but feeds the caller's stream
+
+
+def test_a_processor_that_cannot_be_hashed_still_applies() -> None:
+    class Summary:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, value: Any) -> Any:
+            return {"chars": len(value["code"])}
+
+    recorder = Recorder()
+    _approve_run(_agent(PROGRAM, trace_policy=TracePolicy(process_inputs=Summary())),
+                 {**thread("t"), "callbacks": [recorder]})
+    assert [r["inputs"] for r in recorder.runs("eval")] == [{"chars": len(PROGRAM)}] * 2
+
+
 def test_a_processor_that_fails_records_nothing_rather_than_the_program() -> None:
     def broken(value: Any) -> Any:
         raise RuntimeError("summarizer is down")
