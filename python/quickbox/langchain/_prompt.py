@@ -39,8 +39,13 @@ class PromptSettings:
     max_subagent_calls: int | None
 
 
+_INTERPRETER = {"thread": "a persistent, sandboxed interpreter",
+                "turn": "a sandboxed interpreter that persists within a turn",
+                "call": "a fresh, sandboxed interpreter"}
+
+
 def eval_tool_description(mode: Mode) -> str:
-    return ("Runs JavaScript in a sandboxed interpreter and returns its console output and the value "
+    return (f"Runs JavaScript in {_INTERPRETER[mode]} and returns its console output and the value "
             f"of its last expression. {_PERSISTENCE[mode]} No filesystem, network or timers; "
             "top-level `await` works.")
 
