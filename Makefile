@@ -85,7 +85,9 @@ soak: build
 # and staged with the package sources in $(ASAN_BUILD)/site, and the CLI goes where pip would put
 # it, the venv's bin/ (python/tests/test_cli.py runs it); python itself is not instrumented, so
 # libasan is preloaded, with leak detection off (the interpreter never frees much of its own memory
-# at exit, which would drown real reports). Slow; not part of `make test`.
+# at exit, which would drown real reports), and libstdc++ with it: python does not link it, and
+# ASan's __cxa_throw interceptor must find the real one at start-up or the extension's first C++
+# exception aborts. Slow; not part of `make test`.
 ASAN_BUILD ?= build-asan
 ASAN_VENV ?= $(ASAN_BUILD)/venv
 SANITIZERS ?= address,undefined
@@ -105,7 +107,7 @@ test-asan: deps
 	cp $(ASAN_BUILD)/quickbox $(ASAN_VENV)/bin/
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=$(ASAN_OPTIONS_CPP) $(ASAN_ENV) ctest --output-on-failure -j $(JOBS); \
 	  cpp=$$?; cd $(CURDIR) && \
-	  LD_PRELOAD=$$($(CXX) -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(ASAN_ENV) \
+	  LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(ASAN_ENV) \
 	  PYTHONPATH=$(abspath $(ASAN_BUILD))/site $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider; \
 	  py=$$?; echo "test-asan: ctest exit $$cpp, pytest exit $$py"; test $$cpp = 0 && test $$py = 0
 
