@@ -118,7 +118,8 @@ enum class ValueDisplay {
 
 /// Prints a result: console lines, then the value (stdout) or the error (stderr), then the audit
 /// log when one is given (stderr); in JSON mode one envelope object on stdout instead, with the
-/// audit log as "audit". Returns the exit code for it. Not for Suspended results.
+/// audit log as "audit". Returns the exit code for it. Not for Suspended results. In text mode
+/// the value prints as Result::display: evaluate with EvalOptions::display.
 int report(const Result &result, bool json, ValueDisplay display, uint64_t console_limit,
            const std::vector<AuditEntry> *audit = nullptr);
 
@@ -134,11 +135,12 @@ struct SuspensionNote {
 /// when the state was not saved, an error saying to pass --suspend-to (stderr); in JSON mode one
 /// envelope object {"suspended", "state", "pending", "console", ...} on stdout. Returns
 /// kExitSuspended.
-int report_suspension(const Result &result, const SuspensionNote &note, bool json, uint64_t console_limit,
-                      const std::vector<AuditEntry> *audit = nullptr);
+int report_suspension(Sandbox &sandbox, const Result &result, const SuspensionNote &note, bool json,
+                      uint64_t console_limit, const std::vector<AuditEntry> *audit = nullptr);
 
-/// "#3 ask('Publish?')": a pending call for people, its arguments shortened when long.
-std::string describe_call(const PendingCall &call);
+/// "#3 ask('Publish?')": a pending call for people, its arguments as util.inspect shows them
+/// (formatted by `sandbox`, or as JSON when there is none), shortened when long.
+std::string describe_call(const PendingCall &call, Sandbox *sandbox);
 
 /// 'text', for names and paths inside messages.
 inline std::string in_quotes(std::string_view text) {

@@ -235,7 +235,9 @@ std::string byte_count(uint64_t bytes) {
   return out.str();
 }
 
-void print_inspection_text(const std::string &path, const SnapshotInfo &info, const std::string &engine_build) {
+/// `shower` formats the pending calls' arguments (null: they show as JSON).
+void print_inspection_text(const std::string &path, const SnapshotInfo &info, const std::string &engine_build,
+                           Sandbox *shower) {
   std::cout << path << ": quickbox state, format version " << info.format_version << ", "
             << (info.signed_ ? "signed (HMAC-SHA256)" : "not signed") << '\n';
   std::cout << "guest build   " << info.guest_build_id;
@@ -266,7 +268,7 @@ void print_inspection_text(const std::string &path, const SnapshotInfo &info, co
   if (info.pending.empty()) return;
   std::cout << "pending calls\n";
   for (const PendingCall &call : info.pending)
-    std::cout << "  " << describe_call(call) << (call.needs_approval ? "  needs approval" : "  waits for an answer")
+    std::cout << "  " << describe_call(call, shower) << (call.needs_approval ? "  needs approval" : "  waits for an answer")
               << '\n';
 }
 
@@ -328,7 +330,7 @@ int suspend(Sandbox &sandbox, const Result &result, const Options &options,
     note.resume_command = "quickbox resume " + shell_word(*destination) + " --caps " + shell_word(*options.caps_file);
     if (options.key_file) note.resume_command += " --key-file " + shell_word(*options.key_file);
   }
-  return report_suspension(result, note, options.json, options.sandbox.limits.console_bytes,
+  return report_suspension(sandbox, result, note, options.json, options.sandbox.limits.console_bytes,
                            options.audit ? &sandbox.audit_log() : nullptr);
 }
 
@@ -365,6 +367,10 @@ int run_resume(const Options &options) {
     claim.release();  // after the new state (or the deletion) is in place
     return exit_code;
   }
+  if (result.ok() && !result.display && !options.json) {
+    // The program was started with --json, which asks for no text; this resume prints one.
+    if (auto text = sandbox.value().format(result.value(), EvalOptions::Display::NodePrint)) result.display = text.value();
+  }
   int exit_code = report(result, options.json, ValueDisplay::NodePrintUnlessUndefined,
                          options.sandbox.limits.console_bytes, options.audit ? &sandbox.value().audit_log() : nullptr);
   if (options.consume) consume_state(state_file);
@@ -381,13 +387,16 @@ int run_inspect(const Options &options) {
   auto info = inspect_snapshot(std::get<std::vector<uint8_t>>(state),
                                RestoreOptions{.hmac_key = std::get<std::vector<uint8_t>>(key)});
   if (!info) return refused_state(state_file, info.error(), options);
-  // Only an engine knows which guest build this binary runs; starting one runs no JavaScript.
+  // Only an engine knows which guest build this binary runs; starting one runs no JavaScript. A
+  // fresh sandbox (not the state's: that is not run) formats the pending calls' arguments.
   auto engine = start_engine(options);
   std::string engine_build = engine ? engine.value().info().guest_build_id : "";
   if (options.json) {
     print_inspection_json(state_file, info.value(), engine_build);
   } else {
-    print_inspection_text(state_file, info.value(), engine_build);
+    auto shower = engine ? Sandbox::create(engine.value(), sandbox_options(options, nullptr))
+                         : Expected<Sandbox>(engine.error());
+    print_inspection_text(state_file, info.value(), engine_build, shower ? &shower.value() : nullptr);
   }
   return kExitOk;
 }

@@ -38,3 +38,5 @@ pkg_check_modules(CBOR REQUIRED IMPORTED_TARGET libcbor)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 find_package(OpenSSL REQUIRED)
 find_package(Threads REQUIRED)
+# JSON text (src/json.cc): Debian's nlohmann-json3-dev, header-only.
+find_package(nlohmann_json 3.11 REQUIRED)

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev cmake ninja-build pkg-config make
-          libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev
+          libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev nlohmann-json3-dev
           python3 python3-venv
           postgresql-15)  # the server binaries the LangChain integration tests start a throwaway cluster with
 missing=()

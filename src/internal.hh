@@ -123,7 +123,7 @@ struct GuestExports {
   size_t memory = SIZE_MAX;
   size_t stack_pointer = SIZE_MAX;
   size_t exchange = SIZE_MAX, reserve = SIZE_MAX, configure = SIZE_MAX, eval = SIZE_MAX,
-         call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, run_jobs = SIZE_MAX,
+         call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, format = SIZE_MAX, run_jobs = SIZE_MAX,
          memory_usage = SIZE_MAX, bootstrap = SIZE_MAX, initialize = SIZE_MAX,
          define_capability = SIZE_MAX, settle = SIZE_MAX, resume = SIZE_MAX, abandon = SIZE_MAX;
 };

@@ -138,6 +138,7 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
   fn.call = get(e.call).of.func;
   fn.get_global = get(e.get_global).of.func;
   fn.set_global = get(e.set_global).of.func;
+  fn.format = get(e.format).of.func;
   fn.run_jobs = get(e.run_jobs).of.func;
   fn.memory_usage = get(e.memory_usage).of.func;
   fn.define_capability = get(e.define_capability).of.func;
@@ -447,18 +448,21 @@ Result Sandbox::Impl::read_reply(int32_t status) {
   size_t size = wasmtime_memory_data_size(context, &host.memory);
   if (uint64_t{ex.output_ptr} + ex.output_len > size)
     return Result::failure(make_error(ErrorKind::Internal, "the guest replied with a buffer outside its memory"));
+  // A display reply holds a value and its text, each within the result limit.
+  uint64_t result_bytes = options.limits.result_bytes * (status == QB_STATUS_DISPLAY ? 2 : 1);
   DecodeLimits limits{.max_depth = options.limits.max_depth + 2,
-                      .max_bytes = options.limits.result_bytes + (1u << 20),
+                      .max_bytes = result_bytes + (1u << 20),
                       .max_bigint_bytes = options.limits.bigint_bytes};
   Decoded decoded = decode_cbor({base + ex.output_ptr, ex.output_len}, limits);
   if (!decoded.ok)
     return Result::failure(make_error(ErrorKind::Internal, "malformed reply from the guest: " + decoded.error));
   if (status == QB_STATUS_DONE) return Result::done(std::move(decoded.value));
   if (status == QB_STATUS_DISPLAY) {
-    if (!decoded.value.is_string())
+    const Value &pair = decoded.value;
+    if (!pair.is_array() || pair.as_array().size() != 2 || !pair.as_array()[1].is_string())
       return Result::failure(make_error(ErrorKind::Internal, "malformed display reply from the guest"));
-    Result shown = Result::done(Value());
-    shown.display = decoded.value.as_string();
+    Result shown = Result::done(pair.as_array()[0]);
+    shown.display = pair.as_array()[1].as_string();
     return shown;
   }
   const Value &v = decoded.value;
@@ -698,6 +702,23 @@ Result Sandbox::set_global(std::string_view name, const Value &value) {
   if (auto err = s.write_input({name, as_text(payload)})) return Result::failure(*err);
   return s.run_simple(s.fn.set_global,
                       {static_cast<uint32_t>(name.size()), static_cast<uint32_t>(payload.size())});
+}
+
+Expected<std::string> Sandbox::format(const Value &value, EvalOptions::Display style) {
+  Impl &s = *impl_;
+  OperationGuard guard(s, "format()", internal::Access::Exclusive);
+  if (guard.refused()) return *guard.refused();
+  if (s.discarded) return s.discarded_result().error();
+  if (style == EvalOptions::Display::None)
+    return make_error(ErrorKind::InvalidInput, "format() needs a style: Display::NodePrint or Display::Inspect");
+  std::vector<uint8_t> payload;
+  if (auto err = encode_payload(value, payload)) return *err;
+  if (auto err = s.write_input({as_text(payload)})) return *err;
+  uint32_t flags = style == EvalOptions::Display::Inspect ? QB_EVAL_DISPLAY_INSPECT : QB_EVAL_DISPLAY_PRINT;
+  Result r = s.run_simple(s.fn.format, {static_cast<uint32_t>(payload.size()), flags});
+  if (!r.ok()) return r.error();
+  if (!r.value().is_string()) return make_error(ErrorKind::Internal, "malformed format reply from the guest");
+  return r.value().as_string();
 }
 
 Result Sandbox::run_jobs() {

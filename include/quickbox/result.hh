@@ -102,8 +102,9 @@ class Result {
   /// The calls a Suspended result waits on; throws std::bad_variant_access otherwise.
   const std::vector<PendingCall> &pending() const { return std::get<Suspension>(outcome_).pending; }
 
-  /// Set on a Done result when EvalOptions::display was asked for and the final value could not
-  /// leave the sandbox as data: its text, formatted inside the sandbox (value() is then undefined).
+  /// Set on a Done result when EvalOptions::display was asked for: the final value's text,
+  /// formatted inside the sandbox. value() holds the value as data too, or undefined when it could
+  /// not leave the sandbox (a function, a Map, a cycle...).
   std::optional<std::string> display;
   /// Console lines captured during the operation, in order.
   std::vector<ConsoleLine> console;
