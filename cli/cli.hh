@@ -254,6 +254,11 @@ Expected<Engine> start_engine(const Options &options);
 /// Explains a failure to create (or restore) a sandbox; returns the exit code for it.
 int setup_failure(const Error &error, const Options &options);
 
+/// The error's message naming the setting it is about as the command line sets it ("--memory",
+/// "--key-file FILE", the manifest's "allow_all_three_labels": true); the library's name stays for
+/// settings the command line does not offer.
+std::string in_cli_words(const Error &error);
+
 /// The largest file the command line reads whole (a state, a key, a manifest): no legitimate one
 /// comes near it, and it keeps an endless file (/dev/zero) from exhausting memory.
 inline constexpr uint64_t kMaxInputFileBytes = uint64_t{1} << 30;

@@ -87,8 +87,7 @@ std::variant<std::vector<uint8_t>, UsageError> read_state(const std::string &pat
 int refused_state(const std::string &path, const Error &error, const Options &options) {
   std::string context = "cannot use the state in '" + path + "'";
   Error shown = error;
-  if (!options.key_file && error.message.find("it is signed") != std::string::npos)
-    shown.message += "; quickbox takes it as --key-file FILE";
+  shown.message = in_cli_words(error);
   return report_failure(context, shown, options.json);
 }
 

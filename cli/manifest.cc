@@ -252,10 +252,9 @@ std::optional<UsageError> register_capabilities(Sandbox &sandbox, const Manifest
   for (const CapabilitySpec &spec : manifest.capabilities) {
     Status status = sandbox.register_capability(make_capability(spec));
     if (status) continue;
-    std::string message = manifest.file + ": capability " + in_quotes(spec.name) + " was refused: " + status.error().message;
-    if (message.find("rule of two") != std::string::npos)
-      message += " (in a manifest: \"allow_all_three_labels\": true)";
-    return UsageError{message};
+    const Error &error = status.error();
+    return UsageError{manifest.file + ": capability " + in_quotes(spec.name) +
+                      " was refused: " + in_cli_words(error)};
   }
   return std::nullopt;
 }

@@ -188,7 +188,7 @@ inline constexpr int64_t kMaxClockStartMs = 10'000'000'000'000;
 inline constexpr int64_t kMaxClockStepUs = 3'600'000'000;
 /// The largest Limits::stack_bytes: the guest's stack less a safety margin.
 uint32_t max_stack_bytes();
-/// InvalidInput unless value lies within 1 ms and kMaxDuration; the message names `name`.
-std::optional<Error> check_duration(std::chrono::milliseconds value, const char *name);
+/// InvalidInput unless value lies within 1 ms and kMaxDuration; the error is about `setting`.
+std::optional<Error> check_duration(std::chrono::milliseconds value, Setting setting);
 
 }  // namespace quickbox::internal

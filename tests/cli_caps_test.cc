@@ -82,6 +82,7 @@ TEST_P(CliCapsManifestError, IsAUsageErrorNamingTheFileAndTheField) {
   EXPECT_EQ(r.out, "");
   EXPECT_TRUE(contains(r.err, caps)) << r;
   for (const std::string &text : GetParam().mentions) EXPECT_TRUE(contains(r.err, text)) << text << "\n" << r;
+  EXPECT_FALSE(contains(r.err, "::")) << "the library's C++ names are the manifest's fields: " << r;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -135,7 +136,7 @@ INSTANTIATE_TEST_SUITE_P(
             "read": {"handler": "echo", "labels": ["sensitive_data"]},
             "fetch": {"handler": "echo", "labels": ["untrusted_input"]},
             "send": {"handler": "echo", "labels": ["external_effect"]}}})",
-                     {"rule of two", "allow_all_three_labels"}}),
+                     {"rule of two", "or set \"allow_all_three_labels\": true in the manifest to accept the risk"}}),
     [](const auto &info) { return std::string(info.param.name); });
 
 TEST_F(CliCaps, AllThreeLabelsAreAcceptedWhenTheManifestOptsIn) {
