@@ -151,7 +151,6 @@ std::optional<UsageError> check_manifest_covers(const SnapshotInfo &info, const 
 
 /// Applies --answer, --approve and --deny to the restored sandbox.
 std::optional<UsageError> settle_calls(Sandbox &sandbox, const Options &options) {
-  std::vector<PendingCall> pending = sandbox.pending_calls();
   auto failed = [](uint32_t id, const Status &status) -> std::optional<UsageError> {
     if (status) return std::nullopt;
     return UsageError{"cannot settle call " + std::to_string(id) + ": " + status.error().message};
@@ -160,20 +159,8 @@ std::optional<UsageError> settle_calls(Sandbox &sandbox, const Options &options)
     if (auto error = failed(answer.call_id, sandbox.resolve(answer.call_id, answer.value))) return error;
   for (uint32_t id : options.approvals)
     if (auto error = failed(id, sandbox.approve(id))) return error;
-  for (const Denial &denial : options.denials) {
-    auto call = std::find_if(pending.begin(), pending.end(),
-                             [&](const PendingCall &c) { return c.call_id == denial.call_id; });
-    Status status = std::monostate{};
-    if (call != pending.end() && !call->needs_approval) {
-      // An ask call rejects the way a denied approval does, so the program handles both alike.
-      std::string message = "the call to " + in_quotes(call->capability) + " was denied" +
-                            (denial.reason.empty() ? "" : ": " + denial.reason);
-      status = sandbox.reject(denial.call_id, message);
-    } else {
-      status = sandbox.deny(denial.call_id, denial.reason);
-    }
-    if (auto error = failed(denial.call_id, status)) return error;
-  }
+  for (const Denial &denial : options.denials)
+    if (auto error = failed(denial.call_id, sandbox.deny(denial.call_id, denial.reason))) return error;
   return std::nullopt;
 }
 

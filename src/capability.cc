@@ -799,8 +799,11 @@ Status Sandbox::deny(uint32_t call_id, std::string reason) {
   Value error = ErrorValue{.name = "Error", .message = message, .stack = ""};
   bool ok = false;
   auto payload = encode_for_guest(error, ok);
-  return answer(s, call_id, HostCall::State::AwaitingApproval, false, error, std::move(payload), CallOutcome::Denied,
-                message);
+  // A call waiting for an answer is denied as one waiting for approval is: the program sees the
+  // same error either way, and a person's "no" needs no second word.
+  HostCall::State waiting = call && call->state == HostCall::State::AwaitingExternal ? HostCall::State::AwaitingExternal
+                                                                                      : HostCall::State::AwaitingApproval;
+  return answer(s, call_id, waiting, false, error, std::move(payload), CallOutcome::Denied, message);
 }
 
 Status Sandbox::approve(uint32_t call_id) {

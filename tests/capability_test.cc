@@ -576,6 +576,23 @@ TEST(CapabilityApproval, ADeniedCallRejectsInJsSayingSo) {
   EXPECT_NE(find_audit(sandbox, "pay", CallOutcome::Denied), nullptr);
 }
 
+TEST(CapabilityApproval, ACallWaitingForAnAnswerIsDeniedTheSameWay) {
+  // One word for a person's "no", whatever the call waits for (the CLI's --deny, Python's deny()).
+  Sandbox sandbox = make_sandbox();
+  register_ok(sandbox, Capability::external("ask"));
+  Result r = sandbox.eval("try { await ask('publish?') } catch (e) { [e.name, e.message] }");
+  ASSERT_TRUE(r.is_suspended()) << describe(r);
+  ASSERT_FALSE(r.pending()[0].needs_approval);
+  ASSERT_TRUE(sandbox.deny(r.pending()[0].call_id, "not today").ok());
+  Result resumed = sandbox.resume();
+  ASSERT_TRUE(resumed.ok()) << describe(resumed);
+  EXPECT_EQ(resumed.value(), Value(Value::Array{"Error", "the call to 'ask' was denied: not today"}));
+  EXPECT_NE(find_audit(sandbox, "ask", CallOutcome::Denied), nullptr);
+  Status again = sandbox.deny(r.pending()[0].call_id);
+  ASSERT_FALSE(again.ok()) << "a settled call cannot be denied";
+  EXPECT_TRUE(contains(again.error().message, "no pending call")) << again.error().message;
+}
+
 // ---- Policy: the rule of two -----------------------------------------------------------------------
 
 TEST(CapabilityRuleOfTwo, AllThreeLabelsTogetherAreRefusedNamingTheCapabilities) {

@@ -221,7 +221,9 @@ class Sandbox {
                 CallOutcome outcome = CallOutcome::Error);
   /// Approves a call of a requires_approval capability: its handler runs on resume().
   Status approve(uint32_t call_id);
-  /// Denies a call: it rejects in JS with an error saying it was denied (and why).
+  /// Denies a call waiting for approval or for an answer: it rejects in JS with an Error saying
+  /// it was denied (and why), "the call to 'publish' was denied: not today". The audit log
+  /// records it as denied.
   Status deny(uint32_t call_id, std::string reason = "");
   /// Continues a suspended evaluation after calls were settled or approved. Returns Done, Error,
   /// or Suspended again.
