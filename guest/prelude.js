@@ -64,8 +64,9 @@
 
   const breakLength = 80, maxDepth = 2, maxArrayLength = 100, maxStringLength = 10000, compact = 3;
   const minLineWidth = 16;  // Node's kMinLineWidth: shorter strings are never split over lines
-  // BigInts with more magnitude print exactly in hexadecimal: decimal conversion takes quadratic
-  // time, and printing a value should cost time linear in its size (docs/limits.md).
+  // BigInts with more magnitude (1 KiB) print exactly in hexadecimal: decimal conversion takes
+  // quadratic time, and printing a value should cost time linear in its size (docs/limits.md; the
+  // host's JSON text keeps the same bound, kDecimalBigIntMaxBytes in src/bigint.hh).
   const decimalBigIntMaxHexDigits = 2 * 1024;
 
   // Node's strEscape: picks ' unless the text holds one (then ", then `), and escapes the rest.

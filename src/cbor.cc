@@ -452,14 +452,7 @@ class CborReader {
       stack_.push_back(Frame{Frame::Kind::Error, count, {}, {}, {}, {}, {}});
       return;
     }
-    if (!enter_container()) return;
-    if (count == 0) {
-      deliver(Value(Value::Array{}));
-      return;
-    }
-    stack_.push_back(Frame{Frame::Kind::Array, count, {}, {}, {}, {}, {}});
-    stack_.back().array.reserve(std::min(count, kMaxReserve));
-    depth_++;
+    open_container(Frame::Kind::Array, count);
   }
 
   void on_map(size_t count) {
@@ -469,13 +462,23 @@ class CborReader {
            std::to_string(bytes_after_head()) + " bytes)");
       return;
     }
+    open_container(Frame::Kind::Map, count);
+  }
+
+  /// Opens an array or a map of `count` items; an empty one is complete at once.
+  void open_container(Frame::Kind kind, size_t count) {
     if (!enter_container()) return;
+    const bool array = kind == Frame::Kind::Array;
     if (count == 0) {
-      deliver(Value(Value::Object{}));
+      deliver(array ? Value(Value::Array{}) : Value(Value::Object{}));
       return;
     }
-    stack_.push_back(Frame{Frame::Kind::Map, count, {}, {}, {}, {}, {}});
-    stack_.back().object.reserve(std::min(count, kMaxReserve));
+    stack_.push_back(Frame{kind, count, {}, {}, {}, {}, {}});
+    if (array) {
+      stack_.back().array.reserve(std::min(count, kMaxReserve));
+    } else {
+      stack_.back().object.reserve(std::min(count, kMaxReserve));
+    }
     depth_++;
   }
 
