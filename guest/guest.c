@@ -486,9 +486,10 @@ static JSValue text_of(JSValueConst value, bool inspect) {
 
 /* Formats a thrown non-Error value (throw "x", throw {code: 1}) the way console.log would, or,
  * for an evaluation printed for people, as util.inspect does (Node's REPL says `Uncaught 'x'`);
- * bounded like an error message. A thrown string is its own text (no copy to format it). */
+ * bounded like an error message. For console.log a thrown string is its own text (no copy). */
 static qb_text describe_thrown(JSValueConst value) {
-  JSValue text = JS_IsString(value) && !reply_display ? JS_DupValue(ctx, value) : text_of(value, reply_display != 0);
+  JSValue text = JS_IsString(value) && !reply_display ? JS_DupValue(ctx, value)
+                                                      : text_of(value, reply_display != 0);
   qb_text out;
   if (!JS_IsException(text) && qb_bounded_text(ctx, text, QB_ERROR_MESSAGE_MAX_CHARS, &out))
     return out;
