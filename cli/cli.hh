@@ -139,7 +139,8 @@ enum class ValueDisplay {
 
 /// Prints a result: console lines, then the value (stdout) or the error (stderr), then the audit
 /// log when one is given (stderr); in JSON mode one envelope object on stdout instead, with the
-/// audit log as "audit". Returns the exit code for it. Not for Suspended results.
+/// audit log as "audit". Returns the exit code for it. Not for Suspended results. In text mode
+/// the value prints as Result::display: evaluate with EvalOptions::display.
 int report(const Result &result, bool json, ValueDisplay display, uint64_t console_limit,
            const std::vector<AuditEntry> *audit = nullptr);
 
@@ -155,15 +156,16 @@ struct SuspensionNote {
 /// when the state was not saved, an error saying to pass --suspend-to (stderr); in JSON mode one
 /// envelope object {"suspended", "state", "pending", "console", ...} on stdout. Returns
 /// kExitSuspended.
-int report_suspension(const Result &result, const SuspensionNote &note, bool json, uint64_t console_limit,
-                      const std::vector<AuditEntry> *audit = nullptr);
+int report_suspension(Sandbox &sandbox, const Result &result, const SuspensionNote &note, bool json,
+                      uint64_t console_limit, const std::vector<AuditEntry> *audit = nullptr);
 
 /// Prints a result's console lines (stdout, or stderr for warn and error) and a notice of what
 /// was dropped past the limit, as report() does in text mode.
 void print_console(const Result &result, uint64_t console_limit);
 
-/// "#3 ask('Publish?')": a pending call for people, its arguments shortened when long.
-std::string describe_call(const PendingCall &call);
+/// "#3 ask('Publish?')": a pending call for people, its arguments as util.inspect shows them
+/// (formatted by `sandbox`, or as JSON when there is none), shortened when long.
+std::string describe_call(const PendingCall &call, Sandbox *sandbox);
 
 /// 'text', for names and paths inside messages.
 inline std::string in_quotes(std::string_view text) {
@@ -277,6 +279,11 @@ Expected<Engine> start_engine(const Options &options);
 /// Explains a failure to create (or restore) a sandbox; returns the exit code for it.
 int setup_failure(const Error &error, const Options &options);
 
+/// The error's message naming the setting it is about as the command line sets it ("--memory",
+/// "--key-file FILE", the manifest's "allow_all_three_labels": true); the library's name stays for
+/// settings the command line does not offer.
+std::string in_cli_words(const Error &error);
+
 /// The largest file the command line reads whole (a state, a key, a manifest): no legitimate one
 /// comes near it, and it keeps an endless file (/dev/zero) from exhausting memory.
 inline constexpr uint64_t kMaxInputFileBytes = uint64_t{1} << 30;
@@ -311,9 +318,6 @@ int run_inspect(const Options &options);
 /// code.
 int run_repl(Sandbox &sandbox, const Options &options);
 
-/// Denies a pending call of either kind: deny() for an approval, and for an ask call a rejection
-/// worded the same way, so the program handles both alike. reason may be empty.
-Status deny_call(Sandbox &sandbox, const PendingCall &call, const std::string &reason);
 
 // ---- The repl's terminal and completion (line_editor.cc, completion.cc) ------------------------
 

@@ -59,7 +59,7 @@ struct FileDescriptor {
 /// relative, and never going up with "..".
 void check_requested_path(const std::string &requested, const std::string &capability) {
   if (requested.empty() || requested.find('\0') != std::string::npos)
-    throw CapabilityError(capability + " expects a file name, got " + inspect(Value(requested)), "TypeError");
+    throw CapabilityError(capability + " expects a file name, got " + to_json(Value(requested)), "TypeError");
   fs::path relative(requested);
   if (relative.is_absolute())
     throw CapabilityError(in_quotes(requested) + " is an absolute path; " + capability +
@@ -130,7 +130,7 @@ std::string not_regular(mode_t mode) {
 Value read_text(const fs::path &root, uint64_t max_bytes, const std::string &capability, std::span<const Value> args) {
   if (args.empty() || !args[0].is_string())
     throw CapabilityError(capability + " expects a file name (a string), got " +
-                              (args.empty() ? std::string("nothing") : inspect(args[0])),
+                              (args.empty() ? std::string("nothing") : to_json(args[0])),
                           "TypeError");
   const std::string &requested = args[0].as_string();
   FileDescriptor file = open_inside(root, requested, capability);

@@ -355,7 +355,7 @@ class Repl {
     for (const PendingCall &call : pending) {
       if (!settle_with_person(call)) {
         Status abandoned = sandbox_.abandon();
-        std::cerr << "quickbox: the evaluation was abandoned: " << describe_call(call) << " was not settled"
+        std::cerr << "quickbox: the evaluation was abandoned: " << describe_call(call, &sandbox_) << " was not settled"
                   << (abandoned ? "" : " (" + abandoned.error().message + ")") << '\n';
         return false;
       }
@@ -364,7 +364,7 @@ class Repl {
   }
 
   bool settle_with_person(const PendingCall &call) {
-    note() << describe_call(call) << (call.needs_approval ? " needs approval" : " waits for an answer") << '\n'
+    note() << describe_call(call, &sandbox_) << (call.needs_approval ? " needs approval" : " waits for an answer") << '\n'
            << std::flush;
     for (;;) {
       LineEditor::Line line =
@@ -374,9 +374,9 @@ class Repl {
       Status settled = std::monostate{};
       if (call.needs_approval) {
         settled = text == "y" || text == "Y" || text == "yes" ? sandbox_.approve(call.call_id)
-                                                             : deny_call(sandbox_, call, "");
+                                                             : sandbox_.deny(call.call_id, "");
       } else if (text.empty()) {
-        settled = deny_call(sandbox_, call, "");
+        settled = sandbox_.deny(call.call_id, "");
       } else {
         Decoded answer = parse_json(text);
         if (!answer.ok) {
@@ -387,7 +387,7 @@ class Repl {
         settled = sandbox_.resolve(call.call_id, answer.value);
       }
       if (settled) return true;
-      std::cerr << "quickbox: cannot settle " << describe_call(call) << ": " << settled.error().message << '\n';
+      std::cerr << "quickbox: cannot settle " << describe_call(call, &sandbox_) << ": " << settled.error().message << '\n';
     }
   }
 

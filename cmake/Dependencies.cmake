@@ -43,3 +43,5 @@ if(QUICKBOX_BUILD_CLI)
 endif()
 find_package(OpenSSL REQUIRED)
 find_package(Threads REQUIRED)
+# JSON text (src/json.cc): Debian's nlohmann-json3-dev, header-only.
+find_package(nlohmann_json 3.11 REQUIRED)

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev cmake ninja-build pkg-config make
-          libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev
+          libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev nlohmann-json3-dev
           libedit-dev  # the repl's line editing (BSD licence; readline's GPL would not fit)
           tmux         # the repl's tests type into a real terminal through it
           python3 python3-venv

@@ -158,7 +158,7 @@ std::optional<Error> check_capability(const Capability &c) {
   if (c.policy.max_in_flight && *c.policy.max_in_flight == 0)
     return invalid("capability " + quoted(c.name) + ": max_in_flight must be at least 1");
   if (c.policy.call_timeout)
-    if (auto err = internal::check_duration(*c.policy.call_timeout, "CapabilityPolicy::call_timeout")) {
+    if (auto err = internal::check_duration(*c.policy.call_timeout, Setting::CallTimeout)) {
       err->message = "capability " + quoted(c.name) + ": " + err->message;
       return err;
     }
@@ -184,8 +184,10 @@ std::optional<Error> Sandbox::Impl::check_rule_of_two(const Capability &extra) c
   std::string message = "rule of two: this sandbox's capabilities would together hold all three labels (";
   for (int i = 0; i < 3; i++)
     message += std::string(i ? ", " : "") + label_names[i] + ": " + quoted(holders[i]);
-  message += "); drop one, or set SandboxOptions::allow_all_three_labels to accept the risk";
-  return invalid(std::move(message));
+  message += "); drop one, or set " + std::string(to_string(Setting::AllowAllThreeLabels)) + " to accept the risk";
+  Error error = invalid(std::move(message));
+  error.setting = Setting::AllowAllThreeLabels;
+  return error;
 }
 
 Status Sandbox::register_capability(Capability capability) {
@@ -803,8 +805,11 @@ Status Sandbox::deny(uint32_t call_id, std::string reason) {
   Value error = ErrorValue{.name = "Error", .message = message, .stack = ""};
   bool ok = false;
   auto payload = encode_for_guest(error, ok);
-  return answer(s, call_id, HostCall::State::AwaitingApproval, false, error, std::move(payload), CallOutcome::Denied,
-                message);
+  // A call waiting for an answer is denied as one waiting for approval is: the program sees the
+  // same error either way, and a person's "no" needs no second word.
+  HostCall::State waiting = call && call->state == HostCall::State::AwaitingExternal ? HostCall::State::AwaitingExternal
+                                                                                      : HostCall::State::AwaitingApproval;
+  return answer(s, call_id, waiting, false, error, std::move(payload), CallOutcome::Denied, message);
 }
 
 Status Sandbox::approve(uint32_t call_id) {

@@ -141,7 +141,7 @@ struct GuestExports {
   size_t memory = SIZE_MAX;
   size_t stack_pointer = SIZE_MAX;
   size_t exchange = SIZE_MAX, reserve = SIZE_MAX, configure = SIZE_MAX, eval = SIZE_MAX,
-         call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, run_jobs = SIZE_MAX,
+         call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, format = SIZE_MAX, run_jobs = SIZE_MAX,
          memory_usage = SIZE_MAX, bootstrap = SIZE_MAX, initialize = SIZE_MAX,
          define_capability = SIZE_MAX, settle = SIZE_MAX, resume = SIZE_MAX, abandon = SIZE_MAX;
 };
@@ -206,7 +206,7 @@ inline constexpr int64_t kMaxClockStartMs = 10'000'000'000'000;
 inline constexpr int64_t kMaxClockStepUs = 3'600'000'000;
 /// The largest Limits::stack_bytes: the guest's stack less a safety margin.
 uint32_t max_stack_bytes();
-/// InvalidInput unless value lies within 1 ms and kMaxDuration; the message names `name`.
-std::optional<Error> check_duration(std::chrono::milliseconds value, const char *name);
+/// InvalidInput unless value lies within 1 ms and kMaxDuration; the error is about `setting`.
+std::optional<Error> check_duration(std::chrono::milliseconds value, Setting setting);
 
 }  // namespace quickbox::internal

@@ -130,7 +130,7 @@ struct Sandbox::Impl : internal::HostCallSink {
   wasmtime_context_t *context = nullptr;
   wasmtime_instance_t instance{};
   struct {
-    wasmtime_func_t reserve, configure, eval, call, get_global, set_global, run_jobs, memory_usage,
+    wasmtime_func_t reserve, configure, eval, call, get_global, set_global, format, run_jobs, memory_usage,
         define_capability, settle, resume, abandon;
   } fn{};
   wasmtime_global_t stack_pointer{};

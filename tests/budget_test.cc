@@ -379,13 +379,13 @@ TEST(HostMemory, PendingCallArgumentsCountAgainstTheHostMemoryBudget) {
     ({ refused: refused.length, name: refused[0].name, message: refused[0].message })
   )");
   uint64_t rss_growth = peak_rss_bytes() - rss_before;
-  ASSERT_TRUE(v.is_object()) << inspect(v);
+  ASSERT_TRUE(v.is_object()) << to_json(v);
   double refused = v.find("refused")->as_number();
   // Each pending call holds its 1 MB argument encoded and decoded: at most 8 fit in 16 MiB.
-  EXPECT_GE(refused, 1500 - 8) << inspect(v);
+  EXPECT_GE(refused, 1500 - 8) << to_json(v);
   EXPECT_LT(refused, 1500) << "no call fit at all: the budget is not the sandbox's memory limit";
   EXPECT_EQ(v.find("name")->as_string(), "Error");
-  EXPECT_NE(v.find("message")->as_string().find("host memory budget"), std::string::npos) << inspect(v);
+  EXPECT_NE(v.find("message")->as_string().find("host memory budget"), std::string::npos) << to_json(v);
   EXPECT_LT(rss_growth, 128ull << 20) << "the process grew by " << (rss_growth >> 20) << " MiB";
   // The audit log records the refusals as budget refusals, and the sandbox carries on.
   const auto &log = sandbox.audit_log();
@@ -422,11 +422,11 @@ TEST(HostMemory, ASyncCallsArgumentsAndResultMustFitTheBudget) {
     out.push(echo_sync('small'));
     out
   )");
-  ASSERT_TRUE(v.is_array()) << inspect(v);
+  ASSERT_TRUE(v.is_array()) << to_json(v);
   const auto &out = v.as_array();
   ASSERT_EQ(out.size(), 3u);
-  EXPECT_NE(out[0].as_string().find("host memory budget"), std::string::npos) << inspect(v);
-  EXPECT_NE(out[1].as_string().find("host memory budget"), std::string::npos) << inspect(v);
+  EXPECT_NE(out[0].as_string().find("host memory budget"), std::string::npos) << to_json(v);
+  EXPECT_NE(out[1].as_string().find("host memory budget"), std::string::npos) << to_json(v);
   EXPECT_EQ(out[2], Value("small"));
 }
 
@@ -441,9 +441,9 @@ TEST(HostMemory, PendingCallsPerEvaluationAreCapped) {
     await null; await null;
     refused
   )");
-  ASSERT_TRUE(v.is_array()) << inspect(v);
-  EXPECT_EQ(v.as_array().size(), 15u) << inspect(v);
-  EXPECT_NE(v.as_array()[0].as_string().find("pending calls"), std::string::npos) << inspect(v);
+  ASSERT_TRUE(v.is_array()) << to_json(v);
+  EXPECT_EQ(v.as_array().size(), 15u) << to_json(v);
+  EXPECT_NE(v.as_array()[0].as_string().find("pending calls"), std::string::npos) << to_json(v);
   // The cap is per evaluation: the next one starts from none pending.
   eval_ok(sandbox, "for (let i = 0; i < 10; i++) hold(i); 1");
   // Uncaught, the refusal is the program's own exception.

@@ -83,12 +83,13 @@ TEST_P(CliCapsManifestError, IsAUsageErrorNamingTheFileAndTheField) {
   EXPECT_EQ(r.out, "");
   EXPECT_TRUE(contains(r.err, caps)) << r;
   for (const std::string &text : GetParam().mentions) EXPECT_TRUE(contains(r.err, text)) << text << "\n" << r;
+  EXPECT_FALSE(contains(r.err, "::")) << "the library's C++ names are the manifest's fields: " << r;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Manifests, CliCapsManifestError,
     ::testing::Values(
-        ManifestCase{"NotJson", "{capabilities: {}}", {"not valid JSON"}},
+        ManifestCase{"NotJson", "{capabilities: {}}", {"invalid JSON at line 1, column 2"}},
         ManifestCase{"NoCapabilities", "{}", {"capabilities"}},
         ManifestCase{"UnknownTopLevelField", R"({"capabilities": {}, "max_calls": 3})", {"'max_calls'"}},
         ManifestCase{"UnknownHandler", R"({"capabilities": {"run": {"handler": "shell"}}})",
@@ -119,15 +120,15 @@ INSTANTIATE_TEST_SUITE_P(
         // A key written twice would silently keep only its last value (dropping an approval).
         ManifestCase{"DuplicatePolicyField", R"({"capabilities": {"publish": {"handler": "echo",
                        "requires_approval": true, "requires_approval": false}}})",
-                     {"duplicate key 'requires_approval' in capabilities.publish"}},
+                     {"duplicate key \"requires_approval\" in the object at $.capabilities.publish"}},
         ManifestCase{"DuplicateKeySpelledWithAnEscape", R"({"capabilities": {"publish": {"handler": "echo",
                        "requires_approval": true, "requires\u005fapproval": false}}})",
-                     {"duplicate key 'requires_approval' in capabilities.publish"}},
+                     {"duplicate key \"requires_approval\" in the object at $.capabilities.publish"}},
         ManifestCase{"DuplicateCapability", R"({"capabilities": {"p": {"handler": "echo", "requires_approval": true},
                        "p": {"handler": "echo"}}})",
-                     {"duplicate key 'p' in capabilities"}},
+                     {"duplicate key \"p\" in the object at $.capabilities"}},
         ManifestCase{"DuplicateTopLevelField", R"({"capabilities": {"p": {"handler": "ask"}}, "capabilities": {}})",
-                     {"duplicate key 'capabilities' in the top level"}},
+                     {"duplicate key \"capabilities\" in the object at $:"}},
         ManifestCase{"AppendToADirectory", R"({"capabilities": {"note": {"handler": "append", "file": "."}}})",
                      {"capabilities.note.file", "not a regular file (a directory)"}},
         ManifestCase{"BadWallTime", R"({"capabilities": {}, "wall_time_ms": 0})", {"wall_time_ms", "got 0"}},
@@ -136,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(
             "read": {"handler": "echo", "labels": ["sensitive_data"]},
             "fetch": {"handler": "echo", "labels": ["untrusted_input"]},
             "send": {"handler": "echo", "labels": ["external_effect"]}}})",
-                     {"rule of two", "allow_all_three_labels"}}),
+                     {"rule of two", "or set \"allow_all_three_labels\": true in the manifest to accept the risk"}}),
     [](const auto &info) { return std::string(info.param.name); });
 
 TEST_F(CliCaps, AllThreeLabelsAreAcceptedWhenTheManifestOptsIn) {

@@ -201,6 +201,7 @@ TEST_P(CliUsageErrorTest, ExitsWithCode2AndSaysWhatWasWrong) {
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_EQ(r.out, "");
   for (const std::string &text : c.mentions) EXPECT_NE(r.err.find(text), std::string::npos) << text << "\n" << r;
+  EXPECT_EQ(r.err.find("::"), std::string::npos) << "the library's C++ names are the command line's flags: " << r;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -213,6 +214,9 @@ INSTANTIATE_TEST_SUITE_P(
                       UsageCase{"BadTimeout", {"eval", "1", "--timeout", "5parsecs"}, {"--timeout", "5parsecs"}},
                       UsageCase{"BadSeed", {"--seed=-1", "eval", "1"}, {"--seed", "-1"}},
                       UsageCase{"StackTooLarge", {"--stack", "1G", "eval", "1"}, {"--stack"}},
+                      // The largest stack depends on the guest build: the library refuses it.
+                      UsageCase{"StackBeyondTheGuests", {"--stack", "10M", "eval", "1"},
+                                {"--stack must be between 64 KiB and", "got 10 MiB"}},
                       UsageCase{"MissingValue", {"eval", "1", "--memory"}, {"--memory"}},
                       UsageCase{"MissingCode", {"eval"}, {"CODE"}},
                       UsageCase{"ExtraOperand", {"eval", "1", "2"}, {"'2'"}},

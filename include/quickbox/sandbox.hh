@@ -119,13 +119,16 @@ struct EvalOptions {
   bool strict = false;
   /// Overrides Limits::cpu_time for this operation (1 ms to 30 days).
   std::optional<std::chrono::milliseconds> cpu_time;
-  /// For printing results (a CLI, a REPL): when the final value cannot leave the sandbox as data
-  /// (a function, a Map, a cycle...), the evaluation is Done with Result::display holding its text
-  /// instead of failing with a TypeError. Data values come back as usual.
+  /// For printing results (a CLI, a REPL): a Done result also carries the final value's text in
+  /// Result::display, formatted inside the sandbox where the real JS value is seen (a Date, a
+  /// class instance, a Map print as Node prints them). A value that cannot leave the sandbox as
+  /// data (a function, a Map, a cycle...) is Done with its text and an undefined value() instead
+  /// of failing with a TypeError. A thrown value that is not an Error has its util.inspect text
+  /// as Error::message (`'x'` for `throw 'x'`, as Node's REPL reports it).
   enum class Display {
-    None,      ///< a value that cannot cross is an error
-    NodePrint, ///< its text as console.log / `node -p` prints it
-    Inspect,   ///< its text as util.inspect / Node's REPL prints it
+    None,      ///< no text; a value that cannot cross is an error
+    NodePrint, ///< the text console.log / `node -p` prints (a string as it is)
+    Inspect,   ///< the text util.inspect / Node's REPL prints (a string quoted)
   };
   Display display = Display::None;
   /// Compiles the source as a script (Auto, Script or Async) without running it: Done with
@@ -166,8 +169,8 @@ struct MemoryUsage {
 ///   running the operation): the guest is in the middle of that operation, so everything that
 ///   enters the guest or changes what the operation holds is refused with InvalidInput ("cannot
 ///   call eval() from inside a host function while the sandbox runs eval(); ..."): eval, call,
-///   get_global, set_global, run_jobs, memory_usage, register_capability, resume, abandon,
-///   snapshot, reset. Allowed there: the reads; approve(); and resolve(), reject() and deny(),
+///   get_global, set_global, format, run_jobs, memory_usage, register_capability, resume,
+///   abandon, snapshot, reset. Allowed there: the reads; approve(); and resolve(), reject() and deny(),
 ///   whose answers are kept and reach the program when the running operation returns to its
 ///   driving loop (or on the next resume()). Destroying the Sandbox there is deferred: the
 ///   running operation finishes (its host functions may still be called) and the sandbox is
@@ -197,6 +200,13 @@ class Sandbox {
   Result run_jobs();
   /// Memory figures (QuickJS's own accounting and the linear memory size).
   Expected<MemoryUsage> memory_usage();
+  /// The text people are shown for a value: as console.log prints it (style NodePrint: a string
+  /// as it is) or as util.inspect does (style Inspect: `[ 'a', 1 ]`). The sandbox's own formatter
+  /// does it, the one console.* and EvalOptions::display use; use it to show data such as a
+  /// pending call's arguments. Allowed while an evaluation is suspended; runs under the
+  /// sandbox's CPU time limit. Fails with InvalidInput for a value that cannot enter the sandbox
+  /// (not valid UTF-8, deeper than Limits::max_depth) or for style None.
+  Expected<std::string> format(const Value &value, EvalOptions::Display style = EvalOptions::Display::Inspect);
 
   // ---- Capabilities and suspended evaluations ----
 
@@ -219,7 +229,9 @@ class Sandbox {
                 CallOutcome outcome = CallOutcome::Error);
   /// Approves a call of a requires_approval capability: its handler runs on resume().
   Status approve(uint32_t call_id);
-  /// Denies a call: it rejects in JS with an error saying it was denied (and why).
+  /// Denies a call waiting for approval or for an answer: it rejects in JS with an Error saying
+  /// it was denied (and why), "the call to 'publish' was denied: not today". The audit log
+  /// records it as denied.
   Status deny(uint32_t call_id, std::string reason = "");
   /// Continues a suspended evaluation after calls were settled or approved. Returns Done, Error,
   /// or Suspended again.
