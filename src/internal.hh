@@ -90,6 +90,9 @@ struct HostState {
   /// Set when the epoch backstop stopped the guest outside its interrupt checks (the operation
   /// then fails with an error from the epoch callback, and the instance is discarded).
   bool hard_stopped = false;
+  /// The thread's CPU time when the backstop first found a soft deadline due (or when the host
+  /// handed control back with one already due); max() while none is.
+  ThreadCpuClock::time_point backstop_mark = ThreadCpuClock::time_point::max();
   /// The interruption was the wall clock's (for the Timeout message).
   bool wall_expired = false;
   /// Sandbox::interrupt()'s request, which another thread sets; and whether it stopped the
@@ -117,14 +120,13 @@ struct HostState {
   std::chrono::milliseconds hard_deadline_grace{100};
 };
 
-/// Arms the epoch deadline (the hard backstop) at the earlier soft deadline plus grace. The CPU
-/// deadline is converted at the rate of wall time, which is the soonest it can pass; when the
-/// epoch deadline arrives, on_epoch_deadline checks the CPU clock and extends it if the thread
-/// was only descheduled.
-void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state);
+/// Arms the epoch deadline (the hard backstop) for when the earlier soft deadline is due, or, if
+/// one already is, for hard_deadline_grace from now. The CPU deadline is converted at the rate of
+/// wall time, the soonest it can pass; on_epoch_deadline then reads the clocks and decides.
+void arm_epoch_deadline(wasmtime_context_t *context, HostState &state);
 
-/// The store's epoch deadline callback (data: the HostState): stops the guest once a deadline
-/// plus grace has passed by its own clock, and otherwise re-arms the backstop.
+/// The store's epoch deadline callback (data: the HostState): stops the guest once it has used
+/// hard_deadline_grace of CPU time while a soft deadline was due, and otherwise re-arms.
 wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *context, void *data, uint64_t *delta,
                                     wasmtime_update_deadline_kind_t *kind);
 

@@ -263,17 +263,18 @@ bool check_deadlines(HostState &state) {
 
 namespace {
 
-// Time until the backstop must stop the guest: the earlier of the two deadlines plus grace, by
-// each deadline's own clock; nullopt when neither is set.
-std::optional<std::chrono::nanoseconds> backstop_remaining(const HostState &state) {
+// Time until the earlier soft deadline is due, by each deadline's own clock (zero when one
+// already is); nullopt when neither is set.
+std::optional<std::chrono::nanoseconds> until_soft_deadline(const HostState &state) {
   using std::chrono::nanoseconds;
   std::optional<nanoseconds> remaining;
   if (state.deadline != ThreadCpuClock::time_point::max())
-    remaining = state.deadline + state.hard_deadline_grace - ThreadCpuClock::now();
+    remaining = state.deadline - ThreadCpuClock::now();
   if (state.wall_deadline != std::chrono::steady_clock::time_point::max()) {
-    nanoseconds wall = state.wall_deadline + state.hard_deadline_grace - std::chrono::steady_clock::now();
+    nanoseconds wall = state.wall_deadline - std::chrono::steady_clock::now();
     remaining = remaining ? std::min(*remaining, wall) : wall;
   }
+  if (remaining && *remaining < nanoseconds::zero()) remaining = nanoseconds::zero();
   return remaining;
 }
 
@@ -284,22 +285,44 @@ uint64_t ticks_for(std::chrono::nanoseconds remaining, std::chrono::milliseconds
 
 }  // namespace
 
-void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state) {
-  auto remaining = backstop_remaining(state);
-  wasmtime_context_set_epoch_deadline(context, remaining ? ticks_for(*remaining, state.epoch_tick) : UINT64_MAX / 2);
+// The backstop stops only a guest that keeps running once a soft deadline is due: it must have
+// used hard_deadline_grace of CPU time since then (or since the host last handed it control, when
+// a deadline was already due: a sync handler may have slept past the wall clock, and the guest
+// still needs a moment to reach its interrupt check). CPU time, so that a thread waiting for a
+// core is never stopped for the wait.
+void arm_epoch_deadline(wasmtime_context_t *context, HostState &state) {
+  auto remaining = until_soft_deadline(state);
+  state.backstop_mark = ThreadCpuClock::time_point::max();
+  if (!remaining) {
+    wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
+    return;
+  }
+  if (*remaining == std::chrono::nanoseconds::zero()) {
+    state.backstop_mark = ThreadCpuClock::now();
+    remaining = state.hard_deadline_grace;
+  }
+  wasmtime_context_set_epoch_deadline(context, ticks_for(*remaining, state.epoch_tick));
 }
 
 wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *, void *data, uint64_t *delta,
                                     wasmtime_update_deadline_kind_t *kind) {
   auto &state = *static_cast<HostState *>(data);
   *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
-  auto remaining = backstop_remaining(state);
+  auto remaining = until_soft_deadline(state);
   if (!remaining) {
     *delta = UINT64_MAX / 2;
     return nullptr;
   }
-  if (*remaining > std::chrono::nanoseconds::zero()) {  // descheduled, not running: wait on
+  if (*remaining > std::chrono::nanoseconds::zero()) {  // not due yet: the thread was descheduled
     *delta = ticks_for(*remaining, state.epoch_tick);
+    return nullptr;
+  }
+  auto cpu_now = ThreadCpuClock::now();
+  if (state.backstop_mark == ThreadCpuClock::time_point::max())  // first seen due now
+    state.backstop_mark = std::min(cpu_now, state.deadline);
+  auto grace_left = state.backstop_mark + state.hard_deadline_grace - cpu_now;
+  if (grace_left > std::chrono::nanoseconds::zero()) {
+    *delta = ticks_for(grace_left, state.epoch_tick);
     return nullptr;
   }
   state.hard_stopped = true;

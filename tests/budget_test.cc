@@ -287,6 +287,35 @@ TEST(CpuBudget, ARestoredEvaluationKeepsItsMeterAndSettlingItIsMetered) {
 
 // ---- The wall clock ---------------------------------------------------------------------------------
 
+// The backstop measures the guest's own CPU time once a deadline is due: a sync handler that
+// sleeps far past the wall clock, on a machine whose cores are busy, must still leave the guest
+// the moment it needs to reach its interrupt check, so the evaluation ends in Timeout and the
+// instance is kept (not discarded by the hard deadline).
+TEST(WallClock, AHandlerSleepingPastTheWallClockOnABusyMachineLeavesTheInstanceUsable) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> hogs;
+  for (unsigned i = 0; i < 3 * std::max(1u, std::thread::hardware_concurrency()); i++)
+    hogs.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  for (int round = 0; round < 5; round++) {
+    SandboxOptions options;
+    options.limits.wall_time = 100ms;
+    Sandbox sandbox = make_sandbox(options);
+    register_ok(sandbox, Capability::sync("slow", [](const CallInfo &, std::span<const Value>) {
+                  std::this_thread::sleep_for(300ms);
+                  return Value(true);
+                }));
+    Result r = sandbox.eval("for (let i = 0; i < 20; i++) { try { slow(); } catch (e) {} } 'finished'");
+    expect_timeout(r, "a 300 ms sync call under a 100 ms wall clock");
+    EXPECT_FALSE(r.error().instance_discarded) << "round " << round << ": " << describe(r);
+    EXPECT_FALSE(sandbox.discarded()) << "round " << round;
+  }
+  stop = true;
+  for (auto &hog : hogs) hog.join();
+}
+
 TEST(WallClock, IsCheckedAfterEverySyncCall) {
   SandboxOptions options;
   options.limits.wall_time = 1000ms;
