@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -43,7 +44,7 @@ class TmuxTerminal {
   /// `directory` holds the server's socket and configuration.
   TmuxTerminal(const std::filesystem::path &directory, const std::string &program,
                const std::vector<std::string> &args, const std::vector<std::string> &environment)
-      : tmux_(tmux_path()), socket_((directory / "tmux.sock").string()) {
+      : tmux_(tmux_path()), socket_((directory / ("tmux-" + std::to_string(next_server_number()) + ".sock")).string()) {
     if (tmux_.empty()) {
       ADD_FAILURE() << "tmux is not installed (scripts/install-deps.sh installs it)";
       return;
@@ -66,6 +67,14 @@ class TmuxTerminal {
 
   ~TmuxTerminal() {
     if (started_) run_program(tmux_, {"-S", socket_, "kill-server"});
+  }
+
+  /// A socket of its own for every terminal: a test may start a second session in the same
+  /// directory while the first one's server is still shutting down, and a new server on the old
+  /// socket then dies ("server exited unexpectedly").
+  static int next_server_number() {
+    static std::atomic<int> count{0};
+    return ++count;
   }
 
   TmuxTerminal(const TmuxTerminal &) = delete;
