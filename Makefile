@@ -36,11 +36,15 @@ define pinned_venv
 	$(1)/bin/python -m pip install -q --require-hashes -r python/requirements/pip.txt
 endef
 
-# The Python package, built into its own virtual environment from hash-pinned requirements.
-python: deps
+# The Python package (the extension and the `quickbox` command), built into its own virtual
+# environment from hash-pinned requirements. It reuses the engine that `build` compiled in $(BUILD)
+# (cmake/EngineFromBuildTree.cmake), so it comes after `build`: two builds in one tree at once
+# would trip over each other.
+python: build
 	$(call pinned_venv,$(VENV))
 	$(VENV)/bin/pip install -q --require-hashes -r python/requirements/build.txt -r python/requirements/test.txt
-	$(VENV)/bin/pip install -q --no-build-isolation --no-deps .
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(VENV)/bin/pip install -q --no-build-isolation --no-deps \
+	  --config-settings=cmake.define.QUICKBOX_ENGINE_FROM=$(abspath $(BUILD)) .
 
 # Also installs what quickbox.langchain and its tests need (hash-pinned), for the type check and tests.
 test-python: python
@@ -78,9 +82,12 @@ soak: build
 # The C++ tests, then the Python tests, with the host code (library, CLI, tests and the Python
 # extension) built with AddressSanitizer and UndefinedBehaviorSanitizer in $(ASAN_BUILD); the guest
 # wasm is unaffected. Any sanitizer report fails the run. The extension is built in the same tree
-# and staged with the package sources in $(ASAN_BUILD)/site; python itself is not instrumented, so
+# and staged with the package sources in $(ASAN_BUILD)/site, and the CLI goes where pip would put
+# it, the venv's bin/ (python/tests/test_cli.py runs it); python itself is not instrumented, so
 # libasan is preloaded, with leak detection off (the interpreter never frees much of its own memory
-# at exit, which would drown real reports). Slow; not part of `make test`.
+# at exit, which would drown real reports), and libstdc++ with it: python does not link it, and
+# ASan's __cxa_throw interceptor must find the real one at start-up or the extension's first C++
+# exception aborts. Slow; not part of `make test`.
 ASAN_BUILD ?= build-asan
 ASAN_VENV ?= $(ASAN_BUILD)/venv
 SANITIZERS ?= address,undefined
@@ -97,9 +104,10 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=0 cmake --build $(ASAN_BUILD) -j $(JOBS)
 	rm -rf $(ASAN_BUILD)/site && mkdir -p $(ASAN_BUILD)/site && cp -r python/quickbox $(ASAN_BUILD)/site/
 	cp $(ASAN_BUILD)/python/_quickbox*.so $(ASAN_BUILD)/site/quickbox/
+	cp $(ASAN_BUILD)/quickbox $(ASAN_VENV)/bin/
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=$(ASAN_OPTIONS_CPP) $(ASAN_ENV) ctest --output-on-failure -j $(JOBS); \
 	  cpp=$$?; cd $(CURDIR) && \
-	  LD_PRELOAD=$$($(CXX) -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(ASAN_ENV) \
+	  LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(ASAN_ENV) \
 	  PYTHONPATH=$(abspath $(ASAN_BUILD))/site $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider; \
 	  py=$$?; echo "test-asan: ctest exit $$cpp, pytest exit $$py"; test $$cpp = 0 && test $$py = 0
 

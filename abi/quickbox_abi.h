@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
  * refuse a guest module built against another contract. */
-#define QB_ABI_VERSION 4u
+#define QB_ABI_VERSION 5u
 
 /* ------------------------------------------------------------------------------------------------
  * Imports: everything the guest module may import. The host provides exactly these and nothing
@@ -76,6 +76,10 @@ extern "C" {
 #define QB_EXPORT_GET_GLOBAL "qb_get_global"
 /* (u32 name_len, u32 value_len) -> i32 status. Input: name, NUL, then a CBOR value. */
 #define QB_EXPORT_SET_GLOBAL "qb_set_global"
+/* (u32 value_len, u32 flags) -> i32 status. Input: a CBOR value. Output: CBOR text, the value
+ * as console.log (QB_EVAL_DISPLAY_PRINT) or util.inspect (QB_EVAL_DISPLAY_INSPECT) shows it: the
+ * guest's formatter is the only one, so the host shows values to people through it. */
+#define QB_EXPORT_FORMAT "qb_format"
 /* () -> i32 status. Runs queued promise jobs until none are left. Output: CBOR null or error. */
 #define QB_EXPORT_RUN_JOBS "qb_run_jobs"
 /* () -> i32 status. Output: CBOR map of memory figures (see qb_memory_usage keys below). */
@@ -126,9 +130,10 @@ typedef struct qb_config {
 #define QB_STATUS_DONE 0  /* output holds a CBOR value */
 #define QB_STATUS_ERROR 1 /* output holds a CBOR error: [kind, name, message, stack] */
 #define QB_STATUS_PENDING 2 /* the awaited promise waits on host calls; output empty */
-#define QB_STATUS_DISPLAY 3 /* done, but the value cannot leave the sandbox as data (a function,
-                             * a Map, a cycle...) and display was asked for: output holds its text
-                             * (CBOR text string), as QB_EVAL_DISPLAY_* says */
+#define QB_STATUS_DISPLAY 3 /* done, and display was asked for (QB_EVAL_DISPLAY_*): output holds a
+                             * CBOR array [value, text], the value as data (undefined when it cannot
+                             * leave the sandbox: a function, a Map, a cycle...) and its text, each
+                             * within the result limit */
 
 /* Error kinds: a closed set, mirrored by quickbox::ErrorKind (include/quickbox/result.hh). */
 #define QB_ERROR_JS_EXCEPTION 1  /* an uncaught JS exception: name, message, stack */
@@ -148,9 +153,12 @@ typedef struct qb_config {
 #define QB_EVAL_ASYNC 2u        /* script with top-level await; the completion value is awaited */
 #define QB_EVAL_AWAIT_RESULT 4u /* if the result is a promise, run jobs and return its outcome */
 #define QB_EVAL_STRICT 8u       /* force strict mode */
-#define QB_EVAL_DISPLAY_PRINT 16u   /* a value that cannot cross is returned as its text, as
-                                     * console.log (node -p) prints it: QB_STATUS_DISPLAY */
-#define QB_EVAL_DISPLAY_INSPECT 32u /* the same, as util.inspect (a REPL) prints it */
+#define QB_EVAL_DISPLAY_PRINT 16u   /* the result comes with its text, as console.log (node -p)
+                                     * prints it: QB_STATUS_DISPLAY; a thrown non-Error is described
+                                     * as util.inspect shows it */
+#define QB_EVAL_DISPLAY_INSPECT 32u /* the same, the text as util.inspect (a REPL) prints it */
+#define QB_EVAL_PARSE_ONLY 64u      /* compile a script without running it: DONE with
+                                     * undefined, or the SyntaxError */
 
 /* qb_define_capability flags */
 #define QB_CAPABILITY_ASYNC 1u /* the JS function returns a Promise (else it returns the value) */

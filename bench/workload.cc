@@ -44,8 +44,8 @@ void expect_eval(quickbox::Sandbox &sandbox, const std::string &source, const qu
   auto result = checked(sandbox.eval(source), "quickbox: `" + source + "`");
   if (!(result.value() == expected))
     throw std::runtime_error("quickbox: `" + source + "` returned " +
-                             quickbox::inspect(result.value()).substr(0, 80) + ", expected " +
-                             quickbox::inspect(expected).substr(0, 80));
+                             quickbox::to_json(result.value()).substr(0, 80) + ", expected " +
+                             quickbox::to_json(expected).substr(0, 80));
 }
 
 void print_extra(const std::string &name, const std::string &text) {

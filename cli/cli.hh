@@ -5,7 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -15,15 +18,23 @@
 
 namespace quickbox::cli {
 
+enum class Command { Eval, Run, Repl, Resume, Inspect, Help, Version };
+
+/// A set of commands, one bit each: which commands a flag, exit code or help topic concerns.
+using CommandSet = uint32_t;
+constexpr CommandSet command_bit(Command command) { return CommandSet{1} << static_cast<unsigned>(command); }
+inline constexpr CommandSet kAllCommands = ~CommandSet{0};
+
 // ---- Exit codes ----------------------------------------------------------------------------------
 
-/// One row of the exit-code table. Every exit code the program uses is a row here; `--help`
+/// One row of the exit-code table. Every exit code the program uses is a row here; the help
 /// prints this table and exit_code_for() reads it, so the two cannot drift apart.
 struct ExitStatus {
   int code;
   std::string_view name;
   std::optional<ErrorKind> kind;  ///< the error kind this code reports, if it reports one
   std::string_view meaning;
+  CommandSet commands;  ///< the commands that can end with it (each command's help lists these)
 };
 
 inline constexpr int kExitOk = 0;
@@ -32,30 +43,35 @@ inline constexpr int kExitInternal = 8;
 inline constexpr int kExitSuspended = 10;
 inline constexpr int kExitClaimed = 11;
 
+/// The commands whose exit code is the outcome of the program they ran.
+inline constexpr CommandSet kProgramCommands =
+    command_bit(Command::Eval) | command_bit(Command::Run) | command_bit(Command::Resume);
+
 inline constexpr ExitStatus kExitStatuses[] = {
-    {kExitOk, "ok", std::nullopt, "the program ran to completion"},
-    {1, "JSException", ErrorKind::JSException, "an uncaught JavaScript exception"},
-    {kExitUsage, "usage", std::nullopt, "bad flags or arguments, or the file cannot be read"},
-    {3, "Timeout", ErrorKind::Timeout, "the CPU time limit (--timeout) was exceeded"},
-    {4, "OutOfMemory", ErrorKind::OutOfMemory, "the memory limit (--memory) was exceeded"},
-    {5, "StackOverflow", ErrorKind::StackOverflow, "the stack limit (--stack) was exceeded"},
-    {6, "OutputLimit", ErrorKind::OutputLimit, "the result is larger than the result size limit"},
+    {kExitOk, "ok", std::nullopt, "the program ran to completion", kAllCommands},
+    {1, "JSException", ErrorKind::JSException, "an uncaught JavaScript exception", kProgramCommands},
+    {kExitUsage, "usage", std::nullopt, "bad flags or arguments, or the file cannot be read", kAllCommands},
+    {3, "Timeout", ErrorKind::Timeout, "the CPU time limit (--timeout) was exceeded", kProgramCommands},
+    {4, "OutOfMemory", ErrorKind::OutOfMemory, "the memory limit (--memory) was exceeded", kProgramCommands},
+    {5, "StackOverflow", ErrorKind::StackOverflow, "the stack limit (--stack) was exceeded", kProgramCommands},
+    {6, "OutputLimit", ErrorKind::OutputLimit, "the result is larger than the result size limit",
+     kProgramCommands},
     {7, "InvalidInput", ErrorKind::InvalidInput,
-     "the program or a state file was rejected (e.g. not valid UTF-8, a bad MAC)"},
-    {kExitInternal, "Internal", ErrorKind::Internal, "a bug or an unexpected trap inside quickbox"},
-    {9, "Deadlock", ErrorKind::Deadlock, "the awaited promise can never settle"},
+     "the program or a state file was rejected (e.g. not valid UTF-8, a bad MAC)",
+     kProgramCommands | command_bit(Command::Inspect)},
+    {kExitInternal, "Internal", ErrorKind::Internal, "a bug or an unexpected trap inside quickbox", kAllCommands},
+    {9, "Deadlock", ErrorKind::Deadlock, "the awaited promise can never settle", kProgramCommands},
     {kExitSuspended, "suspended", std::nullopt,
-     "the program waits on a person's answer or approval (see --suspend-to and resume)"},
+     "the program waits on a person's answer or approval (see --suspend-to and resume)", kProgramCommands},
     {kExitClaimed, "claimed", std::nullopt,
-     "another resume holds the state, or one that died left it claimed (see resume --reclaim)"},
+     "another resume holds the state, or one that died left it claimed (see resume --reclaim)",
+     command_bit(Command::Resume)},
 };
 
 /// The exit code that reports an error of this kind.
 int exit_code_for(ErrorKind kind);
 
 // ---- The command line ------------------------------------------------------------------------------
-
-enum class Command { Eval, Run, Repl, Resume, Inspect, Help, Version };
 
 /// One `--answer ID=JSON`: the value an `ask` call resolves with.
 struct Answer {
@@ -79,6 +95,8 @@ struct Options {
   bool module = false;
   /// `quickbox <cmd> --help`: show the command's help instead of running it.
   bool help = false;
+  /// `quickbox help TOPIC`: the topic to show (output, caps, exit-codes); empty otherwise.
+  std::string help_topic;
   /// --caps: the capability manifest.
   std::optional<std::string> caps_file;
   /// --suspend-to: where a suspended program's state goes.
@@ -109,6 +127,9 @@ std::variant<Options, UsageError> parse_command_line(int argc, char **argv);
 /// The help text for a command (Command::Help: the overview), ending in a newline.
 std::string help_text(Command command);
 
+/// The text of a help topic that parse_command_line accepted (`quickbox help exit-codes`).
+std::string topic_text(std::string_view name);
+
 // ---- Showing results --------------------------------------------------------------------------------
 
 /// How the final value of a successful evaluation is printed in text mode.
@@ -120,7 +141,8 @@ enum class ValueDisplay {
 
 /// Prints a result: console lines, then the value (stdout) or the error (stderr), then the audit
 /// log when one is given (stderr); in JSON mode one envelope object on stdout instead, with the
-/// audit log as "audit". Returns the exit code for it. Not for Suspended results.
+/// audit log as "audit". Returns the exit code for it. Not for Suspended results. In text mode
+/// the value prints as Result::display: evaluate with EvalOptions::display.
 int report(const Result &result, bool json, ValueDisplay display, uint64_t console_limit,
            const std::vector<AuditEntry> *audit = nullptr);
 
@@ -136,11 +158,16 @@ struct SuspensionNote {
 /// when the state was not saved, an error saying to pass --suspend-to (stderr); in JSON mode one
 /// envelope object {"suspended", "state", "pending", "console", ...} on stdout. Returns
 /// kExitSuspended.
-int report_suspension(const Result &result, const SuspensionNote &note, bool json, uint64_t console_limit,
-                      const std::vector<AuditEntry> *audit = nullptr);
+int report_suspension(Sandbox &sandbox, const Result &result, const SuspensionNote &note, bool json,
+                      uint64_t console_limit, const std::vector<AuditEntry> *audit = nullptr);
 
-/// "#3 ask('Publish?')": a pending call for people, its arguments shortened when long.
-std::string describe_call(const PendingCall &call);
+/// Prints a result's console lines (stdout, or stderr for warn and error) and a notice of what
+/// was dropped past the limit, as report() does in text mode.
+void print_console(const Result &result, uint64_t console_limit);
+
+/// "#3 ask('Publish?')": a pending call for people, its arguments as util.inspect shows them
+/// (formatted by `sandbox`, or as JSON when there is none), shortened when long.
+std::string describe_call(const PendingCall &call, Sandbox *sandbox);
 
 /// 'text', for names and paths inside messages.
 inline std::string in_quotes(std::string_view text) {
@@ -264,6 +291,11 @@ Expected<Engine> start_engine(const Options &options);
 /// Explains a failure to create (or restore) a sandbox; returns the exit code for it.
 int setup_failure(const Error &error, const Options &options);
 
+/// The error's message naming the setting it is about as the command line sets it ("--memory",
+/// "--key-file FILE", the manifest's "allow_all_three_labels": true); the library's name stays for
+/// settings the command line does not offer.
+std::string in_cli_words(const Error &error);
+
 /// The largest file the command line reads whole (a state, a key, a manifest): no legitimate one
 /// comes near it, and it keeps an endless file (/dev/zero) from exhausting memory.
 inline constexpr uint64_t kMaxInputFileBytes = uint64_t{1} << 30;
@@ -294,11 +326,53 @@ int run_resume(const Options &options);
 /// `quickbox inspect STATE`: describes a state file without running it. Returns the exit code.
 int run_inspect(const Options &options);
 
-/// Reads JavaScript lines from stdin and evaluates each in one sandbox. Returns the exit code.
+/// Reads JavaScript lines from stdin and evaluates each entry in one sandbox. Returns the exit
+/// code.
 int run_repl(Sandbox &sandbox, const Options &options);
 
-/// True when `source` ends inside an open bracket, template literal or block comment, so a REPL
-/// should read another line before evaluating it.
-bool is_incomplete(std::string_view source);
+
+// ---- The repl's terminal and completion (line_editor.cc, completion.cc) ------------------------
+
+/// What completing the word before the cursor offers.
+struct Completions {
+  size_t word_length = 0;               ///< bytes before the cursor the candidates replace
+  std::vector<std::string> candidates;  ///< whole words, sorted
+};
+
+/// Reads lines from a terminal with line editing, a history kept in a file, and tab completion
+/// (libedit, emacs keys). Ctrl-C cancels the line being typed; Ctrl-D on an empty line ends input.
+class LineEditor {
+ public:
+  /// The candidates for the text before the cursor.
+  using Completer = std::function<Completions(std::string_view before_cursor)>;
+  /// history_file: loaded now and saved after every line; empty keeps history for this session.
+  LineEditor(std::string history_file, Completer completer);
+  ~LineEditor();
+  LineEditor(const LineEditor &) = delete;
+  LineEditor &operator=(const LineEditor &) = delete;
+
+  struct Line {
+    enum class Kind { Text, Cancelled, End } kind;
+    std::string text;  ///< without its line break; for Cancelled, what had been typed
+  };
+  /// Shows `prompt` (quickbox's own text, never the program's) and reads one line.
+  Line read(const std::string &prompt);
+  /// Adds a line to the history and saves the history file.
+  void remember(const std::string &line);
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+/// Completes the JavaScript name before the cursor from what the sandbox holds: the globals,
+/// keywords and the top-level declarations among `typed_names`; or, after a dotted chain of names
+/// ("Math.ma"), that object's properties.
+Completions complete_name(Sandbox &sandbox, std::string_view before_cursor, const std::set<std::string> &typed_names);
+
+/// Adds the names that source uses (not those after a dot) to `names`, up to a cap: the
+/// candidates complete_name() checks for top-level declarations.
+void collect_names(std::string_view source, std::set<std::string> &names);
 
 }  // namespace quickbox::cli

@@ -4,10 +4,10 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <span>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,13 +123,12 @@ std::string format_duration(milliseconds ms) {
 constexpr uint64_t kMinMemoryBytes = uint64_t{1} << 20;
 constexpr uint64_t kMaxMemoryBytes = uint64_t{2} << 30;
 
-constexpr uint32_t bit(Command command) { return 1u << static_cast<unsigned>(command); }
-
 // Which commands a flag means something to.
-constexpr uint32_t kAllCommands = ~0u;
-constexpr uint32_t kSandboxCommands = bit(Command::Eval) | bit(Command::Run) | bit(Command::Repl) | bit(Command::Resume);
-constexpr uint32_t kCapabilityCommands = bit(Command::Eval) | bit(Command::Run) | bit(Command::Resume);
-constexpr uint32_t kOutputCommands = kSandboxCommands | bit(Command::Inspect);
+constexpr CommandSet kSandboxCommands = command_bit(Command::Eval) | command_bit(Command::Run) |
+                                        command_bit(Command::Repl) | command_bit(Command::Resume);
+constexpr CommandSet kCapabilityCommands = command_bit(Command::Eval) | command_bit(Command::Run) |
+                                           command_bit(Command::Resume);
+constexpr CommandSet kOutputCommands = kSandboxCommands | command_bit(Command::Inspect);
 
 /// One flag. apply() stores the value in the options, or returns what a valid value looks like.
 struct Flag {
@@ -138,7 +137,8 @@ struct Flag {
   std::string_view help;
   std::string (*default_text)();  ///< nullptr when there is no default worth printing
   std::optional<std::string> (*apply)(Options &, std::string_view value);
-  uint32_t commands = kAllCommands;  ///< bit(Command) of the commands that take it
+  CommandSet commands = kAllCommands;  ///< the commands that take it
+  std::string_view alias = {};          ///< a short form ("-h"), if any
 };
 
 /// A call id as `resume` flags name it: a whole number from 1.
@@ -158,7 +158,7 @@ std::optional<std::string> set_file(std::optional<std::string> &field, std::stri
 const Limits kDefaultLimits{};
 
 const Flag kFlags[] = {
-    {"--memory", "SIZE", "memory limit: bytes, or with a K, M or G suffix",
+    {"--memory", "SIZE", "memory limit, e.g. 512K, 64M or 1G",
      [] { return format_size(kDefaultLimits.memory_bytes); },
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        auto bytes = parse_size(v);
@@ -168,7 +168,7 @@ const Flag kFlags[] = {
        return std::nullopt;
      },
      kSandboxCommands},
-    {"--timeout", "DURATION", "CPU time per evaluation: 500ms, 5s, or plain seconds",
+    {"--timeout", "DURATION", "CPU time per evaluation, e.g. 500ms or 2.5s",
      [] { return format_duration(kDefaultLimits.cpu_time); },
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        auto duration = parse_duration(v);
@@ -187,7 +187,7 @@ const Flag kFlags[] = {
        return std::nullopt;
      },
      kSandboxCommands},
-    {"--seed", "N", "seed Math.random for a reproducible sequence (unset: a fresh random seed)",
+    {"--seed", "N", "make Math.random repeatable: the same N, the same numbers",
      nullptr,
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        auto seed = parse_integer<uint64_t>(v);
@@ -197,8 +197,8 @@ const Flag kFlags[] = {
      },
      kSandboxCommands},
     {"--clock", "MODE",
-     "where Date.now() gets its time: real, fixed:MS (always MS, Unix time in milliseconds) or "
-     "deterministic:MS (starts at MS, advances 1ms per read)",
+     "what Date.now() reads: real, fixed:MS (always MS, a Unix time in ms) or deterministic:MS "
+     "(from MS, +1ms per read)",
      [] { return std::string("real"); },
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        auto clock = parse_clock(v);
@@ -213,38 +213,36 @@ const Flag kFlags[] = {
        o.module = true;
        return std::nullopt;
      },
-     bit(Command::Eval) | bit(Command::Run)},
+     command_bit(Command::Eval) | command_bit(Command::Run)},
     {"--json", "",
-     "print one JSON object instead of text: {\"ok\", \"value\" or \"error\", \"console\", "
-     "\"console_dropped_bytes\"} (see Output)",
+     "print JSON instead of text: one object per result",
      nullptr,
      [](Options &o, std::string_view) -> std::optional<std::string> {
        o.json = true;
        return std::nullopt;
      },
      kOutputCommands},
-    {"--caps", "FILE", "offer the program the capabilities (host functions) of this JSON manifest",
-     nullptr, [](Options &o, std::string_view v) { return set_file(o.caps_file, v); }, kCapabilityCommands},
+    {"--caps", "FILE", "offer the program the host functions of this JSON manifest",
+     nullptr, [](Options &o, std::string_view v) { return set_file(o.caps_file, v); },
+     kCapabilityCommands | command_bit(Command::Repl)},
     {"--allow-net", "HOSTS",
      "give the program fetch(), allowed to reach HOSTS: HOST[:PORT],... (rules as in a manifest's "
      "\"fetch\" section; \"*\": any public host)",
      nullptr, [](Options &o, std::string_view v) { return parse_allow_net(v, o.allow_net); }, kSandboxCommands},
     {"--suspend-to", "STATE",
-     "when the program waits on a person (an ask call or an approval), save its state to STATE and "
-     "exit with code 10; `quickbox resume STATE` continues it",
+     "if the program waits on a person, save its state to STATE and exit with code 10",
      nullptr, [](Options &o, std::string_view v) { return set_file(o.suspend_to, v); }, kCapabilityCommands},
     {"--key-file", "FILE",
-     "sign the state --suspend-to writes with HMAC-SHA256 under the bytes of FILE; resume and inspect "
-     "refuse a state that does not check out under it",
+     "the HMAC-SHA256 key of signed states (the bytes of FILE)",
      nullptr, [](Options &o, std::string_view v) { return set_file(o.key_file, v); },
-     kCapabilityCommands | bit(Command::Inspect)},
-    {"--audit", "", "print the log of host calls after the result (stderr; \"audit\" with --json)", nullptr,
+     kCapabilityCommands | command_bit(Command::Inspect)},
+    {"--audit", "", "print the log of host calls after the result", nullptr,
      [](Options &o, std::string_view) -> std::optional<std::string> {
        o.audit = true;
        return std::nullopt;
      },
      kCapabilityCommands},
-    {"--answer", "ID=JSON", "resolve the ask call ID with this JSON value, e.g. --answer 3='\"yes\"'", nullptr,
+    {"--answer", "ID=JSON", "resolve the ask call ID with this JSON value: 3='\"yes\"'", nullptr,
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        size_t eq = v.find('=');
        auto id = eq == std::string_view::npos ? std::nullopt : parse_call_id(v.substr(0, eq));
@@ -256,16 +254,16 @@ const Flag kFlags[] = {
        o.answers.push_back(Answer{*id, std::move(answer.value)});
        return std::nullopt;
      },
-     bit(Command::Resume)},
-    {"--approve", "ID", "let the call ID that needs approval run (its handler runs on resume)", nullptr,
+     command_bit(Command::Resume)},
+    {"--approve", "ID", "approve call ID: its handler runs now", nullptr,
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        auto id = parse_call_id(v);
        if (!id) return "a call id: a whole number from 1";
        o.approvals.push_back(*id);
        return std::nullopt;
      },
-     bit(Command::Resume)},
-    {"--deny", "ID[=REASON]", "reject the call ID in JS with an error saying it was denied (and why)", nullptr,
+     command_bit(Command::Resume)},
+    {"--deny", "ID[=REASON]", "reject call ID: JS gets an error saying so (and REASON)", nullptr,
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        size_t eq = v.find('=');
        auto id = parse_call_id(v.substr(0, eq));
@@ -273,42 +271,43 @@ const Flag kFlags[] = {
        o.denials.push_back(Denial{*id, eq == std::string_view::npos ? "" : std::string(v.substr(eq + 1))});
        return std::nullopt;
      },
-     bit(Command::Resume)},
+     command_bit(Command::Resume)},
     {"--consume", "",
-     "delete STATE once it has been used (the program finished, or suspended again into another "
-     "--suspend-to file); without it STATE is kept",
+     "delete STATE once used (without it, STATE is kept)",
      nullptr,
      [](Options &o, std::string_view) -> std::optional<std::string> {
        o.consume = true;
        return std::nullopt;
      },
-     bit(Command::Resume)},
+     command_bit(Command::Resume)},
     {"--reclaim", "",
-     "take over STATE although a resume that crashed or was killed left it claimed (STATE.claim); "
-     "first check whether the calls that resume approved had their effect",
+     "take over STATE from a resume that died holding its claim (STATE.claim); first check what "
+     "its approved calls did",
      nullptr,
      [](Options &o, std::string_view) -> std::optional<std::string> {
        o.reclaim = true;
        return std::nullopt;
      },
-     bit(Command::Resume)},
-    {"--help", "", "show help (also -h, `quickbox help [COMMAND]`)", nullptr,
+     command_bit(Command::Resume)},
+    {"--help", "", "show this help", nullptr,
      [](Options &o, std::string_view) -> std::optional<std::string> {
        o.help = true;
        return std::nullopt;
-     }},
+     },
+     kAllCommands, "-h"},
+    // Stands for a command of its own (`quickbox --version`): the overview shows it, no command does.
     {"--version", "", "show the versions of quickbox, quickjs-ng and wasmtime and the guest build id",
      nullptr,
      [](Options &o, std::string_view) -> std::optional<std::string> {
        o.command = Command::Version;
        return std::nullopt;
-     }},
+     },
+     command_bit(Command::Version)},
 };
 
 const Flag *find_flag(std::string_view name) {
-  if (name == "-h") name = "--help";
   for (const Flag &flag : kFlags) {
-    if (flag.name == name) return &flag;
+    if (flag.name == name || (!flag.alias.empty() && flag.alias == name)) return &flag;
   }
   return nullptr;
 }
@@ -321,51 +320,46 @@ struct CommandInfo {
   std::string_view operands;  ///< as shown in the usage line
   size_t min_operands, max_operands;
   std::string_view summary;
+  /// Paragraphs separated by a blank line; help reflows them, so single line breaks are spaces.
   std::string_view details;
 };
 
 const CommandInfo kCommands[] = {
     {Command::Eval, "eval", "CODE", 1, 1, "evaluate CODE and print its value as `node -p` does",
-     "Prints the value of the last expression: strings as they are, other values as Node's\n"
-     "util.inspect shows them; `undefined` is printed too. Code that uses `await` at the top\n"
-     "level runs as an async script and its value is awaited. Use `--` before CODE that\n"
-     "starts with a dash.\n"},
+     "Prints the value of the last expression: strings as they are, other values as Node's "
+     "util.inspect shows them, `undefined` too. Code that uses `await` at the top level runs as an "
+     "async script and its value is awaited. Put `--` before CODE that starts with a dash."},
     {Command::Run, "run", "FILE", 1, 1, "run a script file (`-` reads it from stdin)",
-     "Prints the script's final value as `node -p` would, but only when it is not undefined\n"
-     "(a script usually ends in a statement). Top-level `await` works as in `eval`.\n"
-     "Files ending in .mjs run as ES modules.\n"},
+     "Prints the script's final value as `node -p` would, but only when it is not undefined (a "
+     "script usually ends in a statement). Top-level `await` works as in `eval`. Files ending in "
+     ".mjs run as ES modules."},
     {Command::Resume, "resume", "STATE", 1, 1, "continue a suspended program saved in STATE",
-     "Continues a program that `run --suspend-to STATE` (or an earlier resume) saved, in this\n"
-     "process: restores its sandbox, registers the capabilities of --caps (the manifest it ran\n"
-     "with, required), settles the calls named by the flags below, and lets it go on. It either\n"
-     "finishes (printed as `run` prints it, with the same exit codes) or waits on a person again\n"
-     "(exit code 10): then its new state replaces STATE, or goes to --suspend-to when given.\n"
-     "  --answer ID=JSON     resolve an ask call with a JSON value (quote it for the shell)\n"
-     "  --approve ID         let a call that needs approval run; its handler runs now, here\n"
-     "  --deny ID[=REASON]   reject a call of either kind; JS sees an error saying it was denied\n"
-     "Calls not named keep waiting. `quickbox inspect STATE` lists them. STATE is kept after\n"
-     "the program finishes, so a failed run can be looked into or retried; resuming it again\n"
-     "repeats everything after the pause, so pass --consume when that must not happen. A state\n"
-     "written with --key-file must be resumed (and inspected) with the same --key-file.\n"
-     "A resume claims STATE (the file STATE.claim) before anything runs and releases it when\n"
-     "done: a second resume of the same STATE meanwhile is refused with exit code 11, so with\n"
-     "--consume each approved call runs at most once. A resume that crashes or is killed leaves\n"
-     "the claim; resumes are refused (exit 11) until a person checks what the calls did and\n"
-     "passes --reclaim (or deletes STATE.claim). `quickbox inspect STATE` shows a claim.\n"},
+     "Restores the sandbox that `run --suspend-to STATE` (or an earlier resume) saved, registers "
+     "the capabilities of --caps (the manifest it ran with), settles the calls that --answer, "
+     "--approve and --deny name, and lets the program go on; it prints as `run` does. Calls not "
+     "named keep waiting (`quickbox inspect STATE` lists them). If it waits again, its new state "
+     "replaces STATE, or goes to --suspend-to. A signed state needs its --key-file.\n\n"
+     "STATE is kept: resuming it again repeats everything after the pause, unless --consume deleted "
+     "it. A resume claims STATE (STATE.claim) while it runs; a second one meanwhile exits with code "
+     "11, so with --consume an approved call runs at most once."},
     {Command::Inspect, "inspect", "STATE", 1, 1, "describe a saved state without running it",
-     "Prints what STATE holds: its format version, whether it is signed, the guest build it was\n"
-     "taken with (and whether this quickbox runs the same one: resume refuses another), its\n"
-     "sizes (the file, the uncompressed body, the sandbox's memory and the part of it that\n"
-     "differs from a fresh sandbox), its capabilities and the calls it waits on. Nothing runs.\n"
-     "A signed state needs --key-file: its MAC is checked before anything in it is believed.\n"},
+     "Prints what STATE holds: its format version, whether it is signed, the guest build it was "
+     "taken with (and whether this quickbox runs the same one: resume refuses another), its sizes, "
+     "its capabilities, the calls it waits on and any claim on it. Nothing runs. A signed state "
+     "needs the --key-file it was saved with: its MAC is checked before anything in it is believed."},
     {Command::Repl, "repl", "", 0, 0, "read-eval-print loop: one sandbox, state kept between lines",
-     "Evaluates stdin line by line in one sandbox, so declarations persist. Values print as in\n"
-     "Node's REPL (strings quoted); errors are printed and the loop goes on. A line with an\n"
-     "open bracket, template literal or comment continues on the next line. `.break` discards\n"
-     "a half-typed entry; `.exit` or end of input leaves (exit code 0). On a terminal it\n"
-     "prints a banner and a `> ` prompt; with piped input it prints only the results, one per\n"
-     "line, so it can be scripted.\n"},
-    {Command::Help, "help", "[COMMAND]", 0, 1, "show this help, or a command's", ""},
+     "Evaluates entries in one sandbox, so declarations persist. Values print as in Node's REPL "
+     "(strings quoted); errors are printed and the loop goes on. An entry goes on over several lines "
+     "while QuickJS's parser finds it incomplete (`const f = (x) =>`). Commands: .help, .break "
+     "(discard the entry being typed), .load FILE, .save FILE (every entry of the session), .exit. "
+     "With --caps, a call that needs approval asks `Approve? [y/N]` and an ask call asks for its "
+     "answer as JSON (empty denies).\n\n"
+     "On a terminal: line editing (arrows, emacs keys), Tab completes globals and properties, "
+     "history in ~/.quickbox_history ($QUICKBOX_REPL_HISTORY names another file; empty keeps none), "
+     "Ctrl-C interrupts a running evaluation (the session and its state stay) or clears the line, "
+     "Ctrl-D leaves. With piped input it prints only the results, one per line, and reads approvals "
+     "and answers from the following lines, so it can be scripted."},
+    {Command::Help, "help", "[COMMAND|TOPIC]", 0, 1, "show this overview, a command's help or a topic", ""},
 };
 
 const CommandInfo *find_command(std::string_view name) {
@@ -389,22 +383,94 @@ std::string usage_line(const CommandInfo &info) {
   return line;
 }
 
-// ---- Help sections -------------------------------------------------------------------------------
+/// "a, b or c"
+template <typename Range>
+std::string name_list(const Range &items) {
+  std::string out;
+  size_t n = std::size(items), i = 0;
+  for (const auto &item : items) {
+    if (i > 0) out += i + 1 == n ? " or " : ", ";
+    out += item.name;
+    i++;
+  }
+  return out;
+}
+
+// ---- Help topics: the reference text that several commands share ---------------------------------
+
+std::string output_topic() {
+  return "Output of eval, run, resume and repl:\n"
+         "  console.log/info/debug lines go to stdout and console.warn/error lines to\n"
+         "  stderr, before the value. When console output passed its cap, a notice on\n"
+         "  stderr says how many bytes were dropped. An error prints\n"
+         "  `Uncaught <Name>: <message>` (a JavaScript exception) or `<Kind>: <message>`\n"
+         "  (a limit) and then the JavaScript stack trace, on stderr.\n"
+         "With --json, stdout holds exactly one JSON object (one per line in the repl)\n"
+         "and nothing goes to stderr; usage errors are still plain text on stderr:\n"
+         "  {\"ok\":true,\"value\":...,\"console\":[{\"level\":\"log\",\"text\":\"...\"}],\n"
+         "   \"console_dropped_bytes\":0}\n"
+         "  {\"ok\":false,\"error\":{\"kind\":\"Timeout\",\"name\":\"\",\"message\":\"...\",\n"
+         "   \"stack\":\"...\"},...}\n"
+         "A program that waits on a person prints its pending calls, or with --json:\n"
+         "  {\"suspended\":true,\"state\":\"STATE\",\"pending\":[{\"id\":3,\"capability\":\"ask\",\n"
+         "   \"args\":[...],\"needs_approval\":false}],\"console\":[...],...}\n"
+         "--audit adds the host calls (capability, call id, argument bytes and SHA-256,\n"
+         "start time, duration, outcome, detail) after the result on stderr, or as\n"
+         "\"audit\":[...] with --json.\n";
+}
+
+std::string caps_topic() {
+  return "Capabilities (--caps FILE): a JSON manifest of the host functions a program\n"
+         "may call:\n"
+         "  {\"capabilities\": {\"NAME\": {\"handler\": \"HANDLER\", ...fields}},\n"
+         "   \"allow_all_three_labels\": false, \"max_host_calls\": N, \"wall_time_ms\": N}\n"
+         "NAME is the JS global (or a dotted path such as \"tools.search\"). The built-in\n"
+         "handlers, all async in JS:\n"
+         "  ask        a person answers later: calling it suspends the program (see\n"
+         "             resume)\n"
+         "  echo       resolves with its first argument; \"delay_ms\": N first waits\n"
+         "  read_text  reads one UTF-8 regular file under \"root\": \"DIR\", at most\n"
+         "             max_result_bytes; absolute paths, '..', symbolic links that lead\n"
+         "             out of DIR, FIFOs, devices and directories are refused\n"
+         "  append     appends its argument (strings as they are, other values as JSON)\n"
+         "             as one line to the regular file \"file\": \"FILE\" (demos, tests)\n"
+         "Paths in a manifest are relative to the manifest's directory. Policy fields of\n"
+         "any capability: max_calls_per_eval, max_in_flight, timeout_ms,\n"
+         "max_argument_bytes, max_result_bytes, requires_approval (true: each call waits\n"
+         "for `resume --approve`), labels (of \"sensitive_data\", \"untrusted_input\",\n"
+         "\"external_effect\"; all three together are refused unless\n"
+         "\"allow_all_three_labels\": true). Unknown fields and handlers, and a key written\n"
+         "twice in one object, are errors (exit code 2). A program that waits on a person\n"
+         "ends with exit code 10; with --suspend-to STATE its state is saved, to be\n"
+         "continued by `quickbox resume STATE`.\n"
+         "A \"fetch\" section gives the program fetch() under a network policy:\n"
+         "  \"fetch\": {\"allow\": [RULE...], \"deny\": [...], \"secrets\": [{\"host\", \"header\",\n"
+         "  \"value_env\"}], ...} (docs/network.md); --allow-net HOSTS adds allow rules.\n";
+}
+
+// ---- Help ------------------------------------------------------------------------------------------
+
+constexpr size_t kHelpWidth = 80;
+/// Joins the words of a phrase that wrap() must not split ("10 suspended").
+constexpr char kKeepTogether = '\x1f';
 
 std::string pad(std::string text, size_t width) {
   if (text.size() < width) text.append(width - text.size(), ' ');
   return text + " ";
 }
 
-/// Breaks text into lines of at most `width` columns; lines after the first start at `indent`.
-std::string wrap(std::string_view text, size_t indent, size_t width) {
+/// Breaks text into lines of at most kHelpWidth columns; lines after the first start at
+/// `indent`, and the first is taken to start there too (after a label of that width).
+/// `keep_together`, when given, is printed as a space that never breaks a line.
+std::string wrap(std::string_view text, size_t indent, char keep_together = '\0') {
   std::string out;
   size_t column = indent;
   while (!text.empty()) {
     size_t space = text.find(' ');
     std::string_view word = text.substr(0, space);
     text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
-    if (column > indent && column + 1 + word.size() > width) {
+    if (word.empty()) continue;
+    if (column > indent && column + 1 + word.size() > kHelpWidth) {
       out += "\n" + std::string(indent, ' ');
       column = indent;
     } else if (column > indent) {
@@ -414,88 +480,105 @@ std::string wrap(std::string_view text, size_t indent, size_t width) {
     out += word;
     column += word.size();
   }
+  if (keep_together) std::replace(out.begin(), out.end(), keep_together, ' ');
   return out;
 }
 
-/// The flags `command` takes (all of them for the overview).
+/// Paragraphs (separated by a blank line) wrapped to kHelpWidth; other line breaks are spaces.
+std::string reflow(std::string_view text) {
+  std::string out;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = std::min(text.find("\n\n", start), text.size());
+    std::string paragraph(text.substr(start, end - start));
+    std::replace(paragraph.begin(), paragraph.end(), '\n', ' ');
+    if (!out.empty()) out += "\n";
+    out += wrap(paragraph, 0) + "\n";
+    start = end + 2;
+  }
+  return out;
+}
+
+/// A subject of `quickbox help TOPIC`: reference text that concerns several commands.
+struct Topic {
+  std::string_view name;
+  std::string_view summary;
+  std::string (*text)();
+  CommandSet (*concerns)();  ///< the commands whose help points to it
+};
+
+const Topic kTopics[] = {
+    {"output", "what eval, run, resume and repl print, as text and with --json", output_topic,
+     [] { return kSandboxCommands; }},
+    {"caps", "the capability manifest (--caps) and its built-in handlers", caps_topic,
+     [] { return find_flag("--caps")->commands; }},
+    {"exit-codes", "every exit code and what it means",
+     [] {
+       std::string out = "Exit codes:\n";
+       for (const ExitStatus &status : kExitStatuses) {
+         std::string label = "  " + pad(std::to_string(status.code), 2) + " " + pad(std::string(status.name), 14);
+         out += label + wrap(status.meaning, label.size()) + "\n";
+       }
+       return out;
+     },
+     [] { return kAllCommands; }},
+};
+
+const Topic *find_topic(std::string_view name) {
+  for (const Topic &topic : kTopics) {
+    if (topic.name == name) return &topic;
+  }
+  return nullptr;
+}
+
+/// The flags `command` takes, one description each.
 std::string flags_section(Command command) {
-  constexpr size_t kIndent = 22, kWidth = 100;
-  std::ostringstream out;
-  out << "Flags (before or after the operands; `--` ends the flags; `--flag=value` works too):\n";
-  bool overview = command == Command::Help;
+  constexpr size_t kIndent = 22;
+  std::string out = "Flags:\n";
   for (const Flag &flag : kFlags) {
-    if (!overview && !(flag.commands & bit(command))) continue;
-    std::string head = std::string(flag.name);
+    if (!(flag.commands & command_bit(command))) continue;
+    std::string head(flag.name);
+    if (!flag.alias.empty()) head = std::string(flag.alias) + ", " + head;
     if (!flag.value_name.empty()) head.append(" ").append(flag.value_name);
     std::string help(flag.help);
     if (flag.default_text) help += " (default " + flag.default_text() + ")";
-    out << "  " << pad(head, kIndent - 3) << wrap(help, kIndent, kWidth) << "\n";
+    out += "  " + pad(head, kIndent - 3) + wrap(help, kIndent) + "\n";
   }
-  return out.str();
+  return out;
 }
 
-std::string output_section() {
-  return "Output:\n"
-         "  console.log/info/debug lines go to stdout and console.warn/error lines to stderr, before\n"
-         "  the value. When console output passed its cap, a notice on stderr says how many bytes\n"
-         "  were dropped. An error prints `Uncaught <Name>: <message>` (a JavaScript exception) or\n"
-         "  `<Kind>: <message>` (a limit) and then the JavaScript stack trace, on stderr.\n"
-         "  With --json, stdout holds exactly one JSON object (one per line in the repl):\n"
-         "    {\"ok\":true,\"value\":...,\"console\":[{\"level\":\"log\",\"text\":\"...\"}],"
-         "\"console_dropped_bytes\":0}\n"
-         "    {\"ok\":false,\"error\":{\"kind\":\"Timeout\",\"name\":\"\",\"message\":\"...\","
-         "\"stack\":\"...\"},...}\n"
-         "  and nothing goes to stderr; usage errors are still plain text on stderr.\n"
-         "  A program that waits on a person prints its pending calls, or with --json:\n"
-         "    {\"suspended\":true,\"state\":\"STATE\",\"pending\":[{\"id\":3,\"capability\":\"ask\","
-         "\"args\":[...],\"needs_approval\":false}],\"console\":[...],...}\n"
-         "  --audit adds the host calls (capability, call id, argument bytes and SHA-256, start time,\n"
-         "  duration, outcome, detail) after the result on stderr, or as \"audit\":[...] with --json.\n";
-}
-
-std::string capabilities_section() {
-  return "Capabilities (--caps FILE): a JSON manifest of the host functions the program may call:\n"
-         "  {\"capabilities\": {\"NAME\": {\"handler\": \"HANDLER\", ...fields}},\n"
-         "   \"allow_all_three_labels\": false, \"max_host_calls\": N, \"wall_time_ms\": N}\n"
-         "  NAME is the JS global (or a dotted path such as \"tools.search\"). Built-in handlers, all\n"
-         "  async in JS:\n"
-         "    ask        a person answers later: calling it suspends the program (see resume)\n"
-         "    echo       resolves with its first argument; \"delay_ms\": N first waits (for testing)\n"
-         "    read_text  reads one UTF-8 regular file under \"root\": \"DIR\", at most max_result_bytes;\n"
-         "               absolute paths, '..', symbolic links that lead out of DIR, FIFOs,\n"
-         "               devices and directories are refused\n"
-         "    append     appends its argument (strings as they are, other values as JSON) as one\n"
-         "               line to the regular file \"file\": \"FILE\"; a handler for demos and tests\n"
-         "  Paths in a manifest are relative to the manifest's directory. Policy fields for any\n"
-         "  capability: max_calls_per_eval, max_in_flight, timeout_ms, max_argument_bytes,\n"
-         "  max_result_bytes, requires_approval (true: each call waits for `resume --approve`),\n"
-         "  labels (of \"sensitive_data\", \"untrusted_input\", \"external_effect\"; all three together\n"
-         "  are refused unless \"allow_all_three_labels\": true). Unknown fields and handlers, and a\n"
-         "  key written twice in one object, are errors (exit code 2). A program that waits on a person ends with exit code 10; with\n"
-         "  --suspend-to STATE its state is saved, to be continued by `quickbox resume STATE`.\n"
-         "  \"fetch\": {\"allow\": [RULE...], \"deny\": [...], \"secrets\": [{\"host\", \"header\", \"value_env\"}], ...}\n"
-         "  gives the program fetch() under a network policy (docs/network.md); --allow-net adds rules.\n";
-}
-
-std::string exit_codes_section() {
-  std::ostringstream out;
-  out << "Exit codes:\n";
+/// "Exit codes: 0 ok, 2 usage, ..." for the codes `command` can end with, and the topics that
+/// say more about it.
+std::string footer(Command command) {
+  std::string codes;
   for (const ExitStatus &status : kExitStatuses) {
-    out << "  " << pad(std::to_string(status.code), 2) << " " << pad(std::string(status.name), 14)
-        << status.meaning << "\n";
+    if (!(status.commands & command_bit(command))) continue;
+    if (!codes.empty()) codes += ", ";
+    codes += std::to_string(status.code) + kKeepTogether + std::string(status.name);
   }
-  return out.str();
+  std::string topics;
+  for (const Topic &topic : kTopics) {
+    if (!(topic.concerns() & command_bit(command))) continue;
+    topics += (topics.empty() ? "" : ", ") + std::string("`quickbox help ") + std::string(topic.name) + "`";
+  }
+  return wrap("Exit codes: " + codes, 2, kKeepTogether) + "\n" + wrap("More: " + topics, 2) + "\n";
 }
 
 std::string overview() {
-  std::ostringstream out;
-  out << "quickbox " QUICKBOX_VERSION " - run untrusted JavaScript in a sandbox (quickjs-ng in wasmtime)\n"
-      << "with hard limits on memory, CPU time, stack and output, and no access to files,\n"
-      << "network or environment beyond the capabilities a manifest grants (--caps). A program\n"
-      << "that waits on a person can be saved (--suspend-to) and resumed in another process.\n\nUsage:\n";
-  for (const CommandInfo &info : kCommands) out << "  " << pad(usage_line(info), 32) << info.summary << "\n";
-  out << "  " << pad("quickbox --version", 32) << "versions and guest build id\n";
-  return out.str();
+  constexpr size_t kIndent = 34;
+  std::string out = reflow("quickbox " QUICKBOX_VERSION " - run untrusted JavaScript in a sandbox (quickjs-ng in "
+                           "wasmtime) with hard limits on memory, CPU time, stack and output, and no access to "
+                           "files, network or environment beyond the capabilities a manifest grants (--caps). "
+                           "A program that waits on a person can be saved (--suspend-to) and resumed in "
+                           "another process.");
+  out += "\nUsage:\n";
+  for (const CommandInfo &info : kCommands)
+    out += "  " + pad(usage_line(info), kIndent - 3) + wrap(info.summary, kIndent) + "\n";
+  out += "  " + pad("quickbox --version", kIndent - 3) + wrap(find_flag("--version")->help, kIndent) + "\n";
+  out += "\n" + reflow("Flags go before or after the operands (`--` ends them; `--flag=value` works too). "
+                       "`quickbox help COMMAND` or `quickbox COMMAND --help` lists the flags COMMAND takes.");
+  out += "\nTopics (`quickbox help TOPIC`):\n";
+  for (const Topic &topic : kTopics) out += "  " + pad(std::string(topic.name), 11) + wrap(topic.summary, 14) + "\n";
+  return out;
 }
 
 // ---- Parsing -------------------------------------------------------------------------------------
@@ -549,7 +632,7 @@ std::optional<UsageError> check_operands(const Options &options) {
 std::optional<UsageError> check_flags_apply(const Options &options, const std::vector<const Flag *> &used) {
   const CommandInfo *info = find_command(options.command);
   for (const Flag *flag : used) {
-    if (flag->commands & bit(options.command)) continue;
+    if (flag->commands & command_bit(options.command)) continue;
     return UsageError{std::string(flag->name) + " does not apply to " + std::string(info->name) +
                       " (see `quickbox help " + std::string(info->name) + "`)"};
   }
@@ -607,19 +690,25 @@ std::variant<Options, UsageError> parse_command_line(int argc, char **argv) {
   if (options.command == Command::Version) return options;
   if (!command_name) {
     if (options.help) return options;  // `quickbox --help`
-    return UsageError{"missing command (eval, run, resume, inspect, repl or help)"};
+    return UsageError{"missing command (" + name_list(kCommands) + ")"};
   }
   const CommandInfo *info = find_command(*command_name);
   if (!info)
-    return UsageError{"unknown command '" + *command_name + "' (expected eval, run, resume, inspect, repl or help)"};
+    return UsageError{"unknown command '" + *command_name + "' (expected " + name_list(kCommands) + ")"};
   options.command = info->command;
   if (options.help) return options;
   if (auto error = check_operands(options)) return *error;
   if (options.command == Command::Help && !options.operands.empty()) {
-    const CommandInfo *topic = find_command(options.operands[0]);
-    if (!topic) return UsageError{"no help for unknown command '" + options.operands[0] + "'"};
-    options.command = topic->command;
-    options.help = true;
+    const std::string &subject = options.operands[0];
+    if (const CommandInfo *command = find_command(subject)) {
+      options.command = command->command;
+      options.help = true;
+    } else if (find_topic(subject)) {
+      options.help_topic = subject;
+    } else {
+      return UsageError{"no help for '" + subject + "': expected a command (" + name_list(kCommands) +
+                        ") or a topic (" + name_list(kTopics) + ")"};
+    }
     options.operands.clear();
     return options;
   }
@@ -633,19 +722,16 @@ std::variant<Options, UsageError> parse_command_line(int argc, char **argv) {
 
 std::string help_text(Command command) {
   const CommandInfo *info = find_command(command);
-  std::string head;
-  if (!info || command == Command::Help) {
-    head = overview();
-  } else {
-    std::string summary(info->summary);
-    summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(summary[0])));
-    head = "Usage: " + usage_line(*info) + "\n\n" + summary + ".\n" + std::string(info->details);
-  }
-  bool takes_capabilities = command == Command::Help || command == Command::Eval || command == Command::Run ||
-                            command == Command::Resume;
-  std::string capabilities = takes_capabilities ? "\n" + capabilities_section() : "";
-  return head + "\n" + flags_section(command) + capabilities + "\n" + output_section() + "\n" +
-         exit_codes_section();
+  if (!info || command == Command::Help) return overview();
+  std::string summary(info->summary);
+  summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(summary[0])));
+  return "Usage: " + usage_line(*info) + "\n\n" + summary + ".\n" + reflow(info->details) + "\n" +
+         flags_section(command) + "\n" + footer(command);
+}
+
+std::string topic_text(std::string_view name) {
+  const Topic *topic = find_topic(name);
+  return topic ? topic->text() : "";
 }
 
 }  // namespace quickbox::cli

@@ -87,8 +87,7 @@ std::variant<std::vector<uint8_t>, UsageError> read_state(const std::string &pat
 int refused_state(const std::string &path, const Error &error, const Options &options) {
   std::string context = "cannot use the state in '" + path + "'";
   Error shown = error;
-  if (!options.key_file && error.message.find("it is signed") != std::string::npos)
-    shown.message += "; quickbox takes it as --key-file FILE";
+  shown.message = in_cli_words(error);
   return report_failure(context, shown, options.json);
 }
 
@@ -153,7 +152,6 @@ std::optional<UsageError> check_manifest_covers(const SnapshotInfo &info, const 
 
 /// Applies --answer, --approve and --deny to the restored sandbox.
 std::optional<UsageError> settle_calls(Sandbox &sandbox, const Options &options) {
-  std::vector<PendingCall> pending = sandbox.pending_calls();
   auto failed = [](uint32_t id, const Status &status) -> std::optional<UsageError> {
     if (status) return std::nullopt;
     return UsageError{"cannot settle call " + std::to_string(id) + ": " + status.error().message};
@@ -162,20 +160,8 @@ std::optional<UsageError> settle_calls(Sandbox &sandbox, const Options &options)
     if (auto error = failed(answer.call_id, sandbox.resolve(answer.call_id, answer.value))) return error;
   for (uint32_t id : options.approvals)
     if (auto error = failed(id, sandbox.approve(id))) return error;
-  for (const Denial &denial : options.denials) {
-    auto call = std::find_if(pending.begin(), pending.end(),
-                             [&](const PendingCall &c) { return c.call_id == denial.call_id; });
-    Status status = std::monostate{};
-    if (call != pending.end() && !call->needs_approval) {
-      // An ask call rejects the way a denied approval does, so the program handles both alike.
-      std::string message = "the call to " + in_quotes(call->capability) + " was denied" +
-                            (denial.reason.empty() ? "" : ": " + denial.reason);
-      status = sandbox.reject(denial.call_id, message);
-    } else {
-      status = sandbox.deny(denial.call_id, denial.reason);
-    }
-    if (auto error = failed(denial.call_id, status)) return error;
-  }
+  for (const Denial &denial : options.denials)
+    if (auto error = failed(denial.call_id, sandbox.deny(denial.call_id, denial.reason))) return error;
   return std::nullopt;
 }
 
@@ -238,7 +224,9 @@ std::string byte_count(uint64_t bytes) {
   return out.str();
 }
 
-void print_inspection_text(const std::string &path, const SnapshotInfo &info, const std::string &engine_build) {
+/// `shower` formats the pending calls' arguments (null: they show as JSON).
+void print_inspection_text(const std::string &path, const SnapshotInfo &info, const std::string &engine_build,
+                           Sandbox *shower) {
   std::cout << path << ": quickbox state, format version " << info.format_version << ", "
             << (info.signed_ ? "signed (HMAC-SHA256)" : "not signed") << '\n';
   std::cout << "guest build   " << info.guest_build_id;
@@ -269,7 +257,7 @@ void print_inspection_text(const std::string &path, const SnapshotInfo &info, co
   if (info.pending.empty()) return;
   std::cout << "pending calls\n";
   for (const PendingCall &call : info.pending)
-    std::cout << "  " << describe_call(call) << (call.needs_approval ? "  needs approval" : "  waits for an answer")
+    std::cout << "  " << describe_call(call, shower) << (call.needs_approval ? "  needs approval" : "  waits for an answer")
               << '\n';
 }
 
@@ -336,7 +324,7 @@ int suspend(Sandbox &sandbox, const Result &result, const Options &options,
       note.resume_command += " --allow-net=" + shell_word(list);
     }
   }
-  return report_suspension(result, note, options.json, options.sandbox.limits.console_bytes,
+  return report_suspension(sandbox, result, note, options.json, options.sandbox.limits.console_bytes,
                            options.audit ? &sandbox.audit_log() : nullptr);
 }
 
@@ -373,6 +361,10 @@ int run_resume(const Options &options) {
     claim.release();  // after the new state (or the deletion) is in place
     return exit_code;
   }
+  if (result.ok() && !result.display && !options.json) {
+    // The program was started with --json, which asks for no text; this resume prints one.
+    if (auto text = sandbox.value().format(result.value(), EvalOptions::Display::NodePrint)) result.display = text.value();
+  }
   int exit_code = report(result, options.json, ValueDisplay::NodePrintUnlessUndefined,
                          options.sandbox.limits.console_bytes, options.audit ? &sandbox.value().audit_log() : nullptr);
   if (options.consume) consume_state(state_file);
@@ -389,13 +381,16 @@ int run_inspect(const Options &options) {
   auto info = inspect_snapshot(std::get<std::vector<uint8_t>>(state),
                                RestoreOptions{.hmac_key = std::get<std::vector<uint8_t>>(key)});
   if (!info) return refused_state(state_file, info.error(), options);
-  // Only an engine knows which guest build this binary runs; starting one runs no JavaScript.
+  // Only an engine knows which guest build this binary runs; starting one runs no JavaScript. A
+  // fresh sandbox (not the state's: that is not run) formats the pending calls' arguments.
   auto engine = start_engine(options);
   std::string engine_build = engine ? engine.value().info().guest_build_id : "";
   if (options.json) {
     print_inspection_json(state_file, info.value(), engine_build);
   } else {
-    print_inspection_text(state_file, info.value(), engine_build);
+    auto shower = engine ? Sandbox::create(engine.value(), sandbox_options(options, nullptr))
+                         : Expected<Sandbox>(engine.error());
+    print_inspection_text(state_file, info.value(), engine_build, shower ? &shower.value() : nullptr);
   }
   return kExitOk;
 }

@@ -3,11 +3,12 @@
 // Errors a program may see are CapabilityErrors that speak of paths as the program wrote them:
 // nothing here tells the sandbox where on the host its files live.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "cli.hh"
 
@@ -44,16 +46,20 @@ AsyncHandler echo_handler(std::chrono::milliseconds delay) {
 /// Closes a file descriptor when it goes out of scope.
 struct FileDescriptor {
   int fd;
+  explicit FileDescriptor(int fd) : fd(fd) {}
+  FileDescriptor(FileDescriptor &&other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  FileDescriptor(const FileDescriptor &) = delete;
+  FileDescriptor &operator=(const FileDescriptor &) = delete;
   ~FileDescriptor() {
     if (fd >= 0) close(fd);
   }
 };
 
-/// The path the program asked for, checked to stay inside `root`: relative, no "..", and no
-/// symbolic link leading out. Returns the resolved host path.
-std::string resolve_inside(const fs::path &root, const std::string &requested, const std::string &capability) {
+/// Checks the path the program asked for before any lookup, for messages in its own terms:
+/// relative, and never going up with "..".
+void check_requested_path(const std::string &requested, const std::string &capability) {
   if (requested.empty() || requested.find('\0') != std::string::npos)
-    throw CapabilityError(capability + " expects a file name, got " + inspect(Value(requested)), "TypeError");
+    throw CapabilityError(capability + " expects a file name, got " + to_json(Value(requested)), "TypeError");
   fs::path relative(requested);
   if (relative.is_absolute())
     throw CapabilityError(in_quotes(requested) + " is an absolute path; " + capability +
@@ -62,17 +68,39 @@ std::string resolve_inside(const fs::path &root, const std::string &requested, c
     if (part == "..")
       throw CapabilityError(in_quotes(requested) + " goes up with '..'; " + capability +
                             " reads only files inside its directory");
-  char resolved[PATH_MAX];
-  if (!realpath((root / relative).c_str(), resolved)) {
-    if (errno == ENOENT || errno == ENOTDIR) throw CapabilityError("no file " + in_quotes(requested) + " in the directory of " + capability);
-    throw CapabilityError("cannot open " + in_quotes(requested) + ": " + std::strerror(errno));
-  }
-  std::string inside = root.string();
-  if (!inside.ends_with('/')) inside += '/';
-  if (resolved != root.string() && !std::string_view(resolved).starts_with(inside))
+}
+
+[[noreturn]] void throw_open_error(int error, const std::string &requested, const std::string &capability) {
+  if (error == ENOENT || error == ENOTDIR)
+    throw CapabilityError("no file " + in_quotes(requested) + " in the directory of " + capability);
+  if (error == EXDEV)
     throw CapabilityError(in_quotes(requested) + " leads outside the directory of " + capability +
                           " (through a symbolic link)");
-  return resolved;
+  throw CapabilityError("cannot open " + in_quotes(requested) + ": " + std::strerror(error));
+}
+
+/// Opens `requested` for reading, never outside `root`. The kernel resolves the path beneath the
+/// root directory in one step (openat2 with RESOLVE_BENEATH), so a directory swapped for a
+/// symbolic link while the path is looked up cannot lead out: checking a resolved path and then
+/// opening it would leave that window open. Symbolic links that stay inside are followed.
+/// O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; what was opened is
+/// checked with fstat before a byte is read.
+FileDescriptor open_inside(const fs::path &root, const std::string &requested, const std::string &capability) {
+  check_requested_path(requested, capability);
+  FileDescriptor dir{open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)};
+  if (dir.fd < 0)
+    throw CapabilityError("the directory of " + capability + " cannot be opened: " + std::strerror(errno));
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    long fd = syscall(SYS_openat2, dir.fd, requested.c_str(), &how, sizeof how);
+    if (fd >= 0) return FileDescriptor{static_cast<int>(fd)};
+    if (errno == EINTR || errno == EAGAIN) continue;
+    if (errno == ENOSYS)  // Linux before 5.6: refuse rather than fall back to a racy check
+      throw CapabilityError(capability + " needs Linux 5.6 or later (openat2) to read files safely");
+    throw_open_error(errno, requested, capability);
+  }
 }
 
 /// The file's bytes, at most `max_bytes`: a file that grows while it is read is refused at the
@@ -102,15 +130,10 @@ std::string not_regular(mode_t mode) {
 Value read_text(const fs::path &root, uint64_t max_bytes, const std::string &capability, std::span<const Value> args) {
   if (args.empty() || !args[0].is_string())
     throw CapabilityError(capability + " expects a file name (a string), got " +
-                              (args.empty() ? std::string("nothing") : inspect(args[0])),
+                              (args.empty() ? std::string("nothing") : to_json(args[0])),
                           "TypeError");
   const std::string &requested = args[0].as_string();
-  std::string resolved = resolve_inside(root, requested, capability);
-  // O_NOFOLLOW: the path was just resolved, so a link appearing there now is someone racing us.
-  // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; what was opened is
-  // checked with fstat before a byte is read, so a swap after the check cannot matter.
-  FileDescriptor file{open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)};
-  if (file.fd < 0) throw CapabilityError("cannot open " + in_quotes(requested) + ": " + std::strerror(errno));
+  FileDescriptor file = open_inside(root, requested, capability);
   struct stat info;
   if (fstat(file.fd, &info) != 0) throw CapabilityError("cannot open " + in_quotes(requested) + ": " + std::strerror(errno));
   if (!S_ISREG(info.st_mode))

@@ -1,5 +1,5 @@
 // The `quickbox` command line: eval, run, resume, inspect and repl on top of the Quickbox library.
-// `quickbox --help` describes the commands, flags and exit codes.
+// `quickbox help` describes the commands; `quickbox help COMMAND` a command's flags and exit codes.
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -70,18 +70,6 @@ std::variant<Program, UsageError> read_program(const std::string &path, uint64_t
   return Program{std::get<std::string>(std::move(source)), path == "-" ? "<stdin>" : path};
 }
 
-/// The flag that sets the limit an InvalidInput message from Sandbox::create is about, if any.
-std::string_view flag_for_refused_limit(std::string_view message) {
-  struct Field {
-    std::string_view name, flag;
-  };
-  for (Field field : {Field{"Limits::memory_bytes", "--memory"}, Field{"Limits::stack_bytes", "--stack"},
-                      Field{"Limits::cpu_time", "--timeout"}}) {
-    if (message.starts_with(field.name)) return field.flag;
-  }
-  return {};
-}
-
 }  // namespace
 
 /// An Engine sized for one CLI process: a pool of two slots (the repl may need a fresh instance
@@ -100,9 +88,27 @@ Expected<Engine> start_engine(const Options &options) {
 /// command line checks what it can, but e.g. the largest stack depends on how the guest was built).
 int setup_failure(const Error &error, const Options &options) {
   if (error.kind != ErrorKind::InvalidInput) return report_setup_error(error, options.json);
-  std::string_view flag = flag_for_refused_limit(error.message);
-  if (flag.empty()) return usage_error("the sandbox refused its settings: " + error.message);
-  return usage_error("invalid value for " + std::string(flag) + ": " + error.message);
+  if (!error.setting) return usage_error("the sandbox refused its settings: " + error.message);
+  return usage_error(in_cli_words(error));
+}
+
+namespace {
+std::string_view cli_name(Setting setting) {
+  switch (setting) {
+    case Setting::MemoryBytes: return "--memory";
+    case Setting::CpuTime: return "--timeout";
+    case Setting::StackBytes: return "--stack";
+    case Setting::ClockStartMs: return "--clock";
+    case Setting::HmacKey: return "--key-file FILE";
+    case Setting::AllowAllThreeLabels: return "\"allow_all_three_labels\": true in the manifest";
+    default: return {};  // not offered by the command line
+  }
+}
+}  // namespace
+
+std::string in_cli_words(const Error &error) {
+  std::string_view name = error.setting ? cli_name(*error.setting) : std::string_view();
+  return name.empty() ? error.message : error.message_naming(name);
 }
 
 SandboxOptions sandbox_options(const Options &options, const Manifest *manifest) {
@@ -205,6 +211,10 @@ int main(int argc, char **argv) {
   if (auto *error = std::get_if<UsageError>(&parsed)) return usage_error(error->message);
   const Options &options = std::get<Options>(parsed);
   if (options.command == Command::Version) return print_version(options);
+  if (!options.help_topic.empty()) {
+    std::cout << topic_text(options.help_topic);
+    return kExitOk;
+  }
   if (options.help || options.command == Command::Help) {
     std::cout << help_text(options.command);
     return kExitOk;

@@ -221,62 +221,11 @@ void apply_top_level_field(Manifest &manifest, const std::string &key, const Val
   }
 }
 
-/// Refuses a key written twice in one object, anywhere in the manifest. JSON parsers (ours, like
-/// JSON.parse) keep the last value, so `"requires_approval": true, "requires_approval": false`
-/// would silently drop an approval. `text` is valid JSON (parse_json accepted it); keys are
-/// compared decoded, so an escaped spelling of a key is the same key.
-void refuse_duplicate_keys(std::string_view text) {
-  struct Container {
-    bool object = false;
-    std::string path;                       ///< "capabilities.publish", "" at the top
-    std::vector<std::string> keys;          ///< keys seen so far (objects)
-    size_t items = 0;                       ///< elements seen so far (arrays)
-    bool expecting_key = true;
-    std::string last_key;
-  };
-  std::vector<Container> open;
-  auto child_path = [&]() {
-    if (open.empty()) return std::string();
-    const Container &parent = open.back();
-    if (!parent.object) return parent.path + "[" + std::to_string(parent.items) + "]";
-    return parent.path.empty() ? parent.last_key : parent.path + "." + parent.last_key;
-  };
-  for (size_t i = 0; i < text.size(); i++) {
-    char c = text[i];
-    if (c == '"') {
-      size_t end = i + 1;
-      while (text[end] != '"') end += text[end] == '\\' ? 2 : 1;
-      std::string_view token = text.substr(i, end - i + 1);
-      i = end;
-      if (open.empty() || !open.back().object || !open.back().expecting_key) continue;
-      Container &object = open.back();
-      std::string key = parse_json(token).value.as_string();
-      if (std::find(object.keys.begin(), object.keys.end(), key) != object.keys.end()) {
-        std::string where = object.path.empty() ? "the top level" : object.path;
-        throw ManifestError{"duplicate key " + in_quotes(key) + " in " + where +
-                            ": each key may appear once (a JSON reader would keep only the last)"};
-      }
-      object.keys.push_back(key);
-      object.last_key = std::move(key);
-      object.expecting_key = false;
-    } else if (c == '{' || c == '[') {
-      Container inner;
-      inner.object = c == '{';
-      inner.path = child_path();
-      open.push_back(std::move(inner));
-    } else if (c == '}' || c == ']') {
-      open.pop_back();
-    } else if (c == ',' && !open.empty()) {
-      open.back().expecting_key = true;
-      open.back().items++;
-    }
-  }
-}
-
 Manifest parse_manifest(const std::string &file, std::string_view text) {
-  Decoded parsed = parse_json(text);
-  if (!parsed.ok) throw ManifestError{"not valid JSON: " + parsed.error};
-  refuse_duplicate_keys(text);
+  // A key written twice would keep only its last value, so `"requires_approval": true,
+  // "requires_approval": false` would silently drop an approval: refused.
+  Decoded parsed = parse_json(text, JsonOptions{.refuse_duplicate_keys = true});
+  if (!parsed.ok) throw ManifestError{parsed.error};
   if (!parsed.value.is_object())
     throw ManifestError{"expected an object {\"capabilities\": {...}}, got " + to_json(parsed.value)};
   if (!parsed.value.find("capabilities") && !parsed.value.find("fetch"))
@@ -311,10 +260,9 @@ std::optional<UsageError> register_capabilities(Sandbox &sandbox, const Manifest
   for (const CapabilitySpec &spec : manifest.capabilities) {
     Status status = sandbox.register_capability(make_capability(spec));
     if (status) continue;
-    std::string message = manifest.file + ": capability " + in_quotes(spec.name) + " was refused: " + status.error().message;
-    if (message.find("rule of two") != std::string::npos)
-      message += " (in a manifest: \"allow_all_three_labels\": true)";
-    return UsageError{message};
+    const Error &error = status.error();
+    return UsageError{manifest.file + ": capability " + in_quotes(spec.name) +
+                      " was refused: " + in_cli_words(error)};
   }
   return std::nullopt;
 }

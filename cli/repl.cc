@@ -1,10 +1,27 @@
-// `quickbox repl`: a read-eval-print loop over stdin, one sandbox for the whole session.
+// `quickbox repl`: a read-eval-print loop, one sandbox for the whole session.
+//
+// An entry is read line by line until QuickJS's parser accepts it (EvalOptions::parse_only): a
+// SyntaxError where the parser ran into the end of the entry means it goes on, any other is
+// reported. A line starting with a dot and a letter is a repl command (.help lists them). On a
+// terminal, lines are edited with libedit (line_editor.cc), Ctrl-C interrupts a running
+// evaluation and keeps the session, and the calls a program makes that need a person (approvals
+// and `ask` answers, from --caps) are asked for at a prompt. Piped input gets no prompts.
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <thread>
 
 #include "cli.hh"
 
@@ -18,116 +35,360 @@ std::string_view trim(std::string_view text) {
   return text.substr(begin, end - begin + 1);
 }
 
-/// Where the scanner in is_incomplete() stands.
-enum class Lexical { Code, SingleQuoted, DoubleQuoted, Template, LineComment, BlockComment };
+constexpr const char *kReplFile = "<repl>";
 
-}  // namespace
+// ---- Ctrl-C while an evaluation runs --------------------------------------------------------------
 
-// A bracket/quote counter, not a parser: good enough to know when to ask for another line.
-// Regular expression literals are not recognised, so a bracket inside one (/\(/) can make an
-// entry look open; `.break` gets out of that.
-bool is_incomplete(std::string_view source) {
-  Lexical state = Lexical::Code;
-  // Open brackets; '`' marks a `${` inside a template literal, whose `}` returns to the template.
-  std::vector<char> open;
-  for (size_t i = 0; i < source.size(); i++) {
-    char c = source[i];
-    char next = i + 1 < source.size() ? source[i + 1] : '\0';
-    switch (state) {
-      case Lexical::Code:
-        if (c == '\'') state = Lexical::SingleQuoted;
-        else if (c == '"') state = Lexical::DoubleQuoted;
-        else if (c == '`') state = Lexical::Template;
-        else if (c == '/' && next == '/') state = Lexical::LineComment;
-        else if (c == '/' && next == '*') {
-          state = Lexical::BlockComment;
-          i++;
-        } else if (c == '(' || c == '[' || c == '{') open.push_back(c);
-        else if (c == ')' || c == ']' || c == '}') {
-          // A stray closer is a syntax error the engine will report better than we can.
-          if (open.empty()) return false;
-          char opener = open.back();
-          open.pop_back();
-          if (opener == '`') state = Lexical::Template;
-        }
-        break;
-      case Lexical::SingleQuoted:
-      case Lexical::DoubleQuoted:
-        if (c == '\\') i++;  // skips the escaped character, including a line continuation
-        else if (c == (state == Lexical::SingleQuoted ? '\'' : '"')) state = Lexical::Code;
-        else if (c == '\n') return false;  // an unterminated string: let the engine say so
-        break;
-      case Lexical::Template:
-        if (c == '\\') i++;
-        else if (c == '`') state = Lexical::Code;
-        else if (c == '$' && next == '{') {
-          open.push_back('`');
-          state = Lexical::Code;
-          i++;
-        }
-        break;
-      case Lexical::LineComment:
-        if (c == '\n') state = Lexical::Code;
-        break;
-      case Lexical::BlockComment:
-        if (c == '*' && next == '/') {
-          state = Lexical::Code;
-          i++;
-        }
-        break;
-    }
-  }
-  return !open.empty() || state == Lexical::Template || state == Lexical::BlockComment;
+/// The write end of the pipe the SIGINT handler writes to, or -1.
+std::atomic<int> sigint_pipe{-1};
+static_assert(std::atomic<int>::is_always_lock_free, "read from a signal handler");
+
+void on_sigint(int) {
+  int saved_errno = errno;
+  char byte = 'i';
+  if (int fd = sigint_pipe.load(); fd >= 0) (void)!write(fd, &byte, 1);
+  (void)!write(STDERR_FILENO, "\n", 1);  // the terminal echoed ^C where the cursor was
+  errno = saved_errno;
 }
 
-namespace {
+/// While it exists, SIGINT (Ctrl-C on the terminal while an evaluation runs: while a line is
+/// edited, Ctrl-C is a key) interrupts what the sandbox runs instead of ending the process. A
+/// signal handler may not call into the sandbox, so it writes a byte to a pipe, and a thread of
+/// its own turns that into Sandbox::interrupt(). A request that arrives while nothing runs is
+/// dropped when the next evaluation starts.
+class CtrlCInterrupts {
+ public:
+  explicit CtrlCInterrupts(Sandbox &sandbox) {
+    if (pipe2(fds_, O_CLOEXEC) != 0) {
+      std::cerr << "quickbox: warning: Ctrl-C will end the repl instead of interrupting: pipe: " << std::strerror(errno)
+                << '\n';
+      fds_[0] = fds_[1] = -1;
+      return;
+    }
+    fcntl(fds_[1], F_SETFL, O_NONBLOCK);  // a handler must never block
+    watcher_ = std::thread([this, &sandbox] {
+      for (;;) {
+        char byte = 0;
+        ssize_t n = read(fds_[0], &byte, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n != 1 || byte == 'q') return;
+        sandbox.interrupt();
+      }
+    });
+    sigint_pipe = fds_[1];
+    struct sigaction action {};
+    action.sa_handler = on_sigint;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &action, &previous_);
+  }
+
+  ~CtrlCInterrupts() {
+    if (fds_[1] < 0) return;
+    sigaction(SIGINT, &previous_, nullptr);
+    sigint_pipe = -1;
+    char quit = 'q';
+    (void)!write(fds_[1], &quit, 1);
+    watcher_.join();
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+
+  CtrlCInterrupts(const CtrlCInterrupts &) = delete;
+  CtrlCInterrupts &operator=(const CtrlCInterrupts &) = delete;
+
+ private:
+  int fds_[2];
+  std::thread watcher_;
+  struct sigaction previous_ {};
+};
+
+// ---- Where the parser stopped -----------------------------------------------------------------------
+
+/// Line and column (both from 1, the column in bytes) where QuickJS's parser stopped, from the
+/// "at <repl>:LINE:COLUMN" its SyntaxError's stack ends with.
+std::optional<std::pair<size_t, size_t>> parse_stop(const std::string &stack) {
+  std::string marker = std::string(kReplFile) + ":";
+  size_t at = stack.rfind(marker);
+  if (at == std::string::npos) return std::nullopt;
+  size_t line = 0, column = 0;
+  if (std::sscanf(stack.c_str() + at + marker.size(), "%zu:%zu", &line, &column) != 2) return std::nullopt;
+  return std::pair(line, column);
+}
+
+/// The byte offset of a line and column in source, or npos when it is not in it.
+size_t offset_of(std::string_view source, size_t line, size_t column) {
+  size_t offset = 0;
+  for (size_t l = 1; l < line; l++) {
+    offset = source.find('\n', offset);
+    if (offset == std::string_view::npos) return offset;
+    offset++;
+  }
+  offset += column - 1;
+  return offset <= source.size() ? offset : std::string_view::npos;
+}
+
+/// Whether a SyntaxError means the entry goes on: the parser ran into the end of it (it wanted
+/// more tokens, or a template literal or block comment was still open when the text ended).
+/// QuickJS reports an open template at its backtick (or the `}` that resumed it) and an open
+/// comment at its start, with messages that only the end of the text produces.
+bool stopped_for_more(const Error &error, std::string_view source) {
+  if (error.kind != ErrorKind::JSException || error.name != "SyntaxError") return false;
+  auto stop = parse_stop(error.stack);
+  if (!stop) return false;
+  size_t offset = offset_of(source, stop->first, stop->second);
+  if (offset == std::string_view::npos) return false;
+  if (offset == source.size()) return true;
+  if (error.message == "unexpected end of comment") return true;
+  return error.message == "unexpected end of string" && (source[offset] == '`' || source[offset] == '}');
+}
+
+// ---- Repl commands ------------------------------------------------------------------------------------
+
+struct ReplCommand {
+  std::string_view name;
+  std::string_view operand;  ///< "FILE", or empty when it takes none
+  std::string_view help;
+};
+
+constexpr ReplCommand kReplCommands[] = {
+    {"break", "", "discard the entry being typed (Ctrl-C does too)"},
+    {"exit", "", "leave the repl (Ctrl-D on an empty line does too)"},
+    {"help", "", "show this list"},
+    {"load", "FILE", "evaluate a JavaScript file in this session, as one entry"},
+    {"save", "FILE", "write every entry of this session to FILE"},
+};
+
+std::string repl_help() {
+  std::string text;
+  for (const ReplCommand &command : kReplCommands) {
+    std::string head(1, '.');  // appended, not "." + ...: GCC 12 warns falsely about that
+    head.append(command.name).append(command.operand.empty() ? "" : " ").append(command.operand);
+    head.resize(std::max<size_t>(head.size() + 2, 12), ' ');
+    text += head + std::string(command.help) + "\n";
+  }
+  return text +
+         "\nKeys on a terminal: arrows, Home/End and the emacs keys (Ctrl-A, Ctrl-E, Ctrl-K, Ctrl-R...)\n"
+         "edit the line and walk the history; Tab completes names; Ctrl-C interrupts a running\n"
+         "evaluation (the session goes on) or clears the line being typed; Ctrl-D leaves.\n"
+         "An entry goes on over several lines while it is incomplete.\n";
+}
+
+/// A line `.NAME OPERAND` naming a command: its command and operand.
+struct CommandLine {
+  const ReplCommand *command = nullptr;  ///< null for a name that is no command
+  std::string name;
+  std::string operand;
+};
+
+/// The command a line names, when it starts with a dot and a letter (".5" is a number); nullopt
+/// for any other line.
+std::optional<CommandLine> command_in(std::string_view line) {
+  line = trim(line);
+  if (line.size() < 2 || line[0] != '.' || !std::isalpha(static_cast<unsigned char>(line[1]))) return std::nullopt;
+  size_t space = line.find_first_of(" \t");
+  CommandLine parsed{nullptr, std::string(line.substr(1, space == std::string_view::npos ? space : space - 1)),
+                     space == std::string_view::npos ? "" : std::string(trim(line.substr(space)))};
+  for (const ReplCommand &command : kReplCommands)
+    if (command.name == parsed.name) parsed.command = &command;
+  return parsed;
+}
+
+/// The history file: $QUICKBOX_REPL_HISTORY (empty: none), else ~/.quickbox_history.
+std::string history_file() {
+  if (const char *path = std::getenv("QUICKBOX_REPL_HISTORY")) return path;
+  const char *home = std::getenv("HOME");
+  return home && *home ? std::string(home) + "/.quickbox_history" : "";
+}
+
+// ---- The loop -------------------------------------------------------------------------------------------
 
 class Repl {
  public:
   Repl(Sandbox &sandbox, const Options &options)
-      : sandbox_(sandbox), options_(options), interactive_(isatty(STDIN_FILENO) != 0) {}
+      : sandbox_(sandbox), options_(options), prompts_(isatty(STDIN_FILENO) != 0) {
+    if (!prompts_) return;
+    if (isatty(STDOUT_FILENO)) {
+      editor_ = std::make_unique<LineEditor>(
+          history_file(), [this](std::string_view before) { return complete_name(sandbox_, before, names_); });
+    }
+    interrupts_.emplace(sandbox_);
+  }
 
   int run() {
-    if (interactive_) {
-      std::cout << "quickbox " QUICKBOX_VERSION " repl. Declarations persist between lines; "
-                   "`.exit` or Ctrl-D leaves.\n";
+    if (prompts_) {
+      std::cout << "quickbox " QUICKBOX_VERSION " repl. Declarations persist between entries; `.help` lists the "
+                   "commands, `.exit` or Ctrl-D leaves.\n";
     }
-    std::string entry, line;
-    while (usable_ && read_line(line, entry.empty())) {
-      std::string_view command = trim(line);
-      if (command == ".exit") return kExitOk;
-      if (command == ".break") {
+    std::string entry;
+    while (usable_) {
+      LineEditor::Line line = read_line(entry.empty() ? "> " : "... ");
+      if (line.kind == LineEditor::Line::Kind::End) break;
+      if (line.kind == LineEditor::Line::Kind::Cancelled) {
+        if (entry.empty() && line.text.empty()) std::cout << "(To leave, press Ctrl-D or type .exit)\n";
         entry.clear();
         continue;
       }
-      entry += line;
+      if (auto command = command_in(line.text); command && (command->command || entry.empty())) {
+        if (!run_command(*command, entry)) return kExitOk;
+        continue;
+      }
+      entry += line.text;
       entry += '\n';
-      if (is_incomplete(entry)) continue;
-      evaluate(entry);
+      if (entry_goes_on(entry)) continue;
+      session_ += entry;
+      evaluate(entry, kReplFile);
       entry.clear();
     }
     if (!usable_) return kExitInternal;
     // End of input in the middle of an entry: evaluate it so the user sees what was wrong.
-    evaluate(entry);
-    if (interactive_) std::cout << '\n';  // Ctrl-D left the cursor after a prompt
-    return kExitOk;
+    if (!entry.empty()) {
+      session_ += entry;
+      evaluate(entry, kReplFile);
+    }
+    if (prompts_) std::cout << '\n';  // Ctrl-D left the cursor after a prompt
+    return usable_ ? kExitOk : kExitInternal;
   }
 
  private:
-  /// Prompts (on a terminal: "> " for a new entry, "... " for a continued one) and reads a line.
-  bool read_line(std::string &line, bool fresh_entry) {
-    if (interactive_) std::cout << (fresh_entry ? "> " : "... ") << std::flush;
-    return static_cast<bool>(std::getline(std::cin, line));
+  /// Prompts (on a terminal) and reads a line. Code and commands typed on a terminal join the
+  /// history; answers to a person's prompts do not.
+  LineEditor::Line read_line(const std::string &prompt, bool remember = true) {
+    if (editor_) {
+      LineEditor::Line line = editor_->read(prompt);
+      if (remember && line.kind == LineEditor::Line::Kind::Text && !trim(line.text).empty()) editor_->remember(line.text);
+      return line;
+    }
+    if (prompts_) std::cout << prompt << std::flush;
+    std::string text;
+    if (!std::getline(std::cin, text)) return {LineEditor::Line::Kind::End, ""};
+    return {LineEditor::Line::Kind::Text, std::move(text)};
   }
 
-  void evaluate(const std::string &entry) {
-    if (trim(entry).empty()) return;
+  /// Whether the parser wants more lines for this entry.
+  bool entry_goes_on(const std::string &entry) {
+    if (trim(entry).empty()) return false;
+    EvalOptions check;
+    check.filename = kReplFile;
+    check.parse_only = true;
+    Result parsed = sandbox_.eval(entry, check);
+    return parsed.failed() && stopped_for_more(parsed.error(), entry);
+  }
+
+  /// Where what quickbox says about the session goes: stdout, or stderr with --json (whose
+  /// stdout holds only envelopes).
+  std::ostream &note() { return options_.json ? std::cerr : std::cout; }
+
+  /// Runs a repl command; false when the repl should end.
+  bool run_command(const CommandLine &line, std::string &entry) {
+    if (!line.command) {
+      std::cerr << "quickbox: unknown repl command '." << line.name << "'; .help lists them\n";
+      return true;
+    }
+    std::string_view name = line.command->name;
+    if (!line.command->operand.empty() && line.operand.empty()) {
+      std::cerr << "quickbox: ." << name << " needs a " << line.command->operand << ": ." << name << ' '
+                << line.command->operand << '\n';
+      return true;
+    }
+    if (name == "exit") return false;
+    if (name == "break") entry.clear();
+    if (name == "help") note() << repl_help() << std::flush;
+    if (name == "load") load(line.operand);
+    if (name == "save") save(line.operand);
+    return true;
+  }
+
+  void load(const std::string &path) {
+    auto contents = read_file(path, options_.sandbox.limits.source_bytes);
+    if (auto *error = std::get_if<UsageError>(&contents)) {
+      std::cerr << "quickbox: .load: " << error->message << '\n';
+      return;
+    }
+    std::string source = std::get<std::string>(std::move(contents));
+    if (!source.empty() && !source.ends_with('\n')) source += '\n';
+    session_ += source;
+    evaluate(source, path);
+  }
+
+  void save(const std::string &path) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << session_;
+    out.close();
+    if (!out) {
+      std::cerr << "quickbox: .save: cannot write '" << path << "': " << std::strerror(errno) << '\n';
+      return;
+    }
+    note() << "Session saved to " << path << '\n' << std::flush;
+  }
+
+  void evaluate(const std::string &source, const std::string &filename) {
+    if (trim(source).empty()) return;
+    collect_names(source, names_);
     EvalOptions eval_options;
-    eval_options.filename = "<repl>";
+    eval_options.filename = filename;
     if (!options_.json) eval_options.display = EvalOptions::Display::Inspect;
-    Result result = sandbox_.eval(entry, eval_options);
+    Result result = sandbox_.eval(source, eval_options);
+    std::vector<ConsoleLine> earlier_console;  // --json: of the steps before a person settled calls
+    uint64_t earlier_dropped = 0;
+    while (result.is_suspended()) {
+      if (options_.json) {
+        earlier_console.insert(earlier_console.end(), result.console.begin(), result.console.end());
+        earlier_dropped += result.console_dropped_bytes;
+      } else {
+        print_console(result, options_.sandbox.limits.console_bytes);
+      }
+      if (!settle_with_person(result.pending())) return;
+      result = sandbox_.resume();
+    }
+    if (options_.json) {
+      result.console.insert(result.console.begin(), earlier_console.begin(), earlier_console.end());
+      result.console_dropped_bytes += earlier_dropped;
+    }
     report(result, options_.json, ValueDisplay::Inspect, options_.sandbox.limits.console_bytes);
     if (sandbox_.discarded()) recover();
+  }
+
+  /// Asks the person about every call the evaluation waits on. False when they would not say
+  /// (Ctrl-C, end of input): the evaluation is then abandoned.
+  bool settle_with_person(const std::vector<PendingCall> &pending) {
+    for (const PendingCall &call : pending) {
+      if (!settle_with_person(call)) {
+        Status abandoned = sandbox_.abandon();
+        std::cerr << "quickbox: the evaluation was abandoned: " << describe_call(call, &sandbox_) << " was not settled"
+                  << (abandoned ? "" : " (" + abandoned.error().message + ")") << '\n';
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool settle_with_person(const PendingCall &call) {
+    note() << describe_call(call, &sandbox_) << (call.needs_approval ? " needs approval" : " waits for an answer") << '\n'
+           << std::flush;
+    for (;;) {
+      LineEditor::Line line =
+          read_line(call.needs_approval ? "Approve? [y/N] " : "Answer (JSON; empty denies): ", false);
+      if (line.kind != LineEditor::Line::Kind::Text) return false;
+      std::string_view text = trim(line.text);
+      Status settled = std::monostate{};
+      if (call.needs_approval) {
+        settled = text == "y" || text == "Y" || text == "yes" ? sandbox_.approve(call.call_id)
+                                                             : sandbox_.deny(call.call_id, "");
+      } else if (text.empty()) {
+        settled = sandbox_.deny(call.call_id, "");
+      } else {
+        Decoded answer = parse_json(text);
+        if (!answer.ok) {
+          std::cerr << "quickbox: the answer is not JSON (" << answer.error
+                    << "); a string needs its quotes: \"yes\"\n";
+          continue;
+        }
+        settled = sandbox_.resolve(call.call_id, answer.value);
+      }
+      if (settled) return true;
+      std::cerr << "quickbox: cannot settle " << describe_call(call, &sandbox_) << ": " << settled.error().message << '\n';
+    }
   }
 
   // A hard stop (e.g. code that never reached an interrupt check) discarded the instance; the
@@ -136,6 +397,7 @@ class Repl {
     Result reset = sandbox_.reset();
     if (reset.ok()) {
       std::cerr << "quickbox: the sandbox was restarted after a hard stop; earlier declarations are gone\n";
+      names_.clear();
     } else {
       std::cerr << "quickbox: the sandbox could not be restarted: " << reset.error().to_string() << '\n';
       usable_ = false;
@@ -144,8 +406,12 @@ class Repl {
 
   Sandbox &sandbox_;
   const Options &options_;
-  const bool interactive_;
-  bool usable_ = true;  ///< false once the sandbox is gone for good
+  const bool prompts_;                   ///< stdin is a terminal
+  std::unique_ptr<LineEditor> editor_;   ///< stdin and stdout are terminals
+  std::optional<CtrlCInterrupts> interrupts_;
+  std::set<std::string> names_;          ///< names the session typed, for completion
+  std::string session_;                  ///< every entry evaluated, for .save
+  bool usable_ = true;                   ///< false once the sandbox is gone for good
 };
 
 }  // namespace

@@ -25,22 +25,11 @@ std::ostream &stream_for(ConsoleLevel level) {
   return level == ConsoleLevel::Warn || level == ConsoleLevel::Error ? std::cerr : std::cout;
 }
 
-// std::cerr is tied to std::cout, so stdout is flushed before every stderr write and lines on
-// the two streams keep their order on a terminal.
-void print_console(const Result &result, uint64_t console_limit) {
-  for (const ConsoleLine &line : result.console) stream_for(line.level) << line.text << '\n';
-  if (result.console_dropped_bytes != 0) {
-    std::cerr << "quickbox: console output reached its limit of " << console_limit
-              << " bytes per evaluation; " << result.console_dropped_bytes
-              << " more bytes were dropped\n";
-  }
-}
-
 /// "Uncaught TypeError: x is not a function" (as Node's REPL says it), "Uncaught 'a string'" for a
-/// thrown non-Error, or "Timeout: CPU time limit of 200 ms exceeded" for a limit.
+/// thrown non-Error (evaluated with EvalOptions::display, its message is its util.inspect text),
+/// or "Timeout: CPU time limit of 200 ms exceeded" for a limit.
 std::string headline(const Error &error) {
   if (error.kind != ErrorKind::JSException) return std::string(to_string(error.kind)) + ": " + error.message;
-  if (error.thrown) return "Uncaught " + inspect(*error.thrown);
   if (error.name.empty()) return "Uncaught " + error.message;
   if (error.message.empty()) return "Uncaught " + error.name;
   return "Uncaught " + error.name + ": " + error.message;
@@ -51,18 +40,13 @@ void print_error(const Error &error) {
   if (!error.stack.empty() && !error.stack.ends_with('\n')) std::cerr << '\n';
 }
 
-void print_value(const Value &value, ValueDisplay display) {
-  switch (display) {
-    case ValueDisplay::NodePrintUnlessUndefined:
-      if (value.is_undefined()) return;
-      [[fallthrough]];
-    case ValueDisplay::NodePrint:
-      std::cout << format_for_display(value) << '\n';
-      return;
-    case ValueDisplay::Inspect:
-      std::cout << inspect(value) << '\n';
-      return;
-  }
+/// The final value as the sandbox formatted it (EvalOptions::display). `run` leaves out undefined:
+/// its text is "undefined" with an undefined value (a value that cannot cross has its own text).
+void print_value(const Result &result, ValueDisplay display) {
+  // Every text-mode evaluation asks for display; JSON would stand in were one not to.
+  std::string text = result.display ? *result.display : to_json(result.value());
+  if (display == ValueDisplay::NodePrintUnlessUndefined && result.value().is_undefined() && text == "undefined") return;
+  std::cout << text << '\n';
 }
 
 // ---- JSON ------------------------------------------------------------------------------------------
@@ -192,18 +176,25 @@ std::string one_line(const std::string &inspected) {
   return out;
 }
 
-std::string shown_arguments(const std::vector<Value> &args) {
+/// A value as util.inspect shows it, formatted by the sandbox, on one line; as JSON without one.
+std::string shown(Sandbox *sandbox, const Value &value) {
+  if (sandbox)
+    if (auto text = sandbox->format(value)) return one_line(text.value());
+  return to_json(value);
+}
+
+std::string shown_arguments(Sandbox *sandbox, const std::vector<Value> &args) {
   std::string text;
-  for (const Value &arg : args) text.append(text.empty() ? "" : ", ").append(one_line(inspect(arg)));
+  for (const Value &arg : args) text.append(text.empty() ? "" : ", ").append(shown(sandbox, arg));
   if (text.size() <= kMaxShownArguments) return text;
   size_t cut = kMaxShownArguments;
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) cut--;  // not inside a UTF-8 character
   return text.substr(0, cut) + "... (" + std::to_string(text.size() - cut) + " more characters)";
 }
 
-void print_pending(std::ostream &out, const std::vector<PendingCall> &pending) {
+void print_pending(std::ostream &out, Sandbox &sandbox, const std::vector<PendingCall> &pending) {
   for (const PendingCall &call : pending) {
-    out << "  " << describe_call(call) << (call.needs_approval ? "  needs approval: " : "  waits for an answer: ")
+    out << "  " << describe_call(call, &sandbox) << (call.needs_approval ? "  needs approval: " : "  waits for an answer: ")
         << how_to_settle(call) << '\n';
   }
 }
@@ -212,17 +203,17 @@ std::string calls_waiting(size_t count) {
   return count == 1 ? "1 call that needs a person" : std::to_string(count) + " calls that need a person";
 }
 
-void print_suspension_text(const Result &result, const SuspensionNote &note) {
+void print_suspension_text(Sandbox &sandbox, const Result &result, const SuspensionNote &note) {
   const std::vector<PendingCall> &pending = result.pending();
   if (!note.state_file) {
     std::cerr << "quickbox: the program is suspended: it waits on " << calls_waiting(pending.size()) << ":\n";
-    print_pending(std::cerr, pending);
+    print_pending(std::cerr, sandbox, pending);
     std::cerr << "Pass --suspend-to FILE to save its state there, then continue it with `quickbox resume FILE`.\n";
     return;
   }
   std::cout << "Suspended: the program waits on " << calls_waiting(pending.size()) << "; its state is in "
             << *note.state_file << "\n";
-  print_pending(std::cout, pending);
+  print_pending(std::cout, sandbox, pending);
   std::cout << "Continue with: " << note.resume_command;
   for (const PendingCall &call : pending)
     std::cout << (call.needs_approval ? " --approve " + std::to_string(call.call_id)
@@ -232,6 +223,17 @@ void print_suspension_text(const Result &result, const SuspensionNote &note) {
 
 }  // namespace
 
+// std::cerr is tied to std::cout, so stdout is flushed before every stderr write and lines on
+// the two streams keep their order on a terminal.
+void print_console(const Result &result, uint64_t console_limit) {
+  for (const ConsoleLine &line : result.console) stream_for(line.level) << line.text << '\n';
+  if (result.console_dropped_bytes != 0) {
+    std::cerr << "quickbox: console output reached its limit of " << console_limit
+              << " bytes per evaluation; " << result.console_dropped_bytes
+              << " more bytes were dropped\n";
+  }
+}
+
 int report(const Result &result, bool json, ValueDisplay display, uint64_t console_limit,
            const std::vector<AuditEntry> *audit) {
   if (json) {
@@ -239,10 +241,8 @@ int report(const Result &result, bool json, ValueDisplay display, uint64_t conso
                    result.console, result.console_dropped_bytes, audit);
   } else {
     print_console(result, console_limit);
-    if (result.ok() && result.display) {
-      std::cout << *result.display << '\n';  // a function, a Map...: formatted inside the sandbox
-    } else if (result.ok()) {
-      print_value(result.value(), display);
+    if (result.ok()) {
+      print_value(result, display);
     } else {
       print_error(result.error());
     }
@@ -252,8 +252,8 @@ int report(const Result &result, bool json, ValueDisplay display, uint64_t conso
   return result.ok() ? kExitOk : exit_code_for(result.error().kind);
 }
 
-int report_suspension(const Result &result, const SuspensionNote &note, bool json, uint64_t console_limit,
-                      const std::vector<AuditEntry> *audit) {
+int report_suspension(Sandbox &sandbox, const Result &result, const SuspensionNote &note, bool json,
+                      uint64_t console_limit, const std::vector<AuditEntry> *audit) {
   if (json) {
     Value::Object envelope{{"suspended", true},
                            {"state", note.state_file ? Value(*note.state_file) : Value(nullptr)},
@@ -265,17 +265,17 @@ int report_suspension(const Result &result, const SuspensionNote &note, bool jso
       std::cerr << "quickbox: the program is suspended and its state was not saved; pass --suspend-to FILE\n";
   } else {
     print_console(result, console_limit);
-    print_suspension_text(result, note);
+    print_suspension_text(sandbox, result, note);
     if (audit) print_audit(*audit);
   }
   std::cout.flush();
   return kExitSuspended;
 }
 
-std::string describe_call(const PendingCall &call) {
+std::string describe_call(const PendingCall &call, Sandbox *sandbox) {
   std::string text = "#";  // appended, not "#" + ...: GCC 12 warns falsely about that
   return text.append(std::to_string(call.call_id)).append(" ").append(call.capability).append("(")
-      .append(shown_arguments(call.args)).append(")");
+      .append(shown_arguments(sandbox, call.args)).append(")");
 }
 
 std::string how_to_settle(const PendingCall &call) {

@@ -38,5 +38,12 @@ pkg_check_modules(CBOR REQUIRED IMPORTED_TARGET libcbor)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 # fetch(): the HTTP client (Debian's libcurl4-openssl-dev, 7.88: CURLOPT_PREREQFUNCTION needs 7.80)
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl>=7.80)
+if(QUICKBOX_BUILD_CLI)
+  # The repl's line editing, history and completion. libedit (BSD licence) rather than readline,
+  # whose GPL would cover the whole program.
+  pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)
+endif()
 find_package(OpenSSL REQUIRED)
 find_package(Threads REQUIRED)
+# JSON text (src/json.cc): Debian's nlohmann-json3-dev, header-only.
+find_package(nlohmann_json 3.11 REQUIRED)

@@ -62,11 +62,15 @@ static size_t pending_count, pending_cap;
 #define DRIVE_UNWRAP 1u  /* the value is an async script's promise of {value} */
 #define DRIVE_AWAIT 2u   /* a promise result is awaited */
 #define DRIVE_DISCARD 4u /* the result is undefined once settled (modules) */
-#define DRIVE_PRINT 8u    /* a value that cannot cross comes back as its console.log text */
-#define DRIVE_INSPECT 16u /* ... as its util.inspect text */
+#define DRIVE_PRINT 8u    /* the value comes back with its console.log text too (node -p) */
+#define DRIVE_INSPECT 16u /* ... with its util.inspect text (a REPL) */
+#define DRIVE_DISPLAY (DRIVE_PRINT | DRIVE_INSPECT)
 static JSValue driven;
 static uint32_t drive_mode;
 static bool driving;
+/* DRIVE_DISPLAY bits of the evaluation the operation in progress replies for (0 for any other
+ * operation): thrown values are then described as util.inspect shows them. */
+static uint32_t reply_display;
 
 /* ---------------------------------------------------------------------------------------------
  * Memory: QuickJS allocates through these, so the soft limit is enforced here, where a refusal
@@ -407,6 +411,7 @@ static int define_on(JSValueConst target, const char *name, JSValue value) {
  * Replies
  * ------------------------------------------------------------------------------------------- */
 static void begin_op(void) {
+  reply_display = 0;
   output.len = 0;
   console_buf.len = 0;
   exchange.console_len = 0;
@@ -506,18 +511,23 @@ static qb_text error_field(JSValueConst error, const char *field) {
   return unreadable_field(field);
 }
 
-/* Formats a thrown non-Error value (throw "x", throw {code: 1}) the way console.log would,
- * bounded like an error message. A thrown string is its own text (no copy to format it). */
+/* The text people are shown for a value: util.inspect's (a REPL) or console.log's (node -p,
+ * which prints a string as it is). */
+static JSValue text_of(JSValueConst value, bool inspect) {
+  if (inspect) return JS_Call(ctx, qb_helpers.inspect, JS_UNDEFINED, 1, &value);
+  JSValue args = JS_NewArray(ctx);
+  JS_SetPropertyInt64(ctx, args, 0, JS_DupValue(ctx, value));
+  JSValue text = JS_Call(ctx, qb_helpers.format, JS_UNDEFINED, 1, (JSValueConst *)&args);
+  JS_FreeValue(ctx, args);
+  return text;
+}
+
+/* Formats a thrown non-Error value (throw "x", throw {code: 1}) the way console.log would, or,
+ * for an evaluation printed for people, as util.inspect does (Node's REPL says `Uncaught 'x'`);
+ * bounded like an error message. For console.log a thrown string is its own text (no copy). */
 static qb_text describe_thrown(JSValueConst value) {
-  JSValue text;
-  if (JS_IsString(value)) {
-    text = JS_DupValue(ctx, value);
-  } else {
-    JSValue arr = JS_NewArray(ctx);
-    JS_SetPropertyInt64(ctx, arr, 0, JS_DupValue(ctx, value));
-    text = JS_Call(ctx, qb_helpers.format, JS_UNDEFINED, 1, (JSValueConst *)&arr);
-    JS_FreeValue(ctx, arr);
-  }
+  JSValue text = JS_IsString(value) && !reply_display ? JS_DupValue(ctx, value)
+                                                      : text_of(value, reply_display != 0);
   qb_text out;
   if (!JS_IsException(text) && qb_bounded_text(ctx, text, QB_ERROR_MESSAGE_MAX_CHARS, &out))
     return out;
@@ -648,31 +658,30 @@ static int32_t reply_value(JSValue value) {
   return reply(QB_STATUS_DONE);
 }
 
-/* Like reply_value, but a value that cannot leave as data is returned as its text, the way
- * node -p or a REPL would print it (neither ever fails to print a value). Limits still apply:
- * a timeout or out-of-memory while encoding stays an error. Consumes value. */
-static int32_t reply_value_or_display(JSValue value) {
+/* Like reply_value, for an evaluation printed for people (EvalOptions::display): replies
+ * QB_STATUS_DISPLAY with [value, text], the value as data (undefined when it cannot leave the
+ * sandbox: a function, a Map, a cycle...) and the text node -p or a REPL would print for it, each
+ * within the result limit. Limits still hold for the value: a timeout, running out of memory or
+ * an oversized value while encoding stays an error. Consumes value. */
+static int32_t reply_displayed(JSValue value) {
+  output.len = 0;
+  qb_cbor_put_head(&output, 4, 2);  /* short heads always fit: the output keeps room for a reply */
   qb_encode_status st = qb_cbor_encode(ctx, value, &output, outgoing_limits());
-  if (st == QB_ENCODE_OK || st == QB_ENCODE_TOO_LARGE || st == QB_ENCODE_BIGINT_TOO_LARGE ||
-      interrupted || allocation_refused) {
+  if (st == QB_ENCODE_TOO_LARGE || st == QB_ENCODE_BIGINT_TOO_LARGE) {
     JS_FreeValue(ctx, value);
-    if (st == QB_ENCODE_OK) return reply(QB_STATUS_DONE);
-    if (st == QB_ENCODE_TOO_LARGE || st == QB_ENCODE_BIGINT_TOO_LARGE) return reply_output_limit(st);
-    return reply_pending_exception();
+    return reply_output_limit(st);
   }
-  JS_FreeValue(ctx, JS_GetException(ctx));
-  JSValue text;
-  if (drive_mode & DRIVE_INSPECT) {
-    text = JS_Call(ctx, qb_helpers.inspect, JS_UNDEFINED, 1, (JSValueConst *)&value);
-  } else {
-    JSValue args = JS_NewArray(ctx);
-    JS_SetPropertyInt64(ctx, args, 0, JS_DupValue(ctx, value));
-    text = JS_Call(ctx, qb_helpers.format, JS_UNDEFINED, 1, (JSValueConst *)&args);
-    JS_FreeValue(ctx, args);
+  if (st == QB_ENCODE_THROWN) {
+    if (interrupted || allocation_refused) {
+      JS_FreeValue(ctx, value);
+      return reply_pending_exception();
+    }
+    JS_FreeValue(ctx, JS_GetException(ctx));  /* it cannot cross as data: its text alone shows it */
+    qb_cbor_put_head(&output, 7, 23);         /* undefined */
   }
+  JSValue text = text_of(value, drive_mode & DRIVE_INSPECT);
   JS_FreeValue(ctx, value);
   if (JS_IsException(text)) return reply_pending_exception();
-  output.len = 0;
   st = qb_cbor_encode(ctx, text, &output, outgoing_limits());
   JS_FreeValue(ctx, text);
   if (st == QB_ENCODE_TOO_LARGE) return reply_output_limit(st);
@@ -680,8 +689,15 @@ static int32_t reply_value_or_display(JSValue value) {
   return reply(QB_STATUS_DISPLAY);
 }
 
+/* No job is left and no host call is pending. A limit hit while jobs ran (the interrupt, or a
+ * refused allocation) is thrown inside a job, where QuickJS turns it into a rejection of some
+ * intermediate promise (an async generator's step, a reaction): that can break the chain the
+ * awaited promise hangs on. The stall is then the limit's doing and is reported as the limit;
+ * Deadlock is left for programs that really wait on nothing. */
 static int32_t reply_deadlock(void) {
   stop_driving();
+  if (interrupted) return reply_error(QB_ERROR_TIMEOUT, "", "", "");
+  if (allocation_refused) return reply_error(QB_ERROR_OUT_OF_MEMORY, "", "out of memory", "");
   return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs are left "
                      "to run and no host call is pending", "");
 }
@@ -748,7 +764,7 @@ static int32_t drive(void) {
     clear_rejections();
     return reply_exception(reason, "Unhandled promise rejection: ");
   }
-  if (drive_mode & (DRIVE_PRINT | DRIVE_INSPECT)) return reply_value_or_display(value);
+  if (drive_mode & DRIVE_DISPLAY) return reply_displayed(value);
   return reply_value(value);
 }
 
@@ -756,6 +772,7 @@ static int32_t drive(void) {
  * stop_driving() before running any JS, so that calls made while it ran stay pending).
  * Consumes value. */
 static int32_t finish(JSValue value, uint32_t mode) {
+  reply_display = mode & DRIVE_DISPLAY;
   if (JS_IsException(value)) {
     drop_pending_calls();
     return reply_pending_exception();
@@ -883,6 +900,14 @@ QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len
   if (kind == QB_EVAL_ASYNC) js_flags |= JS_EVAL_FLAG_ASYNC;
   if (flags & QB_EVAL_STRICT) js_flags |= JS_EVAL_FLAG_STRICT;
   stop_driving();
+  if (flags & QB_EVAL_PARSE_ONLY) {
+    /* A compiled module would stay registered (and cannot be freed as a value): scripts only. */
+    if (kind == QB_EVAL_MODULE) return invalid("only scripts can be parsed without running them");
+    JSValue compiled = JS_Eval(ctx, source, source_len, name, js_flags | JS_EVAL_FLAG_COMPILE_ONLY);
+    if (JS_IsException(compiled)) return finish(compiled, 0);
+    JS_FreeValue(ctx, compiled);
+    return finish(JS_UNDEFINED, 0);
+  }
   JSValue value = JS_Eval(ctx, source, source_len, name, js_flags);
   uint32_t mode = (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0;
   if (kind == QB_EVAL_ASYNC) mode |= DRIVE_UNWRAP;
@@ -951,6 +976,16 @@ QB_EXPORT(QB_EXPORT_SET_GLOBAL) int32_t qb_set_global(uint32_t name_len, uint32_
   JS_FreeValue(ctx, global);
   if (r < 0) return reply_pending_exception();
   return reply_value(JS_UNDEFINED);
+}
+
+QB_EXPORT(QB_EXPORT_FORMAT) int32_t qb_format(uint32_t value_len, uint32_t flags) {
+  if (value_len > input.cap) return invalid("request larger than the input buffer");
+  begin_op();
+  JSValue v = qb_cbor_decode(ctx, input.data, value_len, incoming_limits(0));
+  if (JS_IsException(v)) return invalid_request_value();
+  JSValue text = text_of(v, flags & QB_EVAL_DISPLAY_INSPECT);
+  JS_FreeValue(ctx, v);
+  return reply_value(text);
 }
 
 QB_EXPORT(QB_EXPORT_RUN_JOBS) int32_t qb_run_jobs(void) {
@@ -1080,6 +1115,7 @@ QB_EXPORT(QB_EXPORT_SETTLE) int32_t qb_settle(uint32_t call_id, uint32_t ok, uin
 QB_EXPORT(QB_EXPORT_RESUME) int32_t qb_resume(void) {
   begin_op();
   if (!driving) return invalid("no evaluation is suspended");
+  reply_display = drive_mode & DRIVE_DISPLAY;
   return drive();
 }
 

@@ -4,7 +4,9 @@
 // Everything it uses is captured here, at bootstrap, as uncurried intrinsics, so a program that
 // later replaces Array.prototype.join, Object.keys or String cannot change how values are printed.
 // Formatting follows Node's util.inspect defaults (depth 2, breakLength 80, compact 3,
-// maxArrayLength 100, maxStringLength 10000) for the common value types.
+// maxArrayLength 100, maxStringLength 10000) for the common value types. This is the one value
+// formatter of quickbox: console.*, results printed for a CLI or REPL (EvalOptions::display) and
+// values the host asks to show (Sandbox::format) all come through it.
 (function (write) {
   'use strict';
   const uncurry = Function.prototype.bind.bind(Function.prototype.call);
@@ -25,11 +27,12 @@
   const StringPrototypeSlice = uncurry(String.prototype.slice);
   const StringPrototypeIncludes = uncurry(String.prototype.includes);
   const StringPrototypeIndexOf = uncurry(String.prototype.indexOf);
-  const StringPrototypeReplace = uncurry(String.prototype.replace);
+  const StringPrototypeReplaceAll = uncurry(String.prototype.replaceAll);
   const StringPrototypeRepeat = uncurry(String.prototype.repeat);
   const StringPrototypePadStart = uncurry(String.prototype.padStart);
   const StringPrototypePadEnd = uncurry(String.prototype.padEnd);
   const StringPrototypeCharCodeAt = uncurry(String.prototype.charCodeAt);
+  const StringPrototypeCodePointAt = uncurry(String.prototype.codePointAt);
   const StringPrototypeTrimEnd = uncurry(String.prototype.trimEnd);
   const StringPrototypeStartsWith = uncurry(String.prototype.startsWith);
   const StringPrototypeToUpperCase = uncurry(String.prototype.toUpperCase);
@@ -60,7 +63,13 @@
   const isIdentifier = (k) => RegExpPrototypeTest(/^[a-zA-Z_][a-zA-Z_0-9]*$/, k);
 
   const breakLength = 80, maxDepth = 2, maxArrayLength = 100, maxStringLength = 10000, compact = 3;
+  const minLineWidth = 16;  // Node's kMinLineWidth: shorter strings are never split over lines
+  // BigInts with more magnitude (1 KiB) print exactly in hexadecimal: decimal conversion takes
+  // quadratic time, and printing a value should cost time linear in its size (docs/limits.md; the
+  // host's JSON text keeps the same bound, kDecimalBigIntMaxBytes in src/bigint.hh).
+  const decimalBigIntMaxHexDigits = 2 * 1024;
 
+  // Node's strEscape: picks ' unless the text holds one (then ", then `), and escapes the rest.
   function quote(s) {
     let q = "'";
     if (StringPrototypeIncludes(s, "'")) {
@@ -79,27 +88,58 @@
       else if (c === '\f') out += '\\f';
       else if (code < 0x20 || (code >= 0x7f && code <= 0x9f))
         out += '\\x' + StringPrototypeToUpperCase(StringPrototypePadStart(NumberToString(code, 16), 2, '0'));
-      else out += c;
+      else if (code >= 0xd800 && code <= 0xdfff) {
+        const next = i + 1 < s.length ? StringPrototypeCharCodeAt(s, i + 1) : 0;
+        if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          out += c + s[i + 1];  // a surrogate pair: one astral character
+          i++;
+        } else {
+          out += '\\u' + NumberToString(code, 16);  // a lone surrogate, as Node escapes it
+        }
+      } else out += c;
     }
     return q + out + q;
   }
 
-  function formatString(s) {
+  // Node's formatPrimitive for strings: cut after maxStringLength code units, and split after
+  // each line break into `'...' +` lines when it does not fit the rest of the line.
+  function formatString(ctx, s) {
+    let trailer = '';
     if (s.length > maxStringLength) {
       const rest = s.length - maxStringLength;
-      return quote(StringPrototypeSlice(s, 0, maxStringLength)) +
-        `... ${rest} more character${rest > 1 ? 's' : ''}`;
+      s = StringPrototypeSlice(s, 0, maxStringLength);
+      trailer = `... ${rest} more character${rest > 1 ? 's' : ''}`;
     }
-    return quote(s);
+    if (s.length > minLineWidth && s.length > breakLength - ctx.indentationLvl - 4) {
+      const lines = [];
+      let start = 0;
+      for (let i = StringPrototypeIndexOf(s, '\n'); i !== -1 && i + 1 < s.length;
+        i = StringPrototypeIndexOf(s, '\n', i + 1)) {
+        ArrayPrototypePush(lines, quote(StringPrototypeSlice(s, start, i + 1)));
+        start = i + 1;
+      }
+      ArrayPrototypePush(lines, quote(StringPrototypeSlice(s, start)));
+      return ArrayPrototypeJoin(lines, ` +\n${StringPrototypeRepeat(' ', ctx.indentationLvl + 2)}`) + trailer;
+    }
+    return quote(s) + trailer;
+  }
+
+  function formatBigInt(n) {
+    const hex = BigIntToString(n, 16);
+    const negative = n < 0n;
+    if (hex.length - (negative ? 1 : 0) > decimalBigIntMaxHexDigits) {
+      return (negative ? '-0x' + StringPrototypeSlice(hex, 1) : '0x' + hex) + 'n';
+    }
+    return BigIntToString(n) + 'n';
   }
 
   function formatNumber(n) { return n === 0 && 1 / n < 0 ? '-0' : StringCtor(n); }
 
-  function formatPrimitive(v) {
+  function formatPrimitive(ctx, v) {
     switch (typeof v) {
-      case 'string': return formatString(v);
+      case 'string': return formatString(ctx, v);
       case 'number': return formatNumber(v);
-      case 'bigint': return BigIntToString(v) + 'n';
+      case 'bigint': return formatBigInt(v);
       case 'boolean': return v ? 'true' : 'false';
       case 'undefined': return 'undefined';
       case 'symbol': return SymbolToString(v);
@@ -138,13 +178,53 @@
     return name ? `[${kind}: ${name}]` : `[${kind} (anonymous)]`;
   }
 
-  function formatError(err) {
+  // An error shows as its stack ("Name: message\n    at ...") or, without one, as
+  // "[Name: message]"; nested in a value, its lines are indented with it.
+  function formatError(ctx, err) {
     let stack = '';
     try { stack = typeof err.stack === 'string' ? err.stack : ''; } catch { }
     let head;
     try { head = ErrorToString(err); } catch { head = 'Error'; }
     stack = StringPrototypeTrimEnd(stack);
-    return stack ? `${head}\n${stack}` : `[${head}]`;
+    let text = stack ? `${head}\n${stack}` : `[${head}]`;
+    if (ctx.indentationLvl !== 0) {
+      text = StringPrototypeReplaceAll(text, '\n', `\n${StringPrototypeRepeat(' ', ctx.indentationLvl)}`);
+    }
+    return text;
+  }
+
+  // Node's isFullWidthCodePoint (its table for builds without ICU's width data).
+  function isFullWidth(code) {
+    return code >= 0x1100 && (code <= 0x115f || code === 0x2329 || code === 0x232a ||
+      (code >= 0x2e80 && code <= 0x3247 && code !== 0x303f) || (code >= 0x3250 && code <= 0x4dbf) ||
+      (code >= 0x4e00 && code <= 0xa4c6) || (code >= 0xa960 && code <= 0xa97c) ||
+      (code >= 0xac00 && code <= 0xd7a3) || (code >= 0xf900 && code <= 0xfaff) ||
+      (code >= 0xfe10 && code <= 0xfe19) || (code >= 0xfe30 && code <= 0xfe6b) ||
+      (code >= 0xff01 && code <= 0xff60) || (code >= 0xffe0 && code <= 0xffe6) ||
+      (code >= 0x1b000 && code <= 0x1b001) || (code >= 0x1f200 && code <= 0x1f251) ||
+      (code >= 0x1f300 && code <= 0x1f64f) || (code >= 0x20000 && code <= 0x3fffd));
+  }
+
+  // Node's isZeroWidthCodePoint.
+  function isZeroWidth(code) {
+    return code <= 0x1f || (code >= 0x7f && code <= 0x9f) || (code >= 0x300 && code <= 0x36f) ||
+      (code >= 0x200b && code <= 0x200f) || (code >= 0x20d0 && code <= 0x20ff) ||
+      (code >= 0xfe00 && code <= 0xfe0f) || (code >= 0xfe20 && code <= 0xfe2f) ||
+      (code >= 0xe0100 && code <= 0xe01ef);
+  }
+
+  // Node's getStringWidth: columns on a terminal (East Asian wide characters take two). Counting
+  // stops once past `max`: what is wider never goes into columns, and measuring a huge entry (a
+  // long BigInt) to the end would only cost time.
+  function stringWidth(s, max) {
+    let width = 0;
+    for (let i = 0; i < s.length && width <= max; i++) {
+      const code = StringPrototypeCodePointAt(s, i);
+      if (code > 0xffff) i++;
+      if (isFullWidth(code)) width += 2;
+      else if (!isZeroWidth(code)) width++;
+    }
+    return width;
   }
 
   function isBelowBreakLength(output, start, base) {
@@ -157,7 +237,8 @@
     return base === '' || !StringPrototypeIncludes(base, '\n');
   }
 
-  // Node's groupArrayElements: lays long arrays of short items out in aligned columns.
+  // Node's groupArrayElements: lays long arrays of short items out in aligned columns. Widths are
+  // terminal columns; padding is in code units, so wide characters get less of it.
   function groupArrayElements(ctx, output, value) {
     let totalLength = 0, maxLength = 0;
     let outputLength = output.length;
@@ -165,7 +246,7 @@
     const separatorSpace = 2;
     const dataLen = [];
     for (let i = 0; i < outputLength; i++) {
-      const len = output[i].length;
+      const len = stringWidth(output[i], breakLength);  // exact whenever columns are possible
       dataLen[i] = len;
       totalLength += len + separatorSpace;
       if (maxLength < len) maxLength = len;
@@ -188,9 +269,11 @@
         for (let j = i; j < outputLength; j += columns) if (dataLen[j] > lineLength) lineLength = dataLen[j];
         ArrayPrototypePush(maxLineLength, lineLength + separatorSpace);
       }
+      // Numbers (and BigInts) are right-aligned. Like Node, this checks one index per entry of
+      // the output, the "more items" entry included.
       let padStart = true;
       if (value !== undefined) {
-        for (let i = 0; i < outputLength; i++) {
+        for (let i = 0; i < output.length; i++) {
           if (typeof value[i] !== 'number' && typeof value[i] !== 'bigint') { padStart = false; break; }
         }
       }
@@ -199,12 +282,16 @@
         let str = '';
         let j = i;
         for (; j < max - 1; j++) {
+          const padding = maxLineLength[j - i] + output[j].length - dataLen[j];
           const cell = `${output[j]}, `;
-          str += padStart ? StringPrototypePadStart(cell, maxLineLength[j - i], ' ')
-            : StringPrototypePadEnd(cell, maxLineLength[j - i], ' ');
+          str += padStart ? StringPrototypePadStart(cell, padding, ' ') : StringPrototypePadEnd(cell, padding, ' ');
         }
-        str += padStart ? StringPrototypePadStart(output[j], maxLineLength[j - i] - separatorSpace, ' ')
-          : output[j];
+        if (padStart) {
+          const padding = maxLineLength[j - i] + output[j].length - dataLen[j] - separatorSpace;
+          str += StringPrototypePadStart(output[j], padding, ' ');
+        } else {
+          str += output[j];
+        }
         ArrayPrototypePush(tmp, str);
       }
       if (ctx.extraItems) ArrayPrototypePush(tmp, output[outputLength]);
@@ -259,7 +346,7 @@
 
   function formatValue(ctx, value, recurseTimes) {
     if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
-      return formatPrimitive(value);
+      return formatPrimitive(ctx, value);
     }
     const cycleIndex = ArrayPrototypeIndexOf(ctx.seen, value);
     if (cycleIndex !== -1) {
@@ -320,7 +407,7 @@
       if (bytes.length > 50) contents += ` ... ${bytes.length - 50} more byte${bytes.length - 50 > 1 ? 's' : ''}`;
       return `ArrayBuffer { [Uint8Contents]: <${contents}>, byteLength: ${ArrayBufferByteLength(value)} }`;
     } else if (isError(value)) {
-      base = formatError(value);
+      base = formatError(ctx, value);
       keys = ownEnumerableKeys(value, false);
       keys = keys.filter((k) => k !== 'stack' && k !== 'message');
       if (keys.length === 0) return base;
@@ -345,7 +432,7 @@
       let prim;
       try { prim = value.valueOf(); } catch { prim = undefined; }
       const kind = StringPrototypeSlice(tag, 8, -1);
-      base = `[${kind}: ${formatPrimitive(prim)}]`;
+      base = `[${kind}: ${formatPrimitive(ctx, prim)}]`;
       keys = ownEnumerableKeys(value, kind === 'String');
       if (keys.length === 0) return base;
       braces = ['{', '}'];
@@ -412,8 +499,12 @@
     return res;
   }
 
+  function newContext() {
+    return { seen: [], circular: new Map(), indentationLvl: 0, currentDepth: 0, extraItems: false };
+  }
+
   function inspect(value) {
-    const ctx = { seen: [], circular: new Map(), indentationLvl: 0, currentDepth: 0, extraItems: false };
+    const ctx = newContext();
     try {
       return formatValue(ctx, value, 0);
     } catch (e) {
@@ -440,12 +531,12 @@
         const arg = args[a];
         switch (d) {
           case 's':
-            piece = typeof arg === 'string' ? arg : typeof arg === 'bigint' ? BigIntToString(arg) + 'n'
-              : (typeof arg === 'object' && arg !== null) ? inspect(arg) : formatPrimitive(arg);
+            piece = typeof arg === 'string' ? arg : typeof arg === 'bigint' ? formatBigInt(arg)
+              : (typeof arg === 'object' && arg !== null) ? inspect(arg) : formatPrimitive(newContext(), arg);
             if (typeof arg === 'symbol') piece = SymbolToString(arg);
             break;
           case 'd': case 'i':
-            piece = typeof arg === 'bigint' ? BigIntToString(arg) + 'n'
+            piece = typeof arg === 'bigint' ? formatBigInt(arg)
               : typeof arg === 'symbol' ? 'NaN'
               : formatNumber(d === 'i' ? (Number(arg) < 0 ? -MathFloor(-Number(arg)) : MathFloor(Number(arg))) : Number(arg));
             break;

@@ -4,8 +4,10 @@
 set -euo pipefail
 
 packages=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev cmake ninja-build pkg-config make
-          libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev
-          libcurl4-openssl-dev openssl
+          libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev nlohmann-json3-dev
+          libcurl4-openssl-dev openssl  # fetch(): the HTTP client; openssl makes the https tests' CA
+          libedit-dev  # the repl's line editing (BSD licence; readline's GPL would not fit)
+          tmux         # the repl's tests type into a real terminal through it
           python3 python3-venv
           postgresql-15)  # the server binaries the LangChain integration tests start a throwaway cluster with
 missing=()

@@ -1,9 +1,15 @@
 // quickbox::BigInt: conversions between magnitudes, CBOR bignums, hexadecimal and decimal text.
-// Everything here is linear in the size of the number except the decimal conversions, which are
-// quadratic and therefore used by the library only below internal::kDecimalBigIntMaxBytes.
+// Everything here is linear in the size of the number except the decimal conversions (OpenSSL's
+// BIGNUM), which are quadratic and therefore used by the library only below
+// internal::kDecimalBigIntMaxBytes.
 #include "bigint.hh"
 
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+
 #include <algorithm>
+#include <memory>
+#include <new>
 #include <stdexcept>
 #include <string_view>
 
@@ -12,50 +18,12 @@ namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 
-// Magnitudes as little-endian 32-bit limbs, for the decimal conversions.
-using Limbs = std::vector<uint32_t>;
+// OpenSSL's BIGNUM does the decimal arithmetic (a well-kept library rather than our own limb code).
+using BigNum = std::unique_ptr<BIGNUM, decltype(&BN_free)>;
 
-Limbs limbs_from_magnitude(const std::vector<uint8_t> &magnitude) {
-  Limbs limbs((magnitude.size() + 3) / 4, 0);
-  for (size_t i = 0; i < magnitude.size(); i++) {
-    const size_t from_end = magnitude.size() - 1 - i;
-    limbs[from_end / 4] |= uint32_t{magnitude[i]} << (8 * (from_end % 4));
-  }
-  return limbs;
-}
-
-std::vector<uint8_t> magnitude_from_limbs(const Limbs &limbs) {
-  std::vector<uint8_t> magnitude;
-  for (size_t i = limbs.size(); i-- > 0;) {
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      const auto byte = static_cast<uint8_t>(limbs[i] >> shift);
-      if (byte != 0 || !magnitude.empty()) magnitude.push_back(byte);
-    }
-  }
-  return magnitude;
-}
-
-/// limbs = limbs * factor + addend
-void multiply_add(Limbs &limbs, uint32_t factor, uint32_t addend) {
-  uint64_t carry = addend;
-  for (uint32_t &limb : limbs) {
-    const uint64_t product = uint64_t{limb} * factor + carry;
-    limb = static_cast<uint32_t>(product);
-    carry = product >> 32;
-  }
-  if (carry) limbs.push_back(static_cast<uint32_t>(carry));
-}
-
-/// limbs = limbs / divisor; returns the remainder. Drops leading zero limbs.
-uint32_t divide(Limbs &limbs, uint32_t divisor) {
-  uint64_t remainder = 0;
-  for (size_t i = limbs.size(); i-- > 0;) {
-    const uint64_t current = (remainder << 32) | limbs[i];
-    limbs[i] = static_cast<uint32_t>(current / divisor);
-    remainder = current % divisor;
-  }
-  while (!limbs.empty() && limbs.back() == 0) limbs.pop_back();
-  return static_cast<uint32_t>(remainder);
+BigNum new_bignum(BIGNUM *raw) {
+  if (!raw) throw std::bad_alloc();
+  return BigNum(raw, &BN_free);
 }
 
 std::vector<uint8_t> strip_leading_zeros(const uint8_t *data, size_t size) {
@@ -103,36 +71,26 @@ BigInt BigInt::from_decimal(std::string_view text) {
                                 std::to_string(at) + " in BigInt decimal text " +
                                 quoted_for_error(text));
   }
-  Limbs limbs;
-  while (i < text.size()) {  // nine digits at a time: 10^9 fits a limb
-    const size_t count = std::min<size_t>(9, text.size() - i);
-    uint32_t chunk = 0, scale = 1;
-    for (size_t k = 0; k < count; k++, i++) {
-      chunk = chunk * 10 + static_cast<uint32_t>(text[i] - '0');
-      scale *= 10;
-    }
-    multiply_add(limbs, scale, chunk);
+  BIGNUM *raw = nullptr;
+  const std::string digits(text.substr(i));  // BN_dec2bn reads a NUL-terminated string
+  if (BN_dec2bn(&raw, digits.c_str()) != static_cast<int>(digits.size())) {
+    BN_free(raw);
+    throw std::bad_alloc();  // the digits were checked above: only memory can be short
   }
+  BigNum value = new_bignum(raw);
   BigInt big;
-  big.magnitude = magnitude_from_limbs(limbs);
+  big.magnitude.resize(static_cast<size_t>(BN_num_bytes(value.get())));
+  BN_bn2bin(value.get(), big.magnitude.data());
   big.negative = negative && !big.magnitude.empty();
   return big;
 }
 
 std::string BigInt::to_decimal() const {
-  Limbs limbs = limbs_from_magnitude(magnitude);
-  while (!limbs.empty() && limbs.back() == 0) limbs.pop_back();
-  if (limbs.empty()) return "0";
-  std::string reversed;  // least significant digit first
-  while (!limbs.empty()) {
-    uint32_t chunk = divide(limbs, 1000000000);
-    for (int i = 0; i < 9 && (chunk != 0 || !limbs.empty()); i++) {
-      reversed += static_cast<char>('0' + chunk % 10);
-      chunk /= 10;
-    }
-  }
-  if (negative) reversed += '-';
-  return {reversed.rbegin(), reversed.rend()};
+  BigNum value = new_bignum(BN_bin2bn(magnitude.data(), static_cast<int>(magnitude.size()), nullptr));
+  if (BN_is_zero(value.get())) return "0";
+  std::unique_ptr<char, void (*)(char *)> digits(BN_bn2dec(value.get()), [](char *p) { OPENSSL_free(p); });
+  if (!digits) throw std::bad_alloc();
+  return (negative ? "-" : "") + std::string(digits.get());
 }
 
 std::string BigInt::to_hex() const {

@@ -1,4 +1,4 @@
-// BigInt helpers shared by the value codec and its printers (src/bigint.cc).
+// BigInt helpers shared by the value codec and the JSON text (src/bigint.cc).
 #pragma once
 
 #include <cstddef>
@@ -10,9 +10,10 @@
 
 namespace quickbox::internal {
 
-/// Largest magnitude, in bytes, that host printers (inspect, JSON) write in decimal. Decimal
-/// conversion is quadratic in the size; at this bound it costs about a hundred operations per
-/// byte, so printing any value stays linear in its size. Larger BigInts print exactly in hex.
+/// Largest magnitude, in bytes, that the host's JSON text writes in decimal. Decimal conversion
+/// is quadratic in the size; at this bound it costs about a hundred operations per byte, so
+/// printing any value stays linear in its size. Larger BigInts print exactly in hex. The guest's
+/// formatter applies the same bound (decimalBigIntMaxHexDigits in guest/prelude.js).
 inline constexpr size_t kDecimalBigIntMaxBytes = 1024;
 
 /// The BigInt's digits for a printer: decimal ("-42") up to kDecimalBigIntMaxBytes, hexadecimal

@@ -197,7 +197,7 @@ std::optional<Error> check_capability(const Capability &c) {
   if (c.policy.max_in_flight && *c.policy.max_in_flight == 0)
     return invalid("capability " + quoted(c.name) + ": max_in_flight must be at least 1");
   if (c.policy.call_timeout)
-    if (auto err = internal::check_duration(*c.policy.call_timeout, "CapabilityPolicy::call_timeout")) {
+    if (auto err = internal::check_duration(*c.policy.call_timeout, Setting::CallTimeout)) {
       err->message = "capability " + quoted(c.name) + ": " + err->message;
       return err;
     }
@@ -223,8 +223,10 @@ std::optional<Error> Sandbox::Impl::check_rule_of_two(const Capability &extra) c
   std::string message = "rule of two: this sandbox's capabilities would together hold all three labels (";
   for (int i = 0; i < 3; i++)
     message += std::string(i ? ", " : "") + label_names[i] + ": " + quoted(holders[i]);
-  message += "); drop one, or set SandboxOptions::allow_all_three_labels to accept the risk";
-  return invalid(std::move(message));
+  message += "); drop one, or set " + std::string(to_string(Setting::AllowAllThreeLabels)) + " to accept the risk";
+  Error error = invalid(std::move(message));
+  error.setting = Setting::AllowAllThreeLabels;
+  return error;
 }
 
 Status Sandbox::register_capability(Capability capability) {
@@ -481,7 +483,7 @@ void Sandbox::Impl::release_slot(HostCall &call) {
 void Sandbox::Impl::dispatch_ready_calls() {
   // Host work for the evaluation (decoding arguments), charged to its CPU meter; the handlers'
   // own time is left to the wall clock.
-  auto started = std::chrono::steady_clock::now();
+  auto started = internal::ThreadCpuClock::now();
   auto handlers_before = handler_time;
   for (auto &call : calls) {
     if (call.state != HostCall::State::Queued && call.state != HostCall::State::Approved) continue;
@@ -529,9 +531,9 @@ void Sandbox::Impl::dispatch_ready_calls() {
 }
 
 Status Sandbox::Impl::settle_in_guest(const HostCall &call, bool ok, std::vector<uint8_t> payload) {
-  auto copying = std::chrono::steady_clock::now();
+  auto copying = internal::ThreadCpuClock::now();
   auto copied = write_input({std::string_view(reinterpret_cast<const char *>(payload.data()), payload.size())});
-  eval_cpu_used += std::chrono::steady_clock::now() - copying;
+  eval_cpu_used += internal::ThreadCpuClock::now() - copying;
   if (copied) return *copied;
   // Settling runs user code (a thenable's `then`, a getter on Object.prototype.then), so it runs
   // under the evaluation's CPU meter and wall clock like any of its guest code.
@@ -594,7 +596,7 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
       continue;
     }
     // Encoding the answer is host work for the evaluation: it counts against its CPU budget.
-    auto encoding = std::chrono::steady_clock::now();
+    auto encoding = internal::ThreadCpuClock::now();
     bool encoded_ok = ok;
     std::vector<uint8_t> payload = encode_for_guest(value, encoded_ok);
     if (ok && encoded_ok && cap) {
@@ -613,7 +615,7 @@ Expected<size_t> Sandbox::Impl::deliver_completions() {
     }
     ok = encoded_ok;
     value = Value();
-    eval_cpu_used += std::chrono::steady_clock::now() - encoding;
+    eval_cpu_used += internal::ThreadCpuClock::now() - encoding;
     take_requests(call);
     AuditEntry *entry = audit_entry(call.audit_index);
     std::string recorded = entry && !entry->detail.empty() ? entry->detail : detail;
@@ -687,6 +689,12 @@ Result Sandbox::Impl::drive(int32_t status) {
           take_requests(c);
           close_audit(c.audit_index, CallOutcome::Timeout, "the evaluation's wall-clock limit ran out");
         }
+      return finish_evaluation(Result::failure(timeout_error()));
+    }
+    // Sandbox::interrupt() while the program waits on its handlers (running guest code sees it
+    // in its interrupt checks). interrupt() bumps the generation, so the wait below wakes for it.
+    if (signal->interrupt) {
+      host.interrupted_by_caller = true;
       return finish_evaluation(Result::failure(timeout_error()));
     }
     auto delivered = deliver_completions();
@@ -851,8 +859,11 @@ Status Sandbox::deny(uint32_t call_id, std::string reason) {
   Value error = ErrorValue{.name = "Error", .message = message, .stack = ""};
   bool ok = false;
   auto payload = encode_for_guest(error, ok);
-  return answer(s, call_id, HostCall::State::AwaitingApproval, false, error, std::move(payload), CallOutcome::Denied,
-                message);
+  // A call waiting for an answer is denied as one waiting for approval is: the program sees the
+  // same error either way, and a person's "no" needs no second word.
+  HostCall::State waiting = call && call->state == HostCall::State::AwaitingExternal ? HostCall::State::AwaitingExternal
+                                                                                      : HostCall::State::AwaitingApproval;
+  return answer(s, call_id, waiting, false, error, std::move(payload), CallOutcome::Denied, message);
 }
 
 Status Sandbox::approve(uint32_t call_id) {

@@ -78,17 +78,18 @@ Error engine_creation_error(const EngineOptions &options, const std::string &why
 }  // namespace
 
 Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &guest) {
-  auto invalid = [](std::string message) {
-    return Error{.kind = ErrorKind::InvalidInput, .message = std::move(message)};
+  auto invalid = [](Setting setting, const std::string &must_be) {
+    return Error{.kind = ErrorKind::InvalidInput, .message = std::string(to_string(setting)) + " " + must_be,
+                 .setting = setting};
   };
   if (options.max_sandboxes == 0 || options.max_sandboxes > 100000)
-    return invalid("EngineOptions::max_sandboxes must be between 1 and 100000, got " +
-                   std::to_string(options.max_sandboxes));
+    return invalid(Setting::MaxSandboxes,
+                   "must be between 1 and 100000, got " + std::to_string(options.max_sandboxes));
   if (options.max_sandbox_memory_bytes < (16u << 20) || options.max_sandbox_memory_bytes > (4ull << 30))
-    return invalid("EngineOptions::max_sandbox_memory_bytes must be between 16 MiB and 4 GiB, got " +
-                   format_bytes(options.max_sandbox_memory_bytes));
+    return invalid(Setting::MaxSandboxMemoryBytes,
+                   "must be between 16 MiB and 4 GiB, got " + format_bytes(options.max_sandbox_memory_bytes));
   if (options.epoch_tick.count() < 1 || options.epoch_tick.count() > 1000)
-    return invalid("EngineOptions::epoch_tick must be between 1 ms and 1000 ms");
+    return invalid(Setting::EpochTick, "must be between 1 ms and 1000 ms");
 
   auto impl = std::make_shared<Engine::Impl>();
   impl->options = options;

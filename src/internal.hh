@@ -3,6 +3,8 @@
 
 #include <wasmtime.h>
 
+#include "cpu_clock.hh"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -61,7 +63,7 @@ struct HostReply {
   uint32_t status = QB_HOST_ERROR;
   std::vector<uint8_t> bytes;  ///< CBOR value or Error, taken by host_take
   uint32_t call_id = 0;
-  /// Time the capability's own handler ran: the one part of a host call not charged as CPU.
+  /// CPU time the capability's own handler used: the one part of a host call not charged.
   std::chrono::nanoseconds handler_time{0};
 };
 
@@ -77,16 +79,26 @@ std::vector<uint8_t> encode_js_error(const std::string &name, const std::string 
 
 /// What the host functions need to know about the sandbox that calls them (the store's data).
 struct HostState {
-  /// The running operation must stop once this instant has passed (soft CPU budget). Host calls
-  /// move it back by their handlers' time, which the CPU budget does not count.
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  /// The running operation must stop once its thread's CPU clock passes this (soft CPU budget).
+  /// Host calls move it back by their handlers' CPU time, which the budget does not count.
+  ThreadCpuClock::time_point deadline = ThreadCpuClock::time_point::max();
   /// The evaluation's wall-clock deadline (Limits::wall_time), which nothing moves.
   std::chrono::steady_clock::time_point wall_deadline = std::chrono::steady_clock::time_point::max();
   /// Set once either deadline passed: the guest's interrupt check then stops the program, and
   /// further host calls are refused without running their handlers.
   bool interrupted = false;
+  /// Set when the epoch backstop stopped the guest outside its interrupt checks (the operation
+  /// then fails with an error from the epoch callback, and the instance is discarded).
+  bool hard_stopped = false;
+  /// The thread's CPU time when the backstop first found a soft deadline due (or when the host
+  /// handed control back with one already due); max() while none is.
+  ThreadCpuClock::time_point backstop_mark = ThreadCpuClock::time_point::max();
   /// The interruption was the wall clock's (for the Timeout message).
   bool wall_expired = false;
+  /// Sandbox::interrupt()'s request, which another thread sets; and whether it stopped the
+  /// operation (for the Timeout message).
+  const std::atomic<bool> *interrupt_request = nullptr;
+  bool interrupted_by_caller = false;
   Clock clock;
   uint64_t clock_reads = 0;
   std::chrono::steady_clock::time_point monotonic_origin = std::chrono::steady_clock::now();
@@ -108,10 +120,18 @@ struct HostState {
   std::chrono::milliseconds hard_deadline_grace{100};
 };
 
-/// Arms the epoch deadline (the hard backstop) at the earlier soft deadline plus grace.
-void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state);
+/// Arms the epoch deadline (the hard backstop) for when the earlier soft deadline is due, or, if
+/// one already is, for hard_deadline_grace from now. The CPU deadline is converted at the rate of
+/// wall time, the soonest it can pass; on_epoch_deadline then reads the clocks and decides.
+void arm_epoch_deadline(wasmtime_context_t *context, HostState &state);
 
-/// Sets state.interrupted (and wall_expired) once a deadline has passed; returns interrupted.
+/// The store's epoch deadline callback (data: the HostState): stops the guest once it has used
+/// hard_deadline_grace of CPU time while a soft deadline was due, and otherwise re-arms.
+wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *context, void *data, uint64_t *delta,
+                                    wasmtime_update_deadline_kind_t *kind);
+
+/// Sets state.interrupted (and wall_expired) once a deadline has passed, or
+/// (interrupted_by_caller) once Sandbox::interrupt() asked; returns interrupted.
 bool check_deadlines(HostState &state);
 
 /// Defines every import the guest may use (quickbox.* and the wasi_snapshot_preview1 subset) on
@@ -123,7 +143,7 @@ struct GuestExports {
   size_t memory = SIZE_MAX;
   size_t stack_pointer = SIZE_MAX;
   size_t exchange = SIZE_MAX, reserve = SIZE_MAX, configure = SIZE_MAX, eval = SIZE_MAX,
-         call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, run_jobs = SIZE_MAX,
+         call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, format = SIZE_MAX, run_jobs = SIZE_MAX,
          memory_usage = SIZE_MAX, bootstrap = SIZE_MAX, initialize = SIZE_MAX,
          define_capability = SIZE_MAX, settle = SIZE_MAX, resume = SIZE_MAX, abandon = SIZE_MAX;
 };
@@ -188,7 +208,7 @@ inline constexpr int64_t kMaxClockStartMs = 10'000'000'000'000;
 inline constexpr int64_t kMaxClockStepUs = 3'600'000'000;
 /// The largest Limits::stack_bytes: the guest's stack less a safety margin.
 uint32_t max_stack_bytes();
-/// InvalidInput unless value lies within 1 ms and kMaxDuration; the message names `name`.
-std::optional<Error> check_duration(std::chrono::milliseconds value, const char *name);
+/// InvalidInput unless value lies within 1 ms and kMaxDuration; the error is about `setting`.
+std::optional<Error> check_duration(std::chrono::milliseconds value, Setting setting);
 
 }  // namespace quickbox::internal

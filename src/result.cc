@@ -17,6 +17,42 @@ std::string_view to_string(ErrorKind kind) {
   return "Internal";
 }
 
+std::string_view to_string(Setting setting) {
+  switch (setting) {
+    case Setting::MemoryBytes: return "Limits::memory_bytes";
+    case Setting::CpuTime: return "Limits::cpu_time";
+    case Setting::WallTime: return "Limits::wall_time";
+    case Setting::StackBytes: return "Limits::stack_bytes";
+    case Setting::ConsoleBytes: return "Limits::console_bytes";
+    case Setting::ResultBytes: return "Limits::result_bytes";
+    case Setting::SourceBytes: return "Limits::source_bytes";
+    case Setting::MaxDepth: return "Limits::max_depth";
+    case Setting::HostMemoryBytes: return "Limits::host_memory_bytes";
+    case Setting::MaxPendingCalls: return "Limits::max_pending_calls";
+    case Setting::BigIntBytes: return "Limits::bigint_bytes";
+    case Setting::ClockStartMs: return "Clock::start_ms";
+    case Setting::ClockStepUs: return "Clock::step_us";
+    case Setting::AllowAllThreeLabels: return "SandboxOptions::allow_all_three_labels";
+    case Setting::EvalCpuTime: return "EvalOptions::cpu_time";
+    case Setting::CallCpuTime: return "the cpu_time of call()";
+    case Setting::CallTimeout: return "CapabilityPolicy::call_timeout";
+    case Setting::HmacKey: return "RestoreOptions::hmac_key";
+    case Setting::MaxSandboxes: return "EngineOptions::max_sandboxes";
+    case Setting::MaxSandboxMemoryBytes: return "EngineOptions::max_sandbox_memory_bytes";
+    case Setting::EpochTick: return "EngineOptions::epoch_tick";
+  }
+  return "an unknown setting";
+}
+
+std::string Error::message_naming(std::string_view name) const {
+  if (!setting) return message;
+  std::string out = message;
+  const std::string_view ours = quickbox::to_string(*setting);
+  for (size_t at = out.find(ours); at != std::string::npos; at = out.find(ours, at + name.size()))
+    out.replace(at, ours.size(), name);
+  return out;
+}
+
 std::string_view to_string(ConsoleLevel level) {
   switch (level) {
     case ConsoleLevel::Log: return "log";

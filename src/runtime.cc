@@ -109,6 +109,7 @@ Expected<GuestExports> find_exports(const wasmtime_module_t *module) {
       {QB_EXPORT_CALL, &GuestExports::call},
       {QB_EXPORT_GET_GLOBAL, &GuestExports::get_global},
       {QB_EXPORT_SET_GLOBAL, &GuestExports::set_global},
+      {QB_EXPORT_FORMAT, &GuestExports::format},
       {QB_EXPORT_RUN_JOBS, &GuestExports::run_jobs},
       {QB_EXPORT_MEMORY_USAGE, &GuestExports::memory_usage},
       {QB_EXPORT_BOOTSTRAP, &GuestExports::bootstrap},

@@ -30,52 +30,59 @@ Error make_error(ErrorKind kind, std::string message) {
   return Error{.kind = kind, .message = std::move(message)};
 }
 
+/// An out-of-range setting: "<its name> must be ...".
+Error bad_setting(Setting setting, const std::string &must_be) {
+  return Error{.kind = ErrorKind::InvalidInput, .message = std::string(to_string(setting)) + " " + must_be,
+               .setting = setting};
+}
+
 }  // namespace
 
 uint32_t internal::max_stack_bytes() { return QUICKBOX_GUEST_STACK_SIZE - (256u << 10); }
 
-std::optional<Error> internal::check_duration(std::chrono::milliseconds value, const char *name) {
+std::optional<Error> internal::check_duration(std::chrono::milliseconds value, Setting setting) {
   if (value.count() <= 0 || value > kMaxDuration)
-    return make_error(ErrorKind::InvalidInput, std::string(name) + " must be between 1 ms and " +
-                                                   std::to_string(kMaxDuration.count()) + " ms (30 days), got " +
-                                                   std::to_string(value.count()) + " ms");
+    return bad_setting(setting, "must be between 1 ms and " + std::to_string(kMaxDuration.count()) +
+                                    " ms (30 days), got " + std::to_string(value.count()) + " ms");
   return std::nullopt;
 }
 
 std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, const EngineOptions &engine) {
   const Limits &l = o.limits;
-  auto bad = [](std::string m) { return make_error(ErrorKind::InvalidInput, std::move(m)); };
   if (l.memory_bytes < (1u << 20) || l.memory_bytes > engine.max_sandbox_memory_bytes / 2)
-    return bad("Limits::memory_bytes must be between 1 MiB and " +
-               format_bytes(engine.max_sandbox_memory_bytes / 2) + " (half the engine's "
-               "max_sandbox_memory_bytes), got " + format_bytes(l.memory_bytes));
-  if (auto err = check_duration(l.cpu_time, "Limits::cpu_time")) return err;
+    return bad_setting(Setting::MemoryBytes, "must be between 1 MiB and " +
+                                                 format_bytes(engine.max_sandbox_memory_bytes / 2) +
+                                                 " (half the engine's memory per sandbox), got " +
+                                                 format_bytes(l.memory_bytes));
+  if (auto err = check_duration(l.cpu_time, Setting::CpuTime)) return err;
   if (l.wall_time)
-    if (auto err = check_duration(*l.wall_time, "Limits::wall_time")) return err;
+    if (auto err = check_duration(*l.wall_time, Setting::WallTime)) return err;
   uint32_t max_stack = max_stack_bytes();
   if (l.stack_bytes < (64u << 10) || l.stack_bytes > max_stack)
-    return bad("Limits::stack_bytes must be between 64 KiB and " + format_bytes(max_stack) +
-               " (the guest's stack less a safety margin), got " + format_bytes(l.stack_bytes));
-  if (l.console_bytes > (1ull << 30)) return bad("Limits::console_bytes must be at most 1 GiB");
+    return bad_setting(Setting::StackBytes, "must be between 64 KiB and " + format_bytes(max_stack) +
+                                                " (the guest's stack less a safety margin), got " +
+                                                format_bytes(l.stack_bytes));
+  if (l.console_bytes > (1ull << 30)) return bad_setting(Setting::ConsoleBytes, "must be at most 1 GiB");
   if (l.result_bytes < 64 || l.result_bytes > (1ull << 30))
-    return bad("Limits::result_bytes must be between 64 bytes and 1 GiB");
+    return bad_setting(Setting::ResultBytes, "must be between 64 bytes and 1 GiB");
   if (l.source_bytes == 0 || l.source_bytes > (1ull << 30))
-    return bad("Limits::source_bytes must be between 1 byte and 1 GiB");
-  if (l.max_depth == 0 || l.max_depth > 10000) return bad("Limits::max_depth must be between 1 and 10000");
+    return bad_setting(Setting::SourceBytes, "must be between 1 byte and 1 GiB");
+  if (l.max_depth == 0 || l.max_depth > 10000) return bad_setting(Setting::MaxDepth, "must be between 1 and 10000");
   if (l.host_memory_bytes && (*l.host_memory_bytes < (1u << 20) || *l.host_memory_bytes > (1ull << 40)))
-    return bad("Limits::host_memory_bytes must be between 1 MiB and 1 TiB, got " +
-               format_bytes(*l.host_memory_bytes));
+    return bad_setting(Setting::HostMemoryBytes,
+                       "must be between 1 MiB and 1 TiB, got " + format_bytes(*l.host_memory_bytes));
   if (l.max_pending_calls == 0 || l.max_pending_calls > 1000000)
-    return bad("Limits::max_pending_calls must be between 1 and 1000000, got " +
-               std::to_string(l.max_pending_calls));
+    return bad_setting(Setting::MaxPendingCalls,
+                       "must be between 1 and 1000000, got " + std::to_string(l.max_pending_calls));
   if (l.bigint_bytes < 8 || l.bigint_bytes > (1u << 20))
-    return bad("Limits::bigint_bytes must be between 8 bytes and 1 MiB, got " + format_bytes(l.bigint_bytes));
+    return bad_setting(Setting::BigIntBytes, "must be between 8 bytes and 1 MiB, got " + format_bytes(l.bigint_bytes));
   if (o.clock.mode != Clock::Mode::Real && (o.clock.start_ms < 0 || o.clock.start_ms > kMaxClockStartMs))
-    return bad("Clock::start_ms must be between 0 (1970-01-01) and " + std::to_string(kMaxClockStartMs) +
-               " (2286-11-20), got " + std::to_string(o.clock.start_ms));
+    return bad_setting(Setting::ClockStartMs, "must be between 0 (1970-01-01) and " +
+                                                  std::to_string(kMaxClockStartMs) + " (2286-11-20), got " +
+                                                  std::to_string(o.clock.start_ms));
   if (o.clock.mode == Clock::Mode::Deterministic && (o.clock.step_us < 0 || o.clock.step_us > kMaxClockStepUs))
-    return bad("Clock::step_us must be between 0 and " + std::to_string(kMaxClockStepUs) + " (one hour), got " +
-               std::to_string(o.clock.step_us));
+    return bad_setting(Setting::ClockStepUs, "must be between 0 and " + std::to_string(kMaxClockStepUs) +
+                                                 " (one hour), got " + std::to_string(o.clock.step_us));
   return std::nullopt;
 }
 
@@ -99,10 +106,12 @@ std::optional<Error> Sandbox::Impl::instantiate() {
   host.random_seeded = options.random_seed.has_value();
   host.random_state = options.random_seed.value_or(0);
   host.sink = this;
+  host.interrupt_request = &signal->interrupt;
   host.epoch_tick = engine->options.epoch_tick;
   host.hard_deadline_grace = kHardDeadlineGrace;
   store = wasmtime_store_new(engine->engine, &host, nullptr);
   context = wasmtime_store_context(store);
+  wasmtime_store_epoch_deadline_callback(store, internal::on_epoch_deadline, &host, nullptr);
   wasmtime_store_limiter(store, static_cast<int64_t>(hard_memory_limit()), -1, 1, 1, 1);
   wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
   wasm_trap_t *trap = nullptr;
@@ -138,6 +147,7 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
   fn.call = get(e.call).of.func;
   fn.get_global = get(e.get_global).of.func;
   fn.set_global = get(e.set_global).of.func;
+  fn.format = get(e.format).of.func;
   fn.run_jobs = get(e.run_jobs).of.func;
   fn.memory_usage = get(e.memory_usage).of.func;
   fn.define_capability = get(e.define_capability).of.func;
@@ -171,9 +181,9 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
 }
 
 void Sandbox::Impl::arm_control_deadline() {
-  host.deadline = std::chrono::steady_clock::now() + options.limits.cpu_time;
+  host.deadline = internal::ThreadCpuClock::now() + options.limits.cpu_time;
   internal::arm_epoch_deadline(context, host);
-  host.deadline = std::chrono::steady_clock::time_point::max();
+  host.deadline = internal::ThreadCpuClock::time_point::max();
 }
 
 std::optional<Error> Sandbox::Impl::configure() {
@@ -277,10 +287,21 @@ Error Sandbox::Impl::limit_error(ErrorKind kind, std::string name, std::string m
 }
 
 Error Sandbox::Impl::timeout_error() const {
+  if (host.interrupted_by_caller) return make_error(ErrorKind::Timeout, "the evaluation was interrupted");
   if (host.wall_expired && options.limits.wall_time)
     return make_error(ErrorKind::Timeout,
                       "wall-clock limit of " + std::to_string(options.limits.wall_time->count()) + " ms exceeded");
   return make_error(ErrorKind::Timeout, "CPU time limit of " + std::to_string(op_cpu_time.count()) + " ms exceeded");
+}
+
+Error Sandbox::Impl::hard_deadline_error() {
+  Error e = limit_error(ErrorKind::Timeout, "", "", "");
+  e.message += " (hard deadline: the program was stopped outside the interpreter loop)";
+  e.instance_discarded = true;
+  discard_reason = "a hard CPU deadline";
+  discarded = true;
+  release();
+  return e;
 }
 
 Error Sandbox::Impl::trap_error(wasm_trap_t *trap) {
@@ -289,9 +310,7 @@ Error Sandbox::Impl::trap_error(wasm_trap_t *trap) {
   std::string text = internal::take_trap(trap);
   Error e;
   if (has_code && code == WASMTIME_TRAP_CODE_INTERRUPT) {
-    e = limit_error(ErrorKind::Timeout, "", "", "");
-    e.message += " (hard deadline: the program was stopped outside the interpreter loop)";
-    discard_reason = "a hard CPU deadline";
+    return hard_deadline_error();
   } else if (has_code && code == WASMTIME_TRAP_CODE_STACK_OVERFLOW) {
     e = limit_error(ErrorKind::StackOverflow, "", "", "");
     e.message += " (the wasm stack was exhausted)";
@@ -337,14 +356,17 @@ std::optional<Error> Sandbox::Impl::refuse_while_suspended(const char *what) con
 Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
                                         std::optional<std::chrono::milliseconds> own_budget) {
   using std::chrono::nanoseconds;
-  auto start = std::chrono::steady_clock::now();
+  auto start = internal::ThreadCpuClock::now();
+  auto wall_start = std::chrono::steady_clock::now();
   nanoseconds remaining = own_budget ? nanoseconds(*own_budget) : nanoseconds(eval_cpu_budget) - eval_cpu_used;
   op_cpu_time = own_budget.value_or(eval_cpu_budget);
   host.interrupted = false;
+  host.hard_stopped = false;
   host.wall_expired = false;
+  host.interrupted_by_caller = false;
   host.wall_deadline = !own_budget && wall_deadline ? *wall_deadline : std::chrono::steady_clock::time_point::max();
-  if (remaining <= nanoseconds::zero() || start >= host.wall_deadline) {
-    host.wall_expired = start >= host.wall_deadline;
+  if (remaining <= nanoseconds::zero() || wall_start >= host.wall_deadline) {
+    host.wall_expired = wall_start >= host.wall_deadline;
     return timeout_error();
   }
   host.stray_output.clear();
@@ -359,14 +381,14 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   bool ok = internal::call_i32(context, func, args, &status, &trap, &call_error);
   // Everything but the handlers' own time was spent for the evaluation: guest code, and the
   // host's work per call (decoding, hashing, audit, encoding), which the guest's data drives.
-  if (!own_budget) eval_cpu_used += (std::chrono::steady_clock::now() - start) - (handler_time - handlers_before);
+  if (!own_budget) eval_cpu_used += (internal::ThreadCpuClock::now() - start) - (handler_time - handlers_before);
   bool timed_out = host.interrupted;
-  host.deadline = std::chrono::steady_clock::time_point::max();
+  host.deadline = internal::ThreadCpuClock::time_point::max();
   host.wall_deadline = std::chrono::steady_clock::time_point::max();
   if (!ok) {
-    if (trap) {
+    if (trap || host.hard_stopped) {
       collect_console();  // what the program printed before the trap is still worth reporting
-      return trap_error(trap);
+      return trap ? trap_error(trap) : hard_deadline_error();
     }
     discarded = true;
     discard_reason = "a host error (" + call_error + ")";
@@ -391,9 +413,9 @@ Expected<int32_t> Sandbox::Impl::abandon_in_guest() {
   return run_op(fn.abandon, {}, options.limits.cpu_time);
 }
 
-void Sandbox::Impl::charge_host_work(std::chrono::steady_clock::time_point started,
+void Sandbox::Impl::charge_host_work(internal::ThreadCpuClock::time_point started,
                                      std::chrono::nanoseconds handler_before) {
-  eval_cpu_used += (std::chrono::steady_clock::now() - started) - (handler_time - handler_before);
+  eval_cpu_used += (internal::ThreadCpuClock::now() - started) - (handler_time - handler_before);
 }
 
 std::optional<Error> Sandbox::Impl::collect_console() {
@@ -447,18 +469,21 @@ Result Sandbox::Impl::read_reply(int32_t status) {
   size_t size = wasmtime_memory_data_size(context, &host.memory);
   if (uint64_t{ex.output_ptr} + ex.output_len > size)
     return Result::failure(make_error(ErrorKind::Internal, "the guest replied with a buffer outside its memory"));
+  // A display reply holds a value and its text, each within the result limit.
+  uint64_t result_bytes = options.limits.result_bytes * (status == QB_STATUS_DISPLAY ? 2 : 1);
   DecodeLimits limits{.max_depth = options.limits.max_depth + 2,
-                      .max_bytes = options.limits.result_bytes + (1u << 20),
+                      .max_bytes = result_bytes + (1u << 20),
                       .max_bigint_bytes = options.limits.bigint_bytes};
   Decoded decoded = decode_cbor({base + ex.output_ptr, ex.output_len}, limits);
   if (!decoded.ok)
     return Result::failure(make_error(ErrorKind::Internal, "malformed reply from the guest: " + decoded.error));
   if (status == QB_STATUS_DONE) return Result::done(std::move(decoded.value));
   if (status == QB_STATUS_DISPLAY) {
-    if (!decoded.value.is_string())
+    const Value &pair = decoded.value;
+    if (!pair.is_array() || pair.as_array().size() != 2 || !pair.as_array()[1].is_string())
       return Result::failure(make_error(ErrorKind::Internal, "malformed display reply from the guest"));
-    Result shown = Result::done(Value());
-    shown.display = decoded.value.as_string();
+    Result shown = Result::done(pair.as_array()[0]);
+    shown.display = pair.as_array()[1].as_string();
     return shown;
   }
   const Value &v = decoded.value;
@@ -571,6 +596,12 @@ const SandboxOptions &Sandbox::options() const { return impl_->options; }
 bool Sandbox::discarded() const { return impl_->discarded; }
 bool Sandbox::suspended() const { return impl_->evaluating; }
 
+void Sandbox::interrupt() {
+  if (!impl_) return;  // moved from
+  impl_->signal->interrupt = true;
+  impl_->signal->notify();  // wakes a wait on async host calls
+}
+
 Result Sandbox::reset() {
   Impl &s = *impl_;
   OperationGuard guard(s, "reset()", internal::Access::Exclusive);
@@ -602,7 +633,7 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (s.discarded) return s.discarded_result();
   if (auto err = s.refuse_while_suspended("evaluate")) return Result::failure(*err);
   if (options.cpu_time)
-    if (auto err = internal::check_duration(*options.cpu_time, "EvalOptions::cpu_time")) return Result::failure(*err);
+    if (auto err = internal::check_duration(*options.cpu_time, Setting::EvalCpuTime)) return Result::failure(*err);
   if (source.size() > s.options.limits.source_bytes)
     return Result::failure(make_error(
         ErrorKind::InvalidInput, "the source is " + format_bytes(source.size()) +
@@ -615,6 +646,9 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (internal::find_invalid_utf8(options.filename) != std::string_view::npos ||
       options.filename.find('\0') != std::string::npos)
     return Result::failure(make_error(ErrorKind::InvalidInput, "the file name is not valid UTF-8 text"));
+  if (options.parse_only && options.kind == EvalOptions::Kind::Module)
+    return Result::failure(make_error(ErrorKind::InvalidInput,
+                                      "EvalOptions::parse_only checks scripts; a module cannot be parsed without running it"));
   uint32_t flags = QB_EVAL_SCRIPT;
   switch (options.kind) {
     case EvalOptions::Kind::Auto:
@@ -628,6 +662,7 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (options.strict) flags |= QB_EVAL_STRICT;
   if (options.display == EvalOptions::Display::NodePrint) flags |= QB_EVAL_DISPLAY_PRINT;
   if (options.display == EvalOptions::Display::Inspect) flags |= QB_EVAL_DISPLAY_INSPECT;
+  if (options.parse_only) flags |= QB_EVAL_PARSE_ONLY;
   if (auto err = s.write_input({options.filename, source})) return Result::failure(*err);
   return s.start_evaluation(
       s.fn.eval,
@@ -667,7 +702,7 @@ Result Sandbox::call(std::string_view name, std::span<const Value> args,
   if (auto err = s.refuse_while_suspended("call a function")) return Result::failure(*err);
   if (auto err = check_name(name, "a function name")) return Result::failure(*err);
   if (cpu_time)
-    if (auto err = internal::check_duration(*cpu_time, "the cpu_time of call()")) return Result::failure(*err);
+    if (auto err = internal::check_duration(*cpu_time, Setting::CallCpuTime)) return Result::failure(*err);
   std::vector<uint8_t> payload;
   if (auto err = encode_payload(Value(Value::Array(args.begin(), args.end())), payload))
     return Result::failure(*err);
@@ -699,6 +734,23 @@ Result Sandbox::set_global(std::string_view name, const Value &value) {
   if (auto err = s.write_input({name, as_text(payload)})) return Result::failure(*err);
   return s.run_simple(s.fn.set_global,
                       {static_cast<uint32_t>(name.size()), static_cast<uint32_t>(payload.size())});
+}
+
+Expected<std::string> Sandbox::format(const Value &value, EvalOptions::Display style) {
+  Impl &s = *impl_;
+  OperationGuard guard(s, "format()", internal::Access::Exclusive);
+  if (guard.refused()) return *guard.refused();
+  if (s.discarded) return s.discarded_result().error();
+  if (style == EvalOptions::Display::None)
+    return make_error(ErrorKind::InvalidInput, "format() needs a style: Display::NodePrint or Display::Inspect");
+  std::vector<uint8_t> payload;
+  if (auto err = encode_payload(value, payload)) return *err;
+  if (auto err = s.write_input({as_text(payload)})) return *err;
+  uint32_t flags = style == EvalOptions::Display::Inspect ? QB_EVAL_DISPLAY_INSPECT : QB_EVAL_DISPLAY_PRINT;
+  Result r = s.run_simple(s.fn.format, {static_cast<uint32_t>(payload.size()), flags});
+  if (!r.ok()) return r.error();
+  if (!r.value().is_string()) return make_error(ErrorKind::Internal, "malformed format reply from the guest");
+  return r.value().as_string();
 }
 
 Result Sandbox::run_jobs() {

@@ -30,11 +30,14 @@ struct Completion::State {
   std::shared_ptr<struct CompletionSignal> signal;
 };
 
-/// How a sandbox waits for its handlers: completions bump `generation` and notify.
+/// How a sandbox waits for its handlers: completions bump `generation` and notify. Shared with
+/// every thread that may wake the sandbox, which is also how Sandbox::interrupt() reaches it.
 struct CompletionSignal {
   std::mutex mutex;
   std::condition_variable wake;
   uint64_t generation = 0;
+  /// Set by Sandbox::interrupt(); cleared when the next public operation starts (OperationGuard).
+  std::atomic<bool> interrupt = false;
   void notify() {
     {
       std::lock_guard lock(mutex);
@@ -134,7 +137,7 @@ struct Sandbox::Impl : internal::HostCallSink {
   wasmtime_context_t *context = nullptr;
   wasmtime_instance_t instance{};
   struct {
-    wasmtime_func_t reserve, configure, eval, call, get_global, set_global, run_jobs, memory_usage,
+    wasmtime_func_t reserve, configure, eval, call, get_global, set_global, format, run_jobs, memory_usage,
         define_capability, settle, resume, abandon;
   } fn{};
   wasmtime_global_t stack_pointer{};
@@ -156,7 +159,8 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// call, settle, resume, run_jobs) and the host's work per call used so far.
   std::chrono::milliseconds eval_cpu_budget{0};
   std::chrono::nanoseconds eval_cpu_used{0};
-  /// Total time host handlers ran (the one part of a host call the CPU meter leaves out).
+  /// Total CPU time host handlers used on the calling thread (the one part of a host call the
+  /// CPU meter leaves out).
   std::chrono::nanoseconds handler_time{0};
   /// Wall-clock deadline of the current eval()/resume() call (Limits::wall_time).
   std::optional<std::chrono::steady_clock::time_point> wall_deadline;
@@ -230,7 +234,7 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// The Timeout error for the deadline that passed (the wall clock's or the CPU budget's).
   Error timeout_error() const;
   /// Charges host work done for the evaluation outside guest code to its CPU meter.
-  void charge_host_work(std::chrono::steady_clock::time_point started, std::chrono::nanoseconds handler_before);
+  void charge_host_work(internal::ThreadCpuClock::time_point started, std::chrono::nanoseconds handler_before);
   /// Runs a capability's handler (which may throw), adding its time to handler_time and to
   /// *spent when given.
   template <class F>
@@ -238,9 +242,9 @@ struct Sandbox::Impl : internal::HostCallSink {
     struct Stop {
       Impl &s;
       std::chrono::nanoseconds *spent;
-      std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+      internal::ThreadCpuClock::time_point started = internal::ThreadCpuClock::now();
       ~Stop() {
-        auto took = std::chrono::steady_clock::now() - started;
+        auto took = internal::ThreadCpuClock::now() - started;
         s.handler_time += took;
         if (spent) *spent += took;
       }
@@ -258,6 +262,8 @@ struct Sandbox::Impl : internal::HostCallSink {
   Result read_reply(int32_t status);
   Result finish_evaluation(Result result);
   Error trap_error(wasm_trap_t *trap);
+  /// The Timeout for an operation the epoch backstop stopped; discards the instance.
+  Error hard_deadline_error();
   /// Appends the console records the guest published in its exchange block to `console`.
   std::optional<Error> collect_console();
   void keep_console_line(ConsoleLine line);
@@ -306,7 +312,11 @@ struct Sandbox::Impl : internal::HostCallSink {
 class OperationGuard {
  public:
   OperationGuard(Sandbox::Impl &impl, const char *operation, internal::Access access)
-      : impl_(impl), refused_(impl.use.enter(operation, access)) {}
+      : impl_(impl), refused_(impl.use.enter(operation, access)) {
+    // Sandbox::interrupt() is for the operation running when it was called: one made while none
+    // ran is dropped here. A call back in from a host function belongs to the running one.
+    if (!refused_ && !impl.use.nested()) impl.signal->interrupt = false;
+  }
   ~OperationGuard() {
     if (!refused_ && impl_.use.leave()) delete &impl_;
   }

@@ -370,8 +370,11 @@ std::optional<Error> parse_header(std::span<const uint8_t> bytes, const RestoreO
   if (bytes.size() > expected_total)
     return refused("trailing bytes after the body (" + std::to_string(bytes.size() - expected_total) + ")");
   // Authenticity before anything else is interpreted.
-  if (p.is_signed && options.hmac_key.empty())
-    return refused("it is signed; pass the key it was signed with (RestoreOptions::hmac_key)");
+  if (p.is_signed && options.hmac_key.empty()) {
+    Error error = refused("it is signed; pass the key it was signed with (" + std::string(to_string(Setting::HmacKey)) + ")");
+    error.setting = Setting::HmacKey;
+    return error;
+  }
   if (!p.is_signed && !options.hmac_key.empty())
     return refused("it is not signed, but a key was given: an unsigned snapshot is not trusted");
   const uint8_t *trailer = bytes.data() + kHeaderSize + compressed;

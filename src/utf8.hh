@@ -1,4 +1,4 @@
-// UTF-8 validation shared by the value codec and the sandbox's input checks (src/value.cc).
+// UTF-8 validation shared by the value codec, the sandbox's input checks and error text (src/utf8.cc).
 #pragma once
 
 #include <cstddef>

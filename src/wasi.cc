@@ -4,6 +4,7 @@
 // sandbox's Clock setting.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "internal.hh"
 
@@ -205,8 +206,7 @@ wasm_trap_t *host_call(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *ar
   } else {
     reply.bytes = encode_js_error("Error", "this sandbox has no capabilities");
   }
-  if (state.deadline != std::chrono::steady_clock::time_point::max())
-    state.deadline += std::chrono::duration_cast<std::chrono::steady_clock::duration>(reply.handler_time);
+  if (state.deadline != ThreadCpuClock::time_point::max()) state.deadline += reply.handler_time;
   check_deadlines(state);
   arm_epoch_deadline(wasmtime_caller_context(caller), state);
   qb_host_reply out{.status = reply.status,
@@ -254,23 +254,81 @@ void define(wasmtime_linker_t *linker, std::string_view module, std::string_view
 
 bool check_deadlines(HostState &state) {
   if (state.interrupted) return true;
-  auto now = std::chrono::steady_clock::now();
-  if (now >= state.wall_deadline) state.wall_expired = true;
-  state.interrupted = state.wall_expired || now >= state.deadline;
+  if (state.interrupt_request && state.interrupt_request->load(std::memory_order_relaxed))
+    return state.interrupted = state.interrupted_by_caller = true;
+  if (std::chrono::steady_clock::now() >= state.wall_deadline) state.wall_expired = true;
+  state.interrupted = state.wall_expired || ThreadCpuClock::now() >= state.deadline;
   return state.interrupted;
 }
 
-void arm_epoch_deadline(wasmtime_context_t *context, const HostState &state) {
-  auto soft = std::min(state.deadline, state.wall_deadline);
-  if (soft == std::chrono::steady_clock::time_point::max()) {
+namespace {
+
+// Time until the earlier soft deadline is due, by each deadline's own clock (zero when one
+// already is); nullopt when neither is set.
+std::optional<std::chrono::nanoseconds> until_soft_deadline(const HostState &state) {
+  using std::chrono::nanoseconds;
+  std::optional<nanoseconds> remaining;
+  if (state.deadline != ThreadCpuClock::time_point::max())
+    remaining = state.deadline - ThreadCpuClock::now();
+  if (state.wall_deadline != std::chrono::steady_clock::time_point::max()) {
+    nanoseconds wall = state.wall_deadline - std::chrono::steady_clock::now();
+    remaining = remaining ? std::min(*remaining, wall) : wall;
+  }
+  if (remaining && *remaining < nanoseconds::zero()) remaining = nanoseconds::zero();
+  return remaining;
+}
+
+uint64_t ticks_for(std::chrono::nanoseconds remaining, std::chrono::milliseconds tick) {
+  if (remaining < std::chrono::nanoseconds::zero()) remaining = {};
+  return static_cast<uint64_t>(remaining / tick) + 1;
+}
+
+}  // namespace
+
+// The backstop stops only a guest that keeps running once a soft deadline is due: it must have
+// used hard_deadline_grace of CPU time since then (or since the host last handed it control, when
+// a deadline was already due: a sync handler may have slept past the wall clock, and the guest
+// still needs a moment to reach its interrupt check). CPU time, so that a thread waiting for a
+// core is never stopped for the wait.
+void arm_epoch_deadline(wasmtime_context_t *context, HostState &state) {
+  auto remaining = until_soft_deadline(state);
+  state.backstop_mark = ThreadCpuClock::time_point::max();
+  if (!remaining) {
     wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
     return;
   }
-  auto remaining = soft - std::chrono::steady_clock::now();
-  if (remaining < std::chrono::steady_clock::duration::zero()) remaining = {};
-  auto hard = remaining + state.hard_deadline_grace;
-  uint64_t ticks = static_cast<uint64_t>(hard / state.epoch_tick) + 1;
-  wasmtime_context_set_epoch_deadline(context, ticks);
+  if (*remaining == std::chrono::nanoseconds::zero()) {
+    state.backstop_mark = ThreadCpuClock::now();
+    remaining = state.hard_deadline_grace;
+  }
+  wasmtime_context_set_epoch_deadline(context, ticks_for(*remaining, state.epoch_tick));
+}
+
+wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *, void *data, uint64_t *delta,
+                                    wasmtime_update_deadline_kind_t *kind) {
+  auto &state = *static_cast<HostState *>(data);
+  *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
+  auto remaining = until_soft_deadline(state);
+  if (!remaining) {
+    *delta = UINT64_MAX / 2;
+    return nullptr;
+  }
+  if (*remaining > std::chrono::nanoseconds::zero()) {  // not due yet: the thread was descheduled
+    *delta = ticks_for(*remaining, state.epoch_tick);
+    return nullptr;
+  }
+  auto cpu_now = ThreadCpuClock::now();
+  if (state.backstop_mark == ThreadCpuClock::time_point::max())  // first seen due now
+    state.backstop_mark = std::min(cpu_now, state.deadline);
+  auto grace_left = state.backstop_mark + state.hard_deadline_grace - cpu_now;
+  if (grace_left > std::chrono::nanoseconds::zero()) {
+    *delta = ticks_for(grace_left, state.epoch_tick);
+    return nullptr;
+  }
+  state.hard_stopped = true;
+  state.interrupted = true;
+  static const char message[] = "hard deadline";
+  return wasmtime_error_new(message);
 }
 
 void define_host_functions(wasmtime_linker_t *linker) {

@@ -34,8 +34,8 @@ std::chrono::milliseconds thread_cpu_time() {
   return std::chrono::milliseconds(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
-/// What running f took: CPU time of the calling thread, and elapsed time (which is what the CPU
-/// meter measures while the guest runs, so a loaded machine makes the budget run out sooner).
+/// What running f took: CPU time of the calling thread (what the CPU meter measures) and elapsed
+/// time (printed for the record; on a loaded machine it is longer).
 struct Spent {
   std::chrono::milliseconds cpu, elapsed;
 };
@@ -115,6 +115,30 @@ constexpr auto kSlack = 250ms;
 
 // ---- One CPU meter --------------------------------------------------------------------------------
 
+// The budget is the evaluating thread's CPU time: threads competing for the cores must neither
+// shorten it (a meter of elapsed time would stop the program early) nor let the hard backstop,
+// which is armed in wall-clock ticks, discard an instance that was merely waiting for a core.
+TEST(CpuBudget, ALoadedMachineNeitherShortensTheBudgetNorTripsTheBackstop) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> hogs;
+  for (unsigned i = 0; i < 3 * std::max(1u, std::thread::hardware_concurrency()); i++)
+    hogs.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  Sandbox sandbox = make_sandbox(with_cpu(300ms));
+  std::optional<Result> r;
+  Spent used = spent_in([&] { r.emplace(sandbox.eval("for (;;) {}")); });
+  stop = true;
+  for (auto &hog : hogs) hog.join();
+  expect_timeout(*r, "an endless loop among busy threads");
+  EXPECT_FALSE(sandbox.discarded()) << "the hard backstop fired while the thread waited for a core";
+  EXPECT_GE(used.cpu, 280ms) << "the budget ran out after only " << used.cpu.count() << " ms of CPU ("
+                             << used.elapsed.count() << " ms elapsed)";
+  EXPECT_LT(used.cpu, 300ms + kSlack);
+  expect_usable(sandbox);
+}
+
 TEST(CpuBudget, GuestCodeRunWhileSettlingCountsAgainstTheCpuBudget) {
   Sandbox sandbox = make_sandbox(with_cpu(200ms));
   register_ok(sandbox, async_echo());
@@ -123,7 +147,6 @@ TEST(CpuBudget, GuestCodeRunWhileSettlingCountsAgainstTheCpuBudget) {
   Spent used = spent_in([&] { r.emplace(sandbox.eval(program)); });
   expect_timeout(*r, "200 settles, each reading a 20 ms then-getter");
   EXPECT_LT(used.cpu, 200ms + kSlack) << "CPU used for the evaluation: " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -142,7 +165,6 @@ TEST(CpuBudget, ThenableJobsAndPromiseReactionsCountAgainstTheCpuBudget) {
   Spent used = spent_in([&] { r.emplace(sandbox.eval(program)); });
   expect_timeout(*r, "200 thenable jobs of 20 ms");
   EXPECT_LT(used.cpu, 200ms + kSlack) << "CPU used: " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -157,7 +179,6 @@ TEST(CpuBudget, TheHostsWorkPerCallCountsAgainstTheCpuBudget) {
     Spent used = spent_in([&] { r.emplace(sandbox.eval(program)); });
     expect_timeout(*r, program);
     EXPECT_LT(used.cpu, 1000ms + kSlack) << (async ? "async" : "sync") << " calls used " << used.cpu.count() << " ms of CPU";
-    EXPECT_LT(used.elapsed, 1000ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
     expect_usable(sandbox);
   }
 }
@@ -165,18 +186,24 @@ TEST(CpuBudget, TheHostsWorkPerCallCountsAgainstTheCpuBudget) {
 TEST(CpuBudget, ResumingASuspendedEvaluationContinuesItsMeter) {
   Sandbox sandbox = make_sandbox(with_cpu(400ms));
   register_ok(sandbox, Capability::external("ask"));
-  Result first = sandbox.eval(R"(
-    const t = Date.now(); while (Date.now() - t < 300) {}
-    await ask();
-    for (;;) {}
-  )");
-  ASSERT_TRUE(first.is_suspended()) << describe(first);
-  ASSERT_TRUE(sandbox.resolve(first.pending()[0].call_id, Value(1)).ok());
+  std::optional<Result> first;
+  // Busy for 300 ms of wall time, which on a loaded machine is less CPU time: what the resume
+  // may still use is whatever the first part did not.
+  Spent before = spent_in([&] {
+    first.emplace(sandbox.eval(R"(
+      const t = Date.now(); while (Date.now() - t < 300) {}
+      await ask();
+      for (;;) {}
+    )"));
+  });
+  ASSERT_TRUE(first->is_suspended()) << describe(*first);
+  ASSERT_TRUE(sandbox.resolve(first->pending()[0].call_id, Value(1)).ok());
   std::optional<Result> r;
   Spent used = spent_in([&] { r.emplace(sandbox.resume()); });
   expect_timeout(*r, "a loop after resuming");
-  EXPECT_LT(used.cpu, 100ms + kSlack) << "the resume had about 100 ms left and used " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 100ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
+  EXPECT_LT(before.cpu + used.cpu, 400ms + kSlack)
+      << "the evaluation used " << before.cpu.count() << " ms before suspending and " << used.cpu.count()
+      << " ms after resuming, under one 400 ms budget";
   expect_usable(sandbox);
 }
 
@@ -201,7 +228,6 @@ TEST(CpuBudget, CodeRunBySettlingFromTheCallerCountsAgainstTheSuspendedEvaluatio
   ASSERT_TRUE(failure.has_value()) << "settling 100 calls with a 20 ms getter fit in 200 ms";
   EXPECT_EQ(failure->kind, ErrorKind::Timeout) << failure->to_string();
   EXPECT_LT(used.cpu, 200ms + kSlack) << "settling used " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   EXPECT_FALSE(sandbox.suspended()) << "the evaluation ended when its budget ran out";
   expect_timeout(sandbox.resume(), "resume() after the evaluation ran out while settling");
   expect_usable(sandbox);
@@ -221,7 +247,6 @@ TEST(CpuBudget, RunJobsIsMeteredLikeAnEvaluation) {
   if (r->ok()) GTEST_SKIP() << "the engine ran the finalizer before run_jobs(); nothing to meter";
   expect_timeout(*r, "a finalizer job that never ends");
   EXPECT_LT(used.cpu, 200ms + kSlack);
-  EXPECT_LT(used.elapsed, 200ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
   expect_usable(sandbox);
 }
 
@@ -231,8 +256,9 @@ TEST(CpuBudget, ARestoredEvaluationKeepsItsMeterAndSettlingItIsMetered) {
   std::string program = std::string(kSlowThenGetter) +
                         "{ const t = Date.now(); while (Date.now() - t < 200) {} }"
                         "const ps = []; for (let i = 0; i < 50; i++) ps.push(ask()); await Promise.all(ps); for (;;) {}";
-  Result first = sandbox.eval(program);
-  ASSERT_TRUE(first.is_suspended()) << describe(first);
+  std::optional<Result> first;
+  Spent before = spent_in([&] { first.emplace(sandbox.eval(program)); });
+  ASSERT_TRUE(first->is_suspended()) << describe(*first);
   auto snapshot = sandbox.snapshot().unwrap();
 
   Sandbox restored = Sandbox::restore(engine(), snapshot, with_cpu(300ms)).unwrap();
@@ -253,12 +279,42 @@ TEST(CpuBudget, ARestoredEvaluationKeepsItsMeterAndSettlingItIsMetered) {
   });
   ASSERT_TRUE(failure.has_value());
   EXPECT_EQ(failure->kind, ErrorKind::Timeout) << failure->to_string();
-  EXPECT_LT(used.cpu, 100ms + kSlack) << "the restored evaluation had about 100 ms left and used " << used.cpu.count() << " ms";
-  EXPECT_LT(used.elapsed, 100ms + kSlack) << "elapsed: " << used.elapsed.count() << " ms";
+  EXPECT_LT(before.cpu + used.cpu, 300ms + kSlack)
+      << "the evaluation used " << before.cpu.count() << " ms before the snapshot and " << used.cpu.count()
+      << " ms after the restore, under one 300 ms budget";
   expect_usable(restored);
 }
 
 // ---- The wall clock ---------------------------------------------------------------------------------
+
+// The backstop measures the guest's own CPU time once a deadline is due: a sync handler that
+// sleeps far past the wall clock, on a machine whose cores are busy, must still leave the guest
+// the moment it needs to reach its interrupt check, so the evaluation ends in Timeout and the
+// instance is kept (not discarded by the hard deadline).
+TEST(WallClock, AHandlerSleepingPastTheWallClockOnABusyMachineLeavesTheInstanceUsable) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> hogs;
+  for (unsigned i = 0; i < 3 * std::max(1u, std::thread::hardware_concurrency()); i++)
+    hogs.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  for (int round = 0; round < 5; round++) {
+    SandboxOptions options;
+    options.limits.wall_time = 100ms;
+    Sandbox sandbox = make_sandbox(options);
+    register_ok(sandbox, Capability::sync("slow", [](const CallInfo &, std::span<const Value>) {
+                  std::this_thread::sleep_for(300ms);
+                  return Value(true);
+                }));
+    Result r = sandbox.eval("for (let i = 0; i < 20; i++) { try { slow(); } catch (e) {} } 'finished'");
+    expect_timeout(r, "a 300 ms sync call under a 100 ms wall clock");
+    EXPECT_FALSE(r.error().instance_discarded) << "round " << round << ": " << describe(r);
+    EXPECT_FALSE(sandbox.discarded()) << "round " << round;
+  }
+  stop = true;
+  for (auto &hog : hogs) hog.join();
+}
 
 TEST(WallClock, IsCheckedAfterEverySyncCall) {
   SandboxOptions options;
@@ -352,13 +408,13 @@ TEST(HostMemory, PendingCallArgumentsCountAgainstTheHostMemoryBudget) {
     ({ refused: refused.length, name: refused[0].name, message: refused[0].message })
   )");
   uint64_t rss_growth = peak_rss_bytes() - rss_before;
-  ASSERT_TRUE(v.is_object()) << inspect(v);
+  ASSERT_TRUE(v.is_object()) << to_json(v);
   double refused = v.find("refused")->as_number();
   // Each pending call holds its 1 MB argument encoded and decoded: at most 8 fit in 16 MiB.
-  EXPECT_GE(refused, 1500 - 8) << inspect(v);
+  EXPECT_GE(refused, 1500 - 8) << to_json(v);
   EXPECT_LT(refused, 1500) << "no call fit at all: the budget is not the sandbox's memory limit";
   EXPECT_EQ(v.find("name")->as_string(), "Error");
-  EXPECT_NE(v.find("message")->as_string().find("host memory budget"), std::string::npos) << inspect(v);
+  EXPECT_NE(v.find("message")->as_string().find("host memory budget"), std::string::npos) << to_json(v);
   EXPECT_LT(rss_growth, 128ull << 20) << "the process grew by " << (rss_growth >> 20) << " MiB";
   // The audit log records the refusals as budget refusals, and the sandbox carries on.
   const auto &log = sandbox.audit_log();
@@ -395,11 +451,11 @@ TEST(HostMemory, ASyncCallsArgumentsAndResultMustFitTheBudget) {
     out.push(echo_sync('small'));
     out
   )");
-  ASSERT_TRUE(v.is_array()) << inspect(v);
+  ASSERT_TRUE(v.is_array()) << to_json(v);
   const auto &out = v.as_array();
   ASSERT_EQ(out.size(), 3u);
-  EXPECT_NE(out[0].as_string().find("host memory budget"), std::string::npos) << inspect(v);
-  EXPECT_NE(out[1].as_string().find("host memory budget"), std::string::npos) << inspect(v);
+  EXPECT_NE(out[0].as_string().find("host memory budget"), std::string::npos) << to_json(v);
+  EXPECT_NE(out[1].as_string().find("host memory budget"), std::string::npos) << to_json(v);
   EXPECT_EQ(out[2], Value("small"));
 }
 
@@ -414,9 +470,9 @@ TEST(HostMemory, PendingCallsPerEvaluationAreCapped) {
     await null; await null;
     refused
   )");
-  ASSERT_TRUE(v.is_array()) << inspect(v);
-  EXPECT_EQ(v.as_array().size(), 15u) << inspect(v);
-  EXPECT_NE(v.as_array()[0].as_string().find("pending calls"), std::string::npos) << inspect(v);
+  ASSERT_TRUE(v.is_array()) << to_json(v);
+  EXPECT_EQ(v.as_array().size(), 15u) << to_json(v);
+  EXPECT_NE(v.as_array()[0].as_string().find("pending calls"), std::string::npos) << to_json(v);
   // The cap is per evaluation: the next one starts from none pending.
   eval_ok(sandbox, "for (let i = 0; i < 10; i++) hold(i); 1");
   // Uncaught, the refusal is the program's own exception.

@@ -292,7 +292,7 @@ TEST(CapabilityErrors, AnExceptionThatIsNotAStdExceptionIsSanitizedToo) {
                 throw 42;  // old code throws anything
               }));
   Value message = eval_ok(sandbox, "try { legacy(); 'no error' } catch (e) { e.message }");
-  ASSERT_TRUE(message.is_string()) << inspect(message);
+  ASSERT_TRUE(message.is_string()) << to_json(message);
   EXPECT_TRUE(contains(message.as_string(), "legacy")) << message.as_string();
   EXPECT_EQ(eval_ok(sandbox, "1 + 1"), Value(2)) << "the sandbox is still usable";
 }
@@ -336,12 +336,12 @@ TEST(CapabilityPolicy, BudgetExceededThrowsACatchableErrorInJs) {
       try { results.push(send(i)); } catch (e) { results.push(e.message); }
     }
     results)");
-  ASSERT_TRUE(outcome.is_array()) << inspect(outcome);
+  ASSERT_TRUE(outcome.is_array()) << to_json(outcome);
   ASSERT_EQ(outcome.as_array().size(), 3u);
   EXPECT_EQ(outcome.as_array()[0], Value("sent"));
   EXPECT_EQ(outcome.as_array()[1], Value("sent"));
-  EXPECT_TRUE(contains(outcome.as_array()[2].as_string(), "budget exceeded")) << inspect(outcome);
-  EXPECT_TRUE(contains(outcome.as_array()[2].as_string(), "2")) << "it names the limit: " << inspect(outcome);
+  EXPECT_TRUE(contains(outcome.as_array()[2].as_string(), "budget exceeded")) << to_json(outcome);
+  EXPECT_TRUE(contains(outcome.as_array()[2].as_string(), "2")) << "it names the limit: " << to_json(outcome);
   EXPECT_EQ(handled, 2) << "the refused call never reached the handler";
   EXPECT_NE(find_audit(sandbox, "send", CallOutcome::BudgetExceeded), nullptr);
 }
@@ -352,7 +352,7 @@ TEST(CapabilityPolicy, AnAsyncCapabilitysBudgetRejectsThePromise) {
                                          [](const CallInfo &, std::vector<Value>, Completion done) { done.resolve("ok"); },
                                          {.max_calls_per_eval = 1}));
   Value message = eval_ok(sandbox, "await fetch(); await fetch().then(() => 'no error', (e) => e.message)");
-  ASSERT_TRUE(message.is_string()) << inspect(message);
+  ASSERT_TRUE(message.is_string()) << to_json(message);
   EXPECT_TRUE(contains(message.as_string(), "budget exceeded")) << message.as_string();
   EXPECT_TRUE(contains(message.as_string(), "fetch")) << message.as_string();
 }
@@ -391,13 +391,13 @@ TEST(CapabilityPolicy, TheSandboxWideHostCallLimitCountsEveryCapability) {
     try { got.push(a()); } catch (e) { got.push(e.message); }
     try { got.push(await b()); } catch (e) { got.push(e.message); }
     got)");
-  ASSERT_TRUE(outcome.is_array()) << inspect(outcome);
+  ASSERT_TRUE(outcome.is_array()) << to_json(outcome);
   ASSERT_EQ(outcome.as_array().size(), 5u);
   EXPECT_EQ(outcome.as_array()[2], Value("a"));
   for (size_t i : {3, 4}) {
-    ASSERT_TRUE(outcome.as_array()[i].is_string()) << inspect(outcome);
-    EXPECT_TRUE(contains(outcome.as_array()[i].as_string(), "budget exceeded")) << inspect(outcome);
-    EXPECT_TRUE(contains(outcome.as_array()[i].as_string(), "3")) << inspect(outcome);
+    ASSERT_TRUE(outcome.as_array()[i].is_string()) << to_json(outcome);
+    EXPECT_TRUE(contains(outcome.as_array()[i].as_string(), "budget exceeded")) << to_json(outcome);
+    EXPECT_TRUE(contains(outcome.as_array()[i].as_string(), "3")) << to_json(outcome);
   }
   EXPECT_EQ(eval_ok(sandbox, "a() + a() + a()"), Value("aaa")) << "the limit is per evaluation";
 }
@@ -439,7 +439,7 @@ TEST(CapabilityPolicy, AHandlerThatNeverCompletesTimesOut) {
                                          {.call_timeout = 100ms}));
   auto started = Clock::now();
   Value message = eval_ok(sandbox, "try { await hang(); 'no error' } catch (e) { e.message }");
-  ASSERT_TRUE(message.is_string()) << inspect(message);
+  ASSERT_TRUE(message.is_string()) << to_json(message);
   EXPECT_TRUE(contains(message.as_string(), "timed out after 100 ms")) << message.as_string();
   EXPECT_TRUE(contains(message.as_string(), "hang")) << message.as_string();
   EXPECT_LT(Clock::now() - started, 1s);
@@ -535,7 +535,7 @@ TEST(CapabilityApproval, CallingSuspendsUntilTheHostDecides) {
   register_ok(sandbox, Capability::sync("pay",
                                         [&](const CallInfo &, std::span<const Value> args) {
                                           ++paid;
-                                          return Value("paid " + inspect(args[0]));
+                                          return Value("paid " + to_json(args[0]));
                                         },
                                         {.requires_approval = true}));
   Result r = sandbox.eval("const receipt = await pay(10); receipt");
@@ -574,6 +574,23 @@ TEST(CapabilityApproval, ADeniedCallRejectsInJsSayingSo) {
   EXPECT_TRUE(contains(resumed.value().as_string(), "amount too large")) << resumed.value().as_string();
   EXPECT_EQ(paid, 0);
   EXPECT_NE(find_audit(sandbox, "pay", CallOutcome::Denied), nullptr);
+}
+
+TEST(CapabilityApproval, ACallWaitingForAnAnswerIsDeniedTheSameWay) {
+  // One word for a person's "no", whatever the call waits for (the CLI's --deny, Python's deny()).
+  Sandbox sandbox = make_sandbox();
+  register_ok(sandbox, Capability::external("ask"));
+  Result r = sandbox.eval("try { await ask('publish?') } catch (e) { [e.name, e.message] }");
+  ASSERT_TRUE(r.is_suspended()) << describe(r);
+  ASSERT_FALSE(r.pending()[0].needs_approval);
+  ASSERT_TRUE(sandbox.deny(r.pending()[0].call_id, "not today").ok());
+  Result resumed = sandbox.resume();
+  ASSERT_TRUE(resumed.ok()) << describe(resumed);
+  EXPECT_EQ(resumed.value(), Value(Value::Array{"Error", "the call to 'ask' was denied: not today"}));
+  EXPECT_NE(find_audit(sandbox, "ask", CallOutcome::Denied), nullptr);
+  Status again = sandbox.deny(r.pending()[0].call_id);
+  ASSERT_FALSE(again.ok()) << "a settled call cannot be denied";
+  EXPECT_TRUE(contains(again.error().message, "no pending call")) << again.error().message;
 }
 
 // ---- Policy: the rule of two -----------------------------------------------------------------------

@@ -4,6 +4,7 @@
 // resume really happens in another process) and looks at its stdout, stderr and exit code.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -82,12 +83,13 @@ TEST_P(CliCapsManifestError, IsAUsageErrorNamingTheFileAndTheField) {
   EXPECT_EQ(r.out, "");
   EXPECT_TRUE(contains(r.err, caps)) << r;
   for (const std::string &text : GetParam().mentions) EXPECT_TRUE(contains(r.err, text)) << text << "\n" << r;
+  EXPECT_FALSE(contains(r.err, "::")) << "the library's C++ names are the manifest's fields: " << r;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Manifests, CliCapsManifestError,
     ::testing::Values(
-        ManifestCase{"NotJson", "{capabilities: {}}", {"not valid JSON"}},
+        ManifestCase{"NotJson", "{capabilities: {}}", {"invalid JSON at line 1, column 2"}},
         ManifestCase{"NoCapabilities", "{}", {"capabilities"}},
         ManifestCase{"UnknownTopLevelField", R"({"capabilities": {}, "max_calls": 3})", {"'max_calls'"}},
         ManifestCase{"UnknownHandler", R"({"capabilities": {"run": {"handler": "shell"}}})",
@@ -118,15 +120,15 @@ INSTANTIATE_TEST_SUITE_P(
         // A key written twice would silently keep only its last value (dropping an approval).
         ManifestCase{"DuplicatePolicyField", R"({"capabilities": {"publish": {"handler": "echo",
                        "requires_approval": true, "requires_approval": false}}})",
-                     {"duplicate key 'requires_approval' in capabilities.publish"}},
+                     {"duplicate key \"requires_approval\" in the object at $.capabilities.publish"}},
         ManifestCase{"DuplicateKeySpelledWithAnEscape", R"({"capabilities": {"publish": {"handler": "echo",
                        "requires_approval": true, "requires\u005fapproval": false}}})",
-                     {"duplicate key 'requires_approval' in capabilities.publish"}},
+                     {"duplicate key \"requires_approval\" in the object at $.capabilities.publish"}},
         ManifestCase{"DuplicateCapability", R"({"capabilities": {"p": {"handler": "echo", "requires_approval": true},
                        "p": {"handler": "echo"}}})",
-                     {"duplicate key 'p' in capabilities"}},
+                     {"duplicate key \"p\" in the object at $.capabilities"}},
         ManifestCase{"DuplicateTopLevelField", R"({"capabilities": {"p": {"handler": "ask"}}, "capabilities": {}})",
-                     {"duplicate key 'capabilities' in the top level"}},
+                     {"duplicate key \"capabilities\" in the object at $:"}},
         ManifestCase{"AppendToADirectory", R"({"capabilities": {"note": {"handler": "append", "file": "."}}})",
                      {"capabilities.note.file", "not a regular file (a directory)"}},
         ManifestCase{"BadWallTime", R"({"capabilities": {}, "wall_time_ms": 0})", {"wall_time_ms", "got 0"}},
@@ -135,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(
             "read": {"handler": "echo", "labels": ["sensitive_data"]},
             "fetch": {"handler": "echo", "labels": ["untrusted_input"]},
             "send": {"handler": "echo", "labels": ["external_effect"]}}})",
-                     {"rule of two", "allow_all_three_labels"}}),
+                     {"rule of two", "or set \"allow_all_three_labels\": true in the manifest to accept the risk"}}),
     [](const auto &info) { return std::string(info.param.name); });
 
 TEST_F(CliCaps, AllThreeLabelsAreAcceptedWhenTheManifestOptsIn) {
@@ -217,6 +219,45 @@ TEST_F(CliCaps, ReadTextRefusesEveryWayOutOfItsRootWithoutNamingHostPaths) {
   for (size_t i = 1; i < paths.size(); i++)
     EXPECT_FALSE(contains(results.as_array()[i].as_string(), dir_.string())) << results.as_array()[i].as_string();
   EXPECT_FALSE(contains(r.out, "do not read")) << r;
+}
+
+// A directory on the path swapped for a symbolic link while the program reads: checking a
+// resolved path and then opening it would let the swap lead out between the two steps, so the
+// lookup itself must stay beneath the root. Thousands of reads race a thread that keeps swapping.
+TEST_F(CliCaps, ReadTextNeverLeavesItsRootWhileADirectoryIsSwappedForALink) {
+  write_file("data/sub/f.txt", "inside");
+  write_file("outside/f.txt", "SECRET");
+  std::string caps = manifest(R"({"capabilities": {"readText": {"handler": "read_text", "root": "data"}}})");
+  std::atomic<bool> stop{false};
+  std::atomic<int> swaps{0};
+  std::thread swapper([&] {
+    std::error_code ignored;
+    const fs::path sub = dir_ / "data" / "sub", parked = dir_ / "data" / "parked";
+    while (!stop) {
+      fs::rename(sub, parked, ignored);
+      fs::create_directory_symlink(dir_ / "outside", sub, ignored);
+      fs::remove(sub, ignored);
+      fs::rename(parked, sub, ignored);
+      swaps++;
+    }
+  });
+  Outcome r = run_quickbox({"eval", "--json", "--timeout", "60s", "--caps", caps, R"(
+      const seen = {};
+      for (let i = 0; i < 4000; i++) {
+        let r;
+        try { r = await readText('sub/f.txt'); } catch (e) { r = e.message.startsWith('no file') ? 'missing' : e.message; }
+        seen[r] = (seen[r] || 0) + 1;
+      }
+      seen)"});
+  stop = true;
+  swapper.join();
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_GT(swaps.load(), 100) << "the swapping thread hardly ran; the race was not exercised";
+  EXPECT_FALSE(contains(r.out, "SECRET")) << r;
+  Value seen = field(parse_json_output(r), "value");
+  ASSERT_TRUE(seen.is_object()) << r;
+  for (const auto &[outcome, count] : seen.as_object())
+    EXPECT_TRUE(outcome == "inside" || outcome == "missing" || contains(outcome, "leads outside")) << outcome;
 }
 
 TEST_F(CliCaps, ReadTextRefusesFilesLargerThanMaxResultBytesAndNonUtf8Text) {
@@ -739,7 +780,7 @@ TEST_F(CliCaps, AuditWithJsonIsPartOfTheEnvelope) {
   EXPECT_EQ(field(audit.as_array()[1], "call_id"), Value(3));
 }
 
-// ---- flags and help ------------------------------------------------------------------------------------
+// ---- flags -------------------------------------------------------------------------------------------
 
 TEST_F(CliCaps, FlagsOfOneCommandAreRefusedByTheOthers) {
   Outcome answer = run_quickbox({"eval", "--answer", "1=1", "1"});
@@ -751,29 +792,6 @@ TEST_F(CliCaps, FlagsOfOneCommandAreRefusedByTheOthers) {
   Outcome suspend = run_quickbox({"eval", "--suspend-to", path("s.qbs"), "1"});
   EXPECT_EQ(suspend.exit_code, kExitUsage) << suspend;
   EXPECT_TRUE(contains(suspend.err, "--suspend-to needs --caps")) << suspend;
-}
-
-TEST_F(CliCaps, HelpDocumentsTheNewCommandsFlagsAndExitCode) {
-  Outcome overview = run_quickbox({"--help"});
-  EXPECT_EQ(overview.exit_code, 0) << overview;
-  for (const char *text : {"quickbox resume [flags] STATE", "quickbox inspect [flags] STATE", "--caps FILE",
-                           "--suspend-to STATE", "--key-file FILE", "--audit", "--answer ID=JSON", "--approve ID",
-                           "--deny ID[=REASON]", "--consume", "read_text", "append", "\n  10  suspended "})
-    EXPECT_TRUE(contains(overview.out, text)) << text;
-
-  Outcome resume = run_quickbox({"help", "resume"});
-  EXPECT_TRUE(resume.out.starts_with("Usage: quickbox resume [flags] STATE")) << resume;
-  EXPECT_TRUE(contains(resume.out, "--consume")) << resume;
-  EXPECT_FALSE(contains(resume.out, "--module")) << "resume's help lists flags it refuses";
-
-  Outcome inspect = run_quickbox({"inspect", "--help"});
-  EXPECT_TRUE(inspect.out.starts_with("Usage: quickbox inspect [flags] STATE")) << inspect;
-  EXPECT_TRUE(contains(inspect.out, "--key-file")) << inspect;
-  EXPECT_FALSE(contains(inspect.out, "--answer")) << inspect;
-
-  Outcome run = run_quickbox({"help", "run"});
-  EXPECT_TRUE(contains(run.out, "Capabilities (--caps FILE)")) << run;
-  EXPECT_TRUE(contains(run.out, "--suspend-to")) << run;
 }
 
 // ---- the example ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/sanitizers.hh"
 #include "support/scratch_dir.hh"
 #include "support/subprocess.hh"
 
@@ -47,6 +48,7 @@ TEST_F(CliProgramFiles, AProgramFileOneByteOverTheSourceLimitIsRefusedAndOneAtTh
 }
 
 TEST(CliInputLimits, AnAddressSpaceLimitTooSmallForTheEngineIsAClearErrorNotAnAbort) {
+  if (test_support::kAddressSanitizer) GTEST_SKIP() << "an address-space limit stops AddressSanitizer itself";
   Outcome o = run_program("/bin/sh", {"-c", "ulimit -v 200000 && exec \"$0\" eval 1", kQuickboxBinary});
   EXPECT_LT(o.exit_code, 128) << "the process died of a signal\n" << o;
   EXPECT_NE(o.exit_code, 0) << o;

@@ -33,17 +33,20 @@ TEST(Display, AValueThatCannotCrossComesBackAsTheTextNodePrintsForIt) {
 TEST(Display, NodePrintShowsStringsRawAndInspectQuotesThem) {
   Result printed = eval_displayed("[Symbol('s')][0].description + '!'", EvalOptions::Display::NodePrint);
   ASSERT_TRUE(printed.ok()) << describe(printed);
-  EXPECT_FALSE(printed.display) << "a string is data: it comes back as a value";
-  EXPECT_EQ(printed.value(), Value("s!"));
-  Result inspected = eval_displayed("({ s: Symbol('x') })", EvalOptions::Display::Inspect);
+  EXPECT_EQ(printed.display, std::optional<std::string>("s!"));
+  EXPECT_EQ(printed.value(), Value("s!")) << "a string is data: it comes back as a value too";
+  Result inspected = eval_displayed("'s!'", EvalOptions::Display::Inspect);
+  ASSERT_TRUE(inspected.ok()) << describe(inspected);
+  EXPECT_EQ(inspected.display, std::optional<std::string>("'s!'"));
+  inspected = eval_displayed("({ s: Symbol('x') })", EvalOptions::Display::Inspect);
   ASSERT_TRUE(inspected.ok()) << describe(inspected);
   EXPECT_EQ(inspected.display, std::optional<std::string>("{ s: Symbol(x) }"));
 }
 
-TEST(Display, DataValuesAreUnchangedAndLimitsStillEndTheEvaluation) {
+TEST(Display, DataValuesComeBackWithTheirTextAndLimitsStillEndTheEvaluation) {
   Result data = eval_displayed("({ a: [1, 2] })", EvalOptions::Display::NodePrint);
   ASSERT_TRUE(data.ok()) << describe(data);
-  EXPECT_FALSE(data.display);
+  EXPECT_EQ(data.display, std::optional<std::string>("{ a: [ 1, 2 ] }"));
   EXPECT_EQ(data.value(), Value(Value::Object{{"a", Value(Value::Array{Value(1), Value(2)})}}));
   Result looping = eval_displayed("for (;;) {}", EvalOptions::Display::NodePrint);
   ASSERT_TRUE(looping.failed());
@@ -51,6 +54,49 @@ TEST(Display, DataValuesAreUnchangedAndLimitsStillEndTheEvaluation) {
   Result without = eval_displayed("Math.max", EvalOptions::Display::None);
   ASSERT_TRUE(without.failed()) << "without display, a function cannot be a result";
   EXPECT_EQ(without.error().name, "TypeError");
+  Result plain = eval_displayed("({ a: 1 })", EvalOptions::Display::None);
+  ASSERT_TRUE(plain.ok()) << describe(plain);
+  EXPECT_FALSE(plain.display) << "no text unless asked for";
+}
+
+TEST(Display, TheTextComesFromTheRealValueNotFromTheDataThatCrosses) {
+  // A Date and a class instance cross as a string and a plain object; Node prints them as what
+  // they are, and so does the sandbox's formatter.
+  Result date = eval_displayed("new Date(0)", EvalOptions::Display::Inspect);
+  ASSERT_TRUE(date.ok()) << describe(date);
+  EXPECT_EQ(date.display, std::optional<std::string>("1970-01-01T00:00:00.000Z"));
+  EXPECT_EQ(date.value(), Value("1970-01-01T00:00:00.000Z"));
+  Result instance = eval_displayed("class Point { constructor() { this.x = 1 } }; new Point()",
+                                   EvalOptions::Display::Inspect);
+  ASSERT_TRUE(instance.ok()) << describe(instance);
+  EXPECT_EQ(instance.display, std::optional<std::string>("Point { x: 1 }"));
+}
+
+TEST(Display, AThrownValueThatIsNotAnErrorIsDescribedAsUtilInspectShowsIt) {
+  // As Node's REPL reports it: Uncaught 'plain'. Without display the message is console.log's text.
+  Result shown = eval_displayed("throw 'plain'", EvalOptions::Display::NodePrint);
+  ASSERT_TRUE(shown.failed());
+  EXPECT_EQ(shown.error().message, "'plain'");
+  EXPECT_EQ(shown.error().thrown, std::optional<Value>(Value("plain")));
+  Result plain = eval_displayed("throw 'plain'", EvalOptions::Display::None);
+  ASSERT_TRUE(plain.failed());
+  EXPECT_EQ(plain.error().message, "plain");
+  Result object = eval_displayed("throw { code: 7 }", EvalOptions::Display::Inspect);
+  ASSERT_TRUE(object.failed());
+  EXPECT_EQ(object.error().message, "{ code: 7 }");
+}
+
+TEST(Display, ItLastsAcrossASuspensionAndTheResume) {
+  Sandbox sandbox = make_sandbox();
+  ASSERT_TRUE(sandbox.register_capability(Capability::external("ask")));
+  EvalOptions options;
+  options.display = EvalOptions::Display::Inspect;
+  Result r = sandbox.eval("const n = await ask(); new Map([['n', n]])", options);
+  ASSERT_TRUE(r.is_suspended()) << describe(r);
+  ASSERT_TRUE(sandbox.resolve(r.pending().at(0).call_id, Value(5)));
+  Result done = sandbox.resume();
+  ASSERT_TRUE(done.ok()) << describe(done);
+  EXPECT_EQ(done.display, std::optional<std::string>("Map(1) { 'n' => 5 }"));
 }
 
 TEST(Display, TheCommandLinePrintsFunctionsAsNodeDoesAndJsonKeepsDataOnly) {

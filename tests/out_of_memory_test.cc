@@ -69,7 +69,7 @@ TEST(OutOfMemory, IsAlwaysOutOfMemoryAndNeverLeaksAnInternalValue) {
       Result caught = sandbox.eval(with_body(kCaughtValue, body));
       ASSERT_TRUE(caught.ok()) << where << ": " << describe(caught);
       EXPECT_TRUE(caught.value() == Value("error") || caught.value() == Value("null"))
-          << where << ": catch received " << inspect(caught.value());
+          << where << ": catch received " << to_json(caught.value());
       expect_usable(sandbox, where);
 
       Result uncaught = sandbox.eval("{ " + body + " }");
@@ -101,7 +101,7 @@ TEST(OutOfMemory, InsideAnAsyncFunctionItRejectsWithTheSameErrorOrEndsAsOutOfMem
                             "verdict");
     if (r.ok()) {
       EXPECT_TRUE(r.value() == Value("out of memory") || r.value() == Value("null"))
-          << what << ": " << inspect(r.value());
+          << what << ": " << to_json(r.value());
     } else {
       // The rejection itself can run out of memory; then the evaluation ends with it.
       EXPECT_EQ(r.error().kind, ErrorKind::OutOfMemory) << what << ": " << describe(r);

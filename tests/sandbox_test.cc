@@ -61,7 +61,7 @@ TEST(Sandbox, ModuleRunsWithTopLevelAwaitAndItsResultIsUndefined) {
   Value result = eval_ok(sandbox,
                          "const local = await Promise.resolve('inside'); globalThis.fromModule = local; 'ignored';",
                          with_kind(EvalOptions::Kind::Module));
-  EXPECT_TRUE(result.is_undefined()) << inspect(result);
+  EXPECT_TRUE(result.is_undefined()) << to_json(result);
   EXPECT_EQ(eval_ok(sandbox, "fromModule"), Value("inside"));
   EXPECT_EQ(eval_ok(sandbox, "typeof local"), Value("undefined")) << "module scope must not leak into the global scope";
 }
@@ -258,11 +258,11 @@ TEST(SandboxCall, EveryDataTypeSurvivesARoundTripThroughJavaScript) {
       EXPECT_EQ(back.as_number(), 0);
       EXPECT_EQ(std::signbit(back.as_number()), std::signbit(c.value.as_number())) << "the sign of zero was lost";
     } else if (c.value.is_error()) {
-      ASSERT_TRUE(back.is_error()) << inspect(back);
+      ASSERT_TRUE(back.is_error()) << to_json(back);
       EXPECT_EQ(back.as_error().name, c.value.as_error().name);
       EXPECT_EQ(back.as_error().message, c.value.as_error().message);
     } else {
-      EXPECT_EQ(back, c.value) << "sent " << inspect(c.value) << ", got back " << inspect(back);
+      EXPECT_EQ(back, c.value) << "sent " << to_json(c.value) << ", got back " << to_json(back);
     }
   }
 }
@@ -376,7 +376,7 @@ TEST(SandboxValues, ResultsKeepTheirTypes) {
 TEST(SandboxValues, ErrorsAreReturnedAsErrorValues) {
   Sandbox sandbox = make_sandbox();
   Value v = eval_ok(sandbox, "new RangeError('out of range')");
-  ASSERT_TRUE(v.is_error()) << inspect(v);
+  ASSERT_TRUE(v.is_error()) << to_json(v);
   EXPECT_EQ(v.as_error().name, "RangeError");
   EXPECT_EQ(v.as_error().message, "out of range");
   EXPECT_FALSE(v.as_error().stack.empty());

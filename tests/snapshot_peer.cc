@@ -78,7 +78,7 @@ Arguments parse_arguments(int argc, char **argv) {
 /// A sync handler with a visible side effect: one line in the effects file per call.
 SyncHandler recording(const Arguments &args, const std::string &role) {
   return [path = args.effects_path, role](const CallInfo &info, std::span<const Value> call_args) {
-    std::string argument = call_args.empty() ? "" : format_for_display(call_args[0]);
+    std::string argument = call_args.empty() ? "" : call_args[0].is_string() ? call_args[0].as_string() : to_json(call_args[0]);
     std::ofstream(path, std::ios::app) << role << ' ' << getpid() << ' ' << info.capability << ' ' << argument << '\n';
     return Value(role + ":" + info.capability + " " + argument);
   };
@@ -113,7 +113,7 @@ int start(const Engine &engine, const Arguments &args) {
   register_all(sandbox, args, "A");
   Result r = sandbox.eval(args.approval ? kApprovalProgram : kAskProgram);
   if (!r.is_suspended())
-    fail(3, "error", "expected the program to suspend, got " + (r.ok() ? inspect(r.value()) : r.error().to_string()));
+    fail(3, "error", "expected the program to suspend, got " + (r.ok() ? to_json(r.value()) : r.error().to_string()));
   auto bytes = sandbox.snapshot(SnapshotOptions{.hmac_key = args.key});
   if (!bytes.ok()) fail(3, "error", "snapshot: " + bytes.error().to_string());
   std::ofstream out(args.snapshot_path, std::ios::binary);

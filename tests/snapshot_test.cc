@@ -270,9 +270,7 @@ TEST(SuspensionMisuse, ApprovingACallThatIsNotAwaitingApprovalIsInvalidInput) {
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().kind, ErrorKind::InvalidInput);
   EXPECT_TRUE(contains(status.error().message, "not waiting for approval")) << status.error().message;
-  Status denied = sandbox.deny(r.pending()[0].call_id);
-  ASSERT_FALSE(denied.ok());
-  EXPECT_EQ(denied.error().kind, ErrorKind::InvalidInput);
+  // deny() is not refused here: it settles a call waiting for an answer too (capability_test.cc).
 }
 
 TEST(SuspensionMisuse, ResolvingACallThatAwaitsApprovalIsInvalidInput) {

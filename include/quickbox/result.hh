@@ -20,7 +20,8 @@ namespace quickbox {
 enum class ErrorKind {
   /// An uncaught JavaScript exception; name, message and stack come from the thrown value.
   JSException = 1,
-  /// The CPU time budget (or the hard deadline behind it) was spent.
+  /// The CPU time budget (or the hard deadline behind it) was spent, or the caller stopped the
+  /// evaluation with Sandbox::interrupt().
   Timeout = 2,
   /// The memory limit was reached and the program did not recover.
   OutOfMemory = 3,
@@ -41,6 +42,37 @@ enum class ErrorKind {
 /// The stable name of a kind: "JSException", "Timeout", ...
 std::string_view to_string(ErrorKind kind);
 
+/// A setting of this library that an error is about: an option out of range, or the one to change
+/// to get past a refusal. Messages name it as to_string() spells it ("Limits::memory_bytes"); a
+/// front end with names of its own (the Python package, the command line) rewords the message
+/// with Error::message_naming(), so its users read their own vocabulary.
+enum class Setting {
+  MemoryBytes,            ///< Limits::memory_bytes
+  CpuTime,                ///< Limits::cpu_time
+  WallTime,               ///< Limits::wall_time
+  StackBytes,             ///< Limits::stack_bytes
+  ConsoleBytes,           ///< Limits::console_bytes
+  ResultBytes,            ///< Limits::result_bytes
+  SourceBytes,            ///< Limits::source_bytes
+  MaxDepth,               ///< Limits::max_depth
+  HostMemoryBytes,        ///< Limits::host_memory_bytes
+  MaxPendingCalls,        ///< Limits::max_pending_calls
+  BigIntBytes,            ///< Limits::bigint_bytes
+  ClockStartMs,           ///< Clock::start_ms
+  ClockStepUs,            ///< Clock::step_us
+  AllowAllThreeLabels,    ///< SandboxOptions::allow_all_three_labels
+  EvalCpuTime,            ///< EvalOptions::cpu_time
+  CallCpuTime,            ///< the cpu_time argument of Sandbox::call()
+  CallTimeout,            ///< CapabilityPolicy::call_timeout
+  HmacKey,                ///< RestoreOptions::hmac_key
+  MaxSandboxes,           ///< EngineOptions::max_sandboxes
+  MaxSandboxMemoryBytes,  ///< EngineOptions::max_sandbox_memory_bytes
+  EpochTick,              ///< EngineOptions::epoch_tick
+};
+
+/// The setting's name as this library's messages write it: "Limits::memory_bytes".
+std::string_view to_string(Setting setting);
+
 /// A failed operation.
 struct Error {
   ErrorKind kind = ErrorKind::Internal;
@@ -55,6 +87,13 @@ struct Error {
   /// True when the wasm instance was discarded (a hard trap). The sandbox refuses further work
   /// until Sandbox::reset() gives it a fresh instance.
   bool instance_discarded = false;
+  /// The setting the message is about, which it names as to_string(setting) does; unset when it
+  /// names none.
+  std::optional<Setting> setting;
+
+  /// The message with the setting's name written as `name` instead ("memory_limit", "--memory"),
+  /// for a front end that calls its settings otherwise; the message as it is without a setting.
+  std::string message_naming(std::string_view name) const;
 
   /// "TypeError: x is not a function" or "Timeout: CPU time limit of 5000 ms exceeded".
   std::string to_string() const;
@@ -102,8 +141,9 @@ class Result {
   /// The calls a Suspended result waits on; throws std::bad_variant_access otherwise.
   const std::vector<PendingCall> &pending() const { return std::get<Suspension>(outcome_).pending; }
 
-  /// Set on a Done result when EvalOptions::display was asked for and the final value could not
-  /// leave the sandbox as data: its text, formatted inside the sandbox (value() is then undefined).
+  /// Set on a Done result when EvalOptions::display was asked for: the final value's text,
+  /// formatted inside the sandbox. value() holds the value as data too, or undefined when it could
+  /// not leave the sandbox (a function, a Map, a cycle...).
   std::optional<std::string> display;
   /// Console lines captured during the operation, in order.
   std::vector<ConsoleLine> console;

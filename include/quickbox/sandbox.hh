@@ -31,7 +31,8 @@ struct Limits {
   /// days. One meter counts
   /// every instruction the guest runs for the evaluation, including code run while host calls
   /// settle (promise reactions, thenables, getters), and the host's own work per call (decoding,
-  /// hashing, encoding, audit); only host handlers' own time is left to wall_time. QuickJS's
+  /// hashing, encoding, audit); only host handlers' own time is left to wall_time. It is the
+  /// evaluating thread's CPU time, so a loaded machine does not shorten it. QuickJS's
   /// interrupt handler stops the program once it is spent (Timeout; the sandbox stays usable); an
   /// epoch deadline shortly after it is the hard backstop for code that never reaches an interrupt
   /// check (the instance is then discarded).
@@ -123,15 +124,24 @@ struct EvalOptions {
   bool strict = false;
   /// Overrides Limits::cpu_time for this operation (1 ms to 30 days).
   std::optional<std::chrono::milliseconds> cpu_time;
-  /// For printing results (a CLI, a REPL): when the final value cannot leave the sandbox as data
-  /// (a function, a Map, a cycle...), the evaluation is Done with Result::display holding its text
-  /// instead of failing with a TypeError. Data values come back as usual.
+  /// For printing results (a CLI, a REPL): a Done result also carries the final value's text in
+  /// Result::display, formatted inside the sandbox where the real JS value is seen (a Date, a
+  /// class instance, a Map print as Node prints them). A value that cannot leave the sandbox as
+  /// data (a function, a Map, a cycle...) is Done with its text and an undefined value() instead
+  /// of failing with a TypeError. A thrown value that is not an Error has its util.inspect text
+  /// as Error::message (`'x'` for `throw 'x'`, as Node's REPL reports it).
   enum class Display {
-    None,      ///< a value that cannot cross is an error
-    NodePrint, ///< its text as console.log / `node -p` prints it
-    Inspect,   ///< its text as util.inspect / Node's REPL prints it
+    None,      ///< no text; a value that cannot cross is an error
+    NodePrint, ///< the text console.log / `node -p` prints (a string as it is)
+    Inspect,   ///< the text util.inspect / Node's REPL prints (a string quoted)
   };
   Display display = Display::None;
+  /// Compiles the source as a script (Auto, Script or Async) without running it: Done with
+  /// undefined when it parses, else the SyntaxError as a JSException whose stack ends in
+  /// "at FILENAME:LINE:COLUMN", where the parser stopped. Nothing is declared or run. For tools
+  /// such as a REPL, which reads another line while the parser stopped at the end of the entry.
+  /// Kind::Module is refused (InvalidInput).
+  bool parse_only = false;
 };
 
 /// Memory figures of one sandbox.
@@ -158,13 +168,14 @@ struct MemoryUsage {
 ///   returns; so does the destructor (and move-assigning over a busy sandbox). Do not do either
 ///   from a thread the running operation waits on (one that must settle a Completion for it):
 ///   that deadlocks until the call's timeout or the wall clock ends it, or forever without one.
-///   suspended(), discarded() and options() answer at once.
+///   suspended(), discarded() and options() answer at once, and interrupt() stops the running
+///   operation.
 /// - From inside a host function of this sandbox (a handler calling back in, on the thread
 ///   running the operation): the guest is in the middle of that operation, so everything that
 ///   enters the guest or changes what the operation holds is refused with InvalidInput ("cannot
 ///   call eval() from inside a host function while the sandbox runs eval(); ..."): eval, call,
-///   get_global, set_global, run_jobs, memory_usage, register_capability, resume, abandon,
-///   snapshot, reset. Allowed there: the reads; approve(); and resolve(), reject() and deny(),
+///   get_global, set_global, format, run_jobs, memory_usage, register_capability, resume,
+///   abandon, snapshot, reset. Allowed there: the reads; approve(); and resolve(), reject() and deny(),
 ///   whose answers are kept and reach the program when the running operation returns to its
 ///   driving loop (or on the next resume()). Destroying the Sandbox there is deferred: the
 ///   running operation finishes (its host functions may still be called) and the sandbox is
@@ -194,6 +205,13 @@ class Sandbox {
   Result run_jobs();
   /// Memory figures (QuickJS's own accounting and the linear memory size).
   Expected<MemoryUsage> memory_usage();
+  /// The text people are shown for a value: as console.log prints it (style NodePrint: a string
+  /// as it is) or as util.inspect does (style Inspect: `[ 'a', 1 ]`). The sandbox's own formatter
+  /// does it, the one console.* and EvalOptions::display use; use it to show data such as a
+  /// pending call's arguments. Allowed while an evaluation is suspended; runs under the
+  /// sandbox's CPU time limit. Fails with InvalidInput for a value that cannot enter the sandbox
+  /// (not valid UTF-8, deeper than Limits::max_depth) or for style None.
+  Expected<std::string> format(const Value &value, EvalOptions::Display style = EvalOptions::Display::Inspect);
 
   // ---- Capabilities and suspended evaluations ----
 
@@ -216,7 +234,9 @@ class Sandbox {
                 CallOutcome outcome = CallOutcome::Error);
   /// Approves a call of a requires_approval capability: its handler runs on resume().
   Status approve(uint32_t call_id);
-  /// Denies a call: it rejects in JS with an error saying it was denied (and why).
+  /// Denies a call waiting for approval or for an answer: it rejects in JS with an Error saying
+  /// it was denied (and why), "the call to 'publish' was denied: not today". The audit log
+  /// records it as denied.
   Status deny(uint32_t call_id, std::string reason = "");
   /// Continues a suspended evaluation after calls were settled or approved. Returns Done, Error,
   /// or Suspended again.
@@ -246,6 +266,17 @@ class Sandbox {
   static Expected<std::vector<Sandbox>> fork(const Engine &engine, std::span<const uint8_t> snapshot,
                                              size_t count, const SandboxOptions &options = {},
                                              const RestoreOptions &restore_options = {});
+
+  /// Asks the operation running now (eval(), call(), run_jobs(), resume(), or the program's
+  /// reactions that resolve(), reject() and deny() run) to stop: the evaluation ends soon with
+  /// ErrorKind::Timeout and the message "the evaluation was interrupted", and the sandbox stays
+  /// usable with its state (as after a CPU timeout). Safe from any thread at any time: like
+  /// suspended(), it does not claim the sandbox (see the threading contract), but the Sandbox
+  /// object must outlive the call. Not async-signal-safe: a signal handler should wake a thread
+  /// that calls it. Guest code stops at its next interrupt check, a wait on async host calls at
+  /// once (their handlers are not preempted; their calls are cancelled). A request made while no
+  /// operation runs (a suspended evaluation is not running) is dropped when the next one starts.
+  void interrupt();
 
   /// True after a hard trap discarded the instance; every operation then fails with Internal
   /// until reset().

@@ -1,5 +1,6 @@
 /// \file value.hh
-/// \brief quickbox::Value: the data that crosses the sandbox boundary, and its CBOR codec.
+/// \brief quickbox::Value: the data that crosses the sandbox boundary, its CBOR codec and its
+/// JSON text. To show a value to people as JavaScript would, use Sandbox::format.
 #pragma once
 
 #include <cstdint>
@@ -144,22 +145,25 @@ void encode_cbor(const Value &value, std::vector<uint8_t> &out);
 /// truncated, over-deep or oversized input yields ok == false with a message.
 Decoded decode_cbor(std::span<const uint8_t> bytes, const DecodeLimits &limits = {});
 
-/// Formats a value the way `node -p` prints it: strings raw at the top level, everything else
-/// in util.inspect's style (quoted nested strings, `[ 1, 2 ]`, `{ a: 1 }`, `123n`, ...).
-/// Time is linear in the size of the value: a BigInt of more than 1 KiB (8192 bits, about 2466
-/// digits) prints exactly in hexadecimal, `0x1f...n`, as decimal conversion is quadratic.
-std::string format_for_display(const Value &value);
-/// Formats a value as util.inspect does (a top-level string is quoted).
-std::string inspect(const Value &value);
-
 /// Converts a value to JSON text (for --json output). Undefined becomes null inside arrays and is
 /// dropped from objects, like JSON.stringify; BigInts become decimal strings ("-42"), or "0x..."
-/// hexadecimal strings beyond 1 KiB of magnitude, as format_for_display does; bytes become
-/// {"$bytes": "<base64>"}; errors become {"name", "message", "stack"}; NaN/Infinity become null.
+/// hexadecimal strings beyond 1 KiB of magnitude (decimal conversion takes quadratic time);
+/// bytes become {"$bytes": "<base64>"}; errors become {"name", "message", "stack"}; NaN and
+/// Infinity become null.
 std::string to_json(const Value &value);
 
-/// Parses JSON text into a value (numbers become doubles). Returns ok == false with a message
-/// naming the position of the first error.
-Decoded parse_json(std::string_view text);
+/// How parse_json treats an object that has the same key twice.
+struct JsonOptions {
+  /// false: the key keeps its first position and takes the last value, as JSON.parse does.
+  /// true: the text is refused, naming the key and the object ("$.capabilities.publish"), for
+  /// files where a silently dropped entry would hurt (a manifest whose approval is overridden).
+  bool refuse_duplicate_keys = false;
+};
+
+/// Parses JSON text into a value, as JSON.parse does: numbers become doubles (-0 included), and
+/// nesting is limited to 256 levels. Numbers beyond the range of a double are refused (JSON.parse
+/// would make them Infinity, which no JSON text can carry). Returns ok == false with a message
+/// naming the line and column of the first error, or the object with a refused repeated key.
+Decoded parse_json(std::string_view text, const JsonOptions &options = {});
 
 }  // namespace quickbox

@@ -16,6 +16,7 @@ import functools
 import inspect
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +52,12 @@ Outcome = tuple[int, Any, list[tuple[str, str]], int]
 # When the running host function's evaluation runs out of wall-clock time (time.monotonic()).
 _call_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("quickbox_call_deadline",
                                                                              default=None)
+
+
+def _renamed(old: str, new: str) -> None:
+    """Warns a caller of an old name of the pending-call vocabulary, which is the command line's:
+    ask functions, answer, approve, deny."""
+    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
 
 
 def time_remaining() -> float | None:
@@ -188,7 +195,7 @@ class Context:
             task.cancel()
         self._tasks.clear()
         # The native layer defers too, when one of its operations runs outside an evaluation
-        # (a host function reached from ctx.resolve(), say).
+        # (a host function reached from ctx.answer(), say).
         self._sandbox.close(when_idle)
         self._runtime._forget(self)
 
@@ -238,13 +245,19 @@ class Context:
             return self.register(js_name, f, is_async=is_async, policy=policy)
         return decorate(fn) if fn is not None else decorate
 
-    def external(self, name: str, *, policy: Policy | None = None) -> None:
-        """Declares a function whose calls the caller answers itself (``ctx.resolve``): the
-        program suspends at each call, which ``start``/``resume`` return as pending."""
-        self._check_thread("ctx.external()")
+    def ask(self, name: str, *, policy: Policy | None = None) -> None:
+        """Declares a function whose calls the caller answers (``ctx.answer``, ``ctx.deny``): the
+        program suspends at each call, which ``start``/``resume`` return as pending. The command
+        line's manifests call such a function an ``ask`` handler, answered with ``--answer``."""
+        self._check_thread("ctx.ask()")
         if policy is not None and not isinstance(policy, Policy):
             raise TypeError(f"policy must be a quickbox.Policy, got {type(policy).__name__}")
         self._sandbox.register_external(name, (policy or Policy())._native(timed_by_python=False))
+
+    def external(self, name: str, *, policy: Policy | None = None) -> None:
+        """Deprecated name of ``ask``."""
+        _renamed("ctx.external()", "ctx.ask()")
+        self.ask(name, policy=policy)
 
     def _dispatcher(self, function: _Function) -> Callable[[int, list[Any]], tuple[Any, ...]]:
         def dispatch(call_id: int, args: list[Any], seconds_left: float | None = None) -> tuple[Any, ...]:
@@ -306,8 +319,8 @@ class Context:
     async def start(self, code: str, *, module: bool = False, strict: bool = False,
                     filename: str = "<eval>", timeout: float | None = None) -> EvalResult:
         """Evaluates ``code`` until it is done or waits on calls only the caller can settle
-        (approvals, ``external`` functions): then ``result.pending`` lists them; settle them with
-        ``approve``/``deny``/``resolve``/``reject`` and call ``resume()``."""
+        (approvals, ``ask`` functions): then ``result.pending`` lists them; settle them with
+        ``approve``/``answer``/``deny`` and call ``resume()``."""
         with self._exclusive():
             outcome = self._begin(code, module, strict, filename, timeout)
             return await self._drive(outcome)
@@ -480,20 +493,39 @@ class Context:
         self._sandbox.approve(call_id)
 
     def deny(self, call_id: int, reason: str = "") -> None:
-        """Denies a call that needs approval; it rejects inside JavaScript."""
+        """Denies a call that needs approval or waits for an answer: it rejects inside
+        JavaScript with ``Error: the call to 'name' was denied: reason``."""
         self._check_thread("ctx.deny()")
         self._sandbox.deny(call_id, reason)
 
+    def answer(self, call_id: int, value: Any = None, *, error: BaseException | None = None) -> None:
+        """Answers a call of an ``ask`` function: its promise resolves with ``value``, or, given
+        ``error``, rejects with a JavaScript Error named after it (a ``JSError`` keeps its own
+        name, any other exception gives its class name) carrying its message. From inside a host
+        function the answer reaches the program when that function returns."""
+        self._check_thread("ctx.answer()")
+        if error is None:
+            self._sandbox.resolve(call_id, value)
+            return
+        if value is not None:
+            raise TypeError("answer() takes a value or an error, not both")
+        if not isinstance(error, BaseException):
+            raise TypeError(f"error must be an exception, got {type(error).__name__}")
+        if isinstance(error, JSError):
+            self._sandbox.reject(call_id, error.message, error.name or "Error")
+        else:
+            self._sandbox.reject(call_id, str(error), type(error).__name__)
+
     def resolve(self, call_id: int, value: Any) -> None:
-        """Answers a call of an ``external`` function: its promise resolves with ``value``.
-        From inside a host function the answer reaches the program when that function returns."""
-        self._check_thread("ctx.resolve()")
-        self._sandbox.resolve(call_id, value)
+        """Deprecated name of ``answer(call_id, value)``."""
+        _renamed("ctx.resolve()", "ctx.answer()")
+        self.answer(call_id, value)
 
     def reject(self, call_id: int, message: str, name: str = "Error") -> None:
-        """Answers a call of an ``external`` function with an error."""
-        self._check_thread("ctx.reject()")
-        self._sandbox.reject(call_id, message, name)
+        """Deprecated: ``answer(call_id, error=JSError(name, message))``, or ``deny(call_id,
+        reason)`` for a person's refusal."""
+        _renamed("ctx.reject()", "ctx.answer(call_id, error=...) or ctx.deny()")
+        self.answer(call_id, error=JSError(name, message))
 
     def abandon(self) -> None:
         """Drops a suspended evaluation; its pending calls are cancelled."""

@@ -19,8 +19,8 @@ class ConsoleLine:
 class PendingCall:
     """A host call the program is waiting on and only the caller can settle.
 
-    ``needs_approval`` calls wait for ``ctx.approve(id)`` / ``ctx.deny(id)``; the others wait for
-    an answer, ``ctx.resolve(id, value)`` / ``ctx.reject(id, message)``.
+    ``needs_approval`` calls wait for ``ctx.approve(id)``; the others (calls of ``ask``
+    functions) wait for ``ctx.answer(id, value)``. ``ctx.deny(id, reason)`` refuses either.
     """
 
     id: int

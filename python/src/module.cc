@@ -7,7 +7,6 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
-#include <cctype>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -205,39 +204,45 @@ nb::list from_values(const std::vector<Value> &values) {
 /// (status, payload, console, console_dropped_bytes) with status 0 done, 1 error, 2 suspended.
 /// payload: the value; (kind, name, message, stack, thrown or UNDEFINED, discarded); or a list of
 /// pending calls (call_id, capability, args, needs_approval).
-/// A library message in Python's words: the library names its C++ options (SandboxOptions::
-/// allow_all_three_labels, RestoreOptions::hmac_key...), a Python caller knows them by their
-/// Python names. Known names are translated; any other `Type::` qualifier is dropped, so no C++
-/// type name reaches Python.
-std::string python_wording(std::string message) {
-  static const std::pair<std::string_view, std::string_view> kNames[] = {
-      {"SandboxOptions::allow_all_three_labels", "Runtime(allow_all_three_labels=True)"},
-      {"RestoreOptions::hmac_key", "key="},
-      {"RestoreOptions::max_snapshot_bytes", "the snapshot size limit"},
-      {"Limits::memory_bytes", "memory_limit"},
-      {"Limits::cpu_time", "timeout"},
-      {"Limits::wall_time", "wall_timeout"},
-      {"Limits::stack_bytes", "stack_limit"},
-      {"Limits::console_bytes", "console_limit"},
-      {"Limits::result_bytes", "result_limit"},
-      {"Limits::max_host_calls", "max_host_calls"},
-      {"Limits::source_bytes", "the source limit"},
-      {"Limits::max_depth", "the nesting limit"},
-      {"Clock::start_ms", "fixed_time_ms"},
-      {"EvalOptions::cpu_time", "timeout"},
-      {"NetworkPolicy::secrets", "Network(secrets=...)"},
-      {"NetworkPolicy::", "Network "},
-  };
-  for (auto [cpp, python] : kNames)
-    for (size_t at = message.find(cpp); at != std::string::npos; at = message.find(cpp, at + python.size()))
-      message.replace(at, cpp.size(), python);
-  for (size_t at = message.find("::"); at != std::string::npos; at = message.find("::", at)) {
-    size_t start = at;
-    while (start > 0 && (std::isalnum(static_cast<unsigned char>(message[start - 1])) || message[start - 1] == '_'))
-      start--;
-    message.erase(start, at + 2 - start);
-    at = start;
+/// How a Python caller sets a setting of the library: the keyword argument (or the phrase for the
+/// few it cannot set). A switch over every Setting, so a new one cannot go unnamed (-Wswitch).
+std::string_view python_name(Setting setting) {
+  switch (setting) {
+    case Setting::MemoryBytes: return "memory_limit";
+    case Setting::CpuTime: return "timeout";
+    case Setting::WallTime: return "wall_timeout";
+    case Setting::StackBytes: return "stack_limit";
+    case Setting::ConsoleBytes: return "console_limit";
+    case Setting::ResultBytes: return "result_limit";
+    case Setting::SourceBytes: return "the source size limit";
+    case Setting::MaxDepth: return "the nesting limit";
+    case Setting::HostMemoryBytes: return "host_memory_limit";
+    case Setting::MaxPendingCalls: return "max_pending_calls";
+    case Setting::BigIntBytes: return "bigint_limit";
+    case Setting::ClockStartMs: return "fixed_time_ms";
+    case Setting::ClockStepUs: return "the clock's step";
+    case Setting::AllowAllThreeLabels: return "Runtime(allow_all_three_labels=True)";
+    case Setting::EvalCpuTime: return "timeout";
+    case Setting::CallCpuTime: return "timeout";
+    case Setting::CallTimeout: return "call_timeout";
+    case Setting::HmacKey: return "key=";
+    case Setting::MaxSandboxes: return "the engine's number of sandboxes";
+    case Setting::MaxSandboxMemoryBytes: return "the engine's memory per sandbox";
+    case Setting::EpochTick: return "the engine's clock tick";
   }
+  return "a setting";
+}
+
+/// A library message in Python's words: the library names the setting an error is about as C++
+/// spells it (Error::setting says which), a Python caller knows it by its Python name.
+std::string python_wording(const Error &e) {
+  if (e.setting) return e.message_naming(python_name(*e.setting));
+  // The network policy's checks name its fields as C++ spells the struct; Python's Network(...)
+  // takes the same field names, so only the type's spelling changes.
+  static constexpr std::string_view kPolicy = "NetworkPolicy::";
+  std::string message = e.message;
+  for (size_t at = message.find(kPolicy); at != std::string::npos; at = message.find(kPolicy, at))
+    message.replace(at, kPolicy.size(), "Network ");
   return message;
 }
 
@@ -249,7 +254,7 @@ nb::tuple outcome(const Result &r) {
     const Error &e = r.error();
     nb::object thrown = e.thrown ? from_value(*e.thrown) : undefined_object;
     // A JavaScript exception's message is the program's own text; the rest are the library's.
-    std::string message = e.kind == ErrorKind::JSException ? e.message : python_wording(e.message);
+    std::string message = e.kind == ErrorKind::JSException ? e.message : python_wording(e);
     return nb::make_tuple(1, nb::make_tuple(std::string(to_string(e.kind)), e.name, message, e.stack, thrown,
                                             e.instance_discarded),
                           console, r.console_dropped_bytes);
@@ -262,7 +267,7 @@ nb::tuple outcome(const Result &r) {
 
 /// Raises the package's exception for a refusal or misuse (the package maps kinds to classes).
 [[noreturn]] void raise_status(const Error &e) {
-  std::string message = python_wording(e.message);
+  std::string message = python_wording(e);
   if (!status_error.is_valid()) throw nb::value_error(message.c_str());
   nb::object exc = status_error(std::string(to_string(e.kind)), message);
   PyErr_SetObject(reinterpret_cast<PyObject *>(Py_TYPE(exc.ptr())), exc.ptr());

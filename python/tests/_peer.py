@@ -43,7 +43,7 @@ def register(ctx: quickbox.Context, effects: Path) -> None:
 
     ctx.register("record", record)
     ctx.register("transfer", transfer, policy=quickbox.Policy(requires_approval=True))
-    ctx.external("ask_user")
+    ctx.ask("ask_user")
 
 
 def report(ctx: quickbox.Context, result: quickbox.EvalResult, state: Path) -> None:
@@ -71,7 +71,7 @@ async def settle(rt: quickbox.Runtime, state: Path, effects: Path) -> None:
         if call.needs_approval:
             ctx.approve(call.id)
         else:
-            ctx.resolve(call.id, ANSWER)
+            ctx.answer(call.id, ANSWER)
         report(ctx, await ctx.resume(), state)
 
 

@@ -51,13 +51,13 @@ operations = {
     "ctx.memory_usage": lambda: ctx.memory_usage(),
     "ctx.create_snapshot": lambda: ctx.create_snapshot(),
     "ctx.register": lambda: ctx.register("late", lambda: 1),
-    "ctx.external": lambda: ctx.external("later"),
+    "ctx.ask": lambda: ctx.ask("later"),
     "ctx.pending": lambda: ctx.pending,
     "ctx.audit_log": lambda: ctx.audit_log,
     "ctx.approve": lambda: ctx.approve(999),
     "ctx.deny": lambda: ctx.deny(999),
-    "ctx.resolve": lambda: ctx.resolve(999, 1),
-    "ctx.reject": lambda: ctx.reject(999, "no"),
+    "ctx.answer": lambda: ctx.answer(999, 1),
+    "ctx.answer error": lambda: ctx.answer(999, error=ValueError("no")),
     "ctx.abandon": lambda: ctx.abandon(),
     "rt.restore_snapshot": lambda: rt.restore_snapshot(snapshot, ctx),
     "rt.create_snapshot": lambda: rt.create_snapshot(ctx),
@@ -93,8 +93,8 @@ def test_every_operation_from_another_thread_during_an_eval_is_refused_naming_th
         attempt("rt.new_context after close", rt.new_context)
     """)
     for name in ["ctx.close", "ctx.eval", "ctx.call", "ctx.globals read", "ctx.globals write",
-                 "ctx.memory_usage", "ctx.create_snapshot", "ctx.register", "ctx.external", "ctx.pending",
-                 "ctx.audit_log", "ctx.approve", "ctx.deny", "ctx.resolve", "ctx.reject", "ctx.abandon",
+                 "ctx.memory_usage", "ctx.create_snapshot", "ctx.register", "ctx.ask", "ctx.pending",
+                 "ctx.audit_log", "ctx.approve", "ctx.deny", "ctx.answer", "ctx.answer error", "ctx.abandon",
                  "rt.restore_snapshot", "rt.create_snapshot"]:
         assert seen[name].startswith("refused: "), f"{name}: {seen[name]}"
         assert "running an evaluation on another thread" in seen[name], f"{name}: {seen[name]}"
@@ -124,14 +124,14 @@ def test_from_inside_a_host_function_reentering_operations_are_refused_and_close
         seen["closed after"] = ctx.closed
     """)
     for name in ["ctx.eval", "ctx.call", "ctx.globals read", "ctx.globals write", "ctx.memory_usage",
-                 "ctx.create_snapshot", "ctx.register", "ctx.external", "ctx.abandon", "rt.restore_snapshot",
+                 "ctx.create_snapshot", "ctx.register", "ctx.ask", "ctx.abandon", "rt.restore_snapshot",
                  "rt.create_snapshot"]:
         assert seen[name].startswith("refused: "), f"{name}: {seen[name]}"
     assert "from inside a host function" in seen["ctx.memory_usage"]
     assert "from inside" in seen["rt.restore_snapshot"]
     for name in ["ctx.pending", "ctx.audit_log", "ctx.close"]:
         assert seen[name] == "ran", f"{name}: {seen[name]}"
-    for name in ["ctx.approve", "ctx.deny", "ctx.resolve", "ctx.reject"]:
+    for name in ["ctx.approve", "ctx.deny", "ctx.answer", "ctx.answer error"]:
         assert seen[name] == "InvalidInputError: no pending call has id #999", f"{name}: {seen[name]}"
     assert seen["eval"] == "probed:42", "the evaluation carries on and returns its value"
     assert seen["closed inside"] is False
@@ -156,9 +156,9 @@ def test_an_answer_given_from_inside_a_host_function_reaches_the_program_on_resu
         async def main():
             rt = Runtime()
             ctx = rt.new_context()
-            ctx.external("ask")
+            ctx.ask("ask")
             asked = []
-            ctx.register("answer_it", lambda: ctx.resolve(asked[0], "yes") or "answered")
+            ctx.register("answer_it", lambda: ctx.answer(asked[0], "yes") or "answered")
             first = await ctx.start("Object.defineProperty(globalThis, 'trigger', {get() { return answer_it() }});"
                                     "await ask()")
             asked.append(first.pending[0].id)

@@ -114,7 +114,7 @@ async def test_async_functions_learn_the_time_remaining() -> None:
 async def test_pending_call_arguments_count_against_the_host_memory_limit() -> None:
     # The review's case: a 16 MiB context making 1,500 calls with 1 MB arguments left pending.
     with Runtime(memory_limit=16 << 20, timeout=60) as rt, rt.new_context() as ctx:
-        ctx.external("hold")
+        ctx.ask("hold")
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         result = await ctx.start("""
             const big = 'x'.repeat(1e6);
@@ -145,7 +145,7 @@ def test_an_uncaught_host_memory_refusal_is_a_js_error() -> None:
 
 async def test_pending_calls_per_evaluation_are_capped() -> None:
     with Runtime(max_pending_calls=10) as rt, rt.new_context() as ctx:
-        ctx.external("hold")
+        ctx.ask("hold")
         result = await ctx.start("""
             globalThis.refused = [];
             const held = [];

@@ -234,56 +234,79 @@ async def test_the_audit_log_records_timed_out_async_calls_as_timeouts(ctx: Cont
     assert (entry.capability, entry.outcome) == ("slow", "timeout")
 
 
-# ---- suspended evaluations and external functions -------------------------------------------------
+# ---- suspended evaluations and ask functions ------------------------------------------------------
 
-async def test_an_external_function_suspends_until_the_caller_resolves_it(ctx: Context) -> None:
-    ctx.external("ask_user")
+async def test_an_ask_function_suspends_until_the_caller_answers_it(ctx: Context) -> None:
+    ctx.ask("ask_user")
     result = await ctx.start("const answer = await ask_user('Proceed?'); 'user said ' + answer")
     assert result.pending == [PendingCall(result.pending[0].id, "ask_user", ["Proceed?"], False)]
-    ctx.resolve(result.pending[0].id, "yes")
+    ctx.answer(result.pending[0].id, "yes")
     result = await ctx.resume()
     assert (result.done, result.value) == (True, "user said yes")
 
 
-async def test_an_external_call_can_be_rejected_with_an_error_name(ctx: Context) -> None:
-    ctx.external("ask_user")
-    result = await ctx.start("try { await ask_user('?') } catch (e) { [e.name, e.message] }")
-    ctx.reject(result.pending[0].id, "the user left", "AbortError")
+async def test_an_ask_call_can_be_answered_with_an_error(ctx: Context) -> None:
+    ctx.ask("ask_user")
+    program = "try { await ask_user('?') } catch (e) { [e.name, e.message] }"
+    result = await ctx.start(program)
+    ctx.answer(result.pending[0].id, error=quickbox.JSError("AbortError", "the user left"))
+    assert (await ctx.resume()).value == ["AbortError", "the user left"]
+    result = await ctx.start(program)
+    ctx.answer(result.pending[0].id, error=LookupError("no such user"))
+    assert (await ctx.resume()).value == ["LookupError", "no such user"], "a Python exception gives its class name"
+    result = await ctx.start(program)
+    with pytest.raises(TypeError, match="a value or an error, not both"):
+        ctx.answer(result.pending[0].id, "yes", error=LookupError("no"))
+    ctx.abandon()
+
+
+async def test_an_ask_call_is_denied_as_an_approval_is_and_as_the_command_line_denies_it(ctx: Context) -> None:
+    ctx.ask("ask_user")
+    result = await ctx.start("await ask_user('?')")
+    ctx.deny(result.pending[0].id, "the user left")
+    with pytest.raises(quickbox.JSError, match="the call to 'ask_user' was denied: the user left"):
+        await ctx.resume()
+    [entry] = ctx.audit_log
+    assert entry.outcome == "denied"
+
+
+async def test_the_old_names_of_the_vocabulary_still_work_and_say_what_replaced_them(ctx: Context) -> None:
+    with pytest.deprecated_call(match=r"ctx.external\(\) is deprecated; use ctx.ask\(\)"):
+        ctx.external("ask_user")
+    result = await ctx.start("try { 'got ' + await ask_user('?') } catch (e) { [e.name, e.message] }")
+    with pytest.deprecated_call(match=r"ctx.resolve\(\) is deprecated; use ctx.answer\(\)"):
+        ctx.resolve(result.pending[0].id, "yes")
+    assert (await ctx.resume()).value == "got yes"
+    result = await ctx.start("try { 'got ' + await ask_user('?') } catch (e) { [e.name, e.message] }")
+    with pytest.deprecated_call(match=r"ctx.reject\(\) is deprecated"):
+        ctx.reject(result.pending[0].id, "the user left", "AbortError")
     assert (await ctx.resume()).value == ["AbortError", "the user left"]
 
 
-async def test_an_uncaught_external_rejection_is_raised_by_resume(ctx: Context) -> None:
-    ctx.external("ask_user")
-    result = await ctx.start("await ask_user('?')")
-    ctx.reject(result.pending[0].id, "the user left")
-    with pytest.raises(quickbox.JSError, match="the user left"):
-        await ctx.resume()
-
-
 async def test_several_calls_can_be_pending_at_once_and_settle_in_any_order(ctx: Context) -> None:
-    ctx.external("fetch_price")
+    ctx.ask("fetch_price")
     result = await ctx.start("const [a, b, c] = await Promise.all(['x', 'y', 'z'].map(s => fetch_price(s))); a + b + c")
     assert [c.args for c in result.pending] == [["x"], ["y"], ["z"]]
     prices = {"x": 1, "y": 20, "z": 300}
     for call in reversed(result.pending):
-        ctx.resolve(call.id, prices[call.args[0]])
+        ctx.answer(call.id, prices[call.args[0]])
     assert (await ctx.resume()).value == 321
 
 
 async def test_a_program_may_suspend_several_times(ctx: Context) -> None:
-    ctx.external("step")
+    ctx.ask("step")
     result = await ctx.start("let total = 0; for (let i = 0; i < 3; i++) total += await step(i); total")
     rounds = 0
     while result.suspended:
         rounds += 1
         [call] = result.pending
-        ctx.resolve(call.id, (call.args[0] + 1) * 10)
+        ctx.answer(call.id, (call.args[0] + 1) * 10)
         result = await ctx.resume()
     assert (rounds, result.value) == (3, 60)
 
 
 async def test_a_suspended_context_refuses_a_new_eval_until_abandoned(ctx: Context) -> None:
-    ctx.external("ask_user")
+    ctx.ask("ask_user")
     await ctx.start("await ask_user('?')")
     with pytest.raises(QuickJSError, match="suspended"):
         ctx.eval("1")
@@ -293,14 +316,14 @@ async def test_a_suspended_context_refuses_a_new_eval_until_abandoned(ctx: Conte
 
 
 async def test_settling_an_unknown_call_is_an_error(ctx: Context) -> None:
-    ctx.external("ask_user")
+    ctx.ask("ask_user")
     await ctx.start("await ask_user('?')")
     with pytest.raises(quickbox.InvalidInputError, match="999"):
-        ctx.resolve(999, "nobody asked")
+        ctx.answer(999, "nobody asked")
 
 
-async def test_external_calls_and_async_python_functions_mix(ctx: Context) -> None:
-    ctx.external("ask_user")
+async def test_ask_calls_and_async_python_functions_mix(ctx: Context) -> None:
+    ctx.ask("ask_user")
 
     @ctx.function
     async def lookup(name: str) -> str:
@@ -308,23 +331,23 @@ async def test_external_calls_and_async_python_functions_mix(ctx: Context) -> No
         return name.upper()
 
     result = await ctx.start("const who = await ask_user('name?'); await lookup(who)")
-    ctx.resolve(result.pending[0].id, "ada")
+    ctx.answer(result.pending[0].id, "ada")
     assert (await ctx.resume()).value == "ADA"
 
 
 # ---- snapshots of suspended evaluations, signed snapshots ------------------------------------------
 
 async def test_a_suspended_evaluation_resumes_from_a_snapshot_in_another_context(rt: Runtime, ctx: Context) -> None:
-    ctx.external("ask_user")
+    ctx.ask("ask_user")
     result = await ctx.start("const a = await ask_user('first?'); a + '!'")
     snapshot = ctx.create_snapshot()
     assert snapshot.info()["suspended"] is True
 
     with rt.restore(Snapshot.from_bytes(snapshot.to_bytes())) as restored:
-        restored.external("ask_user")
+        restored.ask("ask_user")
         [call] = restored.pending
         assert (call.id, call.name, call.args) == (result.pending[0].id, "ask_user", ["first?"])
-        restored.resolve(call.id, "restored")
+        restored.answer(call.id, "restored")
         assert (await restored.resume()).value == "restored!"
 
 

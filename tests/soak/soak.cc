@@ -39,6 +39,7 @@
 #include "quickbox/quickbox.hh"
 #include "rss.hh"
 #include "support/hostile_corpus.hh"
+#include "support/sanitizers.hh"
 
 namespace quickbox::soak {
 namespace {
@@ -54,11 +55,7 @@ constexpr uint64_t kPerThreadAllowance = 256 * kMiB;
 // Under AddressSanitizer RSS says little about the program: freed memory waits in a quarantine of
 // up to 256 MiB and every allocation has shadow memory. The RSS bounds are then reported, not
 // enforced (make test-asan runs this binary to find memory errors, not to measure memory).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kEnforceRssBounds = false;
-#else
-constexpr bool kEnforceRssBounds = true;
-#endif
+constexpr bool kEnforceRssBounds = !quickbox::test_support::kAddressSanitizer;
 
 struct Settings {
   double seconds = 30;

@@ -122,11 +122,17 @@ class Judge {
   Judge(const CorpusProgram &program, RunReport &report) : program_(program), report_(report) {}
   void problem(const std::string &text) { report_.problems.push_back(program_.file_name + ": " + text); }
 
-  void check_outcome(const SandboxOptions &options, const Result &r) {
+  /// The value as util.inspect shows it, by the sandbox's own formatter.
+  static std::string shown(Sandbox &sandbox, const Value &value) {
+    Expected<std::string> text = sandbox.format(value);
+    return text ? text.value() : "(format failed: " + text.error().to_string() + ")";
+  }
+
+  void check_outcome(Sandbox &sandbox, const SandboxOptions &options, const Result &r) {
     if (!program_.kind) {
       if (!r.ok()) return problem("expected Done, got " + summarize(r));
-      if (program_.result && inspect(r.value()) != *program_.result)
-        problem("expected the result " + *program_.result + ", got " + inspect(r.value()));
+      if (program_.result && shown(sandbox, r.value()) != *program_.result)
+        problem("expected the result " + *program_.result + ", got " + shown(sandbox, r.value()));
     } else {
       if (!r.failed() || r.error().kind != *program_.kind)
         return problem("expected " + std::string(to_string(*program_.kind)) + ", got " + summarize(r));
@@ -136,9 +142,9 @@ class Judge {
         problem("expected the error name '" + *program_.name + "', got '" + e.name + "'");
       if (program_.message && !contains(e.message, *program_.message))
         problem("expected the message to contain '" + *program_.message + "', got '" + clip(e.message) + "'");
-      if (program_.thrown && (!e.thrown || inspect(*e.thrown) != *program_.thrown))
+      if (program_.thrown && (!e.thrown || shown(sandbox, *e.thrown) != *program_.thrown))
         problem("expected the thrown value " + *program_.thrown + ", got " +
-                (e.thrown ? inspect(*e.thrown) : std::string("none")));
+                (e.thrown ? shown(sandbox, *e.thrown) : std::string("none")));
       std::vector<std::string> forms =
           program_.limit ? std::vector<std::string>{*program_.limit} : renderings_of_limit(e.kind, options.limits);
       if (!forms.empty() &&
@@ -310,7 +316,7 @@ std::chrono::microseconds cpu_allowance(const SandboxOptions &options) {
 }
 
 std::string summarize(const Result &r) {
-  if (r.ok()) return "Done(" + inspect(r.value()).substr(0, 300) + ")";
+  if (r.ok()) return "Done(" + to_json(r.value()).substr(0, 300) + ")";
   if (r.is_suspended()) return "Suspended(" + std::to_string(r.pending().size()) + " pending)";
   const Error &e = r.error();
   std::string message = e.message.size() <= 300 ? e.message : e.message.substr(0, 300) + "...";
@@ -354,7 +360,7 @@ RunReport run_program(const Engine &engine, const CorpusProgram &program) {
     report.kind = r.error().kind;
     report.instance_discarded = r.error().instance_discarded;
   }
-  judge.check_outcome(options, r);
+  judge.check_outcome(sandbox, options, r);
   judge.check_cpu_and_wall(options);
   judge.check_sandbox_still_works(sandbox, r);
   judge.check_fresh_sandbox_is_pristine(engine);

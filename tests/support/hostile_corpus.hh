@@ -11,8 +11,8 @@
 //   // limit: <substring>                optional, for limits that are not a Limits field (the BigInt
 //                                        size cap, the host memory budget, the pending-call cap): what
 //                                        the message must state instead of the sandbox limit
-//   // thrown: <inspect text>            optional, inspect() of Error::thrown
-//   // result: <inspect text>            optional, inspect() of the Done value
+//   // thrown: <inspect text>            optional, Error::thrown as util.inspect shows it (Sandbox::format)
+//   // result: <inspect text>            optional, the Done value as util.inspect shows it
 //   // console: <substring>              optional, a substring of some captured console line
 //   // console-dropped: yes              optional, console output must have been capped
 //   // discarded: no | yes               optional, whether the error must (not) discard the instance;

@@ -24,7 +24,7 @@ inline Sandbox make_sandbox(const SandboxOptions &options = {}) { return Sandbox
 
 /// A result as one line for a failure message, with everything a reader needs to see why.
 inline std::string describe(const Result &r) {
-  if (r.ok()) return "Done(" + inspect(r.value()) + ")";
+  if (r.ok()) return "Done(" + to_json(r.value()) + ")";
   if (r.is_suspended()) return "Suspended(" + std::to_string(r.pending().size()) + " pending)";
   const Error &e = r.error();
   return "Error(" + std::string(to_string(e.kind)) + ", name '" + e.name + "', message '" + e.message + "'" +

@@ -113,7 +113,11 @@ def _key(key: object) -> str:
 def to_js(value: Any) -> Any:
     """A tool's output as a value JavaScript can receive: LangChain envelopes (``ToolMessage``,
     ``Command``) are opened, Pydantic models dumped, and anything else that is not data becomes
-    its string form, so the program always gets something it can read."""
+    its string form, so the program always gets something it can read. A list made only of
+    envelopes is what ToolNode receives from a tool that answers with several messages; its last
+    one is the answer (as in langchain-quickjs)."""
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (ToolMessage, Command)) for v in value):
+        return to_js(value[-1])
     if isinstance(value, ToolMessage):
         return to_js(value.content)
     if isinstance(value, Command):

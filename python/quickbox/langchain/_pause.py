@@ -17,7 +17,7 @@ import hmac
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from langchain.agents.middleware.human_in_the_loop import (
     ActionRequest,
@@ -27,6 +27,7 @@ from langchain.agents.middleware.human_in_the_loop import (
     _decision_schema,
 )
 from langchain_core.tools import BaseTool
+from pydantic import AfterValidator
 from typing_extensions import TypedDict
 
 import quickbox
@@ -188,18 +189,46 @@ def response_schema(blocked: Sequence[Blocked], tool_named: Callable[[str], Base
     """The type LangGraph checks the reviewer's answer against before saving it: one decision
     per action, of the types its review config allows, an edit's arguments in the tool's own
     schema (as ``HumanInTheLoopMiddleware`` does per call). A wrong answer raises and is not
-    saved, so the same pause can be answered again."""
+    saved, so the same pause can be answered again. When the only thing waiting is one
+    subagent's own question, its bare answer is accepted too (see ``lone_question``)."""
     members = []
     for item in blocked:
         for action, config in item.actions():
             tool = None if item.kind == "nested" else tool_named(action["name"])
             members.append(_decision_schema(config["allowed_decisions"], action["name"], tool))
-    return TypedDict("EvalReview", {"decisions": tuple[tuple(members)]})  # type: ignore[misc, operator]
+    review = TypedDict("EvalReview", {"decisions": tuple[tuple(members)]})  # type: ignore[misc]
+    if lone_question(blocked):
+        return review | Annotated[Any, AfterValidator(_not_decisions)]
+    return review
+
+
+def lone_question(blocked: Sequence[Blocked]) -> bool:
+    """Whether the reviewer is asked exactly one thing and it is a subagent's own question (a
+    bare ``interrupt(value)`` in the subagent, not an approval request). Its answer may then be
+    given bare, as for the subagent's interrupt itself: ``Command(resume="yes")`` or LangGraph's
+    ``Command(resume={interrupt.id: "yes"})``, as well as ``{"decisions": [{"type": "respond",
+    "message": "yes"}]}``."""
+    asking = [item for item in blocked if item.actions()]
+    return (len(asking) == 1 and asking[0].kind == "nested" and len(asking[0].interrupts) == 1
+            and _is_question(asking[0].interrupts[0]["value"]))
+
+
+def _is_question(value: Any) -> bool:
+    return not (isinstance(value, Mapping)
+                and (isinstance(value.get("action_requests"), list) or value.get("type") == "tool_approval"))
+
+
+def _not_decisions(value: Any) -> Any:
+    if isinstance(value, Mapping) and "decisions" in value:
+        raise ValueError("a {'decisions': [...]} answer must give the question one decision it allows (respond)")
+    return value
 
 
 def split_decisions(blocked: Sequence[Blocked], response: Any) -> list[list[dict[str, Any]]]:
     """The reviewer's ``{"decisions": [...]}`` cut into one slice per blocked call, checked the
     way ``HumanInTheLoopMiddleware`` checks them (count, and allowed types for our gates)."""
+    if lone_question(blocked) and not (isinstance(response, Mapping) and "decisions" in response):
+        response = {"decisions": [{"type": "respond", "message": response}]}  # the question's bare answer
     decisions = response.get("decisions") if isinstance(response, Mapping) else None
     if not isinstance(decisions, (list, tuple)) or not all(isinstance(d, Mapping) for d in decisions):
         raise ValueError(f"expected a resume value {{'decisions': [...]}} answering the eval tool's "

@@ -42,10 +42,15 @@ class PromptSettings:
     network: Network | None = None
 
 
+_INTERPRETER = {"thread": "a persistent, sandboxed interpreter",
+                "turn": "a sandboxed interpreter that persists within a turn",
+                "call": "a fresh, sandboxed interpreter"}
+
+
 def eval_tool_description(mode: Mode, *, network: bool = False) -> str:
     reach = ("No filesystem or timers; `fetch()` reaches only the hosts the instructions list"
              if network else "No filesystem, network or timers")
-    return ("Runs JavaScript in a sandboxed interpreter and returns its console output and the value "
+    return (f"Runs JavaScript in {_INTERPRETER[mode]} and returns its console output and the value "
             f"of its last expression. {_PERSISTENCE[mode]} {reach}; top-level `await` works.")
 
 

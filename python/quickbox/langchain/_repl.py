@@ -1,8 +1,9 @@
 """One call of the ``eval`` tool: its VM, the functions bound to it, the calls it makes, and its
 pauses.
 
-Every function the program can call (``tools.*`` and ``task()``) is an *external* function: the
-engine only records the call, and the session runs it on the graph's event loop and settles it.
+Every function the program can call (``tools.*`` and ``task()``) is an *ask* function
+(``ctx.ask``): the engine only records the call, and the session runs it on the graph's event loop
+and answers it.
 So the VM never waits on the loop, and each step of it (start, resume) runs in a worker thread:
 a CPU-bound program does not stall other coroutines. Calls a person must release (gated tools
 and dispatches, and a subagent that paused on its own) stay pending inside the VM. When the program can go no further without a person, the session
@@ -255,11 +256,11 @@ class Session:
         ctx = self._vm()
         bound = []
         for js in self.tools:
-            ctx.external(f"tools.{js}")
+            ctx.ask(f"tools.{js}")
             bound.append(f"tools.{js}")
         if self.task_tool is not None:
-            ctx.external("task", policy=quickbox.Policy(max_in_flight=self.settings.max_concurrent_subagents,
-                                                       max_calls_per_eval=self.settings.max_subagent_calls))
+            ctx.ask("task", policy=quickbox.Policy(max_in_flight=self.settings.max_concurrent_subagents,
+                                                  max_calls_per_eval=self.settings.max_subagent_calls))
             bound.append("task")
         if self.engine.network is not None:
             bound.append("fetch")  # granted by the runtime itself; a VM saved with it keeps it
@@ -304,13 +305,13 @@ class Session:
     async def _vm_step(self, step: Callable[[quickbox.Context], Coroutine[Any, Any, quickbox.EvalResult]]
                        ) -> quickbox.EvalResult:
         """One start/resume of the engine, in a worker thread: every function the program calls
-        is external, so the step never waits on an event loop and runs to its end there (bounded
-        by the CPU timeout). The graph's loop stays free meanwhile."""
+        is an ask function, so the step never waits on an event loop and runs to its end there
+        (bounded by the CPU timeout). The graph's loop stays free meanwhile."""
         ctx = self._vm()
         return await asyncio.to_thread(_run_step, step, ctx)
 
     async def _until_blocked(self, result: quickbox.EvalResult | None) -> quickbox.EvalResult:
-        """Runs the program, settling its external calls as they finish, until it is done or
+        """Runs the program, answering its calls as they finish, until it is done or
         waits only on calls a person must release."""
         ctx = self._vm()
         while True:
@@ -447,13 +448,13 @@ class Session:
     def _resolve(self, call_id: int, value: Any) -> None:
         ctx = self._vm()
         try:
-            ctx.resolve(call_id, value)
+            ctx.answer(call_id, value)
         except quickbox.QuickJSError as error:
-            ctx.reject(call_id, f"the result cannot be passed to JavaScript: {error}", "TypeError")
+            ctx.answer(call_id, error=TypeError(f"the result cannot be passed to JavaScript: {error}"))
         self.settled = True
 
     def _reject(self, call_id: int, message: str, name: str) -> None:
-        self._vm().reject(call_id, message, name)
+        self._vm().answer(call_id, error=quickbox.JSError(name, message))
         self.settled = True
 
     def _cancel_running(self) -> None:
@@ -651,7 +652,7 @@ class Session:
 def _run_step(step: Callable[[quickbox.Context], Coroutine[Any, Any, quickbox.EvalResult]],
               ctx: quickbox.Context) -> quickbox.EvalResult:
     """Runs one engine step to its end on a private event loop (the step awaits nothing: every
-    function the program calls is external)."""
+    function the program calls is an ask function)."""
     return asyncio.run(step(ctx))
 
 

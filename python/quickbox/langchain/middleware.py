@@ -23,7 +23,7 @@ from langchain.agents.middleware.types import (
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langchain_core.callbacks.manager import adispatch_custom_event, dispatch_custom_event
 from langchain_core.runnables.config import ensure_config
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolRuntime
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.runtime import Runtime
@@ -39,6 +39,7 @@ from ._pause import ANSWER, CLAIM, Gates, blocked_of, build_request, merge_pause
 from ._prompt import Mode, PromptSettings, code_argument_description, eval_tool_description, system_prompt
 from ._graph import checkpointer_of
 from ._repl import Session, Settings, thread_id_of
+from ._trace import PolicyTracedTool
 
 logger = logging.getLogger("quickbox.langchain")
 
@@ -46,6 +47,20 @@ _MiB = 1024 * 1024
 VM_STATE_KEY = "_quickbox_vm"
 PAUSES_KEY = "_quickbox_pauses"
 T = TypeVar("T")
+
+_HOOKS_ONLY_TRACE_POLICY = TracePolicy(process_inputs=omit_payload)
+"""The default policy, applied to the hook spans only: the ``eval`` run is traced in full unless
+a policy is set (identity, not equality: setting an equal policy is asking for it)."""
+
+
+class _Unset:
+    """An argument left out (langchain-quickjs refuses an explicit None where this is the default)."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+_UNSET = _Unset()
 
 
 def _latest(_: bytes | None, new: bytes | None) -> bytes | None:
@@ -102,17 +117,22 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             long (seconds) to wait for one of them to finish before pausing anyway: the calls
             still running are stopped and start again when the program continues (a subagent
             from its checkpoint); finished calls never run again. Default 10.
-        trace_policy: How the middleware's hook spans are traced (LangGraph ``TracePolicy``).
-            Default: inputs omitted (``TracePolicy(process_inputs=omit_payload)``).
+        trace_policy: How tracers record the middleware's hook spans and the ``eval`` tool's own
+            run (LangGraph ``TracePolicy``). Default, as in langchain-quickjs: hook spans omit
+            their inputs (``TracePolicy(process_inputs=omit_payload)``) and the ``eval`` run records
+            the program and its result. A policy given here (or set as ``trace_policy`` on the
+            middleware or a subclass) applies to both, e.g.
+            ``TracePolicy(process_inputs=omit_payload, process_outputs=omit_payload)`` keeps
+            programs and results out of those runs.
         network: A ``quickbox.Network``: the program gets ``fetch()`` under that policy, with its
             secrets attached by the host, and the system prompt tells the model what it may reach.
             Its ``approve`` rules are not supported here (use ``deny``). None: no network.
     """
 
     state_schema = CodeInterpreterState
-    trace_policy: TracePolicy | None = TracePolicy(process_inputs=omit_payload)
+    trace_policy: TracePolicy | None = _HOOKS_ONLY_TRACE_POLICY
     """The hooks' spans leave out their input (the agent's state, which holds the interpreter's
-    VM and any paused program); ``trace_policy=`` replaces this."""
+    VM and any paused program); ``trace_policy=`` replaces this, for the ``eval`` run too."""
 
     def __init__(
         self,
@@ -132,7 +152,7 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         interrupt_on: Mapping[str, Any] | None = None,
         max_subagent_calls: int | None = None,
         wall_timeout: float | None = None,
-        max_subagent_concurrency: int | None = None,
+        max_subagent_concurrency: int | _Unset = _UNSET,
         pause_grace: float = 10.0,
         trace_policy: TracePolicy | None = None,
         network: quickbox.Network | None = None,
@@ -140,12 +160,12 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         super().__init__()
         mode = mode or "thread"
         if mode not in ("thread", "turn", "call"):
-            raise ValueError(f"mode must be 'thread', 'turn' or 'call', got {mode!r}")
+            raise ValueError(f"mode must be one of 'thread', 'turn', 'call', got {mode!r}")
         concurrency = _concurrency(max_concurrent_subagents, max_subagent_concurrency)
         _positive("max_ptc_calls", max_ptc_calls)
         _positive("max_subagent_calls", max_subagent_calls)
         _positive("max_snapshot_bytes", max_snapshot_bytes)
-        _positive("max_result_chars", max_result_chars)
+        _positive("max_result_chars", max_result_chars, optional=False)
         if not isinstance(pause_grace, (int, float)) or pause_grace < 0:
             raise ValueError(f"pause_grace must be a number of seconds >= 0, got {pause_grace!r}")
         if wall_timeout is not None and wall_timeout <= 0:
@@ -228,11 +248,16 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         def eval_blocking(code: str, runtime: ToolRuntime[Any, Any]) -> ToolMessage | Command[Any]:
             return _run_to_completion(self._eval(code, runtime, blocking=True))
 
-        return StructuredTool.from_function(
+        return PolicyTracedTool.from_function(
             name=self._tool_name, description=eval_tool_description(mode, network=self._network is not None),
             func=eval_blocking,
             coroutine=eval_async, args_schema=schema, infer_schema=False,
-            metadata={"ls_code_input_language": "javascript"})
+            metadata={"ls_code_input_language": "javascript"}, policy_source=self._eval_trace_policy)
+
+    def _eval_trace_policy(self) -> TracePolicy | None:
+        """The policy for the ``eval`` run: the one set on this middleware, none by default."""
+        policy = self.trace_policy
+        return None if policy is _HOOKS_ONLY_TRACE_POLICY else policy
 
     async def _eval(self, code: str, runtime: ToolRuntime[Any, Any], *, blocking: bool) -> ToolMessage | Command[Any]:
         config = ensure_config()  # this tool run's config: its callbacks make tool calls child runs
@@ -473,18 +498,23 @@ def _run_to_completion(work: Coroutine[Any, Any, T]) -> T:
         return pool.submit(context.run, asyncio.run, work).result()
 
 
-def _concurrency(value: int | None, alias: int | None) -> int:
-    if value is not None and alias is not None and value != alias:
+def _concurrency(value: int | None, alias: int | _Unset) -> int:
+    for name, given in (("max_concurrent_subagents", value), ("max_subagent_concurrency", alias)):
+        if given is not None and given is not _UNSET and (type(given) is not int or given < 1):
+            raise ValueError(f"{name} must be a positive integer, got {given!r}")
+    if alias is None:
+        raise ValueError("max_subagent_concurrency must be a positive integer, got None (leave it out for the "
+                         "default, 32)")
+    if value is not None and isinstance(alias, int) and value != alias:
         raise ValueError(f"max_concurrent_subagents={value} and its alias max_subagent_concurrency={alias} disagree")
-    chosen = value if value is not None else alias if alias is not None else 32
-    if type(chosen) is not int or chosen < 1:
-        raise ValueError(f"max_concurrent_subagents must be a positive integer, got {chosen!r}")
-    return chosen
+    return value if value is not None else alias if isinstance(alias, int) else 32
 
 
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and (type(value) is not int or value < 1):
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+def _positive(name: str, value: int | None, *, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{name} must be >= 1{' or None' if optional else ''} (a whole number), got {value!r}")
 
 
 def _key_bytes(key: str | bytes | None) -> bytes | None:
@@ -492,5 +522,5 @@ def _key_bytes(key: str | bytes | None) -> bytes | None:
         return None
     material = key.encode() if isinstance(key, str) else bytes(key)
     if not material:
-        raise ValueError("snapshot_signing_key must not be empty")
+        raise ValueError("snapshot_signing_key must be a non-empty str or bytes")
     return material

@@ -158,9 +158,10 @@ def test_accepts_the_keyword_arguments_of_langchain_quickjs() -> None:
     assert defaults["max_ptc_calls"] == 256 and defaults["tool_name"] == "eval"
     assert defaults["max_result_chars"] == 4000 and defaults["capture_console"] is True
     assert defaults["subagents"] is True and defaults["ptc"] is None and defaults["mode"] is None
-    for name in ("max_snapshot_bytes", "snapshot_signing_key", "max_subagent_concurrency", "interrupt_on",
-                 "max_concurrent_subagents", "max_subagent_calls", "wall_timeout"):
+    for name in ("max_snapshot_bytes", "snapshot_signing_key", "interrupt_on", "max_concurrent_subagents",
+                 "max_subagent_calls", "wall_timeout"):
         assert defaults[name] is None
+    assert repr(defaults["max_subagent_concurrency"]) == "<not given>"  # 32, as max_concurrent_subagents
     middleware = CodeInterpreterMiddleware(
         memory_limit=32 << 20, timeout=2, max_ptc_calls=None, tool_name="js", max_result_chars=100,
         capture_console=False, subagents=False, max_subagent_concurrency=4, ptc=[], mode="turn",
@@ -169,12 +170,15 @@ def test_accepts_the_keyword_arguments_of_langchain_quickjs() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"mode": "forever"}, "mode must be"),
+    ({"mode": "forever"}, "mode must be one of 'thread', 'turn', 'call', got 'forever'"),
     ({"max_concurrent_subagents": 2, "max_subagent_concurrency": 3}, "disagree"),
-    ({"max_ptc_calls": 0}, "max_ptc_calls must be a positive integer"),
+    ({"max_ptc_calls": 0}, r"max_ptc_calls must be >= 1 or None \(a whole number\), got 0"),
+    ({"max_result_chars": 0}, r"max_result_chars must be >= 1 \(a whole number\), got 0"),
+    ({"max_subagent_concurrency": None}, "max_subagent_concurrency must be a positive integer, got None"),
+    ({"max_concurrent_subagents": 1.5}, "max_concurrent_subagents must be a positive integer, got 1.5"),
     ({"ptc": ["task"]}, "cannot expose the subagent `task` tool"),
     ({"interrupt_on": {"send": {"allowed_decisions": []}}}, "non-empty 'allowed_decisions'"),
-    ({"snapshot_signing_key": ""}, "must not be empty"),
+    ({"snapshot_signing_key": ""}, "snapshot_signing_key must be a non-empty str or bytes"),
 ])
 def test_refuses_configurations_that_cannot_work(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=message):

@@ -106,3 +106,38 @@ async def test_a_call_waiting_on_a_paused_subagent_pauses_with_it_and_no_finishe
     assert last_tool_content(final_state) == '<result>["fast result", "review result", "cost result"]</result>'
     assert work == {"fast": 1, "review": 1, "cost": 1}
     assert answers == {"fast": [], "review": ["approved"], "cost": ["approved"]}
+
+
+async def test_langchain_quickjs_subagent_replay_scenario_resumed_with_bare_answers() -> None:
+    """langchain-quickjs's own test_subagent_replay, resumed as it resumes: LangGraph's map of
+    interrupt id to the subagent's bare answer. Each round asks one subagent question; five runs
+    finish the program, and every subagent's work ran once."""
+    work: Counter[str] = Counter()
+    answers: dict[str, list[Any]] = {}
+    done = {name: asyncio.Event() for name in ("fast", "review", "cost")}
+    workers = [_worker("fast", 0, work, answers, None, done["fast"]),
+               _worker("review", 1, work, answers, done["fast"], done["review"]),
+               _worker("cost", 3, work, answers, done["review"], done["cost"])]
+    program = ("await Promise.all(['fast', 'review', 'cost'].map(subagentType => "
+               "task({description: 'Do the assigned work', label: 'Worker', subagentType})))")
+    call = {"name": "js_eval", "args": {"code": program}, "id": "fanout_eval", "type": "tool_call"}
+    agent = create_deep_agent(model=ScriptedChatModel(turns=[AIMessage(content="", tool_calls=[call]),
+                                                             final("All work returned.")]),
+                              subagents=workers, checkpointer=InMemorySaver(),
+                              middleware=[CodeInterpreterMiddleware(tool_name="js_eval", pause_grace=0.5)])
+    payload: Any = user("Run the three workers.")
+    runs = 0
+    while runs < 6:
+        runs += 1
+        await asyncio.wait_for(agent.ainvoke(payload, thread("t")), 30)
+        snapshot = await agent.aget_state(thread("t"))
+        if not snapshot.interrupts:
+            break
+        (asked,) = snapshot.interrupts
+        payload = Command(resume={asked.id: "approved"})
+    assert runs == 5
+    assert work == {"fast": 1, "review": 1, "cost": 1}
+    assert answers == {"fast": [], "review": ["approved"], "cost": ["approved"] * 3}
+    assert not snapshot.next and snapshot.values["messages"][-1].content == "All work returned."
+    (result,) = [m for m in snapshot.values["messages"] if getattr(m, "tool_call_id", None) == "fanout_eval"]
+    assert result.content == '<result>["fast result", "review result", "cost result"]</result>'

@@ -207,6 +207,8 @@ def test_an_answer_that_does_not_fit_the_request_is_refused_and_can_be_given_aga
         agent.invoke(Command(resume={"decisions": [edit]}), thread("t"))
     with pytest.raises(ValidationError, match="Tuple should have at most 1 item"):
         agent.invoke(Command(resume={"decisions": [APPROVE, APPROVE]}), thread("t"))
+    with pytest.raises(ValidationError, match="Input should be a valid dictionary"):  # bare: only for questions
+        agent.invoke(Command(resume="yes"), thread("t"))
     done = agent.invoke(Command(resume={"decisions": [{"type": "reject"}]}), thread("t"))
     assert last_tool_content(done).startswith("<error type=\"Error\">the reviewer rejected the call to 'delete_file'")
     assert world.effects == {}

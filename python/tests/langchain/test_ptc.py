@@ -12,12 +12,13 @@ from uuid import UUID
 import pytest
 from deepagents import create_deep_agent
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import SystemMessage
+from langchain_core.messages import SystemMessage, ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.prebuilt import ToolRuntime
 from langgraph.store.memory import InMemoryStore
+from langgraph.types import Command
 from pydantic import BaseModel
 from scripted_agents import ScriptedChatModel, eval_turn, final, last_tool_content, thread, user
 
@@ -126,6 +127,26 @@ def test_the_call_budget_is_per_eval_and_reported_by_name() -> None:
         refused
     """, middleware)
     assert result == "<result>1</result>"
+
+
+def test_a_tool_answering_with_messages_or_commands_gives_javascript_the_last_ones_content() -> None:
+    @tool
+    def emit(value: int) -> list[Command[Any] | ToolMessage]:
+        """Answers with a Command and then a message."""
+        note = ToolMessage(content=f"noted {value}", tool_call_id="inner-1", name="emit")
+        return [Command(update={"messages": [note]}),
+                ToolMessage(content=f"answer {value}", tool_call_id="inner-2", name="emit")]
+
+    @tool
+    def command(value: int) -> Command[Any]:
+        """Answers with a Command."""
+        return Command(update={"messages": [ToolMessage(content=f"value={value}", tool_call_id="c", name="command")]})
+
+    model = ScriptedChatModel(turns=[eval_turn(
+        "[await tools.emit({ value: 11 }), await tools.command({ value: 7 }), ['kept', 'as data']]"), final()])
+    agent = create_deep_agent(model=model, tools=[emit, command],
+                              middleware=[CodeInterpreterMiddleware(ptc=["emit", "command"])])
+    assert last_tool_content(agent.invoke(user("go"))) == '<result>["answer 11", "value=7", ["kept", "as data"]]</result>'
 
 
 def test_a_failing_tool_rejects_its_promise() -> None:
