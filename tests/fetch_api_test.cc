@@ -175,9 +175,9 @@ TEST(FetchApi, ErrorsAreTypeErrorsNamingTheUrl) {
                              "out");
   ASSERT_TRUE(v.is_array());
   EXPECT_TRUE(test_support::contains(v.as_array()[0].as_string(), "TypeError: fetch: 'ftp://127.0.0.1/'"))
-      << inspect(v);
-  EXPECT_TRUE(test_support::contains(v.as_array()[1].as_string(), "may not contain credentials")) << inspect(v);
-  EXPECT_TRUE(test_support::contains(v.as_array()[2].as_string(), "TypeError: Invalid URL")) << inspect(v);
+      << to_json(v);
+  EXPECT_TRUE(test_support::contains(v.as_array()[1].as_string(), "may not contain credentials")) << to_json(v);
+  EXPECT_TRUE(test_support::contains(v.as_array()[2].as_string(), "TypeError: Invalid URL")) << to_json(v);
 }
 
 TEST(FetchApi, TheAuditLogRecordsEachRequest) {

@@ -32,7 +32,7 @@ SandboxOptions allowing(const TestHttpServer &server, NetworkPolicy network = {}
 
 std::string outcome_of(Sandbox &sandbox, const std::string &program) {
   Value v = eval_ok(sandbox, "try { " + program + " } catch (e) { e.name + ': ' + e.message }");
-  return v.is_string() ? v.as_string() : inspect(v);
+  return v.is_string() ? v.as_string() : to_json(v);
 }
 
 using Clock = std::chrono::steady_clock;

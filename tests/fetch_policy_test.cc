@@ -25,7 +25,7 @@ Reply ok(const SeenRequest &) { return Reply{.body = "ok"}; }
 std::string fetch_outcome(Sandbox &sandbox, const std::string &url, const std::string &method = "GET") {
   Value v = eval_ok(sandbox, "try { const r = await fetch(" + to_json(Value(url)) + ", {method: " +
                                  to_json(Value(method)) + "}); await r.text() } catch (e) { e.name + ': ' + e.message }");
-  return v.is_string() ? v.as_string() : inspect(v);
+  return v.is_string() ? v.as_string() : to_json(v);
 }
 
 SandboxOptions policy(NetworkPolicy network) {
@@ -224,7 +224,7 @@ constexpr const char *kToken = "sk-test-0123456789abcdef-SECRET";
 /// Every place a secret could leak to: what the program returned and printed, the audit log, and
 /// the snapshot (decompressed).
 std::string everything_visible(Sandbox &sandbox, const Result &result) {
-  std::string text = result.ok() ? inspect(result.value()) : result.failed() ? result.error().to_string() : "";
+  std::string text = result.ok() ? to_json(result.value()) : result.failed() ? result.error().to_string() : "";
   for (const auto &line : result.console) text += "\n" + line.text;
   for (const auto &entry : sandbox.audit_log()) {
     text += "\n" + entry.detail;
