@@ -24,7 +24,8 @@ constexpr int kExitUsage = 2;
 /// Help that fits a terminal: no command's help is longer than this, no line wider.
 constexpr size_t kMaxCommandHelpLines = 45, kMaxOverviewLines = 30, kMaxColumns = 80;
 
-const std::set<std::string> kLimitFlags{"--memory", "--timeout", "--stack", "--seed", "--clock"};
+// Every command that runs a sandbox takes these (--allow-net grants fetch() in any of them).
+const std::set<std::string> kLimitFlags{"--memory", "--timeout", "--stack", "--seed", "--clock", "--allow-net"};
 const std::set<std::string> kProgramFlags{"--json", "--caps", "--suspend-to", "--key-file", "--audit"};
 
 std::set<std::string> operator+(std::set<std::string> a, const std::set<std::string> &b) {
@@ -49,7 +50,7 @@ const std::map<std::string, std::vector<std::string>> kOperandsOf{
 /// A valid value for each flag that takes one (empty: a switch).
 const std::map<std::string, std::string> kSampleValue{
     {"--memory", "64M"},     {"--timeout", "1s"},       {"--stack", "256K"},    {"--seed", "7"},
-    {"--clock", "real"},     {"--caps", "caps.json"},   {"--suspend-to", "s"},  {"--key-file", "key"},
+    {"--clock", "real"},     {"--allow-net", "127.0.0.1"}, {"--caps", "caps.json"},   {"--suspend-to", "s"},  {"--key-file", "key"},
     {"--answer", "1=true"},  {"--approve", "1"},        {"--deny", "1"},        {"--module", ""},
     {"--json", ""},          {"--audit", ""},           {"--consume", ""},      {"--reclaim", ""}};
 
