@@ -115,22 +115,35 @@ constexpr auto kSlack = 250ms;
 
 // ---- One CPU meter --------------------------------------------------------------------------------
 
+/// Keeps every core busy (three spinning threads per core) while it lives: the sandbox's thread
+/// then spends much of its time waiting for a core, as on a loaded machine.
+class BusyCores {
+ public:
+  BusyCores() {
+    for (unsigned i = 0; i < 3 * std::max(1u, std::thread::hardware_concurrency()); i++)
+      threads_.emplace_back([this] {
+        while (!stop_.load(std::memory_order_relaxed)) {
+        }
+      });
+  }
+  ~BusyCores() {
+    stop_ = true;
+    for (auto &thread : threads_) thread.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
 // The budget is the evaluating thread's CPU time: threads competing for the cores must neither
 // shorten it (a meter of elapsed time would stop the program early) nor let the hard backstop,
 // which is armed in wall-clock ticks, discard an instance that was merely waiting for a core.
 TEST(CpuBudget, ALoadedMachineNeitherShortensTheBudgetNorTripsTheBackstop) {
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> hogs;
-  for (unsigned i = 0; i < 3 * std::max(1u, std::thread::hardware_concurrency()); i++)
-    hogs.emplace_back([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-    });
+  BusyCores busy;
   Sandbox sandbox = make_sandbox(with_cpu(300ms));
   std::optional<Result> r;
   Spent used = spent_in([&] { r.emplace(sandbox.eval("for (;;) {}")); });
-  stop = true;
-  for (auto &hog : hogs) hog.join();
   expect_timeout(*r, "an endless loop among busy threads");
   EXPECT_FALSE(sandbox.discarded()) << "the hard backstop fired while the thread waited for a core";
   EXPECT_GE(used.cpu, 280ms) << "the budget ran out after only " << used.cpu.count() << " ms of CPU ("
@@ -292,13 +305,7 @@ TEST(CpuBudget, ARestoredEvaluationKeepsItsMeterAndSettlingItIsMetered) {
 // the moment it needs to reach its interrupt check, so the evaluation ends in Timeout and the
 // instance is kept (not discarded by the hard deadline).
 TEST(WallClock, AHandlerSleepingPastTheWallClockOnABusyMachineLeavesTheInstanceUsable) {
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> hogs;
-  for (unsigned i = 0; i < 3 * std::max(1u, std::thread::hardware_concurrency()); i++)
-    hogs.emplace_back([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-    });
+  BusyCores busy;
   for (int round = 0; round < 5; round++) {
     SandboxOptions options;
     options.limits.wall_time = 100ms;
@@ -312,8 +319,6 @@ TEST(WallClock, AHandlerSleepingPastTheWallClockOnABusyMachineLeavesTheInstanceU
     EXPECT_FALSE(r.error().instance_discarded) << "round " << round << ": " << describe(r);
     EXPECT_FALSE(sandbox.discarded()) << "round " << round;
   }
-  stop = true;
-  for (auto &hog : hogs) hog.join();
 }
 
 TEST(WallClock, IsCheckedAfterEverySyncCall) {
