@@ -60,7 +60,12 @@ def postgres_server() -> Iterator[str]:
         os.chown(base, account.pw_uid, account.pw_gid)
         run_as = account.pw_name
     data, port = os.path.join(base, "data"), _free_port()
-    quiet: dict[str, Any] = {"check": True, "user": run_as, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+    # The server is not the code under test: under `make test-asan` it must not inherit the
+    # sanitizer runtime preloaded into this interpreter (initdb hangs with it).
+    server_env = {k: v for k, v in os.environ.items()
+                  if k != "LD_PRELOAD" and not k.endswith("SAN_OPTIONS")}
+    quiet: dict[str, Any] = {"check": True, "user": run_as, "stdout": subprocess.DEVNULL,
+                             "stderr": subprocess.PIPE, "env": server_env}
     try:
         subprocess.run([initdb, "-D", data, "-U", "quickbox", "--auth=trust", "--locale=C", "-E", "UTF8",
                         "--no-sync"], **quiet)
