@@ -184,8 +184,11 @@ class TestHttpServer {
       for (int peak = peak_.load(); now > peak && !peak_.compare_exchange_weak(peak, now);) {
       }
       Reply reply = handler_(request);
-      if (reply.delay.count() == 0 || pause(reply.delay)) respond(c, reply);
+      bool answer = reply.delay.count() == 0 || pause(reply.delay);
+      // The request stops counting as active before its answer leaves: a client that reads the answer
+      // and at once starts its next request must not be seen with both in flight.
       --active_;
+      if (answer) respond(c, reply);
     }
     if (c.ssl) {
       SSL_shutdown(c.ssl);
