@@ -115,10 +115,12 @@ class Blocked:
     prefix put before the descriptions of its own actions. ``rerun``: a call that was still
     running when the program paused (it had not finished within ``pause_grace``); it is not shown
     to the reviewer and starts again when the program continues (a subagent from its checkpoint).
+    ``fetch``: an HTTP request the network policy holds for review; ``args`` is the request
+    (method, URL, headers, body; no secrets), and only approve or reject apply.
     """
 
     call_id: int
-    kind: Literal["tool", "task", "nested", "rerun"]
+    kind: Literal["tool", "task", "nested", "rerun", "fetch"]
     name: str
     args: dict[str, Any]
     description: str = ""
@@ -194,7 +196,7 @@ def response_schema(blocked: Sequence[Blocked], tool_named: Callable[[str], Base
     members = []
     for item in blocked:
         for action, config in item.actions():
-            tool = None if item.kind == "nested" else tool_named(action["name"])
+            tool = None if item.kind in ("nested", "fetch") else tool_named(action["name"])
             members.append(_decision_schema(config["allowed_decisions"], action["name"], tool))
     review = TypedDict("EvalReview", {"decisions": tuple[tuple(members)]})  # type: ignore[misc]
     if lone_question(blocked):
@@ -241,7 +243,7 @@ def split_decisions(blocked: Sequence[Blocked], response: Any) -> list[list[dict
     for item, size in zip(blocked, sizes, strict=True):
         part = [dict(d) for d in decisions[at:at + size]]
         at += size
-        if item.kind in ("tool", "task"):
+        if item.kind in ("tool", "task", "fetch"):
             kind = part[0].get("type")
             if kind not in item.allowed:
                 raise ValueError(f"Unexpected human decision: {part[0]}. Decision type {kind!r} is not "

@@ -139,6 +139,12 @@ def _network_section(network: Network, name: str) -> str:
         parts.append(f"- Refused even so: {listed(network.deny)}.")
     parts.append("- Private and loopback addresses are refused unless a rule names them. Anything else rejects "
                  "with a TypeError saying which rule refused it: do not retry it.")
+    if network.approve or network.approve_unsafe_methods:
+        held = ([f"requests matching {listed(network.approve)}"] if network.approve else []) + \
+            (["every request with a method other than GET, HEAD or OPTIONS"] if network.approve_unsafe_methods else [])
+        held_text = " and ".join(held)
+        parts.append(f"- {held_text[0].upper() + held_text[1:]} wait for a person's approval before they are sent; "
+                     "a rejected one rejects with an Error saying so.")
     if network.secrets:
         where = ", ".join(f"`{s.host}` ({'header `' + s.header + '`' if s.header else 'query parameter `' + str(s.query) + '`'})"
                           for s in network.secrets)

@@ -337,6 +337,8 @@ class Session:
                 continue
             if call.name == "task":
                 self._take_dispatch(call)
+            elif call.name == "fetch" and call.needs_approval:
+                self._take_fetch(call)
             else:
                 self._take_tool_call(call)
 
@@ -381,6 +383,17 @@ class Session:
                                      f"Task: {dispatch['description']}")
         self.blocked[call.id] = Blocked(call.id, "task", "task", jsonable(args), description, list(gate.allowed),
                                         dispatch=jsonable(dispatch))
+
+    def _take_fetch(self, call: quickbox.PendingCall) -> None:
+        """A request the network policy holds for review (its ``approve`` rules). Only the engine
+        can make it, after ``approve``, so the reviewer may approve or reject but not edit it."""
+        request = _reviewable_request(call.args[0] if call.args else {})
+        lines = [f"Request: {request.get('method', 'GET')} {request.get('url', '')}"]
+        if request.get("body"):
+            lines.append(f"Body: {request['body']}")
+        description = (f"The JavaScript program in `{self.settings.tool_name}` wants to make this HTTP request "
+                       "(the host adds any credentials after approval).\n\n" + "\n".join(lines))
+        self.blocked[call.id] = Blocked(call.id, "fetch", "fetch", request, description, ["approve", "reject"])
 
     def _gate_applies(self, gate: Gate, tool: BaseTool | None, name: str, args: dict[str, Any], child_id: str) -> bool:
         if gate.when is None:
@@ -473,7 +486,9 @@ class Session:
                 continue
             decision = decisions[0]
             kind = decision["type"]
-            if kind == "reject":
+            if item.kind == "fetch":
+                self._decide_fetch(item, decision)
+            elif kind == "reject":
                 reason = decision.get("message")
                 what = (f"the call to {item.name!r}" if item.kind == "tool"
                         else f"the dispatch of subagent {item.args.get('subagent_type')!r}")
@@ -484,6 +499,14 @@ class Session:
             else:
                 args = dict(decision["edited_action"]["args"]) if kind == "edit" else item.args
                 self._run_approved(item, args)
+
+    def _decide_fetch(self, item: Blocked, decision: Mapping[str, Any]) -> None:
+        ctx = self._vm()
+        if decision["type"] == "approve":
+            ctx.approve(item.call_id)  # the engine makes the request when the program resumes
+        else:
+            ctx.deny(item.call_id, decision.get("message") or "the reviewer rejected the request")
+        self.settled = True
 
     def _run_approved(self, item: Blocked, args: dict[str, Any]) -> None:
         if item.kind == "task":
@@ -654,6 +677,21 @@ def _run_step(step: Callable[[quickbox.Context], Coroutine[Any, Any, quickbox.Ev
     """Runs one engine step to its end on a private event loop (the step awaits nothing: every
     function the program calls is an ask function)."""
     return asyncio.run(step(ctx))
+
+
+def _reviewable_request(request: Any) -> dict[str, Any]:
+    """A held fetch() as the reviewer reads it: the body as text when it is UTF-8 (a form, JSON),
+    otherwise only its size, so the request in graph state stays small and readable."""
+    out = dict(jsonable({k: v for k, v in request.items() if k != "body"})) if isinstance(request, Mapping) else {}
+    body = request.get("body") if isinstance(request, Mapping) else None
+    if isinstance(body, (bytes, bytearray)) and body:
+        try:
+            out["body"] = bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            out["body"] = f"({len(body)} bytes of binary data)"
+    elif body:
+        out["body"] = jsonable(body)
+    return out
 
 
 def _async_only(tool: BaseTool) -> bool:

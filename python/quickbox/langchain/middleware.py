@@ -126,7 +126,10 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
             programs and results out of those runs.
         network: A ``quickbox.Network``: the program gets ``fetch()`` under that policy, with its
             secrets attached by the host, and the system prompt tells the model what it may reach.
-            Its ``approve`` rules are not supported here (use ``deny``). None: no network.
+            A request matching its ``approve`` rules (or any unsafe method, with
+            ``approve_unsafe_methods``) pauses the program for review like a gated tool: the
+            reviewer sees the method, URL, headers and body (never a secret) and may ``approve``
+            or ``reject`` it. None: no network.
     """
 
     state_schema = CodeInterpreterState
@@ -173,9 +176,6 @@ class CodeInterpreterMiddleware(AgentMiddleware[CodeInterpreterState, Any, Any])
         _ptc.check_option(ptc, own_tool_name=tool_name)
         if network is not None and not isinstance(network, quickbox.Network):
             raise TypeError(f"network must be a quickbox.Network, got {type(network).__name__}")
-        if network is not None and (network.approve or network.approve_unsafe_methods):
-            raise ValueError("network: the middleware cannot pause a fetch() for review yet; drop approve and "
-                             "approve_unsafe_methods (refuse those requests with deny rules instead)")
         self._network = network
         self._memory_limit = memory_limit
         self._timeout = timeout
