@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
  * refuse a guest module built against another contract. */
-#define QB_ABI_VERSION 5u
+#define QB_ABI_VERSION 6u
 
 /* ------------------------------------------------------------------------------------------------
  * Imports: everything the guest module may import. The host provides exactly these and nothing
@@ -39,6 +39,19 @@ extern "C" {
  * capability the value (or error) is ready to take; for an async one the call is queued under
  * a call id, or refused at once (budget, size) with an error to take. */
 #define QB_IMPORT_HOST_CALL "host_call"
+/* ES modules go through host_call too, under this reserved capability id (the host never gives it
+ * to a capability). args is a CBOR array, the first item says what is asked:
+ *   ["normalize", base, specifier]  the name of the module `specifier` means when imported by the
+ *                                   module named `base`
+ *   ["load", name]                  the source text of the module `name`
+ * The reply is QB_HOST_VALUE with a text string, or QB_HOST_ERROR with the Error the import fails
+ * with. It is always answered at once (never QB_HOST_QUEUED). */
+#define QB_MODULE_LOADER_ID 0xFFFFFFFFu
+#define QB_MODULE_NORMALIZE "normalize"
+#define QB_MODULE_LOAD "load"
+/* Longest import specifier and module name, bytes of UTF-8 (the guest refuses longer ones). */
+#define QB_MODULE_NAME_MAX_BYTES 4096u
+
 /* (u32 ptr) -> (): copies the bytes of the last qb_host_reply (value_len of them) to ptr. */
 #define QB_IMPORT_HOST_TAKE "host_take"
 /* () -> u32: bytes of the host's native stack still available to wasm code (wasmtime's
@@ -122,6 +135,8 @@ typedef struct qb_config {
   uint32_t result_limit;    /* maximum size of an encoded result, bytes */
   uint32_t max_depth;       /* maximum nesting depth of values crossing the boundary */
   uint32_t bigint_limit;    /* largest BigInt magnitude crossing the boundary, bytes (see below) */
+  uint32_t max_modules;     /* modules the loader may load over the sandbox's life */
+  uint32_t module_source_limit; /* bytes of module source the loader may load over its life */
 } qb_config;
 
 /* ------------------------------------------------------------------------------------------------
@@ -149,7 +164,8 @@ typedef struct qb_config {
 /* qb_eval flags */
 #define QB_EVAL_KIND_MASK 3u
 #define QB_EVAL_SCRIPT 0u       /* classic script; the completion value is the result */
-#define QB_EVAL_MODULE 1u       /* ES module; the result is undefined once it has run */
+#define QB_EVAL_MODULE 1u       /* ES module; the result is undefined once it has run, or its
+                                 * namespace object with QB_EVAL_MODULE_NAMESPACE */
 #define QB_EVAL_ASYNC 2u        /* script with top-level await; the completion value is awaited */
 #define QB_EVAL_AWAIT_RESULT 4u /* if the result is a promise, run jobs and return its outcome */
 #define QB_EVAL_STRICT 8u       /* force strict mode */
@@ -159,6 +175,8 @@ typedef struct qb_config {
 #define QB_EVAL_DISPLAY_INSPECT 32u /* the same, the text as util.inspect (a REPL) prints it */
 #define QB_EVAL_PARSE_ONLY 64u      /* compile a script without running it: DONE with
                                      * undefined, or the SyntaxError */
+#define QB_EVAL_MODULE_NAMESPACE 128u /* with QB_EVAL_MODULE: the result is the module's namespace
+                                       * object once it has run */
 
 /* qb_define_capability flags */
 #define QB_CAPABILITY_ASYNC 1u /* the JS function returns a Promise (else it returns the value) */
@@ -238,11 +256,11 @@ typedef struct qb_host_reply {
 
 #ifdef __cplusplus
 static_assert(sizeof(qb_exchange) == 32, "qb_exchange layout is part of the ABI");
-static_assert(sizeof(qb_config) == 32, "qb_config layout is part of the ABI");
+static_assert(sizeof(qb_config) == 40, "qb_config layout is part of the ABI");
 static_assert(sizeof(qb_host_reply) == 16, "qb_host_reply layout is part of the ABI");
 #else
 _Static_assert(sizeof(qb_exchange) == 32, "qb_exchange layout is part of the ABI");
-_Static_assert(sizeof(qb_config) == 32, "qb_config layout is part of the ABI");
+_Static_assert(sizeof(qb_config) == 40, "qb_config layout is part of the ABI");
 _Static_assert(sizeof(qb_host_reply) == 16, "qb_host_reply layout is part of the ABI");
 #endif
 

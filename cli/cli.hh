@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -306,6 +307,38 @@ std::variant<std::string, UsageError> read_file(const std::string &path, uint64_
 
 /// The sandbox options the command line and its manifest (if any) ask for.
 SandboxOptions sandbox_options(const Options &options, const Manifest *manifest);
+
+// ---- Files beneath a directory (handlers.cc) ------------------------------------------------------
+
+/// Closes a file descriptor when it goes out of scope.
+struct FileDescriptor {
+  int fd;
+  explicit FileDescriptor(int fd) : fd(fd) {}
+  FileDescriptor(FileDescriptor &&other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  FileDescriptor(const FileDescriptor &) = delete;
+  FileDescriptor &operator=(const FileDescriptor &) = delete;
+  ~FileDescriptor();
+};
+
+/// Opens the relative path `requested` for reading, never outside `root` (openat2 with
+/// RESOLVE_BENEATH); `who` names the reader in CapabilityError messages ("read_text").
+FileDescriptor open_inside(const std::filesystem::path &root, const std::string &requested, const std::string &who);
+/// The file's bytes, at most max_bytes (CapabilityError beyond them).
+std::string read_bounded(int fd, uint64_t max_bytes, const std::string &requested, const std::string &who);
+/// "not a regular file (a named pipe)".
+std::string not_regular(unsigned mode);
+
+// ---- ES modules (modules.cc) ------------------------------------------------------------------------
+
+/// The loader of `run FILE`: relative specifiers ("./lib.mjs", "../x.js" as long as it stays
+/// inside) name files beneath the entry file's directory, read with open_inside; everything else
+/// is refused. `entry_name` is the entry's EvalOptions::filename (imports from it resolve against
+/// that directory); module names are paths relative to the directory. A file over max_bytes (the
+/// module source limit) is not read whole.
+ModuleLoader file_module_loader(const std::filesystem::path &entry_file, const std::string &entry_name,
+                                uint64_t max_bytes);
+/// Whether a script looks like an ES module: a line starting with an import or export statement.
+bool has_module_syntax(std::string_view source);
 
 /// Saves a suspended evaluation's state to --suspend-to (or `fallback_state`, if set) signed with
 /// `key`, and reports it. Returns the exit code.

@@ -332,7 +332,9 @@ const CommandInfo kCommands[] = {
     {Command::Run, "run", "FILE", 1, 1, "run a script file (`-` reads it from stdin)",
      "Prints the script's final value as `node -p` would, but only when it is not undefined (a "
      "script usually ends in a statement). Top-level `await` works as in `eval`. Files ending in "
-     ".mjs run as ES modules."},
+     ".mjs run as ES modules, and so do files with import or export statements. `import` loads "
+     "files beneath FILE's directory only: relative paths such as './lib.mjs', never '..' out of "
+     "it, an absolute path or a symbolic link leading out."},
     {Command::Resume, "resume", "STATE", 1, 1, "continue a suspended program saved in STATE",
      "Restores the sandbox that `run --suspend-to STATE` (or an earlier resume) saved, registers "
      "the capabilities of --caps (the manifest it ran with), settles the calls that --answer, "

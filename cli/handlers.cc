@@ -21,43 +21,18 @@
 #include "cli.hh"
 
 namespace quickbox::cli {
-namespace {
 
 namespace fs = std::filesystem;
 
+// ---- Files beneath a directory (read_text, and the module loader of cli/modules.cc) -----------------
 
-// ---- echo ------------------------------------------------------------------------------------------
-
-AsyncHandler echo_handler(std::chrono::milliseconds delay) {
-  return [delay](const CallInfo &, std::vector<Value> args, Completion done) {
-    Value value = args.empty() ? Value() : std::move(args[0]);
-    if (delay.count() == 0) return done.resolve(std::move(value));
-    // A Completion may be settled from any thread and owns everything it touches, so a detached
-    // thread is safe even if the process ends first; timeout_ms and wall_time_ms tests need it.
-    std::thread([delay, value = std::move(value), done] {
-      std::this_thread::sleep_for(delay);
-      done.resolve(value);
-    }).detach();
-  };
+FileDescriptor::~FileDescriptor() {
+  if (fd >= 0) close(fd);
 }
-
-// ---- read_text -------------------------------------------------------------------------------------
-
-/// Closes a file descriptor when it goes out of scope.
-struct FileDescriptor {
-  int fd;
-  explicit FileDescriptor(int fd) : fd(fd) {}
-  FileDescriptor(FileDescriptor &&other) noexcept : fd(std::exchange(other.fd, -1)) {}
-  FileDescriptor(const FileDescriptor &) = delete;
-  FileDescriptor &operator=(const FileDescriptor &) = delete;
-  ~FileDescriptor() {
-    if (fd >= 0) close(fd);
-  }
-};
 
 /// Checks the path the program asked for before any lookup, for messages in its own terms:
 /// relative, and never going up with "..".
-void check_requested_path(const std::string &requested, const std::string &capability) {
+static void check_requested_path(const std::string &requested, const std::string &capability) {
   if (requested.empty() || requested.find('\0') != std::string::npos)
     throw CapabilityError(capability + " expects a file name, got " + to_json(Value(requested)), "TypeError");
   fs::path relative(requested);
@@ -70,7 +45,7 @@ void check_requested_path(const std::string &requested, const std::string &capab
                             " reads only files inside its directory");
 }
 
-[[noreturn]] void throw_open_error(int error, const std::string &requested, const std::string &capability) {
+[[noreturn]] static void throw_open_error(int error, const std::string &requested, const std::string &capability) {
   if (error == ENOENT || error == ENOTDIR)
     throw CapabilityError("no file " + in_quotes(requested) + " in the directory of " + capability);
   if (error == EXDEV)
@@ -121,11 +96,31 @@ std::string read_bounded(int fd, uint64_t max_bytes, const std::string &requeste
 }
 
 /// "not a regular file (a named pipe)": only regular files are read or appended to.
-std::string not_regular(mode_t mode) {
+std::string not_regular(unsigned mode) {
   std::string kind = S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a named pipe" : S_ISCHR(mode) || S_ISBLK(mode)
       ? "a device" : S_ISSOCK(mode) ? "a socket" : S_ISLNK(mode) ? "a symbolic link" : "another kind of file";
   return "not a regular file (" + kind + ")";
 }
+
+namespace {
+
+
+// ---- echo ------------------------------------------------------------------------------------------
+
+AsyncHandler echo_handler(std::chrono::milliseconds delay) {
+  return [delay](const CallInfo &, std::vector<Value> args, Completion done) {
+    Value value = args.empty() ? Value() : std::move(args[0]);
+    if (delay.count() == 0) return done.resolve(std::move(value));
+    // A Completion may be settled from any thread and owns everything it touches, so a detached
+    // thread is safe even if the process ends first; timeout_ms and wall_time_ms tests need it.
+    std::thread([delay, value = std::move(value), done] {
+      std::this_thread::sleep_for(delay);
+      done.resolve(value);
+    }).detach();
+  };
+}
+
+// ---- read_text -------------------------------------------------------------------------------------
 
 Value read_text(const fs::path &root, uint64_t max_bytes, const std::string &capability, std::span<const Value> args) {
   if (args.empty() || !args[0].is_string())

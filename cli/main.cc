@@ -172,9 +172,21 @@ std::variant<Inputs, int> read_inputs(const Options &options) {
   return inputs;
 }
 
+/// Whether `run` evaluates its file as an ES module: --module or .mjs, or a file with import or
+/// export statements that does not parse as a script.
+bool runs_as_module(Sandbox &sandbox, const Inputs &inputs, const Options &options) {
+  if (options.module) return true;
+  if (options.command != Command::Run || !has_module_syntax(inputs.program.source)) return false;
+  EvalOptions parse;
+  parse.parse_only = true;
+  parse.filename = inputs.program.filename;
+  Result parsed = sandbox.eval(inputs.program.source, parse);
+  return parsed.failed() && parsed.error().name == "SyntaxError";
+}
+
 int evaluate(Sandbox &sandbox, const Inputs &inputs, const Options &options) {
   EvalOptions eval_options;
-  eval_options.kind = options.module ? EvalOptions::Kind::Module : EvalOptions::Kind::Auto;
+  eval_options.kind = runs_as_module(sandbox, inputs, options) ? EvalOptions::Kind::Module : EvalOptions::Kind::Auto;
   eval_options.filename = inputs.program.filename;
   // Text output prints any value as node -p would (functions and Maps too); --json keeps data only.
   if (!options.json) eval_options.display = EvalOptions::Display::NodePrint;
@@ -194,7 +206,13 @@ int run_command(const Options &options) {
   const Manifest *manifest = in.manifest ? &*in.manifest : nullptr;
   auto engine = start_engine(options);
   if (!engine) return setup_failure(engine.error(), options);
-  auto sandbox = Sandbox::create(engine.value(), sandbox_options(options, manifest));
+  SandboxOptions sandbox_settings = sandbox_options(options, manifest);
+  // `run FILE` imports files beneath FILE's directory (cli/modules.cc); code from eval or stdin has
+  // no directory of its own, so it imports nothing.
+  if (options.command == Command::Run && options.operands[0] != "-")
+    sandbox_settings.modules = file_module_loader(options.operands[0], in.program.filename,
+                                                  sandbox_settings.limits.module_source_bytes);
+  auto sandbox = Sandbox::create(engine.value(), sandbox_settings);
   if (!sandbox) return setup_failure(sandbox.error(), options);
   if (manifest) {
     if (auto error = register_capabilities(sandbox.value(), *manifest)) return usage_error(error->message);

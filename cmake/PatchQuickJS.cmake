@@ -95,4 +95,33 @@ patch("a parse error keeps the pending error" 1
   "    int backtrace_flags;\n\n    va_start(ap, fmt);\n    JS_ThrowError2(ctx, JS_SYNTAX_ERROR, false, fmt, ap);"
   "    int backtrace_flags;\n\n    if (JS_HasException(ctx)) /* quickbox: see cmake/PatchQuickJS.cmake (5) */\n        return -1;\n    va_start(ap, fmt);\n    JS_ThrowError2(ctx, JS_SYNTAX_ERROR, false, fmt, ap);")
 
+# 6. A failed module graph leaves no dangling module records (ES modules, docs/modules.md).
+#    Resolution marks a module resolved before loading its imports (that is how cycles end), so a
+#    load failing half way leaves resolved modules whose import slot is empty, and modules of a
+#    cycle pointing at the module whose resolution failed, which quickjs-ng then frees. A later
+#    import of one of them read the empty slot or the freed record. Now a record is only freed
+#    while no other record points at it, and the two walks over a graph that come before its
+#    evaluation (creating the module functions, linking) refuse a module with an empty slot.
+patch("module records are freed only when nothing points at them" 1
+  "static void js_free_modules(JSContext *ctx, JSFreeModuleEnum flag)\n{\n    struct list_head *el, *el1;\n    list_for_each_safe(el, el1, &ctx->loaded_modules) {\n        JSModuleDef *m = list_entry(el, JSModuleDef, link);\n        if (flag == JS_FREE_MODULE_ALL ||\n            (flag == JS_FREE_MODULE_NOT_RESOLVED && !m->resolved)) {"
+  "/* quickbox: see cmake/PatchQuickJS.cmake (6) */\nstatic bool js_module_is_required(JSContext *ctx, JSModuleDef *m)\n{\n    struct list_head *el;\n    int i;\n    list_for_each(el, &ctx->loaded_modules) {\n        JSModuleDef *m1 = list_entry(el, JSModuleDef, link);\n        if (m1 == m)\n            continue;\n        for (i = 0; i < m1->req_module_entries_count; i++)\n            if (m1->req_module_entries[i].module == m)\n                return true;\n    }\n    return false;\n}\n\nstatic void js_free_modules(JSContext *ctx, JSFreeModuleEnum flag)\n{\n    struct list_head *el, *el1;\n    list_for_each_safe(el, el1, &ctx->loaded_modules) {\n        JSModuleDef *m = list_entry(el, JSModuleDef, link);\n        if (flag == JS_FREE_MODULE_ALL ||\n            (flag == JS_FREE_MODULE_NOT_RESOLVED && !m->resolved && !js_module_is_required(ctx, m))) {")
+patch("a module whose resolution failed is freed only when nothing points at it" 1
+  " fail1:\n    /* XXX: should free all the unresolved dependencies */\n    if (m)\n        js_free_module_def(ctx, m);"
+  " fail1:\n    /* XXX: should free all the unresolved dependencies */\n    if (m && !js_module_is_required(ctx, m)) /* quickbox: see cmake/PatchQuickJS.cmake (6) */\n        js_free_module_def(ctx, m);")
+patch("creating module functions refuses a module with an import that failed to load" 1
+  "        JSReqModuleEntry *rme = &m->req_module_entries[i];\n        if (js_create_module_function(ctx, rme->module) < 0)\n            return -1;"
+  "        JSReqModuleEntry *rme = &m->req_module_entries[i];\n        if (!rme->module) { /* quickbox: see cmake/PatchQuickJS.cmake (6) */\n            char buf1[ATOM_GET_STR_BUF_SIZE], buf2[ATOM_GET_STR_BUF_SIZE];\n            JS_ThrowReferenceError(ctx, \"module '%s' cannot be linked: its import '%s' failed to load earlier\",\n                                   JS_AtomGetStr(ctx, buf1, sizeof(buf1), m->module_name),\n                                   JS_AtomGetStr(ctx, buf2, sizeof(buf2), rme->module_name));\n            return -1;\n        }\n        if (js_create_module_function(ctx, rme->module) < 0)\n            return -1;")
+patch("linking refuses a module with an import that failed to load" 1
+  "        JSReqModuleEntry *rme = &m->req_module_entries[i];\n        m1 = rme->module;\n        index = js_inner_module_linking(ctx, m1, pstack_top, index);"
+  "        JSReqModuleEntry *rme = &m->req_module_entries[i];\n        m1 = rme->module;\n        if (!m1) { /* quickbox: see cmake/PatchQuickJS.cmake (6) */\n            char buf1[ATOM_GET_STR_BUF_SIZE], buf2[ATOM_GET_STR_BUF_SIZE];\n            JS_ThrowReferenceError(ctx, \"module '%s' cannot be linked: its import '%s' failed to load earlier\",\n                                   JS_AtomGetStr(ctx, buf1, sizeof(buf1), m->module_name),\n                                   JS_AtomGetStr(ctx, buf2, sizeof(buf2), rme->module_name));\n            goto fail;\n        }\n        index = js_inner_module_linking(ctx, m1, pstack_top, index);")
+
+# 7. An import specifier holding a NUL character is refused: QuickJS hands specifiers to the
+#    module loader as C strings, which would silently cut "a\0b" down to "a".
+patch("a static import's specifier holds no NUL" 1
+  "    cname = JS_AtomToCString(ctx, module_name1);\n    if (!cname) {\n        JS_FreeCString(ctx, base_cname);\n        return NULL;\n    }\n    m = js_host_resolve_imported_module(ctx, base_cname, cname, attributes);"
+  "    size_t cname_len; /* quickbox: see cmake/PatchQuickJS.cmake (7) */\n    cname = JS_AtomToCStringLen(ctx, &cname_len, module_name1);\n    if (!cname) {\n        JS_FreeCString(ctx, base_cname);\n        return NULL;\n    }\n    if (strlen(cname) != cname_len) {\n        JS_ThrowTypeError(ctx, \"an import specifier cannot contain a NUL character\");\n        JS_FreeCString(ctx, base_cname);\n        JS_FreeCString(ctx, cname);\n        return NULL;\n    }\n    m = js_host_resolve_imported_module(ctx, base_cname, cname, attributes);")
+patch("a dynamic import's specifier holds no NUL" 1
+  "    filename = JS_ToCString(ctx, specifier);\n    if (!filename)\n        goto exception;\n    if (rt->dynamic_import) {"
+  "    size_t filename_len; /* quickbox: see cmake/PatchQuickJS.cmake (7) */\n    filename = JS_ToCStringLen(ctx, &filename_len, specifier);\n    if (!filename)\n        goto exception;\n    if (strlen(filename) != filename_len) {\n        JS_ThrowTypeError(ctx, \"an import specifier cannot contain a NUL character\");\n        goto exception;\n    }\n    if (rt->dynamic_import) {")
+
 file(WRITE ${OUTPUT} "${source}")

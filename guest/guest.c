@@ -65,7 +65,9 @@ static size_t pending_count, pending_cap;
 #define DRIVE_PRINT 8u    /* the value comes back with its console.log text too (node -p) */
 #define DRIVE_INSPECT 16u /* ... with its util.inspect text (a REPL) */
 #define DRIVE_DISPLAY (DRIVE_PRINT | DRIVE_INSPECT)
+#define DRIVE_NAMESPACE 32u /* the result is driven_module's namespace once its promise settles */
 static JSValue driven;
+static JSModuleDef *driven_module; /* the module evaluation in progress (DRIVE_NAMESPACE) */
 static uint32_t drive_mode;
 static bool driving;
 /* DRIVE_DISPLAY bits of the evaluation the operation in progress replies for (0 for any other
@@ -253,6 +255,7 @@ static void drop_pending_calls(void) {
 static void stop_driving(void) {
   if (driving) JS_FreeValue(ctx, driven);
   driven = JS_UNDEFINED;
+  driven_module = NULL;
   driving = false;
   drop_pending_calls();
 }
@@ -366,6 +369,135 @@ static JSValue capability_call(JSContext *c, JSValueConst this_val, int argc, JS
     return rejected_with(v);
   }
   return v; /* a sync capability's value */
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * ES modules: QuickJS asks the host to resolve and load every import, through host_call under
+ * QB_MODULE_LOADER_ID. The counts below live in linear memory, so a snapshot carries them along
+ * with the module records they count.
+ * ------------------------------------------------------------------------------------------- */
+static uint32_t modules_loaded;
+static uint64_t module_source_loaded;
+static qb_buf module_args;
+
+/* A module name for messages: a specifier may be megabytes long, so at most its first 64 bytes
+ * (QuickJS formats an error message into 256 bytes). */
+static const char *short_name(const char *name, char *buf, size_t cap) {
+  size_t len = strlen(name);
+  if (len < cap) return name;
+  size_t keep = cap - 4;
+  while (keep && (name[keep] & 0xC0) == 0x80) keep--; /* not inside a UTF-8 sequence */
+  memcpy(buf, name, keep);
+  memcpy(buf + keep, "...", 4);
+  return buf;
+}
+
+/* Appends a name as CBOR text. QuickJS hands names over as WTF-8, whose lone surrogates the host
+ * would refuse as malformed: they become U+FFFD, as they do in console output. */
+static bool put_name(const char *name, size_t len) {
+  if (!qb_cbor_put_text(&module_args, name, len)) return false;
+  qb_replace_lone_surrogates((char *)module_args.data + module_args.len - len, len);
+  return true;
+}
+
+/* Asks the host's module loader (what: QB_MODULE_NORMALIZE or QB_MODULE_LOAD). Returns the text it
+ * answered as a C string the caller frees with JS_FreeCString, or NULL with an exception thrown:
+ * the loader's own Error, or a RangeError when the answer is over max_bytes. */
+static const char *ask_module_loader(const char *what, const char *a, const char *b, size_t max_bytes,
+                                     const char *limit_message, size_t *len) {
+  char shown[64];
+  if (qb_native_stack_low()) {
+    JS_ThrowRangeError(ctx, "Maximum call stack size exceeded");
+    return NULL;
+  }
+  const char *checked = b ? b : a;
+  if (strlen(checked) > QB_MODULE_NAME_MAX_BYTES) {
+    JS_ThrowRangeError(ctx, "the import specifier '%s' is %zu bytes, more than the limit of %u bytes",
+                       short_name(checked, shown, sizeof shown), strlen(checked), QB_MODULE_NAME_MAX_BYTES);
+    return NULL;
+  }
+  module_args.len = 0;
+  if (!qb_cbor_put_head(&module_args, 4, b ? 3 : 2) || !qb_cbor_put_text(&module_args, what, strlen(what)) ||
+      !put_name(a, strlen(a)) || (b && !put_name(b, strlen(b)))) {
+    JS_ThrowOutOfMemory(ctx);
+    return NULL;
+  }
+  qb_host_reply reply = {0};
+  qb_host_call(QB_MODULE_LOADER_ID, (uint32_t)(uintptr_t)module_args.data, (uint32_t)module_args.len,
+               (uint32_t)(uintptr_t)&reply);
+  if (reply.status == QB_HOST_VALUE && reply.value_len > max_bytes + 9) {
+    /* refused before the text is copied in: 9 bytes is the longest CBOR head */
+    JS_ThrowRangeError(ctx, "%s", limit_message);
+    return NULL;
+  }
+  JSValue v = take_host_value(reply.value_len);
+  if (JS_IsException(v)) return NULL;
+  if (reply.status != QB_HOST_VALUE) {
+    JSValue import_name = JS_NewString(ctx, "import");
+    v = host_error(v, import_name);
+    JS_FreeValue(ctx, import_name);
+    if (!JS_IsException(v)) JS_Throw(ctx, v);
+    return NULL;
+  }
+  if (!JS_IsString(v)) {
+    JS_FreeValue(ctx, v);
+    JS_ThrowTypeError(ctx, "the module loader answered something other than text");
+    return NULL;
+  }
+  const char *text = JS_ToCStringLen(ctx, len, v);
+  JS_FreeValue(ctx, v);
+  if (text && *len > max_bytes) {
+    JS_FreeCString(ctx, text);
+    JS_ThrowRangeError(ctx, "%s", limit_message);
+    return NULL;
+  }
+  return text;
+}
+
+static char *module_normalize(JSContext *c, const char *base, const char *specifier, void *opaque) {
+  (void)opaque;
+  char message[400], shown[64];
+  snprintf(message, sizeof message, "the module loader resolved '%s' to a name longer than %u bytes",
+           short_name(specifier, shown, sizeof shown), QB_MODULE_NAME_MAX_BYTES);
+  size_t len = 0;
+  const char *name = ask_module_loader(QB_MODULE_NORMALIZE, base, specifier, QB_MODULE_NAME_MAX_BYTES,
+                                       message, &len);
+  if (!name) return NULL;
+  char *copy = NULL;
+  if (len == 0 || strlen(name) != len)
+    JS_ThrowTypeError(c, "the module loader resolved '%s' to a name that is empty or holds a NUL character",
+                      short_name(specifier, shown, sizeof shown));
+  else
+    copy = js_strndup(c, name, len);
+  JS_FreeCString(c, name);
+  return copy;
+}
+
+static JSModuleDef *module_load(JSContext *c, const char *name, void *opaque) {
+  (void)opaque;
+  char shown[64], message[400];
+  if (modules_loaded >= config.max_modules) {
+    JS_ThrowRangeError(c, "module limit exceeded: this sandbox may load %u modules, so '%s' cannot be loaded",
+                       config.max_modules, short_name(name, shown, sizeof shown));
+    return NULL;
+  }
+  uint64_t left = config.module_source_limit > module_source_loaded
+                      ? config.module_source_limit - module_source_loaded : 0;
+  snprintf(message, sizeof message,
+           "module source limit exceeded: this sandbox may load %u bytes of module source, and '%s' "
+           "does not fit in the %llu bytes left", config.module_source_limit,
+           short_name(name, shown, sizeof shown), (unsigned long long)left);
+  size_t len = 0;
+  const char *source = ask_module_loader(QB_MODULE_LOAD, name, NULL, left, message, &len);
+  if (!source) return NULL;
+  modules_loaded++;
+  module_source_loaded += len;
+  JSValue compiled = JS_Eval(c, source, len, name, JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+  JS_FreeCString(c, source);
+  if (JS_IsException(compiled)) return NULL;
+  JSModuleDef *m = JS_VALUE_GET_PTR(compiled);
+  JS_FreeValue(c, compiled);
+  return m;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -720,6 +852,12 @@ static int32_t drive(void) {
       } else {
         drive_mode &= ~DRIVE_AWAIT;
       }
+      if (drive_mode & DRIVE_NAMESPACE) {
+        JS_FreeValue(ctx, v);
+        v = driven_module ? JS_GetModuleNamespace(ctx, driven_module) : JS_UNDEFINED;
+        drive_mode &= ~DRIVE_NAMESPACE;
+        driven_module = NULL;
+      }
       driven = v;
       if (JS_IsException(v)) {
         driving = false;
@@ -774,6 +912,7 @@ static int32_t drive(void) {
 static int32_t finish(JSValue value, uint32_t mode) {
   reply_display = mode & DRIVE_DISPLAY;
   if (JS_IsException(value)) {
+    driven_module = NULL;
     drop_pending_calls();
     return reply_pending_exception();
   }
@@ -834,6 +973,7 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   JS_SetInterruptHandler(rt, on_interrupt, NULL);
   JS_SetHostPromiseRejectionTracker(rt, on_rejection, NULL);
   JS_SetCanBlock(rt, false);
+  JS_SetModuleLoaderFunc(rt, module_normalize, module_load, NULL);
 
   JSValue global = JS_GetGlobalObject(ctx);
   JSValue math = JS_GetPropertyStr(ctx, global, "Math");
@@ -889,6 +1029,11 @@ QB_EXPORT(QB_EXPORT_CONFIGURE) int32_t qb_configure(void) {
   return QB_STATUS_DONE;
 }
 
+/* The DRIVE_DISPLAY bits an eval's QB_EVAL_DISPLAY_* flags ask for. */
+static uint32_t display_mode(uint32_t flags) {
+  return ((flags & QB_EVAL_DISPLAY_PRINT) ? DRIVE_PRINT : 0) | ((flags & QB_EVAL_DISPLAY_INSPECT) ? DRIVE_INSPECT : 0);
+}
+
 QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len, uint32_t flags) {
   if (!input_fits(name_len, source_len + 1)) return invalid("request larger than the input buffer");
   begin_op();
@@ -908,13 +1053,20 @@ QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len
     JS_FreeValue(ctx, compiled);
     return finish(JS_UNDEFINED, 0);
   }
+  if (kind == QB_EVAL_MODULE) {
+    /* compiled first, to keep the module record: its namespace may be the result */
+    JSValue compiled = JS_Eval(ctx, source, source_len, name, js_flags | JS_EVAL_FLAG_COMPILE_ONLY);
+    if (JS_IsException(compiled)) return finish(compiled, 0);
+    JSModuleDef *m = JS_VALUE_GET_PTR(compiled);
+    JSValue promise = JS_EvalFunction(ctx, compiled); /* a module evaluates to a promise */
+    bool want_namespace = flags & QB_EVAL_MODULE_NAMESPACE;
+    driven_module = want_namespace ? m : NULL;
+    return finish(promise, DRIVE_AWAIT | (want_namespace ? DRIVE_NAMESPACE : DRIVE_DISCARD) | display_mode(flags));
+  }
   JSValue value = JS_Eval(ctx, source, source_len, name, js_flags);
   uint32_t mode = (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0;
   if (kind == QB_EVAL_ASYNC) mode |= DRIVE_UNWRAP;
-  if (kind == QB_EVAL_MODULE) mode = DRIVE_AWAIT | DRIVE_DISCARD; /* a module evaluates to a promise */
-  if (flags & QB_EVAL_DISPLAY_PRINT) mode |= DRIVE_PRINT;
-  if (flags & QB_EVAL_DISPLAY_INSPECT) mode |= DRIVE_INSPECT;
-  return finish(value, mode);
+  return finish(value, mode | display_mode(flags));
 }
 
 static JSValue get_global(const char *name) {

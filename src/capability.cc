@@ -365,6 +365,8 @@ std::optional<std::string> Sandbox::Impl::host_memory_refusal(const std::string 
 
 internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::span<const uint8_t> args) {
   using internal::encode_js_error;
+  // Imports are not capability calls: no audit entry, no call budget (docs/modules.md).
+  if (capability_id == QB_MODULE_LOADER_ID) return on_module_request(args);
   internal::HostReply reply;
   RegisteredCapability *cap = find_capability(capability_id);
   size_t audit_index = record_audit(AuditEntry{.capability = cap ? cap->name : "#" + std::to_string(capability_id),

@@ -30,6 +30,8 @@ std::string_view to_string(Setting setting) {
     case Setting::HostMemoryBytes: return "Limits::host_memory_bytes";
     case Setting::MaxPendingCalls: return "Limits::max_pending_calls";
     case Setting::BigIntBytes: return "Limits::bigint_bytes";
+    case Setting::MaxModules: return "Limits::max_modules";
+    case Setting::ModuleSourceBytes: return "Limits::module_source_bytes";
     case Setting::ClockStartMs: return "Clock::start_ms";
     case Setting::ClockStepUs: return "Clock::step_us";
     case Setting::AllowAllThreeLabels: return "SandboxOptions::allow_all_three_labels";

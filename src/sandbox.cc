@@ -76,6 +76,11 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
                        "must be between 1 and 1000000, got " + std::to_string(l.max_pending_calls));
   if (l.bigint_bytes < 8 || l.bigint_bytes > (1u << 20))
     return bad_setting(Setting::BigIntBytes, "must be between 8 bytes and 1 MiB, got " + format_bytes(l.bigint_bytes));
+  if (l.max_modules == 0 || l.max_modules > 1000000)
+    return bad_setting(Setting::MaxModules, "must be between 1 and 1000000, got " + std::to_string(l.max_modules));
+  if (l.module_source_bytes == 0 || l.module_source_bytes > (1ull << 30))
+    return bad_setting(Setting::ModuleSourceBytes,
+                       "must be between 1 byte and 1 GiB, got " + format_bytes(l.module_source_bytes));
   if (o.clock.mode != Clock::Mode::Real && (o.clock.start_ms < 0 || o.clock.start_ms > kMaxClockStartMs))
     return bad_setting(Setting::ClockStartMs, "must be between 0 (1970-01-01) and " +
                                                   std::to_string(kMaxClockStartMs) + " (2286-11-20), got " +
@@ -195,7 +200,9 @@ std::optional<Error> Sandbox::Impl::configure() {
                    .console_limit = static_cast<uint32_t>(l.console_bytes),
                    .result_limit = static_cast<uint32_t>(l.result_bytes),
                    .max_depth = l.max_depth,
-                   .bigint_limit = l.bigint_bytes};
+                   .bigint_limit = l.bigint_bytes,
+                   .max_modules = l.max_modules,
+                   .module_source_limit = static_cast<uint32_t>(l.module_source_bytes)};
   if (auto err = write_input({std::string_view(reinterpret_cast<const char *>(&config), sizeof config)}))
     return err;
   int32_t status = 0;
@@ -663,6 +670,7 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (options.display == EvalOptions::Display::NodePrint) flags |= QB_EVAL_DISPLAY_PRINT;
   if (options.display == EvalOptions::Display::Inspect) flags |= QB_EVAL_DISPLAY_INSPECT;
   if (options.parse_only) flags |= QB_EVAL_PARSE_ONLY;
+  if (options.module_namespace && options.kind == EvalOptions::Kind::Module) flags |= QB_EVAL_MODULE_NAMESPACE;
   if (auto err = s.write_input({options.filename, source})) return Result::failure(*err);
   return s.start_evaluation(
       s.fn.eval,

@@ -275,6 +275,8 @@ struct Sandbox::Impl : internal::HostCallSink {
 
   // ---- capabilities (capability.cc) ----
   internal::HostReply on_host_call(uint32_t capability_id, std::span<const uint8_t> args) override;
+  /// The guest's module loader asking for a module name or source (src/modules.cc).
+  internal::HostReply on_module_request(std::span<const uint8_t> args);
   std::optional<Error> check_rule_of_two(const Capability &extra) const;
   void dispatch_ready_calls();
   /// Delivers settled completions and timeouts to the guest; returns how many calls it settled.

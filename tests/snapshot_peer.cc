@@ -3,8 +3,11 @@
 // the side-effecting capabilities appends a line "<role> <pid> <capability> <argument>" to the
 // effects file, so the test can count what ran where.
 //
-//   snapshot_peer start  --snapshot FILE --effects FILE [--approval] [--key KEY]
-//   snapshot_peer finish --snapshot FILE --effects FILE [--approval] [--key KEY] [--reject]
+//   snapshot_peer start  --snapshot FILE --effects FILE [--approval] [--key KEY] [--modules]
+//   snapshot_peer finish --snapshot FILE --effects FILE [--approval] [--key KEY] [--reject] [--modules]
+//
+// --modules runs kModuleProgram as an ES module whose import waits on the caller; every module the
+// loader hands out is an effect too ("load <name>").
 //
 // Prints one JSON line on stdout. Exit codes: 0 done (or suspended, for start), 1 the program
 // failed, 2 the snapshot was refused, 3 anything else went wrong (usage, I/O, unexpected state).
@@ -39,9 +42,23 @@ constexpr const char *kApprovalProgram = R"(
   ({ receipts })
 )";
 
+// With --modules: the entry module imports `lib`, which waits on the caller at its top level; after
+// the answer it imports `late`, which only process B loads. The result is the entry's namespace.
+constexpr const char *kModuleProgram = R"(
+  import { answer, receipts } from 'lib';
+  const { shout } = await import('late');
+  export const result = { answer: shout(answer), receipts };
+)";
+
+const char *module_source(const std::string &name) {
+  if (name == "lib") return "export const receipts = [charge(1)]; export const answer = await ask('approve?'); receipts.push(charge(2));";
+  if (name == "late") return "export const shout = (s) => s.toUpperCase();";
+  return nullptr;
+}
+
 struct Arguments {
   std::string mode, snapshot_path, effects_path;
-  bool approval = false, reject = false;
+  bool approval = false, reject = false, modules = false;
   std::vector<uint8_t> key;
 };
 
@@ -68,6 +85,7 @@ Arguments parse_arguments(int argc, char **argv) {
       a.key.assign(key.begin(), key.end());
     } else if (flag == "--approval") a.approval = true;
     else if (flag == "--reject") a.reject = true;
+    else if (flag == "--modules") a.modules = true;
     else fail(3, "usage", "unknown option " + flag);
   }
   if ((a.mode != "start" && a.mode != "finish") || a.snapshot_path.empty() || a.effects_path.empty())
@@ -82,6 +100,18 @@ SyncHandler recording(const Arguments &args, const std::string &role) {
     std::ofstream(path, std::ios::app) << role << ' ' << getpid() << ' ' << info.capability << ' ' << argument << '\n';
     return Value(role + ":" + info.capability + " " + argument);
   };
+}
+
+/// The options of both processes: with --modules, a loader that records what it loads.
+SandboxOptions options_for(const Arguments &args, const std::string &role) {
+  SandboxOptions options;
+  if (args.modules)
+    options.modules.load = [path = args.effects_path, role](std::string_view name) -> std::optional<std::string> {
+      std::ofstream(path, std::ios::app) << role << ' ' << getpid() << " load " << name << '\n';
+      const char *source = module_source(std::string(name));
+      return source ? std::optional<std::string>(source) : std::nullopt;
+    };
+  return options;
 }
 
 void register_all(Sandbox &sandbox, const Arguments &args, const std::string &role) {
@@ -109,9 +139,13 @@ std::string pending_json(const std::vector<PendingCall> &pending) {
 }
 
 int start(const Engine &engine, const Arguments &args) {
-  Sandbox sandbox = Sandbox::create(engine).unwrap();
+  Sandbox sandbox = Sandbox::create(engine, options_for(args, "A")).unwrap();
   register_all(sandbox, args, "A");
-  Result r = sandbox.eval(args.approval ? kApprovalProgram : kAskProgram);
+  EvalOptions module;
+  module.kind = EvalOptions::Kind::Module;
+  module.module_namespace = true;
+  Result r = args.modules ? sandbox.eval(kModuleProgram, module)
+                          : sandbox.eval(args.approval ? kApprovalProgram : kAskProgram);
   if (!r.is_suspended())
     fail(3, "error", "expected the program to suspend, got " + (r.ok() ? to_json(r.value()) : r.error().to_string()));
   auto bytes = sandbox.snapshot(SnapshotOptions{.hmac_key = args.key});
@@ -128,7 +162,7 @@ int finish(const Engine &engine, const Arguments &args) {
   std::ifstream in(args.snapshot_path, std::ios::binary);
   if (!in) fail(3, "error", "cannot read " + args.snapshot_path);
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto restored = Sandbox::restore(engine, bytes, {}, RestoreOptions{.hmac_key = args.key});
+  auto restored = Sandbox::restore(engine, bytes, options_for(args, "B"), RestoreOptions{.hmac_key = args.key});
   if (!restored.ok()) fail(2, "refused", restored.error().message);
   Sandbox &sandbox = restored.value();
   register_all(sandbox, args, "B");

@@ -116,6 +116,22 @@ TEST_F(CrossProcess, ASuspendedProgramFinishesInAnotherProcessAndNothingRunsTwic
   EXPECT_NE(effects[2].pid, static_cast<long>(getpid()));
 }
 
+TEST_F(CrossProcess, AProgramSuspendedInsideAnImportedModuleFinishesInAnotherProcess) {
+  PeerRun a = peer("start", {"--modules"});
+  ASSERT_EQ(a.exit_code, 0) << a;
+  EXPECT_EQ(field(a.json, "status"), Value("suspended")) << a;
+  EXPECT_EQ(summary(read_effects(effects_)), "A load lib\nA charge 1\n");
+
+  PeerRun b = peer("finish", {"--modules"});
+  ASSERT_EQ(b.exit_code, 0) << b;
+  EXPECT_EQ(field(b.json, "value"),
+            Value(Value::Object{{"result", Value(Value::Object{{"answer", "YES"},
+                                                               {"receipts", Value(Value::Array{"A:charge 1", "B:charge 2"})}})}}))
+      << b;
+  // lib came with the snapshot: B loads only the module imported after the answer.
+  EXPECT_EQ(summary(read_effects(effects_)), "A load lib\nA charge 1\nB charge 2\nB load late\n");
+}
+
 TEST_F(CrossProcess, ARejectionInTheOtherProcessReachesTheProgramAndNothingMoreRuns) {
   ASSERT_EQ(peer("start").exit_code, 0);
   PeerRun b = peer("finish", {"--reject"});

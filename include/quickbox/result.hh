@@ -58,6 +58,8 @@ enum class Setting {
   HostMemoryBytes,        ///< Limits::host_memory_bytes
   MaxPendingCalls,        ///< Limits::max_pending_calls
   BigIntBytes,            ///< Limits::bigint_bytes
+  MaxModules,             ///< Limits::max_modules
+  ModuleSourceBytes,      ///< Limits::module_source_bytes
   ClockStartMs,           ///< Clock::start_ms
   ClockStepUs,            ///< Clock::step_us
   AllowAllThreeLabels,    ///< SandboxOptions::allow_all_three_labels

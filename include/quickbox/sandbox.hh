@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -73,6 +74,14 @@ struct Limits {
   /// beyond it is dropped and counted; the oldest finished audit entries are dropped to keep the
   /// log within a quarter of it. Unset: memory_bytes.
   std::optional<uint64_t> host_memory_bytes;
+  /// ES modules the module loader may load over the sandbox's life (each module is loaded once
+  /// and kept, as import semantics require); the import that would load one more fails in JS with
+  /// a RangeError naming the "module limit". 1 to 1,000,000.
+  uint32_t max_modules = 1000;
+  /// Bytes of module source (UTF-8) the module loader may load over the sandbox's life; the import
+  /// whose source does not fit fails in JS with a RangeError naming the "module source limit".
+  /// 1 byte to 1 GiB.
+  uint64_t module_source_bytes = 16ull << 20;
   /// Async host calls one evaluation may have pending at once (queued, running, or waiting for
   /// the caller); further calls fail in JS with an Error naming the cap on "pending calls".
   uint32_t max_pending_calls = 1024;
@@ -91,6 +100,24 @@ struct Clock {
   int64_t step_us = 1000; ///< advance per read for Deterministic, 0 to one hour
 };
 
+/// Where `import` finds ES modules (docs/modules.md). Both functions run synchronously on the
+/// thread running the operation, while the program waits for the import. Module names are
+/// UTF-8 without NUL characters, at most 4096 bytes; the loader is asked about each name once per
+/// sandbox (the loaded module is kept, also in snapshots).
+///
+/// Throwing quickbox::CapabilityError makes the import fail in JS with that error's name and
+/// message; any other exception makes it fail with "the module loader failed on '<name>'" (its
+/// text stays on the host).
+struct ModuleLoader {
+  /// The name of the module `specifier` means when imported by the module named `base` (for the
+  /// code passed to eval, its EvalOptions::filename). nullopt: the specifier cannot be resolved.
+  /// Unset: the specifier itself is the name.
+  std::function<std::optional<std::string>(std::string_view base, std::string_view specifier)> normalize;
+  /// The source text of the module `name` (as normalize returned it). nullopt: there is no such
+  /// module. Unset (or no ModuleLoader at all): every import fails.
+  std::function<std::optional<std::string>(std::string_view name)> load;
+};
+
 /// How a sandbox is set up.
 struct SandboxOptions {
   Limits limits;
@@ -105,6 +132,9 @@ struct SandboxOptions {
   /// registers the capability "fetch" itself, on create, restore and reset. Unset: no network,
   /// and `typeof fetch === "undefined"`.
   std::optional<NetworkPolicy> network;
+  /// Resolves and loads `import`ed ES modules, static and dynamic (docs/modules.md). Unset: every
+  /// import fails with an Error saying that no module loader is set.
+  ModuleLoader modules;
 };
 
 /// How eval treats its source.
@@ -113,7 +143,7 @@ struct EvalOptions {
     Auto,    ///< Async when the source mentions `await`, else Script
     Script,  ///< classic script: the completion value is the result
     Async,   ///< script with top-level await: the completion value, awaited
-    Module,  ///< ES module: runs it, the result is undefined
+    Module,  ///< ES module: runs it, the result is undefined (see module_namespace)
   };
   Kind kind = Kind::Auto;
   /// Name used in stack traces.
@@ -122,6 +152,9 @@ struct EvalOptions {
   bool await_result = true;
   /// Force strict mode.
   bool strict = false;
+  /// With Kind::Module: the result is the module's namespace, its exports as an object (a
+  /// function among them makes the result fail to cross, like any function), once it has run.
+  bool module_namespace = false;
   /// Overrides Limits::cpu_time for this operation (1 ms to 30 days).
   std::optional<std::chrono::milliseconds> cpu_time;
   /// For printing results (a CLI, a REPL): a Done result also carries the final value's text in

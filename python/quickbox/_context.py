@@ -288,10 +288,11 @@ class Context:
     def eval(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
              timeout: float | None = None) -> Any:
         """Evaluates ``code`` and returns its value (a final promise is awaited; top-level
-        ``await`` works). Raises on errors. Use ``eval_async`` when the program calls async
-        Python functions."""
+        ``await`` works); with ``module=True``, the module's exports as a dict. Raises on errors.
+        Use ``eval_async`` when the program calls async Python functions."""
         with self._exclusive():
-            outcome = self._begin(code, module, strict, filename, timeout)
+            # a module's result is its namespace (its exports), as quickjs-rs returns it
+            outcome = self._begin(code, module, strict, filename, timeout, namespace=module)
             if outcome[0] == _SUSPENDED:
                 self._sandbox.abandon()
                 names = sorted({call[1] for call in outcome[1]})
@@ -314,7 +315,7 @@ class Context:
             names = ", ".join(sorted({c.name for c in result.pending}))
             raise QuickJSError(f"the program waits for approval or an answer ({names}); "
                                "use `await ctx.start(...)` to settle its calls and resume")
-        return result.value
+        return None if module else result.value  # a module completes with nothing, as in quickjs-rs
 
     async def start(self, code: str, *, module: bool = False, strict: bool = False,
                     filename: str = "<eval>", timeout: float | None = None) -> EvalResult:
@@ -330,7 +331,8 @@ class Context:
         with self._exclusive():
             return await self._drive(self._sandbox.resume())
 
-    def _begin(self, code: str, module: bool, strict: bool, filename: str, timeout: float | None) -> Outcome:
+    def _begin(self, code: str, module: bool, strict: bool, filename: str, timeout: float | None,
+               namespace: bool = False) -> Outcome:
         if not isinstance(code, str):
             raise TypeError(f"code must be str, got {type(code).__name__}")
         for option, value in (("module", module), ("strict", strict)):
@@ -344,7 +346,7 @@ class Context:
         self._console = []
         self._console_dropped = 0
         outcome: Outcome = self._sandbox.eval(code, _MODULE if module else _AUTO, filename, strict,
-                                              timeout if timeout is not None else self._timeout)
+                                              timeout if timeout is not None else self._timeout, namespace)
         return outcome
 
     def call(self, name: str, *args: Any) -> Any:

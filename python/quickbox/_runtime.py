@@ -8,6 +8,7 @@ from typing import Any
 from . import _quickbox
 from ._context import Context
 from ._errors import InvalidInputError, QuickJSError
+from ._modules import Load, ModuleLoader, Normalize
 from ._network import Network
 from ._snapshot import Snapshot, as_snapshot
 
@@ -30,7 +31,8 @@ class Runtime:
     JavaScript with a catchable ``Error``. ``bigint_limit`` (bytes of magnitude, 64 KiB by
     default) is the largest BigInt that may cross between Python and JavaScript. ``network``
     (a ``quickbox.Network``) gives every context ``fetch()`` under that policy; without it there
-    is no network at all.
+    is no network at all. ``max_modules`` (1000 by default) and ``module_source_limit`` (bytes,
+    16 MiB by default) cap the ES modules a context may load (see ``set_module_loader``).
     """
 
     def __init__(self, *, memory_limit: int | None = 64 * _MiB, timeout: float = 5.0,
@@ -39,7 +41,8 @@ class Runtime:
                  result_limit: int | None = None, seed: int | None = None,
                  fixed_time_ms: int | None = None, allow_all_three_labels: bool = False,
                  host_memory_limit: int | None = None, max_pending_calls: int | None = None,
-                 bigint_limit: int | None = None, network: Network | None = None) -> None:
+                 bigint_limit: int | None = None, network: Network | None = None,
+                 max_modules: int | None = None, module_source_limit: int | None = None) -> None:
         # Checked now, so a bad option fails here, naming itself, its value and the range.
         _quickbox.check_seconds(timeout, "timeout")
         if not isinstance(allow_all_three_labels, bool):
@@ -60,7 +63,10 @@ class Runtime:
             "max_pending_calls": max_pending_calls,
             "bigint_limit": bigint_limit,
             "network": None if network is None else network._native(),
+            "max_modules": max_modules,
+            "module_source_limit": module_source_limit,
         }
+        self._modules = ModuleLoader()
         _quickbox.check_options({**self._options, "timeout": timeout})
         self._timeout = timeout
         self._wall_timeout = wall_timeout
@@ -78,6 +84,16 @@ class Runtime:
     def network(self) -> Network | None:
         """The network policy the contexts' ``fetch()`` runs under (None: no network)."""
         return self._network
+
+    def set_module_loader(self, *, normalize: Normalize | None = None, load: Load | None = None) -> None:
+        """Where ``import`` finds ES modules, for every context of this runtime (existing and new).
+        ``normalize(base, specifier)`` returns the name of the module ``specifier`` means when
+        imported by the module named ``base`` (for ``eval``'d code, its ``filename``), or None to
+        refuse it; without it the specifier is the name. ``load(name)`` returns the module's source
+        or None when there is none. Both run synchronously while the program waits; each name is
+        loaded once per context. See docs/modules.md."""
+        self._check_open()
+        self._modules.set(normalize, load)
 
     def close(self) -> None:
         """Closes every context this runtime created and refuses new ones. Idempotent. A context
@@ -131,7 +147,7 @@ class Runtime:
 
     def _native_options(self, timeout: float) -> dict[str, Any]:
         self._check_open()
-        return {**self._options, "timeout": timeout}
+        return {**self._options, "timeout": timeout, "modules": self._modules}
 
     def _adopt(self, sandbox: _quickbox._Sandbox, timeout: float) -> Context:
         ctx = Context(self, sandbox, timeout=timeout)

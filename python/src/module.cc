@@ -219,6 +219,8 @@ std::string_view python_name(Setting setting) {
     case Setting::HostMemoryBytes: return "host_memory_limit";
     case Setting::MaxPendingCalls: return "max_pending_calls";
     case Setting::BigIntBytes: return "bigint_limit";
+    case Setting::MaxModules: return "max_modules";
+    case Setting::ModuleSourceBytes: return "module_source_limit";
     case Setting::ClockStartMs: return "fixed_time_ms";
     case Setting::ClockStepUs: return "the clock's step";
     case Setting::AllowAllThreeLabels: return "Runtime(allow_all_three_labels=True)";
@@ -415,6 +417,33 @@ NetworkPolicy make_network(nb::dict n) {
   return p;
 }
 
+/// The engine's side of quickbox._modules.ModuleLoader: both callbacks ask its dispatch() under
+/// the GIL. The runtime owns the loader object and outlives its contexts' sandboxes (each Context
+/// holds its Runtime), so the handle is borrowed: a sandbox dropped without the GIL must not
+/// touch a reference count.
+ModuleLoader make_module_loader(nb::handle holder) {
+  auto ask = [holder](const char *what, std::string_view first, std::string_view second) -> std::optional<std::string> {
+    nb::gil_scoped_acquire gil;
+    std::string name(std::string_view(what) == "normalize" ? second : first);
+    try {
+      nb::tuple answer = nb::cast<nb::tuple>(holder.attr("dispatch")(what, nb::str(first.data(), first.size()),
+                                                                      nb::str(second.data(), second.size())));
+      std::string status = nb::cast<std::string>(answer[0]);
+      if (status == "ok") return nb::cast<std::string>(answer[1]);
+      if (status == "none") return std::nullopt;
+      throw CapabilityError(nb::cast<std::string>(answer[2]), nb::cast<std::string>(answer[1]));
+    } catch (nb::python_error &) {
+      // dispatch() catches what the callbacks raise; this is a BaseException (KeyboardInterrupt)
+      // or a broken loader object. JS learns only that the loader failed.
+      throw CapabilityError("the module loader failed on '" + name + "'");
+    }
+  };
+  ModuleLoader loader;
+  loader.normalize = [ask](std::string_view base, std::string_view specifier) { return ask("normalize", base, specifier); };
+  loader.load = [ask](std::string_view name) { return ask("load", name, ""); };
+  return loader;
+}
+
 /// Runtime options as the engine takes them (None means the engine's default).
 SandboxOptions make_options(nb::dict o) {
   SandboxOptions opts;
@@ -460,6 +489,12 @@ SandboxOptions make_options(nb::dict o) {
   if (auto v = option(o, "allow_all_three_labels"); !v.is_none())
     opts.allow_all_three_labels = bool_option(v, "allow_all_three_labels");
   if (auto v = option(o, "network"); !v.is_none()) opts.network = make_network(nb::cast<nb::dict>(v));
+  if (auto v = option(o, "max_modules"); !v.is_none())
+    opts.limits.max_modules = static_cast<uint32_t>(int_option(v, "max_modules", 1, 1'000'000, "between 1 and 1000000 modules"));
+  if (auto v = option(o, "module_source_limit"); !v.is_none())
+    opts.limits.module_source_bytes =
+        int_option(v, "module_source_limit", 1, kGiB, "between 1 and 1073741824 bytes (1 GiB)");
+  if (auto v = option(o, "modules"); !v.is_none()) opts.modules = make_module_loader(v);
   return opts;
 }
 
@@ -559,9 +594,11 @@ class PySandbox {
     return PySandbox(std::move(s).value());
   }
 
-  nb::tuple eval(const std::string &code, int kind, const std::string &filename, bool strict, nb::handle timeout) {
+  nb::tuple eval(const std::string &code, int kind, const std::string &filename, bool strict, nb::handle timeout,
+                 bool namespace_result) {
     EvalOptions opts;
     opts.kind = static_cast<EvalOptions::Kind>(kind);
+    opts.module_namespace = namespace_result;
     opts.filename = filename;
     opts.strict = strict;
     if (!timeout.is_none()) opts.cpu_time = seconds_option(timeout, "timeout");
@@ -870,7 +907,8 @@ NB_MODULE(_quickbox, m) {
       .def_static("create", &PySandbox::create, "options"_a)
       .def_static("restore", &PySandbox::restore, "data"_a, "options"_a, "key"_a = nb::none())
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
-      .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a.none() = nb::none())
+      .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a.none() = nb::none(),
+           "namespace"_a = false)
       .def("call", &PySandbox::call, "name"_a, "args"_a)
       .def("get_global", &PySandbox::get_global)
       .def("set_global", &PySandbox::set_global, "name"_a, "value"_a.none())

@@ -1,0 +1,187 @@
+"""ES modules from Python: ``Runtime.set_module_loader(normalize=, load=)`` and
+``ctx.eval(code, module=True)``, with the contract quickjs-rs defines (docs/modules.md)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+
+import pytest
+
+from quickbox import Context, InvalidInputError, JSError, MarshalError, Runtime
+
+
+def flat_loader(sources: dict[str, str]) -> tuple[Callable[[str, str], str | None], Callable[[str], str | None]]:
+    """Bare specifiers are names; './x' and '../x' are joined against the importer's directory."""
+
+    def normalize(base: str, spec: str) -> str | None:
+        if not spec.startswith("."):
+            return spec
+        return posixpath.normpath(posixpath.join(posixpath.dirname(base), spec))
+
+    return normalize, sources.get
+
+
+def test_a_module_eval_returns_its_exports(rt: Runtime, ctx: Context) -> None:
+    normalize, load = flat_loader({"math": "export const add = (a, b) => a + b;"})
+    rt.set_module_loader(normalize=normalize, load=load)
+    assert ctx.eval("import { add } from 'math'; export const r = add(3, 4);", module=True) == {"r": 7}
+
+
+def test_relative_specifiers_resolve_through_normalize(rt: Runtime, ctx: Context) -> None:
+    normalize, load = flat_loader({
+        "pkg/main": "import { greet } from './util'; export const msg = greet('world');",
+        "pkg/util": "export const greet = (n) => `hi ${n}`;",
+    })
+    rt.set_module_loader(normalize=normalize, load=load)
+    assert ctx.eval("export { msg } from 'pkg/main';", module=True) == {"msg": "hi world"}
+
+
+def test_without_normalize_the_specifier_is_the_name(rt: Runtime, ctx: Context) -> None:
+    rt.set_module_loader(load={"only": "export const v = 99;"}.get)
+    assert ctx.eval("import { v } from 'only'; export const r = v;", module=True) == {"r": 99}
+
+
+def test_normalize_sees_the_filename_and_is_asked_once_per_edge(rt: Runtime, ctx: Context) -> None:
+    calls: list[tuple[str, str]] = []
+
+    def normalize(base: str, spec: str) -> str:
+        calls.append((base, spec))
+        return spec
+
+    rt.set_module_loader(normalize=normalize, load={"lib": "export const v = 42;"}.get)
+    assert ctx.eval("import { v } from 'lib'; export const r = v;", module=True, filename="app.js") == {"r": 42}
+    assert calls == [("app.js", "lib")]
+
+
+def test_dynamic_import_works_in_scripts_and_async_evals(rt: Runtime, ctx: Context) -> None:
+    loads: list[str] = []
+
+    def load(name: str) -> str | None:
+        loads.append(name)
+        return "export default 'dflt'; export const v = 5;" if name == "lib" else None
+
+    rt.set_module_loader(load=load)
+    assert ctx.eval("const m = await import('lib'); [m.default, m.v]") == ["dflt", 5]
+    assert ctx.eval("(await import('lib')).v * 2") == 10
+    assert loads == ["lib"], "a module is loaded once per context"
+
+
+async def test_an_async_module_eval_returns_none_as_upstream_does(rt: Runtime, ctx: Context) -> None:
+    rt.set_module_loader(load={"lib": "export const v = await Promise.resolve(3);"}.get)
+    assert await ctx.eval_async("import { v } from 'lib'; globalThis.seen = v;", module=True) is None
+    assert ctx.eval("seen") == 3
+
+
+def test_the_loader_reaches_contexts_created_before_it_was_set(rt: Runtime) -> None:
+    with rt.new_context() as earlier:
+        rt.set_module_loader(load={"shared": "export const v = 7;"}.get)
+        with rt.new_context() as later:
+            for ctx in (earlier, later):
+                assert ctx.eval("export { v } from 'shared';", module=True) == {"v": 7}
+
+
+def test_without_a_loader_imports_fail_naming_set_module_loader(ctx: Context) -> None:
+    with pytest.raises(JSError) as raised:
+        ctx.eval("import { x } from 'anything';", module=True)
+    assert raised.value.message == "cannot import 'anything': no module loader is set (call Runtime.set_module_loader)"
+
+
+def test_unknown_modules_and_refused_specifiers_raise_js_errors(rt: Runtime, ctx: Context) -> None:
+    rt.set_module_loader(normalize=lambda base, spec: None if spec.startswith("..") else spec, load={}.get)
+    with pytest.raises(JSError, match="cannot find module 'nowhere'"):
+        ctx.eval("import 'nowhere';", module=True)
+    with pytest.raises(JSError, match=r"cannot resolve module '\.\./secret' imported by '<eval>'"):
+        ctx.eval("import '../secret';", module=True)
+    assert ctx.eval("1 + 1") == 2
+
+
+def test_what_a_loader_raises_stays_in_python(rt: Runtime, ctx: Context) -> None:
+    def load(name: str) -> str:
+        raise RuntimeError("database password is hunter2")
+
+    rt.set_module_loader(load=load)
+    with pytest.raises(JSError) as raised:
+        ctx.eval("import 'x';", module=True)
+    assert raised.value.message == "the module loader failed on 'x'"
+    assert "hunter2" not in str(raised.value) + raised.value.stack
+    assert ctx.eval("try { await import('y') } catch (e) { e.message }") == "the module loader failed on 'y'"
+
+
+def test_a_loader_returning_something_other_than_text_is_refused(rt: Runtime, ctx: Context) -> None:
+    rt.set_module_loader(normalize=lambda base, spec: "\ud800" if spec == "lone" else spec,
+                         load=lambda name: 42)  # type: ignore[arg-type, return-value]
+    with pytest.raises(JSError) as raised:
+        ctx.eval("import 'x';", module=True)
+    assert raised.value.name == "TypeError"
+    assert raised.value.message == "the module loader's load() answered 'x' with int; it must return str or None"
+    with pytest.raises(JSError, match="not valid UTF-8"):
+        ctx.eval("import 'lone';", module=True)
+
+
+def test_set_module_loader_checks_its_arguments(rt: Runtime) -> None:
+    with pytest.raises(TypeError, match="load must be callable or None"):
+        rt.set_module_loader(load="export const x = 1;")  # type: ignore[arg-type]
+
+
+def test_cyclic_imports_work(rt: Runtime, ctx: Context) -> None:
+    rt.set_module_loader(load={
+        "even": "import { odd } from 'odd'; export const even = (n) => n === 0 || odd(n - 1);",
+        "odd": "import { even } from 'even'; export const odd = (n) => n !== 0 && even(n - 1);",
+    }.get)
+    assert ctx.eval("import { even } from 'even'; export const r = [even(10), even(7)];", module=True) == {
+        "r": [True, False]}
+
+
+def test_hostile_specifiers_end_in_clear_errors(rt: Runtime, ctx: Context) -> None:
+    loads: list[str] = []
+    rt.set_module_loader(load=lambda name: loads.append(name) or None)
+    with pytest.raises(JSError, match="an import specifier cannot contain a NUL character"):
+        ctx.eval("await import('a\\0b')")
+    with pytest.raises(JSError, match="more than the limit of 4096 bytes"):
+        ctx.eval("await import('x'.repeat(100000))")
+    assert loads == []
+    assert ctx.eval("1 + 1") == 2
+
+
+def test_module_limits_are_runtime_options() -> None:
+    chain = {f"m{i}": f"export {{ v }} from 'm{i + 1}';" for i in range(9)}
+    chain["m9"] = "export const v = 'deep';"
+    with Runtime(max_modules=5) as rt, rt.new_context() as ctx:
+        rt.set_module_loader(load=chain.get)
+        with pytest.raises(JSError) as raised:
+            ctx.eval("import 'm0';", module=True)
+        assert raised.value.name == "RangeError"
+        assert raised.value.message == "module limit exceeded: this sandbox may load 5 modules, so 'm5' cannot be loaded"
+    with Runtime(module_source_limit=10) as rt, rt.new_context() as ctx:
+        rt.set_module_loader(load=chain.get)
+        with pytest.raises(JSError, match="module source limit exceeded"):
+            ctx.eval("import 'm9';", module=True)
+    with pytest.raises(InvalidInputError, match="max_modules"):
+        Runtime(max_modules=0)
+
+
+def test_a_namespace_holding_a_function_cannot_cross(rt: Runtime, ctx: Context) -> None:
+    with pytest.raises(MarshalError):
+        ctx.eval("export function f() {}", module=True)
+
+
+async def test_a_program_suspended_in_an_imported_module_resumes_after_a_snapshot(rt: Runtime) -> None:
+    rt.set_module_loader(load={
+        "lib": "export const answer = await ask('ok?');",
+        "late": "export const shout = (s) => s.toUpperCase();",
+    }.get)
+    with rt.new_context() as ctx:
+        ctx.ask("ask")
+        result = await ctx.start("import { answer } from 'lib';\n"
+                                 "globalThis.out = (await import('late')).shout(answer);", module=True)
+        assert result.suspended
+        snapshot = ctx.create_snapshot()
+    restored = rt.restore(snapshot)
+    with restored:
+        restored.ask("ask")
+        (call,) = restored.pending
+        restored.answer(call.id, "yes")
+        done = await restored.resume()
+        assert not done.suspended
+        assert restored.eval("out") == "YES"

@@ -1,0 +1,128 @@
+// Specification of ES modules on the command line: `quickbox run FILE` imports files beneath
+// FILE's directory, and nothing outside it however a specifier or a symbolic link tries.
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "support/scratch_dir.hh"
+#include "support/subprocess.hh"
+
+namespace {
+
+using namespace quickbox::test_support;
+namespace fs = std::filesystem;
+
+/// The test's directory holds app/ (the entry file's directory) and, beside it, a secret that no
+/// import may reach.
+class CliModules : public ScratchDirTest {
+ protected:
+  CliModules() : ScratchDirTest("quickbox-cli-modules") {}
+
+  void SetUp() override {
+    ScratchDirTest::SetUp();
+    write_file("secret.mjs", "export const secret = 'outside';");
+    write_file("app/lib/math.mjs", "export const add = (a, b) => a + b;\nexport { twice } from './twice.mjs';");
+    write_file("app/lib/twice.mjs", "export const twice = (x) => x * 2;");
+  }
+
+  Outcome run_main(const std::string &source, const std::string &name = "app/main.mjs") {
+    return run_quickbox({"run", write_file(name, source)});
+  }
+};
+
+bool contains(const std::string &text, const std::string &part) { return text.find(part) != std::string::npos; }
+
+TEST_F(CliModules, AnMjsEntryImportsFilesBesideIt) {
+  Outcome r = run_main("import { add, twice } from './lib/math.mjs';\nconsole.log(add(2, twice(20)));");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "42\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliModules, AJsFileWithImportStatementsRunsAsAModule) {
+  Outcome r = run_main("import { add } from './lib/math.mjs';\nconsole.log(add(1, 1));", "app/main.js");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "2\n");
+}
+
+TEST_F(CliModules, AScriptMayImportDynamicallyAndStillPrintsItsValue) {
+  Outcome r = run_main("const { add } = await import('./lib/math.mjs');\nadd(40, 2)", "app/script.js");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "42\n");
+}
+
+TEST_F(CliModules, ImportsFromASubdirectoryResolveAgainstThatModule) {
+  write_file("app/lib/uses_parent.mjs", "export { add } from '../lib/math.mjs';");
+  Outcome r = run_main("import { add } from './lib/uses_parent.mjs';\nconsole.log(add(3, 4));");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "7\n");
+}
+
+TEST_F(CliModules, DotDotOutOfTheEntryDirectoryIsRefused) {
+  Outcome r = run_main("import { secret } from '../secret.mjs';\nconsole.log(secret);");
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_FALSE(contains(r.out, "outside")) << r;
+  EXPECT_TRUE(contains(r.err, "'../secret.mjs' imported by '" + path("app/main.mjs") +
+                                  "' leads outside the entry file's directory"))
+      << r;
+  // Climbing out from a module deeper down is refused the same way.
+  write_file("app/lib/sneaky.mjs", "export { secret } from '../../secret.mjs';");
+  Outcome deeper = run_main("import { secret } from './lib/sneaky.mjs';\nconsole.log(secret);");
+  EXPECT_EQ(deeper.exit_code, 1) << deeper;
+  EXPECT_TRUE(contains(deeper.err, "'../../secret.mjs' imported by 'lib/sneaky.mjs' leads outside")) << deeper;
+}
+
+TEST_F(CliModules, AbsoluteAndBareSpecifiersAreRefused) {
+  Outcome absolute = run_main("import { secret } from '" + path("secret.mjs") + "';");
+  EXPECT_EQ(absolute.exit_code, 1) << absolute;
+  EXPECT_TRUE(contains(absolute.err, "is an absolute path")) << absolute;
+  Outcome bare = run_main("import fs from 'fs';");
+  EXPECT_EQ(bare.exit_code, 1) << bare;
+  EXPECT_TRUE(contains(bare.err, "cannot import 'fs': only relative paths such as './lib.mjs' are loaded")) << bare;
+}
+
+TEST_F(CliModules, ASymbolicLinkLeadingOutIsRefusedAndOneStayingInsideIsFollowed) {
+  ASSERT_EQ(symlink(path("secret.mjs").c_str(), path("app/link.mjs").c_str()), 0);
+  ASSERT_EQ(symlink(dir_.c_str(), path("app/up").c_str()), 0);
+  ASSERT_EQ(symlink("lib/twice.mjs", path("app/inside.mjs").c_str()), 0);
+  Outcome file_link = run_main("import { secret } from './link.mjs';\nconsole.log(secret);");
+  EXPECT_EQ(file_link.exit_code, 1) << file_link;
+  EXPECT_FALSE(contains(file_link.out, "outside")) << file_link;
+  EXPECT_TRUE(contains(file_link.err, "'link.mjs' leads outside the directory of the entry file (through a symbolic link)"))
+      << file_link;
+  Outcome dir_link = run_main("import { secret } from './up/secret.mjs';\nconsole.log(secret);");
+  EXPECT_EQ(dir_link.exit_code, 1) << dir_link;
+  EXPECT_TRUE(contains(dir_link.err, "through a symbolic link")) << dir_link;
+  // A module is named by the path it was imported by, not its link's target.
+  Outcome inside = run_main("import { twice } from './inside.mjs';\nconsole.log(twice(3));");
+  EXPECT_EQ(inside.exit_code, 0) << inside;
+  EXPECT_EQ(inside.out, "6\n");
+}
+
+TEST_F(CliModules, AMissingFileOrADirectoryIsNamed) {
+  Outcome missing = run_main("import './nope.mjs';");
+  EXPECT_EQ(missing.exit_code, 1) << missing;
+  EXPECT_TRUE(contains(missing.err, "no file 'nope.mjs' in the directory of the entry file")) << missing;
+  Outcome directory = run_main("import './lib';");
+  EXPECT_EQ(directory.exit_code, 1) << directory;
+  EXPECT_TRUE(contains(directory.err, "cannot import 'lib': it is not a regular file (a directory)")) << directory;
+}
+
+TEST_F(CliModules, CyclicImportsBetweenFilesWork) {
+  write_file("app/ping.mjs", "import { pong } from './pong.mjs';\nexport const ping = (n) => n ? pong(n - 1) : 'ping';");
+  write_file("app/pong.mjs", "import { ping } from './ping.mjs';\nexport const pong = (n) => n ? ping(n - 1) : 'pong';");
+  Outcome r = run_main("import { ping } from './ping.mjs';\nconsole.log(ping(3), ping(4));");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "pong ping\n");
+}
+
+TEST_F(CliModules, EvalHasNoDirectoryToImportFrom) {
+  Outcome r = run_quickbox({"eval", "await import('./x.mjs')"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(contains(r.err, "cannot import './x.mjs': no module loader is set for this sandbox")) << r;
+}
+
+}  // namespace
