@@ -243,11 +243,17 @@ static void drop_pending_calls(void) {
   pending_count = 0;
 }
 
+/* Host calls and timers the evaluation leaves behind end with it. */
+static void drop_evaluation_work(void) {
+  drop_pending_calls();
+  qb_timers_clear(ctx);
+}
+
 static void stop_driving(void) {
   if (driving) JS_FreeValue(ctx, driven);
   driven = JS_UNDEFINED;
   driving = false;
-  drop_pending_calls();
+  drop_evaluation_work();
 }
 
 /* What a value leaving the sandbox may be (results, host-call arguments). */
@@ -379,6 +385,8 @@ static void begin_op(void) {
 }
 
 static int32_t reply(int32_t status) {
+  exchange.timer_count = qb_timers_count();
+  exchange.next_timer_ns = qb_timers_next_due();
   exchange.output_ptr = (uint32_t)(uintptr_t)output.data;
   exchange.output_len = (uint32_t)output.len;
   exchange.console_ptr = (uint32_t)(uintptr_t)console_buf.data;
@@ -642,7 +650,7 @@ static int32_t reply_value_or_display(JSValue value) {
   return reply(QB_STATUS_DISPLAY);
 }
 
-/* No job is left and no host call is pending. A limit hit while jobs ran (the interrupt, or a
+/* No job is left, no host call and no timer is pending. A limit hit while jobs ran (the interrupt, or a
  * refused allocation) is thrown inside a job, where QuickJS turns it into a rejection of some
  * intermediate promise (an async generator's step, a reaction): that can break the chain the
  * awaited promise hangs on. The stall is then the limit's doing and is reported as the limit;
@@ -652,12 +660,13 @@ static int32_t reply_deadlock(void) {
   if (interrupted) return reply_error(QB_ERROR_TIMEOUT, "", "", "");
   if (allocation_refused) return reply_error(QB_ERROR_OUT_OF_MEMORY, "", "out of memory", "");
   return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs are left "
-                     "to run and no host call is pending", "");
+                     "to run and no host call or timer is pending", "");
 }
 
-/* Drives the current evaluation: settles the awaited promise by running jobs, unwraps and awaits
- * as drive_mode says, reports PENDING while only host calls can make progress, and finally runs
- * the remaining jobs, checks for unhandled rejections and encodes the value. */
+/* Drives the current evaluation: settles the awaited promise by running jobs and then the timers
+ * that are due, unwraps and awaits as drive_mode says, reports PENDING while only host calls or
+ * timers not yet due can make progress, and finally runs the remaining jobs, checks for unhandled
+ * rejections and encodes the value. */
 static int32_t drive(void) {
   for (;;) {
     if (!(drive_mode & (DRIVE_UNWRAP | DRIVE_AWAIT)) || !JS_IsPromise(driven)) break;
@@ -688,19 +697,20 @@ static int32_t drive(void) {
       return reply_exception(reason, NULL);
     }
     int r = run_one_job();
+    if (r == 0) r = qb_timers_run_due(ctx); /* a timer runs once no job is left, as on the web */
     if (r < 0) {
       stop_driving();
       return reply_pending_exception();
     }
     if (r == 0) {
-      if (pending_count) return reply(QB_STATUS_PENDING);
+      if (pending_count || qb_timers_count()) return reply(QB_STATUS_PENDING);
       return reply_deadlock();
     }
   }
   JSValue value = driven;
   driven = JS_UNDEFINED;
   driving = false;
-  drop_pending_calls(); /* calls nobody awaited do not outlive their evaluation */
+  drop_evaluation_work(); /* calls nobody awaited and timers still pending end with it */
   if (drive_mode & DRIVE_DISCARD) {
     JS_FreeValue(ctx, value);
     value = JS_UNDEFINED;
@@ -708,9 +718,10 @@ static int32_t drive(void) {
   JSValue exc;
   if (!drain_jobs(&exc)) {
     JS_FreeValue(ctx, value);
+    drop_evaluation_work();
     return reply_exception(exc, NULL);
   }
-  drop_pending_calls();
+  drop_evaluation_work();
   if (rejection_count) {
     JS_FreeValue(ctx, value);
     JSValue reason = JS_DupValue(ctx, rejections[0].reason);
@@ -726,7 +737,7 @@ static int32_t drive(void) {
  * Consumes value. */
 static int32_t finish(JSValue value, uint32_t mode) {
   if (JS_IsException(value)) {
-    drop_pending_calls();
+    drop_evaluation_work();
     return reply_pending_exception();
   }
   driven = value;
@@ -788,6 +799,7 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   JS_SetCanBlock(rt, false);
 
   JSValue global = JS_GetGlobalObject(ctx);
+  if (!qb_timers_install(ctx, global)) return QB_STATUS_ERROR;
   JSValue math = JS_GetPropertyStr(ctx, global, "Math");
   JS_DefinePropertyValueStr(ctx, math, "random", JS_NewCFunction(ctx, math_random, "random", 0),
                             JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
@@ -826,6 +838,7 @@ QB_EXPORT(QB_EXPORT_CONFIGURE) int32_t qb_configure(void) {
   /* the soft limit lives in heap_allows(); QuickJS's own stays off so refusals are recorded */
   JS_SetMaxStackSize(rt, config.stack_limit);
   seed_random(config.random_seed);
+  qb_timers_configure(config.max_timers);
   return QB_STATUS_DONE;
 }
 

@@ -373,6 +373,9 @@ SandboxOptions make_options(nb::dict o) {
   if (auto v = option(o, "max_pending_calls"); !v.is_none())
     opts.limits.max_pending_calls =
         static_cast<uint32_t>(int_option(v, "max_pending_calls", 1, 1'000'000, "between 1 and 1000000 calls"));
+  if (auto v = option(o, "max_timers"); !v.is_none())
+    opts.limits.max_timers =
+        static_cast<uint32_t>(int_option(v, "max_timers", 0, 1'000'000, "between 0 and 1000000 timers"));
   if (auto v = option(o, "bigint_limit"); !v.is_none())
     opts.limits.bigint_bytes =
         static_cast<uint32_t>(int_option(v, "bigint_limit", 8, kMiB, "between 8 and 1048576 bytes (8 bytes to 1 MiB)"));

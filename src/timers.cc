@@ -1,0 +1,63 @@
+// The host's side of timers. The guest keeps the timer table (guest/timers.c) and runs the timers
+// that are due; when nothing else can make progress it tells the host, in the exchange block, when
+// its earliest timer is due, and the driving loop (capability.cc) waits for it here: it sleeps on
+// the Real clock, or moves the virtual clock forward at once (Fixed, Deterministic), then resumes
+// the guest.
+//
+// Waiting is bounded by time, not CPU: sleeping uses none, so the CPU budget alone would let a
+// program hold the evaluating thread for the 24.8 days a timer may be set to. Each eval()/resume()
+// call may wait on timers for Limits::wall_time, or, when that is unset, for as long as its CPU
+// time limit. A timer due after that ends the evaluation in Timeout at once, without sleeping.
+#include <thread>
+
+#include "sandbox_impl.hh"
+
+namespace quickbox {
+
+namespace {
+// Longer than any delay a program can set (2^31 - 1 ms), short of overflowing a time_point.
+constexpr std::chrono::nanoseconds kFarFuture = std::chrono::hours(24 * 365 * 100);
+}  // namespace
+
+void Sandbox::Impl::start_timer_clock() {
+  timer_limit = options.limits.wall_time.value_or(eval_cpu_budget);
+  timer_clock_start = std::chrono::steady_clock::now();
+  timer_jumped = {};
+}
+
+Expected<std::optional<std::chrono::nanoseconds>> Sandbox::Impl::time_to_next_timer() {
+  qb_exchange ex;
+  if (auto err = read_exchange(ex)) return *err;
+  if (ex.timer_count == 0) return std::optional<std::chrono::nanoseconds>();
+  uint64_t now = internal::guest_monotonic_ns(host);
+  uint64_t left = ex.next_timer_ns > now ? ex.next_timer_ns - now : 0;
+  return std::optional(std::chrono::nanoseconds(
+      std::min<uint64_t>(left, static_cast<uint64_t>(kFarFuture.count()))));
+}
+
+std::optional<Error> Sandbox::Impl::wait_for_timer(std::chrono::nanoseconds in) {
+  using namespace std::chrono;
+  auto now = steady_clock::now();
+  nanoseconds waited = (now - timer_clock_start) + timer_jumped;
+  if (waited + in > timer_limit) {
+    auto due_ms = std::to_string(duration_cast<milliseconds>(in).count());
+    auto limit_ms = std::to_string(timer_limit.count());
+    if (options.limits.wall_time)
+      return Error{.kind = ErrorKind::Timeout,
+                   .message = "wall-clock limit of " + limit_ms + " ms exceeded: the program waits on a timer due in " +
+                              due_ms + " ms, after the limit runs out"};
+    return Error{.kind = ErrorKind::Timeout,
+                 .message = "time limit for timers of " + limit_ms + " ms exceeded: the program waits on a timer due in " +
+                            due_ms + " ms, after the limit runs out (without a wall-clock limit, an "
+                            "evaluation may wait on timers as long as its CPU time limit)"};
+  }
+  if (options.clock.mode == Clock::Mode::Real) {
+    std::this_thread::sleep_until(now + in);
+  } else {
+    host.virtual_ns += static_cast<uint64_t>(in.count());
+    timer_jumped += in;
+  }
+  return std::nullopt;
+}
+
+}  // namespace quickbox
