@@ -20,9 +20,13 @@ qb_host_take(uint32_t ptr);
 __attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_NATIVE_STACK_LEFT))) uint32_t
 qb_host_native_stack_left(void);
 
-/* The prelude's source, generated from guest/prelude.js by the build. */
+/* The guest's JavaScript, embedded from guest/NAME.js by the build (cmake/Guest.cmake). */
 extern const char qb_prelude_source[];
 extern const unsigned qb_prelude_source_len;
+extern const char qb_web_source[];
+extern const unsigned qb_web_source_len;
+extern const char qb_web_events_source[];
+extern const unsigned qb_web_events_source_len;
 
 qb_helper_fns qb_helpers;
 
@@ -148,6 +152,15 @@ static int on_interrupt(JSContext *unused_ctx, void *unused) {
   (void)unused;
   if (qb_host_interrupt_check()) interrupted = true;
   return interrupted;
+}
+
+bool qb_interrupt(JSContext *c) {
+  if (!on_interrupt(c, NULL)) return false;
+  JS_ThrowInternalError(c, "interrupted");
+  JSValue exc = JS_GetException(c);
+  JS_SetUncatchableError(c, exc);
+  JS_Throw(c, exc);
+  return true;
 }
 
 static void on_rejection(JSContext *c, JSValueConst promise, JSValueConst reason, bool is_handled,
@@ -785,6 +798,36 @@ QB_EXPORT(QB_EXPORT_RESERVE) int32_t qb_reserve(uint32_t len) {
   return QB_STATUS_DONE;
 }
 
+/* Evaluates one of the guest's own scripts without keeping its source text. QuickJS keeps a copy of
+ * each function's source for Function.prototype.toString, nested functions included, which made
+ * most of the base image's heap; compiling, writing the bytecode without source and reading it
+ * back leaves the functions and their line numbers (for stack traces) and drops the text. */
+static JSValue eval_without_source(const char *source, size_t len, const char *name) {
+  JSValue compiled = JS_Eval(ctx, source, len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT | JS_EVAL_FLAG_COMPILE_ONLY);
+  if (JS_IsException(compiled)) return compiled;
+  size_t size;
+  uint8_t *bytes = JS_WriteObject(ctx, &size, compiled, JS_WRITE_OBJ_BYTECODE | JS_WRITE_OBJ_STRIP_SOURCE);
+  JS_FreeValue(ctx, compiled);
+  if (!bytes) return JS_EXCEPTION;
+  JSValue fn = JS_ReadObject(ctx, bytes, size, JS_READ_OBJ_BYTECODE);
+  js_free(ctx, bytes);
+  if (JS_IsException(fn)) return fn;
+  return JS_EvalFunction(ctx, fn);
+}
+
+/* Runs one of the guest's scripts at bootstrap: a function expression, called with arg (consumed),
+ * that installs globals. */
+static bool run_bootstrap_script(const char *source, size_t len, const char *name, JSValue arg) {
+  if (JS_IsException(arg)) return false;
+  JSValue fn = eval_without_source(source, len, name);
+  JSValue r = JS_IsException(fn) ? JS_EXCEPTION : JS_Call(ctx, fn, JS_UNDEFINED, 1, (JSValueConst *)&arg);
+  JS_FreeValue(ctx, fn);
+  JS_FreeValue(ctx, arg);
+  if (JS_IsException(r)) return false;
+  JS_FreeValue(ctx, r);
+  return true;
+}
+
 QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   if (rt) return QB_STATUS_ERROR;
   config = (qb_config){.memory_limit = 0, .stack_limit = 0, .console_limit = 1 << 20,
@@ -807,8 +850,7 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
 
   /* The prelude is a function expression taking the native console writer; it installs console
    * and returns the helpers C needs. The writer never becomes reachable from a global. */
-  JSValue make = JS_Eval(ctx, qb_prelude_source, qb_prelude_source_len, "<quickbox prelude>",
-                         JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
+  JSValue make = eval_without_source(qb_prelude_source, qb_prelude_source_len, "<quickbox prelude>");
   JSValue writer = JS_NewCFunction(ctx, console_write, "write", 2);
   JSValue helpers = JS_IsException(make) ? JS_EXCEPTION
                                          : JS_Call(ctx, make, global, 1, (JSValueConst *)&writer);
@@ -816,6 +858,9 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   JS_FreeValue(ctx, make);
   JS_FreeValue(ctx, global);
   if (JS_IsException(helpers)) return QB_STATUS_ERROR;
+  if (!run_bootstrap_script(qb_web_source, qb_web_source_len, "<quickbox web>", qb_web_natives(ctx)) ||
+      !run_bootstrap_script(qb_web_events_source, qb_web_events_source_len, "<quickbox web events>", JS_UNDEFINED))
+    return QB_STATUS_ERROR;
   qb_helpers.format = JS_GetPropertyStr(ctx, helpers, "format");
   qb_helpers.inspect = JS_GetPropertyStr(ctx, helpers, "inspect");
   qb_helpers.bigint_from_hex = JS_GetPropertyStr(ctx, helpers, "bigintFromHex");

@@ -93,6 +93,14 @@ uint32_t qb_error_field_limit(const char *field);
 bool qb_cbor_put_head(qb_buf *b, uint8_t major, uint64_t arg);
 bool qb_cbor_put_text(qb_buf *b, const char *s, size_t n);
 
+/* For C code that runs long outside QuickJS's own interrupt checks (a digest of a large buffer):
+ * asks the host whether the CPU budget or the wall clock ran out, and if so throws the same
+ * uncatchable error QuickJS's interrupt handler would and returns true. */
+bool qb_interrupt(JSContext *ctx);
+
+/* The natives of the web-standard globals (guest/web.c), handed to guest/web.js at bootstrap. */
+JSValue qb_web_natives(JSContext *ctx);
+
 /* Timers (guest/timers.c). */
 /* Defines setTimeout, setInterval, clearTimeout and clearInterval on global. */
 bool qb_timers_install(JSContext *ctx, JSValueConst global);
