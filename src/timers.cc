@@ -40,16 +40,13 @@ std::optional<Error> Sandbox::Impl::wait_for_timer(std::chrono::nanoseconds in) 
   auto now = steady_clock::now();
   nanoseconds waited = (now - timer_clock_start) + timer_jumped;
   if (waited + in > timer_limit) {
-    auto due_ms = std::to_string(duration_cast<milliseconds>(in).count());
-    auto limit_ms = std::to_string(timer_limit.count());
-    if (options.limits.wall_time)
-      return Error{.kind = ErrorKind::Timeout,
-                   .message = "wall-clock limit of " + limit_ms + " ms exceeded: the program waits on a timer due in " +
-                              due_ms + " ms, after the limit runs out"};
+    std::string limit = std::to_string(timer_limit.count()) + " ms exceeded: the program waits on a timer due in " +
+                        std::to_string(duration_cast<milliseconds>(in).count()) + " ms, after the limit runs out";
+    if (options.limits.wall_time) return Error{.kind = ErrorKind::Timeout, .message = "wall-clock limit of " + limit};
     return Error{.kind = ErrorKind::Timeout,
-                 .message = "time limit for timers of " + limit_ms + " ms exceeded: the program waits on a timer due in " +
-                            due_ms + " ms, after the limit runs out (without a wall-clock limit, an "
-                            "evaluation may wait on timers as long as its CPU time limit)"};
+                 .message = "time limit for timers of " + limit +
+                            " (without a wall-clock limit, an evaluation may wait on timers as long as its CPU time "
+                            "limit)"};
   }
   if (options.clock.mode == Clock::Mode::Real) {
     std::this_thread::sleep_until(now + in);
@@ -58,6 +55,13 @@ std::optional<Error> Sandbox::Impl::wait_for_timer(std::chrono::nanoseconds in) 
     timer_jumped += in;
   }
   return std::nullopt;
+}
+
+std::optional<std::chrono::nanoseconds> Sandbox::next_timer() const {
+  OperationGuard guard(*impl_, "next_timer()", internal::Access::Read);
+  if (guard.refused() || impl_->discarded || !impl_->evaluating) return std::nullopt;
+  auto in = impl_->time_to_next_timer();
+  return in ? in.value() : std::nullopt;
 }
 
 }  // namespace quickbox

@@ -233,11 +233,46 @@ TEST(Timers, AnEvaluationWaitingOnItsCallerSuspendsAtOnceAndItsTimersRunOnResume
     log)");
   ASSERT_TRUE(r.is_suspended()) << describe(r);
   EXPECT_LT(since(start), 150ms) << "a timer not yet due does not hold the suspension back";
+  auto next = sandbox.next_timer();
+  ASSERT_TRUE(next.has_value()) << "the caller learns when the timer is due";
+  EXPECT_GT(*next, 0ms);
+  EXPECT_LE(*next, 200ms);
   ASSERT_TRUE(sandbox.resolve(r.pending().at(0).call_id, Value("answer")).ok());
   Result done = sandbox.resume();
   ASSERT_TRUE(done.ok()) << describe(done);
   EXPECT_EQ(done.value(), Value(Value::Array{"answer", "timer"}));
   EXPECT_GE(since(start), 200ms);
+}
+
+TEST(Timers, ResumingASuspendedEvaluationWithNothingSettledRunsItsDueTimers) {
+  Sandbox sandbox = make_sandbox();
+  ASSERT_TRUE(sandbox.register_capability(Capability::external("ask")).ok());
+  Result r = sandbox.eval(R"(
+    globalThis.log = [];
+    setTimeout(() => log.push('timer'), 30);
+    await ask();
+    log)");
+  ASSERT_TRUE(r.is_suspended()) << describe(r);
+  EXPECT_EQ(sandbox.next_timer().value_or(-1ms) > 0ms, true);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(sandbox.next_timer(), std::chrono::nanoseconds::zero()) << "due now";
+  Result again = sandbox.resume();
+  ASSERT_TRUE(again.is_suspended()) << describe(again);
+  EXPECT_EQ(sandbox.next_timer(), std::nullopt) << "it ran";
+  ASSERT_TRUE(sandbox.resolve(again.pending().at(0).call_id, Value()).ok());
+  Result done = sandbox.resume();
+  ASSERT_TRUE(done.ok()) << describe(done);
+  EXPECT_EQ(done.value(), Value(Value::Array{"timer"}));
+  EXPECT_EQ(sandbox.next_timer(), std::nullopt) << "no evaluation is suspended";
+}
+
+TEST(Timers, ACallOfAFunctionThatAwaitsATimerWaitsForIt) {
+  Sandbox sandbox = make_sandbox();
+  eval_ok(sandbox, "async function later(x) { await new Promise((r) => setTimeout(r, 20)); return x * 2; }");
+  Value args[] = {Value(21)};
+  Result r = sandbox.call("later", args);
+  ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_EQ(r.value(), Value(42));
 }
 
 TEST(Timers, ARestoredEvaluationWaitsForWhatWasLeftOfItsTimersDelays) {

@@ -231,6 +231,12 @@ class Sandbox {
   /// Continues a suspended evaluation after calls were settled or approved. Returns Done, Error,
   /// or Suspended again.
   Result resume();
+  /// How long until the suspended evaluation's earliest timer is due (zero when one is due now);
+  /// nullopt when it has none, or no evaluation is suspended. A suspended evaluation's timers run
+  /// when it is resumed: a caller that waits on its own work (external calls) and wants them on
+  /// time calls resume() by then; with nothing settled, resume() runs the timers that are due and
+  /// returns Suspended again. From another thread it waits for a running operation to return.
+  std::optional<std::chrono::nanoseconds> next_timer() const;
   /// Drops a suspended evaluation; its pending calls are cancelled and no more JS runs for it.
   Status abandon();
   /// The host calls this sandbox made, in order (the newest Limits::max_audit_entries). The

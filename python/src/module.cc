@@ -583,6 +583,14 @@ class PySandbox {
     check(released([&, &s = sandbox()] { return s.abandon(); }));
   }
 
+  /// Seconds until the suspended evaluation's next timer is due, or None.
+  nb::object next_timer() {
+    Use use(*this, "ctx.resume()", Nested::Allowed);
+    auto in = sandbox().next_timer();
+    if (!in) return nb::none();
+    return nb::float_(std::chrono::duration<double>(*in).count());
+  }
+
   nb::list pending() {
     Use use(*this, "ctx.pending", Nested::Allowed);
     nb::list out;
@@ -806,6 +814,7 @@ NB_MODULE(_quickbox, m) {
       .def("resume", &PySandbox::resume)
       .def("abandon", &PySandbox::abandon)
       .def("pending", &PySandbox::pending)
+      .def("next_timer", &PySandbox::next_timer)
       .def("audit_log", &PySandbox::audit_log)
       .def("snapshot", &PySandbox::snapshot, "key"_a = nb::none())
       .def("memory_usage", &PySandbox::memory_usage)

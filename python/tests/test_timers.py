@@ -1,8 +1,9 @@
 """Timers from Python: a program may await setTimeout (it is not a deadlock), the wait is bounded by
 the time limits, pending timers are capped by Runtime(max_timers=...), a fixed clock jumps to the
-next timer instead of sleeping, and a timer pending in a snapshot waits, after a restore, for what
-was left of its delay."""
+next timer instead of sleeping, timers keep time while async Python functions run, and a timer
+pending in a snapshot waits, after a restore, for what was left of its delay."""
 
+import asyncio
 import time
 
 import pytest
@@ -78,3 +79,41 @@ async def test_a_restored_program_waits_for_what_was_left_of_its_timer() -> None
             done = await restored.resume()
             assert done.value == ["yes", "timer"]
             assert time.monotonic() - started >= 0.25
+
+
+async def test_a_timer_fires_on_time_while_an_async_python_function_runs() -> None:
+    with Runtime() as rt, rt.new_context() as ctx:
+        async def slow_tool() -> str:
+            await asyncio.sleep(0.5)
+            return "tool"
+
+        ctx.register("slow_tool", slow_tool)
+        started = time.monotonic()
+        winner = await ctx.eval_async("""
+            await Promise.race([slow_tool(), new Promise((resolve) => setTimeout(() => resolve('timer'), 50))])""")
+        assert winner == "timer"
+        assert time.monotonic() - started < 0.45, "the timer did not wait for the tool"
+
+
+async def test_a_function_that_lost_a_race_is_cancelled_when_the_evaluation_ends() -> None:
+    cancelled = asyncio.Event()
+
+    async def slow_tool() -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "tool"
+
+    async def fast_tool() -> str:
+        return "fast"
+
+    with Runtime() as rt, rt.new_context() as ctx:
+        ctx.register("slow_tool", slow_tool)
+        ctx.register("fast_tool", fast_tool)
+        race = "await Promise.race([slow_tool(), new Promise((resolve) => setTimeout(resolve, 20, 'timer'))])"
+        assert await ctx.eval_async(race) == "timer"
+        await asyncio.wait_for(cancelled.wait(), 1)
+        # the next evaluation is not disturbed by the call the first one left behind
+        assert await ctx.eval_async("await fast_tool()") == "fast"
