@@ -799,11 +799,12 @@ QB_EXPORT(QB_EXPORT_RESERVE) int32_t qb_reserve(uint32_t len) {
 }
 
 /* Evaluates one of the guest's own scripts without keeping its source text. QuickJS keeps a copy of
- * each function's source for Function.prototype.toString, nested functions included, which made
- * most of the base image's heap; compiling, writing the bytecode without source and reading it
- * back leaves the functions and their line numbers (for stack traces) and drops the text. */
+ * each function's source for Function.prototype.toString, nested functions included, which was
+ * about a quarter of the base image's heap; compiling, writing the bytecode without source and
+ * reading it back keeps the functions and their line numbers (for stack traces), not the text. */
 static JSValue eval_without_source(const char *source, size_t len, const char *name) {
-  JSValue compiled = JS_Eval(ctx, source, len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT | JS_EVAL_FLAG_COMPILE_ONLY);
+  JSValue compiled =
+      JS_Eval(ctx, source, len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT | JS_EVAL_FLAG_COMPILE_ONLY);
   if (JS_IsException(compiled)) return compiled;
   size_t size;
   uint8_t *bytes = JS_WriteObject(ctx, &size, compiled, JS_WRITE_OBJ_BYTECODE | JS_WRITE_OBJ_STRIP_SOURCE);
@@ -859,7 +860,8 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   JS_FreeValue(ctx, global);
   if (JS_IsException(helpers)) return QB_STATUS_ERROR;
   if (!run_bootstrap_script(qb_web_source, qb_web_source_len, "<quickbox web>", qb_web_natives(ctx)) ||
-      !run_bootstrap_script(qb_web_events_source, qb_web_events_source_len, "<quickbox web events>", JS_UNDEFINED))
+      !run_bootstrap_script(qb_web_events_source, qb_web_events_source_len, "<quickbox web events>",
+                            JS_UNDEFINED))
     return QB_STATUS_ERROR;
   qb_helpers.format = JS_GetPropertyStr(ctx, helpers, "format");
   qb_helpers.inspect = JS_GetPropertyStr(ctx, helpers, "inspect");

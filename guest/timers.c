@@ -162,7 +162,7 @@ int qb_timers_run_due(JSContext *ctx) {
   if (t.interval_ns) {
     t.due_ns = now + t.interval_ns;
     t.order = next_order++;
-    if (!insert(ctx, t)) free_timer(ctx, &t);
+    insert(ctx, t); /* cannot fail: it takes the slot remove_at(0) just freed */
   } else {
     free_timer(ctx, &t);
   }
@@ -185,13 +185,15 @@ bool qb_timers_install(JSContext *ctx, JSValueConst global) {
   for (size_t i = 0; i < sizeof setters / sizeof setters[0]; i++) {
     JSValue fn = JS_NewCFunctionMagic(ctx, set_timer, setters[i].name, setters[i].length,
                                       JS_CFUNC_generic_magic, setters[i].magic);
-    if (JS_DefinePropertyValueStr(ctx, global, setters[i].name, fn, JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE) < 0)
+    if (JS_DefinePropertyValueStr(ctx, global, setters[i].name, fn,
+                                  JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE) < 0)
       return false;
   }
   static const char *const clearers[] = {"clearTimeout", "clearInterval"};
   for (size_t i = 0; i < 2; i++) {
     JSValue fn = JS_NewCFunction(ctx, clear_timer, clearers[i], 1);
-    if (JS_DefinePropertyValueStr(ctx, global, clearers[i], fn, JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE) < 0)
+    if (JS_DefinePropertyValueStr(ctx, global, clearers[i], fn,
+                                  JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE) < 0)
       return false;
   }
   return true;
