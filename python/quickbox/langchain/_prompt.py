@@ -41,8 +41,8 @@ class PromptSettings:
 
 def eval_tool_description(mode: Mode) -> str:
     return ("Runs JavaScript in a sandboxed interpreter and returns its console output and the value "
-            f"of its last expression. {_PERSISTENCE[mode]} No filesystem, network or timers; "
-            "top-level `await` works.")
+            f"of its last expression. {_PERSISTENCE[mode]} No filesystem or network; "
+            "top-level `await` and timers work.")
 
 
 def code_argument_description(mode: Mode) -> str:
@@ -68,7 +68,11 @@ def system_prompt(settings: PromptSettings, *, tools: Sequence[tuple[str, BaseTo
         "",
         f"- {_PERSISTENCE[settings.mode]}",
         "- Top-level `await` works, and a Promise left as the last expression is awaited.",
-        f"- No filesystem, network, `require`, `process` or timers (`setTimeout`). {reach}",
+        f"- No filesystem, network, `require`, `process`, `fetch`, `URL` or `Intl`. {reach}",
+        "- `setTimeout`/`setInterval`, `TextEncoder`/`TextDecoder`, `atob`/`btoa`, `structuredClone`, "
+        "`crypto` (`randomUUID`, `getRandomValues`, `subtle.digest`) and `AbortController` work. Waiting "
+        "on timers counts toward the time limit, and timers still pending when the call returns are "
+        "dropped: await them. `toLocaleString` formats en-US only.",
         f"- Each call may use {limits}.",
         "- You get back `<stdout>` (what `console.log` printed), then `<result>` (the value of the last "
         "expression) or `<error type=\"...\">` (an uncaught error and its stack). Only data comes back: "
