@@ -798,32 +798,22 @@ QB_EXPORT(QB_EXPORT_RESERVE) int32_t qb_reserve(uint32_t len) {
   return QB_STATUS_DONE;
 }
 
-/* Evaluates one of the guest's own scripts without keeping its source text. QuickJS keeps a copy of
- * each function's source for Function.prototype.toString, nested functions included, which was
- * about a quarter of the base image's heap; compiling, writing the bytecode without source and
- * reading it back keeps the functions and their line numbers (for stack traces), not the text. */
-static JSValue eval_without_source(const char *source, size_t len, const char *name) {
-  JSValue compiled =
-      JS_Eval(ctx, source, len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT | JS_EVAL_FLAG_COMPILE_ONLY);
-  if (JS_IsException(compiled)) return compiled;
-  size_t size;
-  uint8_t *bytes = JS_WriteObject(ctx, &size, compiled, JS_WRITE_OBJ_BYTECODE | JS_WRITE_OBJ_STRIP_SOURCE);
-  JS_FreeValue(ctx, compiled);
-  if (!bytes) return JS_EXCEPTION;
-  JSValue fn = JS_ReadObject(ctx, bytes, size, JS_READ_OBJ_BYTECODE);
-  js_free(ctx, bytes);
-  if (JS_IsException(fn)) return fn;
-  return JS_EvalFunction(ctx, fn);
-}
-
-/* Runs one of the guest's scripts at bootstrap: a function expression, called with arg (consumed),
- * that installs globals. */
-static bool run_bootstrap_script(const char *source, size_t len, const char *name, JSValue arg) {
-  if (JS_IsException(arg)) return false;
-  JSValue fn = eval_without_source(source, len, name);
-  JSValue r = JS_IsException(fn) ? JS_EXCEPTION : JS_Call(ctx, fn, JS_UNDEFINED, 1, (JSValueConst *)&arg);
+/* Runs one of the guest's own scripts (embedded from guest/NAME.js) at bootstrap: a function
+ * expression, called with the global object as `this` and one argument (consumed). */
+static JSValue run_script(const char *source, size_t len, const char *name, JSValue arg) {
+  JSValue fn = JS_Eval(ctx, source, len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
+  JSValue global = JS_GetGlobalObject(ctx);
+  JSValue r = JS_IsException(fn) || JS_IsException(arg) ? JS_EXCEPTION
+                                                         : JS_Call(ctx, fn, global, 1, (JSValueConst *)&arg);
+  JS_FreeValue(ctx, global);
   JS_FreeValue(ctx, fn);
   JS_FreeValue(ctx, arg);
+  return r;
+}
+
+/* Runs a script that only installs globals. */
+static bool install_globals(const char *source, size_t len, const char *name, JSValue arg) {
+  JSValue r = run_script(source, len, name, arg);
   if (JS_IsException(r)) return false;
   JS_FreeValue(ctx, r);
   return true;
@@ -849,19 +839,14 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
                             JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
   JS_FreeValue(ctx, math);
 
-  /* The prelude is a function expression taking the native console writer; it installs console
-   * and returns the helpers C needs. The writer never becomes reachable from a global. */
-  JSValue make = eval_without_source(qb_prelude_source, qb_prelude_source_len, "<quickbox prelude>");
-  JSValue writer = JS_NewCFunction(ctx, console_write, "write", 2);
-  JSValue helpers = JS_IsException(make) ? JS_EXCEPTION
-                                         : JS_Call(ctx, make, global, 1, (JSValueConst *)&writer);
-  JS_FreeValue(ctx, writer);
-  JS_FreeValue(ctx, make);
+  /* The prelude takes the native console writer; it installs console and returns the helpers C
+   * needs. The writer never becomes reachable from a global. */
   JS_FreeValue(ctx, global);
+  JSValue helpers = run_script(qb_prelude_source, qb_prelude_source_len, "<quickbox prelude>",
+                               JS_NewCFunction(ctx, console_write, "write", 2));
   if (JS_IsException(helpers)) return QB_STATUS_ERROR;
-  if (!run_bootstrap_script(qb_web_source, qb_web_source_len, "<quickbox web>", qb_web_natives(ctx)) ||
-      !run_bootstrap_script(qb_web_events_source, qb_web_events_source_len, "<quickbox web events>",
-                            JS_UNDEFINED))
+  if (!install_globals(qb_web_source, qb_web_source_len, "<quickbox web>", qb_web_natives(ctx)) ||
+      !install_globals(qb_web_events_source, qb_web_events_source_len, "<quickbox web events>", JS_UNDEFINED))
     return QB_STATUS_ERROR;
   qb_helpers.format = JS_GetPropertyStr(ctx, helpers, "format");
   qb_helpers.inspect = JS_GetPropertyStr(ctx, helpers, "inspect");

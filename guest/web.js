@@ -9,7 +9,9 @@
 // cannot change how these globals behave for it.
 (function (native) {
   'use strict';
-  const uncurry = Function.prototype.bind.bind(Function.prototype.call);
+  // call(f, self, ...args) calls an intrinsic captured here as a method of self: one bound function
+  // instead of one per intrinsic, so the base image holds fewer objects.
+  const call = Function.prototype.call.bind(Function.prototype.call);
   const ObjectDefineProperty = Object.defineProperty;
   const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
   const ObjectGetPrototypeOf = Object.getPrototypeOf;
@@ -17,78 +19,78 @@
   const ObjectCtor = Object;
   const ObjectIs = Object.is;
   const ArrayCtor = Array;
-  const ArrayPrototypeIncludes = uncurry(Array.prototype.includes);
-  const ArrayPrototypeJoin = uncurry(Array.prototype.join);
-  const ArrayPrototypePush = uncurry(Array.prototype.push);
+  const ArrayPrototypeIncludes = Array.prototype.includes;
+  const ArrayPrototypeJoin = Array.prototype.join;
+  const ArrayPrototypePush = Array.prototype.push;
   const ArrayIsArray = Array.isArray;
   const StringCtor = String;
-  const StringPrototypeSlice = uncurry(String.prototype.slice);
-  const StringPrototypePadStart = uncurry(String.prototype.padStart);
-  const StringPrototypePadEnd = uncurry(String.prototype.padEnd);
-  const StringPrototypeRepeat = uncurry(String.prototype.repeat);
-  const StringPrototypeCharCodeAt = uncurry(String.prototype.charCodeAt);
-  const StringPrototypeToLowerCase = uncurry(String.prototype.toLowerCase);
-  const StringPrototypeToUpperCase = uncurry(String.prototype.toUpperCase);
-  const StringPrototypeIndexOf = uncurry(String.prototype.indexOf);
-  const StringPrototypeReplace = uncurry(String.prototype.replace);
-  const StringPrototypeValueOf = uncurry(String.prototype.valueOf);
-  const RegExpPrototypeTest = uncurry(RegExp.prototype.test);
+  const StringPrototypeSlice = String.prototype.slice;
+  const StringPrototypePadStart = String.prototype.padStart;
+  const StringPrototypePadEnd = String.prototype.padEnd;
+  const StringPrototypeRepeat = String.prototype.repeat;
+  const StringPrototypeCharCodeAt = String.prototype.charCodeAt;
+  const StringPrototypeToLowerCase = String.prototype.toLowerCase;
+  const StringPrototypeToUpperCase = String.prototype.toUpperCase;
+  const StringPrototypeIndexOf = String.prototype.indexOf;
+  const StringPrototypeReplace = String.prototype.replace;
+  const StringPrototypeValueOf = String.prototype.valueOf;
+  const RegExpPrototypeTest = RegExp.prototype.test;
   const RegExpCtor = RegExp;
-  const RegExpSource = uncurry(ObjectGetOwnPropertyDescriptor(RegExp.prototype, 'source').get);
-  const RegExpFlags = uncurry(ObjectGetOwnPropertyDescriptor(RegExp.prototype, 'flags').get);
-  const NumberToString = uncurry(Number.prototype.toString);
-  const NumberValueOf = uncurry(Number.prototype.valueOf);
+  const RegExpSource = ObjectGetOwnPropertyDescriptor(RegExp.prototype, 'source').get;
+  const RegExpFlags = ObjectGetOwnPropertyDescriptor(RegExp.prototype, 'flags').get;
+  const NumberToString = Number.prototype.toString;
+  const NumberValueOf = Number.prototype.valueOf;
   const NumberIsFinite = Number.isFinite;
-  const BooleanValueOf = uncurry(Boolean.prototype.valueOf);
-  const BigIntValueOf = uncurry(BigInt.prototype.valueOf);
-  const BigIntToString = uncurry(BigInt.prototype.toString);
-  const SymbolToString = uncurry(Symbol.prototype.toString);
+  const BooleanValueOf = Boolean.prototype.valueOf;
+  const BigIntValueOf = BigInt.prototype.valueOf;
+  const BigIntToString = BigInt.prototype.toString;
+  const SymbolToString = Symbol.prototype.toString;
   const DateCtor = Date;
-  const DateGetTime = uncurry(Date.prototype.getTime);
-  const DateGetUTCFullYear = uncurry(Date.prototype.getUTCFullYear);
-  const DateGetUTCMonth = uncurry(Date.prototype.getUTCMonth);
-  const DateGetUTCDate = uncurry(Date.prototype.getUTCDate);
-  const DateGetUTCDay = uncurry(Date.prototype.getUTCDay);
-  const DateGetUTCHours = uncurry(Date.prototype.getUTCHours);
-  const DateGetUTCMinutes = uncurry(Date.prototype.getUTCMinutes);
-  const DateGetUTCSeconds = uncurry(Date.prototype.getUTCSeconds);
+  const DateGetTime = Date.prototype.getTime;
+  const DateGetUTCFullYear = Date.prototype.getUTCFullYear;
+  const DateGetUTCMonth = Date.prototype.getUTCMonth;
+  const DateGetUTCDate = Date.prototype.getUTCDate;
+  const DateGetUTCDay = Date.prototype.getUTCDay;
+  const DateGetUTCHours = Date.prototype.getUTCHours;
+  const DateGetUTCMinutes = Date.prototype.getUTCMinutes;
+  const DateGetUTCSeconds = Date.prototype.getUTCSeconds;
   const MapCtor = Map, SetCtor = Set;
-  const MapGet = uncurry(Map.prototype.get), MapSet = uncurry(Map.prototype.set), MapHas = uncurry(Map.prototype.has);
-  const MapEntries = uncurry(Map.prototype.entries);
-  const SetAdd = uncurry(Set.prototype.add), SetValues = uncurry(Set.prototype.values);
-  const SetHas = uncurry(Set.prototype.has);
-  const MapIteratorNext = uncurry(ObjectGetPrototypeOf(new Map().entries()).next);
-  const SetIteratorNext = uncurry(ObjectGetPrototypeOf(new Set().values()).next);
-  const ArrayIteratorNext = uncurry(ObjectGetPrototypeOf([][Symbol.iterator]()).next);
+  const MapGet = Map.prototype.get, MapSet = Map.prototype.set, MapHas = Map.prototype.has;
+  const MapEntries = Map.prototype.entries;
+  const SetAdd = Set.prototype.add, SetValues = Set.prototype.values;
+  const SetHas = Set.prototype.has;
+  const MapIteratorNext = ObjectGetPrototypeOf(new Map().entries()).next;
+  const SetIteratorNext = ObjectGetPrototypeOf(new Set().values()).next;
+  const ArrayIteratorNext = ObjectGetPrototypeOf([][Symbol.iterator]()).next;
   const ArrayBufferCtor = ArrayBuffer;
-  const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
-  const ArrayBufferByteLength = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get);
-  const ArrayBufferResizable = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable').get);
-  const ArrayBufferMaxByteLength = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'maxByteLength').get);
-  const ArrayBufferDetached = uncurry(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached').get);
-  const ArrayBufferTransfer = uncurry(ArrayBuffer.prototype.transfer);
+  const ArrayBufferSlice = ArrayBuffer.prototype.slice;
+  const ArrayBufferByteLength = ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get;
+  const ArrayBufferResizable = ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable').get;
+  const ArrayBufferMaxByteLength = ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'maxByteLength').get;
+  const ArrayBufferDetached = ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached').get;
+  const ArrayBufferTransfer = ArrayBuffer.prototype.transfer;
   const SharedArrayBufferCtor = SharedArrayBuffer;
   const SharedArrayBufferByteLength =
-    uncurry(ObjectGetOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength').get);
+    ObjectGetOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength').get;
   const TypedArrayPrototype = ObjectGetPrototypeOf(Uint8Array.prototype);
-  const TypedArrayTag = uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, Symbol.toStringTag).get);
-  const TypedArrayBuffer = uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'buffer').get);
-  const TypedArrayByteOffset = uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'byteOffset').get);
-  const TypedArrayByteLength = uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'byteLength').get);
-  const TypedArrayLength = uncurry(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'length').get);
-  const TypedArraySet = uncurry(TypedArrayPrototype.set);
-  const TypedArraySlice = uncurry(TypedArrayPrototype.slice);
+  const TypedArrayTag = ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, Symbol.toStringTag).get;
+  const TypedArrayBuffer = ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'buffer').get;
+  const TypedArrayByteOffset = ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'byteOffset').get;
+  const TypedArrayByteLength = ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'byteLength').get;
+  const TypedArrayLength = ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, 'length').get;
+  const TypedArraySet = TypedArrayPrototype.set;
+  const TypedArraySlice = TypedArrayPrototype.slice;
   const DataViewCtor = DataView;
-  const DataViewBuffer = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, 'buffer').get);
-  const DataViewByteOffset = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, 'byteOffset').get);
-  const DataViewByteLength = uncurry(ObjectGetOwnPropertyDescriptor(DataView.prototype, 'byteLength').get);
+  const DataViewBuffer = ObjectGetOwnPropertyDescriptor(DataView.prototype, 'buffer').get;
+  const DataViewByteOffset = ObjectGetOwnPropertyDescriptor(DataView.prototype, 'byteOffset').get;
+  const DataViewByteLength = ObjectGetOwnPropertyDescriptor(DataView.prototype, 'byteLength').get;
   const Uint8ArrayCtor = Uint8Array;
   const typedArrayCtors = { __proto__: null, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
     Int32Array, Uint32Array, BigInt64Array, BigUint64Array, Float16Array, Float32Array, Float64Array };
   const errorCtors = { __proto__: null, Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError };
   const DOMExceptionCtor = DOMException;
-  const DOMExceptionName = uncurry(ObjectGetOwnPropertyDescriptor(DOMException.prototype, 'name').get);
-  const DOMExceptionMessage = uncurry(ObjectGetOwnPropertyDescriptor(DOMException.prototype, 'message').get);
+  const DOMExceptionName = ObjectGetOwnPropertyDescriptor(DOMException.prototype, 'name').get;
+  const DOMExceptionMessage = ObjectGetOwnPropertyDescriptor(DOMException.prototype, 'message').get;
   const TypeErrorCtor = TypeError, RangeErrorCtor = RangeError;
   const MathFloor = Math.floor, MathMax = Math.max;
 
@@ -125,15 +127,15 @@
   // A BufferSource (ArrayBuffer, SharedArrayBuffer, typed array, DataView) as a Uint8Array over
   // the same bytes.
   function bytesOf(source, what) {
-    if (TypedArrayTag(source) !== undefined)
-      return new Uint8ArrayCtor(TypedArrayBuffer(source), TypedArrayByteOffset(source), TypedArrayByteLength(source));
+    if (call(TypedArrayTag, source) !== undefined)
+      return new Uint8ArrayCtor(call(TypedArrayBuffer, source), call(TypedArrayByteOffset, source), call(TypedArrayByteLength, source));
     if (typeof source === 'object' && source !== null) {
       const kind = native.cloneKind(source);
       if (kind === CloneKind.DataView)
-        return new Uint8ArrayCtor(DataViewBuffer(source), DataViewByteOffset(source), DataViewByteLength(source));
+        return new Uint8ArrayCtor(call(DataViewBuffer, source), call(DataViewByteOffset, source), call(DataViewByteLength, source));
       if (kind === CloneKind.ArrayBuffer) return new Uint8ArrayCtor(source);
       try {
-        SharedArrayBufferByteLength(source);
+        call(SharedArrayBufferByteLength, source);
         return new Uint8ArrayCtor(source);
       } catch {}
     }
@@ -148,7 +150,7 @@
   defineMethods(TextEncoder.prototype, {
     encode(input = '') { return native.encode(`${input}`); },
     encodeInto(source, destination) {
-      if (TypedArrayTag(destination) !== 'Uint8Array')
+      if (call(TypedArrayTag, destination) !== 'Uint8Array')
         throw new TypeErrorCtor('TextEncoder.encodeInto: the destination must be a Uint8Array');
       const counts = native.encodeInto(`${source}`, destination);
       return { read: counts[0], written: counts[1] };
@@ -163,8 +165,8 @@
   class TextDecoder {
     #fatal; #ignoreBOM; #pending = emptyBytes; #bomSeen = false;
     constructor(label = 'utf-8', options = undefined) {
-      const name = StringPrototypeToLowerCase(StringPrototypeReplace(`${label}`, /^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, ''));
-      if (!ArrayPrototypeIncludes(utf8Labels, name))
+      const name = call(StringPrototypeToLowerCase, call(StringPrototypeReplace, `${label}`, /^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, ''));
+      if (!call(ArrayPrototypeIncludes, utf8Labels, name))
         throw new RangeErrorCtor(`TextDecoder: the encoding "${label}" is not supported (only UTF-8 is available)`);
       const o = dictionary(options, 'TextDecoder');
       this.#fatal = !!o.fatal;
@@ -176,10 +178,10 @@
     decode(input = undefined, options = undefined) {
       const stream = !!dictionary(options, 'TextDecoder.decode').stream;
       let bytes = input === undefined ? emptyBytes : bytesOf(input, 'TextDecoder.decode');
-      if (TypedArrayLength(this.#pending) !== 0) {
-        const joined = new Uint8ArrayCtor(TypedArrayLength(this.#pending) + TypedArrayLength(bytes));
-        TypedArraySet(joined, this.#pending, 0);
-        TypedArraySet(joined, bytes, TypedArrayLength(this.#pending));
+      if (call(TypedArrayLength, this.#pending) !== 0) {
+        const joined = new Uint8ArrayCtor(call(TypedArrayLength, this.#pending) + call(TypedArrayLength, bytes));
+        call(TypedArraySet, joined, this.#pending, 0);
+        call(TypedArraySet, joined, bytes, call(TypedArrayLength, this.#pending));
         bytes = joined;
       }
       let result;
@@ -193,8 +195,8 @@
       const consumed = result[1];
       if (stream) {
         if (consumed > 0) this.#bomSeen = true;
-        this.#pending = consumed < TypedArrayLength(bytes)
-          ? TypedArraySlice(bytes, consumed)  // a copy: the caller may reuse its buffer
+        this.#pending = consumed < call(TypedArrayLength, bytes)
+          ? call(TypedArraySlice, bytes, consumed)  // a copy: the caller may reuse its buffer
           : emptyBytes;
       } else {
         this.#pending = emptyBytes;
@@ -220,16 +222,16 @@
   }
 
   function describe(value) {
-    if (typeof value === 'symbol') return SymbolToString(value);
+    if (typeof value === 'symbol') return call(SymbolToString, value);
     if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
     return '#<Object>';
   }
 
   function cloneArrayBuffer(buffer) {
-    if (ArrayBufferDetached(buffer)) throw dataCloneError('A detached ArrayBuffer');
-    if (!ArrayBufferResizable(buffer)) return ArrayBufferSlice(buffer, 0);
-    const copy = new ArrayBufferCtor(ArrayBufferByteLength(buffer), { maxByteLength: ArrayBufferMaxByteLength(buffer) });
-    TypedArraySet(new Uint8ArrayCtor(copy), new Uint8ArrayCtor(buffer), 0);
+    if (call(ArrayBufferDetached, buffer)) throw dataCloneError('A detached ArrayBuffer');
+    if (!call(ArrayBufferResizable, buffer)) return call(ArrayBufferSlice, buffer, 0);
+    const copy = new ArrayBufferCtor(call(ArrayBufferByteLength, buffer), { maxByteLength: call(ArrayBufferMaxByteLength, buffer) });
+    call(TypedArraySet, new Uint8ArrayCtor(copy), new Uint8ArrayCtor(buffer), 0);
     return copy;
   }
 
@@ -238,7 +240,7 @@
   const unboxers = [NumberValueOf, StringPrototypeValueOf, BooleanValueOf, BigIntValueOf];
   function unbox(value) {
     for (let i = 0; i < unboxers.length; i++) {
-      try { return { value: unboxers[i](value) }; } catch {}
+      try { return { value: call(unboxers[i], value) }; } catch {}
     }
     return undefined;
   }
@@ -248,7 +250,7 @@
     name = typeof name === 'string' && errorCtors[name] !== undefined ? name : 'Error';
     const desc = ObjectGetOwnPropertyDescriptor(error, 'message');
     const copy = desc !== undefined && 'value' in desc ? new errorCtors[name](`${desc.value}`) : new errorCtors[name]();
-    MapSet(memory, error, copy);
+    call(MapSet, memory, error, copy);
     const stack = error.stack;
     if (typeof stack === 'string') ObjectDefineProperty(copy, 'stack', { value: stack, writable: true, configurable: true });
     const cause = ObjectGetOwnPropertyDescriptor(error, 'cause');
@@ -269,70 +271,70 @@
       if (typeof value === 'symbol') throw dataCloneError(describe(value));
       if (typeof value !== 'object' && typeof value !== 'function') return value;
       if (value === null) return null;
-      if (MapHas(memory, value)) return MapGet(memory, value);
+      if (call(MapHas, memory, value)) return call(MapGet, memory, value);
       let copy;
       switch (native.cloneKind(value)) {
         case CloneKind.Date:
-          copy = new DateCtor(DateGetTime(value));
+          copy = new DateCtor(call(DateGetTime, value));
           break;
         case CloneKind.RegExp:
-          copy = new RegExpCtor(RegExpSource(value), RegExpFlags(value));
+          copy = new RegExpCtor(call(RegExpSource, value), call(RegExpFlags, value));
           break;
         case CloneKind.ArrayBuffer:
           copy = cloneArrayBuffer(value);
           break;
         case CloneKind.TypedArray: {
-          const buffer = clone(TypedArrayBuffer(value));
-          copy = new typedArrayCtors[TypedArrayTag(value)](buffer, TypedArrayByteOffset(value), TypedArrayLength(value));
+          const buffer = clone(call(TypedArrayBuffer, value));
+          copy = new typedArrayCtors[call(TypedArrayTag, value)](buffer, call(TypedArrayByteOffset, value), call(TypedArrayLength, value));
           break;
         }
         case CloneKind.DataView: {
-          const buffer = clone(DataViewBuffer(value));
-          copy = new DataViewCtor(buffer, DataViewByteOffset(value), DataViewByteLength(value));
+          const buffer = clone(call(DataViewBuffer, value));
+          copy = new DataViewCtor(buffer, call(DataViewByteOffset, value), call(DataViewByteLength, value));
           break;
         }
         case CloneKind.Map: {
           copy = new MapCtor();
-          MapSet(memory, value, copy);
+          call(MapSet, memory, value, copy);
           const entries = [];  // read first: the spec clones the entries as they are now
-          for (const it = MapEntries(value); ;) {
-            const step = MapIteratorNext(it);
+          for (const it = call(MapEntries, value); ;) {
+            const step = call(MapIteratorNext, it);
             if (step.done) break;
-            ArrayPrototypePush(entries, step.value);
+            call(ArrayPrototypePush, entries, step.value);
           }
-          for (let i = 0; i < entries.length; i++) MapSet(copy, clone(entries[i][0]), clone(entries[i][1]));
+          for (let i = 0; i < entries.length; i++) call(MapSet, copy, clone(entries[i][0]), clone(entries[i][1]));
           return copy;
         }
         case CloneKind.Set: {
           copy = new SetCtor();
-          MapSet(memory, value, copy);
+          call(MapSet, memory, value, copy);
           const values = [];
-          for (const it = SetValues(value); ;) {
-            const step = SetIteratorNext(it);
+          for (const it = call(SetValues, value); ;) {
+            const step = call(SetIteratorNext, it);
             if (step.done) break;
-            ArrayPrototypePush(values, step.value);
+            call(ArrayPrototypePush, values, step.value);
           }
-          for (let i = 0; i < values.length; i++) SetAdd(copy, clone(values[i]));
+          for (let i = 0; i < values.length; i++) call(SetAdd, copy, clone(values[i]));
           return copy;
         }
         case CloneKind.Error:
           return cloneError(value, memory, clone);
         case CloneKind.Array:
           copy = new ArrayCtor(value.length);
-          MapSet(memory, value, copy);
+          call(MapSet, memory, value, copy);
           return copyProperties(value, copy, clone);
         case CloneKind.Object:
           copy = {};
-          MapSet(memory, value, copy);
+          call(MapSet, memory, value, copy);
           return copyProperties(value, copy, clone);
         case CloneKind.Other: {
           try {
-            const name = DOMExceptionName(value);
-            copy = new DOMExceptionCtor(DOMExceptionMessage(value), name);
+            const name = call(DOMExceptionName, value);
+            copy = new DOMExceptionCtor(call(DOMExceptionMessage, value), name);
             break;
           } catch {}
           try {
-            SharedArrayBufferByteLength(value);
+            call(SharedArrayBufferByteLength, value);
             copy = value;  // shared memory stays shared, as between a page and its workers
             break;
           } catch {}
@@ -344,7 +346,7 @@
         default:
           throw dataCloneError(describe(value));
       }
-      MapSet(memory, value, copy);
+      call(MapSet, memory, value, copy);
       return copy;
     };
   }
@@ -361,16 +363,16 @@
       for (const buffer of transfer) {
         if (native.cloneKind(buffer) !== CloneKind.ArrayBuffer)
           throw dataCloneError('Only ArrayBuffers can be transferred here; this value');
-        if (SetHas(seen, buffer)) throw dataCloneError('An ArrayBuffer listed twice for transfer');
-        if (ArrayBufferDetached(buffer)) throw dataCloneError('A detached ArrayBuffer');
-        SetAdd(seen, buffer);
-        ArrayPrototypePush(moved, buffer);
-        MapSet(memory, buffer, cloneArrayBuffer(buffer));
+        if (call(SetHas, seen, buffer)) throw dataCloneError('An ArrayBuffer listed twice for transfer');
+        if (call(ArrayBufferDetached, buffer)) throw dataCloneError('A detached ArrayBuffer');
+        call(SetAdd, seen, buffer);
+        call(ArrayPrototypePush, moved, buffer);
+        call(MapSet, memory, buffer, cloneArrayBuffer(buffer));
       }
     }
     const copy = cloneInto(memory)(value);
     // Transferring leaves the originals detached, once the clone has succeeded.
-    for (let i = 0; i < moved.length; i++) ArrayBufferTransfer(moved[i]);
+    for (let i = 0; i < moved.length; i++) call(ArrayBufferTransfer, moved[i]);
     return copy;
   }
   define(globalThis, 'structuredClone', structuredClone);
@@ -391,7 +393,7 @@
         name = algorithm.name;
         if (name === undefined) throw new TypeErrorCtor('crypto.subtle.digest: the algorithm has no name');
       }
-      const kind = digests[StringPrototypeToUpperCase(`${name}`)];
+      const kind = digests[call(StringPrototypeToUpperCase, `${name}`)];
       if (kind === undefined)
         throw new DOMExceptionCtor(`Unrecognized algorithm name: ${name} (SHA-1, SHA-256, SHA-384 and SHA-512 are available)`,
           'NotSupportedError');
@@ -402,21 +404,21 @@
   const subtle = { __proto__: SubtleCrypto.prototype };
 
   const Crypto = function Crypto() { illegalConstructor(); };
-  const hex = (byte) => StringPrototypePadStart(NumberToString(byte, 16), 2, '0');
+  const hex = (byte) => call(StringPrototypePadStart, call(NumberToString, byte, 16), 2, '0');
   defineMethods(Crypto.prototype, {
     getRandomValues(array) {
-      const tag = TypedArrayTag(array);
-      if (!ArrayPrototypeIncludes(integerArrays, tag)) {
+      const tag = call(TypedArrayTag, array);
+      if (!call(ArrayPrototypeIncludes, integerArrays, tag)) {
         if (tag !== undefined || (typeof array === 'object' && array !== null && native.cloneKind(array) === CloneKind.DataView))
           throw new DOMExceptionCtor('crypto.getRandomValues: the array must be an integer-type typed array',
             'TypeMismatchError');
         throw new TypeErrorCtor('crypto.getRandomValues: the argument must be an integer-type typed array');
       }
-      const length = TypedArrayByteLength(array);
+      const length = call(TypedArrayByteLength, array);
       if (length > 65536)
         throw new DOMExceptionCtor(`The ArrayBufferView's byte length (${length}) exceeds the number of bytes of entropy available via this API (65536)`,
           'QuotaExceededError');
-      native.fillRandom(new Uint8ArrayCtor(TypedArrayBuffer(array), TypedArrayByteOffset(array), length));
+      native.fillRandom(new Uint8ArrayCtor(call(TypedArrayBuffer, array), call(TypedArrayByteOffset, array), length));
       return array;
     },
     randomUUID() {
@@ -449,7 +451,7 @@
     if (!ArrayIsArray(list)) throw new TypeErrorCtor(`${what}: locales must be a string or an array of strings`);
     if (list.length === 0) return;
     const first = `${list[0]}`;
-    if (!ArrayPrototypeIncludes(enUS, StringPrototypeToLowerCase(first)))
+    if (!call(ArrayPrototypeIncludes, enUS, call(StringPrototypeToLowerCase, first)))
       throw new RangeErrorCtor(`${what}: the locale "${first}" is not available: this sandbox has no Intl and formats ` +
         'en-US only (pass "en-US" or undefined)');
   }
@@ -458,9 +460,9 @@
     const keys = ObjectKeys(o);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
-      if (o[key] !== undefined && !ArrayPrototypeIncludes(allowed, key))
+      if (o[key] !== undefined && !call(ArrayPrototypeIncludes, allowed, key))
         throw new RangeErrorCtor(`${what}: the option "${key}" is not supported: this sandbox has no Intl ` +
-          `(supported: ${ArrayPrototypeJoin(allowed, ', ')})`);
+          `(supported: ${call(ArrayPrototypeJoin, allowed, ', ')})`);
     }
   }
 
@@ -475,19 +477,19 @@
   // Digits of a non-negative finite number as JS prints it (the shortest round trip, as ICU uses):
   // { digits, point } where the value is 0.digits × 10^point.
   function decimalOf(x) {
-    let s = NumberToString(x);
+    let s = call(NumberToString, x);
     let exp = 0;
-    const e = StringPrototypeIndexOf(s, 'e');
+    const e = call(StringPrototypeIndexOf, s, 'e');
     if (e !== -1) {
-      exp = +StringPrototypeSlice(s, e + 1);
-      s = StringPrototypeSlice(s, 0, e);
+      exp = +call(StringPrototypeSlice, s, e + 1);
+      s = call(StringPrototypeSlice, s, 0, e);
     }
-    const dot = StringPrototypeIndexOf(s, '.');
-    let digits = dot === -1 ? s : StringPrototypeSlice(s, 0, dot) + StringPrototypeSlice(s, dot + 1);
+    const dot = call(StringPrototypeIndexOf, s, '.');
+    let digits = dot === -1 ? s : call(StringPrototypeSlice, s, 0, dot) + call(StringPrototypeSlice, s, dot + 1);
     let point = (dot === -1 ? s.length : dot) + exp;
     let lead = 0;
     while (lead < digits.length - 1 && digits[lead] === '0') lead++;
-    digits = StringPrototypeSlice(digits, lead);
+    digits = call(StringPrototypeSlice, digits, lead);
     point -= lead;
     return { digits, point };
   }
@@ -497,11 +499,11 @@
   // parts as digit strings.
   function roundDecimal(digits, point, minFraction, maxFraction) {
     const keep = point + maxFraction;  // how many of the digits survive
-    let kept = keep <= 0 ? '' : StringPrototypePadEnd(StringPrototypeSlice(digits, 0, keep), keep, '0');
+    let kept = keep <= 0 ? '' : call(StringPrototypePadEnd, call(StringPrototypeSlice, digits, 0, keep), keep, '0');
     if (keep >= 0 && keep < digits.length && digits[keep] >= '5') {
       let out = '', carry = 1;
       for (let i = kept.length - 1; i >= 0; i--) {
-        const d = StringPrototypeCharCodeAt(kept, i) - 48 + carry;
+        const d = call(StringPrototypeCharCodeAt, kept, i) - 48 + carry;
         carry = d === 10 ? 1 : 0;
         out = StringCtor(d % 10) + out;
       }
@@ -513,22 +515,22 @@
     }
     let int, frac;
     if (point > 0) {
-      int = StringPrototypeSlice(kept, 0, point);
-      frac = StringPrototypeSlice(kept, point);
+      int = call(StringPrototypeSlice, kept, 0, point);
+      frac = call(StringPrototypeSlice, kept, point);
     } else {
       int = '0';
-      frac = StringPrototypeSlice(StringPrototypeRepeat('0', -point) + kept, 0, maxFraction);
+      frac = call(StringPrototypeSlice, call(StringPrototypeRepeat, '0', -point) + kept, 0, maxFraction);
     }
-    frac = StringPrototypePadEnd(frac, maxFraction, '0');
+    frac = call(StringPrototypePadEnd, frac, maxFraction, '0');
     let end = frac.length;
     while (end > minFraction && frac[end - 1] === '0') end--;
-    return { int: int === '' ? '0' : int, frac: StringPrototypeSlice(frac, 0, end) };
+    return { int: int === '' ? '0' : int, frac: call(StringPrototypeSlice, frac, 0, end) };
   }
 
   function group(int, grouping) {
     if (grouping === false || (grouping === 'min2' && int.length < 5)) return int;
     let out = '';
-    for (let i = int.length; i > 0; i -= 3) out = StringPrototypeSlice(int, i > 3 ? i - 3 : 0, i) + (out ? ',' + out : '');
+    for (let i = int.length; i > 0; i -= 3) out = call(StringPrototypeSlice, int, i > 3 ? i - 3 : 0, i) + (out ? ',' + out : '');
     return out;
   }
 
@@ -550,8 +552,8 @@
     let currency, prefix = '';
     if (style === 'currency') {
       if (o.currency === undefined) throw new TypeErrorCtor(`${what}: currency code is required with currency style.`);
-      currency = StringPrototypeToUpperCase(`${o.currency}`);
-      if (!RegExpPrototypeTest(/^[A-Z]{3}$/, currency)) throw new RangeErrorCtor(`${what}: invalid currency code: ${o.currency}`);
+      currency = call(StringPrototypeToUpperCase, `${o.currency}`);
+      if (!call(RegExpPrototypeTest, /^[A-Z]{3}$/, currency)) throw new RangeErrorCtor(`${what}: invalid currency code: ${o.currency}`);
       const display = o.currencyDisplay === undefined ? 'symbol' : `${o.currencyDisplay}`;
       if (display === 'code') prefix = currency + '\u00a0';
       else if (display === 'symbol' || display === 'narrowSymbol') {
@@ -562,7 +564,7 @@
         throw new RangeErrorCtor(`${what}: the currencyDisplay "${display}" is not supported (symbol, narrowSymbol, code)`);
       }
     }
-    const currencyDigits = currency !== undefined && ArrayPrototypeIncludes(zeroDigitCurrencies, currency) ? 0 : 2;
+    const currencyDigits = currency !== undefined && call(ArrayPrototypeIncludes, zeroDigitCurrencies, currency) ? 0 : 2;
     const defaultMin = style === 'currency' ? currencyDigits : 0;
     const defaultMax = style === 'currency' ? currencyDigits : style === 'percent' ? 0 : 3;
     const minFraction = digitOption(o, 'minimumFractionDigits', 0, 100, defaultMin, what);
@@ -579,14 +581,14 @@
     } else {
       const point = decimal.digits === '0' ? 1 : decimal.point + (style === 'percent' ? 2 : 0);
       const { int, frac } = roundDecimal(decimal.digits, point, minFraction, maxFraction);
-      body = group(StringPrototypePadStart(int, minInteger, '0'), grouping) + (frac ? '.' + frac : '');
+      body = group(call(StringPrototypePadStart, int, minInteger, '0'), grouping) + (frac ? '.' + frac : '');
     }
     return (negative ? '-' : '') + prefix + body + (style === 'percent' ? '%' : '');
   }
 
   function thisNumber(value) {
     if (typeof value === 'number') return value;
-    return NumberValueOf(value);  // throws for anything that is not a Number
+    return call(NumberValueOf, value);  // throws for anything that is not a Number
   }
 
   define(Number.prototype, 'toLocaleString', function toLocaleString(locales = undefined, options = undefined) {
@@ -599,9 +601,9 @@
   });
 
   define(BigInt.prototype, 'toLocaleString', function toLocaleString(locales = undefined, options = undefined) {
-    const n = BigIntValueOf(this);
+    const n = call(BigIntValueOf, this);
     const negative = n < 0n;
-    const digits = BigIntToString(negative ? -n : n);
+    const digits = call(BigIntToString, negative ? -n : n);
     return formatNumber(negative, { digits, point: digits.length }, undefined, locales, options,
       'BigInt.prototype.toLocaleString');
   });
@@ -616,22 +618,22 @@
   const styles = ['full', 'long', 'medium', 'short'];
 
   function formatDatePart(d, style) {
-    const y = DateGetUTCFullYear(d), m = DateGetUTCMonth(d), day = DateGetUTCDate(d);
+    const y = call(DateGetUTCFullYear, d), m = call(DateGetUTCMonth, d), day = call(DateGetUTCDate, d);
     const year = y < 0 ? `${-y + 1} BC` : `${y}`;
     switch (style) {
-      case 'full': return `${weekdays[DateGetUTCDay(d)]}, ${months[m]} ${day}, ${year}`;
+      case 'full': return `${weekdays[call(DateGetUTCDay, d)]}, ${months[m]} ${day}, ${year}`;
       case 'long': return `${months[m]} ${day}, ${year}`;
-      case 'medium': return `${StringPrototypeSlice(months[m], 0, 3)} ${day}, ${year}`;
-      case 'short': return `${m + 1}/${day}/${StringPrototypePadStart(`${y % 100}`, 2, '0')}`;
+      case 'medium': return `${call(StringPrototypeSlice, months[m], 0, 3)} ${day}, ${year}`;
+      case 'short': return `${m + 1}/${day}/${call(StringPrototypePadStart, `${y % 100}`, 2, '0')}`;
     }
     return `${m + 1}/${day}/${year}`;
   }
 
   function formatTimePart(d, style, hour12) {
-    const h = DateGetUTCHours(d);
-    const mm = StringPrototypePadStart(`${DateGetUTCMinutes(d)}`, 2, '0');
-    const ss = StringPrototypePadStart(`${DateGetUTCSeconds(d)}`, 2, '0');
-    const clock = hour12 === false ? `${StringPrototypePadStart(`${h}`, 2, '0')}:${mm}`
+    const h = call(DateGetUTCHours, d);
+    const mm = call(StringPrototypePadStart, `${call(DateGetUTCMinutes, d)}`, 2, '0');
+    const ss = call(StringPrototypePadStart, `${call(DateGetUTCSeconds, d)}`, 2, '0');
+    const clock = hour12 === false ? `${call(StringPrototypePadStart, `${h}`, 2, '0')}:${mm}`
       : `${h % 12 === 0 ? 12 : h % 12}:${mm}`;
     const seconds = style === 'short' ? '' : `:${ss}`;
     // U+202F (narrow no-break space) before AM/PM, as current ICU (Node 20+, browsers) writes it
@@ -641,18 +643,18 @@
   }
 
   function formatDate(date, locales, options, parts, what) {
-    const time = DateGetTime(date);  // throws for anything that is not a Date
+    const time = call(DateGetTime, date);  // throws for anything that is not a Date
     checkLocale(locales, what);
     const o = dictionary(options, what);
     refuseOptions(o, dateOptions, what);
-    if (o.timeZone !== undefined && StringPrototypeToUpperCase(`${o.timeZone}`) !== 'UTC')
+    if (o.timeZone !== undefined && call(StringPrototypeToUpperCase, `${o.timeZone}`) !== 'UTC')
       throw new RangeErrorCtor(`${what}: the time zone "${o.timeZone}" is not available: this sandbox has no Intl ` +
         'and only the UTC time zone');
     if (time !== time) return 'Invalid Date';
     const dateStyle = o.dateStyle === undefined ? undefined : `${o.dateStyle}`;
     const timeStyle = o.timeStyle === undefined ? undefined : `${o.timeStyle}`;
-    if ((dateStyle !== undefined && !ArrayPrototypeIncludes(styles, dateStyle)) ||
-        (timeStyle !== undefined && !ArrayPrototypeIncludes(styles, timeStyle)))
+    if ((dateStyle !== undefined && !call(ArrayPrototypeIncludes, styles, dateStyle)) ||
+        (timeStyle !== undefined && !call(ArrayPrototypeIncludes, styles, timeStyle)))
       throw new RangeErrorCtor(`${what}: dateStyle and timeStyle must be one of full, long, medium, short`);
     if ((dateStyle !== undefined && parts === 'time') || (timeStyle !== undefined && parts === 'date'))
       throw new TypeErrorCtor(`${what}: Invalid option : ${parts === 'time' ? 'dateStyle' : 'timeStyle'}`);
