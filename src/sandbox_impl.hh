@@ -164,13 +164,14 @@ struct Sandbox::Impl : internal::HostCallSink {
   std::optional<Result> ended;
 
   // ---- timers (timers.cc) ----
-  /// How long the current eval()/resume() call may wait on timers (Limits::wall_time, or the CPU
-  /// time limit when that is unset), and when it started.
-  std::chrono::milliseconds timer_limit{0};
+  /// When the current eval()/resume() call started, for its wall-clock limit on timers.
   std::chrono::steady_clock::time_point timer_clock_start{};
-  /// Virtual time the driving loop jumped over in this call (Fixed and Deterministic clocks),
-  /// which counts against timer_limit as sleeping would.
+  /// Virtual time the driving loop jumped over in this call (Fixed and Deterministic clocks), which
+  /// counts as time passed.
   std::chrono::nanoseconds timer_jumped{0};
+  /// Time this call spent waiting on timers alone (sleeping or jumping), which the CPU time limit
+  /// bounds when there is no wall-clock limit.
+  std::chrono::nanoseconds timer_waited{0};
 
   // ---- host memory (Limits::host_memory_bytes) ----
   /// Bytes held for pending calls (through their HostMemoryCharge), the console and the audit log.

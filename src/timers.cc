@@ -5,9 +5,11 @@
 // the guest.
 //
 // Waiting is bounded by time, not CPU: sleeping uses none, so the CPU budget alone would let a
-// program hold the evaluating thread for the 24.8 days a timer may be set to. Each eval()/resume()
-// call may wait on timers for Limits::wall_time, or, when that is unset, for as long as its CPU
-// time limit. A timer due after that ends the evaluation in Timeout at once, without sleeping.
+// program hold the evaluating thread for the 24.8 days a timer may be set to. Within one
+// eval()/resume() call, a timer must come due before Limits::wall_time runs out (virtual jumps
+// count as time passed); without a wall-clock limit, the time spent waiting on timers alone may
+// add up to the CPU time limit. A timer due after that ends the evaluation in Timeout at once,
+// without sleeping.
 #include <thread>
 
 #include "sandbox_impl.hh"
@@ -20,9 +22,9 @@ constexpr std::chrono::nanoseconds kFarFuture = std::chrono::hours(24 * 365 * 10
 }  // namespace
 
 void Sandbox::Impl::start_timer_clock() {
-  timer_limit = options.limits.wall_time.value_or(eval_cpu_budget);
   timer_clock_start = std::chrono::steady_clock::now();
   timer_jumped = {};
+  timer_waited = {};
 }
 
 Expected<std::optional<std::chrono::nanoseconds>> Sandbox::Impl::time_to_next_timer() {
@@ -38,21 +40,25 @@ Expected<std::optional<std::chrono::nanoseconds>> Sandbox::Impl::time_to_next_ti
 std::optional<Error> Sandbox::Impl::wait_for_timer(std::chrono::nanoseconds in) {
   using namespace std::chrono;
   auto now = steady_clock::now();
-  nanoseconds waited = (now - timer_clock_start) + timer_jumped;
-  if (waited + in > timer_limit) {
-    std::string limit = std::to_string(timer_limit.count()) + " ms exceeded: the program waits on a timer due in " +
-                        std::to_string(duration_cast<milliseconds>(in).count()) + " ms, after the limit runs out";
-    if (options.limits.wall_time) return Error{.kind = ErrorKind::Timeout, .message = "wall-clock limit of " + limit};
+  const std::optional<milliseconds> &wall = options.limits.wall_time;
+  milliseconds limit = wall.value_or(eval_cpu_budget);
+  nanoseconds used = wall ? (now - timer_clock_start) + timer_jumped : timer_waited;
+  if (used + in > limit) {
+    std::string what = std::to_string(limit.count()) + " ms exceeded: the program waits on a timer due in " +
+                       std::to_string(duration_cast<milliseconds>(in).count()) + " ms, after the limit runs out";
+    if (wall) return Error{.kind = ErrorKind::Timeout, .message = "wall-clock limit of " + what};
     return Error{.kind = ErrorKind::Timeout,
-                 .message = "time limit for timers of " + limit +
+                 .message = "time limit for timers of " + what +
                             " (without a wall-clock limit, an evaluation may wait on timers as long as its CPU time "
                             "limit)"};
   }
   if (options.clock.mode == Clock::Mode::Real) {
     std::this_thread::sleep_until(now + in);
+    timer_waited += steady_clock::now() - now;
   } else {
     host.virtual_ns += static_cast<uint64_t>(in.count());
     timer_jumped += in;
+    timer_waited += in;
   }
   return std::nullopt;
 }

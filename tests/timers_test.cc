@@ -133,6 +133,24 @@ TEST(Timers, WithoutAWallClockLimitTimersWaitAtMostTheCpuTimeLimit) {
   EXPECT_LT(since(start), 800ms);
 }
 
+TEST(Timers, WithoutAWallClockLimitOnlyTheWaitsOnTimersCountTowardTheirLimit) {
+  SandboxOptions options;
+  options.limits.cpu_time = 300ms;
+  Sandbox sandbox = make_sandbox(options);
+  std::vector<std::thread> workers;
+  ASSERT_TRUE(sandbox
+                  .register_capability(Capability::async("slow", [&](const CallInfo &, std::vector<Value>, Completion done) {
+                    workers.emplace_back([done] {
+                      std::this_thread::sleep_for(400ms);
+                      done.resolve(Value("slow"));
+                    });
+                  }))
+                  .ok());
+  Value v = eval_ok(sandbox, std::string(kSleep) + "const a = await slow(); await sleep(100); await sleep(100); a");
+  for (auto &w : workers) w.join();
+  EXPECT_EQ(v, Value("slow")) << "400 ms on a host call and 200 ms on timers stay within 300 ms of timer waits";
+}
+
 TEST(Timers, PendingTimersAreCappedByMaxTimers) {
   SandboxOptions options;
   options.limits.max_timers = 3;
