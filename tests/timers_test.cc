@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "quickbox/quickbox.hh"
 #include "support/sandbox.hh"
@@ -36,6 +38,26 @@ SandboxOptions with_clock(Clock::Mode mode, std::optional<std::chrono::milliseco
   options.limits.wall_time = wall;
   return options;
 }
+
+/// An async capability `slow` whose calls another thread answers with `answer` after `delay`.
+class SlowCall {
+ public:
+  SlowCall(Sandbox &sandbox, std::chrono::milliseconds delay, std::string answer) {
+    auto handler = [this, delay, answer](const CallInfo &, std::vector<Value>, Completion done) {
+      workers_.emplace_back([done, delay, answer] {
+        std::this_thread::sleep_for(delay);
+        done.resolve(Value(answer));
+      });
+    };
+    EXPECT_TRUE(sandbox.register_capability(Capability::async("slow", handler)).ok());
+  }
+  ~SlowCall() {
+    for (auto &w : workers_) w.join();
+  }
+
+ private:
+  std::vector<std::thread> workers_;
+};
 
 TEST(Timers, AwaitingATimerWaitsForItsDelayAndIsNotADeadlock) {
   Sandbox sandbox = make_sandbox();
@@ -137,17 +159,8 @@ TEST(Timers, WithoutAWallClockLimitOnlyTheWaitsOnTimersCountTowardTheirLimit) {
   SandboxOptions options;
   options.limits.cpu_time = 300ms;
   Sandbox sandbox = make_sandbox(options);
-  std::vector<std::thread> workers;
-  ASSERT_TRUE(sandbox
-                  .register_capability(Capability::async("slow", [&](const CallInfo &, std::vector<Value>, Completion done) {
-                    workers.emplace_back([done] {
-                      std::this_thread::sleep_for(400ms);
-                      done.resolve(Value("slow"));
-                    });
-                  }))
-                  .ok());
+  SlowCall slow(sandbox, 400ms, "slow");
   Value v = eval_ok(sandbox, std::string(kSleep) + "const a = await slow(); await sleep(100); await sleep(100); a");
-  for (auto &w : workers) w.join();
   EXPECT_EQ(v, Value("slow")) << "400 ms on a host call and 200 ms on timers stay within 300 ms of timer waits";
 }
 
@@ -221,21 +234,12 @@ TEST(Timers, VirtualTimeStillCountsAgainstTheWallClockLimit) {
 
 TEST(Timers, ATimerFiresWhileAnAsyncHostCallRuns) {
   Sandbox sandbox = make_sandbox(with_wall_time(5s));
-  std::vector<std::thread> workers;
-  ASSERT_TRUE(sandbox
-                  .register_capability(Capability::async("slow", [&](const CallInfo &, std::vector<Value>, Completion done) {
-                    workers.emplace_back([done] {
-                      std::this_thread::sleep_for(150ms);
-                      done.resolve(Value("call"));
-                    });
-                  }))
-                  .ok());
+  SlowCall slow(sandbox, 150ms, "call");
   Value log = eval_ok(sandbox, R"(
     const log = [];
     setTimeout(() => log.push('timer'), 20);
     log.push(await slow());
     log)");
-  for (auto &w : workers) w.join();
   EXPECT_EQ(log, Value(Value::Array{"timer", "call"}));
 }
 

@@ -58,9 +58,9 @@ struct Limits {
   /// the evaluation ends in Timeout. A running handler cannot be preempted: it learns the deadline
   /// from CallInfo::deadline and should bound its own work. When only timers are left and the
   /// next one is due after the deadline, the evaluation ends in Timeout at once instead of
-  /// sleeping. Unset: no deadline, except that waiting on timers is still bounded: an evaluation
-  /// then waits on timers only as long as its CPU time limit (sleeping uses no CPU, so without
-  /// this a timer could hold the thread for days). A suspended evaluation waiting on its caller is
+  /// sleeping. Unset: no deadline, except that waiting on timers is still bounded: the waits on
+  /// timers of one eval()/resume() may then add up to its CPU time limit (sleeping uses no CPU, so
+  /// without this a timer could hold the thread for days). A suspended evaluation waiting on its caller is
   /// not running, so that wait never counts.
   std::optional<std::chrono::milliseconds> wall_time;
   /// Host calls allowed per evaluation, over all capabilities. Unset: no cap beyond each
