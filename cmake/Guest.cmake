@@ -16,19 +16,18 @@ set(QUICKJS_EXTRA_CFLAGS -w)
 set(GUEST_OBJ_DIR ${CMAKE_BINARY_DIR}/guest)
 file(MAKE_DIRECTORY ${GUEST_OBJ_DIR})
 
-# guest/*.js -> C arrays: the prelude (console, inspect) and the fetch layer (installed only when
-# the host grants a network).
-function(embed_js name symbol comment)
+# The guest's JavaScript (guest/NAME.js) -> C arrays qb_NAME_source, evaluated at bootstrap (fetch's
+# layer is built then too, but installed only when the host grants a network).
+set(GUEST_SCRIPTS prelude web web_events fetch)
+foreach(script ${GUEST_SCRIPTS})
   add_custom_command(
-    OUTPUT ${GUEST_OBJ_DIR}/${name}.c
-    COMMAND ${CMAKE_COMMAND} -DINPUT=${PROJECT_SOURCE_DIR}/guest/${name}.js
-            -DOUTPUT=${GUEST_OBJ_DIR}/${name}.c -DSYMBOL=${symbol}
+    OUTPUT ${GUEST_OBJ_DIR}/${script}_js.c
+    COMMAND ${CMAKE_COMMAND} -DINPUT=${PROJECT_SOURCE_DIR}/guest/${script}.js
+            -DOUTPUT=${GUEST_OBJ_DIR}/${script}_js.c -DSYMBOL=qb_${script}_source
             -P ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
-    DEPENDS ${PROJECT_SOURCE_DIR}/guest/${name}.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
-    COMMENT "${comment}")
-endfunction()
-embed_js(prelude qb_prelude_source "Embedding the guest prelude")
-embed_js(fetch qb_fetch_source "Embedding the guest fetch layer")
+    DEPENDS ${PROJECT_SOURCE_DIR}/guest/${script}.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+    COMMENT "Embedding guest/${script}.js")
+endforeach()
 
 set(GUEST_OBJECTS)
 function(guest_object src extra)
@@ -38,6 +37,7 @@ function(guest_object src extra)
     OUTPUT ${obj}
     COMMAND ${WASM_CC} ${GUEST_CFLAGS} ${extra} -c ${src} -o ${obj}
     DEPENDS ${src} ${PROJECT_SOURCE_DIR}/abi/quickbox_abi.h ${PROJECT_SOURCE_DIR}/guest/guest.h
+            ${PROJECT_SOURCE_DIR}/guest/sha.h
     COMMENT "wasm32-wasi: ${name}.c"
     VERBATIM COMMAND_EXPAND_LISTS)
   set(GUEST_OBJECTS ${GUEST_OBJECTS} ${obj} PARENT_SCOPE)
@@ -55,11 +55,12 @@ guest_object(${PATCHED_QUICKJS} "${QUICKJS_EXTRA_CFLAGS}")
 foreach(f libregexp libunicode dtoa)
   guest_object(${QUICKJS_SOURCE_DIR}/${f}.c "${QUICKJS_EXTRA_CFLAGS}")
 endforeach()
-foreach(f guest cbor error_text)
+foreach(f guest cbor error_text timers web sha)
   guest_object(${PROJECT_SOURCE_DIR}/guest/${f}.c "")
 endforeach()
-guest_object(${GUEST_OBJ_DIR}/prelude.c "")
-guest_object(${GUEST_OBJ_DIR}/fetch.c "")
+foreach(script ${GUEST_SCRIPTS})
+  guest_object(${GUEST_OBJ_DIR}/${script}_js.c "")
+endforeach()
 
 set(GUEST_WASM ${GUEST_OBJ_DIR}/guest.wasm)
 add_custom_command(

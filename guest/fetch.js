@@ -6,7 +6,8 @@
 // memory as bytes (no streams: `body` is absent, Blob and FormData are not supported). The host
 // makes the request: it receives {method, url, headers, body, redirect} and answers {status,
 // statusText, url, redirected, headers, body}. Credentials the host adds never come back here.
-// AbortController and AbortSignal are defined too when the sandbox has none.
+// A request's signal is the sandbox's one AbortSignal (guest/web_events.js, evaluated before this
+// layer at bootstrap).
 (function (utf8Encode, utf8Decode) {
   'use strict';
   const ObjectDefineProperty = Object.defineProperty;
@@ -19,7 +20,6 @@
   const ArrayBufferIsView = ArrayBuffer.isView;
   const PromiseCtor = Promise;
   const StringCtor = String;
-  const ErrorCtor = Error;
   const TypeErrorCtor = TypeError;
   const RangeErrorCtor = RangeError;
   const SymbolIterator = Symbol.iterator;
@@ -38,6 +38,12 @@
   const TypedArraySlice = uncurry(Uint8Array.prototype.slice);
   const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
   const PromiseThen = uncurry(Promise.prototype.then);
+  // What fetch needs of AbortSignal, captured so that a program replacing a signal's methods cannot
+  // change it: the aborted getter doubles as the brand check (it throws on anything else).
+  const SignalAborted = uncurry(Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted').get);
+  const SignalReason = uncurry(Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason').get);
+  const AddEventListener = uncurry(EventTarget.prototype.addEventListener);
+  const RemoveEventListener = uncurry(EventTarget.prototype.removeEventListener);
 
   let hostFetch = null;  // the host capability, once installed
 
@@ -284,8 +290,12 @@
   }
 
   function isSignal(value) {
-    return typeof value === 'object' && value !== null && 'aborted' in value &&
-      typeof value.addEventListener === 'function';
+    try {
+      SignalAborted(value);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   class Request {
@@ -435,115 +445,14 @@
   }
   mixBody(Response);
 
-  // ---- AbortController / AbortSignal (when the sandbox has none) ---------------------------------
-
-  const SIGNAL_KEY = {};
-  let abortSignal;  // (signal, reason) => aborts it
-
-  function abortError() {
-    const DOMExceptionCtor = globalThis.DOMException;
-    if (typeof DOMExceptionCtor === 'function') return new DOMExceptionCtor('This operation was aborted', 'AbortError');
-    const error = new ErrorCtor('This operation was aborted');
-    ObjectDefineProperty(error, 'name', { value: 'AbortError', writable: true, configurable: true });
-    return error;
-  }
-
-  class AbortSignal {
-    #aborted = false;
-    #reason = undefined;
-    #listeners = [];
-
-    constructor(key) {
-      if (key !== SIGNAL_KEY) throw new TypeErrorCtor('Illegal constructor');
-      this.onabort = null;
-    }
-
-    get aborted() { return this.#aborted; }
-    get reason() { return this.#reason; }
-    get [SymbolToStringTag]() { return 'AbortSignal'; }
-
-    throwIfAborted() {
-      if (this.#aborted) throw this.#reason;
-    }
-
-    addEventListener(type, listener, options = undefined) {
-      if (type !== 'abort' || listener === null || listener === undefined) return;
-      for (let i = 0; i < this.#listeners.length; i++) if (this.#listeners[i].listener === listener) return;
-      const once = typeof options === 'object' && options !== null && Boolean(options.once);
-      ArrayPush(this.#listeners, { listener, once });
-    }
-
-    removeEventListener(type, listener) {
-      if (type !== 'abort') return;
-      this.#listeners = ArrayFilter(this.#listeners, (entry) => entry.listener !== listener);
-    }
-
-    static abort(reason = undefined) {
-      const signal = new AbortSignal(SIGNAL_KEY);
-      abortSignal(signal, reason);
-      return signal;
-    }
-
-    static any(signals) {
-      const combined = new AbortSignal(SIGNAL_KEY);
-      for (const signal of signals) {
-        if (signal.aborted) {
-          abortSignal(combined, signal.reason);
-          return combined;
-        }
-      }
-      for (const signal of signals) signal.addEventListener('abort', () => abortSignal(combined, signal.reason), { once: true });
-      return combined;
-    }
-
-    static timeout(ms) {
-      const setTimeoutFn = globalThis.setTimeout;
-      if (typeof setTimeoutFn !== 'function') throw new TypeErrorCtor('AbortSignal.timeout needs setTimeout, which this sandbox does not have');
-      const signal = new AbortSignal(SIGNAL_KEY);
-      setTimeoutFn(() => {
-        const error = new ErrorCtor('The operation timed out');
-        ObjectDefineProperty(error, 'name', { value: 'TimeoutError', writable: true, configurable: true });
-        abortSignal(signal, error);
-      }, ms);
-      return signal;
-    }
-
-    static {
-      abortSignal = (signal, reason) => {
-        if (signal.#aborted) return;
-        signal.#aborted = true;
-        signal.#reason = reason === undefined ? abortError() : reason;
-        const event = { type: 'abort', target: signal, currentTarget: signal };
-        const listeners = signal.#listeners;
-        signal.#listeners = ArrayFilter(listeners, (entry) => !entry.once);
-        // A listener that throws does not stop the others (as dispatchEvent reports and goes on).
-        if (typeof signal.onabort === 'function') try { signal.onabort(event); } catch {}
-        for (let i = 0; i < listeners.length; i++) {
-          const { listener } = listeners[i];
-          try {
-            if (typeof listener === 'function') listener.call(signal, event);
-            else if (listener && typeof listener.handleEvent === 'function') listener.handleEvent(event);
-          } catch {}
-        }
-      };
-    }
-  }
-
-  class AbortController {
-    #signal = new AbortSignal(SIGNAL_KEY);
-    get signal() { return this.#signal; }
-    abort(reason = undefined) { abortSignal(this.#signal, reason); }
-    get [SymbolToStringTag]() { return 'AbortController'; }
-  }
-
   // ---- fetch ----------------------------------------------------------------------------------------
 
   function fetch(input, init = undefined) {
     return new PromiseCtor((resolve, reject) => {
       const request = new Request(input, init);  // a throw here rejects the promise
       const signal = request.signal;
-      if (signal !== null && signal.aborted) {
-        reject(signal.reason === undefined ? abortError() : signal.reason);
+      if (signal !== null && SignalAborted(signal)) {
+        reject(SignalReason(signal));
         return;
       }
       const message = { method: request.method, url: request.url, headers: headerList(request.headers),
@@ -556,13 +465,13 @@
         return;
       }
       // An abort settles the promise at once; the host's answer, when it comes, is dropped.
-      const onAbort = () => reject(signal.reason === undefined ? abortError() : signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
+      const onAbort = () => reject(SignalReason(signal));
+      AddEventListener(signal, 'abort', onAbort, { once: true });
       PromiseThen(answer, (raw) => {
-        signal.removeEventListener('abort', onAbort);
+        RemoveEventListener(signal, 'abort', onAbort);
         resolve(fromHost(raw));
       }, (error) => {
-        signal.removeEventListener('abort', onAbort);
+        RemoveEventListener(signal, 'abort', onAbort);
         reject(error);
       });
     });
@@ -578,9 +487,5 @@
     define('Headers', Headers);
     define('Request', Request);
     define('Response', Response);
-    if (typeof globalThis.AbortController !== 'function') {
-      define('AbortController', AbortController);
-      define('AbortSignal', AbortSignal);
-    }
   };
 })
