@@ -44,12 +44,15 @@
   const SignalReason = uncurry(Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason').get);
   const AddEventListener = uncurry(EventTarget.prototype.addEventListener);
   const RemoveEventListener = uncurry(EventTarget.prototype.removeEventListener);
+  // The sandbox's URL and URLSearchParams (guest/url.js, evaluated before this layer).
+  const URLCtor = URL;
+  const URLHref = uncurry(Object.getOwnPropertyDescriptor(URL.prototype, 'href').get);
+  const URLSearchParamsCtor = URLSearchParams;
 
   let hostFetch = null;  // the host capability, once installed
 
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
   const BAD_VALUE = /[\0\r\n]/;
-  const SCHEME = /^[A-Za-z][A-Za-z0-9+.\-]*:/;
   const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
   const REDIRECT_STATUS = [301, 302, 303, 307, 308];
 
@@ -203,8 +206,7 @@
     if (typeof body === 'string') return [utf8Encode(StringToWellFormed(body)), 'text/plain;charset=UTF-8'];
     if (body instanceof ArrayBufferCtor) return [new Uint8ArrayCtor(ArrayBufferSlice(body, 0)), null];
     if (ArrayBufferIsView(body)) return [bytesOf(body), null];
-    const URLSearchParamsCtor = globalThis.URLSearchParams;
-    if (typeof URLSearchParamsCtor === 'function' && body instanceof URLSearchParamsCtor)
+    if (body instanceof URLSearchParamsCtor)
       return [utf8Encode(StringCtor(body)), 'application/x-www-form-urlencoded;charset=UTF-8'];
     const kind = body?.constructor?.name;
     if (kind === 'Blob' || kind === 'File' || kind === 'FormData' || kind === 'ReadableStream')
@@ -274,19 +276,10 @@
     return ArrayIndexOf(standard, upper) === -1 ? text : upper;
   }
 
+  // The URL as the sandbox's URL class reads it (a relative one has no page to resolve against:
+  // its TypeError says the input is invalid); the host checks the result against the policy.
   function parseURL(input) {
-    const text = StringCtor(input);
-    const URLCtor = globalThis.URL;
-    if (typeof URLCtor === 'function') {
-      try {
-        return new URLCtor(text).href;
-      } catch {
-        throw new TypeErrorCtor(`Invalid URL: '${text}'`);
-      }
-    }
-    // Without a URL class the host parses it; a relative URL has no base to resolve against.
-    if (!RegExpTest(SCHEME, text)) throw new TypeErrorCtor(`Invalid URL: '${text}' (fetch needs an absolute URL)`);
-    return text;
+    return URLHref(new URLCtor(StringCtor(input)));
   }
 
   function isSignal(value) {

@@ -29,6 +29,8 @@ extern const char qb_web_source[];
 extern const unsigned qb_web_source_len;
 extern const char qb_web_events_source[];
 extern const unsigned qb_web_events_source_len;
+extern const char qb_url_source[];
+extern const unsigned qb_url_source_len;
 
 qb_helper_fns qb_helpers;
 
@@ -90,6 +92,8 @@ static bool heap_allows(size_t more) {
   }
   return true;
 }
+
+bool qb_heap_has_room(size_t bytes) { return heap_allows(bytes); }
 
 static void *heap_record(void *p) {
   if (!p) {
@@ -893,7 +897,8 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
                                JS_NewCFunction(ctx, console_write, "write", 2));
   if (JS_IsException(helpers)) return QB_STATUS_ERROR;
   if (!install_globals(qb_web_source, qb_web_source_len, "<quickbox web>", qb_web_natives(ctx)) ||
-      !install_globals(qb_web_events_source, qb_web_events_source_len, "<quickbox web events>", JS_UNDEFINED))
+      !install_globals(qb_web_events_source, qb_web_events_source_len, "<quickbox web events>", JS_UNDEFINED) ||
+      !install_globals(qb_url_source, qb_url_source_len, "<quickbox url>", qb_url_natives(ctx)))
     return QB_STATUS_ERROR;
   qb_helpers.format = JS_GetPropertyStr(ctx, helpers, "format");
   qb_helpers.inspect = JS_GetPropertyStr(ctx, helpers, "inspect");

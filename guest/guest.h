@@ -61,6 +61,14 @@ typedef struct qb_helper_fns {
 } qb_helper_fns;
 extern qb_helper_fns qb_helpers;
 
+/* Whether the memory limit leaves room for `bytes` more on the heap; a refusal is recorded, so that
+ * the out-of-memory error the caller throws is reported as OutOfMemory. For C++ code (ada, under
+ * URL) that allocates outside QuickJS's accounting for the length of one call. */
+bool qb_heap_has_room(size_t bytes);
+
+/* URL and URLSearchParams's C++ half (guest/url.cc), handed to guest/url.js at bootstrap. */
+JSValue qb_url_natives(JSContext *ctx);
+
 /* QuickJS writes a lone surrogate as the 3-byte sequence ED A0..BF xx, which is not UTF-8.
  * Replaces each such sequence in place with U+FFFD (also 3 bytes), for text that must always get
  * through (error messages, console output) where refusing would lose the report. */

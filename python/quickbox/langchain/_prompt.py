@@ -77,10 +77,10 @@ def system_prompt(settings: PromptSettings, *, tools: Sequence[tuple[str, BaseTo
         "",
         f"- {_PERSISTENCE[settings.mode]}",
         "- Top-level `await` works, and a Promise left as the last expression is awaited.",
-        (f"- No filesystem, `require`, `process`, `URL` or `Intl`; `fetch()` reaches the hosts listed "
+        (f"- No filesystem, `require`, `process` or `Intl`; `fetch()` reaches the hosts listed "
          f"below. {reach}" if settings.network is not None else
-         f"- No filesystem, network, `require`, `process`, `fetch`, `URL` or `Intl`. {reach}"),
-        "- `setTimeout`/`setInterval`, `TextEncoder`/`TextDecoder`, `atob`/`btoa`, `structuredClone`, "
+         f"- No filesystem, network, `require`, `process`, `fetch` or `Intl`. {reach}"),
+        "- `setTimeout`/`setInterval`, `URL`/`URLSearchParams`, `TextEncoder`/`TextDecoder`, `atob`/`btoa`, `structuredClone`, "
         "`crypto` (`randomUUID`, `getRandomValues`, `subtle.digest`) and `AbortController` work. Waiting "
         "on timers counts toward the time limit, and timers still pending when the call returns are "
         "dropped: await them. `toLocaleString` formats en-US only.",
