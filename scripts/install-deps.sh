@@ -6,23 +6,14 @@ set -euo pipefail
 packages=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev cmake ninja-build pkg-config make
           libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev nlohmann-json3-dev
           libcurl4-openssl-dev openssl  # fetch(): the HTTP client; openssl makes the https tests' CA
-          # URL in the guest: ada is C++, built with clang-14 against the libc++ of the same release
-          libc++-14-dev-wasm32=1:14.0.6-12 libc++abi-14-dev-wasm32=1:14.0.6-12
+          libc++-14-dev-wasm32 libc++abi-14-dev-wasm32  # URL in the guest: ada is C++, built against clang-14's libc++
           libedit-dev  # the repl's line editing (BSD licence; readline's GPL would not fit)
           tmux         # the repl's tests type into a real terminal through it
           python3 python3-venv
           postgresql-15)  # the server binaries the LangChain integration tests start a throwaway cluster with
-# A NAME=VERSION entry is pinned: another installed version counts as missing.
 missing=()
 for p in "${packages[@]}"; do
-  name="${p%%=*}"
-  want=""
-  [ "$name" = "$p" ] || want="${p#*=}"
-  have="$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)"
-  case "$have" in
-    "install ok installed "*) [ -z "$want" ] || [ "${have##* }" = "$want" ] || missing+=("$p") ;;
-    *) missing+=("$p") ;;
-  esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}" >&2
