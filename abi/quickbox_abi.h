@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
  * refuse a guest module built against another contract. */
-#define QB_ABI_VERSION 6u
+#define QB_ABI_VERSION 7u
 
 /* ------------------------------------------------------------------------------------------------
  * Imports: everything the guest module may import. The host provides exactly these and nothing
@@ -105,8 +105,8 @@ extern "C" {
 /* (u32 call_id, u32 ok, u32 value_len) -> i32 status. Input: CBOR value (ok) or CBOR Error
  * (QB_CBOR_TAG_ERROR). Settles the promise of an async call; runs no JS. */
 #define QB_EXPORT_SETTLE "qb_settle"
-/* () -> i32 status. Continues the suspended evaluation: runs jobs, then replies like qb_eval
- * (DONE, ERROR, or PENDING again). */
+/* () -> i32 status. Continues the suspended evaluation: runs jobs and the timers that are due,
+ * then replies like qb_eval (DONE, ERROR, or PENDING again). */
 #define QB_EXPORT_RESUME "qb_resume"
 /* () -> i32 status. Abandons the suspended evaluation: its promise and every unsettled call are
  * dropped without running any JS (their promises stay pending forever). */
@@ -124,6 +124,11 @@ typedef struct qb_exchange {
   uint32_t console_ptr;     /* console records captured during the last operation */
   uint32_t console_len;
   uint32_t console_dropped; /* bytes of console output dropped by the cap in the last operation */
+  uint32_t timer_count;     /* timers pending (setTimeout/setInterval) after the last operation */
+  uint32_t reserved;
+  uint64_t next_timer_ns;   /* when the earliest of them is due, on the guest's monotonic clock
+                             * (WASI clock 1, which the host keeps running across snapshots);
+                             * UINT64_MAX when there is none */
 } qb_exchange;
 
 /* Per-sandbox configuration, written to the input buffer before qb_configure(). */
@@ -137,6 +142,9 @@ typedef struct qb_config {
   uint32_t bigint_limit;    /* largest BigInt magnitude crossing the boundary, bytes (see below) */
   uint32_t max_modules;     /* modules the loader may load over the sandbox's life */
   uint32_t module_source_limit; /* bytes of module source the loader may load over its life */
+  uint32_t max_timers;      /* timers that may be pending at once; setTimeout/setInterval throw a
+                             * RangeError beyond it (0: none may be created) */
+  uint32_t reserved;
 } qb_config;
 
 /* ------------------------------------------------------------------------------------------------
@@ -144,7 +152,9 @@ typedef struct qb_config {
  * --------------------------------------------------------------------------------------------- */
 #define QB_STATUS_DONE 0  /* output holds a CBOR value */
 #define QB_STATUS_ERROR 1 /* output holds a CBOR error: [kind, name, message, stack] */
-#define QB_STATUS_PENDING 2 /* the awaited promise waits on host calls; output empty */
+#define QB_STATUS_PENDING 2 /* the awaited promise waits on host calls or timers (qb_exchange's
+                             * timer_count and next_timer_ns say when the next timer is due, and
+                             * qb_resume runs it once that time has come); output empty */
 #define QB_STATUS_DISPLAY 3 /* done, and display was asked for (QB_EVAL_DISPLAY_*): output holds a
                              * CBOR array [value, text], the value as data (undefined when it cannot
                              * leave the sandbox: a function, a Map, a cycle...) and its text, each
@@ -255,12 +265,12 @@ typedef struct qb_host_reply {
 #endif
 
 #ifdef __cplusplus
-static_assert(sizeof(qb_exchange) == 32, "qb_exchange layout is part of the ABI");
-static_assert(sizeof(qb_config) == 40, "qb_config layout is part of the ABI");
+static_assert(sizeof(qb_exchange) == 48, "qb_exchange layout is part of the ABI");
+static_assert(sizeof(qb_config) == 48, "qb_config layout is part of the ABI");
 static_assert(sizeof(qb_host_reply) == 16, "qb_host_reply layout is part of the ABI");
 #else
-_Static_assert(sizeof(qb_exchange) == 32, "qb_exchange layout is part of the ABI");
-_Static_assert(sizeof(qb_config) == 40, "qb_config layout is part of the ABI");
+_Static_assert(sizeof(qb_exchange) == 48, "qb_exchange layout is part of the ABI");
+_Static_assert(sizeof(qb_config) == 48, "qb_config layout is part of the ABI");
 _Static_assert(sizeof(qb_host_reply) == 16, "qb_host_reply layout is part of the ABI");
 #endif
 

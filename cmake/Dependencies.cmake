@@ -1,6 +1,7 @@
 # Third-party code comes from package registries only:
 #   - wasmtime's C API: crates.io, pinned in deps/wasmtime (built once, cached outside the clone)
 #   - quickjs-ng's C sources: crates.io, pinned in deps/quickjs-ng (checksum in its Cargo.lock)
+#   - ada's C++ sources (URL in the guest): crates.io, pinned in deps/ada-url (checksum in its Cargo.lock)
 #   - everything else: Debian packages (see scripts/install-deps.sh)
 
 execute_process(
@@ -32,6 +33,17 @@ foreach(line ${qjs_version_lines})
 endforeach()
 set(QUICKJS_VERSION "${QJS_MAJOR}.${QJS_MINOR}.${QJS_PATCH}")
 message(STATUS "quickjs-ng ${QUICKJS_VERSION}: ${QUICKJS_SOURCE_DIR}")
+
+execute_process(
+  COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/fetch-ada.sh
+  OUTPUT_VARIABLE ADA_SOURCE_DIR OUTPUT_STRIP_TRAILING_WHITESPACE
+  RESULT_VARIABLE ada_status)
+if(NOT ada_status EQUAL 0)
+  message(FATAL_ERROR "fetching ada failed (scripts/fetch-ada.sh)")
+endif()
+file(STRINGS ${ADA_SOURCE_DIR}/ada.h ada_version_line REGEX "#define ADA_VERSION \"")
+string(REGEX MATCH "[0-9.]+" ADA_VERSION "${ada_version_line}")
+message(STATUS "ada ${ADA_VERSION}: ${ADA_SOURCE_DIR}")
 
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CBOR REQUIRED IMPORTED_TARGET libcbor)

@@ -2,6 +2,7 @@
 # Only the core files: no quickjs-libc, no std/os modules.
 
 find_program(WASM_CC NAMES clang-14 REQUIRED)  # the major version install-deps.sh pins
+find_program(WASM_CXX NAMES clang++-14 REQUIRED)  # ada (URL) is C++, with Debian's wasm32 libc++ 14
 set(GUEST_STACK_SIZE 1048576 CACHE STRING "wasm shadow stack of the guest, bytes")
 
 set(GUEST_CFLAGS
@@ -16,19 +17,18 @@ set(QUICKJS_EXTRA_CFLAGS -w)
 set(GUEST_OBJ_DIR ${CMAKE_BINARY_DIR}/guest)
 file(MAKE_DIRECTORY ${GUEST_OBJ_DIR})
 
-# guest/*.js -> C arrays: the prelude (console, inspect) and the fetch layer (installed only when
-# the host grants a network).
-function(embed_js name symbol comment)
+# The guest's JavaScript (guest/NAME.js) -> C arrays qb_NAME_source, evaluated at bootstrap (fetch's
+# layer is built then too, but installed only when the host grants a network).
+set(GUEST_SCRIPTS prelude web web_events url fetch)
+foreach(script ${GUEST_SCRIPTS})
   add_custom_command(
-    OUTPUT ${GUEST_OBJ_DIR}/${name}.c
-    COMMAND ${CMAKE_COMMAND} -DINPUT=${PROJECT_SOURCE_DIR}/guest/${name}.js
-            -DOUTPUT=${GUEST_OBJ_DIR}/${name}.c -DSYMBOL=${symbol}
+    OUTPUT ${GUEST_OBJ_DIR}/${script}_js.c
+    COMMAND ${CMAKE_COMMAND} -DINPUT=${PROJECT_SOURCE_DIR}/guest/${script}.js
+            -DOUTPUT=${GUEST_OBJ_DIR}/${script}_js.c -DSYMBOL=qb_${script}_source
             -P ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
-    DEPENDS ${PROJECT_SOURCE_DIR}/guest/${name}.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
-    COMMENT "${comment}")
-endfunction()
-embed_js(prelude qb_prelude_source "Embedding the guest prelude")
-embed_js(fetch qb_fetch_source "Embedding the guest fetch layer")
+    DEPENDS ${PROJECT_SOURCE_DIR}/guest/${script}.js ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+    COMMENT "Embedding guest/${script}.js")
+endforeach()
 
 set(GUEST_OBJECTS)
 function(guest_object src extra)
@@ -38,6 +38,7 @@ function(guest_object src extra)
     OUTPUT ${obj}
     COMMAND ${WASM_CC} ${GUEST_CFLAGS} ${extra} -c ${src} -o ${obj}
     DEPENDS ${src} ${PROJECT_SOURCE_DIR}/abi/quickbox_abi.h ${PROJECT_SOURCE_DIR}/guest/guest.h
+            ${PROJECT_SOURCE_DIR}/guest/sha.h
     COMMENT "wasm32-wasi: ${name}.c"
     VERBATIM COMMAND_EXPAND_LISTS)
   set(GUEST_OBJECTS ${GUEST_OBJECTS} ${obj} PARENT_SCOPE)
@@ -55,16 +56,39 @@ guest_object(${PATCHED_QUICKJS} "${QUICKJS_EXTRA_CFLAGS}")
 foreach(f libregexp libunicode dtoa)
   guest_object(${QUICKJS_SOURCE_DIR}/${f}.c "${QUICKJS_EXTRA_CFLAGS}")
 endforeach()
-foreach(f guest cbor error_text)
+foreach(f guest cbor error_text timers web sha)
   guest_object(${PROJECT_SOURCE_DIR}/guest/${f}.c "")
 endforeach()
-guest_object(${GUEST_OBJ_DIR}/prelude.c "")
-guest_object(${GUEST_OBJ_DIR}/fetch.c "")
+foreach(script ${GUEST_SCRIPTS})
+  guest_object(${GUEST_OBJ_DIR}/${script}_js.c "")
+endforeach()
+
+# ada (the WHATWG URL parser behind URL and URLSearchParams) and guest/url.cc, its glue, are C++:
+# no exceptions (wasm32 has none here; ada does not throw) and no RTTI.
+set(GUEST_CXXFLAGS
+  --target=wasm32-wasi -O2 -std=c++17 -fno-exceptions -fno-rtti
+  -mmutable-globals -mbulk-memory -msign-ext -mnontrapping-fptoint
+  -DNDEBUG -I${ADA_SOURCE_DIR} -I${QUICKJS_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}/abi -I${PROJECT_SOURCE_DIR}/guest)
+function(guest_cxx_object src extra)
+  get_filename_component(name ${src} NAME_WE)
+  get_filename_component(file ${src} NAME)
+  set(obj ${GUEST_OBJ_DIR}/${name}.o)
+  add_custom_command(
+    OUTPUT ${obj}
+    COMMAND ${WASM_CXX} ${GUEST_CXXFLAGS} ${extra} -c ${src} -o ${obj}
+    DEPENDS ${src} ${ADA_SOURCE_DIR}/ada.h ${PROJECT_SOURCE_DIR}/abi/quickbox_abi.h
+            ${PROJECT_SOURCE_DIR}/guest/guest.h
+    COMMENT "wasm32-wasi: ${file}"
+    VERBATIM COMMAND_EXPAND_LISTS)
+  set(GUEST_OBJECTS ${GUEST_OBJECTS} ${obj} PARENT_SCOPE)
+endfunction()
+guest_cxx_object(${ADA_SOURCE_DIR}/ada.cpp "-w")  # ada is not ours to lint
+guest_cxx_object(${PROJECT_SOURCE_DIR}/guest/url.cc "-Wall;-Wno-unused-parameter")
 
 set(GUEST_WASM ${GUEST_OBJ_DIR}/guest.wasm)
 add_custom_command(
   OUTPUT ${GUEST_WASM}
-  COMMAND ${WASM_CC} --target=wasm32-wasi -mexec-model=reactor ${GUEST_OBJECTS}
+  COMMAND ${WASM_CXX} --target=wasm32-wasi -mexec-model=reactor -fno-exceptions ${GUEST_OBJECTS}
           -Wl,--stack-first -Wl,-z,stack-size=${GUEST_STACK_SIZE}
           -Wl,--export=__stack_pointer -Wl,--strip-debug -o ${GUEST_WASM}
   DEPENDS ${GUEST_OBJECTS}

@@ -64,6 +64,12 @@ patch("iterator close takes a real exception" 1
 patch("a failed rejection propagates instead of aborting" 1
   "                if (JS_IsUncatchableError(ctx->rt->current_exception)) {\n                    is_success = false;\n                } else {\n                    abort(); /* BUG */\n                }"
   "                is_success = false; /* quickbox: see cmake/PatchQuickJS.cmake */")
+# An evaluation whose closure cannot be allocated (eval, new Function) fails with out-of-memory:
+# quickjs-ng went on to call the failure marker as a function, so the program caught a TypeError
+# "not a function" instead.
+patch("a closure that could not be created is not called" 1
+  "        fun_obj = js_closure(ctx, fun_obj, var_refs, sf);\n        ret_val = JS_CallFree(ctx, fun_obj, this_obj, 0, NULL);"
+  "        fun_obj = js_closure(ctx, fun_obj, var_refs, sf);\n        if (JS_IsException(fun_obj)) /* quickbox: see cmake/PatchQuickJS.cmake (2) */\n            return JS_EXCEPTION;\n        ret_val = JS_CallFree(ctx, fun_obj, this_obj, 0, NULL);")
 
 # 3. The stack check counts the native stack too. Wasm frames live on two stacks: the C shadow
 #    stack in linear memory, which QuickJS's check measures, and the host thread's native stack,

@@ -6,7 +6,8 @@
 // memory as bytes (no streams: `body` is absent, Blob and FormData are not supported). The host
 // makes the request: it receives {method, url, headers, body, redirect} and answers {status,
 // statusText, url, redirected, headers, body}. Credentials the host adds never come back here.
-// AbortController and AbortSignal are defined too when the sandbox has none.
+// A request's signal is the sandbox's one AbortSignal (guest/web_events.js, evaluated before this
+// layer at bootstrap).
 (function (utf8Encode, utf8Decode) {
   'use strict';
   const ObjectDefineProperty = Object.defineProperty;
@@ -19,7 +20,6 @@
   const ArrayBufferIsView = ArrayBuffer.isView;
   const PromiseCtor = Promise;
   const StringCtor = String;
-  const ErrorCtor = Error;
   const TypeErrorCtor = TypeError;
   const RangeErrorCtor = RangeError;
   const SymbolIterator = Symbol.iterator;
@@ -38,12 +38,21 @@
   const TypedArraySlice = uncurry(Uint8Array.prototype.slice);
   const ArrayBufferSlice = uncurry(ArrayBuffer.prototype.slice);
   const PromiseThen = uncurry(Promise.prototype.then);
+  // What fetch needs of AbortSignal, captured so that a program replacing a signal's methods cannot
+  // change it: the aborted getter doubles as the brand check (it throws on anything else).
+  const SignalAborted = uncurry(Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted').get);
+  const SignalReason = uncurry(Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason').get);
+  const AddEventListener = uncurry(EventTarget.prototype.addEventListener);
+  const RemoveEventListener = uncurry(EventTarget.prototype.removeEventListener);
+  // The sandbox's URL and URLSearchParams (guest/url.js, evaluated before this layer).
+  const URLCtor = URL;
+  const URLHref = uncurry(Object.getOwnPropertyDescriptor(URL.prototype, 'href').get);
+  const URLSearchParamsCtor = URLSearchParams;
 
   let hostFetch = null;  // the host capability, once installed
 
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
   const BAD_VALUE = /[\0\r\n]/;
-  const SCHEME = /^[A-Za-z][A-Za-z0-9+.\-]*:/;
   const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
   const REDIRECT_STATUS = [301, 302, 303, 307, 308];
 
@@ -197,8 +206,7 @@
     if (typeof body === 'string') return [utf8Encode(StringToWellFormed(body)), 'text/plain;charset=UTF-8'];
     if (body instanceof ArrayBufferCtor) return [new Uint8ArrayCtor(ArrayBufferSlice(body, 0)), null];
     if (ArrayBufferIsView(body)) return [bytesOf(body), null];
-    const URLSearchParamsCtor = globalThis.URLSearchParams;
-    if (typeof URLSearchParamsCtor === 'function' && body instanceof URLSearchParamsCtor)
+    if (body instanceof URLSearchParamsCtor)
       return [utf8Encode(StringCtor(body)), 'application/x-www-form-urlencoded;charset=UTF-8'];
     const kind = body?.constructor?.name;
     if (kind === 'Blob' || kind === 'File' || kind === 'FormData' || kind === 'ReadableStream')
@@ -268,24 +276,19 @@
     return ArrayIndexOf(standard, upper) === -1 ? text : upper;
   }
 
+  // The URL as the sandbox's URL class reads it (a relative one has no page to resolve against:
+  // its TypeError says the input is invalid); the host checks the result against the policy.
   function parseURL(input) {
-    const text = StringCtor(input);
-    const URLCtor = globalThis.URL;
-    if (typeof URLCtor === 'function') {
-      try {
-        return new URLCtor(text).href;
-      } catch {
-        throw new TypeErrorCtor(`Invalid URL: '${text}'`);
-      }
-    }
-    // Without a URL class the host parses it; a relative URL has no base to resolve against.
-    if (!RegExpTest(SCHEME, text)) throw new TypeErrorCtor(`Invalid URL: '${text}' (fetch needs an absolute URL)`);
-    return text;
+    return URLHref(new URLCtor(StringCtor(input)));
   }
 
   function isSignal(value) {
-    return typeof value === 'object' && value !== null && 'aborted' in value &&
-      typeof value.addEventListener === 'function';
+    try {
+      SignalAborted(value);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   class Request {
@@ -435,115 +438,14 @@
   }
   mixBody(Response);
 
-  // ---- AbortController / AbortSignal (when the sandbox has none) ---------------------------------
-
-  const SIGNAL_KEY = {};
-  let abortSignal;  // (signal, reason) => aborts it
-
-  function abortError() {
-    const DOMExceptionCtor = globalThis.DOMException;
-    if (typeof DOMExceptionCtor === 'function') return new DOMExceptionCtor('This operation was aborted', 'AbortError');
-    const error = new ErrorCtor('This operation was aborted');
-    ObjectDefineProperty(error, 'name', { value: 'AbortError', writable: true, configurable: true });
-    return error;
-  }
-
-  class AbortSignal {
-    #aborted = false;
-    #reason = undefined;
-    #listeners = [];
-
-    constructor(key) {
-      if (key !== SIGNAL_KEY) throw new TypeErrorCtor('Illegal constructor');
-      this.onabort = null;
-    }
-
-    get aborted() { return this.#aborted; }
-    get reason() { return this.#reason; }
-    get [SymbolToStringTag]() { return 'AbortSignal'; }
-
-    throwIfAborted() {
-      if (this.#aborted) throw this.#reason;
-    }
-
-    addEventListener(type, listener, options = undefined) {
-      if (type !== 'abort' || listener === null || listener === undefined) return;
-      for (let i = 0; i < this.#listeners.length; i++) if (this.#listeners[i].listener === listener) return;
-      const once = typeof options === 'object' && options !== null && Boolean(options.once);
-      ArrayPush(this.#listeners, { listener, once });
-    }
-
-    removeEventListener(type, listener) {
-      if (type !== 'abort') return;
-      this.#listeners = ArrayFilter(this.#listeners, (entry) => entry.listener !== listener);
-    }
-
-    static abort(reason = undefined) {
-      const signal = new AbortSignal(SIGNAL_KEY);
-      abortSignal(signal, reason);
-      return signal;
-    }
-
-    static any(signals) {
-      const combined = new AbortSignal(SIGNAL_KEY);
-      for (const signal of signals) {
-        if (signal.aborted) {
-          abortSignal(combined, signal.reason);
-          return combined;
-        }
-      }
-      for (const signal of signals) signal.addEventListener('abort', () => abortSignal(combined, signal.reason), { once: true });
-      return combined;
-    }
-
-    static timeout(ms) {
-      const setTimeoutFn = globalThis.setTimeout;
-      if (typeof setTimeoutFn !== 'function') throw new TypeErrorCtor('AbortSignal.timeout needs setTimeout, which this sandbox does not have');
-      const signal = new AbortSignal(SIGNAL_KEY);
-      setTimeoutFn(() => {
-        const error = new ErrorCtor('The operation timed out');
-        ObjectDefineProperty(error, 'name', { value: 'TimeoutError', writable: true, configurable: true });
-        abortSignal(signal, error);
-      }, ms);
-      return signal;
-    }
-
-    static {
-      abortSignal = (signal, reason) => {
-        if (signal.#aborted) return;
-        signal.#aborted = true;
-        signal.#reason = reason === undefined ? abortError() : reason;
-        const event = { type: 'abort', target: signal, currentTarget: signal };
-        const listeners = signal.#listeners;
-        signal.#listeners = ArrayFilter(listeners, (entry) => !entry.once);
-        // A listener that throws does not stop the others (as dispatchEvent reports and goes on).
-        if (typeof signal.onabort === 'function') try { signal.onabort(event); } catch {}
-        for (let i = 0; i < listeners.length; i++) {
-          const { listener } = listeners[i];
-          try {
-            if (typeof listener === 'function') listener.call(signal, event);
-            else if (listener && typeof listener.handleEvent === 'function') listener.handleEvent(event);
-          } catch {}
-        }
-      };
-    }
-  }
-
-  class AbortController {
-    #signal = new AbortSignal(SIGNAL_KEY);
-    get signal() { return this.#signal; }
-    abort(reason = undefined) { abortSignal(this.#signal, reason); }
-    get [SymbolToStringTag]() { return 'AbortController'; }
-  }
-
   // ---- fetch ----------------------------------------------------------------------------------------
 
   function fetch(input, init = undefined) {
     return new PromiseCtor((resolve, reject) => {
       const request = new Request(input, init);  // a throw here rejects the promise
       const signal = request.signal;
-      if (signal !== null && signal.aborted) {
-        reject(signal.reason === undefined ? abortError() : signal.reason);
+      if (signal !== null && SignalAborted(signal)) {
+        reject(SignalReason(signal));
         return;
       }
       const message = { method: request.method, url: request.url, headers: headerList(request.headers),
@@ -556,13 +458,13 @@
         return;
       }
       // An abort settles the promise at once; the host's answer, when it comes, is dropped.
-      const onAbort = () => reject(signal.reason === undefined ? abortError() : signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
+      const onAbort = () => reject(SignalReason(signal));
+      AddEventListener(signal, 'abort', onAbort, { once: true });
       PromiseThen(answer, (raw) => {
-        signal.removeEventListener('abort', onAbort);
+        RemoveEventListener(signal, 'abort', onAbort);
         resolve(fromHost(raw));
       }, (error) => {
-        signal.removeEventListener('abort', onAbort);
+        RemoveEventListener(signal, 'abort', onAbort);
         reject(error);
       });
     });
@@ -578,9 +480,5 @@
     define('Headers', Headers);
     define('Request', Request);
     define('Response', Response);
-    if (typeof globalThis.AbortController !== 'function') {
-      define('AbortController', AbortController);
-      define('AbortSignal', AbortSignal);
-    }
   };
 })

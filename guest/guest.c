@@ -20,12 +20,17 @@ qb_host_take(uint32_t ptr);
 __attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_NATIVE_STACK_LEFT))) uint32_t
 qb_host_native_stack_left(void);
 
-/* The prelude's source, generated from guest/prelude.js by the build. */
+/* The guest's JavaScript, embedded from guest/NAME.js by the build (cmake/Guest.cmake). */
 extern const char qb_prelude_source[];
 extern const unsigned qb_prelude_source_len;
-/* The fetch layer's source, generated from guest/fetch.js by the build. */
 extern const char qb_fetch_source[];
 extern const unsigned qb_fetch_source_len;
+extern const char qb_web_source[];
+extern const unsigned qb_web_source_len;
+extern const char qb_web_events_source[];
+extern const unsigned qb_web_events_source_len;
+extern const char qb_url_source[];
+extern const unsigned qb_url_source_len;
 
 qb_helper_fns qb_helpers;
 
@@ -89,6 +94,8 @@ static bool heap_allows(size_t more) {
   }
   return true;
 }
+
+bool qb_heap_has_room(size_t bytes) { return heap_allows(bytes); }
 
 static void *heap_record(void *p) {
   if (!p) {
@@ -157,6 +164,15 @@ static int on_interrupt(JSContext *unused_ctx, void *unused) {
   (void)unused;
   if (qb_host_interrupt_check()) interrupted = true;
   return interrupted;
+}
+
+bool qb_interrupt(JSContext *c) {
+  if (!on_interrupt(c, NULL)) return false;
+  JS_ThrowInternalError(c, "interrupted");
+  JSValue exc = JS_GetException(c);
+  JS_SetUncatchableError(c, exc);
+  JS_Throw(c, exc);
+  return true;
 }
 
 static void on_rejection(JSContext *c, JSValueConst promise, JSValueConst reason, bool is_handled,
@@ -252,12 +268,18 @@ static void drop_pending_calls(void) {
   pending_count = 0;
 }
 
+/* Host calls and timers the evaluation leaves behind end with it. */
+static void drop_evaluation_work(void) {
+  drop_pending_calls();
+  qb_timers_clear(ctx);
+}
+
 static void stop_driving(void) {
   if (driving) JS_FreeValue(ctx, driven);
   driven = JS_UNDEFINED;
   driven_module = NULL;
   driving = false;
-  drop_pending_calls();
+  drop_evaluation_work();
 }
 
 /* What a value leaving the sandbox may be (results, host-call arguments). */
@@ -554,6 +576,8 @@ static void begin_op(void) {
 }
 
 static int32_t reply(int32_t status) {
+  exchange.timer_count = qb_timers_count();
+  exchange.next_timer_ns = qb_timers_next_due();
   exchange.output_ptr = (uint32_t)(uintptr_t)output.data;
   exchange.output_len = (uint32_t)output.len;
   exchange.console_ptr = (uint32_t)(uintptr_t)console_buf.data;
@@ -821,7 +845,7 @@ static int32_t reply_displayed(JSValue value) {
   return reply(QB_STATUS_DISPLAY);
 }
 
-/* No job is left and no host call is pending. A limit hit while jobs ran (the interrupt, or a
+/* No job is left, no host call and no timer is pending. A limit hit while jobs ran (the interrupt, or a
  * refused allocation) is thrown inside a job, where QuickJS turns it into a rejection of some
  * intermediate promise (an async generator's step, a reaction): that can break the chain the
  * awaited promise hangs on. The stall is then the limit's doing and is reported as the limit;
@@ -831,12 +855,13 @@ static int32_t reply_deadlock(void) {
   if (interrupted) return reply_error(QB_ERROR_TIMEOUT, "", "", "");
   if (allocation_refused) return reply_error(QB_ERROR_OUT_OF_MEMORY, "", "out of memory", "");
   return reply_error(QB_ERROR_DEADLOCK, "", "the awaited promise can never settle: no jobs are left "
-                     "to run and no host call is pending", "");
+                     "to run and no host call or timer is pending", "");
 }
 
-/* Drives the current evaluation: settles the awaited promise by running jobs, unwraps and awaits
- * as drive_mode says, reports PENDING while only host calls can make progress, and finally runs
- * the remaining jobs, checks for unhandled rejections and encodes the value. */
+/* Drives the current evaluation: settles the awaited promise by running jobs and then the timers
+ * that are due, unwraps and awaits as drive_mode says, reports PENDING while only host calls or
+ * timers not yet due can make progress, and finally runs the remaining jobs, checks for unhandled
+ * rejections and encodes the value. */
 static int32_t drive(void) {
   for (;;) {
     if (!(drive_mode & (DRIVE_UNWRAP | DRIVE_AWAIT)) || !JS_IsPromise(driven)) break;
@@ -873,19 +898,20 @@ static int32_t drive(void) {
       return reply_exception(reason, NULL);
     }
     int r = run_one_job();
+    if (r == 0) r = qb_timers_run_due(ctx); /* a timer runs once no job is left, as on the web */
     if (r < 0) {
       stop_driving();
       return reply_pending_exception();
     }
     if (r == 0) {
-      if (pending_count) return reply(QB_STATUS_PENDING);
+      if (pending_count || qb_timers_count()) return reply(QB_STATUS_PENDING);
       return reply_deadlock();
     }
   }
   JSValue value = driven;
   driven = JS_UNDEFINED;
   driving = false;
-  drop_pending_calls(); /* calls nobody awaited do not outlive their evaluation */
+  drop_evaluation_work(); /* calls nobody awaited and timers still pending end with it */
   if (drive_mode & DRIVE_DISCARD) {
     JS_FreeValue(ctx, value);
     value = JS_UNDEFINED;
@@ -893,9 +919,10 @@ static int32_t drive(void) {
   JSValue exc;
   if (!drain_jobs(&exc)) {
     JS_FreeValue(ctx, value);
+    drop_evaluation_work();
     return reply_exception(exc, NULL);
   }
-  drop_pending_calls();
+  drop_evaluation_work();
   if (rejection_count) {
     JS_FreeValue(ctx, value);
     JSValue reason = JS_DupValue(ctx, rejections[0].reason);
@@ -913,7 +940,7 @@ static int32_t finish(JSValue value, uint32_t mode) {
   reply_display = mode & DRIVE_DISPLAY;
   if (JS_IsException(value)) {
     driven_module = NULL;
-    drop_pending_calls();
+    drop_evaluation_work();
     return reply_pending_exception();
   }
   driven = value;
@@ -961,6 +988,27 @@ QB_EXPORT(QB_EXPORT_RESERVE) int32_t qb_reserve(uint32_t len) {
   return QB_STATUS_DONE;
 }
 
+/* Runs one of the guest's own scripts (embedded from guest/NAME.js) at bootstrap: a function
+ * expression, called with the global object as `this` and one argument (consumed). */
+static JSValue run_script(const char *source, size_t len, const char *name, JSValue arg) {
+  JSValue fn = JS_Eval(ctx, source, len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
+  JSValue global = JS_GetGlobalObject(ctx);
+  JSValue r = JS_IsException(fn) || JS_IsException(arg) ? JS_EXCEPTION
+                                                         : JS_Call(ctx, fn, global, 1, (JSValueConst *)&arg);
+  JS_FreeValue(ctx, global);
+  JS_FreeValue(ctx, fn);
+  JS_FreeValue(ctx, arg);
+  return r;
+}
+
+/* Runs a script that only installs globals. */
+static bool install_globals(const char *source, size_t len, const char *name, JSValue arg) {
+  JSValue r = run_script(source, len, name, arg);
+  if (JS_IsException(r)) return false;
+  JS_FreeValue(ctx, r);
+  return true;
+}
+
 QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   if (rt) return QB_STATUS_ERROR;
   config = (qb_config){.memory_limit = 0, .stack_limit = 0, .console_limit = 1 << 20,
@@ -976,22 +1024,22 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   JS_SetModuleLoaderFunc(rt, module_normalize, module_load, NULL);
 
   JSValue global = JS_GetGlobalObject(ctx);
+  if (!qb_timers_install(ctx, global)) return QB_STATUS_ERROR;
   JSValue math = JS_GetPropertyStr(ctx, global, "Math");
   JS_DefinePropertyValueStr(ctx, math, "random", JS_NewCFunction(ctx, math_random, "random", 0),
                             JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
   JS_FreeValue(ctx, math);
 
-  /* The prelude is a function expression taking the native console writer; it installs console
-   * and returns the helpers C needs. The writer never becomes reachable from a global. */
-  JSValue make = JS_Eval(ctx, qb_prelude_source, qb_prelude_source_len, "<quickbox prelude>",
-                         JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
-  JSValue writer = JS_NewCFunction(ctx, console_write, "write", 2);
-  JSValue helpers = JS_IsException(make) ? JS_EXCEPTION
-                                         : JS_Call(ctx, make, global, 1, (JSValueConst *)&writer);
-  JS_FreeValue(ctx, writer);
-  JS_FreeValue(ctx, make);
+  /* The prelude takes the native console writer; it installs console and returns the helpers C
+   * needs. The writer never becomes reachable from a global. */
   JS_FreeValue(ctx, global);
+  JSValue helpers = run_script(qb_prelude_source, qb_prelude_source_len, "<quickbox prelude>",
+                               JS_NewCFunction(ctx, console_write, "write", 2));
   if (JS_IsException(helpers)) return QB_STATUS_ERROR;
+  if (!install_globals(qb_web_source, qb_web_source_len, "<quickbox web>", qb_web_natives(ctx)) ||
+      !install_globals(qb_web_events_source, qb_web_events_source_len, "<quickbox web events>", JS_UNDEFINED) ||
+      !install_globals(qb_url_source, qb_url_source_len, "<quickbox url>", qb_url_natives(ctx)))
+    return QB_STATUS_ERROR;
   qb_helpers.format = JS_GetPropertyStr(ctx, helpers, "format");
   qb_helpers.inspect = JS_GetPropertyStr(ctx, helpers, "inspect");
   qb_helpers.bigint_from_hex = JS_GetPropertyStr(ctx, helpers, "bigintFromHex");
@@ -1026,6 +1074,7 @@ QB_EXPORT(QB_EXPORT_CONFIGURE) int32_t qb_configure(void) {
   /* the soft limit lives in heap_allows(); QuickJS's own stays off so refusals are recorded */
   JS_SetMaxStackSize(rt, config.stack_limit);
   seed_random(config.random_seed);
+  qb_timers_configure(config.max_timers);
   return QB_STATUS_DONE;
 }
 

@@ -61,6 +61,14 @@ typedef struct qb_helper_fns {
 } qb_helper_fns;
 extern qb_helper_fns qb_helpers;
 
+/* Whether the memory limit leaves room for `bytes` more on the heap; a refusal is recorded, so that
+ * the out-of-memory error the caller throws is reported as OutOfMemory. For C++ code (ada, under
+ * URL) that allocates outside QuickJS's accounting for the length of one call. */
+bool qb_heap_has_room(size_t bytes);
+
+/* URL and URLSearchParams's C++ half (guest/url.cc), handed to guest/url.js at bootstrap. */
+JSValue qb_url_natives(JSContext *ctx);
+
 /* QuickJS writes a lone surrogate as the 3-byte sequence ED A0..BF xx, which is not UTF-8.
  * Replaces each such sequence in place with U+FFFD (also 3 bytes), for text that must always get
  * through (error messages, console output) where refusing would lose the report. */
@@ -93,5 +101,27 @@ uint32_t qb_error_field_limit(const char *field);
 /* Low-level CBOR writers used by both the value encoder and the reply encoder. */
 bool qb_cbor_put_head(qb_buf *b, uint8_t major, uint64_t arg);
 bool qb_cbor_put_text(qb_buf *b, const char *s, size_t n);
+
+/* For C code that runs long outside QuickJS's own interrupt checks (a digest of a large buffer):
+ * asks the host whether the CPU budget or the wall clock ran out, and if so throws the same
+ * uncatchable error QuickJS's interrupt handler would and returns true. */
+bool qb_interrupt(JSContext *ctx);
+
+/* The natives of the web-standard globals (guest/web.c), handed to guest/web.js at bootstrap. */
+JSValue qb_web_natives(JSContext *ctx);
+
+/* Timers (guest/timers.c). */
+/* Defines setTimeout, setInterval, clearTimeout and clearInterval on global. */
+bool qb_timers_install(JSContext *ctx, JSValueConst global);
+/* How many timers may be pending at once (qb_config.max_timers). */
+void qb_timers_configure(uint32_t max_timers);
+/* Runs the earliest timer if it is due: 1 if one ran, 0 if none is due, -1 if its callback threw
+ * (the exception is pending). */
+int qb_timers_run_due(JSContext *ctx);
+/* Drops every pending timer (the evaluation they belong to is over). */
+void qb_timers_clear(JSContext *ctx);
+uint32_t qb_timers_count(void);
+/* When the earliest timer is due on the monotonic clock, in ns; UINT64_MAX when there is none. */
+uint64_t qb_timers_next_due(void);
 
 #endif

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev cmake ninja-build pkg-config make
           libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev nlohmann-json3-dev
           libcurl4-openssl-dev openssl  # fetch(): the HTTP client; openssl makes the https tests' CA
+          libc++-14-dev-wasm32 libc++abi-14-dev-wasm32  # URL in the guest: ada is C++, built against clang-14's libc++
           libedit-dev  # the repl's line editing (BSD licence; readline's GPL would not fit)
           tmux         # the repl's tests type into a real terminal through it
           python3 python3-venv

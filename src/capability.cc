@@ -701,7 +701,10 @@ Result Sandbox::Impl::drive(int32_t status) {
     }
     auto delivered = deliver_completions();
     if (!delivered) return finish_evaluation(Result::failure(delivered.error()));
-    if (delivered.value() > 0 || settled_since_resume) {
+    auto timer_in = time_to_next_timer();
+    if (!timer_in) return finish_evaluation(Result::failure(timer_in.error()));
+    bool timer_due = timer_in.value() && *timer_in.value() <= std::chrono::nanoseconds::zero();
+    if (delivered.value() > 0 || settled_since_resume || timer_due) {
       settled_since_resume = false;
       auto next = run_op(fn.resume, {});
       if (!next) return finish_evaluation(Result::failure(next.error()));
@@ -715,6 +718,10 @@ Result Sandbox::Impl::drive(int32_t status) {
       for (const auto &c : calls)
         if (c.state == HostCall::State::Running && c.timeout_at) until = std::min(until, *c.timeout_at);
       if (wall_deadline) until = std::min(until, *wall_deadline);
+      // A timer on the Real clock may come due while handlers run; virtual time stands still
+      // while they do (it only jumps when nothing else can make progress).
+      if (timer_in.value() && options.clock.mode == Clock::Mode::Real)
+        until = std::min(until, std::chrono::steady_clock::now() + *timer_in.value());
       std::unique_lock lock(signal->mutex);
       signal->wake.wait_until(lock, until, [&] { return signal->generation != generation; });
       lock.unlock();
@@ -731,12 +738,22 @@ Result Sandbox::Impl::drive(int32_t status) {
       }
       continue;
     }
-    if (calls.empty())
-      return finish_evaluation(Result::failure(Error{
-          .kind = ErrorKind::Internal, .message = "the guest waits on host calls the host does not know"}));
+    if (calls.empty()) {
+      if (!timer_in.value())
+        return finish_evaluation(Result::failure(Error{
+            .kind = ErrorKind::Internal, .message = "the guest waits on host calls the host does not know"}));
+      // Only timers are left: wait for the earliest, then let the guest run it.
+      if (auto err = wait_for_timer(*timer_in.value())) return finish_evaluation(Result::failure(*err));
+      auto next = run_op(fn.resume, {});
+      if (!next) return finish_evaluation(Result::failure(next.error()));
+      status = next.value();
+      continue;
+    }
     // Only the caller can make progress now: approvals, external answers, or calls queued behind
     // them. This eval()/resume() call is over, and its wall clock with it (what the caller's
-    // resolve/reject/deny then run is bounded by the CPU meter).
+    // resolve/reject/deny then run is bounded by the CPU meter). Timers not yet due wait too: they
+    // run when the evaluation is resumed (on the Real clock, the time spent suspended counts
+    // toward their delays).
     wall_deadline.reset();
     Result result = Result::suspended(pending_for_caller());
     result.console = take_console();
@@ -773,6 +790,7 @@ Result Sandbox::resume() {
   }
   if (!s.evaluating) return Result::failure(invalid("nothing to resume: no evaluation is suspended"));
   if (s.options.limits.wall_time) s.wall_deadline = std::chrono::steady_clock::now() + *s.options.limits.wall_time;
+  s.start_timer_clock();
   return s.drive(QB_STATUS_PENDING);
 }
 

@@ -101,7 +101,12 @@ struct HostState {
   bool interrupted_by_caller = false;
   Clock clock;
   uint64_t clock_reads = 0;
+  /// Where the guest's monotonic clock (performance.now(), timers) reads 0 in Real mode; a
+  /// restore moves it so that the clock goes on from the snapshot's reading.
   std::chrono::steady_clock::time_point monotonic_origin = std::chrono::steady_clock::now();
+  /// Fixed and Deterministic mode: how far the driving loop has moved the virtual clock forward
+  /// to due timers (added to both clocks the guest reads).
+  uint64_t virtual_ns = 0;
   uint64_t random_state = 0;  ///< random_get's deterministic stream, when seeded
   bool random_seeded = false;
   /// Output the guest runtime wrote to stdout/stderr outside console.* (rare), capped.
@@ -129,6 +134,13 @@ void arm_epoch_deadline(wasmtime_context_t *context, HostState &state);
 /// hard_deadline_grace of CPU time while a soft deadline was due, and otherwise re-arms.
 wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *context, void *data, uint64_t *delta,
                                     wasmtime_update_deadline_kind_t *kind);
+
+/// What the guest's monotonic clock (WASI clock 1) reads now, without counting as a read (the
+/// Deterministic clock advances on every read the guest makes).
+uint64_t guest_monotonic_ns(const HostState &state);
+/// Moves the guest's monotonic clock so that it reads `ns` now (a restore continues the
+/// snapshot's clock, so timers keep what was left of their delays).
+void set_guest_monotonic_ns(HostState &state, uint64_t ns);
 
 /// Sets state.interrupted (and wall_expired) once a deadline has passed, or
 /// (interrupted_by_caller) once Sandbox::interrupt() asked; returns interrupted.

@@ -29,6 +29,7 @@ std::string_view to_string(Setting setting) {
     case Setting::MaxDepth: return "Limits::max_depth";
     case Setting::HostMemoryBytes: return "Limits::host_memory_bytes";
     case Setting::MaxPendingCalls: return "Limits::max_pending_calls";
+    case Setting::MaxTimers: return "Limits::max_timers";
     case Setting::BigIntBytes: return "Limits::bigint_bytes";
     case Setting::MaxModules: return "Limits::max_modules";
     case Setting::ModuleSourceBytes: return "Limits::module_source_bytes";

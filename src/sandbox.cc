@@ -74,6 +74,8 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
   if (l.max_pending_calls == 0 || l.max_pending_calls > 1000000)
     return bad_setting(Setting::MaxPendingCalls,
                        "must be between 1 and 1000000, got " + std::to_string(l.max_pending_calls));
+  if (l.max_timers > 1000000)
+    return bad_setting(Setting::MaxTimers, "must be between 0 and 1000000, got " + std::to_string(l.max_timers));
   if (l.bigint_bytes < 8 || l.bigint_bytes > (1u << 20))
     return bad_setting(Setting::BigIntBytes, "must be between 8 bytes and 1 MiB, got " + format_bytes(l.bigint_bytes));
   if (l.max_modules == 0 || l.max_modules > 1000000)
@@ -202,7 +204,9 @@ std::optional<Error> Sandbox::Impl::configure() {
                    .max_depth = l.max_depth,
                    .bigint_limit = l.bigint_bytes,
                    .max_modules = l.max_modules,
-                   .module_source_limit = static_cast<uint32_t>(l.module_source_bytes)};
+                   .module_source_limit = static_cast<uint32_t>(l.module_source_bytes),
+                   .max_timers = l.max_timers,
+                   .reserved = 0};
   if (auto err = write_input({std::string_view(reinterpret_cast<const char *>(&config), sizeof config)}))
     return err;
   int32_t status = 0;
@@ -523,6 +527,7 @@ Result Sandbox::Impl::start_evaluation(const wasmtime_func_t &func, std::initial
   for (auto &c : capabilities) c.calls_this_eval = 0;
   if (options.limits.wall_time) wall_deadline = std::chrono::steady_clock::now() + *options.limits.wall_time;
   else wall_deadline.reset();
+  start_timer_clock();
   auto status = run_op(func, args);
   if (!status) return finish_evaluation(Result::failure(status.error()));
   return drive(status.value());

@@ -173,6 +173,16 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// guest code that failed, e.g. ran out of CPU): the next resume() returns it.
   std::optional<Result> ended;
 
+  // ---- timers (timers.cc) ----
+  /// When the current eval()/resume() call started, for its wall-clock limit on timers.
+  std::chrono::steady_clock::time_point timer_clock_start{};
+  /// Virtual time the driving loop jumped over in this call (Fixed and Deterministic clocks), which
+  /// counts as time passed.
+  std::chrono::nanoseconds timer_jumped{0};
+  /// Time this call spent waiting on timers alone (sleeping or jumping), which the CPU time limit
+  /// bounds when there is no wall-clock limit.
+  std::chrono::nanoseconds timer_waited{0};
+
   // ---- host memory (Limits::host_memory_bytes) ----
   /// Bytes held for pending calls (through their HostMemoryCharge), the console and the audit log.
   uint64_t call_bytes = 0, console_held_bytes = 0, audit_bytes = 0;
@@ -272,6 +282,15 @@ struct Sandbox::Impl : internal::HostCallSink {
   Error limit_error(ErrorKind kind, std::string name, std::string message, std::string stack) const;
   Result discarded_result() const;
   std::optional<Error> refuse_while_suspended(const char *what) const;
+
+  /// Starts the timer time limit of an eval()/resume() call.
+  void start_timer_clock();
+  /// How long until the guest's earliest timer is due (zero when it is due), from the exchange
+  /// block the guest wrote with its last reply; nullopt when it holds no timer.
+  Expected<std::optional<std::chrono::nanoseconds>> time_to_next_timer();
+  /// Waits until a timer due `in` from now: sleeps on the Real clock, moves the virtual clock
+  /// forward otherwise. A Timeout, without waiting, when that lies beyond the timer time limit.
+  std::optional<Error> wait_for_timer(std::chrono::nanoseconds in);
 
   // ---- capabilities (capability.cc) ----
   internal::HostReply on_host_call(uint32_t capability_id, std::span<const uint8_t> args) override;

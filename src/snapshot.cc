@@ -119,6 +119,7 @@ struct HostStateSnapshot {
   int64_t cpu_budget_ms = 0;
   int64_t cpu_used_ns = 0;
   uint64_t clock_reads = 0;
+  uint64_t monotonic_ns = 0;
 };
 
 Value host_state_to_value(const Sandbox::Impl &s) {
@@ -138,6 +139,9 @@ Value host_state_to_value(const Sandbox::Impl &s) {
       {"cpu_budget_ms", Value(static_cast<double>(s.eval_cpu_budget.count()))},
       {"cpu_used_ns", Value(static_cast<double>(s.eval_cpu_used.count()))},
       {"clock_reads", Value(static_cast<double>(s.host.clock_reads))},
+      // The guest's monotonic clock: a restore continues it, so pending timers (whose due times
+      // are on it) wait for what was left of their delays, and performance.now() never goes back.
+      {"monotonic_ns", Value(static_cast<double>(internal::guest_monotonic_ns(s.host)))},
   };
 }
 
@@ -185,6 +189,8 @@ Expected<HostStateSnapshot> host_state_from_value(const Value &v, uint64_t value
   h.cpu_used_ns = static_cast<int64_t>(n);
   if (!get_uint(v, "clock_reads", uint64_t{1} << 52, n)) return bad("clock_reads");
   h.clock_reads = n;
+  if (!get_uint(v, "monotonic_ns", uint64_t{1} << 62, n)) return bad("monotonic_ns");
+  h.monotonic_ns = n;
   const Value *evaluating = v.find("evaluating");
   if (!evaluating || !evaluating->is_bool()) return bad("evaluating");
   h.evaluating = evaluating->as_bool();
@@ -658,6 +664,7 @@ Expected<std::unique_ptr<Sandbox::Impl>> restore_parsed(const Engine &engine, co
   s.eval_cpu_used = std::min<std::chrono::nanoseconds>(std::chrono::nanoseconds(h.cpu_used_ns),
                                                         s.eval_cpu_budget);
   s.host.clock_reads = h.clock_reads;
+  internal::set_guest_monotonic_ns(s.host, h.monotonic_ns);
   if (s.evaluating && s.calls.empty()) return refused("it is suspended but has no pending calls");
   return impl;
 }

@@ -41,6 +41,18 @@ wasm_trap_t *native_stack_left(void *, wasmtime_caller_t *, wasmtime_val_raw_t *
   return nullptr;
 }
 
+// Virtual time (Fixed, Deterministic) since the clock started: the Deterministic steps taken by
+// `reads` reads, plus the driving loop's jumps to due timers.
+uint64_t virtual_offset_ns(const HostState &state, uint64_t reads) {
+  return reads * static_cast<uint64_t>(state.clock.step_us) * 1000 + state.virtual_ns;
+}
+
+uint64_t real_monotonic_ns(const HostState &state) {
+  using namespace std::chrono;
+  auto elapsed = duration_cast<nanoseconds>(steady_clock::now() - state.monotonic_origin).count();
+  return elapsed > 0 ? static_cast<uint64_t>(elapsed) : 0;
+}
+
 uint64_t clock_now_ns(HostState &state, uint32_t clock_id) {
   using namespace std::chrono;
   const Clock &clock = state.clock;
@@ -48,11 +60,10 @@ uint64_t clock_now_ns(HostState &state, uint32_t clock_id) {
     if (clock_id == 0)  // realtime
       return static_cast<uint64_t>(
           duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count());
-    return static_cast<uint64_t>(
-        duration_cast<nanoseconds>(steady_clock::now() - state.monotonic_origin).count());
+    return real_monotonic_ns(state);
   }
   uint64_t reads = clock.mode == Clock::Mode::Deterministic ? state.clock_reads++ : 0;
-  uint64_t offset_ns = reads * static_cast<uint64_t>(clock.step_us) * 1000;
+  uint64_t offset_ns = virtual_offset_ns(state, reads);
   if (clock_id == 0) return static_cast<uint64_t>(clock.start_ms) * 1000000 + offset_ns;
   return offset_ns;
 }
@@ -251,6 +262,21 @@ void define(wasmtime_linker_t *linker, std::string_view module, std::string_view
 }
 
 }  // namespace
+
+uint64_t guest_monotonic_ns(const HostState &state) {
+  if (state.clock.mode == Clock::Mode::Real) return real_monotonic_ns(state);
+  return virtual_offset_ns(state, state.clock.mode == Clock::Mode::Deterministic ? state.clock_reads : 0);
+}
+
+void set_guest_monotonic_ns(HostState &state, uint64_t ns) {
+  if (state.clock.mode == Clock::Mode::Real) {
+    state.monotonic_origin = std::chrono::steady_clock::now() - std::chrono::nanoseconds(ns);
+    return;
+  }
+  state.virtual_ns = 0;
+  uint64_t stepped = virtual_offset_ns(state, state.clock.mode == Clock::Mode::Deterministic ? state.clock_reads : 0);
+  state.virtual_ns = ns > stepped ? ns - stepped : 0;
+}
 
 bool check_deadlines(HostState &state) {
   if (state.interrupted) return true;

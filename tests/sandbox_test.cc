@@ -448,8 +448,10 @@ TEST(SandboxValues, ArgumentsNestedBeyondMaxDepthAreRefused) {
 
 TEST(SandboxIsolation, NoAmbientCapabilitiesAreReachable) {
   Sandbox sandbox = make_sandbox();
+  // Timers and the web-standard globals exist, but live entirely inside the guest (they reach
+  // nothing on the host); these would reach outside.
   for (const char *name : {"require", "process", "fetch", "std", "os", "XMLHttpRequest", "WebAssembly",
-                           "setTimeout", "setInterval", "Deno", "Bun", "importScripts", "Worker"}) {
+                           "Deno", "Bun", "importScripts", "Worker"}) {
     EXPECT_EQ(eval_ok(sandbox, std::string("typeof ") + name), Value("undefined")) << name;
   }
 }

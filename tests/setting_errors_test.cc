@@ -43,6 +43,7 @@ std::vector<RefusedSetting> refusals() {
       {Setting::MaxDepth, [] { return create_with([](SandboxOptions &o) { o.limits.max_depth = 0; }); }},
       {Setting::HostMemoryBytes, [] { return create_with([](SandboxOptions &o) { o.limits.host_memory_bytes = 1; }); }},
       {Setting::MaxPendingCalls, [] { return create_with([](SandboxOptions &o) { o.limits.max_pending_calls = 0; }); }},
+      {Setting::MaxTimers, [] { return create_with([](SandboxOptions &o) { o.limits.max_timers = 1000001; }); }},
       {Setting::BigIntBytes, [] { return create_with([](SandboxOptions &o) { o.limits.bigint_bytes = 1; }); }},
       {Setting::ClockStartMs, [] { return create_with([](SandboxOptions &o) { o.clock = {.mode = Clock::Mode::Fixed, .start_ms = -1}; }); }},
       {Setting::ClockStepUs, [] { return create_with([](SandboxOptions &o) { o.clock = {.mode = Clock::Mode::Deterministic, .step_us = -1}; }); }},

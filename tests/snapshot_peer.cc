@@ -3,9 +3,10 @@
 // the side-effecting capabilities appends a line "<role> <pid> <capability> <argument>" to the
 // effects file, so the test can count what ran where.
 //
-//   snapshot_peer start  --snapshot FILE --effects FILE [--approval] [--key KEY] [--modules]
-//   snapshot_peer finish --snapshot FILE --effects FILE [--approval] [--key KEY] [--reject] [--modules]
+//   snapshot_peer start  --snapshot FILE --effects FILE [--approval | --timer | --modules] [--key KEY]
+//   snapshot_peer finish --snapshot FILE --effects FILE [--approval | --timer | --modules] [--key KEY] [--reject]
 //
+// --timer runs a program that also waits on a timer set in A, which must fire in B.
 // --modules runs kModuleProgram as an ES module whose import waits on the caller; every module the
 // loader hands out is an effect too ("load <name>").
 //
@@ -13,6 +14,7 @@
 // failed, 2 the snapshot was refused, 3 anything else went wrong (usage, I/O, unexpected state).
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -56,9 +58,19 @@ const char *module_source(const std::string &name) {
   return nullptr;
 }
 
+// A timer set in A, 400 ms long, is still pending when the program waits on its caller; B runs it.
+constexpr const char *kTimerProgram = R"(
+  const started = performance.now();
+  const receipts = [charge(1)];
+  const timer = new Promise((resolve) => setTimeout(() => resolve(charge('timer')), 400));
+  const answer = await ask('approve?');
+  receipts.push(await timer);
+  ({ answer, receipts, waited: Math.round(performance.now() - started) })
+)";
+
 struct Arguments {
   std::string mode, snapshot_path, effects_path;
-  bool approval = false, reject = false, modules = false;
+  bool approval = false, reject = false, timer = false, modules = false;
   std::vector<uint8_t> key;
 };
 
@@ -86,6 +98,7 @@ Arguments parse_arguments(int argc, char **argv) {
     } else if (flag == "--approval") a.approval = true;
     else if (flag == "--reject") a.reject = true;
     else if (flag == "--modules") a.modules = true;
+    else if (flag == "--timer") a.timer = true;
     else fail(3, "usage", "unknown option " + flag);
   }
   if ((a.mode != "start" && a.mode != "finish") || a.snapshot_path.empty() || a.effects_path.empty())
@@ -145,7 +158,7 @@ int start(const Engine &engine, const Arguments &args) {
   module.kind = EvalOptions::Kind::Module;
   module.module_namespace = true;
   Result r = args.modules ? sandbox.eval(kModuleProgram, module)
-                          : sandbox.eval(args.approval ? kApprovalProgram : kAskProgram);
+                          : sandbox.eval(args.approval ? kApprovalProgram : args.timer ? kTimerProgram : kAskProgram);
   if (!r.is_suspended())
     fail(3, "error", "expected the program to suspend, got " + (r.ok() ? to_json(r.value()) : r.error().to_string()));
   auto bytes = sandbox.snapshot(SnapshotOptions{.hmac_key = args.key});
@@ -173,8 +186,12 @@ int finish(const Engine &engine, const Arguments &args) {
                     : args.reject ? sandbox.reject(call.call_id, "the reviewer said no")
                                   : sandbox.resolve(call.call_id, "yes");
   if (!answered.ok()) fail(3, "error", "answering call #" + std::to_string(call.call_id) + ": " + answered.error().to_string());
+  auto resuming = std::chrono::steady_clock::now();
   Result r = sandbox.resume();
-  std::string head = "{\"pid\":" + std::to_string(getpid()) + ",\"pending\":" + pending_json(pending);
+  auto resume_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - resuming).count();
+  std::string head = "{\"pid\":" + std::to_string(getpid()) + ",\"pending\":" + pending_json(pending) +
+                     ",\"resume_ms\":" + std::to_string(resume_ms);
   if (r.ok()) {
     std::cout << head << ",\"status\":\"done\",\"value\":" << to_json(r.value()) << "}" << std::endl;
     return 0;

@@ -6,10 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "quickbox/quickbox.hh"
@@ -160,6 +162,27 @@ TEST_F(CrossProcess, AnApprovalGivenInAnotherProcessRunsTheHandlerOnceThere) {
   EXPECT_EQ(summary(effects), "A charge 1\nB pay 100\nB charge 2\n");
   ASSERT_EQ(effects.size(), 3u);
   EXPECT_NE(effects[0].pid, effects[1].pid) << "pay ran in B, not in A";
+}
+
+TEST_F(CrossProcess, ATimerSetInOneProcessFiresInTheOtherAfterWhatWasLeftOfItsDelay) {
+  PeerRun a = peer("start", {"--timer"});
+  ASSERT_EQ(a.exit_code, 0) << a;
+  EXPECT_EQ(field(a.json, "status"), Value("suspended")) << a;
+  // Longer than the timer's delay: time spent stored in a file does not count toward it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+
+  PeerRun b = peer("finish", {"--timer"});
+  ASSERT_EQ(b.exit_code, 0) << b;
+  const Value &value = field(b.json, "value");
+  EXPECT_EQ(field(value, "answer"), Value("yes")) << b;
+  EXPECT_EQ(field(value, "receipts"), Value(Value::Array{"A:charge 1", "B:charge timer"})) << b;
+  ASSERT_TRUE(field(b.json, "resume_ms").is_number()) << b;
+  EXPECT_GE(field(b.json, "resume_ms").as_number(), 300) << "B waited for the rest of the delay: " << b;
+  ASSERT_TRUE(field(value, "waited").is_number()) << b;
+  EXPECT_GE(field(value, "waited").as_number(), 400) << b;
+  EXPECT_LT(field(value, "waited").as_number(), 900)
+      << "the program's clock went on from the snapshot, without the 600 ms stored: " << b;
+  EXPECT_EQ(summary(read_effects(effects_)), "A charge 1\nB charge timer\n");
 }
 
 TEST_F(CrossProcess, ASignedSnapshotIsRefusedWithTheWrongKeyOrNoneAndAcceptedWithItsOwn) {

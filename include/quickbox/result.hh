@@ -57,6 +57,7 @@ enum class Setting {
   MaxDepth,               ///< Limits::max_depth
   HostMemoryBytes,        ///< Limits::host_memory_bytes
   MaxPendingCalls,        ///< Limits::max_pending_calls
+  MaxTimers,              ///< Limits::max_timers
   BigIntBytes,            ///< Limits::bigint_bytes
   MaxModules,             ///< Limits::max_modules
   ModuleSourceBytes,      ///< Limits::module_source_bytes

@@ -55,11 +55,15 @@ struct Limits {
   /// and a value from the host holding one is refused the same way. 8 bytes to 1 MiB.
   uint32_t bigint_bytes = 64u << 10;
   /// Wall-clock deadline for one eval()/call()/run_jobs()/resume(), counting the time spent in
-  /// host handlers, sync and async (cpu_time does not). It is checked while the guest runs, after
-  /// every host call and while waiting on async calls; once it has run out the evaluation ends in
-  /// Timeout. A running handler cannot be preempted: it learns the deadline from
-  /// CallInfo::deadline and should bound its own work. Unset: none. A suspended evaluation
-  /// waiting on its caller is not running, so that wait never counts.
+  /// host handlers, sync and async (cpu_time does not), and waiting on timers. It is checked while
+  /// the guest runs, after every host call and while waiting on async calls; once it has run out
+  /// the evaluation ends in Timeout. A running handler cannot be preempted: it learns the deadline
+  /// from CallInfo::deadline and should bound its own work. When only timers are left and the
+  /// next one is due after the deadline, the evaluation ends in Timeout at once instead of
+  /// sleeping. Unset: no deadline, except that waiting on timers is still bounded: the waits on
+  /// timers of one eval()/resume() may then add up to its CPU time limit (sleeping uses no CPU, so
+  /// without this a timer could hold the thread for days). A suspended evaluation waiting on its caller is
+  /// not running, so that wait never counts.
   std::optional<std::chrono::milliseconds> wall_time;
   /// Host calls allowed per evaluation, over all capabilities. Unset: no cap beyond each
   /// capability's own.
@@ -85,14 +89,24 @@ struct Limits {
   /// Async host calls one evaluation may have pending at once (queued, running, or waiting for
   /// the caller); further calls fail in JS with an Error naming the cap on "pending calls".
   uint32_t max_pending_calls = 1024;
+  /// Timers (setTimeout, setInterval) that may be pending at once; creating one more throws a
+  /// catchable RangeError that says so. 0: the program cannot create timers. At most 1,000,000.
+  uint32_t max_timers = 10000;
 };
 
-/// Where Date.now(), new Date() and performance.now() get their time.
+/// Where Date.now(), new Date(), performance.now() and timers get their time.
+///
+/// In Fixed and Deterministic mode, time is virtual: when an evaluation has nothing to do but
+/// wait for a timer, its clock jumps to the timer's due time at once instead of sleeping (both
+/// Date.now() and performance.now() move by the jump), so programs that use timers run instantly
+/// and the same way every time. The jump still counts against the evaluation's time limit for
+/// timers (Limits::wall_time). Virtual time does not move while host calls run: the driving loop
+/// waits for them first.
 struct Clock {
   enum class Mode {
     Real,           ///< the host's wall clock and monotonic clock
-    Fixed,          ///< always start_ms
-    Deterministic,  ///< start_ms, advancing by step_us on every read
+    Fixed,          ///< start_ms, moved only by jumps to timers
+    Deterministic,  ///< start_ms, advancing by step_us on every read (and by jumps to timers)
   };
   Mode mode = Mode::Real;
   /// Unix time in milliseconds for Fixed and Deterministic: 0 (1970) to 10^13 (2286-11-20).
@@ -274,6 +288,12 @@ class Sandbox {
   /// Continues a suspended evaluation after calls were settled or approved. Returns Done, Error,
   /// or Suspended again.
   Result resume();
+  /// How long until the suspended evaluation's earliest timer is due (zero when one is due now);
+  /// nullopt when it has none, or no evaluation is suspended. A suspended evaluation's timers run
+  /// when it is resumed: a caller that waits on its own work (external calls) and wants them on
+  /// time calls resume() by then; with nothing settled, resume() runs the timers that are due and
+  /// returns Suspended again. From another thread it waits for a running operation to return.
+  std::optional<std::chrono::nanoseconds> next_timer() const;
   /// Drops a suspended evaluation; its pending calls are cancelled and no more JS runs for it.
   Status abandon();
   /// The host calls this sandbox made, in order (the newest Limits::max_audit_entries). The

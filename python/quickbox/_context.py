@@ -388,6 +388,9 @@ class Context:
                 status, payload, console, dropped = outcome
                 self._record_console(console, dropped)
                 if status == _DONE:
+                    # Calls the program did not wait for (the loser of a race with a timer) ended
+                    # with the evaluation in the engine; their functions are cancelled too.
+                    self._drop_tasks()
                     return EvalResult(True, payload, console=list(self._console))
                 if status == _ERROR:
                     self._raise_for(payload)
@@ -397,9 +400,13 @@ class Context:
                 if not self._tasks:
                     return EvalResult(False, pending=waiting, console=list(self._console))
                 remaining = None if deadline is None else max(0.0, deadline - loop.time())
-                done, _ = await asyncio.wait(self._tasks.values(), timeout=remaining,
+                # The program's timers keep time while its async functions run: when one comes
+                # due first, resume() runs it and suspends again on the calls still in flight.
+                timer = self._sandbox.next_timer()
+                wait = timer if remaining is None else remaining if timer is None else min(remaining, timer)
+                done, _ = await asyncio.wait(self._tasks.values(), timeout=wait,
                                              return_when=asyncio.FIRST_COMPLETED)
-                if not done:
+                if not done and (timer is None or (remaining is not None and remaining <= timer)):
                     self._drop_tasks()
                     self._sandbox.abandon()
                     raise TimeoutError(f"wall-clock limit of {wall} s exceeded while waiting on host functions")

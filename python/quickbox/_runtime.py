@@ -29,10 +29,13 @@ class Runtime:
     calls' arguments and results, console output, the audit log. ``max_pending_calls`` (1024 by
     default) caps the async calls one evaluation may have pending. Calls beyond either fail inside
     JavaScript with a catchable ``Error``. ``bigint_limit`` (bytes of magnitude, 64 KiB by
-    default) is the largest BigInt that may cross between Python and JavaScript. ``network``
-    (a ``quickbox.Network``) gives every context ``fetch()`` under that policy; without it there
-    is no network at all. ``max_modules`` (1000 by default) and ``module_source_limit`` (bytes,
-    16 MiB by default) cap the ES modules a context may load (see ``set_module_loader``).
+    default) is the largest BigInt that may cross between Python and JavaScript. ``max_timers``
+    (10,000 by default; 0 forbids timers) caps the ``setTimeout``/``setInterval`` timers pending
+    at once. An evaluation waits on timers within ``wall_timeout``, or within ``timeout`` when
+    that is unset; with ``fixed_time_ms`` time jumps to the next timer instead of sleeping.
+    ``network`` (a ``quickbox.Network``) gives every context ``fetch()`` under that policy; without
+    it there is no network at all. ``max_modules`` (1000 by default) and ``module_source_limit``
+    (bytes, 16 MiB by default) cap the ES modules a context may load (see ``set_module_loader``).
     """
 
     def __init__(self, *, memory_limit: int | None = 64 * _MiB, timeout: float = 5.0,
@@ -41,7 +44,8 @@ class Runtime:
                  result_limit: int | None = None, seed: int | None = None,
                  fixed_time_ms: int | None = None, allow_all_three_labels: bool = False,
                  host_memory_limit: int | None = None, max_pending_calls: int | None = None,
-                 bigint_limit: int | None = None, network: Network | None = None,
+                 bigint_limit: int | None = None, max_timers: int | None = None,
+                 network: Network | None = None,
                  max_modules: int | None = None, module_source_limit: int | None = None) -> None:
         # Checked now, so a bad option fails here, naming itself, its value and the range.
         _quickbox.check_seconds(timeout, "timeout")
@@ -62,6 +66,7 @@ class Runtime:
             "host_memory_limit": host_memory_limit,
             "max_pending_calls": max_pending_calls,
             "bigint_limit": bigint_limit,
+            "max_timers": max_timers,
             "network": None if network is None else network._native(),
             "max_modules": max_modules,
             "module_source_limit": module_source_limit,

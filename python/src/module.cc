@@ -218,6 +218,7 @@ std::string_view python_name(Setting setting) {
     case Setting::MaxDepth: return "the nesting limit";
     case Setting::HostMemoryBytes: return "host_memory_limit";
     case Setting::MaxPendingCalls: return "max_pending_calls";
+    case Setting::MaxTimers: return "max_timers";
     case Setting::BigIntBytes: return "bigint_limit";
     case Setting::MaxModules: return "max_modules";
     case Setting::ModuleSourceBytes: return "module_source_limit";
@@ -475,6 +476,9 @@ SandboxOptions make_options(nb::dict o) {
   if (auto v = option(o, "max_pending_calls"); !v.is_none())
     opts.limits.max_pending_calls =
         static_cast<uint32_t>(int_option(v, "max_pending_calls", 1, 1'000'000, "between 1 and 1000000 calls"));
+  if (auto v = option(o, "max_timers"); !v.is_none())
+    opts.limits.max_timers =
+        static_cast<uint32_t>(int_option(v, "max_timers", 0, 1'000'000, "between 0 and 1000000 timers"));
   if (auto v = option(o, "bigint_limit"); !v.is_none())
     opts.limits.bigint_bytes =
         static_cast<uint32_t>(int_option(v, "bigint_limit", 8, kMiB, "between 8 and 1048576 bytes (8 bytes to 1 MiB)"));
@@ -689,6 +693,14 @@ class PySandbox {
   void abandon() {
     Use use(*this, "ctx.abandon()", Nested::Refused);
     check(released([&, &s = sandbox()] { return s.abandon(); }));
+  }
+
+  /// Seconds until the suspended evaluation's next timer is due, or None.
+  nb::object next_timer() {
+    Use use(*this, "ctx.resume()", Nested::Allowed);
+    auto in = sandbox().next_timer();
+    if (!in) return nb::none();
+    return nb::float_(std::chrono::duration<double>(*in).count());
   }
 
   nb::list pending() {
@@ -921,6 +933,7 @@ NB_MODULE(_quickbox, m) {
       .def("resume", &PySandbox::resume)
       .def("abandon", &PySandbox::abandon)
       .def("pending", &PySandbox::pending)
+      .def("next_timer", &PySandbox::next_timer)
       .def("audit_log", &PySandbox::audit_log)
       .def("snapshot", &PySandbox::snapshot, "key"_a = nb::none())
       .def("memory_usage", &PySandbox::memory_usage)

@@ -48,10 +48,10 @@ _INTERPRETER = {"thread": "a persistent, sandboxed interpreter",
 
 
 def eval_tool_description(mode: Mode, *, network: bool = False) -> str:
-    reach = ("No filesystem or timers; `fetch()` reaches only the hosts the instructions list"
-             if network else "No filesystem, network or timers")
+    reach = ("No filesystem; `fetch()` reaches only the hosts the instructions list"
+             if network else "No filesystem or network")
     return (f"Runs JavaScript in {_INTERPRETER[mode]} and returns its console output and the value "
-            f"of its last expression. {_PERSISTENCE[mode]} {reach}; top-level `await` works.")
+            f"of its last expression. {_PERSISTENCE[mode]} {reach}; top-level `await` and timers work.")
 
 
 def code_argument_description(mode: Mode) -> str:
@@ -77,9 +77,13 @@ def system_prompt(settings: PromptSettings, *, tools: Sequence[tuple[str, BaseTo
         "",
         f"- {_PERSISTENCE[settings.mode]}",
         "- Top-level `await` works, and a Promise left as the last expression is awaited.",
-        (f"- No filesystem, `require`, `process` or timers (`setTimeout`); `fetch()` reaches the hosts listed "
+        (f"- No filesystem, `require`, `process` or `Intl`; `fetch()` reaches the hosts listed "
          f"below. {reach}" if settings.network is not None else
-         f"- No filesystem, network, `require`, `process` or timers (`setTimeout`). {reach}"),
+         f"- No filesystem, network, `require`, `process`, `fetch` or `Intl`. {reach}"),
+        "- `setTimeout`/`setInterval`, `URL`/`URLSearchParams`, `TextEncoder`/`TextDecoder`, `atob`/`btoa`, `structuredClone`, "
+        "`crypto` (`randomUUID`, `getRandomValues`, `subtle.digest`) and `AbortController` work. Waiting "
+        "on timers counts toward the time limit, and timers still pending when the call returns are "
+        "dropped: await them. `toLocaleString` formats en-US only.",
         f"- Each call may use {limits}.",
         "- You get back `<stdout>` (what `console.log` printed), then `<result>` (the value of the last "
         "expression) or `<error type=\"...\">` (an uncaught error and its stack). Only data comes back: "

@@ -335,8 +335,9 @@ def test_a_new_turn_drops_a_pause_nobody_resumed() -> None:
 def test_a_sqlite_checkpointer_alone_makes_a_pause_durable_across_processes(tmp_path: Path, effects: Effects, approval_process: Any) -> None:
     where = f"sqlite:{tmp_path}"
     started = approval_process(where, "thread-1", str(effects.path), "start")
-    # the suspended VM (compressed) and what it waits on; a few hundred bytes move with the base image
-    assert started["record_bytes"]["call-0"] < 13 * 1024
+    # the suspended VM (compressed) and what it waits on: 11.5 KB before the web-standard globals
+    # joined the base image, 12.4 to 14.6 KB since, as their objects move where the heap's holes fall
+    assert started["record_bytes"]["call-0"] < 16 * 1024
     assert [a["args"]["to"] for a in started["interrupt"]["action_requests"]] == [
         "ada@example.com", "bob@example.com", "cy@example.com"]
     assert sorted(effects.lines()) == ["lookup Ada", "lookup Bob", "lookup Cy", "research"]  # lookups run at once
