@@ -14,6 +14,7 @@ import builtins
 import contextvars
 import functools
 import inspect
+import json
 import threading
 import time
 import warnings
@@ -763,10 +764,10 @@ class Context:
         with self._exclusive():
             if not self._sandbox.has_property(0, name):
                 return False
-            self._sandbox.set_global("__quickbox_delete__", name)
+            # json.dumps writes a valid JavaScript string literal for any str
+            key = json.dumps(name)
             self._value_of(self._sandbox.eval(
-                "{ const n = globalThis.__quickbox_delete__; delete globalThis.__quickbox_delete__;"
-                " if (!delete globalThis[n]) throw new TypeError(`the global ${n} cannot be deleted`) }",
+                f"if (!delete globalThis[{key}]) throw new TypeError('the global ' + {key} + ' cannot be deleted')",
                 _AUTO, "<globals>", True, self._timeout, False))
             return True
 
