@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
  * refuse a guest module built against another contract. */
-#define QB_ABI_VERSION 7u
+#define QB_ABI_VERSION 8u
 
 /* ------------------------------------------------------------------------------------------------
  * Imports: everything the guest module may import. The host provides exactly these and nothing
@@ -95,7 +95,9 @@ extern "C" {
 #define QB_EXPORT_FORMAT "qb_format"
 /* () -> i32 status. Runs queued promise jobs until none are left. Output: CBOR null or error. */
 #define QB_EXPORT_RUN_JOBS "qb_run_jobs"
-/* () -> i32 status. Output: CBOR map of memory figures (see qb_memory_usage keys below). */
+/* (u32 flags) -> i32 status. Output: CBOR map of memory figures (see qb_memory_usage keys below,
+ * then every other counter of QuickJS's JSMemoryUsage under its field name). With
+ * QB_MEMORY_COLLECT, QuickJS's cycle collector runs first. */
 #define QB_EXPORT_MEMORY_USAGE "qb_memory_usage"
 /* (u32 name_len, u32 capability_id, u32 flags) -> i32 status. Input: the JS name, NUL. Defines
  * globalThis[name] (a dotted name such as "tools.search" creates namespace objects) as a
@@ -111,6 +113,11 @@ extern "C" {
 /* () -> i32 status. Abandons the suspended evaluation: its promise and every unsettled call are
  * dropped without running any JS (their promises stay pending forever). */
 #define QB_EXPORT_ABANDON "qb_abandon"
+/* (u32 op, u32 handle, u32 request_len) -> i32 status. An operation on a pinned value (see
+ * "Handles" below); input: the op's CBOR request. QB_HANDLE_CALL, _CALL_METHOD, _NEW and _AWAIT
+ * are evaluations (they reply like qb_eval and may suspend: PENDING, then qb_resume); the others
+ * run no more than the property access they make. An unknown handle is QB_ERROR_INVALID_INPUT. */
+#define QB_EXPORT_HANDLE "qb_handle"
 
 /* ------------------------------------------------------------------------------------------------
  * The exchange block: one per instance, at the address qb_exchange() returns.
@@ -187,6 +194,8 @@ typedef struct qb_config {
                                      * undefined, or the SyntaxError */
 #define QB_EVAL_MODULE_NAMESPACE 128u /* with QB_EVAL_MODULE: the result is the module's namespace
                                        * object once it has run */
+#define QB_EVAL_RESULT_HANDLE 256u  /* the result is pinned and replied as a handle (a
+                                     * QB_CBOR_TAG_HANDLE item) instead of being converted */
 
 /* qb_define_capability flags */
 #define QB_CAPABILITY_ASYNC 1u /* the JS function returns a Promise (else it returns the value) */
@@ -234,11 +243,40 @@ typedef struct qb_host_reply {
  *   plain object         map with text keys in property order (own, enumerable, string keys)
  *   Error                tag QB_CBOR_TAG_ERROR over [name, message, stack] (text strings),
  *                        each bounded as "Error text" below says
- *   Date                 its ISO string (as JSON.stringify does)
+ *   Date                 leaving: its ISO string (as JSON.stringify does); entering: tag 1 (RFC 8949
+ *                        epoch date/time) over a number of seconds becomes a Date, to the millisecond
  * Functions, symbols, Map, Set, WeakMap, promises and typed arrays other than Uint8Array are
  * refused with a TypeError naming the type and the path of the value.
  * --------------------------------------------------------------------------------------------- */
 #define QB_CBOR_TAG_ERROR 1902247937u /* 0x71620001: "qb" + 1, from the first-come range */
+
+/* ------------------------------------------------------------------------------------------------
+ * Handles: JS values the guest pins for the host, which refers to them by id. Ids are handed out
+ * in increasing order and never reused within an instance, so a released or unknown id is
+ * refused and never reaches another value. A pinned value lives until QB_HANDLE_RELEASE (or until
+ * the instance goes away); a snapshot carries the table. Id 0 is the global object (never pinned,
+ * never released).
+ *   QB_CBOR_TAG_HANDLE over an unsigned integer (the id): in a request, the pinned value itself;
+ *   in a reply, a value pinned for the host (QB_EVAL_RESULT_HANDLE, QB_HANDLE_GET/_DUP, and the
+ *   values QB_HANDLE_TO_VALUE could not convert when asked to pin them).
+ * --------------------------------------------------------------------------------------------- */
+#define QB_CBOR_TAG_HANDLE 1902247938u /* 0x71620002 */
+#define QB_HANDLE_GLOBAL 0u
+/* qb_handle ops and their CBOR requests */
+#define QB_HANDLE_GET 1u         /* key (text or integer) -> handle of value[key] */
+#define QB_HANDLE_SET 2u         /* [key, value] -> undefined */
+#define QB_HANDLE_HAS 3u         /* key -> boolean (`key in value`; false for primitives) */
+#define QB_HANDLE_CALL 4u        /* [args...] -> handle of value(...args), this undefined */
+#define QB_HANDLE_CALL_METHOD 5u /* [name, [args...]] -> handle of value[name](...args) */
+#define QB_HANDLE_NEW 6u         /* [args...] -> handle of new value(...args) */
+#define QB_HANDLE_AWAIT 7u       /* null -> handle of the promise's result (a non-promise: itself) */
+#define QB_HANDLE_TO_VALUE 8u    /* boolean pin_opaque -> the value as data; with pin_opaque,
+                                  * functions, symbols, promises, Maps... become handles instead of
+                                  * a TypeError (cycles still fail) */
+#define QB_HANDLE_DESCRIBE 9u    /* null -> [type, is_promise]: type is typeof's answer, except
+                                  * "null" and "array" */
+#define QB_HANDLE_DUP 10u        /* null -> a new handle to the same value */
+#define QB_HANDLE_RELEASE 11u    /* null -> undefined; unpins the value */
 
 /* ------------------------------------------------------------------------------------------------
  * Error text: an error's name, message and stack cross the boundary (error replies, Error values,
@@ -259,6 +297,8 @@ typedef struct qb_host_reply {
 #define QB_MEM_MEMORY_USED "memory_used_size"
 #define QB_MEM_OBJ_COUNT "obj_count"
 #define QB_MEM_LINEAR_MEMORY "linear_memory" /* bytes of wasm linear memory */
+/* qb_memory_usage flags */
+#define QB_MEMORY_COLLECT 1u
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -104,6 +104,7 @@ typedef struct encoder {
   path_seg *path;   /* keys on the current path, for error messages */
   bool too_large;
   bool bigint_too_large;
+  bool pin_opaque;
 } encoder;
 
 /* Renders the current path as "$.a[3].b" into buf. */
@@ -316,18 +317,30 @@ static int encode_date(encoder *e, JSValueConst v) {
   return r;
 }
 
+/* A value that is not data: pinned and sent as a handle when the caller asked for that
+ * (QB_HANDLE_TO_VALUE), else refused with a TypeError naming `what` and the path. */
+static int opaque(encoder *e, JSValueConst v, const char *what) {
+  if (!e->pin_opaque) return fail_type(e, what);
+  uint32_t id = qb_pin(e->ctx, JS_DupValue(e->ctx, v));
+  if (!id) {
+    JS_ThrowOutOfMemory(e->ctx);
+    return -1;
+  }
+  return emit(e, qb_cbor_put_head(e->out, 6, QB_CBOR_TAG_HANDLE) && qb_cbor_put_head(e->out, 0, id));
+}
+
 static int encode_compound(encoder *e, JSValueConst v) {
   JSContext *ctx = e->ctx;
-  if (JS_IsFunction(ctx, v)) return fail_type(e, "a function");
-  if (JS_IsPromise(v)) return fail_type(e, "a Promise (await it first)");
-  if (JS_IsMap(v)) return fail_type(e, "a Map (convert it with Object.fromEntries)");
-  if (JS_IsSet(v)) return fail_type(e, "a Set (convert it with Array.from)");
-  if (JS_IsWeakMap(v) || JS_IsWeakSet(v) || JS_IsWeakRef(v)) return fail_type(e, "a weak collection");
+  if (JS_IsFunction(ctx, v)) return opaque(e, v, "a function");
+  if (JS_IsPromise(v)) return opaque(e, v, "a Promise (await it first)");
+  if (JS_IsMap(v)) return opaque(e, v, "a Map (convert it with Object.fromEntries)");
+  if (JS_IsSet(v)) return opaque(e, v, "a Set (convert it with Array.from)");
+  if (JS_IsWeakMap(v) || JS_IsWeakSet(v) || JS_IsWeakRef(v)) return opaque(e, v, "a weak collection");
   if (JS_IsDate(v)) return encode_date(e, v);
   if (JS_IsError(v)) return encode_error(e, v);
   int ta = JS_GetTypedArrayType(v);
   if (ta >= 0) {
-    if (ta != JS_TYPED_ARRAY_UINT8) return fail_type(e, "a typed array other than Uint8Array");
+    if (ta != JS_TYPED_ARRAY_UINT8) return opaque(e, v, "a typed array other than Uint8Array");
     size_t size;
     uint8_t *bytes = JS_GetUint8Array(ctx, &size, v);
     if (!bytes && size) return -1;
@@ -376,7 +389,7 @@ static int encode_value(encoder *e, JSValueConst v) {
     case JS_TAG_SHORT_BIG_INT:
       return encode_bigint(e, v);
     case JS_TAG_SYMBOL:
-      return fail_type(e, "a Symbol");
+      return opaque(e, v, "a Symbol");
     case JS_TAG_OBJECT:
       return encode_compound(e, v);
     default:
@@ -388,7 +401,8 @@ qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
                                 qb_value_limits limits) {
   uint32_t max_depth = limits.max_depth;
   encoder e = {.ctx = ctx, .out = out, .base = out->len, .max_bytes = limits.max_bytes,
-               .max_depth = max_depth, .bigint_bytes = limits.bigint_bytes};
+               .max_depth = max_depth, .bigint_bytes = limits.bigint_bytes,
+               .pin_opaque = limits.pin_opaque};
   size_t saved_limit = out->limit;
   out->limit = out->len + limits.max_bytes;
   out->over_limit = false;
@@ -561,6 +575,34 @@ static JSValue decode_error(decoder *d, uint32_t depth) {
   return error;
 }
 
+/* A handle the host holds: the pinned value itself. An id that is not live is refused like any
+ * other malformed request, so a stale handle never reaches another value. */
+static JSValue decode_handle(decoder *d) {
+  uint8_t major, info;
+  uint64_t id;
+  if (!read_head(d, &major, &info, &id) || major != 0 || id > UINT32_MAX)
+    return bad(d, "handle tag without an id");
+  JSValue v;
+  if (!qb_pinned(d->ctx, (uint32_t)id, &v)) {
+    JS_ThrowTypeError(d->ctx, "handle %llu is not live (it was released, or belongs to another context)",
+                      (unsigned long long)id);
+    return JS_EXCEPTION;
+  }
+  return v;
+}
+
+/* RFC 8949 tag 1: seconds since the epoch, as a Date to the millisecond. */
+static JSValue decode_date(decoder *d, uint32_t depth) {
+  JSValue seconds = decode_item(d, depth);
+  if (JS_IsException(seconds)) return seconds;
+  double s;
+  if (!JS_IsNumber(seconds) || JS_ToFloat64(d->ctx, &s, seconds) < 0) {
+    JS_FreeValue(d->ctx, seconds);
+    return bad(d, "the date tag (1) must wrap a number of seconds");
+  }
+  return JS_NewDate(d->ctx, round(s * 1000.0));
+}
+
 static JSValue decode_item(decoder *d, uint32_t depth) {
   JSContext *ctx = d->ctx;
   if (depth > d->max_depth) return bad(d, "value nests deeper than the depth limit");
@@ -636,6 +678,8 @@ static JSValue decode_item(decoder *d, uint32_t depth) {
     case 6:
       if (arg == 2 || arg == 3) return decode_bignum(d, arg == 3);
       if (arg == QB_CBOR_TAG_ERROR) return decode_error(d, depth);
+      if (arg == QB_CBOR_TAG_HANDLE) return decode_handle(d);
+      if (arg == 1) return decode_date(d, depth);
       return bad(d, "unsupported tag");
     case 7:
       switch (info) {

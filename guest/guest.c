@@ -71,6 +71,7 @@ static size_t pending_count, pending_cap;
 #define DRIVE_INSPECT 16u /* ... with its util.inspect text (a REPL) */
 #define DRIVE_DISPLAY (DRIVE_PRINT | DRIVE_INSPECT)
 #define DRIVE_NAMESPACE 32u /* the result is driven_module's namespace once its promise settles */
+#define DRIVE_HANDLE 64u    /* the value is pinned and replied as a handle (QB_EVAL_RESULT_HANDLE) */
 static JSValue driven;
 static JSModuleDef *driven_module; /* the module evaluation in progress (DRIVE_NAMESPACE) */
 static uint32_t drive_mode;
@@ -814,6 +815,17 @@ static int32_t reply_value(JSValue value) {
   return reply(QB_STATUS_DONE);
 }
 
+/* Pins value (consumed) and replies with its handle. */
+static int32_t reply_handle(JSValue value) {
+  if (JS_IsException(value)) return reply_pending_exception();
+  uint32_t id = qb_pin(ctx, value);
+  if (!id) return reply_error(QB_ERROR_OUT_OF_MEMORY, "", "out of memory", "");
+  output.len = 0;
+  qb_cbor_put_head(&output, 6, QB_CBOR_TAG_HANDLE); /* short heads always fit: see bootstrap */
+  qb_cbor_put_head(&output, 0, id);
+  return reply(QB_STATUS_DONE);
+}
+
 /* Like reply_value, for an evaluation printed for people (EvalOptions::display): replies
  * QB_STATUS_DISPLAY with [value, text], the value as data (undefined when it cannot leave the
  * sandbox: a function, a Map, a cycle...) and the text node -p or a REPL would print for it, each
@@ -923,6 +935,8 @@ static int32_t drive(void) {
     return reply_exception(exc, NULL);
   }
   drop_evaluation_work();
+  /* a promise handed to the host as a handle is the host's to await: not unhandled */
+  if ((drive_mode & DRIVE_HANDLE) && JS_IsPromise(value)) forget_rejection(value);
   if (rejection_count) {
     JS_FreeValue(ctx, value);
     JSValue reason = JS_DupValue(ctx, rejections[0].reason);
@@ -930,6 +944,7 @@ static int32_t drive(void) {
     return reply_exception(reason, "Unhandled promise rejection: ");
   }
   if (drive_mode & DRIVE_DISPLAY) return reply_displayed(value);
+  if (drive_mode & DRIVE_HANDLE) return reply_handle(value);
   return reply_value(value);
 }
 
@@ -1079,8 +1094,10 @@ QB_EXPORT(QB_EXPORT_CONFIGURE) int32_t qb_configure(void) {
 }
 
 /* The DRIVE_DISPLAY bits an eval's QB_EVAL_DISPLAY_* flags ask for. */
-static uint32_t display_mode(uint32_t flags) {
-  return ((flags & QB_EVAL_DISPLAY_PRINT) ? DRIVE_PRINT : 0) | ((flags & QB_EVAL_DISPLAY_INSPECT) ? DRIVE_INSPECT : 0);
+/* What the caller asked to get back besides the value itself: its display text, or a handle. */
+static uint32_t result_mode(uint32_t flags) {
+  return ((flags & QB_EVAL_DISPLAY_PRINT) ? DRIVE_PRINT : 0) | ((flags & QB_EVAL_DISPLAY_INSPECT) ? DRIVE_INSPECT : 0) |
+         ((flags & QB_EVAL_RESULT_HANDLE) ? DRIVE_HANDLE : 0);
 }
 
 QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len, uint32_t flags) {
@@ -1110,12 +1127,12 @@ QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len
     JSValue promise = JS_EvalFunction(ctx, compiled); /* a module evaluates to a promise */
     bool want_namespace = flags & QB_EVAL_MODULE_NAMESPACE;
     driven_module = want_namespace ? m : NULL;
-    return finish(promise, DRIVE_AWAIT | (want_namespace ? DRIVE_NAMESPACE : DRIVE_DISCARD) | display_mode(flags));
+    return finish(promise, DRIVE_AWAIT | (want_namespace ? DRIVE_NAMESPACE : DRIVE_DISCARD) | result_mode(flags));
   }
   JSValue value = JS_Eval(ctx, source, source_len, name, js_flags);
   uint32_t mode = (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0;
   if (kind == QB_EVAL_ASYNC) mode |= DRIVE_UNWRAP;
-  return finish(value, mode | display_mode(flags));
+  return finish(value, mode | result_mode(flags));
 }
 
 static JSValue get_global(const char *name) {
@@ -1195,8 +1212,9 @@ QB_EXPORT(QB_EXPORT_RUN_JOBS) int32_t qb_run_jobs(void) {
   return finish(JS_NULL, 0);
 }
 
-QB_EXPORT(QB_EXPORT_MEMORY_USAGE) int32_t qb_memory_usage(void) {
+QB_EXPORT(QB_EXPORT_MEMORY_USAGE) int32_t qb_memory_usage(uint32_t flags) {
   begin_op();
+  if (flags & QB_MEMORY_COLLECT) JS_RunGC(rt);
   JSMemoryUsage u;
   JS_ComputeMemoryUsage(rt, &u);
   struct {
@@ -1208,6 +1226,15 @@ QB_EXPORT(QB_EXPORT_MEMORY_USAGE) int32_t qb_memory_usage(void) {
       {QB_MEM_MEMORY_USED, u.memory_used_size},
       {QB_MEM_OBJ_COUNT, u.obj_count},
       {QB_MEM_LINEAR_MEMORY, (int64_t)__builtin_wasm_memory_size(0) * 65536},
+#define QB_MEM_FIELD(f) {#f, u.f},
+      QB_MEM_FIELD(malloc_count) QB_MEM_FIELD(memory_used_count) QB_MEM_FIELD(atom_count)
+      QB_MEM_FIELD(atom_size) QB_MEM_FIELD(str_count) QB_MEM_FIELD(str_size) QB_MEM_FIELD(obj_size)
+      QB_MEM_FIELD(prop_count) QB_MEM_FIELD(prop_size) QB_MEM_FIELD(shape_count) QB_MEM_FIELD(shape_size)
+      QB_MEM_FIELD(js_func_count) QB_MEM_FIELD(js_func_size) QB_MEM_FIELD(js_func_code_size)
+      QB_MEM_FIELD(js_func_pc2line_count) QB_MEM_FIELD(js_func_pc2line_size) QB_MEM_FIELD(c_func_count)
+      QB_MEM_FIELD(array_count) QB_MEM_FIELD(fast_array_count) QB_MEM_FIELD(fast_array_elements)
+      QB_MEM_FIELD(binary_object_count) QB_MEM_FIELD(binary_object_size)
+#undef QB_MEM_FIELD
   };
   qb_cbor_put_head(&output, 5, sizeof rows / sizeof rows[0]);
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -1324,4 +1351,153 @@ QB_EXPORT(QB_EXPORT_ABANDON) int32_t qb_abandon(void) {
   begin_op();
   stop_driving();
   return reply_value(JS_UNDEFINED);
+}
+
+/* typeof's answer, told apart for null and arrays (what a Python caller asks of a handle). */
+static const char *type_name(JSValueConst v) {
+  if (JS_IsNull(v)) return "null";
+  if (JS_IsUndefined(v)) return "undefined";
+  if (JS_IsBool(v)) return "boolean";
+  if (JS_IsNumber(v)) return "number";
+  if (JS_IsBigInt(v)) return "bigint";
+  if (JS_IsString(v)) return "string";
+  if (JS_IsSymbol(v)) return "symbol";
+  if (JS_IsFunction(ctx, v)) return "function";
+  if (JS_IsArray(v)) return "array";
+  return "object";
+}
+
+/* Runs fn (consumed) with argv as an evaluation whose result is pinned. */
+static int32_t call_pinned(JSValue fn, JSValueConst this_val, JSValueConst args, bool construct) {
+  int64_t argc = 0;
+  if (!JS_IsArray(args) || JS_GetLength(ctx, args, &argc) < 0 || argc > 65535) {
+    JS_FreeValue(ctx, fn);
+    return invalid("handle call arguments must be an array of at most 65535 values");
+  }
+  JSValue *argv = calloc((size_t)argc + 1, sizeof(JSValue));
+  if (!argv) {
+    JS_FreeValue(ctx, fn);
+    JS_ThrowOutOfMemory(ctx);
+    return reply_pending_exception();
+  }
+  for (int64_t i = 0; i < argc; i++) argv[i] = JS_GetPropertyInt64(ctx, args, i);
+  stop_driving();
+  JSValue result;
+  if (!JS_IsFunction(ctx, fn)) result = JS_ThrowTypeError(ctx, "the value is not a function");
+  else if (construct) result = JS_CallConstructor(ctx, fn, (int)argc, (JSValueConst *)argv);
+  else result = JS_Call(ctx, fn, this_val, (int)argc, (JSValueConst *)argv);
+  for (int64_t i = 0; i < argc; i++) JS_FreeValue(ctx, argv[i]);
+  free(argv);
+  JS_FreeValue(ctx, fn);
+  return finish(result, DRIVE_HANDLE);
+}
+
+static JSAtom key_atom(JSValueConst key) {
+  if (!JS_IsString(key) && !JS_IsNumber(key)) {
+    JS_ThrowTypeError(ctx, "a property key must be a string or an integer");
+    return JS_ATOM_NULL;
+  }
+  return JS_ValueToAtom(ctx, key);
+}
+
+/* One operation on a pinned value; see QB_EXPORT_HANDLE. */
+static int32_t handle_op(uint32_t op, JSValueConst target, JSValueConst request) {
+  switch (op) {
+    case QB_HANDLE_GET: {
+      JSAtom key = key_atom(request);
+      if (key == JS_ATOM_NULL) return reply_pending_exception();
+      JSValue v = JS_GetProperty(ctx, target, key);
+      JS_FreeAtom(ctx, key);
+      return reply_handle(v);
+    }
+    case QB_HANDLE_SET: {
+      int64_t n = 0;
+      if (!JS_IsArray(request) || JS_GetLength(ctx, request, &n) < 0 || n != 2)
+        return invalid("a handle set needs [key, value]");
+      JSValue k = JS_GetPropertyInt64(ctx, request, 0);
+      JSAtom key = key_atom(k);
+      JS_FreeValue(ctx, k);
+      if (key == JS_ATOM_NULL) return reply_pending_exception();
+      if (!JS_IsObject(target)) {
+        JS_FreeAtom(ctx, key);
+        JS_ThrowTypeError(ctx, "cannot set a property of a %s", type_name(target));
+        return reply_pending_exception();
+      }
+      int r = JS_SetProperty(ctx, target, key, JS_GetPropertyInt64(ctx, request, 1));
+      JS_FreeAtom(ctx, key);
+      if (r < 0) return reply_pending_exception();
+      return reply_value(JS_UNDEFINED);
+    }
+    case QB_HANDLE_HAS: {
+      if (!JS_IsObject(target)) return reply_value(JS_FALSE);
+      JSAtom key = key_atom(request);
+      if (key == JS_ATOM_NULL) return reply_pending_exception();
+      int r = JS_HasProperty(ctx, target, key);
+      JS_FreeAtom(ctx, key);
+      if (r < 0) return reply_pending_exception();
+      return reply_value(JS_NewBool(ctx, r));
+    }
+    case QB_HANDLE_CALL:
+      return call_pinned(JS_DupValue(ctx, target), JS_UNDEFINED, request, false);
+    case QB_HANDLE_NEW:
+      return call_pinned(JS_DupValue(ctx, target), JS_UNDEFINED, request, true);
+    case QB_HANDLE_CALL_METHOD: {
+      int64_t n = 0;
+      if (!JS_IsArray(request) || JS_GetLength(ctx, request, &n) < 0 || n != 2)
+        return invalid("a handle method call needs [name, [args...]]");
+      JSValue name = JS_GetPropertyInt64(ctx, request, 0);
+      JSAtom key = key_atom(name);
+      JS_FreeValue(ctx, name);
+      if (key == JS_ATOM_NULL) return reply_pending_exception();
+      JSValue fn = JS_GetProperty(ctx, target, key);
+      JS_FreeAtom(ctx, key);
+      if (JS_IsException(fn)) return reply_pending_exception();
+      JSValue args = JS_GetPropertyInt64(ctx, request, 1);
+      int32_t status = call_pinned(fn, target, args, false);
+      JS_FreeValue(ctx, args);
+      return status;
+    }
+    case QB_HANDLE_AWAIT:
+      stop_driving();
+      return finish(JS_DupValue(ctx, target), DRIVE_AWAIT | DRIVE_HANDLE);
+    case QB_HANDLE_TO_VALUE: {
+      qb_value_limits limits = outgoing_limits();
+      limits.pin_opaque = JS_ToBool(ctx, request) > 0;
+      qb_encode_status st = qb_cbor_encode(ctx, target, &output, limits);
+      if (st == QB_ENCODE_TOO_LARGE || st == QB_ENCODE_BIGINT_TOO_LARGE) return reply_output_limit(st);
+      if (st == QB_ENCODE_THROWN) return reply_pending_exception();
+      return reply(QB_STATUS_DONE);
+    }
+    case QB_HANDLE_DESCRIBE: {
+      qb_cbor_put_head(&output, 4, 2);
+      const char *t = type_name(target);
+      qb_cbor_put_text(&output, t, strlen(t));
+      qb_cbor_put_head(&output, 7, JS_IsPromise(target) ? 21 : 20);
+      return reply(QB_STATUS_DONE);
+    }
+    case QB_HANDLE_DUP:
+      return reply_handle(JS_DupValue(ctx, target));
+    default:
+      return invalid("unknown handle operation");
+  }
+}
+
+QB_EXPORT(QB_EXPORT_HANDLE) int32_t qb_handle(uint32_t op, uint32_t id, uint32_t request_len) {
+  if (request_len > input.cap) return invalid("request larger than the input buffer");
+  begin_op();
+  if (op == QB_HANDLE_RELEASE) {
+    if (id == QB_HANDLE_GLOBAL || !qb_unpin(ctx, id)) return invalid("no live handle has this id");
+    return reply_value(JS_UNDEFINED);
+  }
+  JSValue target;
+  if (!qb_pinned(ctx, id, &target)) return invalid("no live handle has this id");
+  JSValue request = qb_cbor_decode(ctx, input.data, request_len, incoming_limits(2));
+  if (JS_IsException(request)) {
+    JS_FreeValue(ctx, target);
+    return invalid_request_value();
+  }
+  int32_t status = handle_op(op, target, request);
+  JS_FreeValue(ctx, request);
+  JS_FreeValue(ctx, target);
+  return status;
 }

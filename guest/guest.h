@@ -35,9 +35,19 @@ typedef struct qb_value_limits {
   uint32_t max_depth;     /* nesting of arrays and objects */
   size_t max_bytes;       /* encoded output (encoder only) */
   uint32_t bigint_bytes;  /* magnitude of one BigInt; 0: no cap */
+  bool pin_opaque;        /* encoder only: pin what is not data instead of refusing it */
 } qb_value_limits;
 
-/* Encodes a JS value as CBOR into out (appending), within limits. */
+/* The handle table (guest/handles.c). qb_pin takes value and returns its new id, or 0 when the
+ * table cannot grow (value is then freed). qb_pinned dups the value of a live id (the global
+ * object for QB_HANDLE_GLOBAL) and returns false for any other id. qb_unpin releases one. */
+uint32_t qb_pin(JSContext *ctx, JSValue value);
+bool qb_pinned(JSContext *ctx, uint32_t id, JSValue *out);
+bool qb_unpin(JSContext *ctx, uint32_t id);
+
+/* Encodes a JS value as CBOR into out (appending), within limits. With pin_opaque, values that
+ * are not data (functions, symbols, promises, Maps...) are pinned (qb_pin) and encoded as
+ * QB_CBOR_TAG_HANDLE instead of failing. */
 qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
                                 qb_value_limits limits);
 

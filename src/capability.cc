@@ -440,7 +440,7 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
       reply.bytes = std::move(bytes);
       return reply;
     } catch (const CapabilityError &e) {
-      close_audit(audit_index, CallOutcome::Error, e.message());
+      close_audit(audit_index, CallOutcome::Error, e.audit_detail());
       reply.status = QB_HOST_ERROR;
       reply.bytes = encode_js_error(e.name(), e.message());
       return reply;
@@ -855,7 +855,8 @@ Status Sandbox::resolve(uint32_t call_id, const Value &value) {
   return answer(s, call_id, HostCall::State::AwaitingExternal, true, value, std::move(payload), CallOutcome::Ok, "");
 }
 
-Status Sandbox::reject(uint32_t call_id, std::string message, std::string name, CallOutcome outcome) {
+Status Sandbox::reject(uint32_t call_id, std::string message, std::string name, CallOutcome outcome,
+                       std::optional<std::string> audit_detail) {
   Impl &s = *impl_;
   OperationGuard guard(s, "reject()", internal::Access::Reentrant);
   if (guard.refused()) return *guard.refused();
@@ -864,7 +865,8 @@ Status Sandbox::reject(uint32_t call_id, std::string message, std::string name, 
   Value error = ErrorValue{.name = std::move(name), .message = message, .stack = ""};
   bool ok = false;
   auto payload = encode_for_guest(error, ok);
-  return answer(s, call_id, HostCall::State::AwaitingExternal, false, error, std::move(payload), outcome, message);
+  return answer(s, call_id, HostCall::State::AwaitingExternal, false, error, std::move(payload), outcome,
+                audit_detail ? std::move(*audit_detail) : message);
 }
 
 Status Sandbox::deny(uint32_t call_id, std::string reason) {

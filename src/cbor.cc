@@ -116,6 +116,17 @@ class CborWriter {
     }
   }
 
+  void write_item(Date date) {
+    const double seconds = date.epoch_ms / 1000.0;
+    head([](unsigned char *b, size_t size) { return cbor_encode_tag(1, b, size); });
+    head([seconds](unsigned char *b, size_t size) { return cbor_encode_double(seconds, b, size); });
+  }
+
+  void write_item(Handle handle) {
+    head([](unsigned char *b, size_t size) { return cbor_encode_tag(QB_CBOR_TAG_HANDLE, b, size); });
+    head([&](unsigned char *b, size_t size) { return cbor_encode_uint(handle.id, b, size); });
+  }
+
   void write_item(const ErrorValue &error) {
     head([](unsigned char *b, size_t size) { return cbor_encode_tag(QB_CBOR_TAG_ERROR, b, size); });
     head([](unsigned char *b, size_t size) { return cbor_encode_array_start(3, b, size); });
@@ -221,9 +232,9 @@ class CborReader {
 
  private:
   /// What may come next at the current position, beyond what the enclosing container allows.
-  enum class Expect { Any, BignumBytes, ErrorArray };
+  enum class Expect { Any, BignumBytes, ErrorArray, HandleId, DateNumber };
   /// The kind of item a callback announces, for checking where it may appear.
-  enum class Item { Text, Bytes, Array, Other };
+  enum class Item { Text, Bytes, Array, Unsigned, Number, Other };
 
   struct Frame {
     enum class Kind { Array, Map, Error } kind;
@@ -299,6 +310,10 @@ class CborReader {
       fail("a bignum tag (2 or 3) must wrap a byte string");
     } else if (expect_ == Expect::ErrorArray && item != Item::Array) {
       fail("the error tag must wrap an array of [name, message, stack]");
+    } else if (expect_ == Expect::DateNumber && item != Item::Unsigned && item != Item::Number) {
+      fail("the date tag (1) must wrap a number of seconds");
+    } else if (expect_ == Expect::HandleId && item != Item::Unsigned) {
+      fail("the handle tag must wrap an unsigned integer");
     } else if (!stack_.empty() && item != Item::Text) {
       const Frame &top = stack_.back();
       if (top.kind == Frame::Kind::Map && !top.key) fail("map keys must be text strings");
@@ -352,7 +367,21 @@ class CborReader {
   }
 
   void on_unsigned(uint64_t n) {
-    if (!accept(Item::Other)) return;
+    if (!accept(Item::Unsigned)) return;
+    if (expect_ == Expect::DateNumber) {
+      expect_ = Expect::Any;
+      deliver(Value(Date{static_cast<double>(n) * 1000.0}));
+      return;
+    }
+    if (expect_ == Expect::HandleId) {
+      expect_ = Expect::Any;
+      if (n > UINT32_MAX) {
+        fail("handle id " + std::to_string(n) + " is beyond 2^32 - 1");
+        return;
+      }
+      deliver(Value(Handle{static_cast<uint32_t>(n)}));
+      return;
+    }
     if (n > kMaxSafeIntegerBits) {
       fail("integer " + std::to_string(n) + " is beyond 2^53 (send a BigInt)");
       return;
@@ -361,7 +390,12 @@ class CborReader {
   }
 
   void on_negative(uint64_t n) {  // the value is -1 - n
-    if (!accept(Item::Other)) return;
+    if (!accept(Item::Number)) return;
+    if (expect_ == Expect::DateNumber) {
+      expect_ = Expect::Any;
+      deliver(Value(Date{(-1.0 - static_cast<double>(n)) * 1000.0}));
+      return;
+    }
     if (n >= kMaxSafeIntegerBits) {
       const std::string magnitude =
           n == UINT64_MAX ? "18446744073709551616" : std::to_string(n + 1);
@@ -372,7 +406,13 @@ class CborReader {
   }
 
   void on_number(double d) {
-    if (accept(Item::Other)) deliver(Value(d));
+    if (!accept(Item::Number)) return;
+    if (expect_ == Expect::DateNumber) {
+      expect_ = Expect::Any;
+      deliver(Value(Date{d * 1000.0}));
+      return;
+    }
+    deliver(Value(d));
   }
 
   void on_simple(Value value) {
@@ -489,6 +529,10 @@ class CborReader {
       bignum_negative_ = tag == 3;
     } else if (tag == QB_CBOR_TAG_ERROR) {
       expect_ = Expect::ErrorArray;
+    } else if (tag == QB_CBOR_TAG_HANDLE) {
+      expect_ = Expect::HandleId;
+    } else if (tag == 1) {
+      expect_ = Expect::DateNumber;
     } else {
       fail("unsupported tag " + std::to_string(tag));
     }

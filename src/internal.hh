@@ -157,7 +157,8 @@ struct GuestExports {
   size_t exchange = SIZE_MAX, reserve = SIZE_MAX, configure = SIZE_MAX, eval = SIZE_MAX,
          call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, format = SIZE_MAX, run_jobs = SIZE_MAX,
          memory_usage = SIZE_MAX, bootstrap = SIZE_MAX, initialize = SIZE_MAX,
-         define_capability = SIZE_MAX, settle = SIZE_MAX, resume = SIZE_MAX, abandon = SIZE_MAX;
+         define_capability = SIZE_MAX, settle = SIZE_MAX, resume = SIZE_MAX, abandon = SIZE_MAX,
+         handle = SIZE_MAX;
 };
 /// Finds the export indices; fails naming the first missing export.
 Expected<GuestExports> find_exports(const wasmtime_module_t *module);

@@ -76,6 +76,12 @@ struct JsonWriter {
     }
     out += '}';
   }
+  void operator()(Date date) const {
+    out += "{\"$date\":";
+    write_json(Value(date.epoch_ms), out);
+    out += "}";
+  }
+  void operator()(Handle handle) const { out += "{\"$handle\":" + std::to_string(handle.id) + "}"; }
   void operator()(const ErrorValue &error) const {
     out += "{\"name\":" + json_quote(error.name) + ",\"message\":" + json_quote(error.message) +
            ",\"stack\":" + json_quote(error.stack) + "}";

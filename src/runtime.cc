@@ -118,6 +118,7 @@ Expected<GuestExports> find_exports(const wasmtime_module_t *module) {
       {QB_EXPORT_SETTLE, &GuestExports::settle},
       {QB_EXPORT_RESUME, &GuestExports::resume},
       {QB_EXPORT_ABANDON, &GuestExports::abandon},
+      {QB_EXPORT_HANDLE, &GuestExports::handle},
   };
   for (size_t i = 0; i < exports.size; i++) {
     const wasm_name_t *name = wasm_exporttype_name(exports.data[i]);

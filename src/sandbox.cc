@@ -161,6 +161,7 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
   fn.settle = get(e.settle).of.func;
   fn.resume = get(e.resume).of.func;
   fn.abandon = get(e.abandon).of.func;
+  fn.handle = get(e.handle).of.func;
 
   int32_t address = 0;
   wasm_trap_t *trap = nullptr;
@@ -539,6 +540,9 @@ Result Sandbox::Impl::finish_evaluation(Result result) {
   // Ended by the host (a deadline, a failed settle) while the guest still drives it.
   if (guest_driving && !discarded) abandon_in_guest();
   guest_driving = false;
+  for (const auto &call : calls)
+    if (const auto *cap = find_capability(call.capability_id))
+      result.unsettled_calls.push_back(cap->name);
   cancel_outstanding_calls("the evaluation ended before the call settled");
   result.console = take_console();
   result.console_dropped_bytes = console_dropped;
@@ -676,6 +680,7 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (options.display == EvalOptions::Display::Inspect) flags |= QB_EVAL_DISPLAY_INSPECT;
   if (options.parse_only) flags |= QB_EVAL_PARSE_ONLY;
   if (options.module_namespace && options.kind == EvalOptions::Kind::Module) flags |= QB_EVAL_MODULE_NAMESPACE;
+  if (options.as_handle) flags |= QB_EVAL_RESULT_HANDLE;
   if (auto err = s.write_input({options.filename, source})) return Result::failure(*err);
   return s.start_evaluation(
       s.fn.eval,
@@ -775,22 +780,26 @@ Result Sandbox::run_jobs() {
   return s.start_evaluation(s.fn.run_jobs, {}, s.options.limits.cpu_time);
 }
 
-Expected<MemoryUsage> Sandbox::memory_usage() {
+Expected<MemoryUsage> Sandbox::memory_usage(bool collect_garbage) {
   Impl &s = *impl_;
   // It runs a guest export: inside a host function it would overwrite the running operation's reply.
   OperationGuard guard(s, "memory_usage()", internal::Access::Exclusive);
   if (guard.refused()) return *guard.refused();
   if (s.discarded) return s.discarded_result().error();
-  Result r = s.run_simple(s.fn.memory_usage, {});
+  Result r = s.run_simple(s.fn.memory_usage, {collect_garbage ? QB_MEMORY_COLLECT : 0u});
   if (!r.ok()) return r.error();
   auto field = [&](const char *key) -> uint64_t {
     const Value *v = r.value().find(key);
     return v && v->is_number() ? static_cast<uint64_t>(v->as_number()) : 0;
   };
-  return MemoryUsage{.js_malloc_bytes = field(QB_MEM_MALLOC_SIZE),
+  MemoryUsage usage{.js_malloc_bytes = field(QB_MEM_MALLOC_SIZE),
                      .js_malloc_limit = field(QB_MEM_MALLOC_LIMIT),
                      .js_object_count = field(QB_MEM_OBJ_COUNT),
                      .linear_memory_bytes = field(QB_MEM_LINEAR_MEMORY)};
+  if (r.value().is_object())
+    for (const auto &[key, value] : r.value().as_object())
+      if (value.is_number()) usage.quickjs.emplace_back(key, static_cast<uint64_t>(value.as_number()));
+  return usage;
 }
 
 }  // namespace quickbox

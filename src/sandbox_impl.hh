@@ -138,7 +138,7 @@ struct Sandbox::Impl : internal::HostCallSink {
   wasmtime_instance_t instance{};
   struct {
     wasmtime_func_t reserve, configure, eval, call, get_global, set_global, format, run_jobs, memory_usage,
-        define_capability, settle, resume, abandon;
+        define_capability, settle, resume, abandon, handle;
   } fn{};
   wasmtime_global_t stack_pointer{};
   uint32_t exchange_address = 0;

@@ -771,5 +771,17 @@ TEST(CapabilitySnapshots, ACapabilityMustBeRegisteredTheSameKindAsInTheSnapshot)
   EXPECT_TRUE(contains(status.error().message, "sync")) << status.error().message;
 }
 
+TEST(Capabilities, AResultNamesTheCallsTheProgramNeverAwaited) {
+  Sandbox sandbox = make_sandbox();
+  register_ok(sandbox, Capability::external("ask"));
+  register_ok(sandbox, Capability::sync("now", returning(1)));
+  Result r = sandbox.eval("ask('a'); ask('b'); now(); 'done'");
+  ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_EQ(r.unsettled_calls, (std::vector<std::string>{"ask", "ask"}));
+  Result awaited = sandbox.eval("now(); 'done'");
+  ASSERT_TRUE(awaited.ok()) << describe(awaited);
+  EXPECT_TRUE(awaited.unsettled_calls.empty());
+}
+
 }  // namespace
 }  // namespace quickbox

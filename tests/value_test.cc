@@ -425,8 +425,18 @@ TEST(CborDecodeTest, RejectsIndefiniteLengths) {
   EXPECT_EQ(rejection("ff"), "unexpected break (0xff) at byte 0");
 }
 
+TEST(CborDecodeTest, ReadsDatesAndHandles) {
+  EXPECT_EQ(round_trip(Value(Date{1500})), Value(Date{1500}));
+  EXPECT_EQ(decode_cbor(hex("c1 18 2a")).value, Value(Date{42000})) << "tag 1: seconds since 1970";
+  EXPECT_EQ(round_trip(Value(Handle{7})), Value(Handle{7}));
+  EXPECT_EQ(to_hex(encode_cbor(Value(Handle{7}))), "da 71 62 00 02 07");
+  EXPECT_EQ(rejection("c1 61 78"), "the date tag (1) must wrap a number of seconds at byte 1");
+  EXPECT_EQ(rejection("da 71 62 00 02 61 78"), "the handle tag must wrap an unsigned integer at byte 5");
+  EXPECT_EQ(to_json(Value(Value::Array{Value(Date{5}), Value(Handle{3})})), "[{\"$date\":5},{\"$handle\":3}]");
+}
+
 TEST(CborDecodeTest, RejectsTagsSimpleValuesAndReservedHeadsOutsideTheMapping) {
-  EXPECT_EQ(rejection("c1 00"), "unsupported tag 1 at byte 0");
+  EXPECT_EQ(rejection("c4 00"), "unsupported tag 4 at byte 0");
   EXPECT_EQ(rejection("d8 20 60"), "unsupported tag 32 at byte 0");
   EXPECT_EQ(rejection("82 01 c6 00"), "unsupported tag 6 (0xC6) at byte 2");
   EXPECT_EQ(rejection("e0"), "unsupported simple value (0xE0) at byte 0");

@@ -59,17 +59,23 @@ struct CapabilityPolicy {
 /// call with a generic message that reveals nothing about the host.
 class CapabilityError : public std::runtime_error {
  public:
-  explicit CapabilityError(const std::string &message, std::string name = "Error")
-      : std::runtime_error(message), name_(std::move(name)), message_(message) {}
+  /// audit_detail, when given, is what the audit log records instead of the message: the host
+  /// keeps the detail of a failure (a Python traceback's last line, say) while the untrusted
+  /// program only learns a fixed message.
+  explicit CapabilityError(const std::string &message, std::string name = "Error", std::string audit_detail = "")
+      : std::runtime_error(message), name_(std::move(name)), message_(message), audit_detail_(std::move(audit_detail)) {}
   /// The JS error name (e.g. "Error", "TypeError").
   const std::string &name() const { return name_; }
   /// The whole message, NUL bytes included (what() stops at the first one). JS receives it cut
   /// to the documented error-text size (docs/limits.md).
   const std::string &message() const { return message_; }
+  /// What the audit log records: audit_detail when one was given, else the message.
+  const std::string &audit_detail() const { return audit_detail_.empty() ? message_ : audit_detail_; }
 
  private:
   std::string name_;
   std::string message_;
+  std::string audit_detail_;
 };
 
 /// Identifies one call to a handler, and how long it may take.

@@ -153,6 +153,10 @@ class Result {
   /// Bytes of console output dropped because the console limit was reached (0 if none). When
   /// non-zero, the last captured line is followed by nothing: output was cut, not lost silently.
   uint64_t console_dropped_bytes = 0;
+  /// On an evaluation's final result: the capabilities (by name, once per call) that the program
+  /// called and never awaited, whose calls were still unsettled when it ended and were cancelled
+  /// (`cap(); 1`). A host whose functions must not silently vanish reports them.
+  std::vector<std::string> unsettled_calls;
 
  private:
   explicit Result(Value v) : outcome_(std::move(v)) {}

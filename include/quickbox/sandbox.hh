@@ -189,6 +189,17 @@ struct EvalOptions {
   /// such as a REPL, which reads another line while the parser stopped at the end of the entry.
   /// Kind::Module is refused (InvalidInput).
   bool parse_only = false;
+  /// The result stays in the sandbox: Done's value is a Handle to it (see "Handles" in Sandbox),
+  /// whatever it is (a function, a promise when await_result is false...), instead of data.
+  bool as_handle = false;
+};
+
+/// What Sandbox::handle_info() tells of a pinned value.
+struct HandleInfo {
+  /// typeof's answer ("undefined", "boolean", "number", "bigint", "string", "symbol",
+  /// "function", "object"), except "null" for null and "array" for arrays.
+  std::string type;
+  bool is_promise = false;
 };
 
 /// Memory figures of one sandbox.
@@ -197,6 +208,9 @@ struct MemoryUsage {
   uint64_t js_malloc_limit = 0;    ///< QuickJS's allocation limit
   uint64_t js_object_count = 0;    ///< live JS objects
   uint64_t linear_memory_bytes = 0;///< size of the wasm linear memory
+  /// Every counter QuickJS keeps (JSMemoryUsage: malloc_count, atom_count, obj_size,
+  /// shape_count...), by its field name, for diagnostics.
+  std::vector<std::pair<std::string, uint64_t>> quickjs;
 };
 
 /// One JavaScript realm in its own wasm instance, started from the engine's base image.
@@ -250,8 +264,9 @@ class Sandbox {
   Result set_global(std::string_view name, const Value &value);
   /// Runs pending promise jobs until none are left.
   Result run_jobs();
-  /// Memory figures (QuickJS's own accounting and the linear memory size).
-  Expected<MemoryUsage> memory_usage();
+  /// Memory figures (QuickJS's own accounting and the linear memory size). collect_garbage runs
+  /// QuickJS's cycle collector first (what is unreachable but held in a cycle is freed).
+  Expected<MemoryUsage> memory_usage(bool collect_garbage = false);
   /// The text people are shown for a value: as console.log prints it (style NodePrint: a string
   /// as it is) or as util.inspect does (style Inspect: `[ 'a', 1 ]`). The sandbox's own formatter
   /// does it, the one console.* and EvalOptions::display use; use it to show data such as a
@@ -276,9 +291,11 @@ class Sandbox {
   /// host function the answer is kept and delivered when the running operation can take it.
   Status resolve(uint32_t call_id, const Value &value);
   /// Answers an External capability's call with an error: its promise rejects in JS. outcome
-  /// (Error or Timeout) is what the audit log records, for callers that time calls out themselves.
+  /// (Error or Timeout) is what the audit log records, for callers that time calls out themselves;
+  /// audit_detail, when given, is the audit log's detail instead of the message (the program sees
+  /// only the message).
   Status reject(uint32_t call_id, std::string message, std::string name = "Error",
-                CallOutcome outcome = CallOutcome::Error);
+                CallOutcome outcome = CallOutcome::Error, std::optional<std::string> audit_detail = std::nullopt);
   /// Approves a call of a requires_approval capability: its handler runs on resume().
   Status approve(uint32_t call_id);
   /// Denies a call waiting for approval or for an answer: it rejects in JS with an Error saying
@@ -302,6 +319,42 @@ class Sandbox {
   const std::vector<AuditEntry> &audit_log() const;
   /// How many old audit entries were dropped to respect Limits::max_audit_entries.
   uint64_t audit_entries_dropped() const;
+
+  // ---- Handles ----
+  //
+  // A Handle refers to a JS value the sandbox keeps pinned for the host (EvalOptions::as_handle,
+  // get_property, call_handle...) until release(); Handle::global() is the global object. Handles
+  // may be passed wherever a Value goes into the sandbox (arguments, property values), alone or
+  // nested, and stand for the pinned value itself. A handle this sandbox does not hold (released,
+  // or another sandbox's) fails with InvalidInput, naming it; it never reaches another value. A
+  // snapshot carries the pinned values; reset() drops them all. Like get_global(), the property
+  // operations and to_value() run no evaluation (they are allowed while one is suspended); the
+  // calls and await_handle() are evaluations, which may suspend on host calls like eval().
+
+  /// A handle to object[key] (key: a string or an integer). Getters run.
+  Result get_property(Handle object, const Value &key);
+  /// object[key] = value.
+  Result set_property(Handle object, const Value &key, const Value &value);
+  /// `key in object` (false when the value is not an object).
+  Expected<bool> has_property(Handle object, const Value &key);
+  /// Calls the function with `this` undefined; Done holds a handle to its result (not awaited).
+  Result call_handle(Handle function, std::span<const Value> args = {});
+  /// Calls object[name](...args) with `this` the object; Done holds a handle to the result.
+  Result call_method(Handle object, std::string_view name, std::span<const Value> args = {});
+  /// `new constructor(...args)`; Done holds a handle to the instance.
+  Result construct(Handle constructor, std::span<const Value> args = {});
+  /// Awaits a promise (running jobs and host calls as eval() does); Done holds a handle to its
+  /// value, and a rejection is the Error. A value that is not a promise gives a new handle to it.
+  Result await_handle(Handle promise);
+  /// The value as data. With pin_opaque, what cannot cross as data (functions, symbols,
+  /// promises, Maps...) comes back as new handles in its place; cycles still fail.
+  Result to_value(Handle handle, bool pin_opaque = false);
+  /// Its type, and whether it is a promise.
+  Expected<HandleInfo> handle_info(Handle handle);
+  /// A second handle to the same value (each is released on its own).
+  Result duplicate(Handle handle);
+  /// Unpins the value (the global object cannot be released).
+  Status release(Handle handle);
 
   // ---- Snapshots ----
 

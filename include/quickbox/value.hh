@@ -55,16 +55,34 @@ struct ErrorValue {
   friend bool operator==(const ErrorValue &, const ErrorValue &) = default;
 };
 
+/// A date going into the sandbox, where it becomes a JavaScript Date (a Date leaving the sandbox
+/// arrives as its ISO text, as JSON.stringify writes it).
+struct Date {
+  double epoch_ms = 0;  ///< milliseconds since 1970-01-01T00:00:00Z
+  friend bool operator==(const Date &, const Date &) = default;
+};
+
+/// A JavaScript value the sandbox keeps pinned for the host, by id (Sandbox's handle operations).
+/// It refers to that one sandbox's value until Sandbox::release(); an id the sandbox does not know
+/// (released, or another sandbox's) is refused, never mistaken for another value. Id 0 is the
+/// global object (Handle::global()).
+struct Handle {
+  uint32_t id = 0;
+  static constexpr Handle global() { return Handle{0}; }
+  friend bool operator==(Handle, Handle) = default;
+};
+
 /// A JavaScript data value: undefined, null, boolean, number, BigInt, string (UTF-8), bytes,
-/// array, plain object (keys in insertion order) or Error. Functions, symbols and other live
-/// objects never leave the sandbox. See abi/quickbox_abi.h for the exact wire mapping.
+/// array, plain object (keys in insertion order) or Error; or a Handle to a value pinned inside
+/// (functions, symbols and other live objects never leave the sandbox: the host may only hold
+/// them by handle). See abi/quickbox_abi.h for the exact wire mapping.
 class Value {
  public:
   using Array = std::vector<Value>;
   /// Keys in JavaScript property order; duplicate keys are not allowed.
   using Object = std::vector<std::pair<std::string, Value>>;
   using Storage = std::variant<Undefined, std::nullptr_t, bool, double, BigInt, std::string, Bytes,
-                               Array, Object, ErrorValue>;
+                               Array, Object, ErrorValue, Handle, Date>;
 
   /// `undefined`.
   Value() = default;
@@ -83,6 +101,8 @@ class Value {
   Value(Array a) : storage_(std::move(a)) {}
   Value(Object o) : storage_(std::move(o)) {}
   Value(ErrorValue e) : storage_(std::move(e)) {}
+  Value(Handle h) : storage_(h) {}
+  Value(Date d) : storage_(d) {}
 
   bool is_undefined() const { return std::holds_alternative<Undefined>(storage_); }
   bool is_null() const { return std::holds_alternative<std::nullptr_t>(storage_); }
@@ -94,6 +114,8 @@ class Value {
   bool is_array() const { return std::holds_alternative<Array>(storage_); }
   bool is_object() const { return std::holds_alternative<Object>(storage_); }
   bool is_error() const { return std::holds_alternative<ErrorValue>(storage_); }
+  bool is_handle() const { return std::holds_alternative<Handle>(storage_); }
+  bool is_date() const { return std::holds_alternative<Date>(storage_); }
 
   /// Accessors; each throws std::bad_variant_access when the value holds another type.
   bool as_bool() const { return std::get<bool>(storage_); }
@@ -104,6 +126,8 @@ class Value {
   const Array &as_array() const { return std::get<Array>(storage_); }
   const Object &as_object() const { return std::get<Object>(storage_); }
   const ErrorValue &as_error() const { return std::get<ErrorValue>(storage_); }
+  Handle as_handle() const { return std::get<Handle>(storage_); }
+  Date as_date() const { return std::get<Date>(storage_); }
 
   /// The property `key` of an object value, or nullptr when absent or not an object.
   const Value *find(std::string_view key) const;
@@ -148,7 +172,7 @@ Decoded decode_cbor(std::span<const uint8_t> bytes, const DecodeLimits &limits =
 /// Converts a value to JSON text (for --json output). Undefined becomes null inside arrays and is
 /// dropped from objects, like JSON.stringify; BigInts become decimal strings ("-42"), or "0x..."
 /// hexadecimal strings beyond 1 KiB of magnitude (decimal conversion takes quadratic time);
-/// bytes become {"$bytes": "<base64>"}; errors become {"name", "message", "stack"}; NaN and
+/// bytes become {"$bytes": "<base64>"}; errors become {"name", "message", "stack"}; handles {"$handle": id}; dates {"$date": ms}; NaN and
 /// Infinity become null.
 std::string to_json(const Value &value);
 

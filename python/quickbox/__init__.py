@@ -13,7 +13,7 @@ resume in another process.
 """
 
 from . import _quickbox
-from ._context import Context, Globals, time_remaining
+from ._context import Context, time_remaining
 from ._errors import (
     ConcurrentEvalError,
     DeadlockError,
@@ -21,6 +21,7 @@ from ._errors import (
     HostError,
     InternalError,
     InterruptError,
+    InvalidHandleError,
     InvalidInputError,
     InvalidSnapshotError,
     JSError,
@@ -32,11 +33,14 @@ from ._errors import (
     TimeoutError,
     status_error,
 )
+from ._globals import Globals
+from ._handles import Handle
 from ._network import Network, Secret
 from ._policy import Label, Policy
 from ._results import AuditEntry, ConsoleLine, EvalResult, NetworkRequest, PendingCall
 from ._runtime import Runtime
 from ._snapshot import Snapshot
+from ._threading import ThreadWorker
 
 UNDEFINED = _quickbox.UNDEFINED
 Undefined = _quickbox.Undefined
@@ -54,9 +58,10 @@ def engine_info() -> dict[str, str]:
 
 __all__ = [
     "UNDEFINED", "AuditEntry", "ConcurrentEvalError", "ConsoleLine", "Context", "DeadlockError",
-    "EvalResult", "Globals", "HostCancellationError", "HostError", "InternalError",
-    "InterruptError", "InvalidInputError", "InvalidSnapshotError", "JSError", "Label",
+    "EvalResult", "Globals", "Handle", "HostCancellationError", "HostError", "InternalError",
+    "InterruptError", "InvalidHandleError", "InvalidInputError", "InvalidSnapshotError", "JSError", "Label",
     "MarshalError", "MemoryLimitError", "Network", "NetworkRequest", "OutputLimitError", "PendingCall",
-    "Policy", "QuickJSError", "Runtime", "Secret", "Snapshot", "StackOverflowError", "TimeoutError", "Undefined",
+    "Policy", "QuickJSError", "Runtime", "Secret", "Snapshot", "StackOverflowError", "ThreadWorker",
+    "TimeoutError", "Undefined",
     "engine_info", "time_remaining",
 ]

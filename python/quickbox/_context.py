@@ -14,18 +14,21 @@ import builtins
 import contextvars
 import functools
 import inspect
+import json
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
-from . import _quickbox
+from . import _interrupts, _quickbox
+from ._console import ConsoleSink
 from ._errors import (
     ConcurrentEvalError,
     HostCancellationError,
+    InvalidHandleError,
     InvalidInputError,
     JSError,
     MarshalError,
@@ -33,20 +36,27 @@ from ._errors import (
     TimeoutError,
     evaluation_error,
 )
+from ._globals import Globals
+from ._handles import Handle, unwrap_handles, wrap_opaque
 from ._policy import Policy
+from ._registration import check_function, check_js_name
 from ._results import AuditEntry, ConsoleLine, EvalResult, PendingCall
-from ._snapshot import Snapshot
-
-if TYPE_CHECKING:
-    from ._runtime import Runtime
+from ._snapshot import Snapshot, check_key
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# What JavaScript learns of a Python exception raised by a host function: a fixed message, so a
+# secret in an exception's text never reaches the untrusted program. The exception itself is kept
+# here (raised again when the program lets the error escape) and its text goes to the audit log.
+HOST_ERROR_NAME = "HostError"
+HOST_ERROR_MESSAGE = "Host function failed"
 
 _DONE, _ERROR, _SUSPENDED = 0, 1, 2
 # quickbox::EvalOptions::Kind
 _AUTO, _MODULE = 0, 3
 
-Outcome = tuple[int, Any, list[tuple[str, str]], int]
+# (status, payload, console lines, console bytes dropped, calls the program never awaited)
+Outcome = tuple[int, Any, list[tuple[str, str]], int, list[str]]
 
 
 # When the running host function's evaluation runs out of wall-clock time (time.monotonic()).
@@ -70,38 +80,24 @@ def time_remaining() -> float | None:
 
 
 def _detect_is_async(fn: Callable[..., Any]) -> bool:
-    """Coroutine functions, partials of them and objects whose __call__ is one are async."""
+    """Coroutine functions, partials of them and objects whose __call__ is one are async. A
+    plain function that wraps a coroutine function (``__wrapped__``) without being one itself is
+    refused: it would return an unawaited coroutine to JavaScript."""
     while isinstance(fn, functools.partial):
         fn = fn.func
     if inspect.iscoroutinefunction(fn):
         return True
     call = getattr(fn, "__call__", None)  # noqa: B004 - objects with an async __call__
-    return call is not None and inspect.iscoroutinefunction(call)
-
-
-_JS_MESSAGE_MAX_CHARS = 65536  # QB_ERROR_MESSAGE_MAX_CHARS: see "Error text" in docs/limits.md
-
-
-def _as_js_error_message(text: str) -> str:
-    """text as JavaScript receives it in an error message: at most 65,536 UTF-16 code units in
-    all, ending with "… [truncated N more characters]" when it was longer (the engine cuts the
-    same way: docs/limits.md, "Error text")."""
-    if len(text) <= _JS_MESSAGE_MAX_CHARS // 2:
-        return text
-    units = text.encode("utf-16-le", "surrogatepass")
-    total = len(units) // 2
-    if total <= _JS_MESSAGE_MAX_CHARS:
-        return text
-    def marker_chars(dropped: int) -> int:
-        return 30 + len(str(dropped))
-
-    kept = _JS_MESSAGE_MAX_CHARS - 31  # the text kept and the marker fit in the limit together
-    while kept + marker_chars(total - kept) > _JS_MESSAGE_MAX_CHARS:
-        kept -= 1
-    if 0xD800 <= int.from_bytes(units[2 * kept - 2:2 * kept], "little") <= 0xDBFF:
-        kept -= 1  # never split a surrogate pair
-    head = units[:2 * kept].decode("utf-16-le", "surrogatepass")
-    return f"{head}\u2026 [truncated {total - kept} more characters]"
+    if call is not None and inspect.iscoroutinefunction(call):
+        return True
+    try:
+        unwrapped = inspect.unwrap(fn)
+    except ValueError:  # a __wrapped__ cycle
+        return False
+    if unwrapped is not fn and inspect.iscoroutinefunction(unwrapped):
+        raise TypeError(f"{getattr(fn, '__name__', fn)!r} is not a coroutine function, but its __wrapped__ is: "
+                        "pass is_async=True if it returns an awaitable, or is_async=False if it is sync")
+    return False
 
 
 @dataclass(frozen=True)
@@ -110,27 +106,6 @@ class _Function:
     fn: Callable[..., Any]
     is_async: bool
     policy: Policy
-
-
-class Globals:
-    """``ctx.globals``: read and write the program's global variables like a mapping."""
-
-    def __init__(self, context: Context) -> None:
-        self._context = context
-
-    def __getitem__(self, name: str) -> Any:
-        return self._context._read_global(name)
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        self._context._write_global(name, value)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._context._read_global(name) is not _quickbox.UNDEFINED
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """The global's value, or ``default`` when it is undefined."""
-        value = self._context._read_global(name)
-        return default if value is _quickbox.UNDEFINED else value
 
 
 class Context:
@@ -145,19 +120,32 @@ class Context:
     is released while JavaScript runs.
     """
 
-    def __init__(self, runtime: Runtime, sandbox: _quickbox._Sandbox, *, timeout: float) -> None:
-        self._runtime = runtime
+    def __init__(self, sandbox: _quickbox._Sandbox, *, timeout: float, wall_timeout: float | None = None,
+                 on_close: Callable[[Context], None] | None = None, console: ConsoleSink | None = None) -> None:
+        # No reference to the Runtime: it holds its contexts (weakly), and what a context needs
+        # of it (limits, a close hook, where console lines go) is handed over here.
         self._sandbox = sandbox
         self._timeout = timeout
+        self._wall_timeout = wall_timeout
+        self._on_close = on_close
+        self._console_sink = console or ConsoleSink()
         self._functions: dict[str, _Function] = {}
         self._lock = threading.Lock()
         # The thread running an evaluation of this context (it may span awaits), or None.
         self._owner: int | None = None
         self._close_requested = False
-        self._host_errors: dict[str, BaseException] = {}
-        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        # The last Python exception a host function raised in this evaluation (JavaScript only
+        # saw HOST_ERROR_MESSAGE), and a KeyboardInterrupt or SystemExit one raised, which
+        # stops the evaluation and is raised again as soon as it returns.
+        self._host_exception: BaseException | None = None
+        self._fatal: BaseException | None = None
+        # The running async host calls, by call id (the name quickjs-rs gives its own).
+        self._pending_tasks: dict[int, asyncio.Task[Any]] = {}
         self._console: list[ConsoleLine] = []
         self._console_dropped = 0
+        # Bumped whenever the VM is replaced (restore, reset) or closed: handles made before
+        # belong to a VM that is gone.
+        self._generation = 0
         self.globals = Globals(self)
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -191,13 +179,15 @@ class Context:
         self._close_now(when_idle=True)
 
     def _close_now(self, *, when_idle: bool) -> None:
-        for task in self._tasks.values():
+        for task in self._pending_tasks.values():
             task.cancel()
-        self._tasks.clear()
+        self._pending_tasks.clear()
+        self._generation += 1
         # The native layer defers too, when one of its operations runs outside an evaluation
         # (a host function reached from ctx.answer(), say).
         self._sandbox.close(when_idle)
-        self._runtime._forget(self)
+        if self._on_close is not None:
+            self._on_close(self)
 
     @property
     def closed(self) -> bool:
@@ -212,6 +202,8 @@ class Context:
         ``"tools.search"`` creates namespace objects). Async functions (detected, or forced with
         ``is_async``) return Promises in JavaScript. Returns ``fn`` unchanged."""
         self._check_thread("ctx.register()")
+        check_js_name(name)
+        check_function(fn)
         if is_async is None:
             is_async = _detect_is_async(fn)
         elif not isinstance(is_async, bool):
@@ -265,7 +257,13 @@ class Context:
             try:
                 value = function.fn(*args)
             except Exception as exc:  # reported to JS; re-raised to the caller if JS lets it go
-                return (False, "HostError", self._remember_host_error(exc))
+                return (False, HOST_ERROR_NAME, HOST_ERROR_MESSAGE, self._remember_host_error(exc))
+            except BaseException as exc:
+                # KeyboardInterrupt, SystemExit...: not for JavaScript to catch. The evaluation is
+                # stopped at once and the exception raised again when it returns.
+                self._fatal = exc
+                self._sandbox.interrupt()
+                return (False, HOST_ERROR_NAME, HOST_ERROR_MESSAGE, f"{type(exc).__name__} stopped the evaluation")
             finally:
                 _call_deadline.reset(token)
             if inspect.isawaitable(value):
@@ -277,45 +275,51 @@ class Context:
         return dispatch
 
     def _remember_host_error(self, exc: BaseException) -> str:
-        message = f"{type(exc).__name__}: {exc}"
-        # Keyed by the text as JavaScript will report it, so a huge message still finds its way
-        # back to the original exception.
-        self._host_errors[_as_js_error_message(message)] = exc
-        return message
+        """Keeps exc for the caller and returns its text for the audit log."""
+        self._host_exception = exc
+        return f"{type(exc).__name__}: {exc}"
 
     # ---- evaluation ----------------------------------------------------------------------------
 
     def eval(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
              timeout: float | None = None) -> Any:
         """Evaluates ``code`` and returns its value (a final promise is awaited; top-level
-        ``await`` works); with ``module=True``, the module's exports as a dict. Raises on errors.
-        Use ``eval_async`` when the program calls async Python functions."""
+        ``await`` works; a top-level ``undefined`` is ``None``; with ``module=True``, the module's
+        exports as a dict). Raises on errors. Use ``eval_async`` when the program calls async Python
+        functions. On the main thread, Ctrl-C stops the program at once (``KeyboardInterrupt``)."""
         with self._exclusive():
             # a module's result is its namespace (its exports), as quickjs-rs returns it
-            outcome = self._begin(code, module, strict, filename, timeout, namespace=module)
-            if outcome[0] == _SUSPENDED:
-                self._sandbox.abandon()
-                names = sorted({call[1] for call in outcome[1]})
-                asynchronous = [n for n in names if n in self._functions and self._functions[n].is_async]
-                if asynchronous:
-                    raise ConcurrentEvalError(
-                        f"a synchronous eval cannot wait for the async host function {asynchronous[0]!r}; "
-                        "use `await ctx.eval_async(...)`")
-                raise QuickJSError(f"the program waits for approval or an answer ({', '.join(names)}); "
-                                   "use `await ctx.start(...)` to settle its calls and resume")
-            return self._value_of(outcome)
+            outcome = self._native(lambda: self._begin(code, module, strict, filename, timeout, namespace=module))
+            return self._sync_result(outcome, "eval")
+
+    def eval_handle(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
+                    timeout: float | None = None) -> Handle:
+        """Like ``eval``, but the result stays in the sandbox: a ``Handle`` to it, whatever it is
+        (a function, a class instance, a promise, which is not awaited). Dispose it when done."""
+        with self._exclusive():
+            outcome = self._native(lambda: self._begin(code, module, strict, filename, timeout, as_handle=True))
+            return self._as_handle(self._sync_result(outcome, "eval_handle"))
 
     async def eval_async(self, code: str, *, module: bool = False, strict: bool = False,
                          filename: str = "<eval>", timeout: float | None = None) -> Any:
         """Like ``eval``, and async Python functions may be awaited by the program; they run on
-        this event loop, concurrently (within each function's ``max_in_flight``)."""
+        this event loop, concurrently (within each function's ``max_in_flight``). The JavaScript
+        itself runs on a worker thread, so the event loop keeps serving other tasks meanwhile."""
         result = await self.start(code, module=module, strict=strict, filename=filename, timeout=timeout)
-        if result.suspended:
-            self._sandbox.abandon()
-            names = ", ".join(sorted({c.name for c in result.pending}))
-            raise QuickJSError(f"the program waits for approval or an answer ({names}); "
-                               "use `await ctx.start(...)` to settle its calls and resume")
-        return None if module else result.value  # a module completes with nothing, as in quickjs-rs
+        value = self._finished(result).value
+        if module:
+            return None  # a module completes with nothing, as in quickjs-rs
+        return None if value is _quickbox.UNDEFINED else value
+
+    async def eval_handle_async(self, code: str, *, module: bool = False, strict: bool = False,
+                                filename: str = "<eval>", timeout: float | None = None) -> Handle:
+        """``eval_handle`` that may await async host functions (as ``eval_async``); the final
+        value is not awaited: a promise comes back as a handle (``await_promise`` settles it)."""
+        with self._exclusive():
+            outcome = await self._off_loop(lambda: self._begin(code, module, strict, filename, timeout,
+                                                               as_handle=True))
+            result = self._finished(await self._drive(outcome))
+        return self._as_handle(result.value)
 
     async def start(self, code: str, *, module: bool = False, strict: bool = False,
                     filename: str = "<eval>", timeout: float | None = None) -> EvalResult:
@@ -323,16 +327,25 @@ class Context:
         (approvals, ``ask`` functions): then ``result.pending`` lists them; settle them with
         ``approve``/``answer``/``deny`` and call ``resume()``."""
         with self._exclusive():
-            outcome = self._begin(code, module, strict, filename, timeout)
+            outcome = await self._off_loop(lambda: self._begin(code, module, strict, filename, timeout))
             return await self._drive(outcome)
 
     async def resume(self) -> EvalResult:
         """Continues a suspended evaluation after its pending calls were settled."""
         with self._exclusive():
-            return await self._drive(self._sandbox.resume())
+            return await self._drive(await self._off_loop(self._sandbox.resume))
+
+    def _finished(self, result: EvalResult) -> EvalResult:
+        """result, which must not wait on the caller (eval_async has no one to settle calls)."""
+        if result.suspended:
+            self._sandbox.abandon()
+            names = ", ".join(sorted({c.name for c in result.pending}))
+            raise QuickJSError(f"the program waits for approval or an answer ({names}); "
+                               "use `await ctx.start(...)` to settle its calls and resume")
+        return result
 
     def _begin(self, code: str, module: bool, strict: bool, filename: str, timeout: float | None,
-               namespace: bool = False) -> Outcome:
+               *, namespace: bool = False, as_handle: bool = False) -> Outcome:
         if not isinstance(code, str):
             raise TypeError(f"code must be str, got {type(code).__name__}")
         for option, value in (("module", module), ("strict", strict)):
@@ -342,77 +355,181 @@ class Context:
             raise TypeError(f"filename must be str, got {type(filename).__name__}")
         if timeout is not None:
             _quickbox.check_seconds(timeout, "timeout")
-        self._host_errors.clear()
+        self._host_exception = None
+        self._fatal = None
         self._console = []
         self._console_dropped = 0
         outcome: Outcome = self._sandbox.eval(code, _MODULE if module else _AUTO, filename, strict,
-                                              timeout if timeout is not None else self._timeout, namespace)
+                                              timeout if timeout is not None else self._timeout, namespace,
+                                              as_handle)
         return outcome
 
     def call(self, name: str, *args: Any) -> Any:
-        """Calls the global function ``name`` with ``args``; a returned promise is awaited."""
+        """Calls the function ``name`` (a global, or a top-level ``let``/``const``/``class``
+        binding) with ``args``; a returned promise is awaited."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, got {type(name).__name__}")
         with self._exclusive():
-            self._host_errors.clear()
-            outcome: Outcome = self._sandbox.call(name, list(args))
-            if outcome[0] == _SUSPENDED:
+            self._host_exception = None
+            self._fatal = None
+            if name.isidentifier() and self._sandbox.get_global(name)[1] is _quickbox.UNDEFINED:
+                # Not on globalThis: a lexical binding (`const f = ...`) is reached by evaluating
+                # its name, which only finds it when it is a plain identifier.
+                return self._call_binding(name, list(args))
+            outcome = self._native(lambda: self._sandbox.call(name, list(args)))
+            return self._sync_result(outcome, "call")
+
+    def _call_binding(self, name: str, args: list[Any]) -> Any:
+        """ctx.call() of a top-level let/const/class binding, through handles."""
+        sandbox = self._sandbox
+        fn = self._sync_result(self._native(lambda: sandbox.eval(name, _AUTO, "<call>", False, self._timeout, True)),
+                               "call")
+        try:
+            result = self._sync_result(self._native(lambda: sandbox.call_handle(fn.id, args)), "call")
+            try:
+                settled = self._sync_result(self._native(lambda: sandbox.await_handle(result.id)), "call")
+                try:
+                    return self._sync_result(sandbox.handle_value(settled.id, False), "call")
+                finally:
+                    sandbox.release(settled.id)
+            finally:
+                sandbox.release(result.id)
+        finally:
+            sandbox.release(fn.id)
+
+    def _sync_result(self, outcome: Outcome, what: str) -> Any:
+        """The value of a synchronous operation's outcome; a suspension is refused (and dropped)."""
+        if outcome[0] == _SUSPENDED:
+            self._sandbox.abandon()
+            names = sorted({call[1] for call in outcome[1]})
+            asynchronous = [n for n in names if n in self._functions and self._functions[n].is_async]
+            if asynchronous:
+                raise ConcurrentEvalError(
+                    f"a synchronous {what} cannot wait for the async host function {asynchronous[0]!r}; "
+                    "use `await ctx.eval_async(...)`")
+            raise QuickJSError(f"the program waits for approval or an answer ({', '.join(names)}); "
+                               "use `await ctx.start(...)` to settle its calls and resume")
+        value = self._value_of(outcome)
+        unawaited = self._async_functions(outcome[4])
+        if unawaited:
+            raise ConcurrentEvalError(
+                f"a synchronous {what} called the async host function {unawaited[0]!r}, which cannot run "
+                "before it returns (the call was cancelled); use `await ctx.eval_async(...)`")
+        return None if value is _quickbox.UNDEFINED else value
+
+    def _async_functions(self, names: list[str]) -> list[str]:
+        """The names among `names` of async Python functions registered here."""
+        return [n for n in names if n in self._functions and self._functions[n].is_async]
+
+    def _native(self, run: Callable[[], Outcome]) -> Outcome:
+        """Runs a native operation that may run JavaScript on this thread: Ctrl-C on the main
+        thread interrupts it, and a KeyboardInterrupt or SystemExit that a host function raised
+        is raised again once it returns."""
+        with _interrupts.interruptible(self._sandbox):
+            outcome = run()
+        self._raise_fatal()
+        return outcome
+
+    async def _off_loop(self, run: Callable[[], Outcome]) -> Outcome:
+        """Runs a native operation on a worker thread, so that the event loop is free while
+        JavaScript runs; the context counts as owned by that thread meanwhile (its host
+        functions run there). A cancelled caller interrupts the program and waits for it."""
+        loop_thread = threading.get_ident()
+
+        def on_worker() -> Outcome:
+            self._owner = threading.get_ident()
+            try:
+                return run()
+            finally:
+                self._owner = loop_thread
+
+        future = asyncio.ensure_future(asyncio.to_thread(on_worker))
+        try:
+            outcome = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self._sandbox.interrupt()
+            try:
+                await future
+            except Exception:  # noqa: S110 - the cancellation is what the caller gets
+                pass
+            raise
+        self._raise_fatal()
+        return outcome
+
+    def _raise_fatal(self) -> None:
+        fatal, self._fatal = self._fatal, None
+        if fatal is not None:
+            if self._sandbox.suspended():
                 self._sandbox.abandon()
-                raise ConcurrentEvalError("the function waits on host calls; use eval_async/start")
-            return self._value_of(outcome)
+            raise fatal
 
     def _value_of(self, outcome: Outcome) -> Any:
-        status, payload, console, dropped = outcome
+        status, payload, console, dropped, _unsettled = outcome
         self._record_console(console, dropped)
         if status == _ERROR:
             self._raise_for(payload)
         return payload
 
     def _record_console(self, console: list[tuple[str, str]], dropped: int) -> None:
-        self._console.extend(ConsoleLine(level, text) for level, text in console)  # type: ignore[arg-type]
+        lines = [ConsoleLine(level, text) for level, text in console]  # type: ignore[arg-type]
+        self._console.extend(lines)
         self._console_dropped += dropped
+        self._console_sink.emit(lines)
 
     def _raise_for(self, payload: tuple[Any, ...]) -> None:
         kind, name, message, stack, thrown, _discarded = payload
-        if kind == "JSException" and name == "HostError" and message in self._host_errors:
-            original = self._host_errors.pop(message)
+        original = self._host_exception
+        if (kind == "JSException" and name == HOST_ERROR_NAME and message == HOST_ERROR_MESSAGE
+                and original is not None):
+            self._host_exception = None
             raise original from JSError(name, message, stack)
+        if kind == "JSException" and "is not live (it was released" in message:
+            raise InvalidHandleError(message)
         raise evaluation_error(kind, name, message, stack, thrown)
 
     # ---- driving async host functions -----------------------------------------------------------
 
     async def _drive(self, outcome: Outcome) -> EvalResult:
         loop = asyncio.get_running_loop()
-        wall = self._runtime._wall_timeout
+        wall = self._wall_timeout
         deadline = None if wall is None else loop.time() + wall
         try:
             while True:
-                status, payload, console, dropped = outcome
+                status, payload, console, dropped, unsettled = outcome
                 self._record_console(console, dropped)
                 if status == _DONE:
-                    # Calls the program did not wait for (the loser of a race with a timer) ended
-                    # with the evaluation in the engine; their functions are cancelled too.
+                    # Calls the program stopped waiting for (the loser of a race with a timer)
+                    # ended with the evaluation in the engine: their functions are cancelled too.
+                    # A call whose function never started was never awaited at all: raised.
+                    started = [task.get_name() for task in self._pending_tasks.values()]
                     self._drop_tasks()
+                    never_started = list(unsettled)
+                    for name in started:
+                        if name in never_started:
+                            never_started.remove(name)
+                    self._refuse_unawaited(never_started)
                     return EvalResult(True, payload, console=list(self._console))
                 if status == _ERROR:
                     self._raise_for(payload)
                 waiting = self._start_runnable([PendingCall(*row) for row in payload], loop,
                                                None if deadline is None
                                                else time.monotonic() + deadline - loop.time())
-                if not self._tasks:
+                if not self._pending_tasks:
                     return EvalResult(False, pending=waiting, console=list(self._console))
                 remaining = None if deadline is None else max(0.0, deadline - loop.time())
                 # The program's timers keep time while its async functions run: when one comes
                 # due first, resume() runs it and suspends again on the calls still in flight.
                 timer = self._sandbox.next_timer()
                 wait = timer if remaining is None else remaining if timer is None else min(remaining, timer)
-                done, _ = await asyncio.wait(self._tasks.values(), timeout=wait,
+                done, _ = await asyncio.wait(self._pending_tasks.values(), timeout=wait,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if not done and (timer is None or (remaining is not None and remaining <= timer)):
                     self._drop_tasks()
                     self._sandbox.abandon()
                     raise TimeoutError(f"wall-clock limit of {wall} s exceeded while waiting on host functions")
-                for call_id in [i for i, t in self._tasks.items() if t.done()]:
-                    self._settle(call_id, self._tasks.pop(call_id))
-                outcome = self._sandbox.resume()
+                for call_id in [i for i, t in self._pending_tasks.items() if t.done()]:
+                    self._settle(call_id, self._pending_tasks.pop(call_id))
+                outcome = await self._off_loop(self._sandbox.resume)
         except asyncio.CancelledError:
             outcome = self._cancel_in_flight()
             if outcome[0] == _DONE:  # the program caught the cancellation and finished
@@ -427,6 +544,16 @@ class Context:
             self._drop_tasks()
             raise
 
+    def _refuse_unawaited(self, unsettled: list[str]) -> None:
+        """An async Python function the program called but never awaited was cancelled when it
+        ended, before it could run: raised, rather than letting the call vanish."""
+        unawaited = self._async_functions(unsettled)
+        if unawaited:
+            raise QuickJSError(
+                f"the program called the async host function {unawaited[0]!r} without awaiting it, and "
+                "ended before the call could run (it was cancelled); await the call (or collect it with "
+                "Promise.all) before the program ends")
+
     def _start_runnable(self, pending: list[PendingCall], loop: asyncio.AbstractEventLoop,
                         deadline: float | None = None) -> list[PendingCall]:
         """Starts the async Python functions that may run (approved ones included: the engine
@@ -437,8 +564,9 @@ class Context:
             function = self._functions.get(call.name)
             if function is None or not function.is_async or call.needs_approval:
                 waiting.append(call)
-            elif call.id not in self._tasks:
-                self._tasks[call.id] = loop.create_task(self._run(function, call.args, deadline))
+            elif call.id not in self._pending_tasks:
+                self._pending_tasks[call.id] = loop.create_task(self._run(function, call.args, deadline),
+                                                                name=call.name)
         return waiting
 
     @staticmethod
@@ -456,23 +584,27 @@ class Context:
         if exc is None:
             try:
                 self._sandbox.resolve(call_id, task.result())
-            except MarshalError as error:
-                self._sandbox.reject(call_id, str(error), "TypeError")
+            except MarshalError as error:  # the result cannot cross: raised as itself if uncaught
+                self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME, False,
+                                     self._remember_host_error(error))
         elif isinstance(exc, builtins.TimeoutError):
             name = next((c.name for c in self.pending if c.id == call_id), "the host function")
             self._sandbox.reject(call_id, f"the call to {name!r} timed out", "Error", True)
+        elif not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: not for JavaScript
+            self._fatal = exc
+            self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME)
         else:
-            self._sandbox.reject(call_id, self._remember_host_error(exc), "HostError")
+            self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME, False, self._remember_host_error(exc))
 
     def _drop_tasks(self) -> None:
-        for task in self._tasks.values():
+        for task in self._pending_tasks.values():
             task.cancel()
-        self._tasks.clear()
+        self._pending_tasks.clear()
 
     def _cancel_in_flight(self) -> Outcome:
         """Rejects every in-flight async call inside JS and lets the program react, rejecting
         the async calls it makes from then on too. Returns where the program ended."""
-        cancelled = list(self._tasks)
+        cancelled = list(self._pending_tasks)
         self._drop_tasks()
         for call_id in cancelled:
             self._sandbox.reject(call_id, "the task awaiting this evaluation was cancelled", "HostCancellationError")
@@ -565,29 +697,169 @@ class Context:
         self._check_thread("ctx.audit_log")
         return [AuditEntry._from_native(row) for row in self._sandbox.audit_log()]
 
-    def memory_usage(self) -> dict[str, int]:
-        """QuickJS's allocation figures and the sandbox's linear memory size, in bytes."""
+    def memory_usage(self, *, collect_garbage: bool = False) -> dict[str, int]:
+        """QuickJS's memory counters (``malloc_size``, ``obj_count``... as QuickJS names them)
+        and the sandbox's linear memory size, in bytes. ``collect_garbage`` runs QuickJS's cycle
+        collector first."""
         self._check_thread("ctx.memory_usage()")
-        usage: dict[str, int] = self._sandbox.memory_usage()
+        usage: dict[str, int] = self._sandbox.memory_usage(collect_garbage)
         return usage
 
     def create_snapshot(self, *, key: bytes | None = None) -> Snapshot:
         """Captures the whole VM (only what differs from the engine's base image) and the host
-        state to continue it, also while suspended. ``key`` signs it (HMAC-SHA256)."""
+        state to continue it, also while suspended. ``key`` signs it (HMAC-SHA256). Live handles
+        stay pinned in the snapshot's VM but are not valid in the context it is restored into."""
         self._check_thread("ctx.create_snapshot()")
-        if key is not None and not isinstance(key, bytes):
-            raise TypeError(f"key must be bytes or None, got {type(key).__name__}")
-        if self._tasks:
-            raise ConcurrentEvalError("cannot snapshot while async host functions are running")
+        check_key(key)
+        if self._lock.locked() and self._owner is not None:
+            raise ConcurrentEvalError("cannot snapshot while eval_async is in flight on this context (an "
+                                      "evaluation awaiting host functions); snapshot after it returns")
+        if self._pending_tasks:
+            raise ConcurrentEvalError("cannot snapshot while async host tasks are pending")
         return Snapshot(self._sandbox.snapshot(key))
 
-    def _read_global(self, name: str) -> Any:
+    async def create_snapshot_async(self, *, key: bytes | None = None, timeout: float | None = None) -> Snapshot:
+        """``create_snapshot`` for async code (the capture is a memory copy; it does not block
+        the event loop for long). ``timeout`` is accepted for quickjs-rs compatibility."""
+        if timeout is not None:
+            _quickbox.check_seconds(timeout, "timeout")
+        return self.create_snapshot(key=key)
+
+    def reset(self) -> None:
+        """Replaces the VM with a fresh one (all JavaScript state is lost, handles included),
+        keeping the registered functions and the limits. The way back after an ``InternalError``
+        or a hard-deadline stop discarded the VM."""
+        with self._exclusive():
+            self._generation += 1
+            self._drop_tasks()
+            self._value_of(self._sandbox.reset())
+
+    # ---- globals (ctx.globals) -----------------------------------------------------------------
+
+    def _read_global(self, name: str, missing: Any, *, marshal: bool = True) -> Any:
+        """globalThis[name], or a top-level lexical binding of that name; `missing` when there
+        is neither. With marshal=False, only whether it exists (UNDEFINED-valued: None)."""
+        if not isinstance(name, str):
+            raise TypeError(f"a global's name must be str, got {type(name).__name__}")
         with self._exclusive(allow_suspended=True):
-            return self._value_of(self._sandbox.get_global(name))
+            sandbox = self._sandbox
+            if sandbox.has_property(0, name):
+                if not marshal:
+                    handle = self._value_of(sandbox.get_property(0, name))
+                    try:
+                        return None if sandbox.describe(handle.id)[0] == "undefined" else True
+                    finally:
+                        sandbox.release(handle.id)
+                value = self._value_of(sandbox.get_global(name))
+                return None if value is _quickbox.UNDEFINED else value
+            if not name.isidentifier() or sandbox.suspended():
+                return missing
+            outcome = sandbox.eval(f"typeof {name} === 'undefined' ? undefined : {name}", _AUTO, "<globals>",
+                                   False, self._timeout, True)
+            if outcome[0] != _DONE:  # a ReferenceError: no such binding (or a keyword)
+                return missing
+            handle = outcome[1]
+            try:
+                if sandbox.describe(handle.id)[0] == "undefined":
+                    return missing if marshal else None
+                if not marshal:
+                    return True
+                value = self._value_of(sandbox.handle_value(handle.id, False))
+                return None if value is _quickbox.UNDEFINED else value
+            finally:
+                sandbox.release(handle.id)
 
     def _write_global(self, name: str, value: Any) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"a global's name must be str, got {type(name).__name__}")
         with self._exclusive(allow_suspended=True):
-            self._value_of(self._sandbox.set_global(name, value))
+            self._value_of(self._sandbox.set_global(name, unwrap_handles(self, value)))
+
+    def _delete_global(self, name: str) -> bool:
+        """Deletes globalThis[name]; False when there is no such property."""
+        if not isinstance(name, str):
+            raise TypeError(f"a global's name must be str, got {type(name).__name__}")
+        with self._exclusive():
+            if not self._sandbox.has_property(0, name):
+                return False
+            # json.dumps writes a valid JavaScript string literal for any str
+            key = json.dumps(name)
+            self._value_of(self._sandbox.eval(
+                f"if (!delete globalThis[{key}]) throw new TypeError('the global ' + {key} + ' cannot be deleted')",
+                _AUTO, "<globals>", True, self._timeout, False))
+            return True
+
+    def _global_names(self) -> list[str]:
+        with self._exclusive(allow_suspended=True):
+            handle = self._value_of(self._sandbox.get_property(0, "Object"))
+            try:
+                keys = self._value_of(self._sandbox.call_method(handle.id, "keys", [_quickbox._HandleRef(0)]))
+                try:
+                    names: list[str] = self._value_of(self._sandbox.handle_value(keys.id, False))
+                    return names
+                finally:
+                    self._sandbox.release(keys.id)
+            finally:
+                self._sandbox.release(handle.id)
+
+    def _global_handle(self, name: str) -> Handle:
+        if not isinstance(name, str):
+            raise TypeError(f"a global's name must be str, got {type(name).__name__}")
+        with self._exclusive(allow_suspended=True):
+            return self._as_handle(self._value_of(self._sandbox.get_property(0, name)))
+
+    # ---- handles (Handle's methods land here) ----------------------------------------------------
+
+    def _as_handle(self, ref: Any) -> Handle:
+        return Handle(self, ref.id, self._generation)
+
+    def _handle_op(self, op: str, handle_id: int, *args: Any, evaluation: bool = False) -> Handle:
+        """A native handle operation whose result is a new handle. Calls run as evaluations:
+        like ``eval``, Ctrl-C interrupts them and an async host function is refused."""
+        args = tuple(unwrap_handles(self, a) for a in args)
+        with self._exclusive(allow_suspended=not evaluation):
+            if evaluation:
+                self._host_exception = None
+                self._fatal = None
+            method = getattr(self._sandbox, op)
+            outcome: Outcome = self._native(lambda: method(handle_id, *args))
+            return self._as_handle(self._sync_result(outcome, f"Handle.{op}"))
+
+    def _handle_set(self, handle_id: int, key: Any, value: Any) -> None:
+        value = unwrap_handles(self, value)
+        with self._exclusive(allow_suspended=True):
+            self._value_of(self._sandbox.set_property(handle_id, key, value))
+
+    def _handle_has(self, handle_id: int, key: Any) -> bool:
+        with self._exclusive(allow_suspended=True):
+            return bool(self._sandbox.has_property(handle_id, key))
+
+    def _handle_value(self, handle_id: int, allow_opaque: bool) -> Any:
+        with self._exclusive(allow_suspended=True):
+            value = self._value_of(self._sandbox.handle_value(handle_id, allow_opaque))
+        if value is _quickbox.UNDEFINED:
+            return None
+        return wrap_opaque(self, value, self._generation) if allow_opaque else value
+
+    def _describe_handle(self, handle_id: int) -> tuple[str, bool]:
+        with self._exclusive(allow_suspended=True):
+            return self._sandbox.describe(handle_id)
+
+    def _release_handle(self, handle_id: int, *, from_finalizer: bool = False) -> None:
+        if from_finalizer and (self._lock.locked() or self._sandbox.busy()):
+            return  # collected mid-operation: the value stays pinned until the context goes
+        with self._exclusive(allow_suspended=True):
+            self._sandbox.release(handle_id)
+
+    async def _await_handle(self, handle_id: int, timeout: float | None) -> Handle:
+        if timeout is not None:
+            _quickbox.check_seconds(timeout, "timeout")
+        with self._exclusive():
+            self._host_exception = None
+            self._fatal = None
+            outcome = await self._off_loop(lambda: self._sandbox.await_handle(handle_id))
+            result = self._finished(await self._drive(outcome))
+        return self._as_handle(result.value)
 
     def _check_idle(self, what: str) -> None:
         """Refuses `what` while an evaluation of this context runs, on any thread."""
@@ -612,6 +884,7 @@ class Context:
         self._check_idle("Runtime.restore_snapshot()")
         old = self._sandbox
         self._sandbox = sandbox
+        self._generation += 1
         functions = list(self._functions.values())
         self._functions.clear()
         for function in functions:

@@ -18,11 +18,11 @@ class JSError(QuickJSError):
     """A JavaScript exception that the program did not catch.
 
     ``name``, ``message`` and ``stack`` come from the thrown value. When the program threw
-    something that is not an Error (``throw {code: 7}``), ``name`` is empty and ``thrown``
-    holds the value.
+    something that is not an Error (``throw {code: 7}``), ``name`` is "Error", ``message`` its
+    text, ``stack`` None, and ``thrown`` holds the value itself.
     """
 
-    def __init__(self, name: str, message: str, stack: str = "", thrown: Any = None) -> None:
+    def __init__(self, name: str, message: str, stack: str | None = "", thrown: Any = None) -> None:
         super().__init__(f"{name}: {message}" if name else message)
         self.name = name
         self.message = message
@@ -34,11 +34,18 @@ class JSError(QuickJSError):
 
 
 class HostError(JSError):
-    """A host function failed and JavaScript did not catch it; see ``__cause__``."""
+    """An error named HostError that JavaScript let escape. A host function's own exception is
+    raised as itself instead (JavaScript only saw ``HostError: Host function failed``); this
+    class covers a HostError the program made or re-threw itself."""
 
 
 class MarshalError(QuickJSError):
     """A value cannot cross the boundary (a function, a cycle, a str key-less dict, ...)."""
+
+
+class InvalidHandleError(QuickJSError):
+    """A Handle was used after ``dispose()``, after its context was closed, reset or restored,
+    or with another context than the one that made it."""
 
 
 class InterruptError(QuickJSError):
@@ -98,8 +105,9 @@ _KINDS: dict[str, type[QuickJSError]] = {
     "Busy": ConcurrentEvalError,  # the native module's refusal of a call on a busy context
 }
 
-# The guest's fixed wording for values that cannot leave the sandbox (guest/cbor.c).
-_MARSHAL_PREFIX = "cannot pass "
+# The fixed wording for values that cannot cross: leaving the sandbox (guest/cbor.c), and
+# entering it from Python (python/src/module.cc), as a host function's result for instance.
+_MARSHAL_PREFIX = ("cannot pass ", "cannot marshal ")
 
 
 def status_error(kind: str, message: str) -> QuickJSError:
@@ -116,7 +124,10 @@ def evaluation_error(kind: str, name: str, message: str, stack: str, thrown: Any
             return MarshalError(message)
         from ._quickbox import UNDEFINED
 
-        return JSError(name, message, stack, None if thrown is UNDEFINED else thrown)
+        if not name:  # `throw "x"`, `throw 42`: no Error, so no name or stack (as quickjs-rs reports it)
+            return JSError("Error", message, None, None if thrown is UNDEFINED else thrown)
+        cls = HostError if name == "HostError" else JSError
+        return cls(name, message, stack, None if thrown is UNDEFINED else thrown)
     error = _KINDS.get(kind, QuickJSError)(message)
     if stack:
         error.add_note(stack)

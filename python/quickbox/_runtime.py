@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from . import _quickbox
+from ._console import ConsoleSink
 from ._context import Context
 from ._errors import InvalidInputError, QuickJSError
 from ._modules import Load, ModuleLoader, Normalize
 from ._network import Network
-from ._snapshot import Snapshot, as_snapshot
+from ._results import ConsoleLine
+from ._snapshot import Snapshot, as_snapshot, check_key
 
 _MiB = 1024 * 1024
+# The figures Context.memory_usage() reports: the sandbox's, then QuickJS's JSMemoryUsage fields.
+_MEMORY_KEYS = (
+    "malloc_size", "malloc_limit", "obj_count", "linear_memory", "memory_used_size", "malloc_count",
+    "memory_used_count", "atom_count", "atom_size", "str_count", "str_size", "obj_size", "prop_count",
+    "prop_size", "shape_count", "shape_size", "js_func_count", "js_func_size", "js_func_code_size",
+    "js_func_pc2line_count", "js_func_pc2line_size", "c_func_count", "array_count", "fast_array_count",
+    "fast_array_elements", "binary_object_count", "binary_object_size",
+)
 # The engine holds at most this many sandboxes at once (quickbox::EngineOptions' default).
 _MAX_FORK = 1000
 
@@ -36,6 +47,8 @@ class Runtime:
     ``network`` (a ``quickbox.Network``) gives every context ``fetch()`` under that policy; without
     it there is no network at all. ``max_modules`` (1000 by default) and ``module_source_limit``
     (bytes, 16 MiB by default) cap the ES modules a context may load (see ``set_module_loader``).
+    ``on_console`` is called with each ``ConsoleLine`` as the program's output reaches the host
+    (the logger ``quickbox.console`` gets them too).
     """
 
     def __init__(self, *, memory_limit: int | None = 64 * _MiB, timeout: float = 5.0,
@@ -46,7 +59,8 @@ class Runtime:
                  host_memory_limit: int | None = None, max_pending_calls: int | None = None,
                  bigint_limit: int | None = None, max_timers: int | None = None,
                  network: Network | None = None,
-                 max_modules: int | None = None, module_source_limit: int | None = None) -> None:
+                 max_modules: int | None = None, module_source_limit: int | None = None,
+                 on_console: Callable[[ConsoleLine], object] | None = None) -> None:
         # Checked now, so a bad option fails here, naming itself, its value and the range.
         _quickbox.check_seconds(timeout, "timeout")
         if not isinstance(allow_all_three_labels, bool):
@@ -76,6 +90,7 @@ class Runtime:
         self._timeout = timeout
         self._wall_timeout = wall_timeout
         self._network = network
+        self._console = ConsoleSink(on_console)
         self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
         self._closed = False
 
@@ -115,27 +130,64 @@ class Runtime:
 
     def create_snapshot(self, ctx: Context, *, key: bytes | None = None) -> Snapshot:
         """Same as ``ctx.create_snapshot()``."""
+        self._check_context(ctx)
         return ctx.create_snapshot(key=key)
 
-    def restore_snapshot(self, snapshot: Snapshot, ctx: Context, *, key: bytes | None = None) -> None:
+    async def create_snapshot_async(self, ctx: Context, *, key: bytes | None = None,
+                                    timeout: float | None = None) -> Snapshot:
+        """Same as ``await ctx.create_snapshot_async()``."""
+        self._check_context(ctx)
+        return await ctx.create_snapshot_async(key=key, timeout=timeout)
+
+    def restore_snapshot(self, snapshot: Snapshot, ctx: Context, *, key: bytes | None = None,
+                         inject_globals: bool = True) -> None:
         """Replaces ``ctx``'s whole VM with the snapshot's. Validated fail-closed first
         (``InvalidSnapshotError`` names the failed check); ``ctx``'s host functions are bound to
-        the restored program by name."""
+        the restored program by name, and its handles become invalid. ``inject_globals=False``
+        only validates (there is no partial restore: the VM is replaced whole or not at all)."""
+        self._check_context(ctx)
+        check_key(key)
+        if not isinstance(inject_globals, bool):
+            raise TypeError(f"inject_globals must be True or False, got {inject_globals!r}")
+        data = as_snapshot(snapshot).to_bytes()
+        if not inject_globals:
+            _quickbox.inspect_snapshot(data, key)
+            return
+        ctx._check_idle("Runtime.restore_snapshot()")
+        sandbox = _quickbox._Sandbox.restore(data, self._native_options(ctx._timeout), key)
+        ctx._replace_sandbox(sandbox)
+
+    def memory_usage(self) -> dict[str, int]:
+        """QuickJS's memory counters summed over this runtime's open contexts (each context is
+        its own heap; all zeros when there is none)."""
+        self._check_open()
+        total: dict[str, int] = dict.fromkeys(_MEMORY_KEYS, 0)
+        for ctx in list(self._contexts):
+            if not ctx.closed:
+                for key, value in ctx.memory_usage().items():
+                    total[key] = total.get(key, 0) + value
+        return total
+
+    def run_gc(self) -> None:
+        """Runs QuickJS's cycle collector in every open context of this runtime."""
+        self._check_open()
+        for ctx in list(self._contexts):
+            if not ctx.closed:
+                ctx.memory_usage(collect_garbage=True)
+
+    def _check_context(self, ctx: object) -> None:
         self._check_open()
         if not isinstance(ctx, Context):
             raise TypeError(f"ctx must be a quickbox Context, got {type(ctx).__name__}")
         if ctx.closed:
-            raise QuickJSError("cannot restore into a closed context; use Runtime.restore()")
-        ctx._check_idle("Runtime.restore_snapshot()")
-        sandbox = _quickbox._Sandbox.restore(as_snapshot(snapshot).to_bytes(),
-                                             self._native_options(ctx._timeout), key)
-        ctx._replace_sandbox(sandbox)
+            raise QuickJSError("the context is closed; Runtime.restore() makes a new one from a snapshot")
 
     def restore(self, snapshot: Snapshot, *, key: bytes | None = None, timeout: float | None = None) -> Context:
         """A new context holding the snapshot's VM. Register its host functions (by the same
         names) before resuming a suspended evaluation."""
         timeout = self._timeout if timeout is None else timeout
         _quickbox.check_seconds(timeout, "timeout")
+        check_key(key)
         sandbox = _quickbox._Sandbox.restore(as_snapshot(snapshot).to_bytes(), self._native_options(timeout), key)
         return self._adopt(sandbox, timeout)
 
@@ -146,6 +198,7 @@ class Runtime:
             raise TypeError(f"count must be an int between 0 and {_MAX_FORK}, got {count!r}")
         if not 0 <= count <= _MAX_FORK:
             raise InvalidInputError(f"count must be between 0 and {_MAX_FORK}, got {count!r}")
+        check_key(key)
         sandboxes = _quickbox._Sandbox.fork(as_snapshot(snapshot).to_bytes(), count,
                                             self._native_options(self._timeout), key)
         return [self._adopt(s, self._timeout) for s in sandboxes]
@@ -155,7 +208,8 @@ class Runtime:
         return {**self._options, "timeout": timeout, "modules": self._modules}
 
     def _adopt(self, sandbox: _quickbox._Sandbox, timeout: float) -> Context:
-        ctx = Context(self, sandbox, timeout=timeout)
+        ctx = Context(sandbox, timeout=timeout, wall_timeout=self._wall_timeout, on_close=self._forget,
+                      console=self._console)
         self._contexts.add(ctx)
         return ctx
 

@@ -49,6 +49,14 @@ class Snapshot:
         return f"Snapshot({len(self._data)} bytes)"
 
 
+def check_key(key: object, what: str = "key") -> None:
+    """A signing key is bytes (or None): ``bytes(12345)`` would silently be 12,345 zero bytes."""
+    if key is not None and not isinstance(key, bytes):
+        raise TypeError(f"{what} must be bytes or None, got {type(key).__name__}")
+    if key is not None and len(key) == 0:
+        raise ValueError(f"{what} must not be empty")
+
+
 def as_snapshot(value: object) -> Snapshot:
     """Accepts a Snapshot (or bytes, for convenience) and refuses anything else."""
     if isinstance(value, Snapshot):

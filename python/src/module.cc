@@ -41,20 +41,76 @@ Engine &engine() {
 /// The UNDEFINED sentinel type (a singleton; `quickbox.UNDEFINED`).
 struct UndefinedType {};
 
+/// A value pinned in a sandbox, by id (quickbox::Handle): what the package's Handle wraps, after
+/// checking that it belongs to the context it is used with. The guest checks the id again.
+struct HandleRef {
+  uint32_t id;
+};
+
 nb::object undefined_object;  // the singleton instance
+nb::object datetime_class;    // datetime.datetime and datetime.date, for dates entering JS
+nb::object date_class;
+nb::object utc;               // datetime.timezone.utc
 nb::object js_error_class;    // quickbox.JSError, installed by the package at import
 nb::object marshal_error;     // quickbox.MarshalError
 nb::object status_error;      // (kind, message) -> exception instance, installed by the package
 
 constexpr double kMaxSafe = 9007199254740992.0;  // 2^53
-constexpr int kMaxDepth = 256;
+// How deep a Python value may nest to enter JavaScript: 128 levels, as quickjs-rs allows (values
+// coming out of JavaScript may nest up to the engine's 256; docs/python.md, "Values").
+constexpr int kMaxDepth = 128;
+
+/// Where in the value being converted the conversion is, for MarshalError messages: "$" is
+/// the value itself, "$.config.items[3]" a part of it. Kept per thread, pushed and popped around
+/// each container entry (PathStep), so the hot path never builds text.
+struct PathEntry {
+  bool is_index;
+  size_t index;
+  PyObject *key;  // borrowed: the dict being converted holds it
+};
+thread_local std::vector<PathEntry> marshal_path;
+
+struct PathStep {
+  explicit PathStep(PathEntry entry) { marshal_path.push_back(entry); }
+  ~PathStep() { marshal_path.pop_back(); }
+  PathStep(const PathStep &) = delete;
+  PathStep &operator=(const PathStep &) = delete;
+};
+
+std::string marshal_path_text() {
+  std::string out = "$";
+  constexpr size_t kShown = 12;  // a deep path shows its first and last steps
+  for (size_t i = 0; i < marshal_path.size(); i++) {
+    if (marshal_path.size() > 2 * kShown && i == kShown) {
+      out += "...";
+      i = marshal_path.size() - kShown;
+    }
+    const PathEntry &step = marshal_path[i];
+    if (step.is_index) {
+      out += "[" + std::to_string(step.index) + "]";
+      continue;
+    }
+    Py_ssize_t size = 0;
+    const char *key = PyUnicode_AsUTF8AndSize(step.key, &size);
+    if (!key) {
+      PyErr_Clear();
+      out += "[?]";
+    } else if (PyUnicode_IsIdentifier(step.key)) {
+      out += "." + std::string(key, static_cast<size_t>(size));
+    } else {
+      out += "[" + nb::cast<std::string>(nb::repr(nb::handle(step.key))) + "]";
+    }
+  }
+  return out;
+}
 
 [[noreturn]] void fail_marshal(const std::string &message) {
+  std::string text = message + (marshal_path.empty() ? std::string() : " (at " + marshal_path_text() + ")");
   if (marshal_error.is_valid()) {
-    PyErr_SetString(marshal_error.ptr(), message.c_str());
+    PyErr_SetString(marshal_error.ptr(), text.c_str());
     throw nb::python_error();
   }
-  throw nb::type_error(message.c_str());
+  throw nb::type_error(text.c_str());
 }
 
 Value to_value(nb::handle h, int depth = 0);
@@ -80,9 +136,10 @@ Value int_to_value(nb::handle h) {
 }
 
 Value to_value(nb::handle h, int depth) {
-  if (depth > kMaxDepth) fail_marshal("value nests deeper than " + std::to_string(kMaxDepth) + " levels (or is cyclic)");
+  if (depth > kMaxDepth) fail_marshal("value nests deeper than the recursion limit of " + std::to_string(kMaxDepth) + " levels (or is cyclic)");
   if (h.is_none()) return Value(nullptr);
   if (h.is(undefined_object)) return Value(Undefined{});
+  if (nb::isinstance<HandleRef>(h)) return Value(Handle{nb::cast<HandleRef>(h).id});
   if (PyBool_Check(h.ptr())) return Value(h.ptr() == Py_True);
   if (PyLong_Check(h.ptr())) return int_to_value(h);
   if (PyFloat_Check(h.ptr())) return Value(PyFloat_AS_DOUBLE(h.ptr()));
@@ -110,7 +167,10 @@ Value to_value(nb::handle h, int depth) {
     nb::sequence seq = nb::borrow<nb::sequence>(h);
     size_t n = nb::len(seq);
     items.reserve(n);
-    for (size_t i = 0; i < n; i++) items.push_back(to_value(seq[i], depth + 1));
+    for (size_t i = 0; i < n; i++) {
+      PathStep step({true, i, nullptr});
+      items.push_back(to_value(seq[i], depth + 1));
+    }
     return Value(std::move(items));
   }
   if (PyDict_Check(h.ptr())) {
@@ -125,9 +185,17 @@ Value to_value(nb::handle h, int depth) {
         PyErr_Clear();
         fail_marshal("cannot pass a dict key with lone surrogates to JavaScript");
       }
+      PathStep step({false, 0, key.ptr()});
       fields.emplace_back(std::string(data, static_cast<size_t>(size)), to_value(item, depth + 1));
     }
     return Value(std::move(fields));
+  }
+  if (date_class.is_valid() && nb::isinstance(h, date_class)) {
+    // A naive datetime is taken as UTC (as JSON APIs do), a date as its midnight UTC.
+    nb::object moment = nb::isinstance(h, datetime_class)
+                            ? (h.attr("tzinfo").is_none() ? h.attr("replace")("tzinfo"_a = utc) : nb::borrow(h))
+                            : datetime_class(h.attr("year"), h.attr("month"), h.attr("day"), "tzinfo"_a = utc);
+    return Value(Date{std::round(nb::cast<double>(moment.attr("timestamp")()) * 1000.0)});
   }
   if (js_error_class.is_valid() && nb::isinstance(h, js_error_class)) {
     return Value(ErrorValue{.name = nb::cast<std::string>(h.attr("name")),
@@ -139,9 +207,9 @@ Value to_value(nb::handle h, int depth) {
                             .message = nb::cast<std::string>(nb::str(h)),
                             .stack = ""});
   }
-  fail_marshal("cannot pass a Python " + std::string(nb::str(nb::type_name(h.type())).c_str()) +
+  fail_marshal("cannot marshal a Python " + std::string(nb::str(nb::type_name(h.type())).c_str()) +
                " to JavaScript (supported: None, UNDEFINED, bool, int, float, str, bytes, list, "
-               "tuple, dict with str keys)");
+               "tuple, dict with str keys, datetime, date, a Handle)");
 }
 
 nb::object from_value(const Value &v);
@@ -179,6 +247,8 @@ struct FromValue {
     for (const auto &[key, item] : o) out[nb::str(key.c_str(), key.size())] = from_value(item);
     return out;
   }
+  nb::object operator()(Handle h) const { return nb::cast(HandleRef{h.id}); }
+  nb::object operator()(Date d) const { return datetime_class.attr("fromtimestamp")(d.epoch_ms / 1000.0, utc); }
   nb::object operator()(const ErrorValue &e) const {
     if (!js_error_class.is_valid()) return nb::make_tuple(e.name, e.message, e.stack);
     return js_error_class(e.name, e.message, e.stack);
@@ -189,7 +259,11 @@ nb::object from_value(const Value &v) { return std::visit(FromValue{}, v.storage
 
 std::vector<Value> to_values(nb::handle seq) {
   std::vector<Value> out;
-  for (nb::handle item : nb::borrow<nb::sequence>(seq)) out.push_back(to_value(item, 1));
+  size_t i = 0;
+  for (nb::handle item : nb::borrow<nb::sequence>(seq)) {
+    PathStep step({true, i++, nullptr});  // the arguments, as one array
+    out.push_back(to_value(item, 1));
+  }
   return out;
 }
 
@@ -201,7 +275,8 @@ nb::list from_values(const std::vector<Value> &values) {
 
 // ---- Results ----------------------------------------------------------------------------------
 
-/// (status, payload, console, console_dropped_bytes) with status 0 done, 1 error, 2 suspended.
+/// (status, payload, console, console_dropped_bytes, unsettled_calls) with status 0 done, 1 error,
+/// 2 suspended; unsettled_calls names the calls the program never awaited (Result::unsettled_calls).
 /// payload: the value; (kind, name, message, stack, thrown or UNDEFINED, discarded); or a list of
 /// pending calls (call_id, capability, args, needs_approval).
 /// How a Python caller sets a setting of the library: the keyword argument (or the phrase for the
@@ -252,7 +327,9 @@ std::string python_wording(const Error &e) {
 nb::tuple outcome(const Result &r) {
   nb::list console;
   for (const auto &line : r.console) console.append(nb::make_tuple(std::string(to_string(line.level)), line.text));
-  if (r.ok()) return nb::make_tuple(0, from_value(r.value()), console, r.console_dropped_bytes);
+  nb::list unsettled;
+  for (const auto &name : r.unsettled_calls) unsettled.append(nb::str(name.c_str(), name.size()));
+  if (r.ok()) return nb::make_tuple(0, from_value(r.value()), console, r.console_dropped_bytes, unsettled);
   if (r.failed()) {
     const Error &e = r.error();
     nb::object thrown = e.thrown ? from_value(*e.thrown) : undefined_object;
@@ -260,12 +337,12 @@ nb::tuple outcome(const Result &r) {
     std::string message = e.kind == ErrorKind::JSException ? e.message : python_wording(e);
     return nb::make_tuple(1, nb::make_tuple(std::string(to_string(e.kind)), e.name, message, e.stack, thrown,
                                             e.instance_discarded),
-                          console, r.console_dropped_bytes);
+                          console, r.console_dropped_bytes, unsettled);
   }
   nb::list pending;
   for (const auto &p : r.pending())
     pending.append(nb::make_tuple(p.call_id, p.capability, from_values(p.args), p.needs_approval));
-  return nb::make_tuple(2, pending, console, r.console_dropped_bytes);
+  return nb::make_tuple(2, pending, console, r.console_dropped_bytes, unsettled);
 }
 
 /// Raises the package's exception for a refusal or misuse (the package maps kinds to classes).
@@ -599,8 +676,10 @@ class PySandbox {
   }
 
   nb::tuple eval(const std::string &code, int kind, const std::string &filename, bool strict, nb::handle timeout,
-                 bool namespace_result) {
+                 bool namespace_result, bool as_handle) {
     EvalOptions opts;
+    opts.as_handle = as_handle;
+    opts.await_result = !as_handle;  // a handle holds whatever the program returned, promise included
     opts.kind = static_cast<EvalOptions::Kind>(kind);
     opts.module_namespace = namespace_result;
     opts.filename = filename;
@@ -616,6 +695,63 @@ class PySandbox {
     Use use(*this, "ctx.call()", Nested::Refused);
     Result r = released([&, &s = sandbox()] { return s.call(name, values); });
     return outcome(r);
+  }
+
+  // ---- Handles: each is one operation of the library's; ids are checked by the guest ----
+
+  nb::tuple get_property(uint32_t id, nb::handle key) {
+    Value k = to_value(key);
+    Use use(*this, "Handle.get()", Nested::Refused);
+    return outcome(released([&, &s = sandbox()] { return s.get_property(Handle{id}, k); }));
+  }
+  nb::tuple set_property(uint32_t id, nb::handle key, nb::handle value) {
+    Value k = to_value(key), v = to_value(value);
+    Use use(*this, "Handle.set()", Nested::Refused);
+    return outcome(released([&, &s = sandbox()] { return s.set_property(Handle{id}, k, v); }));
+  }
+  bool has_property(uint32_t id, nb::handle key) {
+    Value k = to_value(key);
+    Use use(*this, "Handle.has()", Nested::Refused);
+    auto r = released([&, &s = sandbox()] { return s.has_property(Handle{id}, k); });
+    if (!r) raise_status(r.error());
+    return r.value();
+  }
+  nb::tuple call_handle(uint32_t id, nb::handle args) {
+    std::vector<Value> values = to_values(args);
+    Use use(*this, "Handle.call()", Nested::Refused);
+    return outcome(released([&, &s = sandbox()] { return s.call_handle(Handle{id}, values); }));
+  }
+  nb::tuple call_method(uint32_t id, const std::string &name, nb::handle args) {
+    std::vector<Value> values = to_values(args);
+    Use use(*this, "Handle.call_method()", Nested::Refused);
+    return outcome(released([&, &s = sandbox()] { return s.call_method(Handle{id}, name, values); }));
+  }
+  nb::tuple construct(uint32_t id, nb::handle args) {
+    std::vector<Value> values = to_values(args);
+    Use use(*this, "Handle.new()", Nested::Refused);
+    return outcome(released([&, &s = sandbox()] { return s.construct(Handle{id}, values); }));
+  }
+  nb::tuple await_handle(uint32_t id) {
+    Use use(*this, "Handle.await_promise()", Nested::Refused);
+    return outcome(released([&, &s = sandbox()] { return s.await_handle(Handle{id}); }));
+  }
+  nb::tuple handle_value(uint32_t id, bool pin_opaque) {
+    Use use(*this, "Handle.to_python()", Nested::Refused);
+    return outcome(released([&, &s = sandbox()] { return s.to_value(Handle{id}, pin_opaque); }));
+  }
+  nb::tuple describe(uint32_t id) {
+    Use use(*this, "Handle.type_of", Nested::Refused);
+    auto r = released([&, &s = sandbox()] { return s.handle_info(Handle{id}); });
+    if (!r) raise_status(r.error());
+    return nb::make_tuple(r.value().type, r.value().is_promise);
+  }
+  nb::tuple duplicate(uint32_t id) {
+    Use use(*this, "Handle.dup()", Nested::Refused);
+    return outcome(released([&, &s = sandbox()] { return s.duplicate(Handle{id}); }));
+  }
+  void release(uint32_t id) {
+    Use use(*this, "Handle.dispose()", Nested::Refused);
+    check(released([&, &s = sandbox()] { return s.release(Handle{id}); }));
   }
 
   nb::tuple get_global(const std::string &name) {
@@ -654,7 +790,9 @@ class PySandbox {
         std::string message = nb::cast<std::string>(nb::str(e.value()));
         throw CapabilityError(message, "TypeError");
       }
-      throw CapabilityError(nb::cast<std::string>(answer[2]), nb::cast<std::string>(answer[1]));
+      // (False, name, message[, audit detail]): the program sees name and message only.
+      throw CapabilityError(nb::cast<std::string>(answer[2]), nb::cast<std::string>(answer[1]),
+                            answer.size() > 3 ? nb::cast<std::string>(answer[3]) : std::string());
     };
     check(sandbox().register_capability(Capability::sync(name, std::move(handler), native_policy)));
   }
@@ -672,10 +810,11 @@ class PySandbox {
     Use use(*this, "ctx.resolve()", Nested::Allowed);
     check(released([&, &s = sandbox()] { return s.resolve(id, v); }));
   }
-  void reject(uint32_t id, const std::string &message, const std::string &name, bool timed_out) {
+  void reject(uint32_t id, const std::string &message, const std::string &name, bool timed_out,
+              std::optional<std::string> audit_detail) {
     CallOutcome outcome = timed_out ? CallOutcome::Timeout : CallOutcome::Error;
     Use use(*this, "ctx.reject()", Nested::Allowed);
-    check(released([&, &s = sandbox()] { return s.reject(id, message, name, outcome); }));
+    check(released([&, &s = sandbox()] { return s.reject(id, message, name, outcome, audit_detail); }));
   }
   void approve(uint32_t id) {
     Use use(*this, "ctx.approve()", Nested::Allowed);
@@ -759,16 +898,24 @@ class PySandbox {
     return out;
   }
 
-  nb::dict memory_usage() {
+  nb::dict memory_usage(bool collect_garbage) {
     Use use(*this, "ctx.memory_usage()", Nested::Refused);
-    auto usage = released([&, &s = sandbox()] { return s.memory_usage(); });
+    auto usage = released([&, &s = sandbox()] { return s.memory_usage(collect_garbage); });
     if (!usage) raise_status(usage.error());
     nb::dict d;
     d["malloc_size"] = usage.value().js_malloc_bytes;
     d["malloc_limit"] = usage.value().js_malloc_limit;
     d["obj_count"] = usage.value().js_object_count;
     d["linear_memory"] = usage.value().linear_memory_bytes;
+    for (const auto &[key, value] : usage.value().quickjs)
+      if (!d.contains(key.c_str())) d[key.c_str()] = value;
     return d;
+  }
+
+  /// Stops the running evaluation soon (it ends in Timeout, "the evaluation was interrupted").
+  /// Claims nothing, so any thread may call it while another evaluates (the library allows it).
+  void interrupt() {
+    if (sandbox_) sandbox_->interrupt();
   }
 
   bool suspended() { return sandbox().suspended(); }
@@ -885,10 +1032,20 @@ nb::dict engine_info() {
 
 NB_MODULE(_quickbox, m) {
   m.doc() = "Quickbox's native core; use the `quickbox` package instead.";
+  nb::class_<HandleRef>(m, "_HandleRef", "A value pinned in a sandbox, by id; wrapped by quickbox.Handle.")
+      .def(nb::init<uint32_t>(), "id"_a)
+      .def_ro("id", &HandleRef::id)
+      .def("__repr__", [](const HandleRef &h) { return "_HandleRef(" + std::to_string(h.id) + ")"; });
   nb::class_<UndefinedType>(m, "Undefined", "The type of quickbox.UNDEFINED (JavaScript's undefined).")
       .def("__repr__", [](const UndefinedType &) { return "UNDEFINED"; })
       .def("__bool__", [](const UndefinedType &) { return false; });
   undefined_object = nb::cast(UndefinedType{});
+  {
+    nb::module_ datetime = nb::module_::import_("datetime");
+    datetime_class = datetime.attr("datetime");
+    date_class = datetime.attr("date");
+    utc = datetime.attr("timezone").attr("utc");
+  }
   m.attr("UNDEFINED") = undefined_object;
   m.def("_set_error_classes", [](nb::object js_error, nb::object marshal, nb::object status) {
     js_error_class = std::move(js_error);
@@ -901,6 +1058,7 @@ NB_MODULE(_quickbox, m) {
     marshal_error = nb::object();
     status_error = nb::object();
     undefined_object = nb::object();  // the module attribute keeps it alive until teardown
+    datetime_class = date_class = utc = nb::object();
   }));
   m.def("engine_info", &engine_info);
   m.def("check_options", [](nb::dict options) { make_options(options); }, "options"_a,
@@ -920,14 +1078,26 @@ NB_MODULE(_quickbox, m) {
       .def_static("restore", &PySandbox::restore, "data"_a, "options"_a, "key"_a = nb::none())
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
       .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a.none() = nb::none(),
-           "namespace"_a = false)
+           "namespace"_a = false, "as_handle"_a = false)
+      .def("get_property", &PySandbox::get_property, "id"_a, "key"_a)
+      .def("set_property", &PySandbox::set_property, "id"_a, "key"_a, "value"_a.none())
+      .def("has_property", &PySandbox::has_property, "id"_a, "key"_a)
+      .def("call_handle", &PySandbox::call_handle, "id"_a, "args"_a)
+      .def("call_method", &PySandbox::call_method, "id"_a, "name"_a, "args"_a)
+      .def("construct", &PySandbox::construct, "id"_a, "args"_a)
+      .def("await_handle", &PySandbox::await_handle, "id"_a)
+      .def("handle_value", &PySandbox::handle_value, "id"_a, "pin_opaque"_a)
+      .def("describe", &PySandbox::describe, "id"_a)
+      .def("duplicate", &PySandbox::duplicate, "id"_a)
+      .def("release", &PySandbox::release, "id"_a)
       .def("call", &PySandbox::call, "name"_a, "args"_a)
       .def("get_global", &PySandbox::get_global)
       .def("set_global", &PySandbox::set_global, "name"_a, "value"_a.none())
       .def("register_sync", &PySandbox::register_sync, "name"_a, "dispatch"_a, "policy"_a)
       .def("register_external", &PySandbox::register_external, "name"_a, "policy"_a)
       .def("resolve", &PySandbox::resolve, "call_id"_a, "value"_a.none())
-      .def("reject", &PySandbox::reject, "call_id"_a, "message"_a, "name"_a, "timed_out"_a = false)
+      .def("reject", &PySandbox::reject, "call_id"_a, "message"_a, "name"_a, "timed_out"_a = false,
+           "audit_detail"_a = nb::none())
       .def("approve", &PySandbox::approve)
       .def("deny", &PySandbox::deny)
       .def("resume", &PySandbox::resume)
@@ -936,11 +1106,12 @@ NB_MODULE(_quickbox, m) {
       .def("next_timer", &PySandbox::next_timer)
       .def("audit_log", &PySandbox::audit_log)
       .def("snapshot", &PySandbox::snapshot, "key"_a = nb::none())
-      .def("memory_usage", &PySandbox::memory_usage)
+      .def("memory_usage", &PySandbox::memory_usage, "collect_garbage"_a = false)
       .def("suspended", &PySandbox::suspended)
       .def("discarded", &PySandbox::discarded)
       .def("reset", &PySandbox::reset)
       .def("close", &PySandbox::request_close, "when_idle"_a = false)
       .def("closed", &PySandbox::closed)
-      .def("busy", &PySandbox::busy);
+      .def("busy", &PySandbox::busy)
+      .def("interrupt", &PySandbox::interrupt);
 }

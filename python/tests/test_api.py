@@ -237,7 +237,8 @@ def test_globals_reads_and_writes_the_programs_global_variables(ctx: Context) ->
     assert ctx.globals["answer"] == 42
     assert "answer" in ctx.globals
     assert "missing" not in ctx.globals
-    assert ctx.globals["missing"] is UNDEFINED
+    with pytest.raises(KeyError):
+        ctx.globals["missing"]
     assert ctx.globals.get("missing", "default") == "default"
     assert ctx.globals.get("answer") == 42
 

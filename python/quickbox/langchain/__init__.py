@@ -33,6 +33,15 @@ again, and a process that dies while approved calls run repeats those calls when
 resumed again (see docs/langchain.md).
 """
 
+try:
+    import deepagents as _deepagents  # noqa: F401
+    import langchain as _langchain  # noqa: F401
+    import langgraph as _langgraph  # noqa: F401
+except ModuleNotFoundError as missing:  # pragma: no cover - exercised in a venv without the extra
+    raise ModuleNotFoundError(
+        f"quickbox.langchain needs {missing.name!r}, which comes with the 'langchain' extra: "
+        "pip install 'quickbox[langchain]'", name=missing.name) from missing
+
 from ._claims import PauseClaimed
 from ._claims import release as release_pause_claims
 from ._ptc import PTCOption

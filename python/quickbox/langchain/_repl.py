@@ -660,15 +660,15 @@ class Session:
                 # The program did not catch a tool's exception: it propagates as that exception, as
                 # when the model calls the tool directly (ToolNode's error handling applies).
                 raise original from error
-            if not error.name:
-                return Outcome.error("Error", f"Uncaught {stringify(error.thrown, nested=True)}", error.stack)
+            if error.stack is None:  # a thrown value that is not an Error
+                return Outcome.error("Error", f"Uncaught {stringify(error.thrown, nested=True)}", "")
             return Outcome.error(error.name, error.message, error.stack)
         if isinstance(error, quickbox.QuickJSError):
             kind = _ENGINE_ERRORS.get(type(error), type(error).__name__.removesuffix("Error") or "Error")
             return Outcome.error(kind, str(error), "".join(getattr(error, "__notes__", [])))
         cause = error.__cause__
         if isinstance(cause, quickbox.JSError):  # an async tool failed and the program did not catch it
-            return Outcome.error(cause.name or "HostError", cause.message, cause.stack)
+            return Outcome.error(cause.name or "HostError", cause.message, cause.stack or "")
         raise error
 
 
@@ -711,7 +711,7 @@ _ENGINE_ERRORS: dict[type, str] = {
 
 
 def _stack_of(error: BaseException | None) -> str:
-    return error.stack if isinstance(error, quickbox.JSError) else ""
+    return (error.stack or "") if isinstance(error, quickbox.JSError) else ""
 
 
 def _unpassable_kind(message: str) -> str:

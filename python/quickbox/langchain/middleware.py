@@ -520,6 +520,8 @@ def _positive(name: str, value: int | None, *, optional: bool = True) -> None:
 def _key_bytes(key: str | bytes | None) -> bytes | None:
     if key is None:
         return None
+    if not isinstance(key, (str, bytes, bytearray)):  # bytes(12345) would be 12,345 zero bytes
+        raise TypeError(f"snapshot_signing_key must be a str or bytes, got {type(key).__name__}")
     material = key.encode() if isinstance(key, str) else bytes(key)
     if not material:
         raise ValueError("snapshot_signing_key must be a non-empty str or bytes")

@@ -1,0 +1,319 @@
+"""Behaviour a quickjs-rs user or a new user expects: results, errors as Python sees them, host
+exceptions sanitised for JavaScript, KeyboardInterrupt, eval_async off the event loop, globals as
+a mapping, reset(), ThreadWorker, live console output and the checks of what register() takes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import quickbox
+from quickbox import (
+    ConsoleLine,
+    Context,
+    HostError,
+    JSError,
+    MarshalError,
+    Runtime,
+    ThreadWorker,
+    TimeoutError,
+)
+
+# ---- results and errors ---------------------------------------------------------------------------
+
+
+def test_a_top_level_undefined_is_none_and_a_nested_one_stays_undefined(ctx: Context) -> None:
+    assert ctx.eval("undefined") is None
+    assert ctx.eval("[undefined]") == [quickbox.UNDEFINED]
+
+
+async def test_eval_async_too_returns_none_for_undefined(ctx: Context) -> None:
+    assert await ctx.eval_async("undefined") is None
+
+
+def test_a_thrown_non_error_is_an_error_named_error_without_a_stack(ctx: Context) -> None:
+    with pytest.raises(JSError) as raised:
+        ctx.eval("throw 'bare'")
+    assert (raised.value.name, raised.value.message, raised.value.stack) == ("Error", "bare", None)
+
+
+def test_javascript_sees_a_fixed_message_for_a_host_exception_and_the_audit_log_keeps_it(ctx: Context) -> None:
+    @ctx.function
+    def leaky() -> None:
+        raise ValueError("password=hunter2")
+
+    seen = ctx.eval("try { leaky() } catch (e) { `${e.name}: ${e.message}` }")
+    assert seen == "HostError: Host function failed"
+    assert "hunter2" not in ctx.eval("try { leaky() } catch (e) { String(e.stack) }")
+    assert ctx.audit_log[-1].detail == "ValueError: password=hunter2"
+
+
+async def test_an_async_host_exception_is_sanitised_too(ctx: Context) -> None:
+    @ctx.function
+    async def leaky() -> None:
+        raise ValueError("token=abc")
+
+    assert await ctx.eval_async("try { await leaky() } catch (e) { e.message }") == "Host function failed"
+    assert ctx.audit_log[-1].detail == "ValueError: token=abc"
+    with pytest.raises(ValueError, match="token=abc"):
+        await ctx.eval_async("await leaky()")
+
+
+def test_an_escaping_host_exception_is_raised_as_itself_and_a_made_up_hosterror_as_hosterror(ctx: Context) -> None:
+    @ctx.function
+    def fail() -> None:
+        raise KeyError("missing")
+
+    with pytest.raises(KeyError):
+        ctx.eval("fail()")
+    with pytest.raises(HostError, match="synth"):
+        ctx.eval("try { fail() } catch {} const e = new Error('synth'); e.name = 'HostError'; throw e")
+
+
+@pytest.mark.parametrize("exception", [KeyboardInterrupt, SystemExit])
+def test_keyboardinterrupt_and_systemexit_from_a_host_function_are_not_catchable_by_javascript(
+        ctx: Context, exception: type[BaseException]) -> None:
+    @ctx.function
+    def stop() -> None:
+        raise exception()
+
+    with pytest.raises(exception):
+        ctx.eval("let caught = false; try { stop() } catch { caught = true; while (true) {} }")
+    assert ctx.eval("1 + 1") == 2
+
+
+def test_marshal_error_names_where_the_bad_value_is(ctx: Context) -> None:
+    with pytest.raises(MarshalError, match=r"set.*\(at \$\.config\.items\[2\]\)"):
+        ctx.globals["x"] = {"config": {"items": [1, 2, {3}]}}
+    with pytest.raises(MarshalError, match=r"\$\['not an identifier'\]"):
+        ctx.globals["x"] = {"not an identifier": object()}
+
+
+# ---- host functions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["1bad", "bad name", "", "a..b", "tools."])
+def test_register_refuses_a_name_javascript_cannot_call(ctx: Context, name: str) -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        ctx.register(name, lambda: 1)
+
+
+def test_register_refuses_a_value_that_is_not_callable(ctx: Context) -> None:
+    with pytest.raises(TypeError, match="callable.*ctx.globals"):
+        ctx.register("x", 42)  # type: ignore[arg-type]
+    ctx.register("$ok.tools_1", lambda: 1)
+    assert ctx.eval("$ok.tools_1()") == 1
+
+
+def test_call_reaches_a_const_function(ctx: Context) -> None:
+    ctx.eval("const double = (x) => x * 2; let asyncTwice = async (x) => x * 2")
+    assert ctx.call("double", 21) == 42
+    assert ctx.call("asyncTwice", 4) == 8
+
+
+# ---- globals -------------------------------------------------------------------------------------------
+
+
+def test_globals_is_a_mapping_that_sees_lexical_bindings(ctx: Context) -> None:
+    ctx.eval("var a = 1; let b = 2; const c = {x: 3}; globalThis.u = undefined")
+    assert (ctx.globals["a"], ctx.globals["b"], ctx.globals["c"]) == (1, 2, {"x": 3})
+    assert "b" in ctx.globals and "u" not in ctx.globals and "nope" not in ctx.globals
+    assert ctx.globals["u"] is None
+    with pytest.raises(KeyError):
+        ctx.globals["nope"]
+    assert ctx.globals.get("nope", "default") == "default"
+    ctx.globals["d"] = 4
+    assert {"a", "d"} <= set(ctx.globals.keys()) and len(ctx.globals) >= 2
+    del ctx.globals["d"]
+    assert "d" not in ctx.globals
+    with pytest.raises(KeyError):
+        del ctx.globals["d"]
+
+
+# ---- lifecycle -------------------------------------------------------------------------------------------
+
+
+def test_reset_gives_a_fresh_vm_with_the_same_functions(ctx: Context) -> None:
+    ctx.register("one", lambda: 1)
+    ctx.eval("globalThis.state = 'old'")
+    ctx.reset()
+    assert ctx.eval("typeof state") == "undefined"
+    assert ctx.eval("one()") == 1
+
+
+def test_a_signing_key_must_be_bytes(rt: Runtime, ctx: Context) -> None:
+    with pytest.raises(TypeError, match="bytes"):
+        ctx.create_snapshot(key=12345)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="bytes"):
+        rt.restore(ctx.create_snapshot(), key=12345)  # type: ignore[arg-type]
+
+
+async def test_create_snapshot_async_and_restore_inject_globals(rt: Runtime, ctx: Context) -> None:
+    ctx.eval("globalThis.kept = 7")
+    snapshot = await rt.create_snapshot_async(ctx)
+    with rt.new_context() as other:
+        rt.restore_snapshot(snapshot, other, inject_globals=False)
+        assert other.eval("typeof kept") == "undefined"
+        rt.restore_snapshot(snapshot, other)
+        assert other.eval("kept") == 7
+
+
+def test_runtime_memory_usage_sums_contexts_and_run_gc_runs(rt: Runtime) -> None:
+    assert set(rt.memory_usage().values()) == {0}
+    with rt.new_context() as ctx:
+        ctx.eval("globalThis.p = Array.from({length: 500}, (_, i) => ({i}))")
+        assert rt.memory_usage()["obj_count"] > 500
+        rt.run_gc()
+
+
+# ---- threads, the event loop and signals ---------------------------------------------------------------
+
+
+async def test_eval_async_leaves_the_event_loop_free(ctx: Context) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(ticker())
+    with pytest.raises(TimeoutError):
+        await ctx.eval_async("while (true) {}", timeout=0.5)
+    task.cancel()
+    assert ticks >= 10, "other coroutines ran while JavaScript did"
+
+
+async def test_cancelling_an_eval_async_stops_the_program(ctx: Context) -> None:
+    task = asyncio.create_task(ctx.eval_async("while (true) {}", timeout=30))
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 5
+    assert ctx.eval("'usable'") == "usable"
+
+
+def test_ctrl_c_stops_a_long_eval_at_once() -> None:
+    program = textwrap.dedent("""
+        import os, signal, threading, time, quickbox
+        ctx = quickbox.Runtime(timeout=60).new_context()
+        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        started = time.monotonic()
+        try:
+            ctx.eval("while (true) {}")
+        except KeyboardInterrupt:
+            print("interrupted after", round(time.monotonic() - started, 1))
+            print(ctx.eval("'still usable'"))
+    """)
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    assert lines[0].startswith("interrupted after") and float(lines[0].split()[-1]) < 5, out.stdout
+    assert lines[1] == "still usable"
+
+
+def test_thread_worker_runs_coroutines_for_sync_and_async_callers() -> None:
+    with ThreadWorker(name="qb-test") as worker:
+        async def make() -> tuple[Runtime, Context]:
+            rt = Runtime()
+            return rt, rt.new_context()
+
+        rt, ctx = worker.run_sync(make())
+
+        async def slow(v: int) -> int:
+            await asyncio.sleep(0.01)
+            return v * 2
+
+        ctx.register("slow", slow)
+        assert worker.run_sync(ctx.eval_async("await slow(21)")) == 42
+
+        async def from_async_caller() -> Any:
+            return await worker.run_async(ctx.eval_async("await slow(2)"))
+
+        assert asyncio.run(from_async_caller()) == 4
+        with pytest.raises(JSError):
+            worker.run_sync(ctx.eval_async("throw new Error('x')"))
+        rt.close()
+    worker.close()
+
+
+def test_sync_eval_on_another_thread_than_the_one_that_made_the_context(ctx: Context) -> None:
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(ctx.eval("6 * 7")))
+    thread.start()
+    thread.join()
+    assert results == [42]
+
+
+# ---- console ---------------------------------------------------------------------------------------------------
+
+
+async def test_console_lines_reach_the_callback_and_logging_while_the_program_waits(
+        caplog: pytest.LogCaptureFixture) -> None:
+    received: list[ConsoleLine] = []
+    seen_before_the_end: list[int] = []
+
+    async def checkpoint() -> None:
+        seen_before_the_end.append(len(received))
+
+    with Runtime(on_console=received.append) as rt, rt.new_context() as ctx:
+        ctx.register("checkpoint", checkpoint)
+        with caplog.at_level(logging.DEBUG, logger="quickbox.console"):
+            await ctx.eval_async("console.log('one'); await checkpoint(); console.warn('two')")
+    assert received == [ConsoleLine("log", "one"), ConsoleLine("warn", "two")]
+    assert seen_before_the_end == [1]
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [("INFO", "one"), ("WARNING", "two")]
+
+
+# ---- packaging ------------------------------------------------------------------------------------------------------
+
+
+def test_quickbox_langchain_without_the_extra_names_it(tmp_path: Any) -> None:
+    blocker = tmp_path / "deepagents.py"
+    blocker.write_text("raise ModuleNotFoundError(\"No module named 'deepagents'\", name='deepagents')\n")
+    out = subprocess.run([sys.executable, "-c", "import quickbox.langchain"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert out.returncode != 0
+    assert "pip install 'quickbox[langchain]'" in out.stderr
+
+
+
+async def test_an_async_host_call_the_program_never_awaited_is_not_silently_dropped(ctx: Context) -> None:
+    ran: list[int] = []
+
+    @ctx.function
+    async def fire(n: int) -> None:
+        ran.append(n)
+
+    with pytest.raises(quickbox.QuickJSError, match="'fire' without awaiting"):
+        await ctx.eval_async("fire(1); 'done'")
+    with pytest.raises(quickbox.ConcurrentEvalError, match="'fire'"):
+        ctx.eval("fire(2); 'done'")
+    assert await ctx.eval_async("await fire(3); 'done'") == "done"
+    assert ran == [3]
+
+
+def test_datetimes_and_dates_enter_javascript_as_dates(ctx: Context) -> None:
+    from datetime import date, datetime, timedelta, timezone
+
+    ctx.globals["when"] = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone(timedelta(hours=1)))
+    assert ctx.eval("when instanceof Date && when.toISOString()") == "2024-01-02T02:04:05.678Z"
+    ctx.globals["naive"] = datetime(2024, 1, 1)  # taken as UTC
+    assert ctx.eval("naive.toISOString()") == "2024-01-01T00:00:00.000Z"
+    ctx.globals["day"] = date(2024, 5, 6)
+    assert ctx.eval("day.toISOString()") == "2024-05-06T00:00:00.000Z"
+    ctx.register("y2k", lambda: datetime(2000, 1, 1, tzinfo=timezone.utc))
+    assert ctx.eval("y2k().getUTCFullYear()") == 2000
+    assert ctx.eval("new Date(0)") == "1970-01-01T00:00:00.000Z", "a Date leaving is its ISO text"
