@@ -360,8 +360,8 @@ class Context:
         self._console = []
         self._console_dropped = 0
         outcome: Outcome = self._sandbox.eval(code, _MODULE if module else _AUTO, filename, strict,
-                                              timeout if timeout is not None else self._timeout, namespace,
-                                              as_handle)
+                                              timeout if timeout is not None else self._timeout,
+                                              namespace=namespace, as_handle=as_handle)
         return outcome
 
     def call(self, name: str, *args: Any) -> Any:
@@ -382,7 +382,8 @@ class Context:
     def _call_binding(self, name: str, args: list[Any]) -> Any:
         """ctx.call() of a top-level let/const/class binding, through handles."""
         sandbox = self._sandbox
-        fn = self._sync_result(self._native(lambda: sandbox.eval(name, _AUTO, "<call>", False, self._timeout, True)),
+        fn = self._sync_result(self._native(lambda: sandbox.eval(name, _AUTO, "<call>", False, self._timeout,
+                                                                   as_handle=True)),
                                "call")
         try:
             result = self._sync_result(self._native(lambda: sandbox.call_handle(fn.id, args)), "call")
@@ -755,7 +756,7 @@ class Context:
             if not name.isidentifier() or sandbox.suspended():
                 return missing
             outcome = sandbox.eval(f"typeof {name} === 'undefined' ? undefined : {name}", _AUTO, "<globals>",
-                                   False, self._timeout, True)
+                                   False, self._timeout, as_handle=True)
             if outcome[0] != _DONE:  # a ReferenceError: no such binding (or a keyword)
                 return missing
             handle = outcome[1]
@@ -786,7 +787,7 @@ class Context:
             key = json.dumps(name)
             self._value_of(self._sandbox.eval(
                 f"if (!delete globalThis[{key}]) throw new TypeError('the global ' + {key} + ' cannot be deleted')",
-                _AUTO, "<globals>", True, self._timeout, False))
+                _AUTO, "<globals>", True, self._timeout))
             return True
 
     def _global_names(self) -> list[str]:

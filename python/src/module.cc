@@ -1078,7 +1078,7 @@ NB_MODULE(_quickbox, m) {
       .def_static("restore", &PySandbox::restore, "data"_a, "options"_a, "key"_a = nb::none())
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
       .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a.none() = nb::none(),
-           "namespace"_a = false, "as_handle"_a = false)
+           nb::kw_only(), "namespace"_a = false, "as_handle"_a = false)
       .def("get_property", &PySandbox::get_property, "id"_a, "key"_a)
       .def("set_property", &PySandbox::set_property, "id"_a, "key"_a, "value"_a.none())
       .def("has_property", &PySandbox::has_property, "id"_a, "key"_a)
