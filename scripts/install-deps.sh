@@ -7,6 +7,7 @@ packages=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
           libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev libssl-dev libcbor-dev nlohmann-json3-dev
           libcurl4-openssl-dev openssl  # fetch(): the HTTP client; openssl makes the https tests' CA
           libedit-dev  # the repl's line editing (BSD licence; readline's GPL would not fit)
+          binaryen     # wasm-opt, which optimises the linked guest (cmake/Guest.cmake)
           tmux         # the repl's tests type into a real terminal through it
           python3 python3-venv
           postgresql-15)  # the server binaries the LangChain integration tests start a throwaway cluster with
