@@ -41,19 +41,22 @@ using bench::pad_left;
 using quickbox::Engine;
 using quickbox::Sandbox;
 using quickbox::Value;
-using Clock = std::chrono::steady_clock;
+using Clock = bench::Clock;
 
 // ---- Command line ----------------------------------------------------------------------------
 
 struct Options {
   bool quick = false;
+  bool cpu_time = false;
   std::string json_path = QUICKBOX_BENCH_DEFAULT_JSON;
   std::string filter;
 };
 
 void print_usage(std::ostream &out) {
-  out << "usage: quickbox-bench [--quick] [--json FILE] [--filter SUBSTR]\n"
+  out << "usage: quickbox-bench [--quick] [--cpu-time] [--json FILE] [--filter SUBSTR]\n"
          "  --quick          a smoke run: a few samples per workload (figures are rough)\n"
+         "  --cpu-time       time samples with the thread's CPU time instead of wall time (steadier\n"
+         "                   on a machine other processes keep busy)\n"
          "  --json FILE      where to write the figures as JSON (default " QUICKBOX_BENCH_DEFAULT_JSON ")\n"
          "  --filter SUBSTR  only the workloads whose name contains SUBSTR\n"
          "Targets are reported as OK / MISSED; the exit status is non-zero only when a workload\n"
@@ -74,6 +77,8 @@ Options parse_options(int argc, char **argv) {
     };
     if (arg == "--quick") {
       options.quick = true;
+    } else if (arg == "--cpu-time") {
+      options.cpu_time = true;
     } else if (arg == "--json") {
       options.json_path = value();
     } else if (arg == "--filter") {
@@ -101,6 +106,15 @@ std::string cpu_model() {
     }
   }
   return "unknown";
+}
+
+// The 1-, 5- and 15-minute load averages, as /proc/loadavg gives them: on a shared machine they
+// say how much the figures of this run were disturbed.
+std::string load_average() {
+  std::ifstream file("/proc/loadavg");
+  std::string one, five, fifteen;
+  if (!(file >> one >> five >> fifteen)) return "unknown";
+  return one + " " + five + " " + fifteen;
 }
 
 // A memory figure of this process from /proc/self/status, e.g. "VmRSS" (everything resident,
@@ -403,20 +417,24 @@ Value many_sandboxes(const Engine &engine) {
 // Prints the machine and the versions; returns the same as JSON fields.
 Value::Object describe_setup(const Engine &engine, const Options &options) {
   const auto &info = engine.info();
-  std::cout << "quickbox-bench" << (options.quick ? " --quick (rough figures)" : "") << "\n"
-            << "  machine   " << std::thread::hardware_concurrency() << " cores, " << cpu_model() << "\n"
+  std::cout << "quickbox-bench" << (options.quick ? " --quick (rough figures)" : "")
+            << (options.cpu_time ? " --cpu-time (thread CPU time)" : " (wall time)") << "\n"
+            << "  machine   " << std::thread::hardware_concurrency() << " cores, " << cpu_model()
+            << ", load average " << load_average() << "\n"
             << "  quickbox  quickjs-ng " << info.quickjs_version << " on wasmtime "
             << info.wasmtime_version << ", guest " << info.guest_build_id.substr(0, 16) << "\n"
             << "  native    quickjs-ng " << native_js_version() << ", " QUICKBOX_BENCH_NATIVE_BUILD "\n\n";
   return Value::Object{
       {"machine", Value::Object{{"cores", number(std::thread::hardware_concurrency())},
-                                {"cpu", Value(cpu_model())}}},
+                                {"cpu", Value(cpu_model())},
+                                {"load_average_at_start", Value(load_average())}}},
       {"versions", Value::Object{{"quickjs", Value(info.quickjs_version)},
                                  {"wasmtime", Value(info.wasmtime_version)},
                                  {"guest_build_id", Value(info.guest_build_id)},
                                  {"native_quickjs", Value(native_js_version())},
                                  {"native_build", Value(QUICKBOX_BENCH_NATIVE_BUILD)}}},
-      {"mode", Value(options.quick ? "quick" : "full")}};
+      {"mode", Value(options.quick ? "quick" : "full")},
+      {"clock", Value(options.cpu_time ? "thread_cpu" : "wall")}};
 }
 
 int run(const Options &options) {
@@ -477,6 +495,8 @@ int run(const Options &options) {
       plan);
   if (!phases.is_null()) report.emplace_back("snapshot_phases", std::move(phases));
 
+  std::cout << "\nload average at the end: " << load_average() << "\n";
+  report.emplace_back("load_average_at_end", Value(load_average()));
   std::ofstream json(options.json_path);
   json << quickbox::to_json(Value(std::move(report))) << "\n";
   json.close();
@@ -489,6 +509,7 @@ int run(const Options &options) {
 
 int main(int argc, char **argv) {
   Options options = parse_options(argc, argv);
+  bench::Clock::cpu_time = options.cpu_time;
   try {
     return run(options);
   } catch (const std::exception &e) {
