@@ -1,6 +1,9 @@
 // The per-process engine: wasmtime engine with the pooling allocator, the guest module with its
 // base image, the linker holding the host functions, an InstancePre, and the epoch ticker.
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <condition_variable>
 #include <mutex>
@@ -11,6 +14,13 @@
 extern "C" wasmtime_error_t *quickbox_engine_new(wasm_config_t *config, wasm_engine_t **engine_out);
 
 namespace quickbox {
+
+uint32_t default_max_sandboxes() {
+  long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return 1000;
+  uint64_t per_2mib = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / (2u << 20);
+  return static_cast<uint32_t>(std::clamp<uint64_t>(per_2mib, 1000, 10000));
+}
 
 Engine::Impl::~Impl() {
   {
@@ -28,6 +38,19 @@ Engine::Impl::~Impl() {
 const std::vector<uint8_t> &Engine::Impl::base_memory() {
   std::call_once(base_memory_once_, [this] { base_memory_ = internal::initial_memory(guest_wasm); });
   return base_memory_;
+}
+
+bool Engine::Impl::keep_warm() {
+  uint32_t warm = warm_slots.load(std::memory_order_relaxed);
+  while (warm < options.warm_sandboxes)
+    if (warm_slots.compare_exchange_weak(warm, warm + 1, std::memory_order_relaxed)) return true;
+  return false;
+}
+
+void Engine::Impl::took_slot() {
+  uint32_t warm = warm_slots.load(std::memory_order_relaxed);
+  while (warm > 0)
+    if (warm_slots.compare_exchange_weak(warm, warm - 1, std::memory_order_relaxed)) return;
 }
 
 void Engine::Impl::run_ticker() {
@@ -90,6 +113,10 @@ Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &g
                    "must be between 16 MiB and 4 GiB, got " + format_bytes(options.max_sandbox_memory_bytes));
   if (options.epoch_tick.count() < 1 || options.epoch_tick.count() > 1000)
     return invalid(Setting::EpochTick, "must be between 1 ms and 1000 ms");
+  if (options.warm_sandboxes > options.max_sandboxes)
+    return invalid(Setting::WarmSandboxes, "must be at most max_sandboxes (" +
+                                               std::to_string(options.max_sandboxes) + "), got " +
+                                               std::to_string(options.warm_sandboxes));
 
   auto impl = std::make_shared<Engine::Impl>();
   impl->options = options;

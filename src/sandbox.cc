@@ -2,6 +2,8 @@
 // see. Every operation: write the request into the guest's input buffer, call one export with a
 // CPU deadline armed, then read and validate the reply. The guest is untrusted: every pointer and
 // length it hands back is bounds-checked, every CBOR reply decoded with limits.
+#include <sys/mman.h>
+
 #include <cstring>
 
 #include "sandbox_impl.hh"
@@ -89,6 +91,14 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
 // ---- Instance lifecycle ---------------------------------------------------------------------------
 
 void Sandbox::Impl::release() {
+  // Beyond the warm pool, the slot's memory goes back to the system now. Dropping the pages
+  // leaves the slot as wasmtime's reset would: the copy-on-write pages of the base image fall
+  // back to the image, the rest to zeros, so the reset that follows finds nothing to rewrite.
+  if (store && host.has_memory && !engine->keep_warm()) {
+    uint8_t *base = wasmtime_memory_data(context, &host.memory);
+    size_t size = wasmtime_memory_data_size(context, &host.memory);
+    madvise(base, size, MADV_DONTNEED);
+  }
   if (store) wasmtime_store_delete(store);
   store = nullptr;
   context = nullptr;
@@ -124,6 +134,7 @@ std::optional<Error> Sandbox::Impl::instantiate() {
                       "cannot create a sandbox (the engine allows " +
                           std::to_string(engine->options.max_sandboxes) + " at once): " + why);
   }
+  engine->took_slot();
   if (auto err = bind_exports()) return err;
   discarded = false;
   return configure();
