@@ -113,13 +113,10 @@ Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &g
                    "must be between 16 MiB and 4 GiB, got " + format_bytes(options.max_sandbox_memory_bytes));
   if (options.epoch_tick.count() < 1 || options.epoch_tick.count() > 1000)
     return invalid(Setting::EpochTick, "must be between 1 ms and 1000 ms");
-  if (options.warm_sandboxes > options.max_sandboxes)
-    return invalid(Setting::WarmSandboxes, "must be at most max_sandboxes (" +
-                                               std::to_string(options.max_sandboxes) + "), got " +
-                                               std::to_string(options.warm_sandboxes));
 
   auto impl = std::make_shared<Engine::Impl>();
   impl->options = options;
+  impl->options.warm_sandboxes = std::min(options.warm_sandboxes, options.max_sandboxes);
   if (wasmtime_error_t *e = quickbox_engine_new(make_wasmtime_config(options), &impl->engine))
     return engine_creation_error(options, take_error(e));
 

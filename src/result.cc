@@ -40,7 +40,6 @@ std::string_view to_string(Setting setting) {
     case Setting::MaxSandboxes: return "EngineOptions::max_sandboxes";
     case Setting::MaxSandboxMemoryBytes: return "EngineOptions::max_sandbox_memory_bytes";
     case Setting::EpochTick: return "EngineOptions::epoch_tick";
-    case Setting::WarmSandboxes: return "EngineOptions::warm_sandboxes";
   }
   return "an unknown setting";
 }

@@ -2,6 +2,8 @@
 // and calls into the guest, with the native stack they run on.
 #include <pthread.h>
 
+#include <algorithm>
+
 #include "internal.hh"
 
 // Defined by our wasmtime wrapper crate (deps/wasmtime/lib.rs): a setting the C API lacks.
@@ -60,7 +62,8 @@ wasm_config_t *make_wasmtime_config(const EngineOptions &options) {
     wasmtime_pooling_allocation_config_total_component_instances_set(pool, 0);
     wasmtime_pooling_allocation_config_max_memory_size_set(pool, options.max_sandbox_memory_bytes);
     wasmtime_pooling_allocation_config_table_elements_set(pool, 8192);
-    wasmtime_pooling_allocation_config_max_unused_warm_slots_set(pool, options.warm_sandboxes);
+    wasmtime_pooling_allocation_config_max_unused_warm_slots_set(
+        pool, std::min(options.warm_sandboxes, options.max_sandboxes));
     // Memory up to this size is reset in place (not madvise'd away) when a slot is reused, so a
     // new sandbox's first operation does not take a copy-on-write fault per page it touches.
     // It must cover the base image (1 MiB stack first, then the heap): at 1 MiB a fresh

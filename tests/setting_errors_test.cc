@@ -95,11 +95,6 @@ std::vector<RefusedSetting> refusals() {
          auto created = Engine::create({.epoch_tick = 0ms});
          return created ? std::nullopt : std::optional<Error>(created.error());
        }},
-      {Setting::WarmSandboxes,
-       [] {
-         auto created = Engine::create({.max_sandboxes = 10, .warm_sandboxes = 11});
-         return created ? std::nullopt : std::optional<Error>(created.error());
-       }},
   };
 }
 

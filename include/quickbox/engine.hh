@@ -20,8 +20,8 @@ struct EngineOptions {
   /// How many sandboxes may be alive at once (slots in wasmtime's pooling allocator), up to
   /// 100,000. Each slot reserves address space (max_sandbox_memory_bytes plus a guard), not memory.
   uint32_t max_sandboxes = default_max_sandboxes();
-  /// How many closed sandboxes keep their memory for the next ones to reuse (the warm pool, at
-  /// most max_sandboxes). A sandbox created in a warm slot finds the pages its first evaluation
+  /// How many closed sandboxes keep their memory for the next ones to reuse (the warm pool; a
+  /// value above max_sandboxes means all of them). A sandbox created in a warm slot finds the pages its first evaluation
   /// touches already in place; the memory of a sandbox closed while the pool is full goes back to
   /// the system, so RSS falls after a burst.
   uint32_t warm_sandboxes = 100;

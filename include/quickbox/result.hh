@@ -68,7 +68,6 @@ enum class Setting {
   MaxSandboxes,           ///< EngineOptions::max_sandboxes
   MaxSandboxMemoryBytes,  ///< EngineOptions::max_sandbox_memory_bytes
   EpochTick,              ///< EngineOptions::epoch_tick
-  WarmSandboxes,          ///< EngineOptions::warm_sandboxes
 };
 
 /// The setting's name as this library's messages write it: "Limits::memory_bytes".
