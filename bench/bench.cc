@@ -19,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "growth.hh"
 #include "harness.hh"
 #include "host_calls.hh"
 #include "native_quickjs.h"
@@ -484,6 +485,7 @@ int run(const Options &options) {
   bench::SnapshotBench snapshots(engine);
   const std::string &kSnapshotSizes = bench::SnapshotBench::kSizes;
   if (selected(kSnapshotSizes)) report.emplace_back("snapshot_sizes", snapshots.sizes());
+  if (selected(bench::kGrowth)) report.emplace_back("growth", bench::growth(engine, options.quick));
   std::cout << "\n";
 
   // The warm sandbox and its native twin, with fib defined and the JSON document in `s`.
@@ -505,7 +507,7 @@ int run(const Options &options) {
 
   Value::Array rows;
   std::map<std::string, Outcome> outcomes;
-  std::string names = kFootprint + "; " + kManySandboxes + "; " + kSnapshotSizes;
+  std::string names = kFootprint + "; " + kManySandboxes + "; " + kSnapshotSizes + "; " + bench::kGrowth;
   for (const auto &w : workloads) {
     names += "; " + w.name;
     if (!selected(w.name)) continue;
@@ -515,7 +517,8 @@ int run(const Options &options) {
     rows.push_back(outcome_json(w, outcome));
     outcomes[w.name] = outcome;
   }
-  if (rows.empty() && !selected(kFootprint) && !selected(kManySandboxes) && !selected(kSnapshotSizes))
+  if (rows.empty() && !selected(kFootprint) && !selected(kManySandboxes) && !selected(kSnapshotSizes) &&
+      !selected(bench::kGrowth))
     throw std::runtime_error("no workload name contains '" + options.filter + "'; the names are: " + names);
   report.emplace_back("workloads", std::move(rows));
   Value phases = snapshots.phases(
