@@ -135,6 +135,11 @@ Expected<GuestExports> find_exports(const wasmtime_module_t *module) {
       return Error{.kind = ErrorKind::Internal,
                    .message = "the guest module does not export `" + std::string(want) + "`"};
     }
+    if (found.*field >= kMaxGuestExports)
+      return Error{.kind = ErrorKind::Internal,
+                   .message = "the guest module exports `" + std::string(want) + "` at index " +
+                              std::to_string(found.*field) + ", beyond the " +
+                              std::to_string(kMaxGuestExports) + " the host binds"};
   }
   return found;
 }
