@@ -3,8 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 namespace bench {
+
+Clock::time_point Clock::now() {
+  if (!cpu_time) return time_point(std::chrono::steady_clock::now().time_since_epoch());
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 Plan Plan::full() {
   return {Nanos(std::chrono::milliseconds(200)), 2, Nanos(std::chrono::seconds(1)), 5, 200'000};

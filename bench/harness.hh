@@ -21,13 +21,28 @@ using Nanos = std::chrono::duration<double, std::nano>;
 /// that is not part of the figure may happen outside the timed region). Throws on failure.
 using Measure = std::function<Nanos()>;
 
+/// The clock every sample is read with: wall time (steady_clock) unless `cpu_time` is set, then
+/// the CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID, kernel time included). On a
+/// machine shared with other busy processes, wall time also counts the time the thread waited
+/// for a core, which varies from second to second; CPU time does not. Sandboxes run their guest
+/// on the calling thread, so its CPU time is theirs.
+struct Clock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<Clock>;
+  static constexpr bool is_steady = true;
+  static inline bool cpu_time = false;  // set once, before measuring
+  static time_point now();
+};
+
 /// Times fn() as a whole.
 template <typename Fn>
 Measure timed(Fn fn) {
   return [fn = std::move(fn)]() mutable {
-    auto start = std::chrono::steady_clock::now();
+    auto start = Clock::now();
     fn();
-    return Nanos(std::chrono::steady_clock::now() - start);
+    return Nanos(Clock::now() - start);
   };
 }
 

@@ -18,7 +18,7 @@ using quickbox::Completion;
 using quickbox::Engine;
 using quickbox::Sandbox;
 using quickbox::Value;
-using Clock = std::chrono::steady_clock;
+using Clock = bench::Clock;
 
 // Settles completions on its own thread, as a handler that hands its work to a thread pool does.
 class ResolverThread {

@@ -17,7 +17,7 @@ using quickbox::RestoreOptions;
 using quickbox::Sandbox;
 using quickbox::SnapshotOptions;
 using quickbox::Value;
-using Clock = std::chrono::steady_clock;
+using Clock = bench::Clock;
 using Bytes = std::vector<uint8_t>;
 
 // What a sandbox did before its snapshot was taken, and how to tell it came back.

@@ -1,12 +1,14 @@
-# Compiles quickjs-ng's core files and guest/ with Debian's clang to a wasm32-wasi reactor.
+# Compiles quickjs-ng's core files and guest/ with Debian's clang to a wasm32-wasi reactor, then
+# optimises the linked module with binaryen's wasm-opt.
 # Only the core files: no quickjs-libc, no std/os modules.
 
 find_program(WASM_CC NAMES clang-14 REQUIRED)  # the major version install-deps.sh pins
 find_program(WASM_CXX NAMES clang++-14 REQUIRED)  # ada (URL) is C++, with Debian's wasm32 libc++ 14
 set(GUEST_STACK_SIZE 1048576 CACHE STRING "wasm shadow stack of the guest, bytes")
+set(GUEST_OPT_LEVEL -O2 CACHE STRING "clang optimisation level of the guest")
 
 set(GUEST_CFLAGS
-  --target=wasm32-wasi -O2
+  --target=wasm32-wasi ${GUEST_OPT_LEVEL}
   -mmutable-globals -mbulk-memory -msign-ext -mnontrapping-fptoint
   -D_GNU_SOURCE -DNDEBUG
   -I${QUICKJS_SOURCE_DIR} -I${PROJECT_SOURCE_DIR}/abi -I${PROJECT_SOURCE_DIR}/guest
@@ -85,13 +87,30 @@ endfunction()
 guest_cxx_object(${ADA_SOURCE_DIR}/ada.cpp "-w")  # ada is not ours to lint
 guest_cxx_object(${PROJECT_SOURCE_DIR}/guest/url.cc "-Wall;-Wno-unused-parameter")
 
-set(GUEST_WASM ${GUEST_OBJ_DIR}/guest.wasm)
+set(GUEST_LINKED ${GUEST_OBJ_DIR}/guest-linked.wasm)
 add_custom_command(
-  OUTPUT ${GUEST_WASM}
+  OUTPUT ${GUEST_LINKED}
   COMMAND ${WASM_CXX} --target=wasm32-wasi -mexec-model=reactor -fno-exceptions ${GUEST_OBJECTS}
           -Wl,--stack-first -Wl,-z,stack-size=${GUEST_STACK_SIZE}
-          -Wl,--export=__stack_pointer -Wl,--strip-debug -o ${GUEST_WASM}
+          -Wl,--export=__stack_pointer -Wl,--strip-debug -o ${GUEST_LINKED}
   DEPENDS ${GUEST_OBJECTS}
   COMMENT "Linking the guest module"
   VERBATIM COMMAND_EXPAND_LISTS)
+
+# binaryen's optimiser over the whole linked module (install-deps.sh installs Debian's binaryen).
+set(GUEST_WASM ${GUEST_OBJ_DIR}/guest.wasm)
+set(GUEST_WASM_OPT_FLAGS -O3 CACHE STRING "wasm-opt passes for the linked guest (empty: no wasm-opt)")
+if(GUEST_WASM_OPT_FLAGS)
+  find_program(WASM_OPT NAMES wasm-opt REQUIRED)
+  add_custom_command(
+    OUTPUT ${GUEST_WASM}
+    COMMAND ${WASM_OPT} ${GUEST_WASM_OPT_FLAGS} --enable-bulk-memory --enable-sign-ext
+            --enable-nontrapping-float-to-int --enable-mutable-globals ${GUEST_LINKED} -o ${GUEST_WASM}
+    DEPENDS ${GUEST_LINKED}
+    COMMENT "Optimising the guest module (wasm-opt ${GUEST_WASM_OPT_FLAGS})"
+    VERBATIM COMMAND_EXPAND_LISTS)
+else()
+  add_custom_command(OUTPUT ${GUEST_WASM}
+    COMMAND ${CMAKE_COMMAND} -E copy ${GUEST_LINKED} ${GUEST_WASM} DEPENDS ${GUEST_LINKED} VERBATIM)
+endif()
 add_custom_target(guest_wasm DEPENDS ${GUEST_WASM})

@@ -8,6 +8,7 @@ packages=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
           libcurl4-openssl-dev openssl  # fetch(): the HTTP client; openssl makes the https tests' CA
           libc++-14-dev-wasm32 libc++abi-14-dev-wasm32  # URL in the guest: ada is C++, built against clang-14's libc++
           libedit-dev  # the repl's line editing (BSD licence; readline's GPL would not fit)
+          binaryen     # wasm-opt, which optimises the linked guest (cmake/Guest.cmake)
           tmux         # the repl's tests type into a real terminal through it
           python3 python3-venv
           postgresql-15)  # the server binaries the LangChain integration tests start a throwaway cluster with

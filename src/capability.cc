@@ -271,7 +271,7 @@ Status Sandbox::Impl::add_capability(Capability capability, uint32_t define_flag
   for (const auto &c : s.capabilities) id = std::max(id, c.id + 1);
   std::string name = capability.name;
   if (auto err = s.write_input({name})) return *err;
-  Result r = s.run_simple(s.fn.define_capability,
+  Result r = s.run_simple(s.func(&internal::GuestExports::define_capability),
                           {static_cast<uint32_t>(name.size()), id,
                            (js_async(capability) ? QB_CAPABILITY_ASYNC : 0u) | define_flags});
   if (r.failed()) {
@@ -539,7 +539,7 @@ Status Sandbox::Impl::settle_in_guest(const HostCall &call, bool ok, std::vector
   if (copied) return *copied;
   // Settling runs user code (a thenable's `then`, a getter on Object.prototype.then), so it runs
   // under the evaluation's CPU meter and wall clock like any of its guest code.
-  auto status = run_op(fn.settle, {call.id, ok ? 1u : 0u, static_cast<uint32_t>(payload.size())});
+  auto status = run_op(func(&internal::GuestExports::settle), {call.id, ok ? 1u : 0u, static_cast<uint32_t>(payload.size())});
   if (!status) return status.error();
   if (status.value() != QB_STATUS_DONE) {
     Result r = read_reply(status.value());
@@ -706,7 +706,7 @@ Result Sandbox::Impl::drive(int32_t status) {
     bool timer_due = timer_in.value() && *timer_in.value() <= std::chrono::nanoseconds::zero();
     if (delivered.value() > 0 || settled_since_resume || timer_due) {
       settled_since_resume = false;
-      auto next = run_op(fn.resume, {});
+      auto next = run_op(func(&internal::GuestExports::resume), {});
       if (!next) return finish_evaluation(Result::failure(next.error()));
       status = next.value();
       continue;
@@ -744,7 +744,7 @@ Result Sandbox::Impl::drive(int32_t status) {
             .kind = ErrorKind::Internal, .message = "the guest waits on host calls the host does not know"}));
       // Only timers are left: wait for the earliest, then let the guest run it.
       if (auto err = wait_for_timer(*timer_in.value())) return finish_evaluation(Result::failure(*err));
-      auto next = run_op(fn.resume, {});
+      auto next = run_op(func(&internal::GuestExports::resume), {});
       if (!next) return finish_evaluation(Result::failure(next.error()));
       status = next.value();
       continue;

@@ -1,6 +1,9 @@
 // The per-process engine: wasmtime engine with the pooling allocator, the guest module with its
 // base image, the linker holding the host functions, an InstancePre, and the epoch ticker.
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <condition_variable>
 #include <mutex>
@@ -11,6 +14,13 @@
 extern "C" wasmtime_error_t *quickbox_engine_new(wasm_config_t *config, wasm_engine_t **engine_out);
 
 namespace quickbox {
+
+uint32_t default_max_sandboxes() {
+  long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return 1000;
+  uint64_t per_2mib = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / (2u << 20);
+  return static_cast<uint32_t>(std::clamp<uint64_t>(per_2mib, 1000, 10000));
+}
 
 Engine::Impl::~Impl() {
   {
@@ -28,6 +38,19 @@ Engine::Impl::~Impl() {
 const std::vector<uint8_t> &Engine::Impl::base_memory() {
   std::call_once(base_memory_once_, [this] { base_memory_ = internal::initial_memory(guest_wasm); });
   return base_memory_;
+}
+
+bool Engine::Impl::keep_warm() {
+  uint32_t warm = warm_slots.load(std::memory_order_relaxed);
+  while (warm < options.warm_sandboxes)
+    if (warm_slots.compare_exchange_weak(warm, warm + 1, std::memory_order_relaxed)) return true;
+  return false;
+}
+
+void Engine::Impl::took_slot() {
+  uint32_t warm = warm_slots.load(std::memory_order_relaxed);
+  while (warm > 0)
+    if (warm_slots.compare_exchange_weak(warm, warm - 1, std::memory_order_relaxed)) return;
 }
 
 void Engine::Impl::run_ticker() {
@@ -93,6 +116,7 @@ Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &g
 
   auto impl = std::make_shared<Engine::Impl>();
   impl->options = options;
+  impl->options.warm_sandboxes = std::min(options.warm_sandboxes, options.max_sandboxes);
   if (wasmtime_error_t *e = quickbox_engine_new(make_wasmtime_config(options), &impl->engine))
     return engine_creation_error(options, take_error(e));
 

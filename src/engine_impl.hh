@@ -1,6 +1,7 @@
 // Engine::Impl, shared by engine.cc and sandbox.cc.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,15 @@ struct Engine::Impl {
   std::condition_variable ticker_wake;
   bool stopping = false;
   void run_ticker();
+
+  /// Closed sandboxes whose slots still hold their memory, as far as this engine can tell: a
+  /// closing sandbox keeps its memory while fewer than options.warm_sandboxes do, and a new one
+  /// is assumed to take one of them (wasmtime reuses the most recently freed slot of the module).
+  std::atomic<uint32_t> warm_slots{0};
+  /// Whether a closing sandbox may keep its memory (and takes a place in the warm pool).
+  bool keep_warm();
+  /// A sandbox was created: it took a warm slot if there was one.
+  void took_slot();
 
   /// The HTTP client behind fetch(), started on first use (src/network/grant.cc).
   std::shared_ptr<internal::net::HttpClient> http_client();

@@ -51,8 +51,8 @@ Result handle_op(Sandbox::Impl &s, uint32_t op, Handle handle, const Value &requ
   std::string_view bytes(reinterpret_cast<const char *>(payload.data()), payload.size());
   if (auto err = s.write_input({bytes})) return Result::failure(*err);
   std::initializer_list<uint32_t> args = {op, handle.id, static_cast<uint32_t>(payload.size())};
-  if (is_evaluation(op)) return s.start_evaluation(s.fn.handle, args, s.options.limits.cpu_time);
-  return s.run_simple(s.fn.handle, args);
+  if (is_evaluation(op)) return s.start_evaluation(s.func(&internal::GuestExports::handle), args, s.options.limits.cpu_time);
+  return s.run_simple(s.func(&internal::GuestExports::handle), args);
 }
 
 Value args_array(std::span<const Value> args) { return Value(Value::Array(args.begin(), args.end())); }

@@ -151,6 +151,9 @@ bool check_deadlines(HostState &state);
 void define_host_functions(wasmtime_linker_t *linker);
 
 /// Exports of the guest, resolved by index once per engine (export_nth is O(1) per instance).
+/// Export indexes the guest may use (Sandbox::Impl binds exported functions lazily in a bitmask).
+constexpr size_t kMaxGuestExports = 64;
+
 struct GuestExports {
   size_t memory = SIZE_MAX;
   size_t stack_pointer = SIZE_MAX;

@@ -2,6 +2,8 @@
 // and calls into the guest, with the native stack they run on.
 #include <pthread.h>
 
+#include <algorithm>
+
 #include "internal.hh"
 
 // Defined by our wasmtime wrapper crate (deps/wasmtime/lib.rs): a setting the C API lacks.
@@ -60,7 +62,8 @@ wasm_config_t *make_wasmtime_config(const EngineOptions &options) {
     wasmtime_pooling_allocation_config_total_component_instances_set(pool, 0);
     wasmtime_pooling_allocation_config_max_memory_size_set(pool, options.max_sandbox_memory_bytes);
     wasmtime_pooling_allocation_config_table_elements_set(pool, 8192);
-    wasmtime_pooling_allocation_config_max_unused_warm_slots_set(pool, 100);
+    wasmtime_pooling_allocation_config_max_unused_warm_slots_set(
+        pool, std::min(options.warm_sandboxes, options.max_sandboxes));
     // Memory up to this size is reset in place (not madvise'd away) when a slot is reused, so a
     // new sandbox's first operation does not take a copy-on-write fault per page it touches.
     // It must cover the base image (1 MiB stack first, then the heap): at 1 MiB a fresh
@@ -133,6 +136,11 @@ Expected<GuestExports> find_exports(const wasmtime_module_t *module) {
       return Error{.kind = ErrorKind::Internal,
                    .message = "the guest module does not export `" + std::string(want) + "`"};
     }
+    if (found.*field >= kMaxGuestExports)
+      return Error{.kind = ErrorKind::Internal,
+                   .message = "the guest module exports `" + std::string(want) + "` at index " +
+                              std::to_string(found.*field) + ", beyond the " +
+                              std::to_string(kMaxGuestExports) + " the host binds"};
   }
   return found;
 }

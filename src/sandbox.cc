@@ -2,6 +2,8 @@
 // see. Every operation: write the request into the guest's input buffer, call one export with a
 // CPU deadline armed, then read and validate the reply. The guest is untrusted: every pointer and
 // length it hands back is bounds-checked, every CBOR reply decoded with limits.
+#include <sys/mman.h>
+
 #include <cstring>
 
 #include "sandbox_impl.hh"
@@ -96,6 +98,14 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
 // ---- Instance lifecycle ---------------------------------------------------------------------------
 
 void Sandbox::Impl::release() {
+  // Beyond the warm pool, the slot's memory goes back to the system now. Dropping the pages
+  // leaves the slot as wasmtime's reset would: the copy-on-write pages of the base image fall
+  // back to the image, the rest to zeros, so the reset that follows finds nothing to rewrite.
+  if (store && host.has_memory && !engine->keep_warm()) {
+    uint8_t *base = wasmtime_memory_data(context, &host.memory);
+    size_t size = wasmtime_memory_data_size(context, &host.memory);
+    madvise(base, size, MADV_DONTNEED);
+  }
   if (store) wasmtime_store_delete(store);
   store = nullptr;
   context = nullptr;
@@ -131,9 +141,24 @@ std::optional<Error> Sandbox::Impl::instantiate() {
                       "cannot create a sandbox (the engine allows " +
                           std::to_string(engine->options.max_sandboxes) + " at once): " + why);
   }
+  engine->took_slot();
   if (auto err = bind_exports()) return err;
   discarded = false;
   return configure();
+}
+
+const wasmtime_func_t &Sandbox::Impl::func(size_t internal::GuestExports::*which) {
+  size_t index = engine->exports.*which;
+  // A released instance (no context) has nothing to look up; its callers refuse to run anyway.
+  if (context && !(funcs_bound >> index & 1)) {
+    wasmtime_extern_t item;
+    char *name;
+    size_t len;
+    wasmtime_instance_export_nth(context, &instance, index, &name, &len, &item);
+    funcs[index] = item.of.func;
+    funcs_bound |= uint64_t{1} << index;
+  }
+  return funcs[index];
 }
 
 std::optional<Error> Sandbox::Impl::bind_exports() {
@@ -148,20 +173,7 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
   host.memory = get(e.memory).of.memory;
   host.has_memory = true;
   stack_pointer = get(e.stack_pointer).of.global;
-  fn.reserve = get(e.reserve).of.func;
-  fn.configure = get(e.configure).of.func;
-  fn.eval = get(e.eval).of.func;
-  fn.call = get(e.call).of.func;
-  fn.get_global = get(e.get_global).of.func;
-  fn.set_global = get(e.set_global).of.func;
-  fn.format = get(e.format).of.func;
-  fn.run_jobs = get(e.run_jobs).of.func;
-  fn.memory_usage = get(e.memory_usage).of.func;
-  fn.define_capability = get(e.define_capability).of.func;
-  fn.settle = get(e.settle).of.func;
-  fn.resume = get(e.resume).of.func;
-  fn.abandon = get(e.abandon).of.func;
-  fn.handle = get(e.handle).of.func;
+  funcs_bound = 0;  // a new instance: every function is looked up again
 
   int32_t address = 0;
   wasm_trap_t *trap = nullptr;
@@ -214,7 +226,7 @@ std::optional<Error> Sandbox::Impl::configure() {
   wasm_trap_t *trap = nullptr;
   std::string call_error;
   arm_control_deadline();
-  if (!internal::call_i32(context, fn.configure, {}, &status, &trap, &call_error) ||
+  if (!internal::call_i32(context, func(&internal::GuestExports::configure), {}, &status, &trap, &call_error) ||
       status != QB_STATUS_DONE) {
     std::string why = trap ? internal::take_trap(trap) : call_error;
     release();
@@ -242,7 +254,7 @@ std::optional<Error> Sandbox::Impl::write_input(std::initializer_list<std::strin
     wasm_trap_t *trap = nullptr;
     std::string call_error;
     arm_control_deadline();
-    if (!internal::call_i32(context, fn.reserve, {static_cast<uint32_t>(total)}, &status, &trap,
+    if (!internal::call_i32(context, func(&internal::GuestExports::reserve), {static_cast<uint32_t>(total)}, &status, &trap,
                             &call_error) ||
         status != QB_STATUS_DONE) {
       if (trap) internal::take_trap(trap);
@@ -422,7 +434,7 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
 
 Expected<int32_t> Sandbox::Impl::abandon_in_guest() {
   guest_driving = false;
-  return run_op(fn.abandon, {}, options.limits.cpu_time);
+  return run_op(func(&internal::GuestExports::abandon), {}, options.limits.cpu_time);
 }
 
 void Sandbox::Impl::charge_host_work(internal::ThreadCpuClock::time_point started,
@@ -683,7 +695,7 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (options.as_handle) flags |= QB_EVAL_RESULT_HANDLE;
   if (auto err = s.write_input({options.filename, source})) return Result::failure(*err);
   return s.start_evaluation(
-      s.fn.eval,
+      s.func(&internal::GuestExports::eval),
       {static_cast<uint32_t>(options.filename.size()), static_cast<uint32_t>(source.size()), flags},
       options.cpu_time.value_or(s.options.limits.cpu_time));
 }
@@ -726,7 +738,7 @@ Result Sandbox::call(std::string_view name, std::span<const Value> args,
     return Result::failure(*err);
   if (auto err = s.write_input({name, as_text(payload)})) return Result::failure(*err);
   return s.start_evaluation(
-      s.fn.call,
+      s.func(&internal::GuestExports::call),
       {static_cast<uint32_t>(name.size()), static_cast<uint32_t>(payload.size()), QB_EVAL_AWAIT_RESULT},
       cpu_time.value_or(s.options.limits.cpu_time));
 }
@@ -738,7 +750,7 @@ Result Sandbox::get_global(std::string_view name) {
   if (s.discarded) return s.discarded_result();
   if (auto err = check_name(name, "a global's name")) return Result::failure(*err);
   if (auto err = s.write_input({name})) return Result::failure(*err);
-  return s.run_simple(s.fn.get_global, {static_cast<uint32_t>(name.size())});
+  return s.run_simple(s.func(&internal::GuestExports::get_global), {static_cast<uint32_t>(name.size())});
 }
 
 Result Sandbox::set_global(std::string_view name, const Value &value) {
@@ -750,7 +762,7 @@ Result Sandbox::set_global(std::string_view name, const Value &value) {
   std::vector<uint8_t> payload;
   if (auto err = encode_payload(value, payload)) return Result::failure(*err);
   if (auto err = s.write_input({name, as_text(payload)})) return Result::failure(*err);
-  return s.run_simple(s.fn.set_global,
+  return s.run_simple(s.func(&internal::GuestExports::set_global),
                       {static_cast<uint32_t>(name.size()), static_cast<uint32_t>(payload.size())});
 }
 
@@ -765,7 +777,7 @@ Expected<std::string> Sandbox::format(const Value &value, EvalOptions::Display s
   if (auto err = encode_payload(value, payload)) return *err;
   if (auto err = s.write_input({as_text(payload)})) return *err;
   uint32_t flags = style == EvalOptions::Display::Inspect ? QB_EVAL_DISPLAY_INSPECT : QB_EVAL_DISPLAY_PRINT;
-  Result r = s.run_simple(s.fn.format, {static_cast<uint32_t>(payload.size()), flags});
+  Result r = s.run_simple(s.func(&internal::GuestExports::format), {static_cast<uint32_t>(payload.size()), flags});
   if (!r.ok()) return r.error();
   if (!r.value().is_string()) return make_error(ErrorKind::Internal, "malformed format reply from the guest");
   return r.value().as_string();
@@ -777,7 +789,7 @@ Result Sandbox::run_jobs() {
   if (guard.refused()) return Result::failure(*guard.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = s.refuse_while_suspended("run jobs")) return Result::failure(*err);
-  return s.start_evaluation(s.fn.run_jobs, {}, s.options.limits.cpu_time);
+  return s.start_evaluation(s.func(&internal::GuestExports::run_jobs), {}, s.options.limits.cpu_time);
 }
 
 Expected<MemoryUsage> Sandbox::memory_usage(bool collect_garbage) {
@@ -786,7 +798,7 @@ Expected<MemoryUsage> Sandbox::memory_usage(bool collect_garbage) {
   OperationGuard guard(s, "memory_usage()", internal::Access::Exclusive);
   if (guard.refused()) return *guard.refused();
   if (s.discarded) return s.discarded_result().error();
-  Result r = s.run_simple(s.fn.memory_usage, {collect_garbage ? QB_MEMORY_COLLECT : 0u});
+  Result r = s.run_simple(s.func(&internal::GuestExports::memory_usage), {collect_garbage ? QB_MEMORY_COLLECT : 0u});
   if (!r.ok()) return r.error();
   auto field = [&](const char *key) -> uint64_t {
     const Value *v = r.value().find(key);

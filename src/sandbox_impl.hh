@@ -2,6 +2,7 @@
 // calls and their driving loop) and snapshot.cc (capture and restore).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -136,10 +137,12 @@ struct Sandbox::Impl : internal::HostCallSink {
   wasmtime_store_t *store = nullptr;
   wasmtime_context_t *context = nullptr;
   wasmtime_instance_t instance{};
-  struct {
-    wasmtime_func_t reserve, configure, eval, call, get_global, set_global, format, run_jobs, memory_usage,
-        define_capability, settle, resume, abandon, handle;
-  } fn{};
+  /// The guest's exported function `which`, looked up on first use in this instance: each
+  /// lookup costs wasmtime a search for the function's code, and binding all fourteen up front
+  /// was about half of sandbox creation, while most sandboxes call only a few.
+  const wasmtime_func_t &func(size_t internal::GuestExports::*which);
+  std::array<wasmtime_func_t, internal::kMaxGuestExports> funcs{};
+  uint64_t funcs_bound = 0;  // bit i: funcs[i] holds export i of this instance
   wasmtime_global_t stack_pointer{};
   uint32_t exchange_address = 0;
   uint32_t input_ptr = 0, input_cap = 0;

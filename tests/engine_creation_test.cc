@@ -41,7 +41,7 @@ int create_engine_under_limit(rlim_t address_space, const EngineOptions &options
 TEST(EngineCreation, AnAddressSpaceTooSmallForThePoolIsAnErrorNamingTheLimitNotAnAbort) {
   if (test_support::kAddressSanitizer) GTEST_SKIP() << "an address-space limit stops AddressSanitizer itself";
   EXPECT_EQ(create_engine_under_limit(rlim_t{2000000} * 1024, EngineOptions{}), kRefusedClearly)
-      << "ulimit -v 2000000 with the default pool (1000 sandboxes of up to 4 GiB)";
+      << "ulimit -v 2000000 with the default pool (1000 to 10000 sandboxes of up to 4 GiB)";
 }
 
 TEST(EngineCreation, ASmallPoolStillFailsCleanlyWhenEvenOneSlotDoesNotFit) {

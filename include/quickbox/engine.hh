@@ -11,10 +11,20 @@
 
 namespace quickbox {
 
+/// The default of EngineOptions::max_sandboxes on this machine: one sandbox per 2 MiB of physical
+/// memory, at least 1,000 and at most 10,000 (24 GiB gives 10,000).
+uint32_t default_max_sandboxes();
+
 /// Settings fixed for the life of an Engine.
 struct EngineOptions {
-  /// How many sandboxes may be alive at once (slots in wasmtime's pooling allocator).
-  uint32_t max_sandboxes = 1000;
+  /// How many sandboxes may be alive at once (slots in wasmtime's pooling allocator), up to
+  /// 100,000. Each slot reserves address space (max_sandbox_memory_bytes plus a guard), not memory.
+  uint32_t max_sandboxes = default_max_sandboxes();
+  /// How many closed sandboxes keep their memory for the next ones to reuse (the warm pool; a
+  /// value above max_sandboxes means all of them). A sandbox created in a warm slot finds the pages its first evaluation
+  /// touches already in place; the memory of a sandbox closed while the pool is full goes back to
+  /// the system, so RSS falls after a burst.
+  uint32_t warm_sandboxes = 100;
   /// The largest memory limit any sandbox of this engine may ask for.
   uint64_t max_sandbox_memory_bytes = uint64_t{4} << 30;
   /// Period of the epoch ticker that backs the hard CPU deadline.

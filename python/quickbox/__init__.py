@@ -14,6 +14,7 @@ resume in another process.
 
 from . import _quickbox
 from ._context import Context, time_remaining
+from ._engine import configure_engine
 from ._errors import (
     ConcurrentEvalError,
     DeadlockError,
@@ -57,7 +58,7 @@ def engine_info() -> dict[str, str]:
 
 
 __all__ = [
-    "UNDEFINED", "AuditEntry", "ConcurrentEvalError", "ConsoleLine", "Context", "DeadlockError",
+    "UNDEFINED", "AuditEntry", "ConcurrentEvalError", "ConsoleLine", "Context", "DeadlockError", "configure_engine",
     "EvalResult", "Globals", "Handle", "HostCancellationError", "HostError", "InternalError",
     "InterruptError", "InvalidHandleError", "InvalidInputError", "InvalidSnapshotError", "JSError", "Label",
     "MarshalError", "MemoryLimitError", "Network", "NetworkRequest", "OutputLimitError", "PendingCall",

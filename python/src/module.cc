@@ -23,14 +23,21 @@ namespace {
 
 [[noreturn]] void raise_status(const Error &e);
 
+/// What quickbox.configure_engine() set (the library's defaults until then). Read and written
+/// with the GIL held.
+EngineOptions engine_options;
+bool engine_started = false;
+
 /// The engine, created on first use. When it cannot be created (e.g. the process may not reserve
 /// the address space its sandbox pool needs) every use raises the same error, naming why.
 Engine &engine() {
   static std::once_flag once;
   static std::optional<Expected<Engine>> instance;
   std::call_once(once, [] {
+    engine_started = true;
+    EngineOptions options = engine_options;
     nb::gil_scoped_release release;
-    instance.emplace(Engine::create());
+    instance.emplace(Engine::create(options));
   });
   if (!instance->ok()) raise_status(Error{.kind = ErrorKind::Internal, .message = instance->error().message});
   return instance->value();
@@ -1061,6 +1068,25 @@ NB_MODULE(_quickbox, m) {
     datetime_class = date_class = utc = nb::object();
   }));
   m.def("engine_info", &engine_info);
+  m.def(
+      "_configure_engine",
+      [](nb::handle max_sandboxes, nb::handle warm_sandboxes) {
+        if (engine_started)
+          raise_status(Error{.kind = ErrorKind::InvalidInput,
+                             .message = "configure_engine() must be called before the first Runtime is "
+                                        "created: the engine of this process already exists"});
+        EngineOptions options = engine_options;
+        if (!max_sandboxes.is_none())
+          options.max_sandboxes = static_cast<uint32_t>(
+              int_option(max_sandboxes, "max_sandboxes", 1, 100000, "between 1 and 100000"));
+        if (!warm_sandboxes.is_none())
+          options.warm_sandboxes = static_cast<uint32_t>(
+              int_option(warm_sandboxes, "warm_sandboxes", 0, 100000, "between 0 and 100000"));
+        engine_options = options;
+        return nb::make_tuple(options.max_sandboxes, std::min(options.warm_sandboxes, options.max_sandboxes));
+      },
+      "max_sandboxes"_a.none(), "warm_sandboxes"_a.none(),
+      "Sets the engine's pool before its first use; returns the (max_sandboxes, warm_sandboxes) in force.");
   m.def("check_options", [](nb::dict options) { make_options(options); }, "options"_a,
         "Raises when a runtime option is out of range (the message names it, its value and the range).");
   m.def("check_network", [](nb::dict network) { make_network(network); }, "network"_a,

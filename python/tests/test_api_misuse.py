@@ -9,6 +9,7 @@ fails its test instead of killing pytest. The scenario prints one JSON object of
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -245,5 +246,6 @@ def test_an_address_space_too_small_for_the_engine_is_an_error_not_an_abort() ->
     """)
     for attempt_number in (1, 2):
         message = seen[f"attempt {attempt_number}"]
-        assert message.startswith("cannot create the engine: wasmtime failed to set up a pool of 1000 sandboxes"), message
+        # the default pool is sized for the machine (1,000 to 10,000 sandboxes)
+        assert re.match(r"cannot create the engine: wasmtime failed to set up a pool of \d+ sandboxes", message), message
         assert "ulimit -v" in message and "::" not in message, message

@@ -1,0 +1,73 @@
+// Specifications of the engine's sandbox pool: how many sandboxes may be alive at once, and what
+// happens to the memory of closed ones (EngineOptions::max_sandboxes, warm_sandboxes).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "quickbox/quickbox.hh"
+
+namespace quickbox {
+namespace {
+
+/// This process's private resident memory (RssAnon): what sandboxes' written pages cost.
+double private_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("RssAnon:", 0) == 0) return std::stod(line.substr(8)) * 1024;
+  ADD_FAILURE() << "RssAnon missing from /proc/self/status";
+  return 0;
+}
+
+TEST(SandboxPool, TheDefaultCapIsSizedForTheMachineBetweenOneAndTenThousand) {
+  uint32_t cap = EngineOptions{}.max_sandboxes;
+  EXPECT_GE(cap, 1000u);
+  EXPECT_LE(cap, 10000u);
+  EXPECT_EQ(cap, default_max_sandboxes());
+}
+
+TEST(SandboxPool, TenThousandSandboxesCanBeAliveInOneEngine) {
+  Engine engine = Engine::create({.max_sandboxes = 10000, .warm_sandboxes = 0}).unwrap();
+  std::vector<Sandbox> sandboxes;
+  sandboxes.reserve(10000);
+  for (int i = 0; i < 10000; ++i) {
+    auto sandbox = Sandbox::create(engine);
+    ASSERT_TRUE(sandbox) << "sandbox " << i + 1 << ": " << sandbox.error().to_string();
+    sandboxes.push_back(std::move(sandbox).value());
+  }
+  EXPECT_EQ(sandboxes.back().eval("1+2").value(), Value(3));
+  auto one_more = Sandbox::create(engine);
+  ASSERT_FALSE(one_more) << "the 10,001st sandbox fit in a pool of 10,000";
+  EXPECT_NE(one_more.error().message.find("10000"), std::string::npos) << one_more.error().message;
+}
+
+TEST(SandboxPool, MemoryAboveTheWarmPoolGoesBackToTheSystemWhenSandboxesClose) {
+  Engine engine = Engine::create({.max_sandboxes = 100, .warm_sandboxes = 5}).unwrap();
+  double before = private_bytes();
+  {
+    std::vector<Sandbox> sandboxes;
+    for (int i = 0; i < 40; ++i) {
+      sandboxes.push_back(Sandbox::create(engine).unwrap());
+      // 1 MiB of written memory each, so what stays behind stands out from the noise.
+      ASSERT_TRUE(sandboxes.back().eval("globalThis.a = new Uint8Array(1 << 20).fill(7); a.length").ok());
+    }
+    EXPECT_GT(private_bytes() - before, 40.0 * (1 << 20)) << "the sandboxes did not write their memory";
+  }
+  // At most the 5 warm slots (about 1.2 MiB each) and allocator slack stay behind.
+  EXPECT_LT(private_bytes() - before, 12.0 * (1 << 20));
+  // The warm and the returned slots both serve new sandboxes from a clean base image.
+  for (int i = 0; i < 40; ++i) {
+    Sandbox sandbox = Sandbox::create(engine).unwrap();
+    EXPECT_EQ(sandbox.eval("typeof a").value(), Value("undefined")) << "sandbox " << i;
+  }
+}
+
+TEST(SandboxPool, AWarmPoolLargerThanTheCapMeansEverySlot) {
+  Engine engine = Engine::create({.max_sandboxes = 10, .warm_sandboxes = 100}).unwrap();
+  EXPECT_EQ(engine.options().warm_sandboxes, 10u);
+  EXPECT_EQ(Sandbox::create(engine).unwrap().eval("1+2").value(), Value(3));
+}
+
+}  // namespace
+}  // namespace quickbox
