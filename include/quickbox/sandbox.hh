@@ -15,6 +15,7 @@
 #include "quickbox/network.hh"
 #include "quickbox/result.hh"
 #include "quickbox/snapshot.hh"
+#include "quickbox/typescript.hh"
 #include "quickbox/value.hh"
 
 namespace quickbox {
@@ -142,6 +143,11 @@ struct EvalOptions {
   /// such as a REPL, which reads another line while the parser stopped at the end of the entry.
   /// Kind::Module is refused (InvalidInput).
   bool parse_only = false;
+  /// The language of the source. TypeScript and TSX have their types stripped first
+  /// (transform_source in quickbox/typescript.hh), keeping every line and column, so stack traces
+  /// and SyntaxErrors point into the TypeScript; a TypeScript SyntaxError ends the eval as a
+  /// JSException named SyntaxError before anything runs. TSX refuses JSX itself.
+  SourceLanguage language = SourceLanguage::JavaScript;
 };
 
 /// Memory figures of one sandbox.
