@@ -37,6 +37,7 @@ from ._policy import Label, Policy
 from ._results import AuditEntry, ConsoleLine, EvalResult, NetworkRequest, PendingCall
 from ._runtime import Runtime
 from ._snapshot import Snapshot
+from ._transforms import SourceTransform, default_module_transform_flags, transform_source
 
 UNDEFINED = _quickbox.UNDEFINED
 Undefined = _quickbox.Undefined
@@ -57,6 +58,7 @@ __all__ = [
     "EvalResult", "Globals", "HostCancellationError", "HostError", "InternalError",
     "InterruptError", "InvalidInputError", "InvalidSnapshotError", "JSError", "Label",
     "MarshalError", "MemoryLimitError", "Network", "NetworkRequest", "OutputLimitError", "PendingCall",
-    "Policy", "QuickJSError", "Runtime", "Secret", "Snapshot", "StackOverflowError", "TimeoutError", "Undefined",
-    "engine_info", "time_remaining",
+    "Policy", "QuickJSError", "Runtime", "Secret", "Snapshot", "SourceTransform", "StackOverflowError",
+    "TimeoutError", "Undefined", "default_module_transform_flags", "engine_info", "time_remaining",
+    "transform_source",
 ]

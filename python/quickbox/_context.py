@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from . import _quickbox
+from . import _quickbox, _transforms
 from ._errors import (
     ConcurrentEvalError,
     HostCancellationError,
@@ -36,6 +36,7 @@ from ._errors import (
 from ._policy import Policy
 from ._results import AuditEntry, ConsoleLine, EvalResult, PendingCall
 from ._snapshot import Snapshot
+from ._transforms import TransformFlagsProvider
 
 if TYPE_CHECKING:
     from ._runtime import Runtime
@@ -286,12 +287,13 @@ class Context:
     # ---- evaluation ----------------------------------------------------------------------------
 
     def eval(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
-             timeout: float | None = None) -> Any:
+             timeout: float | None = None, transform_flags: TransformFlagsProvider | None = None) -> Any:
         """Evaluates ``code`` and returns its value (a final promise is awaited; top-level
         ``await`` works). Raises on errors. Use ``eval_async`` when the program calls async
-        Python functions."""
+        Python functions. ``transform_flags`` (``SourceTransform``) transforms the code first, e.g.
+        strips TypeScript; unset, the runtime's ``transform_flags`` apply."""
         with self._exclusive():
-            outcome = self._begin(code, module, strict, filename, timeout)
+            outcome = self._begin(code, module, strict, filename, timeout, transform_flags)
             if outcome[0] == _SUSPENDED:
                 self._sandbox.abandon()
                 names = sorted({call[1] for call in outcome[1]})
@@ -305,10 +307,12 @@ class Context:
             return self._value_of(outcome)
 
     async def eval_async(self, code: str, *, module: bool = False, strict: bool = False,
-                         filename: str = "<eval>", timeout: float | None = None) -> Any:
+                         filename: str = "<eval>", timeout: float | None = None,
+                         transform_flags: TransformFlagsProvider | None = None) -> Any:
         """Like ``eval``, and async Python functions may be awaited by the program; they run on
         this event loop, concurrently (within each function's ``max_in_flight``)."""
-        result = await self.start(code, module=module, strict=strict, filename=filename, timeout=timeout)
+        result = await self.start(code, module=module, strict=strict, filename=filename, timeout=timeout,
+                                  transform_flags=transform_flags)
         if result.suspended:
             self._sandbox.abandon()
             names = ", ".join(sorted({c.name for c in result.pending}))
@@ -317,12 +321,13 @@ class Context:
         return result.value
 
     async def start(self, code: str, *, module: bool = False, strict: bool = False,
-                    filename: str = "<eval>", timeout: float | None = None) -> EvalResult:
+                    filename: str = "<eval>", timeout: float | None = None,
+                    transform_flags: TransformFlagsProvider | None = None) -> EvalResult:
         """Evaluates ``code`` until it is done or waits on calls only the caller can settle
         (approvals, ``ask`` functions): then ``result.pending`` lists them; settle them with
         ``approve``/``answer``/``deny`` and call ``resume()``."""
         with self._exclusive():
-            outcome = self._begin(code, module, strict, filename, timeout)
+            outcome = self._begin(code, module, strict, filename, timeout, transform_flags)
             return await self._drive(outcome)
 
     async def resume(self) -> EvalResult:
@@ -330,7 +335,8 @@ class Context:
         with self._exclusive():
             return await self._drive(self._sandbox.resume())
 
-    def _begin(self, code: str, module: bool, strict: bool, filename: str, timeout: float | None) -> Outcome:
+    def _begin(self, code: str, module: bool, strict: bool, filename: str, timeout: float | None,
+               transform_flags: TransformFlagsProvider | None = None) -> Outcome:
         if not isinstance(code, str):
             raise TypeError(f"code must be str, got {type(code).__name__}")
         for option, value in (("module", module), ("strict", strict)):
@@ -340,6 +346,9 @@ class Context:
             raise TypeError(f"filename must be str, got {type(filename).__name__}")
         if timeout is not None:
             _quickbox.check_seconds(timeout, "timeout")
+        _transforms.check_policy(transform_flags)
+        policy = transform_flags if transform_flags is not None else self._runtime.transform_flags
+        code = _transforms.apply(code, _transforms.resolve(policy, filename), filename=filename, module=module)
         self._host_errors.clear()
         self._console = []
         self._console_dropped = 0

@@ -5,11 +5,12 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from . import _quickbox
+from . import _quickbox, _transforms
 from ._context import Context
 from ._errors import InvalidInputError, QuickJSError
 from ._network import Network
 from ._snapshot import Snapshot, as_snapshot
+from ._transforms import TransformFlagsProvider
 
 _MiB = 1024 * 1024
 # The engine holds at most this many sandboxes at once (quickbox::EngineOptions' default).
@@ -30,7 +31,9 @@ class Runtime:
     JavaScript with a catchable ``Error``. ``bigint_limit`` (bytes of magnitude, 64 KiB by
     default) is the largest BigInt that may cross between Python and JavaScript. ``network``
     (a ``quickbox.Network``) gives every context ``fetch()`` under that policy; without it there
-    is no network at all.
+    is no network at all. ``transform_flags`` (``SourceTransform`` flags, or a function of the
+    eval's filename giving them) transforms every eval's source first, e.g. strips TypeScript;
+    an eval's own ``transform_flags`` takes precedence.
     """
 
     def __init__(self, *, memory_limit: int | None = 64 * _MiB, timeout: float = 5.0,
@@ -39,7 +42,8 @@ class Runtime:
                  result_limit: int | None = None, seed: int | None = None,
                  fixed_time_ms: int | None = None, allow_all_three_labels: bool = False,
                  host_memory_limit: int | None = None, max_pending_calls: int | None = None,
-                 bigint_limit: int | None = None, network: Network | None = None) -> None:
+                 bigint_limit: int | None = None, network: Network | None = None,
+                 transform_flags: TransformFlagsProvider | None = None) -> None:
         # Checked now, so a bad option fails here, naming itself, its value and the range.
         _quickbox.check_seconds(timeout, "timeout")
         if not isinstance(allow_all_three_labels, bool):
@@ -62,8 +66,11 @@ class Runtime:
             "network": None if network is None else network._native(),
         }
         _quickbox.check_options({**self._options, "timeout": timeout})
+        _transforms.check_policy(transform_flags)
         self._timeout = timeout
         self._wall_timeout = wall_timeout
+        # Applied to every eval of every context unless the eval passes its own (_transforms.py).
+        self.transform_flags = transform_flags
         self._network = network
         self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
         self._closed = False
