@@ -66,6 +66,7 @@ lock:
 
 bench: build
 	$(BUILD)/quickbox-bench
+	$(BUILD)/quickbox-bench-typescript
 
 # libFuzzer targets (fuzz/): FUZZ_SECONDS per target, default 60; fails on any finding.
 fuzz: deps

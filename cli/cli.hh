@@ -94,6 +94,8 @@ struct Options {
   SandboxOptions sandbox;
   bool json = false;
   bool module = false;
+  /// --typescript, or a .ts, .mts or .tsx file: the source's types are stripped before it runs.
+  SourceLanguage language = SourceLanguage::JavaScript;
   /// `quickbox <cmd> --help`: show the command's help instead of running it.
   bool help = false;
   /// `quickbox help TOPIC`: the topic to show (output, caps, exit-codes); empty otherwise.

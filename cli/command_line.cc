@@ -214,6 +214,14 @@ const Flag kFlags[] = {
        return std::nullopt;
      },
      command_bit(Command::Eval) | command_bit(Command::Run)},
+    {"--typescript", "",
+     "read the code as TypeScript: its types are stripped, lines and columns kept (see the README)",
+     nullptr,
+     [](Options &o, std::string_view) -> std::optional<std::string> {
+       if (o.language == SourceLanguage::JavaScript) o.language = SourceLanguage::TypeScript;
+       return std::nullopt;
+     },
+     command_bit(Command::Eval) | command_bit(Command::Run) | command_bit(Command::Repl)},
     {"--json", "",
      "print JSON instead of text: one object per result",
      nullptr,
@@ -334,7 +342,8 @@ const CommandInfo kCommands[] = {
      "script usually ends in a statement). Top-level `await` works as in `eval`. Files ending in "
      ".mjs run as ES modules, and so do files with import or export statements. `import` loads "
      "files beneath FILE's directory only: relative paths such as './lib.mjs', never '..' out of "
-     "it, an absolute path or a symbolic link leading out."},
+     "it, an absolute path or a symbolic link leading out. Files ending in .ts, .mts or .tsx run as "
+     "TypeScript (types stripped, lines and columns kept; .mts as a module; JSX in .tsx is refused)."},
     {Command::Resume, "resume", "STATE", 1, 1, "continue a suspended program saved in STATE",
      "Restores the sandbox that `run --suspend-to STATE` (or an earlier resume) saved, registers "
      "the capabilities of --caps (the manifest it ran with), settles the calls that --answer, "
@@ -718,7 +727,12 @@ std::variant<Options, UsageError> parse_command_line(int argc, char **argv) {
     return UsageError{"--module cannot be used with repl: a module's declarations do not persist"};
   if (auto error = check_flags_apply(options, used_flags)) return *error;
   if (auto error = check_flag_combinations(options)) return *error;
-  if (options.command == Command::Run && options.operands[0].ends_with(".mjs")) options.module = true;
+  if (options.command == Command::Run) {
+    const std::string &file = options.operands[0];
+    if (file.ends_with(".mjs") || file.ends_with(".mts")) options.module = true;
+    if (file.ends_with(".ts") || file.ends_with(".mts")) options.language = SourceLanguage::TypeScript;
+    if (file.ends_with(".tsx")) options.language = SourceLanguage::TSX;
+  }
   return options;
 }
 

@@ -188,6 +188,7 @@ int evaluate(Sandbox &sandbox, const Inputs &inputs, const Options &options) {
   EvalOptions eval_options;
   eval_options.kind = runs_as_module(sandbox, inputs, options) ? EvalOptions::Kind::Module : EvalOptions::Kind::Auto;
   eval_options.filename = inputs.program.filename;
+  eval_options.language = options.language;
   // Text output prints any value as node -p would (functions and Maps too); --json keeps data only.
   if (!options.json) eval_options.display = EvalOptions::Display::NodePrint;
   Result result = sandbox.eval(inputs.program.source, eval_options);

@@ -271,6 +271,7 @@ class Repl {
     EvalOptions check;
     check.filename = kReplFile;
     check.parse_only = true;
+    check.language = options_.language;
     Result parsed = sandbox_.eval(entry, check);
     return parsed.failed() && stopped_for_more(parsed.error(), entry);
   }
@@ -327,6 +328,7 @@ class Repl {
     collect_names(source, names_);
     EvalOptions eval_options;
     eval_options.filename = filename;
+    eval_options.language = options_.language;
     if (!options_.json) eval_options.display = EvalOptions::Display::Inspect;
     Result result = sandbox_.eval(source, eval_options);
     std::vector<ConsoleLine> earlier_console;  // --json: of the steps before a person settled calls

@@ -12,6 +12,11 @@ if(NOT wasmtime_status EQUAL 0)
   message(FATAL_ERROR "building wasmtime failed (scripts/build-wasmtime.sh)")
 endif()
 message(STATUS "wasmtime: ${WASMTIME_PREFIX}")
+# The wrapper crate also holds quickbox's own Rust (the TypeScript stripper): editing it re-runs
+# this configure step, which builds the new library into a new cache entry.
+file(GLOB wasmtime_crate_files ${PROJECT_SOURCE_DIR}/deps/wasmtime/*.rs
+     ${PROJECT_SOURCE_DIR}/deps/wasmtime/Cargo.toml ${PROJECT_SOURCE_DIR}/deps/wasmtime/Cargo.lock)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${wasmtime_crate_files})
 
 add_library(wasmtime STATIC IMPORTED GLOBAL)
 set_target_properties(wasmtime PROPERTIES

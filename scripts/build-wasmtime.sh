@@ -9,8 +9,9 @@ c_api_line="$(grep 'package = "wasmtime-c-api-impl"' "$crate_dir/Cargo.toml")"
 version="$(echo "$c_api_line" | sed -n 's/.*version = "=\([0-9.]*\)".*/\1/p')"
 features="$(echo "$c_api_line" | sed -n 's/.*features = \[\(.*\)\] }/\1/p' | tr -d '" ' | tr ',' '+')"
 [ -n "$version" ] && [ -n "$features" ] || { echo "build-wasmtime: cannot read version/features from $crate_dir/Cargo.toml" >&2; exit 1; }
-# Any change to the wrapper crate (manifest, lock, shim) makes a new cache entry.
-lock_sum="$(cat "$crate_dir/Cargo.toml" "$crate_dir/Cargo.lock" "$crate_dir/lib.rs" | sha256sum | cut -c1-12)"
+# Any change to the wrapper crate (manifest, lock, its Rust sources: the shims and the TypeScript
+# stripper) makes a new cache entry.
+lock_sum="$(cat "$crate_dir/Cargo.toml" "$crate_dir/Cargo.lock" "$crate_dir"/*.rs | sha256sum | cut -c1-12)"
 cache_root="${QUICKBOX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/quickbox}"
 prefix="$cache_root/wasmtime-$version-$features-$lock_sum"
 if [ -f "$prefix/lib/libwasmtime.a" ] && [ -f "$prefix/include/wasmtime/conf.h" ]; then

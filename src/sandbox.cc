@@ -677,6 +677,17 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (options.parse_only && options.kind == EvalOptions::Kind::Module)
     return Result::failure(make_error(ErrorKind::InvalidInput,
                                       "EvalOptions::parse_only checks scripts; a module cannot be parsed without running it"));
+  std::string stripped;
+  if (options.language != SourceLanguage::JavaScript) {
+    TransformOptions ts;
+    ts.language = options.language;
+    ts.module = options.kind == EvalOptions::Kind::Module;
+    ts.filename = options.filename;
+    auto js = transform_source(source, ts);
+    if (!js) return Result::failure(js.error());
+    stripped = std::move(js.value());
+    source = stripped;
+  }
   uint32_t flags = QB_EVAL_SCRIPT;
   switch (options.kind) {
     case EvalOptions::Kind::Auto:

@@ -35,9 +35,9 @@ std::set<std::string> operator+(std::set<std::string> a, const std::set<std::str
 
 /// The flags each command takes: what its help must list, and all that it accepts.
 const std::map<std::string, std::set<std::string>> kFlagsOf{
-    {"eval", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--help"}},
-    {"run", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--help"}},
-    {"repl", kLimitFlags + std::set<std::string>{"--json", "--caps", "--help"}},
+    {"eval", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--typescript", "--help"}},
+    {"run", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--typescript", "--help"}},
+    {"repl", kLimitFlags + std::set<std::string>{"--json", "--caps", "--typescript", "--help"}},
     {"resume", kLimitFlags + kProgramFlags +
                    std::set<std::string>{"--answer", "--approve", "--deny", "--consume", "--reclaim", "--help"}},
     {"inspect", {"--json", "--key-file", "--help"}},
@@ -51,7 +51,7 @@ const std::map<std::string, std::vector<std::string>> kOperandsOf{
 const std::map<std::string, std::string> kSampleValue{
     {"--memory", "64M"},     {"--timeout", "1s"},       {"--stack", "256K"},    {"--seed", "7"},
     {"--clock", "real"},     {"--allow-net", "127.0.0.1"}, {"--caps", "caps.json"},   {"--suspend-to", "s"},  {"--key-file", "key"},
-    {"--answer", "1=true"},  {"--approve", "1"},        {"--deny", "1"},        {"--module", ""},
+    {"--answer", "1=true"},  {"--approve", "1"},        {"--deny", "1"},        {"--module", ""},  {"--typescript", ""},
     {"--json", ""},          {"--audit", ""},           {"--consume", ""},      {"--reclaim", ""}};
 
 std::vector<std::string> lines_of(const std::string &text) {

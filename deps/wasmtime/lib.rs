@@ -1,7 +1,11 @@
 //! Re-exports wasmtime's C API so that `crate-type = ["staticlib"]` emits all of its symbols, and
 //! adds what quickbox needs that the C API does not offer: one pooling-allocator setting, and
-//! engine creation that reports failure instead of panicking.
+//! engine creation that reports failure instead of panicking. typescript.rs is quickbox's
+//! TypeScript stripper.
 pub use wasmtime_c_api::*;
+
+/// The TypeScript stripper (`quickbox_ts_strip`), in this library for the reason Cargo.toml gives.
+pub mod typescript;
 
 /// Lets the pooling allocator reset a reused slot's memory by scanning for the pages actually
 /// dirtied (Linux `PAGEMAP_SCAN`, kernel 6.7 or later; ignored where unsupported) instead of

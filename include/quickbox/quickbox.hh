@@ -6,4 +6,5 @@
 #include "quickbox/network.hh"
 #include "quickbox/result.hh"
 #include "quickbox/sandbox.hh"
+#include "quickbox/typescript.hh"
 #include "quickbox/value.hh"

@@ -16,6 +16,7 @@
 #include "quickbox/network.hh"
 #include "quickbox/result.hh"
 #include "quickbox/snapshot.hh"
+#include "quickbox/typescript.hh"
 #include "quickbox/value.hh"
 
 namespace quickbox {
@@ -192,6 +193,11 @@ struct EvalOptions {
   /// The result stays in the sandbox: Done's value is a Handle to it (see "Handles" in Sandbox),
   /// whatever it is (a function, a promise when await_result is false...), instead of data.
   bool as_handle = false;
+  /// The language of the source. TypeScript and TSX have their types stripped first
+  /// (transform_source in quickbox/typescript.hh), keeping every line and column, so stack traces
+  /// and SyntaxErrors point into the TypeScript; a TypeScript SyntaxError ends the eval as a
+  /// JSException named SyntaxError before anything runs. TSX refuses JSX itself.
+  SourceLanguage language = SourceLanguage::JavaScript;
 };
 
 /// What Sandbox::handle_info() tells of a pinned value.

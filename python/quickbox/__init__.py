@@ -42,6 +42,7 @@ from ._results import AuditEntry, ConsoleLine, EvalResult, NetworkRequest, Pendi
 from ._runtime import Runtime
 from ._snapshot import Snapshot
 from ._threading import ThreadWorker
+from ._transforms import SourceTransform, default_module_transform_flags, transform_source
 
 UNDEFINED = _quickbox.UNDEFINED
 Undefined = _quickbox.Undefined
@@ -62,7 +63,7 @@ __all__ = [
     "EvalResult", "Globals", "Handle", "HostCancellationError", "HostError", "InternalError",
     "InterruptError", "InvalidHandleError", "InvalidInputError", "InvalidSnapshotError", "JSError", "Label",
     "MarshalError", "MemoryLimitError", "Network", "NetworkRequest", "OutputLimitError", "PendingCall",
-    "Policy", "QuickJSError", "Runtime", "Secret", "Snapshot", "StackOverflowError", "ThreadWorker",
-    "TimeoutError", "Undefined",
-    "engine_info", "time_remaining",
+    "Policy", "QuickJSError", "Runtime", "Secret", "Snapshot", "SourceTransform", "StackOverflowError",
+    "ThreadWorker", "TimeoutError", "Undefined", "default_module_transform_flags", "engine_info",
+    "time_remaining", "transform_source",
 ]

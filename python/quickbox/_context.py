@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-from . import _interrupts, _quickbox
+from . import _interrupts, _quickbox, _transforms
 from ._console import ConsoleSink
 from ._errors import (
     ConcurrentEvalError,
@@ -42,6 +42,7 @@ from ._policy import Policy
 from ._registration import check_function, check_js_name
 from ._results import AuditEntry, ConsoleLine, EvalResult, PendingCall
 from ._snapshot import Snapshot, check_key
+from ._transforms import TransformFlagsProvider
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,14 +122,17 @@ class Context:
     """
 
     def __init__(self, sandbox: _quickbox._Sandbox, *, timeout: float, wall_timeout: float | None = None,
-                 on_close: Callable[[Context], None] | None = None, console: ConsoleSink | None = None) -> None:
+                 on_close: Callable[[Context], None] | None = None, console: ConsoleSink | None = None,
+                 default_transform: Callable[[], TransformFlagsProvider | None] | None = None) -> None:
         # No reference to the Runtime: it holds its contexts (weakly), and what a context needs
-        # of it (limits, a close hook, where console lines go) is handed over here.
+        # of it (limits, a close hook, where console lines go, its transform_flags as they are
+        # when an eval starts) is handed over here.
         self._sandbox = sandbox
         self._timeout = timeout
         self._wall_timeout = wall_timeout
         self._on_close = on_close
         self._console_sink = console or ConsoleSink()
+        self._default_transform = default_transform or (lambda: None)
         self._functions: dict[str, _Function] = {}
         self._lock = threading.Lock()
         # The thread running an evaluation of this context (it may span awaits), or None.
@@ -282,52 +286,61 @@ class Context:
     # ---- evaluation ----------------------------------------------------------------------------
 
     def eval(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
-             timeout: float | None = None) -> Any:
+             timeout: float | None = None, transform_flags: TransformFlagsProvider | None = None) -> Any:
         """Evaluates ``code`` and returns its value (a final promise is awaited; top-level
         ``await`` works; a top-level ``undefined`` is ``None``; with ``module=True``, the module's
         exports as a dict). Raises on errors. Use ``eval_async`` when the program calls async Python
-        functions. On the main thread, Ctrl-C stops the program at once (``KeyboardInterrupt``)."""
+        functions. On the main thread, Ctrl-C stops the program at once (``KeyboardInterrupt``).
+        ``transform_flags`` (``SourceTransform``) transforms the code first, e.g. strips
+        TypeScript; unset, the runtime's ``transform_flags`` apply."""
         with self._exclusive():
             # a module's result is its namespace (its exports), as quickjs-rs returns it
-            outcome = self._native(lambda: self._begin(code, module, strict, filename, timeout, namespace=module))
+            outcome = self._native(lambda: self._begin(code, module, strict, filename, timeout, namespace=module,
+                                                       transform_flags=transform_flags))
             return self._sync_result(outcome, "eval")
 
     def eval_handle(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
-                    timeout: float | None = None) -> Handle:
+                    timeout: float | None = None, transform_flags: TransformFlagsProvider | None = None) -> Handle:
         """Like ``eval``, but the result stays in the sandbox: a ``Handle`` to it, whatever it is
         (a function, a class instance, a promise, which is not awaited). Dispose it when done."""
         with self._exclusive():
-            outcome = self._native(lambda: self._begin(code, module, strict, filename, timeout, as_handle=True))
+            outcome = self._native(lambda: self._begin(code, module, strict, filename, timeout, as_handle=True,
+                                                       transform_flags=transform_flags))
             return self._as_handle(self._sync_result(outcome, "eval_handle"))
 
     async def eval_async(self, code: str, *, module: bool = False, strict: bool = False,
-                         filename: str = "<eval>", timeout: float | None = None) -> Any:
+                         filename: str = "<eval>", timeout: float | None = None,
+                         transform_flags: TransformFlagsProvider | None = None) -> Any:
         """Like ``eval``, and async Python functions may be awaited by the program; they run on
         this event loop, concurrently (within each function's ``max_in_flight``). The JavaScript
         itself runs on a worker thread, so the event loop keeps serving other tasks meanwhile."""
-        result = await self.start(code, module=module, strict=strict, filename=filename, timeout=timeout)
+        result = await self.start(code, module=module, strict=strict, filename=filename, timeout=timeout,
+                                  transform_flags=transform_flags)
         value = self._finished(result).value
         if module:
             return None  # a module completes with nothing, as in quickjs-rs
         return None if value is _quickbox.UNDEFINED else value
 
     async def eval_handle_async(self, code: str, *, module: bool = False, strict: bool = False,
-                                filename: str = "<eval>", timeout: float | None = None) -> Handle:
+                                filename: str = "<eval>", timeout: float | None = None,
+                                transform_flags: TransformFlagsProvider | None = None) -> Handle:
         """``eval_handle`` that may await async host functions (as ``eval_async``); the final
         value is not awaited: a promise comes back as a handle (``await_promise`` settles it)."""
         with self._exclusive():
             outcome = await self._off_loop(lambda: self._begin(code, module, strict, filename, timeout,
-                                                               as_handle=True))
+                                                               as_handle=True, transform_flags=transform_flags))
             result = self._finished(await self._drive(outcome))
         return self._as_handle(result.value)
 
     async def start(self, code: str, *, module: bool = False, strict: bool = False,
-                    filename: str = "<eval>", timeout: float | None = None) -> EvalResult:
+                    filename: str = "<eval>", timeout: float | None = None,
+                    transform_flags: TransformFlagsProvider | None = None) -> EvalResult:
         """Evaluates ``code`` until it is done or waits on calls only the caller can settle
         (approvals, ``ask`` functions): then ``result.pending`` lists them; settle them with
         ``approve``/``answer``/``deny`` and call ``resume()``."""
         with self._exclusive():
-            outcome = await self._off_loop(lambda: self._begin(code, module, strict, filename, timeout))
+            outcome = await self._off_loop(lambda: self._begin(code, module, strict, filename, timeout,
+                                                               transform_flags=transform_flags))
             return await self._drive(outcome)
 
     async def resume(self) -> EvalResult:
@@ -345,7 +358,8 @@ class Context:
         return result
 
     def _begin(self, code: str, module: bool, strict: bool, filename: str, timeout: float | None,
-               *, namespace: bool = False, as_handle: bool = False) -> Outcome:
+               *, namespace: bool = False, as_handle: bool = False,
+               transform_flags: TransformFlagsProvider | None = None) -> Outcome:
         if not isinstance(code, str):
             raise TypeError(f"code must be str, got {type(code).__name__}")
         for option, value in (("module", module), ("strict", strict)):
@@ -355,6 +369,9 @@ class Context:
             raise TypeError(f"filename must be str, got {type(filename).__name__}")
         if timeout is not None:
             _quickbox.check_seconds(timeout, "timeout")
+        _transforms.check_policy(transform_flags)
+        policy = transform_flags if transform_flags is not None else self._default_transform()
+        code = _transforms.apply(code, _transforms.resolve(policy, filename), filename=filename, module=module)
         self._host_exception = None
         self._fatal = None
         self._console = []

@@ -6,7 +6,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from . import _quickbox
+from . import _quickbox, _transforms
 from ._console import ConsoleSink
 from ._context import Context
 from ._errors import InvalidInputError, QuickJSError
@@ -14,6 +14,7 @@ from ._modules import Load, ModuleLoader, Normalize
 from ._network import Network
 from ._results import ConsoleLine
 from ._snapshot import Snapshot, as_snapshot, check_key
+from ._transforms import TransformFlagsProvider
 
 _MiB = 1024 * 1024
 # The figures Context.memory_usage() reports: the sandbox's, then QuickJS's JSMemoryUsage fields.
@@ -48,7 +49,9 @@ class Runtime:
     it there is no network at all. ``max_modules`` (1000 by default) and ``module_source_limit``
     (bytes, 16 MiB by default) cap the ES modules a context may load (see ``set_module_loader``).
     ``on_console`` is called with each ``ConsoleLine`` as the program's output reaches the host
-    (the logger ``quickbox.console`` gets them too).
+    (the logger ``quickbox.console`` gets them too). ``transform_flags`` (``SourceTransform``
+    flags, or a function of the eval's filename giving them) transforms every eval's source first,
+    e.g. strips TypeScript; an eval's own ``transform_flags`` takes precedence.
     """
 
     def __init__(self, *, memory_limit: int | None = 64 * _MiB, timeout: float = 5.0,
@@ -60,7 +63,8 @@ class Runtime:
                  bigint_limit: int | None = None, max_timers: int | None = None,
                  network: Network | None = None,
                  max_modules: int | None = None, module_source_limit: int | None = None,
-                 on_console: Callable[[ConsoleLine], object] | None = None) -> None:
+                 on_console: Callable[[ConsoleLine], object] | None = None,
+                 transform_flags: TransformFlagsProvider | None = None) -> None:
         # Checked now, so a bad option fails here, naming itself, its value and the range.
         _quickbox.check_seconds(timeout, "timeout")
         if not isinstance(allow_all_three_labels, bool):
@@ -87,8 +91,11 @@ class Runtime:
         }
         self._modules = ModuleLoader()
         _quickbox.check_options({**self._options, "timeout": timeout})
+        _transforms.check_policy(transform_flags)
         self._timeout = timeout
         self._wall_timeout = wall_timeout
+        # Applied to every eval of every context unless the eval passes its own (_transforms.py).
+        self.transform_flags = transform_flags
         self._network = network
         self._console = ConsoleSink(on_console)
         self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
@@ -209,7 +216,7 @@ class Runtime:
 
     def _adopt(self, sandbox: _quickbox._Sandbox, timeout: float) -> Context:
         ctx = Context(sandbox, timeout=timeout, wall_timeout=self._wall_timeout, on_close=self._forget,
-                      console=self._console)
+                      console=self._console, default_transform=lambda: self.transform_flags)
         self._contexts.add(ctx)
         return ctx
 

@@ -1095,6 +1095,26 @@ NB_MODULE(_quickbox, m) {
         "Raises when a policy option is out of range.");
   m.def("check_seconds", [](nb::handle value, const char *name) { seconds_option(value, name); }, "value"_a.none(),
         "name"_a, "Raises unless value is a number of seconds the engine accepts.");
+  m.def(
+      "transform_source",
+      [](const std::string &source, int language, bool module, bool const_to_var, const std::string &filename) {
+        TransformOptions options;
+        options.language = static_cast<SourceLanguage>(language);
+        options.module = module;
+        options.top_level_const_to_var = const_to_var;
+        options.filename = filename;
+        Expected<std::string> js = [&] {
+          nb::gil_scoped_release release;
+          return transform_source(source, options);
+        }();
+        if (js) return nb::make_tuple(0, js.value());
+        const Error &e = js.error();
+        std::string message = e.kind == ErrorKind::JSException ? e.message : python_wording(e);
+        return nb::make_tuple(1, nb::make_tuple(std::string(to_string(e.kind)), e.name, message, e.stack,
+                                                undefined_object, false));
+      },
+      "source"_a, "language"_a, "module"_a, "const_to_var"_a, "filename"_a,
+      "Strips TypeScript / rewrites top-level const (quickbox/typescript.hh): (0, js) or (1, error).");
   m.def("inspect_snapshot", &snapshot_info, "data"_a, "key"_a = nb::none());
   m.def("to_value_roundtrip", [](nb::handle h) { return from_value(to_value(h)); }, "value"_a.none(),
         "Converts a Python value to a quickbox Value and back (for tests).");

@@ -73,7 +73,8 @@ def system_prompt(settings: PromptSettings, *, tools: Sequence[tuple[str, BaseTo
     lines = [
         f"## JavaScript interpreter: `{name}`",
         "",
-        f"`{name}` runs JavaScript (ES2023) in a sandboxed interpreter.",
+        f"`{name}` runs JavaScript (ES2023) in a sandboxed interpreter; TypeScript type annotations are "
+        "accepted (stripped, not checked).",
         "",
         f"- {_PERSISTENCE[settings.mode]}",
         "- Top-level `await` works, and a Promise left as the last expression is awaited.",

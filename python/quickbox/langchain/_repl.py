@@ -53,6 +53,8 @@ from ._pause import (
 from ._prompt import Mode, js_name
 from ._source import redeclarable
 
+_TYPESCRIPT = quickbox.SourceTransform.SOURCE_TS | quickbox.SourceTransform.STRIP_TYPESCRIPT
+
 logger = logging.getLogger("quickbox.langchain")
 
 class PTCCallBudgetExceeded(Exception):
@@ -169,7 +171,9 @@ class Session:
         self._bind(previous=capabilities)
         try:
             code = redeclarable(self.code)
-            result = await self._vm_step(lambda ctx: ctx.start(code))
+            # Models write TypeScript (the prompt shows the tools as TypeScript signatures): the
+            # types are stripped, keeping lines and columns. JavaScript is valid TypeScript.
+            result = await self._vm_step(lambda ctx: ctx.start(code, transform_flags=_TYPESCRIPT))
         except Exception as error:  # noqa: BLE001 - every failure becomes an outcome
             return self._failure(error)
         return await self._drive(result)

@@ -42,6 +42,14 @@ def test_a_final_promise_is_awaited_and_top_level_await_works() -> None:
     assert results == ["<result>42</result>"]
 
 
+def test_typescript_runs_with_its_types_stripped_and_errors_point_into_it() -> None:
+    results, _ = run_evals("interface Row { n: number }\nconst rows: Row[] = [{ n: 1 }, { n: 2 }];\n"
+                           "rows.reduce((a: number, r: Row): number => a + r.n, 0)",
+                           "function f(x: string): never {\n  throw new Error(x as string);\n}\nf('no')")
+    assert results[0] == "<result>3</result>"
+    assert results[1].startswith('<error type="Error">no\n    at f (<eval>:2:')
+
+
 def test_uncaught_errors_carry_their_name_message_and_stack() -> None:
     results, _ = run_evals("function f() { null.x }\nf()")
     assert results[0].startswith('<error type="TypeError">cannot read property \'x\' of null\n    at f (<eval>:1')
