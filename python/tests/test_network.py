@@ -97,6 +97,32 @@ async def test_fetches_run_concurrently() -> None:
         assert time.monotonic() - started < 1.0
 
 
+async def test_the_event_loop_keeps_running_while_a_program_waits_on_the_network() -> None:
+    """The program and its wait for the response happen off the event loop: an asyncio server
+    running other coroutines is not frozen by one slow request."""
+    def slow(seen: Seen) -> Reply:
+        time.sleep(0.6)
+        return Reply(body=b"late")
+
+    ticks: list[float] = []
+
+    async def tick() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.05)
+
+    with serve(slow) as server, quickbox.Runtime(network=Network(allow=[server.origin + "/"])) as rt, \
+            rt.new_context() as ctx:
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        assert await ctx.eval_async(f"await (await fetch('{server.url('/')}')).text()") == "late"
+        ended = time.monotonic()
+        ticker.cancel()
+    during = [t for t in ticks if started < t < ended]
+    assert len(during) >= 5, f"the loop ran {len(during)} times in {ended - started:.2f} s"
+
+
 async def test_an_unsafe_request_waits_for_approval() -> None:
     with serve(echo) as server, \
             quickbox.Runtime(network=Network(allow=[server.origin + "/"], approve_unsafe_methods=True)) as rt, \
