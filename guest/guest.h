@@ -120,6 +120,10 @@ bool qb_interrupt(JSContext *ctx);
 /* The natives of the web-standard globals (guest/web.c), handed to guest/web.js at bootstrap. */
 JSValue qb_web_natives(JSContext *ctx);
 
+/* A plain object holding the given C functions: how each guest script receives its natives.
+ * JS_EXCEPTION when out of memory. */
+JSValue qb_natives_object(JSContext *ctx, const JSCFunctionListEntry *natives, int count);
+
 /* Timers (guest/timers.c). */
 /* Defines setTimeout, setInterval, clearTimeout and clearInterval on global. */
 bool qb_timers_install(JSContext *ctx, JSValueConst global);

@@ -228,11 +228,5 @@ extern "C" JSValue qb_url_natives(JSContext *ctx) {
       JS_CFUNC_DEF("parseQuery", 1, query_parse),
       JS_CFUNC_DEF("serializeQuery", 1, query_serialize),
   };
-  JSValue obj = JS_NewObject(ctx);
-  if (JS_IsException(obj)) return obj;
-  if (JS_SetPropertyFunctionList(ctx, obj, natives, sizeof natives / sizeof natives[0]) < 0) {
-    JS_FreeValue(ctx, obj);
-    return JS_EXCEPTION;
-  }
-  return obj;
+  return qb_natives_object(ctx, natives, sizeof natives / sizeof natives[0]);
 }

@@ -227,9 +227,13 @@ JSValue qb_web_natives(JSContext *ctx) {
       JS_CFUNC_DEF("digest", 2, digest),
       JS_CFUNC_DEF("cloneKind", 1, clone_kind),
   };
+  return qb_natives_object(ctx, natives, sizeof natives / sizeof natives[0]);
+}
+
+JSValue qb_natives_object(JSContext *ctx, const JSCFunctionListEntry *natives, int count) {
   JSValue obj = JS_NewObject(ctx);
   if (JS_IsException(obj)) return obj;
-  if (JS_SetPropertyFunctionList(ctx, obj, natives, sizeof natives / sizeof natives[0]) < 0) {
+  if (JS_SetPropertyFunctionList(ctx, obj, natives, count) < 0) {
     JS_FreeValue(ctx, obj);
     return JS_EXCEPTION;
   }
