@@ -302,10 +302,12 @@ class Context:
     def eval_handle(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
                     timeout: float | None = None, transform_flags: TransformFlagsProvider | None = None) -> Handle:
         """Like ``eval``, but the result stays in the sandbox: a ``Handle`` to it, whatever it is
-        (a function, a class instance, a promise, which is not awaited). Dispose it when done."""
+        (a function, a class instance, a promise, which is not awaited); with ``module=True``, a
+        handle to the module's namespace once the module has run (``ns.get("export")``), as
+        quickjs-rs has it. Dispose it when done."""
         with self._exclusive():
-            outcome = self._native(lambda: self._begin(code, module, strict, filename, timeout, as_handle=True,
-                                                       transform_flags=transform_flags))
+            outcome = self._native(lambda: self._begin(code, module, strict, filename, timeout, namespace=module,
+                                                       as_handle=True, transform_flags=transform_flags))
             return self._as_handle(self._sync_result(outcome, "eval_handle"))
 
     async def eval_async(self, code: str, *, module: bool = False, strict: bool = False,
@@ -325,10 +327,12 @@ class Context:
                                 filename: str = "<eval>", timeout: float | None = None,
                                 transform_flags: TransformFlagsProvider | None = None) -> Handle:
         """``eval_handle`` that may await async host functions (as ``eval_async``); the final
-        value is not awaited: a promise comes back as a handle (``await_promise`` settles it)."""
+        value is not awaited: a promise comes back as a handle (``await_promise`` settles it). With
+        ``module=True`` it is a handle to the module's namespace, as from ``eval_handle``."""
         with self._exclusive():
             outcome = await self._off_loop(lambda: self._begin(code, module, strict, filename, timeout,
-                                                               as_handle=True, transform_flags=transform_flags))
+                                                               namespace=module, as_handle=True,
+                                                               transform_flags=transform_flags))
             result = self._finished(await self._drive(outcome))
         return self._as_handle(result.value)
 

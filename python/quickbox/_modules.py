@@ -5,11 +5,19 @@ evaluation, whenever a program imports a module it has not loaded yet (docs/modu
 context of the runtime shares one loader object, so ``set_module_loader`` reaches the existing
 contexts as well as new ones. What a callback raises stays on the Python side: JavaScript only
 learns that the loader failed on that module.
+
+A loaded source goes through the source transforms first (_transforms.py), with the flags the
+loader's own ``transform_flags`` give, else the runtime's ``transform_flags``, else the default by
+name (``.ts``/``.mts``/``.cts`` stripped as TypeScript, ``.tsx`` as TSX), as quickjs-rs does.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Optional
+
+from . import _transforms
+from ._errors import JSError
+from ._transforms import TransformFlagsProvider
 
 Normalize = Callable[[str, str], Optional[str]]
 Load = Callable[[str], Optional[str]]
@@ -21,17 +29,32 @@ _Answer = tuple[str, ...]
 class ModuleLoader:
     """The runtime's module callbacks; the engine calls ``dispatch``."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime_policy: Callable[[], TransformFlagsProvider | None]) -> None:
+        # The runtime's transform_flags as they are when a module loads: a getter, because
+        # Runtime.transform_flags may be reassigned after the loader is set.
+        self._runtime_policy = runtime_policy
         self.normalize: Normalize | None = None
         self.load: Load | None = None
+        self.transform_flags: TransformFlagsProvider | None = None
 
-    def set(self, normalize: Normalize | None, load: Load | None) -> None:
+    def set(self, normalize: Normalize | None, load: Load | None,
+            transform_flags: TransformFlagsProvider | None = None) -> None:
         if normalize is not None and not callable(normalize):
             raise TypeError(f"normalize must be callable or None, got {type(normalize).__name__}")
         if load is not None and not callable(load):
             raise TypeError(f"load must be callable or None, got {type(load).__name__}")
+        _transforms.check_policy(transform_flags)
         self.normalize = normalize
         self.load = load
+        self.transform_flags = transform_flags
+
+    def _flags(self, name: str) -> int:
+        """The transform flags for the module named ``name``: the loader's policy, else the
+        runtime's, else the default by name."""
+        policy = self.transform_flags if self.transform_flags is not None else self._runtime_policy()
+        if policy is None:
+            return int(_transforms.default_module_transform_flags(name))
+        return _transforms.resolve(policy, name)
 
     def dispatch(self, what: str, first: str, second: str) -> _Answer:
         """("ok", text) | ("none",) | ("error", js_name, js_message)."""
@@ -55,4 +78,20 @@ class ModuleLoader:
         except UnicodeEncodeError:
             return ("error", "TypeError", f"the module loader's {what}() answered {name!r} with "
                                           "text that is not valid UTF-8 (a lone surrogate)")
+        if what == "load":
+            return self._transformed(name, answer)
         return ("ok", answer)
+
+    def _transformed(self, name: str, source: str) -> _Answer:
+        try:
+            flags = self._flags(name)
+        except Exception:  # a policy function's failure, or its bad answer: details stay in Python
+            return ("error", "Error", f"the module loader failed on {name!r}: its transform_flags "
+                                      "did not give valid SourceTransform flags")
+        try:
+            return ("ok", _transforms.apply(source, flags, filename=name, module=True))
+        except JSError as error:  # the module's source does not parse: say where, as name:line:col
+            where = (error.stack or "").strip().removeprefix("at ").strip()
+            return ("error", error.name, f"{error.message} ({where})" if where else error.message)
+        except ValueError as error:  # flags that ask for a transform quickbox cannot do
+            return ("error", "Error", f"cannot transform module {name!r}: {error}")

@@ -89,7 +89,7 @@ class Runtime:
             "max_modules": max_modules,
             "module_source_limit": module_source_limit,
         }
-        self._modules = ModuleLoader()
+        self._modules = ModuleLoader(lambda: self.transform_flags)
         _quickbox.check_options({**self._options, "timeout": timeout})
         _transforms.check_policy(transform_flags)
         self._timeout = timeout
@@ -112,15 +112,20 @@ class Runtime:
         """The network policy the contexts' ``fetch()`` runs under (None: no network)."""
         return self._network
 
-    def set_module_loader(self, *, normalize: Normalize | None = None, load: Load | None = None) -> None:
+    def set_module_loader(self, *, normalize: Normalize | None = None, load: Load | None = None,
+                          transform_flags: TransformFlagsProvider | None = None) -> None:
         """Where ``import`` finds ES modules, for every context of this runtime (existing and new).
         ``normalize(base, specifier)`` returns the name of the module ``specifier`` means when
         imported by the module named ``base`` (for ``eval``'d code, its ``filename``), or None to
         refuse it; without it the specifier is the name. ``load(name)`` returns the module's source
         or None when there is none. Both run synchronously while the program waits; each name is
-        loaded once per context. See docs/modules.md."""
+        loaded once per context. ``transform_flags`` (``SourceTransform`` flags, or a function of
+        the module's name giving them) transforms each loaded source; unset, the runtime's
+        ``transform_flags`` apply, and without those ``default_module_transform_flags(name)``:
+        ``.ts``/``.mts``/``.cts``/``.tsx`` modules have their types stripped.
+        ``SourceTransform.NONE`` turns transforms off. See docs/modules.md."""
         self._check_open()
-        self._modules.set(normalize, load)
+        self._modules.set(normalize, load, transform_flags)
 
     def close(self) -> None:
         """Closes every context this runtime created and refuses new ones. Idempotent. A context

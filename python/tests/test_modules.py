@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from quickbox import Context, InvalidInputError, JSError, MarshalError, Runtime
+from quickbox import (Context, InvalidInputError, JSError, MarshalError, Runtime, SourceTransform,
+                      default_module_transform_flags)
 
 
 def flat_loader(sources: dict[str, str]) -> tuple[Callable[[str, str], str | None], Callable[[str], str | None]]:
@@ -185,3 +186,100 @@ async def test_a_program_suspended_in_an_imported_module_resumes_after_a_snapsho
         done = await restored.resume()
         assert not done.suspended
         assert restored.eval("out") == "YES"
+
+
+# ---- module namespaces as handles ------------------------------------------------------------
+
+
+def test_eval_handle_of_a_module_is_its_namespace(rt: Runtime, ctx: Context) -> None:
+    rt.set_module_loader(load={"lib": "export const double = (n) => n * 2;"}.get)
+    with ctx.eval_handle("export { double } from 'lib'; export const r = 7;", module=True) as ns:
+        assert ns.type_of == "object"
+        assert ns.get("r").to_python() == 7
+        # a function export, which eval(module=True) could not return as data, is callable here
+        assert ns.get("double").call(21).to_python() == 42
+
+
+async def test_eval_handle_async_of_a_module_is_its_namespace_after_it_ran(rt: Runtime, ctx: Context) -> None:
+    with await ctx.eval_handle_async("export const q = await Promise.resolve(3);", module=True) as ns:
+        assert ns.get("q").to_python() == 3
+
+
+# ---- source transforms of loaded modules -------------------------------------------------------
+
+TS = SourceTransform.SOURCE_TS | SourceTransform.STRIP_TYPESCRIPT
+
+
+def test_typescript_modules_are_stripped_by_their_name(rt: Runtime, ctx: Context) -> None:
+    rt.set_module_loader(load={
+        "colors.ts": "export enum Color { Red, Green } export const g: number = Color.Green;",
+        "pick.tsx": "export const pick = (o: { n: number }): number => o.n;",
+        "typed.js": "export const v: number = 1;",
+    }.get)
+    assert ctx.eval("import { g } from 'colors.ts'; import { pick } from 'pick.tsx';"
+                    "export const r = [g, pick({ n: 5 })];", module=True) == {"r": [1, 5]}
+    with pytest.raises(JSError) as raised:  # a .js module is JavaScript: types are a SyntaxError
+        ctx.eval("import 'typed.js';", module=True)
+    assert raised.value.name == "SyntaxError"
+
+
+def test_loader_flags_apply_to_any_name_and_none_turns_transforms_off(rt: Runtime) -> None:
+    sources = {"typed.js": "export const v: number = 2;", "typed.ts": "export const v: number = 3;"}
+    rt.set_module_loader(load=sources.get, transform_flags=TS)
+    with rt.new_context() as ctx:
+        assert ctx.eval("export { v } from 'typed.js';", module=True) == {"v": 2}
+    rt.set_module_loader(load=sources.get, transform_flags=SourceTransform.NONE)
+    with rt.new_context() as ctx, pytest.raises(JSError, match="SyntaxError|Unexpected|expecting"):
+        ctx.eval("import 'typed.ts';", module=True)
+
+
+def test_loaded_modules_follow_the_runtime_flags_unless_the_loader_has_its_own() -> None:
+    sources = {"typed.js": "export const v: number = 16;", "typed.ts": "export const v: number = 17;"}
+    with Runtime(transform_flags=TS) as rt:
+        rt.set_module_loader(load=sources.get)
+        with rt.new_context() as ctx:
+            assert ctx.eval("export { v } from 'typed.js';", module=True) == {"v": 16}
+        rt.set_module_loader(load=sources.get, transform_flags=SourceTransform.NONE)
+        with rt.new_context() as ctx, pytest.raises(JSError):
+            ctx.eval("import 'typed.ts';", module=True)
+    with Runtime() as rt:  # the runtime's flags are read when a module loads, not when the loader is set
+        rt.set_module_loader(load=sources.get)
+        rt.transform_flags = TS
+        with rt.new_context() as ctx:
+            assert ctx.eval("export { v } from 'typed.js';", module=True) == {"v": 16}
+
+
+def test_a_flags_function_is_asked_with_each_module_name(rt: Runtime, ctx: Context) -> None:
+    asked: list[str] = []
+
+    def flags_for(name: str) -> SourceTransform:
+        asked.append(name)
+        return default_module_transform_flags(name) | SourceTransform.TOP_LEVEL_CONST_TO_VAR
+
+    rt.set_module_loader(load={"model.ts": "export const value: number = 5;", "plain": "export const w = 6;"}.get,
+                         transform_flags=flags_for)
+    assert ctx.eval("import { value } from 'model.ts'; import { w } from 'plain'; export const r = value + w;",
+                    module=True) == {"r": 11}
+    assert asked == ["model.ts", "plain"]
+
+
+def test_a_module_that_does_not_parse_names_where(rt: Runtime, ctx: Context) -> None:
+    rt.set_module_loader(load={"broken.ts": "export const x: = ;"}.get)
+    with pytest.raises(JSError) as raised:
+        ctx.eval("import { x } from 'broken.ts';", module=True)
+    assert raised.value.name == "SyntaxError"
+    assert raised.value.message == "Unexpected token (broken.ts:1:17)"
+
+
+def test_a_failing_flags_function_stays_in_python(rt: Runtime, ctx: Context) -> None:
+    def flags_for(name: str) -> int:
+        raise RuntimeError("token hunter2")
+
+    rt.set_module_loader(load={"m": "export const v = 1;"}.get, transform_flags=flags_for)
+    with pytest.raises(JSError) as raised:
+        ctx.eval("import 'm';", module=True)
+    assert raised.value.message == ("the module loader failed on 'm': its transform_flags did not give "
+                                    "valid SourceTransform flags")
+    assert "hunter2" not in str(raised.value) + raised.value.stack
+    with pytest.raises(TypeError, match="transform_flags must be SourceTransform flags"):
+        rt.set_module_loader(load={}.get, transform_flags="ts")  # type: ignore[arg-type]
