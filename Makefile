@@ -21,6 +21,7 @@ build: deps $(BUILD)/build.ninja
 
 demo: build
 	$(BUILD)/quickbox run examples/demo.js
+	$(BUILD)/quickbox run examples/typescript/main.ts
 
 test: test-cpp test-python
 

@@ -115,6 +115,8 @@ struct Options {
   std::vector<Answer> answers;
   std::vector<uint32_t> approvals;
   std::vector<Denial> denials;
+  /// resume --modules-dir: the directory imports load from (the entry file's, as run named it).
+  std::optional<std::string> modules_dir;
   /// --allow-net: allow rules for fetch(), added to the manifest's "fetch" section if any.
   std::vector<std::string> allow_net;
 };
@@ -332,13 +334,20 @@ std::string not_regular(unsigned mode);
 
 // ---- ES modules (modules.cc) ------------------------------------------------------------------------
 
-/// The loader of `run FILE`: relative specifiers ("./lib.mjs", "../x.js" as long as it stays
-/// inside) name files beneath the entry file's directory, read with open_inside; everything else
-/// is refused. `entry_name` is the entry's EvalOptions::filename (imports from it resolve against
-/// that directory); module names are paths relative to the directory. A file over max_bytes (the
-/// module source limit) is not read whole.
-ModuleLoader file_module_loader(const std::filesystem::path &entry_file, const std::string &entry_name,
-                                uint64_t max_bytes);
+/// The loader of `run FILE` and `resume --modules-dir DIR`: relative specifiers ("./lib.mjs",
+/// "../x.js" as long as it stays inside) name files beneath `directory`, read with open_inside;
+/// everything else is refused. Module names are paths spelled from `directory` as given
+/// ("app/lib.mjs" for "app"), so a resume that names the directory as run did resolves the names
+/// a snapshot holds. .ts, .mts and .tsx files have their types stripped. A file over max_bytes
+/// (the module source limit) is not read whole.
+ModuleLoader directory_module_loader(const std::filesystem::path &directory, uint64_t max_bytes);
+/// directory_module_loader of the entry file's directory (entry_directory).
+ModuleLoader file_module_loader(const std::filesystem::path &entry_file, uint64_t max_bytes);
+/// The directory of an entry file as its path spells it ("app" for "app/main.mjs", "." for
+/// "main.mjs"): what resume's --modules-dir must say.
+std::filesystem::path entry_directory(const std::filesystem::path &entry_file);
+/// The loader of a resume without --modules-dir: every import fails, saying to pass it.
+ModuleLoader no_module_loader();
 /// Whether a script looks like an ES module: a line starting with an import or export statement.
 bool has_module_syntax(std::string_view source);
 

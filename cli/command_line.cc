@@ -280,6 +280,10 @@ const Flag kFlags[] = {
        return std::nullopt;
      },
      command_bit(Command::Resume)},
+    {"--modules-dir", "DIR",
+     "import modules from DIR, the entry file's directory",
+     nullptr, [](Options &o, std::string_view v) { return set_file(o.modules_dir, v); },
+     command_bit(Command::Resume)},
     {"--consume", "",
      "delete STATE once used (without it, STATE is kept)",
      nullptr,

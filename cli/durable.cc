@@ -182,6 +182,11 @@ std::variant<ResumeInputs, int> read_resume_inputs(const Options &options) {
   if (auto *error = std::get_if<UsageError>(&state)) return usage_error(error->message);
   if (options.suspend_to)
     if (auto error = check_state_destination(*options.suspend_to)) return usage_error(error->message);
+  if (options.modules_dir) {
+    std::error_code error;
+    if (!fs::is_directory(*options.modules_dir, error))
+      return usage_error("--modules-dir: '" + *options.modules_dir + "' is not a directory");
+  }
   ResumeInputs inputs{std::get<Manifest>(std::move(manifest)), std::get<std::vector<uint8_t>>(std::move(key)),
                       std::get<std::vector<uint8_t>>(std::move(state))};
   auto info = inspect_snapshot(inputs.state, RestoreOptions{.hmac_key = inputs.key});
@@ -318,6 +323,11 @@ int suspend(Sandbox &sandbox, const Result &result, const Options &options,
     note.state_file = destination;
     note.resume_command = "quickbox resume " + shell_word(*destination) + " --caps " + shell_word(*options.caps_file);
     if (options.key_file) note.resume_command += " --key-file " + shell_word(*options.key_file);
+    // A program that imports after the pause needs its modules' directory again.
+    if (options.modules_dir)
+      note.resume_command += " --modules-dir " + shell_word(*options.modules_dir);
+    else if (options.command == Command::Run && options.operands[0] != "-")
+      note.resume_command += " --modules-dir " + shell_word(entry_directory(options.operands[0]).string());
     if (!options.allow_net.empty()) {
       std::string list;
       for (const std::string &rule : options.allow_net) list.append(list.empty() ? "" : ",").append(rule);
@@ -343,8 +353,12 @@ int run_resume(const Options &options) {
   const ResumeInputs &inputs = std::get<ResumeInputs>(read);
   auto engine = start_engine(options);
   if (!engine) return setup_failure(engine.error(), options);
-  auto sandbox = Sandbox::restore(engine.value(), inputs.state, sandbox_options(options, &inputs.manifest),
-                                  RestoreOptions{.hmac_key = inputs.key});
+  SandboxOptions settings = sandbox_options(options, &inputs.manifest);
+  // Imports after the pause load as run loaded them, from --modules-dir (cli/modules.cc).
+  settings.modules = options.modules_dir
+                         ? directory_module_loader(*options.modules_dir, settings.limits.module_source_bytes)
+                         : no_module_loader();
+  auto sandbox = Sandbox::restore(engine.value(), inputs.state, settings, RestoreOptions{.hmac_key = inputs.key});
   if (!sandbox) {
     // inspect_snapshot checked all it could; what is left (the guest build, the memory it needs)
     // is still the state's fault, not the flags'.

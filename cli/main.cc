@@ -211,8 +211,7 @@ int run_command(const Options &options) {
   // `run FILE` imports files beneath FILE's directory (cli/modules.cc); code from eval or stdin has
   // no directory of its own, so it imports nothing.
   if (options.command == Command::Run && options.operands[0] != "-")
-    sandbox_settings.modules = file_module_loader(options.operands[0], in.program.filename,
-                                                  sandbox_settings.limits.module_source_bytes);
+    sandbox_settings.modules = file_module_loader(options.operands[0], sandbox_settings.limits.module_source_bytes);
   auto sandbox = Sandbox::create(engine.value(), sandbox_settings);
   if (!sandbox) return setup_failure(sandbox.error(), options);
   if (manifest) {

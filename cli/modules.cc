@@ -1,9 +1,11 @@
-// ES modules for `quickbox run FILE`: imports load files beneath the entry file's directory and
-// nowhere else. Specifiers are checked as paths first (relative only, never climbing out), and the
-// file is then opened with openat2 RESOLVE_BENEATH, so a symbolic link leading out is refused by
-// the kernel however the directory changes meanwhile.
+// ES modules for `quickbox run FILE` and `quickbox resume --modules-dir DIR`: imports load files
+// beneath one directory (the entry file's) and nowhere else. Specifiers are checked as paths first
+// (relative only, never climbing out), and the file is then opened with openat2 RESOLVE_BENEATH, so
+// a symbolic link leading out is refused by the kernel however the directory changes meanwhile.
+// TypeScript modules (.ts, .mts, .tsx) have their types stripped as they load.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -18,32 +20,77 @@ namespace {
 
 constexpr const char *kWho = "the entry file";
 
-/// The module name `specifier` means when imported by `base`: a path relative to the entry
-/// file's directory.
-std::string resolve(const std::string &entry_name, std::string_view base, std::string_view specifier) {
+/// The directory as module names spell it: lexically normal, "" for the current directory.
+fs::path spelled(const fs::path &directory) {
+  fs::path normal = directory.lexically_normal();
+  return normal == "." ? fs::path() : normal;
+}
+
+/// `name` relative to `prefix` when it lies beneath it, else nothing.
+std::optional<fs::path> beneath(const fs::path &prefix, const fs::path &name) {
+  fs::path relative = prefix.empty() ? name : name.lexically_relative(prefix);
+  if (relative.empty() || relative == "." || relative.is_absolute() || *relative.begin() == "..") return std::nullopt;
+  return relative;
+}
+
+/// The module name `specifier` means when imported by `base`. Names are paths spelled from the
+/// prefix the entry file was named with ("app/main.mjs" imports './lib.mjs' as "app/lib.mjs"), so
+/// one rule resolves every import, the entry's included, and a resumed program's modules keep the
+/// names they were loaded under.
+std::string resolve(const fs::path &prefix, std::string_view base, std::string_view specifier) {
   std::string spec(specifier);
   if (spec.starts_with("/"))
     throw CapabilityError(in_quotes(spec) + " is an absolute path; imports name files relative to the importing module");
   if (!spec.starts_with("./") && !spec.starts_with("../"))
     throw CapabilityError("cannot import " + in_quotes(spec) +
                           ": only relative paths such as './lib.mjs' are loaded, from the entry file's directory");
-  fs::path dir = base == entry_name ? fs::path() : fs::path(std::string(base)).parent_path();
-  fs::path joined = (dir / spec).lexically_normal();
-  if (joined.empty() || joined == "." || *joined.begin() == "..")
+  fs::path from = fs::path(std::string(base)).parent_path().lexically_normal();
+  if (!prefix.empty() && from != prefix && !beneath(prefix, from))
+    // Only a resume meets this: its --modules-dir is not spelled as the entry file's directory was.
+    throw CapabilityError("cannot import " + in_quotes(spec) + " from " + in_quotes(base) + ": that module is not in " +
+                          in_quotes(prefix.generic_string()) +
+                          "; resume with the --modules-dir that run printed (the entry file's directory, "
+                          "spelled the same way, from the same directory)");
+  fs::path joined = (from / spec).lexically_normal();
+  if (!beneath(prefix, joined))
     throw CapabilityError(in_quotes(spec) + " imported by " + in_quotes(base) +
                           " leads outside the entry file's directory");
   return joined.generic_string();
 }
 
-std::string load(const fs::path &root, const std::string &name, uint64_t max_bytes) {
-  FileDescriptor file = open_inside(root, name, kWho);
+/// The JavaScript of a module file: TypeScript ones have their types stripped, as `run` strips
+/// the entry file's.
+std::string as_javascript(std::string source, const std::string &name) {
+  std::optional<SourceLanguage> language;
+  if (name.ends_with(".ts") || name.ends_with(".mts")) language = SourceLanguage::TypeScript;
+  if (name.ends_with(".tsx")) language = SourceLanguage::TSX;
+  if (!language) return source;
+  auto stripped = transform_source(source, TransformOptions{.language = *language, .module = true, .filename = name});
+  if (stripped) return std::move(stripped.value());
+  const Error &error = stripped.error();
+  // A SyntaxError keeps its name and its position in the TypeScript; a source too large to
+  // transform says so.
+  if (error.kind != ErrorKind::JSException) throw CapabilityError("cannot import " + in_quotes(name) + ": " + error.message);
+  std::string_view where = error.stack;  // "    at lib.ts:2:8"
+  where.remove_prefix(std::min(where.find_first_not_of(' '), where.size()));
+  if (where.starts_with("at ")) where.remove_prefix(3);
+  where = where.substr(0, where.find('\n'));
+  throw CapabilityError(error.message + " (" + std::string(where.empty() ? std::string_view(name) : where) + ")",
+                        error.name.empty() ? "SyntaxError" : error.name);
+}
+
+std::string load(const fs::path &root, const fs::path &prefix, const std::string &name, uint64_t max_bytes) {
+  auto relative = beneath(prefix, fs::path(name));
+  if (!relative) throw CapabilityError("cannot import " + in_quotes(name) + ": it is outside the entry file's directory");
+  std::string file_name = relative->generic_string();
+  FileDescriptor file = open_inside(root, file_name, kWho);
   struct stat info;
-  if (fstat(file.fd, &info) != 0) throw CapabilityError("cannot open " + in_quotes(name) + ": " + std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) throw CapabilityError("cannot import " + in_quotes(name) + ": it is " + not_regular(info.st_mode));
+  if (fstat(file.fd, &info) != 0) throw CapabilityError("cannot open " + in_quotes(file_name) + ": " + std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) throw CapabilityError("cannot import " + in_quotes(file_name) + ": it is " + not_regular(info.st_mode));
   // One byte over the limit is enough for the sandbox to name the module source limit.
   uint64_t cap = max_bytes + 1;
   if (static_cast<uint64_t>(info.st_size) > cap) return std::string(cap, ' ');
-  return read_bounded(file.fd, cap, name, kWho);
+  return as_javascript(read_bounded(file.fd, cap, file_name, kWho), name);
 }
 
 bool starts_statement(std::string_view line, std::string_view keyword) {
@@ -56,15 +103,40 @@ bool starts_statement(std::string_view line, std::string_view keyword) {
 
 }  // namespace
 
-ModuleLoader file_module_loader(const fs::path &entry_file, const std::string &entry_name, uint64_t max_bytes) {
-  fs::path root = fs::absolute(entry_file).parent_path();
+ModuleLoader directory_module_loader(const fs::path &directory, uint64_t max_bytes) {
+  fs::path root = fs::absolute(directory);
+  fs::path prefix = spelled(directory);
   ModuleLoader loader;
-  loader.normalize = [entry_name](std::string_view base, std::string_view specifier) -> std::optional<std::string> {
-    return resolve(entry_name, base, specifier);
+  loader.normalize = [prefix](std::string_view base, std::string_view specifier) -> std::optional<std::string> {
+    return resolve(prefix, base, specifier);
   };
-  loader.load = [root, max_bytes](std::string_view name) -> std::optional<std::string> {
-    return load(root, std::string(name), max_bytes);
+  loader.load = [root, prefix, max_bytes](std::string_view name) -> std::optional<std::string> {
+    return load(root, prefix, std::string(name), max_bytes);
   };
+  return loader;
+}
+
+ModuleLoader file_module_loader(const fs::path &entry_file, uint64_t max_bytes) {
+  return directory_module_loader(entry_directory(entry_file), max_bytes);
+}
+
+fs::path entry_directory(const fs::path &entry_file) {
+  fs::path directory = spelled(entry_file.parent_path());
+  return directory.empty() ? fs::path(".") : directory;
+}
+
+ModuleLoader no_module_loader() {
+  auto refuse = [](std::string_view specifier) {
+    return CapabilityError("cannot import " + in_quotes(specifier) +
+                           ": this resume loads no modules; pass --modules-dir DIR, the entry file's "
+                           "directory (the resume command that run printed has it)");
+  };
+  ModuleLoader loader;
+  loader.normalize = [refuse](std::string_view, std::string_view specifier) -> std::optional<std::string> {
+    throw refuse(specifier);
+  };
+  // Never reached (normalize refuses first), but a loader without `load` counts as none at all.
+  loader.load = [refuse](std::string_view name) -> std::optional<std::string> { throw refuse(name); };
   return loader;
 }
 

@@ -418,12 +418,15 @@ TEST_F(CliCaps, SuspensionWithoutSuspendToExitsWith10AndSaysToPassIt) {
 TEST_F(CliCaps, SuspendToSavesTheStateAndListsThePendingCalls) {
   std::string caps = pause_manifest();
   std::string state = path("state.qbs");
-  Outcome r = run_quickbox({"run", ask_program(), "--caps", caps, "--suspend-to", state});
+  std::string program = ask_program();
+  Outcome r = run_quickbox({"run", program, "--caps", caps, "--suspend-to", state});
   EXPECT_EQ(r.exit_code, kExitSuspended) << r;
   EXPECT_EQ(r.err, "");
   EXPECT_TRUE(contains(r.out, "its state is in " + state)) << r;
   EXPECT_TRUE(contains(r.out, "  #2 ask('go on?')  waits for an answer: --answer 2=JSON")) << r;
-  EXPECT_TRUE(contains(r.out, "Continue with: quickbox resume " + state + " --caps " + caps + " --answer 2=JSON")) << r;
+  EXPECT_TRUE(contains(r.out, "Continue with: quickbox resume " + state + " --caps " + caps + " --modules-dir " +
+                                  fs::path(program).parent_path().string() + " --answer 2=JSON"))
+      << r;
   ASSERT_TRUE(fs::exists(state));
   // It holds the program's memory: nobody else may read it.
   EXPECT_EQ(fs::status(state).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);

@@ -39,7 +39,8 @@ const std::map<std::string, std::set<std::string>> kFlagsOf{
     {"run", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--typescript", "--help"}},
     {"repl", kLimitFlags + std::set<std::string>{"--json", "--caps", "--typescript", "--help"}},
     {"resume", kLimitFlags + kProgramFlags +
-                   std::set<std::string>{"--answer", "--approve", "--deny", "--consume", "--reclaim", "--help"}},
+                   std::set<std::string>{"--answer", "--approve", "--deny", "--modules-dir", "--consume", "--reclaim",
+                                         "--help"}},
     {"inspect", {"--json", "--key-file", "--help"}},
 };
 
@@ -52,7 +53,8 @@ const std::map<std::string, std::string> kSampleValue{
     {"--memory", "64M"},     {"--timeout", "1s"},       {"--stack", "256K"},    {"--seed", "7"},
     {"--clock", "real"},     {"--allow-net", "127.0.0.1"}, {"--caps", "caps.json"},   {"--suspend-to", "s"},  {"--key-file", "key"},
     {"--answer", "1=true"},  {"--approve", "1"},        {"--deny", "1"},        {"--module", ""},  {"--typescript", ""},
-    {"--json", ""},          {"--audit", ""},           {"--consume", ""},      {"--reclaim", ""}};
+    {"--json", ""},          {"--audit", ""},           {"--consume", ""},      {"--reclaim", ""},
+    {"--modules-dir", "."}};
 
 std::vector<std::string> lines_of(const std::string &text) {
   std::vector<std::string> lines;

@@ -72,7 +72,7 @@ TEST_F(CliModules, DotDotOutOfTheEntryDirectoryIsRefused) {
   write_file("app/lib/sneaky.mjs", "export { secret } from '../../secret.mjs';");
   Outcome deeper = run_main("import { secret } from './lib/sneaky.mjs';\nconsole.log(secret);");
   EXPECT_EQ(deeper.exit_code, 1) << deeper;
-  EXPECT_TRUE(contains(deeper.err, "'../../secret.mjs' imported by 'lib/sneaky.mjs' leads outside")) << deeper;
+  EXPECT_TRUE(contains(deeper.err, "'../../secret.mjs' imported by '" + path("app/lib/sneaky.mjs") + "' leads outside")) << deeper;
 }
 
 TEST_F(CliModules, AbsoluteAndBareSpecifiersAreRefused) {
@@ -117,6 +117,96 @@ TEST_F(CliModules, CyclicImportsBetweenFilesWork) {
   Outcome r = run_main("import { ping } from './ping.mjs';\nconsole.log(ping(3), ping(4));");
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.out, "pong ping\n");
+}
+
+TEST_F(CliModules, TypeScriptModulesHaveTheirTypesStripped) {
+  write_file("app/shapes.ts",
+             "export interface Shape { area(): number }\n"
+             "export enum Unit { Cm = 'cm' }\n"
+             "export const square = (side: number): Shape => ({ area: () => side * side });\n");
+  write_file("app/format.mts", "import type { Shape } from './shapes.ts';\n"
+                               "export function show(s: Shape, unit: string): string { return `${s.area()} ${unit}2`; }\n");
+  Outcome r = run_main("import { square, Unit } from './shapes.ts';\n"
+                       "import { show } from './format.mts';\n"
+                       "const s = square(3) as { area(): number };\n"
+                       "console.log(show(s, Unit.Cm));\n",
+                       "app/main.ts");
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "9 cm2\n");
+  // A plain .js module is not TypeScript: its annotation is a SyntaxError.
+  write_file("app/typed.js", "export const n: number = 1;\n");
+  Outcome js = run_main("import { n } from './typed.js';\n", "app/main.ts");
+  EXPECT_EQ(js.exit_code, 1) << js;
+  EXPECT_TRUE(contains(js.err, "SyntaxError")) << js;
+}
+
+TEST_F(CliModules, ASyntaxErrorInATypeScriptModuleNamesItsPosition) {
+  write_file("app/broken.ts", "export const ok = 1;\nexport let x: = 2;\n");
+  Outcome r = run_main("import { x } from './broken.ts';\n", "app/main.ts");
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(contains(r.err, "SyntaxError")) << r;
+  EXPECT_TRUE(contains(r.err, path("app/broken.ts") + ":2:")) << r;
+}
+
+/// A program that waits on a person, then imports `specifier` and prints what it exports.
+std::string import_after_pause(const std::string &specifier) {
+  return "const n = await ask('how many?');\n"
+         "const { add } = await import('" + specifier + "');\n"
+         "console.log(add(n, 1));\n";
+}
+
+TEST_F(CliModules, AResumedProgramImportsFromTheModulesDirectoryRunPrinted) {
+  std::string caps = write_file("caps.json", R"({"capabilities": {"ask": {"handler": "ask"}}})");
+  std::string state = path("state.qbs");
+  Outcome run = run_quickbox({"run", write_file("app/main.mjs", import_after_pause("./lib/math.mjs")), "--caps", caps,
+                              "--suspend-to", state});
+  ASSERT_EQ(run.exit_code, 10) << run;
+  EXPECT_TRUE(contains(run.out, " --modules-dir " + path("app") + " ")) << run;
+  // Another process resumes it: the module, never loaded before the pause, loads now.
+  Outcome resumed = run_quickbox({"resume", state, "--caps", caps, "--modules-dir", path("app"), "--answer", "1=41"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed;
+  EXPECT_EQ(resumed.out, "42\n");
+  // Without --modules-dir the import fails, saying what to pass.
+  Outcome bare = run_quickbox({"resume", state, "--caps", caps, "--answer", "1=41"});
+  EXPECT_EQ(bare.exit_code, 1) << bare;
+  EXPECT_TRUE(contains(bare.err, "cannot import './lib/math.mjs': this resume loads no modules; pass --modules-dir"))
+      << bare;
+  // A directory spelled otherwise than run spelled it is named as the problem, not searched.
+  Outcome other = run_quickbox({"resume", state, "--caps", caps, "--modules-dir", path("app/lib"), "--answer", "1=41"});
+  EXPECT_EQ(other.exit_code, 1) << other;
+  EXPECT_TRUE(contains(other.err, "resume with the --modules-dir that run printed")) << other;
+  Outcome missing = run_quickbox({"resume", state, "--caps", caps, "--modules-dir", path("nope"), "--answer", "1=41"});
+  EXPECT_EQ(missing.exit_code, 2) << missing;
+  EXPECT_TRUE(contains(missing.err, "--modules-dir: '" + path("nope") + "' is not a directory")) << missing;
+}
+
+TEST_F(CliModules, AResumeRunFromTheSameDirectoryTakesTheRelativeCommandRunPrinted) {
+  write_file("caps.json", R"({"capabilities": {"ask": {"handler": "ask"}}})");
+  write_file("app/main.mjs", import_after_pause("./lib/math.mjs"));
+  std::string in_dir = "cd '" + dir_.string() + "' && '" + kQuickboxBinary + "' ";
+  Outcome run = run_program("/bin/sh", {"-c", in_dir + "run app/main.mjs --caps caps.json --suspend-to s.qbs"});
+  ASSERT_EQ(run.exit_code, 10) << run;
+  EXPECT_TRUE(contains(run.out, "quickbox resume s.qbs --caps caps.json --modules-dir app --answer 1=JSON")) << run;
+  Outcome resumed =
+      run_program("/bin/sh", {"-c", in_dir + "resume s.qbs --caps caps.json --modules-dir app --answer 1=1"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed;
+  EXPECT_EQ(resumed.out, "2\n");
+}
+
+TEST_F(CliModules, AResumedProgramStillCannotImportOutsideTheDirectory) {
+  std::string caps = write_file("caps.json", R"({"capabilities": {"ask": {"handler": "ask"}}})");
+  ASSERT_EQ(symlink(path("secret.mjs").c_str(), path("app/link.mjs").c_str()), 0);
+  write_file("outside.mjs", "export const add = () => 'outside';");
+  for (std::string specifier : {"../outside.mjs", "./link.mjs", "./lib/../../outside.mjs"}) {
+    std::string state = path("state.qbs");
+    Outcome run = run_quickbox(
+        {"run", write_file("app/main.mjs", import_after_pause(specifier)), "--caps", caps, "--suspend-to", state});
+    ASSERT_EQ(run.exit_code, 10) << run;
+    Outcome resumed = run_quickbox({"resume", state, "--caps", caps, "--modules-dir", path("app"), "--answer", "1=1"});
+    EXPECT_EQ(resumed.exit_code, 1) << specifier << resumed;
+    EXPECT_FALSE(contains(resumed.out, "outside")) << resumed;
+    EXPECT_TRUE(contains(resumed.err, "leads outside")) << specifier << resumed;
+  }
 }
 
 TEST_F(CliModules, EvalHasNoDirectoryToImportFrom) {

@@ -94,4 +94,29 @@ TEST_F(CliTypeScript, TheReplTakesTypeScriptWithTheFlag) {
   EXPECT_EQ(r.err, "");
 }
 
+TEST_F(CliTypeScript, AnEntryFileImportsTypeScriptModules) {
+  write_file("lib.ts", "export const double = (n: number): number => n * 2;\n");
+  std::string main = write_file("main.ts", "import { double } from './lib.ts';\nconst n: number = double(21);\nconsole.log(n);\n");
+  Outcome r = run_quickbox({"run", main});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "42\n");
+}
+
+TEST_F(CliTypeScript, TheTypeScriptExampleRuns) {
+  // examples/typescript: modules (.ts and .mts), an interface, an enum, URL, TextEncoder, and
+  // timers whose callbacks run in the order they fall due.
+  Outcome r = run_quickbox({"run", QUICKBOX_SOURCE_DIR "/examples/typescript/main.ts"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out,
+            "Urgent fix the build (example.com/ci/builds/42)\n"
+            "Normal write the report (example.com/docs/report)\n"
+            "Low    tidy the wiki (wiki.example.com/Home)\n"
+            "tick 1\n"
+            "tick 2\n"
+            "timeout after 25 ms\n"
+            "tick 3\n"
+            "3 ticks, 44 bytes of titles\n");
+}
+
 }  // namespace

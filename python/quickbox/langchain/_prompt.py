@@ -73,14 +73,14 @@ def system_prompt(settings: PromptSettings, *, tools: Sequence[tuple[str, BaseTo
     lines = [
         f"## JavaScript interpreter: `{name}`",
         "",
-        f"`{name}` runs JavaScript (ES2023) in a sandboxed interpreter; TypeScript type annotations are "
-        "accepted (stripped, not checked).",
+        f"`{name}` runs JavaScript (ES2023) in a sandboxed interpreter. TypeScript works too: types "
+        "are stripped, not checked, and `enum` and `namespace` are compiled.",
         "",
         f"- {_PERSISTENCE[settings.mode]}",
         "- Top-level `await` works, and a Promise left as the last expression is awaited.",
-        (f"- No filesystem, `require`, `process` or `Intl`; `fetch()` reaches the hosts listed "
-         f"below. {reach}" if settings.network is not None else
-         f"- No filesystem, network, `require`, `process`, `fetch` or `Intl`. {reach}"),
+        (f"- No filesystem, `import` of modules, `require`, `process` or `Intl`; `fetch()` reaches the "
+         f"hosts listed below. {reach}" if settings.network is not None else
+         f"- No filesystem, network, `import` of modules, `require`, `process`, `fetch` or `Intl`. {reach}"),
         "- `setTimeout`/`setInterval`, `URL`/`URLSearchParams`, `TextEncoder`/`TextDecoder`, `atob`/`btoa`, `structuredClone`, "
         "`crypto` (`randomUUID`, `getRandomValues`, `subtle.digest`) and `AbortController` work. Waiting "
         "on timers counts toward the time limit, and timers still pending when the call returns are "
