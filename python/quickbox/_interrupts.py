@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 _lock = threading.Lock()
 _pipe: tuple[int, int] | None = None
 _target: Any = None  # the sandbox the main thread is evaluating in, or None
+_MAIN_THREAD = threading.main_thread().ident  # signal handlers only ever run there
 
 
 def _watch(read_fd: int) -> None:
@@ -46,28 +45,35 @@ def _wakeup_pipe() -> tuple[int, int]:
         return _pipe
 
 
-@contextmanager
-def interruptible(sandbox: Any) -> Iterator[None]:
+class interruptible:  # noqa: N801 - used as `with interruptible(sandbox):`, like a function
     """Lets Ctrl-C interrupt `sandbox` while the body runs, when on the main thread with a Python
-    SIGINT handler installed; otherwise does nothing."""
-    global _target
-    if threading.current_thread() is not threading.main_thread() or _target is not None or \
-            not callable(signal.getsignal(signal.SIGINT)):
-        yield
-        return
-    write_fd = _wakeup_pipe()[1]
-    try:
-        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    except ValueError:  # not the main interpreter
-        yield
-        return
-    if previous not in (-1, write_fd):  # someone else's (an event loop): leave it alone
-        signal.set_wakeup_fd(previous)
-        yield
-        return
-    _target = sandbox
-    try:
-        yield
-    finally:
-        _target = None
-        signal.set_wakeup_fd(-1)
+    SIGINT handler installed; otherwise does nothing. A class rather than a generator-based
+    context manager: every synchronous eval enters one, and this costs about a microsecond less."""
+
+    __slots__ = ("_sandbox", "_armed")
+
+    def __init__(self, sandbox: Any) -> None:
+        self._sandbox = sandbox
+        self._armed = False
+
+    def __enter__(self) -> None:
+        global _target
+        if threading.get_ident() != _MAIN_THREAD or _target is not None or \
+                not callable(signal.getsignal(signal.SIGINT)):
+            return
+        write_fd = _wakeup_pipe()[1]
+        try:
+            previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        except ValueError:  # not the main interpreter
+            return
+        if previous not in (-1, write_fd):  # someone else's (an event loop): leave it alone
+            signal.set_wakeup_fd(previous)
+            return
+        _target = self._sandbox
+        self._armed = True
+
+    def __exit__(self, *exc: object) -> None:
+        global _target
+        if self._armed:
+            _target = None
+            signal.set_wakeup_fd(-1)

@@ -70,6 +70,8 @@ def resolve(policy: TransformFlagsProvider | None, name: str) -> int:
 def apply(source: str, flags: int, *, filename: str, module: bool = False) -> str:
     """``source`` transformed as ``flags`` say; raises ``JSError`` (a SyntaxError, with the line
     and column in the source) when it does not parse."""
+    if not flags:  # the common case, before any flag arithmetic: every eval comes through here
+        return source
     if not flags & (SourceTransform.STRIP_TYPESCRIPT | SourceTransform.TOP_LEVEL_CONST_TO_VAR):
         return source
     if flags & SourceTransform.STRIP_TYPESCRIPT:
