@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
  * refuse a guest module built against another contract. */
-#define QB_ABI_VERSION 8u
+#define QB_ABI_VERSION 9u
 
 /* ------------------------------------------------------------------------------------------------
  * Imports: everything the guest module may import. The host provides exactly these and nothing
@@ -113,6 +113,17 @@ extern "C" {
 /* () -> i32 status. Abandons the suspended evaluation: its promise and every unsettled call are
  * dropped without running any JS (their promises stay pending forever). */
 #define QB_EXPORT_ABANDON "qb_abandon"
+/* (u32 enter) -> i32 status. Nesting: a host function (called through host_call) that runs
+ * another operation in the same instance, such as an eval, brackets it with qb_nest(1) before and
+ * qb_nest(0) after. qb_nest(1) sets the running operation aside (the evaluation it drives, its
+ * reply and console buffers, its pending calls and unhandled rejections) so that the nested one
+ * starts clean, and qb_nest(0) brings it back intact once the host has read the nested reply. A
+ * nested operation keeps the outer one's stack limit, leaves timers to the outermost evaluation
+ * (it neither runs nor drops them), and cannot wait: where it would reply PENDING it fails with
+ * QB_ERROR_DEADLOCK. At most QB_MAX_NESTING levels; beyond, or without memory for fresh buffers,
+ * qb_nest(1) returns QB_STATUS_ERROR and changes nothing. */
+#define QB_EXPORT_NEST "qb_nest"
+#define QB_MAX_NESTING 8u
 /* (u32 op, u32 handle, u32 request_len) -> i32 status. An operation on a pinned value (see
  * "Handles" below); input: the op's CBOR request. QB_HANDLE_CALL, _CALL_METHOD, _NEW and _AWAIT
  * are evaluations (they reply like qb_eval and may suspend: PENDING, then qb_resume); the others

@@ -79,6 +79,8 @@ static bool driving;
 /* DRIVE_DISPLAY bits of the evaluation the operation in progress replies for (0 for any other
  * operation): thrown values are then described as util.inspect shows them. */
 static uint32_t reply_display;
+/* How many operations are set aside by qb_nest (0: the operation in progress is the outermost). */
+static uint32_t nest_depth;
 
 /* ---------------------------------------------------------------------------------------------
  * Memory: QuickJS allocates through these, so the soft limit is enforced here, where a refusal
@@ -292,7 +294,7 @@ static void drop_pending_calls(void) {
 /* Host calls and timers the evaluation leaves behind end with it. */
 static void drop_evaluation_work(void) {
   drop_pending_calls();
-  qb_timers_clear(ctx);
+  if (!nest_depth) qb_timers_clear(ctx); /* a nested operation's timers go on with the outer one */
 }
 
 static void stop_driving(void) {
@@ -593,7 +595,9 @@ static void begin_op(void) {
   exchange.console_dropped = 0;
   interrupted = false;
   allocation_refused = false;
-  JS_UpdateStackTop(rt);
+  /* A nested operation runs deeper on the same stack: it keeps the outermost one's stack top, so
+   * nesting never buys more stack than the limit. */
+  if (!nest_depth) JS_UpdateStackTop(rt);
 }
 
 static int32_t reply(int32_t status) {
@@ -930,12 +934,20 @@ static int32_t drive(void) {
       return reply_exception(reason, NULL);
     }
     int r = run_one_job();
-    if (r == 0) r = qb_timers_run_due(ctx); /* a timer runs once no job is left, as on the web */
+    /* a timer runs once no job is left, as on the web; timers belong to the outermost evaluation */
+    if (r == 0 && !nest_depth) r = qb_timers_run_due(ctx);
     if (r < 0) {
       stop_driving();
       return reply_pending_exception();
     }
     if (r == 0) {
+      if (nest_depth) {
+        /* the host function that runs it waits for it: nothing can settle the promise meanwhile */
+        stop_driving();
+        return reply_error(QB_ERROR_DEADLOCK, "", "an evaluation nested inside a host function cannot wait "
+                           "for timers or async host calls: its promise must settle before the host "
+                           "function returns", "");
+      }
       if (pending_count || qb_timers_count()) return reply(QB_STATUS_PENDING);
       return reply_deadlock();
     }
@@ -1371,6 +1383,82 @@ QB_EXPORT(QB_EXPORT_ABANDON) int32_t qb_abandon(void) {
   begin_op();
   stop_driving();
   return reply_value(JS_UNDEFINED);
+}
+
+/* What qb_nest(1) sets aside: everything "the operation in progress" means to the guest. */
+typedef struct nested_frame {
+  JSValue driven;
+  JSModuleDef *driven_module;
+  uint32_t drive_mode, reply_display;
+  bool driving, interrupted, allocation_refused;
+  qb_buf output, console_buf;
+  qb_exchange exchange;
+  rejection *rejections;
+  size_t rejection_count, rejection_cap;
+  pending_call *pending_calls;
+  size_t pending_count, pending_cap;
+} nested_frame;
+static nested_frame nested_frames[QB_MAX_NESTING];
+
+QB_EXPORT(QB_EXPORT_NEST) int32_t qb_nest(uint32_t enter) {
+  if (enter) {
+    if (nest_depth >= QB_MAX_NESTING) return QB_STATUS_ERROR;
+    /* a fresh reply buffer with room for the fixed error reply, as bootstrap gives the first */
+    qb_buf fresh = {0};
+    if (!qb_buf_reserve(&fresh, 4096)) return QB_STATUS_ERROR;
+    nested_frames[nest_depth++] = (nested_frame){
+        .driven = driven, .driven_module = driven_module, .drive_mode = drive_mode,
+        .reply_display = reply_display, .driving = driving, .interrupted = interrupted,
+        .allocation_refused = allocation_refused, .output = output, .console_buf = console_buf,
+        .exchange = exchange, .rejections = rejections, .rejection_count = rejection_count,
+        .rejection_cap = rejection_cap, .pending_calls = pending_calls, .pending_count = pending_count,
+        .pending_cap = pending_cap};
+    driven = JS_UNDEFINED;
+    driven_module = NULL;
+    drive_mode = 0;
+    driving = false;
+    output = fresh;
+    console_buf = (qb_buf){0};
+    rejections = NULL;
+    rejection_count = rejection_cap = 0;
+    pending_calls = NULL;
+    pending_count = pending_cap = 0;
+    exchange.console_ptr = exchange.console_len = exchange.console_dropped = 0;
+    /* the host's code between the outer operation's last stack check and here used native stack */
+    checks_before_asking = 0;
+    return QB_STATUS_DONE;
+  }
+  if (!nest_depth) return QB_STATUS_ERROR;
+  /* what the nested operation left: its evaluation (already replied), calls and rejections */
+  stop_driving();
+  clear_rejections();
+  free(rejections);
+  free(pending_calls);
+  free(output.data);
+  free(console_buf.data);
+  nested_frame *f = &nested_frames[--nest_depth];
+  driven = f->driven;
+  driven_module = f->driven_module;
+  drive_mode = f->drive_mode;
+  reply_display = f->reply_display;
+  driving = f->driving;
+  interrupted = f->interrupted;
+  allocation_refused = f->allocation_refused;
+  output = f->output;
+  console_buf = f->console_buf;
+  rejections = f->rejections;
+  rejection_count = f->rejection_count;
+  rejection_cap = f->rejection_cap;
+  pending_calls = f->pending_calls;
+  pending_count = f->pending_count;
+  pending_cap = f->pending_cap;
+  /* the input buffer may have moved for the nested request: it stays where it is now */
+  uint32_t input_ptr = exchange.input_ptr, input_cap = exchange.input_cap;
+  exchange = f->exchange;
+  exchange.input_ptr = input_ptr;
+  exchange.input_cap = input_cap;
+  checks_before_asking = 0;
+  return QB_STATUS_DONE;
 }
 
 /* typeof's answer, told apart for null and arrays (what a Python caller asks of a handle). */

@@ -402,6 +402,11 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
                   "the arguments of " + quoted(cap->name) + " are " + format_bytes(args.size()) +
                       ", more than its limit of " + format_bytes(policy.max_argument_bytes));
   bool runs_now = cap->capability.kind == Capability::Kind::Sync && !policy.requires_approval;
+  if (!runs_now && nest_depth > 0)
+    return refuse(CallOutcome::Error,
+                  "the call to " + quoted(cap->name) + " cannot wait: this code runs nested inside a host function "
+                  "(an evaluation a host function started in its own sandbox), which must return before async "
+                  "calls, approvals and answers can be handled");
   if (!runs_now && calls.size() >= options.limits.max_pending_calls)
     return refuse(CallOutcome::BudgetExceeded,
                   "too many pending calls: this sandbox allows " + std::to_string(options.limits.max_pending_calls) +

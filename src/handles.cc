@@ -37,8 +37,10 @@ bool is_evaluation(uint32_t op) {
 /// may suspend and are refused while another is suspended), the rest as simple operations.
 Result handle_op(Sandbox::Impl &s, uint32_t op, Handle handle, const Value &request) {
   const char *what = operation_name(op);
-  OperationGuard guard(s, what, internal::Access::Exclusive);
+  OperationGuard guard(s, what, internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
+  Nesting nesting(s);
+  if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (is_evaluation(op))
     if (auto err = s.refuse_while_suspended("start an evaluation")) return Result::failure(*err);

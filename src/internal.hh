@@ -120,6 +120,10 @@ struct HostState {
   HostCallSink *sink = nullptr;
   /// The last host_call's reply bytes, until host_take copies them into the guest.
   std::vector<uint8_t> reply_bytes;
+  /// An operation nested inside a host function ended the instance (a trap, the hard deadline):
+  /// the host_call it ran under traps as it returns, so the outer guest code stops too, and the
+  /// outermost operation discards the instance.
+  bool abort_guest = false;
   /// For re-arming the epoch deadline after time spent in the host.
   std::chrono::milliseconds epoch_tick{2};
   std::chrono::milliseconds hard_deadline_grace{100};
@@ -161,7 +165,7 @@ struct GuestExports {
          call = SIZE_MAX, get_global = SIZE_MAX, set_global = SIZE_MAX, format = SIZE_MAX, run_jobs = SIZE_MAX,
          memory_usage = SIZE_MAX, bootstrap = SIZE_MAX, initialize = SIZE_MAX,
          define_capability = SIZE_MAX, settle = SIZE_MAX, resume = SIZE_MAX, abandon = SIZE_MAX,
-         handle = SIZE_MAX;
+         handle = SIZE_MAX, nest = SIZE_MAX;
 };
 /// Finds the export indices; fails naming the first missing export.
 Expected<GuestExports> find_exports(const wasmtime_module_t *module);

@@ -19,6 +19,22 @@ uintptr_t native_stack_pointer() { return reinterpret_cast<uintptr_t>(__builtin_
 // host function that runs another sandbox) save and restore it around their own call.
 thread_local uintptr_t guest_entry_sp = 0;
 
+// The entries into guests this thread is in, innermost first. wasmtime fixes a store's wasm stack
+// limit when the thread first enters it and keeps it for entries nested inside (a host function
+// evaluating in its own sandbox), so such an entry counts its stack from that first one.
+struct GuestEntry {
+  wasmtime_context_t *context;
+  uintptr_t sp;
+  const GuestEntry *outer;
+};
+thread_local const GuestEntry *innermost_entry = nullptr;
+
+const GuestEntry *entry_of(wasmtime_context_t *context) {
+  for (const GuestEntry *e = innermost_entry; e; e = e->outer)
+    if (e->context == context) return e;
+  return nullptr;
+}
+
 // The lowest address of this thread's stack, read once per thread (0 when the system cannot say).
 uintptr_t thread_stack_low() {
   thread_local const uintptr_t low = [] {
@@ -122,6 +138,7 @@ Expected<GuestExports> find_exports(const wasmtime_module_t *module) {
       {QB_EXPORT_RESUME, &GuestExports::resume},
       {QB_EXPORT_ABANDON, &GuestExports::abandon},
       {QB_EXPORT_HANDLE, &GuestExports::handle},
+      {QB_EXPORT_NEST, &GuestExports::nest},
   };
   for (size_t i = 0; i < exports.size; i++) {
     const wasm_name_t *name = wasm_exporttype_name(exports.data[i]);
@@ -151,7 +168,10 @@ bool call_i32(wasmtime_context_t *context, const wasmtime_func_t &func,
   // wasmtime lets wasm use kMaxWasmStack of this thread's native stack and host functions more
   // below that; a thread without that much left would crash instead of trapping.
   uintptr_t sp = native_stack_pointer(), low = thread_stack_low();
-  if (low && sp - low < kThreadStackNeeded) {
+  const GuestEntry *reentered = entry_of(context);
+  // Re-entering a store this thread is already in: its first entry checked the thread's stack.
+  if (reentered) sp = reentered->sp;
+  else if (low && sp - low < kThreadStackNeeded) {
     *trap_out = nullptr;
     *error_out = "this thread has " + std::to_string((sp - low) >> 10) +
                  " KiB of stack left; running a sandbox needs " +
@@ -161,10 +181,16 @@ bool call_i32(wasmtime_context_t *context, const wasmtime_func_t &func,
   }
   uintptr_t outer_entry_sp = guest_entry_sp;
   guest_entry_sp = sp;
+  GuestEntry entry{context, sp, innermost_entry};
+  innermost_entry = &entry;
   struct RestoreEntry {
     uintptr_t sp;
-    ~RestoreEntry() { guest_entry_sp = sp; }
-  } restore{outer_entry_sp};
+    const GuestEntry *outer;
+    ~RestoreEntry() {
+      guest_entry_sp = sp;
+      innermost_entry = outer;
+    }
+  } restore{outer_entry_sp, entry.outer};
   wasmtime_val_raw_t raw[4] = {};
   size_t n = 0;
   for (uint32_t a : args) raw[n++].i32 = static_cast<int32_t>(a);

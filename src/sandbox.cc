@@ -246,6 +246,7 @@ std::optional<Error> Sandbox::Impl::read_exchange(qb_exchange &out) {
 
 // Writes the parts back to back, each followed by a NUL.
 std::optional<Error> Sandbox::Impl::write_input(std::initializer_list<std::string_view> parts) {
+  if (discarded || !context) return discarded_result().error();
   uint64_t total = 0;
   for (auto p : parts) total += p.size() + 1;
   if (total > UINT32_MAX) return make_error(ErrorKind::InvalidInput, "request larger than 4 GiB");
@@ -323,12 +324,41 @@ Error Sandbox::Impl::hard_deadline_error() {
   e.message += " (hard deadline: the program was stopped outside the interpreter loop)";
   e.instance_discarded = true;
   discard_reason = "a hard CPU deadline";
-  discarded = true;
-  release();
+  drop_instance();
   return e;
 }
 
+void Sandbox::Impl::drop_instance() {
+  discarded = true;
+  // An outer operation's guest code is still on the stack (this one ran nested inside a host
+  // function): releasing the store under it would pull its memory away. host_call traps instead
+  // as it returns, and the outermost operation releases the instance once the guest has unwound.
+  if (guest_frames > 0) {
+    host.abort_guest = true;
+    return;
+  }
+  host.abort_guest = false;
+  release();
+}
+
+void Sandbox::Impl::start_meter(std::chrono::milliseconds budget) {
+  eval_cpu_budget = budget;
+  eval_cpu_used = {};
+  // Nested: what the outer evaluation has left bounds it, so nesting never buys more CPU time.
+  if (nested_cpu_left && *nested_cpu_left < std::chrono::nanoseconds(budget))
+    eval_cpu_used = std::chrono::nanoseconds(budget) - *nested_cpu_left;
+}
+
 Error Sandbox::Impl::trap_error(wasm_trap_t *trap) {
+  if (host.abort_guest) {
+    // Unwound because an operation nested inside one of its host functions ended the instance.
+    internal::take_trap(trap);
+    Error e = make_error(ErrorKind::Internal, "the sandbox's instance was discarded after " + discard_reason +
+                                                  " in an operation nested inside a host function");
+    e.instance_discarded = true;
+    drop_instance();
+    return e;
+  }
   wasmtime_trap_code_t code;
   bool has_code = wasmtime_trap_code(trap, &code);
   std::string text = internal::take_trap(trap);
@@ -354,8 +384,7 @@ Error Sandbox::Impl::trap_error(wasm_trap_t *trap) {
     }
   }
   e.instance_discarded = true;
-  discarded = true;
-  release();
+  drop_instance();
   return e;
 }
 
@@ -380,6 +409,8 @@ std::optional<Error> Sandbox::Impl::refuse_while_suspended(const char *what) con
 Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
                                         std::optional<std::chrono::milliseconds> own_budget) {
   using std::chrono::nanoseconds;
+  // An instance a nested operation discarded, seen from the outer operation's driving loop.
+  if (discarded || !context) return discarded_result().error();
   auto start = internal::ThreadCpuClock::now();
   auto wall_start = std::chrono::steady_clock::now();
   nanoseconds remaining = own_budget ? nanoseconds(*own_budget) : nanoseconds(eval_cpu_budget) - eval_cpu_used;
@@ -402,7 +433,9 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   int32_t status = 0;
   wasm_trap_t *trap = nullptr;
   std::string call_error;
+  guest_frames++;
   bool ok = internal::call_i32(context, func, args, &status, &trap, &call_error);
+  guest_frames--;
   // Everything but the handlers' own time was spent for the evaluation: guest code, and the
   // host's work per call (decoding, hashing, audit, encoding), which the guest's data drives.
   if (!own_budget) eval_cpu_used += (internal::ThreadCpuClock::now() - start) - (handler_time - handlers_before);
@@ -414,9 +447,8 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
       collect_console();  // what the program printed before the trap is still worth reporting
       return trap ? trap_error(trap) : hard_deadline_error();
     }
-    discarded = true;
     discard_reason = "a host error (" + call_error + ")";
-    release();
+    drop_instance();
     Error e = make_error(ErrorKind::Internal, "calling the guest failed: " + call_error);
     e.instance_discarded = true;
     return e;
@@ -532,14 +564,17 @@ Result Sandbox::Impl::start_evaluation(const wasmtime_func_t &func, std::initial
   evaluating = true;
   guest_driving = false;
   ended.reset();
-  eval_cpu_budget = cpu_time;
-  eval_cpu_used = {};
+  start_meter(cpu_time);
   take_console();
   console_dropped = 0;
-  host_calls_this_eval = 0;
-  for (auto &c : capabilities) c.calls_this_eval = 0;
+  // Host-call budgets are per outermost evaluation: a nested one counts against its outer one's.
+  if (nest_depth == 0) {
+    host_calls_this_eval = 0;
+    for (auto &c : capabilities) c.calls_this_eval = 0;
+  }
   if (options.limits.wall_time) wall_deadline = std::chrono::steady_clock::now() + *options.limits.wall_time;
   else wall_deadline.reset();
+  if (nested_wall_cap) wall_deadline = wall_deadline ? std::min(*wall_deadline, *nested_wall_cap) : *nested_wall_cap;
   start_timer_clock();
   auto status = run_op(func, args);
   if (!status) return finish_evaluation(Result::failure(status.error()));
@@ -571,8 +606,7 @@ Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_l
   auto saved_console = take_console();
   auto saved_dropped = console_dropped;
   console_dropped = 0;
-  eval_cpu_budget = options.limits.cpu_time;
-  eval_cpu_used = {};
+  start_meter(options.limits.cpu_time);
   auto status = run_op(func, args);
   Result result = status ? read_reply(status.value()) : Result::failure(status.error());
   if (status && status.value() == QB_STATUS_PENDING)
@@ -622,7 +656,7 @@ Expected<Sandbox> Sandbox::create(const Engine &engine, const SandboxOptions &op
 
 const SandboxOptions &Sandbox::options() const { return impl_->options; }
 bool Sandbox::discarded() const { return impl_->discarded; }
-bool Sandbox::suspended() const { return impl_->evaluating; }
+bool Sandbox::suspended() const { return impl_->evaluating || impl_->nest_depth > 0; }
 
 void Sandbox::interrupt() {
   if (!impl_) return;  // moved from
@@ -656,8 +690,10 @@ Result Sandbox::reset() {
 
 Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   Impl &s = *impl_;
-  OperationGuard guard(s, "eval()", internal::Access::Exclusive);
+  OperationGuard guard(s, "eval()", internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
+  Nesting nesting(s);
+  if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = s.refuse_while_suspended("evaluate")) return Result::failure(*err);
   if (options.cpu_time)
@@ -737,8 +773,10 @@ std::string_view as_text(const std::vector<uint8_t> &bytes) {
 Result Sandbox::call(std::string_view name, std::span<const Value> args,
                      std::optional<std::chrono::milliseconds> cpu_time) {
   Impl &s = *impl_;
-  OperationGuard guard(s, "call()", internal::Access::Exclusive);
+  OperationGuard guard(s, "call()", internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
+  Nesting nesting(s);
+  if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = s.refuse_while_suspended("call a function")) return Result::failure(*err);
   if (auto err = check_name(name, "a function name")) return Result::failure(*err);
@@ -756,8 +794,10 @@ Result Sandbox::call(std::string_view name, std::span<const Value> args,
 
 Result Sandbox::get_global(std::string_view name) {
   Impl &s = *impl_;
-  OperationGuard guard(s, "get_global()", internal::Access::Exclusive);
+  OperationGuard guard(s, "get_global()", internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
+  Nesting nesting(s);
+  if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = check_name(name, "a global's name")) return Result::failure(*err);
   if (auto err = s.write_input({name})) return Result::failure(*err);
@@ -766,8 +806,10 @@ Result Sandbox::get_global(std::string_view name) {
 
 Result Sandbox::set_global(std::string_view name, const Value &value) {
   Impl &s = *impl_;
-  OperationGuard guard(s, "set_global()", internal::Access::Exclusive);
+  OperationGuard guard(s, "set_global()", internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
+  Nesting nesting(s);
+  if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = check_name(name, "a global's name")) return Result::failure(*err);
   std::vector<uint8_t> payload;
@@ -779,8 +821,10 @@ Result Sandbox::set_global(std::string_view name, const Value &value) {
 
 Expected<std::string> Sandbox::format(const Value &value, EvalOptions::Display style) {
   Impl &s = *impl_;
-  OperationGuard guard(s, "format()", internal::Access::Exclusive);
+  OperationGuard guard(s, "format()", internal::Access::Nestable);
   if (guard.refused()) return *guard.refused();
+  Nesting nesting(s);
+  if (nesting.refused()) return *nesting.refused();
   if (s.discarded) return s.discarded_result().error();
   if (style == EvalOptions::Display::None)
     return make_error(ErrorKind::InvalidInput, "format() needs a style: Display::NodePrint or Display::Inspect");
@@ -805,9 +849,10 @@ Result Sandbox::run_jobs() {
 
 Expected<MemoryUsage> Sandbox::memory_usage(bool collect_garbage) {
   Impl &s = *impl_;
-  // It runs a guest export: inside a host function it would overwrite the running operation's reply.
-  OperationGuard guard(s, "memory_usage()", internal::Access::Exclusive);
+  OperationGuard guard(s, "memory_usage()", internal::Access::Nestable);
   if (guard.refused()) return *guard.refused();
+  Nesting nesting(s);
+  if (nesting.refused()) return *nesting.refused();
   if (s.discarded) return s.discarded_result().error();
   Result r = s.run_simple(s.func(&internal::GuestExports::memory_usage), {collect_garbage ? QB_MEMORY_COLLECT : 0u});
   if (!r.ok()) return r.error();

@@ -189,12 +189,35 @@ struct Sandbox::Impl : internal::HostCallSink {
   // ---- host memory (Limits::host_memory_bytes) ----
   /// Bytes held for pending calls (through their HostMemoryCharge), the console and the audit log.
   uint64_t call_bytes = 0, console_held_bytes = 0, audit_bytes = 0;
+  /// Console bytes of operations set aside while one runs nested (they are still held).
+  uint64_t parked_console_bytes = 0;
   uint64_t host_memory_budget() const { return options.limits.host_memory_bytes.value_or(options.limits.memory_bytes); }
-  uint64_t host_memory_used() const { return call_bytes + console_held_bytes + audit_bytes; }
+  uint64_t host_memory_used() const { return call_bytes + console_held_bytes + parked_console_bytes + audit_bytes; }
   /// Whether `bytes` more fit in the budget now.
   bool host_memory_fits(uint64_t bytes) const {
     return host_memory_used() <= host_memory_budget() && bytes <= host_memory_budget() - host_memory_used();
   }
+
+  // ---- nesting: operations run from inside one of this sandbox's host functions (Nesting) ----
+  /// Operations set aside for a nested one (0: none runs nested). Atomic: suspended() reads it.
+  std::atomic<uint32_t> nest_depth = 0;
+  /// Guest frames on the stack: calls into the guest that have not returned (an outer one stays
+  /// while a nested one runs). While any is, a dead instance cannot be released yet.
+  uint32_t guest_frames = 0;
+  /// CPU time nested operations took on the calling thread. A host handler's time leaves it out,
+  /// so the outer evaluation's meter is charged for its nested guest code.
+  std::chrono::nanoseconds nested_time{0};
+  /// What the outer evaluation has left, which bounds a nested operation: CPU time, and the
+  /// wall-clock deadline. Unset outside nesting.
+  std::optional<std::chrono::nanoseconds> nested_cpu_left;
+  std::optional<std::chrono::steady_clock::time_point> nested_wall_cap;
+  /// Starts the CPU meter of an operation with this budget, within what the outer evaluation
+  /// has left when it runs nested.
+  void start_meter(std::chrono::milliseconds budget);
+  /// Marks the instance discarded and releases it, or, while guest frames of an outer operation
+  /// are on the stack, has them unwound first (HostState::abort_guest): the outermost operation
+  /// releases it.
+  void drop_instance();
 
   // ---- capabilities ----
   std::vector<internal::RegisteredCapability> capabilities;
@@ -256,8 +279,10 @@ struct Sandbox::Impl : internal::HostCallSink {
       Impl &s;
       std::chrono::nanoseconds *spent;
       internal::ThreadCpuClock::time_point started = internal::ThreadCpuClock::now();
+      std::chrono::nanoseconds nested_before = s.nested_time;
       ~Stop() {
-        auto took = internal::ThreadCpuClock::now() - started;
+        // A nested operation the handler ran is guest work for the evaluation: not handler time.
+        auto took = internal::ThreadCpuClock::now() - started - (s.nested_time - nested_before);
         s.handler_time += took;
         if (spent) *spent += took;
       }
@@ -328,6 +353,51 @@ struct Sandbox::Impl : internal::HostCallSink {
   internal::RegisteredCapability *find_capability(uint32_t id);
   const internal::RegisteredCapability *find_capability(uint32_t id) const;
   internal::HostCall *find_call(uint32_t id);
+};
+
+/// An operation a host function of this sandbox runs in it (an eval from inside a host function)
+/// runs nested: this sets the running operation aside for its length and brings it back intact,
+/// the guest's side through qb_nest and the host's per-operation state (CPU meter, deadlines,
+/// console, pending calls) here. The nested operation runs within what the outer evaluation has
+/// left of its CPU time and wall clock, and its guest time is charged to the outer one. At most
+/// QB_MAX_NESTING deep. Does nothing for an operation that is not nested. Declared after the
+/// OperationGuard, so that it ends first.
+class Nesting {
+ public:
+  explicit Nesting(Sandbox::Impl &s);
+  ~Nesting();
+  Nesting(const Nesting &) = delete;
+  Nesting &operator=(const Nesting &) = delete;
+  /// Why the operation may not run nested, if it may not.
+  const std::optional<Error> &refused() const { return refused_; }
+
+ private:
+  /// Calls qb_nest (1: set aside, 0: bring back); false when the guest refused or trapped.
+  bool guest_nest(uint32_t enter);
+  Sandbox::Impl &s_;
+  bool active_ = false;
+  std::optional<Error> refused_;
+  internal::ThreadCpuClock::time_point started_{};
+  // The outer operation's state, set aside.
+  bool evaluating_ = false, guest_driving_ = false, settled_since_resume_ = false;
+  std::chrono::milliseconds eval_cpu_budget_{0}, op_cpu_time_{0};
+  std::chrono::nanoseconds eval_cpu_used_{0};
+  std::optional<std::chrono::steady_clock::time_point> wall_deadline_;
+  std::vector<ConsoleLine> console_;
+  uint64_t console_dropped_ = 0, console_held_bytes_ = 0;
+  std::optional<Result> ended_;
+  std::chrono::steady_clock::time_point timer_clock_start_{};
+  std::chrono::nanoseconds timer_jumped_{0}, timer_waited_{0};
+  std::vector<internal::HostCall> calls_;
+  std::optional<std::chrono::nanoseconds> nested_cpu_left_;
+  std::optional<std::chrono::steady_clock::time_point> nested_wall_cap_;
+  internal::ThreadCpuClock::time_point deadline_{};
+  std::chrono::steady_clock::time_point host_wall_deadline_{};
+  bool interrupted_ = false, hard_stopped_ = false, wall_expired_ = false, interrupted_by_caller_ = false;
+  internal::ThreadCpuClock::time_point backstop_mark_{};
+  std::vector<ConsoleLine> stray_output_;
+  uint64_t stray_bytes_ = 0, stray_dropped_ = 0;
+  std::vector<uint8_t> reply_bytes_;
 };
 
 /// The claim a public operation holds on its sandbox for its whole duration (see SandboxUse).

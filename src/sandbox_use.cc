@@ -13,7 +13,8 @@ std::optional<Error> SandboxUse::enter(const char *operation, Access access) {
   std::unique_lock lock(mutex_);
   auto self = std::this_thread::get_id();
   if (depth_ > 0 && owner_ == self) {
-    // A host function of the running operation calling back into its own sandbox.
+    // A host function of the running operation calling back into its own sandbox: a Nestable
+    // operation runs nested (the caller sets the running one aside), a Reentrant one at once.
     if (access == Access::Exclusive)
       return refusal(std::string("cannot call ") + operation + " from inside a host function while the sandbox runs " +
                      operation_ + "; call it after " + operation_ + " returns");

@@ -1,6 +1,7 @@
 // Who is using a sandbox right now. Every public Sandbox operation takes a UseGuard first, so a
-// second thread, or a host function calling back into its own sandbox, is refused (or, for host-
-// side reads, waits) instead of re-entering a guest that is in the middle of an operation.
+// second thread is refused (or, for host-side reads, waits), and a host function calling back
+// into its own sandbox gets only what may run there: a nested operation, which sets the running
+// one aside in the guest (Sandbox::Impl::Nesting), or host-side work the running one tolerates.
 #pragma once
 
 #include <condition_variable>
@@ -18,6 +19,10 @@ enum class Access {
   /// Enters the guest or changes what the running operation holds: refused while another
   /// operation runs, on any thread.
   Exclusive,
+  /// Enters the guest for an operation that can run nested inside a host function of the running
+  /// operation (eval, call, globals, handles): refused from another thread; from inside a host
+  /// function it runs nested, and Sandbox::Impl::Nesting sets the running operation aside.
+  Nestable,
   /// Changes host-side state only, in a way the running operation tolerates: allowed from
   /// inside a host function of the running operation; refused from another thread.
   Reentrant,

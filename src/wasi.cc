@@ -214,6 +214,10 @@ wasm_trap_t *host_call(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *ar
   HostReply reply;
   if (state.sink) {
     reply = state.sink->on_host_call(id, {bytes, len});
+    if (state.abort_guest) {
+      static const char message[] = "an operation nested inside a host function ended the instance";
+      return wasmtime_trap_new(message, sizeof message - 1);
+    }
   } else {
     reply.bytes = encode_js_error("Error", "this sandbox has no capabilities");
   }
