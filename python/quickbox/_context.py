@@ -113,12 +113,15 @@ class Context:
     """A JavaScript realm in its own sandbox. Create it with ``Runtime.new_context()``.
 
     One thread at a time: while an evaluation runs (``eval``, ``call``, or ``start``/``resume``
-    until it returns), any use from another thread raises ``ConcurrentEvalError``, and so does
-    a host function calling back into its own context with something that cannot run there
-    (another evaluation, a snapshot, ``memory_usage``...). A host function may read ``pending``
-    and ``audit_log``, settle calls, and ``close()`` the context: the close takes effect when the
-    evaluation returns. Different contexts may be used from different threads at once; the GIL
-    is released while JavaScript runs.
+    until it returns), any use from another thread raises ``ConcurrentEvalError``. A synchronous
+    host function may call back into its own context: ``eval``, ``eval_handle``, ``call``,
+    ``globals``, handles and ``memory_usage`` run nested, and the evaluation that called the
+    function continues intact after they return (they share its time limits and cannot wait on
+    async host functions; at most 8 deep). What cannot run there (``eval_async``, ``start``,
+    ``resume``, ``reset``, a snapshot or a restore) raises ``ConcurrentEvalError``. A host
+    function may also read ``pending`` and ``audit_log``, settle calls, and ``close()`` the
+    context: the close takes effect when the evaluation returns. Different contexts may be used
+    from different threads at once; the GIL is released while JavaScript runs.
     """
 
     def __init__(self, sandbox: _quickbox._Sandbox, *, timeout: float, wall_timeout: float | None = None,
@@ -137,6 +140,9 @@ class Context:
         self._lock = threading.Lock()
         # The thread running an evaluation of this context (it may span awaits), or None.
         self._owner: int | None = None
+        # How many of this context's synchronous host functions are running (on the owner
+        # thread): while one is, its own evaluations run nested in the context.
+        self._dispatching = 0
         self._close_requested = False
         # The last Python exception a host function raised in this evaluation (JavaScript only
         # saw HOST_ERROR_MESSAGE), and a KeyboardInterrupt or SystemExit one raised, which
@@ -258,6 +264,7 @@ class Context:
     def _dispatcher(self, function: _Function) -> Callable[[int, list[Any]], tuple[Any, ...]]:
         def dispatch(call_id: int, args: list[Any], seconds_left: float | None = None) -> tuple[Any, ...]:
             token = _call_deadline.set(None if seconds_left is None else time.monotonic() + seconds_left)
+            self._dispatching += 1
             try:
                 value = function.fn(*args)
             except Exception as exc:  # reported to JS; re-raised to the caller if JS lets it go
@@ -269,6 +276,7 @@ class Context:
                 self._sandbox.interrupt()
                 return (False, HOST_ERROR_NAME, HOST_ERROR_MESSAGE, f"{type(exc).__name__} stopped the evaluation")
             finally:
+                self._dispatching -= 1
                 _call_deadline.reset(token)
             if inspect.isawaitable(value):
                 if inspect.iscoroutine(value):
@@ -329,7 +337,7 @@ class Context:
         """``eval_handle`` that may await async host functions (as ``eval_async``); the final
         value is not awaited: a promise comes back as a handle (``await_promise`` settles it). With
         ``module=True`` it is a handle to the module's namespace, as from ``eval_handle``."""
-        with self._exclusive():
+        with self._exclusive(nested=False, what="ctx.eval_handle_async()"):
             outcome = await self._off_loop(lambda: self._begin(code, module, strict, filename, timeout,
                                                                namespace=module, as_handle=True,
                                                                transform_flags=transform_flags))
@@ -342,14 +350,14 @@ class Context:
         """Evaluates ``code`` until it is done or waits on calls only the caller can settle
         (approvals, ``ask`` functions): then ``result.pending`` lists them; settle them with
         ``approve``/``answer``/``deny`` and call ``resume()``."""
-        with self._exclusive():
+        with self._exclusive(nested=False, what="ctx.eval_async() (or ctx.start())"):
             outcome = await self._off_loop(lambda: self._begin(code, module, strict, filename, timeout,
                                                                transform_flags=transform_flags))
             return await self._drive(outcome)
 
     async def resume(self) -> EvalResult:
         """Continues a suspended evaluation after its pending calls were settled."""
-        with self._exclusive():
+        with self._exclusive(nested=False, what="ctx.resume()"):
             return await self._drive(await self._off_loop(self._sandbox.resume))
 
     def _finished(self, result: EvalResult) -> EvalResult:
@@ -733,6 +741,10 @@ class Context:
         stay pinned in the snapshot's VM but are not valid in the context it is restored into."""
         self._check_thread("ctx.create_snapshot()")
         check_key(key)
+        if self._dispatching:
+            raise ConcurrentEvalError("ctx.create_snapshot() cannot run inside a host function of its own context: "
+                                      "the evaluation that called the function is in the middle of running; "
+                                      "snapshot after it returns")
         if self._lock.locked() and self._owner is not None:
             raise ConcurrentEvalError("cannot snapshot while eval_async is in flight on this context (an "
                                       "evaluation awaiting host functions); snapshot after it returns")
@@ -751,7 +763,7 @@ class Context:
         """Replaces the VM with a fresh one (all JavaScript state is lost, handles included),
         keeping the registered functions and the limits. The way back after an ``InternalError``
         or a hard-deadline stop discarded the VM."""
-        with self._exclusive():
+        with self._exclusive(nested=False, what="ctx.reset()"):
             self._generation += 1
             self._drop_tasks()
             self._value_of(self._sandbox.reset())
@@ -876,12 +888,26 @@ class Context:
     async def _await_handle(self, handle_id: int, timeout: float | None) -> Handle:
         if timeout is not None:
             _quickbox.check_seconds(timeout, "timeout")
-        with self._exclusive():
+        with self._exclusive(nested=False, what="Handle.await_promise_async()"):
             self._host_exception = None
             self._fatal = None
             outcome = await self._off_loop(lambda: self._sandbox.await_handle(handle_id))
             result = self._finished(await self._drive(outcome))
         return self._as_handle(result.value)
+
+    @contextmanager
+    def _nested(self) -> Iterator[None]:
+        """An operation a synchronous host function runs in its own context: the engine runs it
+        nested, and the evaluation that called the function gets its own state back after it."""
+        saved = (self._host_exception, self._fatal, self._console, self._console_dropped)
+        self._host_exception = None
+        self._fatal = None
+        self._console = []  # its lines reach on_console and the logger as it returns
+        self._console_dropped = 0
+        try:
+            yield
+        finally:
+            self._host_exception, self._fatal, self._console, self._console_dropped = saved
 
     def _check_idle(self, what: str) -> None:
         """Refuses `what` while an evaluation of this context runs, on any thread."""
@@ -914,12 +940,20 @@ class Context:
         old.close()
 
     @contextmanager
-    def _exclusive(self, *, allow_suspended: bool = False) -> Iterator[None]:
+    def _exclusive(self, *, allow_suspended: bool = False, nested: bool = True, what: str = "") -> Iterator[None]:
         if not self._lock.acquire(blocking=False):
             if self._owner == threading.get_ident():
-                raise ConcurrentEvalError("this context is already evaluating: a host function cannot start "
-                                          "another evaluation of its own context, and an eval_async or start "
-                                          "must finish before the next")
+                if self._dispatching:
+                    if nested:
+                        with self._nested():
+                            yield
+                        return
+                    raise ConcurrentEvalError(
+                        f"{what} cannot run inside a host function of its own context: the evaluation that "
+                        "called the function is stopped until it returns, so nothing could wait for async host "
+                        "functions meanwhile; use ctx.eval() there, or run it after the evaluation returns")
+                raise ConcurrentEvalError("this context is already evaluating: an eval_async or start must "
+                                          "finish before the next")
             raise ConcurrentEvalError("this context is running an evaluation on another thread; a context "
                                       "is used by one thread at a time")
         self._owner = threading.get_ident()

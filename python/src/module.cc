@@ -692,14 +692,14 @@ class PySandbox {
     opts.filename = filename;
     opts.strict = strict;
     if (!timeout.is_none()) opts.cpu_time = seconds_option(timeout, "timeout");
-    Use use(*this, "ctx.eval()", Nested::Refused);
+    Use use(*this, "ctx.eval()", Nested::Allowed);
     Result r = released([&, &s = sandbox()] { return s.eval(code, opts); });
     return outcome(r);
   }
 
   nb::tuple call(const std::string &name, nb::handle args) {
     std::vector<Value> values = to_values(args);
-    Use use(*this, "ctx.call()", Nested::Refused);
+    Use use(*this, "ctx.call()", Nested::Allowed);
     Result r = released([&, &s = sandbox()] { return s.call(name, values); });
     return outcome(r);
   }
@@ -708,68 +708,68 @@ class PySandbox {
 
   nb::tuple get_property(uint32_t id, nb::handle key) {
     Value k = to_value(key);
-    Use use(*this, "Handle.get()", Nested::Refused);
+    Use use(*this, "Handle.get()", Nested::Allowed);
     return outcome(released([&, &s = sandbox()] { return s.get_property(Handle{id}, k); }));
   }
   nb::tuple set_property(uint32_t id, nb::handle key, nb::handle value) {
     Value k = to_value(key), v = to_value(value);
-    Use use(*this, "Handle.set()", Nested::Refused);
+    Use use(*this, "Handle.set()", Nested::Allowed);
     return outcome(released([&, &s = sandbox()] { return s.set_property(Handle{id}, k, v); }));
   }
   bool has_property(uint32_t id, nb::handle key) {
     Value k = to_value(key);
-    Use use(*this, "Handle.has()", Nested::Refused);
+    Use use(*this, "Handle.has()", Nested::Allowed);
     auto r = released([&, &s = sandbox()] { return s.has_property(Handle{id}, k); });
     if (!r) raise_status(r.error());
     return r.value();
   }
   nb::tuple call_handle(uint32_t id, nb::handle args) {
     std::vector<Value> values = to_values(args);
-    Use use(*this, "Handle.call()", Nested::Refused);
+    Use use(*this, "Handle.call()", Nested::Allowed);
     return outcome(released([&, &s = sandbox()] { return s.call_handle(Handle{id}, values); }));
   }
   nb::tuple call_method(uint32_t id, const std::string &name, nb::handle args) {
     std::vector<Value> values = to_values(args);
-    Use use(*this, "Handle.call_method()", Nested::Refused);
+    Use use(*this, "Handle.call_method()", Nested::Allowed);
     return outcome(released([&, &s = sandbox()] { return s.call_method(Handle{id}, name, values); }));
   }
   nb::tuple construct(uint32_t id, nb::handle args) {
     std::vector<Value> values = to_values(args);
-    Use use(*this, "Handle.new()", Nested::Refused);
+    Use use(*this, "Handle.new()", Nested::Allowed);
     return outcome(released([&, &s = sandbox()] { return s.construct(Handle{id}, values); }));
   }
   nb::tuple await_handle(uint32_t id) {
-    Use use(*this, "Handle.await_promise()", Nested::Refused);
+    Use use(*this, "Handle.await_promise()", Nested::Allowed);
     return outcome(released([&, &s = sandbox()] { return s.await_handle(Handle{id}); }));
   }
   nb::tuple handle_value(uint32_t id, bool pin_opaque) {
-    Use use(*this, "Handle.to_python()", Nested::Refused);
+    Use use(*this, "Handle.to_python()", Nested::Allowed);
     return outcome(released([&, &s = sandbox()] { return s.to_value(Handle{id}, pin_opaque); }));
   }
   nb::tuple describe(uint32_t id) {
-    Use use(*this, "Handle.type_of", Nested::Refused);
+    Use use(*this, "Handle.type_of", Nested::Allowed);
     auto r = released([&, &s = sandbox()] { return s.handle_info(Handle{id}); });
     if (!r) raise_status(r.error());
     return nb::make_tuple(r.value().type, r.value().is_promise);
   }
   nb::tuple duplicate(uint32_t id) {
-    Use use(*this, "Handle.dup()", Nested::Refused);
+    Use use(*this, "Handle.dup()", Nested::Allowed);
     return outcome(released([&, &s = sandbox()] { return s.duplicate(Handle{id}); }));
   }
   void release(uint32_t id) {
-    Use use(*this, "Handle.dispose()", Nested::Refused);
+    Use use(*this, "Handle.dispose()", Nested::Allowed);
     check(released([&, &s = sandbox()] { return s.release(Handle{id}); }));
   }
 
   nb::tuple get_global(const std::string &name) {
-    Use use(*this, "reading ctx.globals", Nested::Refused);
+    Use use(*this, "reading ctx.globals", Nested::Allowed);
     Result r = released([&, &s = sandbox()] { return s.get_global(name); });
     return outcome(r);
   }
 
   nb::tuple set_global(const std::string &name, nb::handle value) {
     Value v = to_value(value);
-    Use use(*this, "writing ctx.globals", Nested::Refused);
+    Use use(*this, "writing ctx.globals", Nested::Allowed);
     Result r = released([&, &s = sandbox()] { return s.set_global(name, v); });
     return outcome(r);
   }
@@ -906,7 +906,7 @@ class PySandbox {
   }
 
   nb::dict memory_usage(bool collect_garbage) {
-    Use use(*this, "ctx.memory_usage()", Nested::Refused);
+    Use use(*this, "ctx.memory_usage()", Nested::Allowed);
     auto usage = released([&, &s = sandbox()] { return s.memory_usage(collect_garbage); });
     if (!usage) raise_status(usage.error());
     nb::dict d;
