@@ -349,16 +349,15 @@ void Sandbox::Impl::start_meter(std::chrono::milliseconds budget) {
     eval_cpu_used = std::chrono::nanoseconds(budget) - *nested_cpu_left;
 }
 
+Error Sandbox::Impl::nested_abort_error() {
+  Error e = make_error(ErrorKind::Internal, "the sandbox's instance was discarded after " + discard_reason +
+                                                " in an operation nested inside a host function");
+  e.instance_discarded = true;
+  drop_instance();
+  return e;
+}
+
 Error Sandbox::Impl::trap_error(wasm_trap_t *trap) {
-  if (host.abort_guest) {
-    // Unwound because an operation nested inside one of its host functions ended the instance.
-    internal::take_trap(trap);
-    Error e = make_error(ErrorKind::Internal, "the sandbox's instance was discarded after " + discard_reason +
-                                                  " in an operation nested inside a host function");
-    e.instance_discarded = true;
-    drop_instance();
-    return e;
-  }
   wasmtime_trap_code_t code;
   bool has_code = wasmtime_trap_code(trap, &code);
   std::string text = internal::take_trap(trap);
@@ -443,6 +442,11 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   host.deadline = internal::ThreadCpuClock::time_point::max();
   host.wall_deadline = std::chrono::steady_clock::time_point::max();
   if (!ok) {
+    // Unwound because an operation nested inside one of its host functions ended the instance.
+    if (host.abort_guest) {
+      if (trap) internal::take_trap(trap);
+      return nested_abort_error();
+    }
     if (trap || host.hard_stopped) {
       collect_console();  // what the program printed before the trap is still worth reporting
       return trap ? trap_error(trap) : hard_deadline_error();

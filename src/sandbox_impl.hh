@@ -300,6 +300,9 @@ struct Sandbox::Impl : internal::HostCallSink {
   Result read_reply(int32_t status);
   Result finish_evaluation(Result result);
   Error trap_error(wasm_trap_t *trap);
+  /// The error of an outer operation whose guest code was unwound because an operation nested
+  /// inside one of its host functions ended the instance (HostState::abort_guest); discards it.
+  Error nested_abort_error();
   /// The Timeout for an operation the epoch backstop stopped; discards the instance.
   Error hard_deadline_error();
   /// Appends the console records the guest published in its exchange block to `console`.

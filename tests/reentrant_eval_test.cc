@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "quickbox/quickbox.hh"
@@ -132,12 +133,55 @@ TEST(ReentrantEval, ANestedEvaluationsCpuTimeCountsAgainstTheOuterOnesLimit) {
   // own time is not charged to the program, its nested guest code is.
   results.clear();
   e = eval_error(sandbox,
-                 "for (let i = 0; i < 10; i++) nest('{ const t = Date.now(); while (Date.now() - t < 60) {} }');"
+                 "for (let i = 0; i < 20; i++) nest('{ const t = Date.now(); while (Date.now() - t < 60) {} }');"
                  "'escaped'",
                  options);
   EXPECT_EQ(e.kind, ErrorKind::Timeout) << e.message;
-  EXPECT_LE(results.size(), 6u) << "the outer evaluation ran out after about five 60 ms spins";
+  // About five 60 ms spins on an idle machine; a loaded one gets less CPU per spin, never 1200 ms.
+  EXPECT_LT(results.size(), 20u) << "the outer evaluation ran out before its twenty spins were done";
   EXPECT_EQ(eval_ok(sandbox, "'usable'"), Value("usable"));
+}
+
+TEST(ReentrantEval, ANestedEvaluationSharesTheOuterOnesWallClock) {
+  SandboxOptions options;
+  options.limits.wall_time = 300ms;
+  Sandbox sandbox = make_sandbox(options);
+  std::vector<Result> results;
+  register_nest(sandbox, &results);
+  ASSERT_TRUE(sandbox.register_capability(Capability::sync("nap", [](const CallInfo &, std::span<const Value>) {
+                std::this_thread::sleep_for(200ms);  // host time: wall clock, not CPU
+                return Value();
+              })).ok());
+  auto started = std::chrono::steady_clock::now();
+  Error e = eval_error(sandbox, "nap(); nest('for (;;) {}'); 'escaped'");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(e.kind, ErrorKind::Timeout) << e.message;
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].error().message, "wall-clock limit of 300 ms exceeded");
+}
+
+TEST(ReentrantEval, ANestedStopAtTheHardDeadlineDiscardsTheInstanceOnlyOnceTheOuterCodeHasUnwound) {
+  SandboxOptions options;
+  options.limits.cpu_time = 100ms;
+  Sandbox sandbox = make_sandbox(options);
+  std::vector<Result> results;
+  register_nest(sandbox, &results);
+  eval_ok(sandbox, "globalThis.before = 1");
+  // join walks 4 billion holes in C without reaching QuickJS's interrupt check.
+  Result r = sandbox.eval("const inner = nest(\"new Array(2 ** 32 - 1).join('')\"); 'after ' + inner");
+  ASSERT_EQ(results.size(), 1u);
+  ASSERT_TRUE(results[0].failed()) << describe(results[0]);
+  EXPECT_EQ(results[0].error().kind, ErrorKind::Timeout);
+  if (results[0].error().instance_discarded) {
+    ASSERT_TRUE(r.failed()) << describe(r);
+    EXPECT_EQ(r.error().kind, ErrorKind::Internal);
+    EXPECT_EQ(r.error().message, "the sandbox's instance was discarded after a hard CPU deadline in an operation "
+                                 "nested inside a host function");
+    EXPECT_TRUE(r.error().instance_discarded);
+    EXPECT_TRUE(sandbox.discarded());
+    ASSERT_TRUE(sandbox.reset().ok());
+  }
+  EXPECT_EQ(eval_ok(sandbox, "1 + 1"), Value(2));
 }
 
 TEST(ReentrantEval, ANestedEvaluationCountsAgainstTheOuterOnesHostCallBudget) {
