@@ -238,15 +238,24 @@ struct MemoryUsage {
 ///   suspended(), discarded() and options() answer at once, and interrupt() stops the running
 ///   operation.
 /// - From inside a host function of this sandbox (a handler calling back in, on the thread
-///   running the operation): the guest is in the middle of that operation, so everything that
-///   enters the guest or changes what the operation holds is refused with InvalidInput ("cannot
-///   call eval() from inside a host function while the sandbox runs eval(); ..."): eval, call,
-///   get_global, set_global, format, run_jobs, memory_usage, register_capability, resume,
-///   abandon, snapshot, reset. Allowed there: the reads; approve(); and resolve(), reject() and deny(),
-///   whose answers are kept and reach the program when the running operation returns to its
-///   driving loop (or on the next resume()). Destroying the Sandbox there is deferred: the
-///   running operation finishes (its host functions may still be called) and the sandbox is
-///   destroyed as it returns.
+///   running the operation): eval, call, get_global, set_global, format, memory_usage and the
+///   handle operations run *nested*. The running operation is set aside for their length and
+///   carries on intact afterwards (the handler's arguments were copied out before it ran). A
+///   nested operation runs within what the outer evaluation has left of its CPU time and wall
+///   clock, and its guest CPU time is charged to the outer one (never to the handler), so
+///   nesting buys no time; its host calls count against the outer evaluation's budgets, and it
+///   shares the sandbox's memory and stack limits. It cannot wait: an async or approval-needing
+///   capability it calls fails in JS, and where it would suspend (a promise waiting on a timer)
+///   it ends in ErrorKind::Deadlock; timers it starts run in the outer evaluation. Nesting goes
+///   at most 8 deep; a ninth level is refused with InvalidInput. If a nested operation ends the
+///   instance (a hard deadline), the outer one ends with Internal and instance_discarded as soon
+///   as its guest code has unwound. Refused there with InvalidInput ("cannot call reset() from
+///   inside a host function while the sandbox runs eval(); ..."): run_jobs,
+///   register_capability, resume, abandon, snapshot, reset. Allowed there: the reads; approve();
+///   and resolve(), reject() and deny(), whose answers are kept and reach the program when the
+///   running operation returns to its driving loop (or on the next resume()). Destroying the
+///   Sandbox there is deferred: the running operation finishes (its host functions may still be
+///   called) and the sandbox is destroyed as it returns.
 /// A Completion may be settled from any thread at any time; it never claims the sandbox.
 class Sandbox {
  public:
@@ -260,6 +269,8 @@ class Sandbox {
 
   /// Evaluates source; top-level declarations persist for later operations in this sandbox.
   /// Ends Done, Error, or Suspended when the program waits on calls only the caller can settle.
+  /// From inside one of this sandbox's host functions it runs nested (see the threading contract)
+  /// and never suspends.
   Result eval(std::string_view source, const EvalOptions &options = {});
   /// Calls the global function `name` with args; a returned promise is awaited.
   Result call(std::string_view name, std::span<const Value> args = {},

@@ -888,7 +888,7 @@ class Context:
     async def _await_handle(self, handle_id: int, timeout: float | None) -> Handle:
         if timeout is not None:
             _quickbox.check_seconds(timeout, "timeout")
-        with self._exclusive(nested=False, what="Handle.await_promise_async()"):
+        with self._exclusive(nested=False, what="Handle.await_promise()"):
             self._host_exception = None
             self._fatal = None
             outcome = await self._off_loop(lambda: self._sandbox.await_handle(handle_id))
