@@ -54,6 +54,10 @@ extern "C" {
 
 /* (u32 ptr) -> (): copies the bytes of the last qb_host_reply (value_len of them) to ptr. */
 #define QB_IMPORT_HOST_TAKE "host_take"
+/* (u32 level, u32 text_ptr, u32 text_len) -> (): one console line (QB_CONSOLE_* level, UTF-8 text)
+ * as the program prints it. Used instead of the console buffer when qb_config.flags has
+ * QB_CONFIG_LIVE_CONSOLE (the host has a listener); the host applies the console limit. */
+#define QB_IMPORT_CONSOLE_LINE "console_line"
 /* () -> u32: bytes of the host's native stack still available to wasm code (wasmtime's
  * max_wasm_stack less what the running operation uses). Wasm frames use it besides the C shadow
  * stack in linear memory, in a ratio that differs per function, so QuickJS's stack check asks
@@ -162,8 +166,11 @@ typedef struct qb_config {
   uint32_t module_source_limit; /* bytes of module source the loader may load over its life */
   uint32_t max_timers;      /* timers that may be pending at once; setTimeout/setInterval throw a
                              * RangeError beyond it (0: none may be created) */
-  uint32_t reserved;
+  uint32_t flags;           /* QB_CONFIG_* */
 } qb_config;
+/* qb_config flags */
+#define QB_CONFIG_LIVE_CONSOLE 1u /* console lines go to the host as they are printed
+                                   * (QB_IMPORT_CONSOLE_LINE) instead of the console buffer */
 
 /* ------------------------------------------------------------------------------------------------
  * Status codes returned by every export.

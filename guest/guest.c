@@ -19,6 +19,8 @@ __attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_HOST_TAKE)
 qb_host_take(uint32_t ptr);
 __attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_NATIVE_STACK_LEFT))) uint32_t
 qb_host_native_stack_left(void);
+__attribute__((import_module(QB_IMPORT_MODULE), import_name(QB_IMPORT_CONSOLE_LINE))) void
+qb_host_console_line(uint32_t level, uint32_t text_ptr, uint32_t text_len);
 
 /* The guest's JavaScript, embedded from guest/NAME.js by the build (cmake/Guest.cmake). */
 extern const char qb_prelude_source[];
@@ -265,6 +267,12 @@ static JSValue console_write(JSContext *c, JSValueConst this_val, int argc, JSVa
   const char *text = JS_ToCStringLen(c, &len, argv[1]);
   if (!text) return JS_EXCEPTION;
   qb_replace_lone_surrogates((char *)text, len);
+  if (config.flags & QB_CONFIG_LIVE_CONSOLE) {
+    /* the host listens: each line goes out as it is printed (the host applies the limit) */
+    qb_host_console_line((uint32_t)level, (uint32_t)(uintptr_t)text, (uint32_t)len);
+    JS_FreeCString(c, text);
+    return JS_UNDEFINED;
+  }
   size_t record = QB_CONSOLE_RECORD_HEADER + len;
   if (exchange.console_dropped || console_buf.len + record > config.console_limit ||
       !qb_buf_reserve(&console_buf, record)) {

@@ -759,6 +759,7 @@ Result Sandbox::Impl::drive(int32_t status) {
     // resolve/reject/deny then run is bounded by the CPU meter). Timers not yet due wait too: they
     // run when the evaluation is resumed (on the Real clock, the time spent suspended counts
     // toward their delays).
+    if (console_failure) return finish_evaluation(Result::failure(Error{.kind = ErrorKind::Internal}));
     wall_deadline.reset();
     Result result = Result::suspended(pending_for_caller());
     result.console = take_console();

@@ -70,6 +70,9 @@ struct HostReply {
 /// Whoever handles capability calls for a store (the sandbox).
 struct HostCallSink {
   virtual HostReply on_host_call(uint32_t capability_id, std::span<const uint8_t> args) = 0;
+  /// One console line as the guest prints it (QB_IMPORT_CONSOLE_LINE); returns the CPU time the
+  /// listener used, which the CPU meter leaves out as it does a handler's.
+  virtual std::chrono::nanoseconds on_console_line(uint32_t level, std::span<const uint8_t> text) = 0;
   virtual ~HostCallSink() = default;
 };
 

@@ -69,6 +69,7 @@ Nesting::Nesting(Sandbox::Impl &s) : s_(s) {
   console_ = std::exchange(s.console, {});
   console_dropped_ = std::exchange(s.console_dropped, 0);
   console_held_bytes_ = std::exchange(s.console_held_bytes, 0);
+  console_live_bytes_ = std::exchange(s.console_live_bytes, 0);
   s.parked_console_bytes += console_held_bytes_;  // still held: still counted
   ended_ = std::exchange(s.ended, std::nullopt);
   timer_clock_start_ = s.timer_clock_start;
@@ -98,6 +99,7 @@ Nesting::~Nesting() {
   s.console = std::move(console_);
   s.console_dropped = console_dropped_;
   s.console_held_bytes = console_held_bytes_;
+  s.console_live_bytes = console_live_bytes_;
   s.ended = std::move(ended_);
   s.timer_clock_start = timer_clock_start_;
   s.timer_jumped = timer_jumped_;

@@ -219,7 +219,7 @@ std::optional<Error> Sandbox::Impl::configure() {
                    .max_modules = l.max_modules,
                    .module_source_limit = static_cast<uint32_t>(l.module_source_bytes),
                    .max_timers = l.max_timers,
-                   .reserved = 0};
+                   .flags = options.on_console ? QB_CONFIG_LIVE_CONSOLE : 0u};
   if (auto err = write_input({std::string_view(reinterpret_cast<const char *>(&config), sizeof config)}))
     return err;
   int32_t status = 0;
@@ -517,6 +517,40 @@ void Sandbox::Impl::keep_console_line(ConsoleLine line) {
   console.push_back(std::move(line));
 }
 
+std::chrono::nanoseconds Sandbox::Impl::on_console_line(uint32_t level, std::span<const uint8_t> text) {
+  std::chrono::nanoseconds spent{0};
+  if (!options.on_console || console_failure) return spent;
+  uint64_t size = text.size();
+  // The same limits as collected lines: the evaluation's console limit, and the host memory
+  // budget for the copy the listener is handed.
+  if (level > QB_CONSOLE_DEBUG || console_live_bytes + size > options.limits.console_bytes ||
+      !host_memory_fits(size)) {
+    console_dropped += size;
+    return spent;
+  }
+  console_live_bytes += size;
+  internal::HostMemoryCharge held(&console_held_bytes, size);
+  ConsoleLine line{static_cast<ConsoleLevel>(level), std::string(reinterpret_cast<const char *>(text.data()), size)};
+  try {
+    timed_handler([&] { options.on_console(line); }, &spent);
+  } catch (const std::exception &e) {
+    console_failure = std::string("the console listener failed: ") + e.what();
+  } catch (...) {
+    console_failure = "the console listener failed (it threw something other than a std::exception)";
+  }
+  if (console_failure) host.interrupted = true;  // the program stops at its next interrupt check
+  return spent;
+}
+
+Result Sandbox::Impl::with_console_failure(Result result) {
+  if (!console_failure) return result;
+  Result failed = Result::failure(make_error(ErrorKind::Internal, *std::exchange(console_failure, std::nullopt)));
+  failed.console = std::move(result.console);
+  failed.console_dropped_bytes = result.console_dropped_bytes;
+  failed.unsettled_calls = std::move(result.unsettled_calls);
+  return failed;
+}
+
 std::vector<ConsoleLine> Sandbox::Impl::take_console() {
   console_held_bytes = 0;
   return std::exchange(console, {});
@@ -571,6 +605,8 @@ Result Sandbox::Impl::start_evaluation(const wasmtime_func_t &func, std::initial
   start_meter(cpu_time);
   take_console();
   console_dropped = 0;
+  console_live_bytes = 0;
+  console_failure.reset();
   // Host-call budgets are per outermost evaluation: a nested one counts against its outer one's.
   if (nest_depth == 0) {
     host_calls_this_eval = 0;
@@ -598,7 +634,7 @@ Result Sandbox::Impl::finish_evaluation(Result result) {
   result.console = take_console();
   result.console_dropped_bytes = console_dropped;
   console_dropped = 0;
-  return result;
+  return with_console_failure(std::move(result));
 }
 
 Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_list<uint32_t> args) {
@@ -609,6 +645,8 @@ Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_l
   auto saved_held = console_held_bytes;
   auto saved_console = take_console();
   auto saved_dropped = console_dropped;
+  auto saved_live = std::exchange(console_live_bytes, 0);
+  auto saved_failure = std::exchange(console_failure, std::nullopt);
   console_dropped = 0;
   start_meter(options.limits.cpu_time);
   auto status = run_op(func, args);
@@ -617,9 +655,12 @@ Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_l
     result = Result::failure(make_error(ErrorKind::Internal, "the guest suspended a non-evaluating operation"));
   result.console = take_console();
   result.console_dropped_bytes = console_dropped;
+  result = with_console_failure(std::move(result));
   console = std::move(saved_console);
   console_held_bytes = saved_held;
   console_dropped = saved_dropped;
+  console_live_bytes = saved_live;
+  console_failure = std::move(saved_failure);
   eval_cpu_budget = saved_budget;
   eval_cpu_used = saved_used;
   wall_deadline = saved_wall;

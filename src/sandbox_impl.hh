@@ -170,6 +170,11 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// Console output of the evaluation's operations, delivered with its final result.
   std::vector<ConsoleLine> console;
   uint64_t console_dropped = 0;
+  /// Bytes of the evaluation's console lines handed to SandboxOptions::on_console so far (they
+  /// count against Limits::console_bytes as kept lines do).
+  uint64_t console_live_bytes = 0;
+  /// Set when the console listener threw: the operation stops and ends with this message.
+  std::optional<std::string> console_failure;
   /// The CPU budget of the running operation (what a Timeout message reports).
   std::chrono::milliseconds op_cpu_time{0};
   /// An evaluation that ended while the caller settled one of its calls (resolve/reject/deny ran
@@ -325,6 +330,9 @@ struct Sandbox::Impl : internal::HostCallSink {
 
   // ---- capabilities (capability.cc) ----
   internal::HostReply on_host_call(uint32_t capability_id, std::span<const uint8_t> args) override;
+  std::chrono::nanoseconds on_console_line(uint32_t level, std::span<const uint8_t> text) override;
+  /// An operation the console listener stopped ends with its failure, however it ended.
+  Result with_console_failure(Result result);
   /// The guest's module loader asking for a module name or source (src/modules.cc).
   internal::HostReply on_module_request(std::span<const uint8_t> args);
   std::optional<Error> check_rule_of_two(const Capability &extra) const;
@@ -387,7 +395,7 @@ class Nesting {
   std::chrono::nanoseconds eval_cpu_used_{0};
   std::optional<std::chrono::steady_clock::time_point> wall_deadline_;
   std::vector<ConsoleLine> console_;
-  uint64_t console_dropped_ = 0, console_held_bytes_ = 0;
+  uint64_t console_dropped_ = 0, console_held_bytes_ = 0, console_live_bytes_ = 0;
   std::optional<Result> ended_;
   std::chrono::steady_clock::time_point timer_clock_start_{};
   std::chrono::nanoseconds timer_jumped_{0}, timer_waited_{0};

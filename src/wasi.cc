@@ -234,6 +234,28 @@ wasm_trap_t *host_call(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *ar
   return nullptr;
 }
 
+// console_line(level, ptr, len): a line the program printed, for the sandbox's console listener.
+wasm_trap_t *console_line(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
+  HostState &state = state_of(caller);
+  uint32_t level = static_cast<uint32_t>(args[0].i32);
+  uint32_t ptr = static_cast<uint32_t>(args[1].i32), len = static_cast<uint32_t>(args[2].i32);
+  const uint8_t *bytes = guest_bytes(caller, state, ptr, len);
+  if (!bytes) {
+    static const char message[] = "console_line: text outside the guest's memory";
+    return wasmtime_trap_new(message, sizeof message - 1);
+  }
+  if (!state.sink) return nullptr;
+  std::chrono::nanoseconds listener_time = state.sink->on_console_line(level, {bytes, len});
+  if (state.abort_guest) {
+    static const char message[] = "an operation nested inside the console listener ended the instance";
+    return wasmtime_trap_new(message, sizeof message - 1);
+  }
+  if (state.deadline != ThreadCpuClock::time_point::max()) state.deadline += listener_time;
+  check_deadlines(state);
+  arm_epoch_deadline(wasmtime_caller_context(caller), state);
+  return nullptr;
+}
+
 // host_take(ptr): copies the last reply's bytes into the guest.
 wasm_trap_t *host_take(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
   HostState &state = state_of(caller);
@@ -367,6 +389,7 @@ void define_host_functions(wasmtime_linker_t *linker) {
   define(linker, QB_IMPORT_MODULE, QB_IMPORT_HOST_CALL, {I32, I32, I32, I32}, {}, host_call);
   define(linker, QB_IMPORT_MODULE, QB_IMPORT_HOST_TAKE, {I32}, {}, host_take);
   define(linker, QB_IMPORT_MODULE, QB_IMPORT_NATIVE_STACK_LEFT, {}, {I32}, native_stack_left);
+  define(linker, QB_IMPORT_MODULE, QB_IMPORT_CONSOLE_LINE, {I32, I32, I32}, {}, console_line);
   define(linker, QB_WASI_MODULE, "clock_time_get", {I32, I64, I32}, {I32}, clock_time_get);
   define(linker, QB_WASI_MODULE, "fd_write", {I32, I32, I32, I32}, {I32}, fd_write);
   define(linker, QB_WASI_MODULE, "fd_fdstat_get", {I32, I32}, {I32}, fd_fdstat_get);

@@ -18,7 +18,8 @@ std::set<std::string> allowed_imports() {
   std::set<std::string> allowed = {std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_INTERRUPT_CHECK,
                                    std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_HOST_CALL,
                                    std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_HOST_TAKE,
-                                   std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_NATIVE_STACK_LEFT};
+                                   std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_NATIVE_STACK_LEFT,
+                                   std::string(QB_IMPORT_MODULE) + "." + QB_IMPORT_CONSOLE_LINE};
 #define X(name) allowed.insert(std::string(QB_WASI_MODULE) + "." #name);
   QB_WASI_ALLOWED_IMPORTS
 #undef X

@@ -150,6 +150,19 @@ struct SandboxOptions {
   /// Resolves and loads `import`ed ES modules, static and dynamic (docs/modules.md). Unset: every
   /// import fails with an Error saying that no module loader is set.
   ModuleLoader modules;
+  /// Receives each console line (console.log, info, warn, error, debug) as the program prints
+  /// it, on the thread running the operation, while the program waits for it to return: output
+  /// can be shown or logged while a long evaluation runs. Lines it receives are not also in
+  /// Result::console (which then holds only the rare output of the guest runtime itself). They
+  /// count against Limits::console_bytes per evaluation as collected lines do: beyond it they are
+  /// dropped and counted in Result::console_dropped_bytes; so is a line the host memory budget
+  /// cannot hold while the listener runs. Its CPU time is not charged to the program (like a host
+  /// function's). If it throws, the program stops at its next interrupt check and the operation
+  /// ends with ErrorKind::Internal, "the console listener failed: <what()>" (the sandbox stays
+  /// usable). It may call back into the sandbox as a host function may (the threading contract
+  /// below). Unset (the default): lines are collected and come with the Result, at no cost per
+  /// line.
+  std::function<void(const ConsoleLine &)> on_console;
 };
 
 /// How eval treats its source.
