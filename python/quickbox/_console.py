@@ -1,10 +1,11 @@
 """Where console lines go as the program prints them: a callback, and the ``logging`` module.
 
-The engine hands over a program's console output whenever it returns control: at the end of an
-evaluation and, for ``eval_async``/``start``, each time the program waits on host calls. Each
+The engine hands each console line over as the program prints it (the program waits meanwhile,
+on the thread running it: the caller's for ``eval``, a worker thread for ``eval_async``). Each
 line is passed on at once, in order, to the runtime's ``on_console`` callback and to the logger
 ``quickbox.console`` (level mapped from ``console.log``/``info``/``warn``/``error``/``debug``),
-which is silent until the application configures logging.
+which is silent until the application configures logging. If the callback raises, the program is
+stopped and the evaluation raises that exception.
 """
 
 from __future__ import annotations

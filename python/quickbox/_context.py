@@ -157,6 +157,7 @@ class Context:
         # belong to a VM that is gone.
         self._generation = 0
         self.globals = Globals(self)
+        sandbox.set_console_listener(self._console_line)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -499,6 +500,18 @@ class Context:
         if status == _ERROR:
             self._raise_for(payload)
         return payload
+
+    def _console_line(self, level: str, text: str) -> None:
+        """A line the program printed, handed over by the engine as it prints it (on the thread
+        running the program, which waits meanwhile)."""
+        line = ConsoleLine(level, text)  # type: ignore[arg-type]
+        self._console.append(line)
+        try:
+            self._console_sink.emit((line,))
+        except BaseException as exc:  # noqa: BLE001 - on_console raised: the evaluation stops and raises it
+            if self._fatal is None:
+                self._fatal = exc
+            self._sandbox.interrupt()
 
     def _record_console(self, console: list[tuple[str, str]], dropped: int) -> None:
         lines = [ConsoleLine(level, text) for level, text in console]  # type: ignore[arg-type]
@@ -932,6 +945,7 @@ class Context:
         self._check_idle("Runtime.restore_snapshot()")
         old = self._sandbox
         self._sandbox = sandbox
+        sandbox.set_console_listener(self._console_line)
         self._generation += 1
         functions = list(self._functions.values())
         self._functions.clear()

@@ -48,8 +48,9 @@ class Runtime:
     ``network`` (a ``quickbox.Network``) gives every context ``fetch()`` under that policy; without
     it there is no network at all. ``max_modules`` (1000 by default) and ``module_source_limit``
     (bytes, 16 MiB by default) cap the ES modules a context may load (see ``set_module_loader``).
-    ``on_console`` is called with each ``ConsoleLine`` as the program's output reaches the host
-    (the logger ``quickbox.console`` gets them too). ``transform_flags`` (``SourceTransform``
+    ``on_console`` is called with each ``ConsoleLine`` as the program prints it, while the
+    program waits (the logger ``quickbox.console`` gets them too); if it raises, the program is
+    stopped and the evaluation raises that exception. ``transform_flags`` (``SourceTransform``
     flags, or a function of the eval's filename giving them) transforms every eval's source first,
     e.g. strips TypeScript; an eval's own ``transform_flags`` takes precedence.
     """

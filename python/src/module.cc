@@ -632,9 +632,35 @@ auto released(F &&f) {
   throw nb::python_error();
 }
 
+/// Where a sandbox's console lines go as the program prints them: the Python callable
+/// set_console_listener() gave (borrowed: the PySandbox holds it in held_, and forgets it here
+/// before letting it go). Shared with the sandbox's SandboxOptions::on_console, which may outlive
+/// the PySandbox's reference without touching a Python reference count.
+struct ConsoleTarget {
+  PyObject *listener = nullptr;
+};
+
+/// Sandbox options whose console lines go to target's listener (under the GIL).
+SandboxOptions listening_options(nb::dict options, const std::shared_ptr<ConsoleTarget> &target) {
+  SandboxOptions opts = make_options(options);
+  opts.on_console = [target](const ConsoleLine &line) {
+    nb::gil_scoped_acquire gil;
+    if (!target->listener) return;
+    try {
+      nb::handle(target->listener)(nb::str(to_string(line.level).data(), to_string(line.level).size()),
+                                   nb::str(line.text.data(), line.text.size()));
+    } catch (nb::python_error &e) {
+      // The package's listener handles what on_console raises itself; this is a broken listener.
+      throw std::runtime_error(e.what());
+    }
+  };
+  return opts;
+}
+
 class PySandbox {
  public:
-  explicit PySandbox(Sandbox sandbox) : sandbox_(std::move(sandbox)) {}
+  PySandbox(Sandbox sandbox, std::shared_ptr<ConsoleTarget> console)
+      : sandbox_(std::move(sandbox)), console_(std::move(console)) {}
 
   /// May a call run while the context is busy with another on the same thread, i.e. from inside
   /// one of its host functions?
@@ -672,14 +698,21 @@ class PySandbox {
   };
 
   static PySandbox create(nb::dict options) {
-    SandboxOptions opts = make_options(options);
+    auto console = std::make_shared<ConsoleTarget>();
+    SandboxOptions opts = listening_options(options, console);
     Engine &e = engine();
     Expected<Sandbox> s = [&] {
       nb::gil_scoped_release release;
       return Sandbox::create(e, opts);
     }();
     if (!s) raise_status(s.error());
-    return PySandbox(std::move(s).value());
+    return PySandbox(std::move(s).value(), std::move(console));
+  }
+
+  /// Console lines go to listener(level, text) as the program prints them.
+  void set_console_listener(nb::object listener) {
+    console_->listener = listener.ptr();
+    held_.push_back(std::move(listener));  // visible to the garbage collector, like handlers
   }
 
   nb::tuple eval(const std::string &code, int kind, const std::string &filename, bool strict, nb::handle timeout,
@@ -889,19 +922,32 @@ class PySandbox {
   }
 
   static std::vector<PySandbox> fork(nb::bytes data, size_t count, nb::dict options, std::optional<nb::bytes> key) {
-    SandboxOptions opts = make_options(options);
     RestoreOptions ropts;
     if (key) ropts.hmac_key.assign(static_cast<const uint8_t *>(key->data()),
                                    static_cast<const uint8_t *>(key->data()) + key->size());
     std::span<const uint8_t> bytes(static_cast<const uint8_t *>(data.data()), data.size());
     Engine &e = engine();
-    Expected<std::vector<Sandbox>> sandboxes = [&] {
-      nb::gil_scoped_release release;
-      return Sandbox::fork(e, bytes, count, opts, ropts);
-    }();
-    if (!sandboxes) raise_status(sandboxes.error());
+    if (count == 0) {  // nothing to restore, but the snapshot is still checked
+      SandboxOptions opts = make_options(options);
+      Expected<std::vector<Sandbox>> none = [&] {
+        nb::gil_scoped_release release;
+        return Sandbox::fork(e, bytes, 0, opts, ropts);
+      }();
+      if (!none) raise_status(none.error());
+      return {};
+    }
+    // One restore per sandbox, each with its own console target (each context listens on its own).
     std::vector<PySandbox> out;
-    for (auto &s : sandboxes.value()) out.emplace_back(std::move(s));
+    for (size_t i = 0; i < count; i++) {
+      auto console = std::make_shared<ConsoleTarget>();
+      SandboxOptions opts = listening_options(options, console);
+      Expected<Sandbox> s = [&] {
+        nb::gil_scoped_release release;
+        return Sandbox::restore(e, bytes, opts, ropts);
+      }();
+      if (!s) raise_status(s.error());
+      out.emplace_back(std::move(s).value(), std::move(console));
+    }
     return out;
   }
 
@@ -960,6 +1006,7 @@ class PySandbox {
       doomed.reset();
     }
     doomed.reset();
+    console_->listener = nullptr;
     held_.clear();
   }
   bool closed() const { return !sandbox_.has_value(); }
@@ -976,6 +1023,7 @@ class PySandbox {
   }
 
   std::optional<Sandbox> sandbox_;
+  std::shared_ptr<ConsoleTarget> console_;
   std::vector<nb::object> held_;
   // The operation in progress; read and written under the GIL only.
   unsigned long thread_ = 0;
@@ -1159,5 +1207,6 @@ NB_MODULE(_quickbox, m) {
       .def("close", &PySandbox::request_close, "when_idle"_a = false)
       .def("closed", &PySandbox::closed)
       .def("busy", &PySandbox::busy)
-      .def("interrupt", &PySandbox::interrupt);
+      .def("interrupt", &PySandbox::interrupt)
+      .def("set_console_listener", &PySandbox::set_console_listener, "listener"_a);
 }
