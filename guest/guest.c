@@ -328,7 +328,11 @@ static qb_value_limits incoming_limits(uint32_t extra_depth) {
 /* ---------------------------------------------------------------------------------------------
  * Capabilities: JS functions that call the host
  * ------------------------------------------------------------------------------------------- */
+/* The encoded arguments of the capability call in progress, reused from call to call. Encoding
+ * runs getters, which may call a capability themselves: that call encodes into a buffer of its
+ * own (call_args_busy), so the outer call's arguments are not overwritten half way. */
 static qb_buf call_args;
+static bool call_args_busy;
 
 /* Takes the bytes of the host's last reply and decodes them (a value, or an Error). */
 static JSValue take_host_value(uint32_t len) {
@@ -384,17 +388,26 @@ static JSValue capability_call(JSContext *c, JSValueConst this_val, int argc, JS
   JSValue args = JS_NewArray(c);
   if (JS_IsException(args)) return fail_call(is_async);
   for (int i = 0; i < argc; i++) JS_SetPropertyInt64(c, args, i, JS_DupValue(c, argv[i]));
-  call_args.len = 0;
-  qb_encode_status st = qb_cbor_encode(c, args, &call_args, outgoing_limits());
+  qb_buf own = {0};
+  bool reentered = call_args_busy;
+  qb_buf *encoded = reentered ? &own : &call_args;
+  encoded->len = 0;
+  call_args_busy = true;
+  qb_encode_status st = qb_cbor_encode(c, args, encoded, outgoing_limits());
+  call_args_busy = reentered;
   JS_FreeValue(c, args);
   if (st == QB_ENCODE_TOO_LARGE)
     JS_ThrowRangeError(c, "the arguments are larger than the sandbox's value limit");
   /* any other failure (a BigInt over its limit included) left its exception pending */
-  if (st != QB_ENCODE_OK) return fail_call(is_async);
+  if (st != QB_ENCODE_OK) {
+    free(own.data);
+    return fail_call(is_async);
+  }
 
+  /* the host copies the arguments before anything else runs (a nested eval may reuse call_args) */
   qb_host_reply host_reply = {0};
-  qb_host_call(id, (uint32_t)(uintptr_t)call_args.data, (uint32_t)call_args.len,
-               (uint32_t)(uintptr_t)&host_reply);
+  qb_host_call(id, (uint32_t)(uintptr_t)encoded->data, (uint32_t)encoded->len, (uint32_t)(uintptr_t)&host_reply);
+  free(own.data);
   if (host_reply.status == QB_HOST_QUEUED) {
     if (pending_count == pending_cap) {
       size_t cap = pending_cap ? 2 * pending_cap : 16;

@@ -73,6 +73,23 @@ TEST(ReentrantEval, AnOuterEvaluationAwaitingPromisesKeepsItsStateAcrossANestedO
   EXPECT_EQ(v, Value(Value::Array{"one", "two", "three"}));
 }
 
+TEST(ReentrantEval, AGetterInACapabilitysArgumentsMayCallAnotherCapability) {
+  Sandbox sandbox = make_sandbox();
+  std::vector<std::string> calls;
+  auto record = [&](std::string name) {
+    return Capability::sync(name, [&calls, name](const CallInfo &, std::span<const Value> args) {
+      calls.push_back(name + to_json(Value(Value::Array(args.begin(), args.end()))));
+      return Value(name);
+    });
+  };
+  ASSERT_TRUE(sandbox.register_capability(record("outer")).ok());
+  ASSERT_TRUE(sandbox.register_capability(record("inner")).ok());
+  // Reading the getter while encoding outer's arguments calls inner, whose arguments are encoded
+  // meanwhile: each call gets its own.
+  EXPECT_EQ(eval_ok(sandbox, "outer(1, {get g() { return inner('x', 99); }}, 'last')"), Value("outer"));
+  EXPECT_EQ(calls, (std::vector<std::string>{R"(inner["x",99])", R"(outer[1,{"g":"inner"},"last"])"}));
+}
+
 TEST(ReentrantEval, ANestedErrorReachesTheHostFunctionAndTheOuterProgramGoesOn) {
   Sandbox sandbox = make_sandbox();
   std::vector<Result> results;
