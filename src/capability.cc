@@ -759,6 +759,8 @@ Result Sandbox::Impl::drive(int32_t status) {
     // resolve/reject/deny then run is bounded by the CPU meter). Timers not yet due wait too: they
     // run when the evaluation is resumed (on the Real clock, the time spent suspended counts
     // toward their delays).
+    // The console listener failed before the program reached an interrupt check: the evaluation
+    // ends with that failure (finish_evaluation puts its message in) rather than suspending.
     if (console_failure) return finish_evaluation(Result::failure(Error{.kind = ErrorKind::Internal}));
     wall_deadline.reset();
     Result result = Result::suspended(pending_for_caller());
