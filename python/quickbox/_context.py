@@ -915,7 +915,7 @@ class Context:
         saved = (self._host_exception, self._fatal, self._console, self._console_dropped)
         self._host_exception = None
         self._fatal = None
-        self._console = []  # its lines reach on_console and the logger as it returns
+        self._console = []  # its own lines (they reach on_console and the logger as printed)
         self._console_dropped = 0
         try:
             yield
