@@ -149,6 +149,9 @@ class Context:
         # stops the evaluation and is raised again as soon as it returns.
         self._host_exception: BaseException | None = None
         self._fatal: BaseException | None = None
+        # What on_console raised in this evaluation: it stops the evaluations a nested one runs
+        # inside too, each raising it as it returns.
+        self._console_failure: BaseException | None = None
         # The running async host calls, by call id (the name quickjs-rs gives its own).
         self._pending_tasks: dict[int, asyncio.Task[Any]] = {}
         self._console: list[ConsoleLine] = []
@@ -489,6 +492,8 @@ class Context:
 
     def _raise_fatal(self) -> None:
         fatal, self._fatal = self._fatal, None
+        if not self._dispatching:
+            self._console_failure = None  # the outermost evaluation raises it last
         if fatal is not None:
             if self._sandbox.suspended():
                 self._sandbox.abandon()
@@ -511,6 +516,7 @@ class Context:
         except BaseException as exc:  # noqa: BLE001 - on_console raised: the evaluation stops and raises it
             if self._fatal is None:
                 self._fatal = exc
+            self._console_failure = exc
             self._sandbox.interrupt()
 
     def _record_console(self, console: list[tuple[str, str]], dropped: int) -> None:
@@ -921,6 +927,8 @@ class Context:
             yield
         finally:
             self._host_exception, self._fatal, self._console, self._console_dropped = saved
+            if self._console_failure is not None and self._fatal is None:
+                self._fatal = self._console_failure  # the calling evaluation stops for it too
 
     def _check_idle(self, what: str) -> None:
         """Refuses `what` while an evaluation of this context runs, on any thread."""
@@ -971,6 +979,7 @@ class Context:
             raise ConcurrentEvalError("this context is running an evaluation on another thread; a context "
                                       "is used by one thread at a time")
         self._owner = threading.get_ident()
+        self._console_failure = None  # an outermost operation starts clean
         try:
             yield
         finally:

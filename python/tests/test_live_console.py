@@ -92,3 +92,24 @@ def test_a_restored_context_keeps_delivering_lines_live() -> None:
             with forked:
                 forked.eval("greet()")
     assert received == ["hello again"] * 4
+
+
+def test_a_callback_that_raises_in_a_nested_eval_stops_the_calling_evaluation_too() -> None:
+    class Full(Exception):
+        pass
+
+    def listener(line: ConsoleLine) -> None:
+        if line.text == "boom":
+            raise Full("the log is full")
+
+    with Runtime(on_console=listener) as rt, rt.new_context(timeout=10) as ctx:
+        @ctx.function
+        def inner() -> int:
+            ctx.eval("console.log('boom')")
+            return 1
+
+        started = time.monotonic()
+        with pytest.raises(Full, match="the log is full"):
+            ctx.eval("try { inner() } catch (e) {} for (;;) {}")
+        assert time.monotonic() - started < 3
+        assert ctx.eval("1 + 1") == 2
