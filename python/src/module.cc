@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "quickbox/quickbox.hh"
+#include "sigint.hh"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -332,10 +333,19 @@ std::string python_wording(const Error &e) {
 }
 
 nb::tuple outcome(const Result &r) {
-  nb::list console;
-  for (const auto &line : r.console) console.append(nb::make_tuple(std::string(to_string(line.level)), line.text));
-  nb::list unsettled;
-  for (const auto &name : r.unsettled_calls) unsettled.append(nb::str(name.c_str(), name.size()));
+  // Most evaluations print nothing and leave no call unsettled: the empty tuple (a singleton)
+  // costs nothing to make, where two empty lists would be allocated each time.
+  nb::object console = nb::tuple(), unsettled = nb::tuple();
+  if (!r.console.empty()) {
+    nb::list lines;
+    for (const auto &line : r.console) lines.append(nb::make_tuple(std::string(to_string(line.level)), line.text));
+    console = std::move(lines);
+  }
+  if (!r.unsettled_calls.empty()) {
+    nb::list names;
+    for (const auto &name : r.unsettled_calls) names.append(nb::str(name.c_str(), name.size()));
+    unsettled = std::move(names);
+  }
   if (r.ok()) return nb::make_tuple(0, from_value(r.value()), console, r.console_dropped_bytes, unsettled);
   if (r.failed()) {
     const Error &e = r.error();
@@ -412,16 +422,17 @@ uint64_t int_option(nb::handle value, const char *name, uint64_t min, uint64_t m
 
 /// A duration in seconds: an int or float (not a bool), finite, between 1 ms and 30 days.
 std::chrono::milliseconds seconds_option(nb::handle value, const char *name) {
-  const std::string range = "between 0.001 and " + std::to_string(static_cast<int64_t>(kMaxSeconds)) +
-                            " seconds (30 days)";
+  auto range = [] {  // only for a message: an eval's timeout is checked on the hot path
+    return "between 0.001 and " + std::to_string(static_cast<int64_t>(kMaxSeconds)) + " seconds (30 days)";
+  };
   if (PyBool_Check(value.ptr()) || !(PyLong_Check(value.ptr()) || PyFloat_Check(value.ptr())))
-    throw nb::type_error((std::string(name) + " must be a number of seconds " + range + ", got " + shown(value)).c_str());
+    throw nb::type_error((std::string(name) + " must be a number of seconds " + range() + ", got " + shown(value)).c_str());
   double seconds = PyFloat_AsDouble(value.ptr());  // an int too large for a double raises: out of range
   if (PyErr_Occurred()) {
     PyErr_Clear();
     seconds = HUGE_VAL;
   }
-  if (!(seconds >= 0.001 && seconds <= kMaxSeconds)) bad_option(std::string(name) + " must be " + range + ", got " + shown(value));
+  if (!(seconds >= 0.001 && seconds <= kMaxSeconds)) bad_option(std::string(name) + " must be " + range() + ", got " + shown(value));
   return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
@@ -671,6 +682,14 @@ class PySandbox {
     PySandbox &owner_;
   };
 
+  /// Runs f, an operation that may run JavaScript, with the GIL released; on the main thread,
+  /// Ctrl-C interrupts it meanwhile (sigint.hh).
+  template <typename F>
+  auto running_js(F &&f) {
+    quickbox_python::SigintWatch watch(sandbox());
+    return released(std::forward<F>(f));
+  }
+
   static PySandbox create(nb::dict options) {
     SandboxOptions opts = make_options(options);
     Engine &e = engine();
@@ -693,14 +712,14 @@ class PySandbox {
     opts.strict = strict;
     if (!timeout.is_none()) opts.cpu_time = seconds_option(timeout, "timeout");
     Use use(*this, "ctx.eval()", Nested::Refused);
-    Result r = released([&, &s = sandbox()] { return s.eval(code, opts); });
+    Result r = running_js([&, &s = sandbox()] { return s.eval(code, opts); });
     return outcome(r);
   }
 
   nb::tuple call(const std::string &name, nb::handle args) {
     std::vector<Value> values = to_values(args);
     Use use(*this, "ctx.call()", Nested::Refused);
-    Result r = released([&, &s = sandbox()] { return s.call(name, values); });
+    Result r = running_js([&, &s = sandbox()] { return s.call(name, values); });
     return outcome(r);
   }
 
@@ -709,42 +728,42 @@ class PySandbox {
   nb::tuple get_property(uint32_t id, nb::handle key) {
     Value k = to_value(key);
     Use use(*this, "Handle.get()", Nested::Refused);
-    return outcome(released([&, &s = sandbox()] { return s.get_property(Handle{id}, k); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.get_property(Handle{id}, k); }));
   }
   nb::tuple set_property(uint32_t id, nb::handle key, nb::handle value) {
     Value k = to_value(key), v = to_value(value);
     Use use(*this, "Handle.set()", Nested::Refused);
-    return outcome(released([&, &s = sandbox()] { return s.set_property(Handle{id}, k, v); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.set_property(Handle{id}, k, v); }));
   }
   bool has_property(uint32_t id, nb::handle key) {
     Value k = to_value(key);
     Use use(*this, "Handle.has()", Nested::Refused);
-    auto r = released([&, &s = sandbox()] { return s.has_property(Handle{id}, k); });
+    auto r = running_js([&, &s = sandbox()] { return s.has_property(Handle{id}, k); });
     if (!r) raise_status(r.error());
     return r.value();
   }
   nb::tuple call_handle(uint32_t id, nb::handle args) {
     std::vector<Value> values = to_values(args);
     Use use(*this, "Handle.call()", Nested::Refused);
-    return outcome(released([&, &s = sandbox()] { return s.call_handle(Handle{id}, values); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.call_handle(Handle{id}, values); }));
   }
   nb::tuple call_method(uint32_t id, const std::string &name, nb::handle args) {
     std::vector<Value> values = to_values(args);
     Use use(*this, "Handle.call_method()", Nested::Refused);
-    return outcome(released([&, &s = sandbox()] { return s.call_method(Handle{id}, name, values); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.call_method(Handle{id}, name, values); }));
   }
   nb::tuple construct(uint32_t id, nb::handle args) {
     std::vector<Value> values = to_values(args);
     Use use(*this, "Handle.new()", Nested::Refused);
-    return outcome(released([&, &s = sandbox()] { return s.construct(Handle{id}, values); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.construct(Handle{id}, values); }));
   }
   nb::tuple await_handle(uint32_t id) {
     Use use(*this, "Handle.await_promise()", Nested::Refused);
-    return outcome(released([&, &s = sandbox()] { return s.await_handle(Handle{id}); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.await_handle(Handle{id}); }));
   }
   nb::tuple handle_value(uint32_t id, bool pin_opaque) {
     Use use(*this, "Handle.to_python()", Nested::Refused);
-    return outcome(released([&, &s = sandbox()] { return s.to_value(Handle{id}, pin_opaque); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.to_value(Handle{id}, pin_opaque); }));
   }
   nb::tuple describe(uint32_t id) {
     Use use(*this, "Handle.type_of", Nested::Refused);
@@ -763,14 +782,14 @@ class PySandbox {
 
   nb::tuple get_global(const std::string &name) {
     Use use(*this, "reading ctx.globals", Nested::Refused);
-    Result r = released([&, &s = sandbox()] { return s.get_global(name); });
+    Result r = running_js([&, &s = sandbox()] { return s.get_global(name); });
     return outcome(r);
   }
 
   nb::tuple set_global(const std::string &name, nb::handle value) {
     Value v = to_value(value);
     Use use(*this, "writing ctx.globals", Nested::Refused);
-    Result r = released([&, &s = sandbox()] { return s.set_global(name, v); });
+    Result r = running_js([&, &s = sandbox()] { return s.set_global(name, v); });
     return outcome(r);
   }
 
@@ -833,7 +852,7 @@ class PySandbox {
   }
   nb::tuple resume() {
     Use use(*this, "ctx.resume()", Nested::Refused);
-    Result r = released([&, &s = sandbox()] { return s.resume(); });
+    Result r = running_js([&, &s = sandbox()] { return s.resume(); });
     return outcome(r);
   }
   void abandon() {
@@ -1039,6 +1058,7 @@ nb::dict engine_info() {
 
 NB_MODULE(_quickbox, m) {
   m.doc() = "Quickbox's native core; use the `quickbox` package instead.";
+  if (!quickbox_python::init_sigint_watch()) throw nb::python_error();
   nb::class_<HandleRef>(m, "_HandleRef", "A value pinned in a sandbox, by id; wrapped by quickbox.Handle.")
       .def(nb::init<uint32_t>(), "id"_a)
       .def_ro("id", &HandleRef::id)
@@ -1124,7 +1144,7 @@ NB_MODULE(_quickbox, m) {
       .def_static("restore", &PySandbox::restore, "data"_a, "options"_a, "key"_a = nb::none())
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
       .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a.none() = nb::none(),
-           nb::kw_only(), "namespace"_a = false, "as_handle"_a = false)
+           "namespace"_a = false, "as_handle"_a = false)
       .def("get_property", &PySandbox::get_property, "id"_a, "key"_a)
       .def("set_property", &PySandbox::set_property, "id"_a, "key"_a, "value"_a.none())
       .def("has_property", &PySandbox::has_property, "id"_a, "key"_a)
