@@ -61,9 +61,11 @@ Outcome = tuple[int, Any, Sequence[tuple[str, str]], int, Sequence[str]]
 _UNDEFINED = _quickbox.UNDEFINED
 
 
-# When the running host function's evaluation runs out of wall-clock time (time.monotonic()).
+# When the running host function's evaluation runs out of wall-clock time (time.monotonic()). The
+# native layer sets it around each sync host function's call; _run sets it for async ones.
 _call_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("quickbox_call_deadline",
                                                                              default=None)
+_quickbox._set_call_deadline(_call_deadline)
 
 
 def _renamed(old: str, new: str) -> None:
@@ -251,7 +253,7 @@ class Context:
         if is_async:
             self._sandbox.register_external(name, native_policy)
         else:
-            self._sandbox.register_sync(name, self._dispatcher(function), native_policy)
+            self._sandbox.register_sync(name, fn, self._sync_failure(function), native_policy)
         self._functions[name] = function
         return fn
 
@@ -287,28 +289,24 @@ class Context:
         _renamed("ctx.external()", "ctx.ask()")
         self.ask(name, policy=policy)
 
-    def _dispatcher(self, function: _Function) -> Callable[[int, list[Any]], tuple[Any, ...]]:
-        def dispatch(call_id: int, args: list[Any], seconds_left: float | None = None) -> tuple[Any, ...]:
-            token = _call_deadline.set(None if seconds_left is None else time.monotonic() + seconds_left)
-            try:
-                value = function.fn(*args)
-            except Exception as exc:  # reported to JS; re-raised to the caller if JS lets it go
-                return (False, HOST_ERROR_NAME, HOST_ERROR_MESSAGE, self._remember_host_error(exc))
-            except BaseException as exc:
-                # KeyboardInterrupt, SystemExit...: not for JavaScript to catch. The evaluation is
-                # stopped at once and the exception raised again when it returns.
-                self._fatal = exc
-                self._sandbox.interrupt()
-                return (False, HOST_ERROR_NAME, HOST_ERROR_MESSAGE, f"{type(exc).__name__} stopped the evaluation")
-            finally:
-                _call_deadline.reset(token)
-            if inspect.isawaitable(value):
-                if inspect.iscoroutine(value):
-                    value.close()
-                return (False, "TypeError", f"host function {function.name!r} returned an awaitable; "
-                        "register it with is_async=True")
-            return (True, value)
-        return dispatch
+    def _sync_failure(self, function: _Function) -> Callable[[BaseException | None, Any], tuple[str, str, str]]:
+        """What JavaScript learns when the sync host function raised ``exc`` or returned an
+        ``awaitable``: (name, message, audit detail). The native layer calls the function itself
+        (a Python frame per call less) and this only when it fails."""
+        def failed(exc: BaseException | None, awaitable: Any) -> tuple[str, str, str]:
+            if exc is None:
+                if inspect.iscoroutine(awaitable):
+                    awaitable.close()
+                return ("TypeError", f"host function {function.name!r} returned an awaitable; "
+                        "register it with is_async=True", "")
+            if isinstance(exc, Exception):  # reported to JS; re-raised to the caller if JS lets it go
+                return (HOST_ERROR_NAME, HOST_ERROR_MESSAGE, self._remember_host_error(exc))
+            # KeyboardInterrupt, SystemExit...: not for JavaScript to catch. The evaluation is
+            # stopped at once and the exception raised again when it returns.
+            self._fatal = exc
+            self._sandbox.interrupt()
+            return (HOST_ERROR_NAME, HOST_ERROR_MESSAGE, f"{type(exc).__name__} stopped the evaluation")
+        return failed
 
     def _remember_host_error(self, exc: BaseException) -> str:
         """Keeps exc for the caller and returns its text for the audit log."""

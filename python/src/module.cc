@@ -62,6 +62,8 @@ nb::object utc;               // datetime.timezone.utc
 nb::object js_error_class;    // quickbox.JSError, installed by the package at import
 nb::object marshal_error;     // quickbox.MarshalError
 nb::object status_error;      // (kind, message) -> exception instance, installed by the package
+nb::object call_deadline;     // quickbox's ContextVar behind time_remaining(), installed by the package
+nb::object isawaitable;       // inspect.isawaitable
 
 constexpr double kMaxSafe = 9007199254740992.0;  // 2^53
 // How deep a Python value may nest to enter JavaScript: 128 levels, as quickjs-rs allows (values
@@ -619,11 +621,74 @@ CapabilityPolicy make_policy(nb::dict p) {
   return policy;
 }
 
-/// Seconds left on the evaluation's wall clock for a handler (None: no wall-clock limit).
-nb::object seconds_left(const CallInfo &info) {
-  if (!info.deadline) return nb::none();
-  std::chrono::duration<double> left = *info.deadline - std::chrono::steady_clock::now();
-  return nb::float_(std::max(0.0, left.count()));
+/// For the length of a sync host function's call, quickbox's call-deadline ContextVar holds the
+/// evaluation's wall-clock deadline as time.monotonic() counts it (both it and steady_clock are
+/// CLOCK_MONOTONIC), or None without a wall-clock limit; time_remaining() reads it.
+class CallDeadline {
+ public:
+  explicit CallDeadline(const CallInfo &info) {
+    if (!call_deadline.is_valid()) return;
+    nb::object value;
+    if (info.deadline) {
+      value = nb::float_(std::chrono::duration<double>(info.deadline->time_since_epoch()).count());
+    } else {
+      PyObject *current = nullptr;  // the common case: None already, nothing to set or reset
+      if (PyContextVar_Get(call_deadline.ptr(), nullptr, &current) < 0) throw nb::python_error();
+      bool none = current == nullptr || current == Py_None;
+      Py_XDECREF(current);
+      if (none) return;
+      value = nb::none();
+    }
+    token_ = nb::steal(PyContextVar_Set(call_deadline.ptr(), value.ptr()));
+    if (!token_.is_valid()) throw nb::python_error();
+  }
+  ~CallDeadline() {
+    if (token_.is_valid() && PyContextVar_Reset(call_deadline.ptr(), token_.ptr()) < 0) PyErr_Clear();
+  }
+  CallDeadline(const CallDeadline &) = delete;
+  CallDeadline &operator=(const CallDeadline &) = delete;
+
+ private:
+  nb::object token_;
+};
+
+/// Values a host function commonly returns, which need no isawaitable() check.
+bool plain_data(PyObject *v) {
+  return v == Py_None || PyBool_Check(v) || PyLong_CheckExact(v) || PyFloat_CheckExact(v) || PyUnicode_CheckExact(v) ||
+         PyList_CheckExact(v) || PyDict_CheckExact(v) || PyTuple_CheckExact(v) || PyBytes_CheckExact(v);
+}
+
+/// Calls a sync host function with the arguments JavaScript passed (under the GIL, which the
+/// caller holds). The package's `failed(exception, awaitable) -> (name, message, audit detail)`
+/// says what JavaScript learns when the function raised or returned an awaitable, and keeps the
+/// exception for the caller; the program sees name and message only.
+Value call_host_function(nb::handle fn, nb::handle failed, const CallInfo &info, std::span<const Value> args) {
+  nb::object result, exception;
+  {
+    std::vector<nb::object> items;
+    items.reserve(args.size());
+    for (const auto &a : args) items.push_back(from_value(a));
+    std::vector<PyObject *> argv(items.size() + 1);  // argv[0] free for the callee (ARGUMENTS_OFFSET)
+    for (size_t i = 0; i < items.size(); i++) argv[i + 1] = items[i].ptr();
+    CallDeadline deadline(info);
+    result = nb::steal(PyObject_Vectorcall(fn.ptr(), argv.data() + 1, items.size() | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                           nullptr));
+    if (!result.is_valid()) {
+      nb::python_error raised;  // takes the exception (and its traceback) off the error indicator
+      exception = nb::borrow(raised.value());
+    }
+  }
+  nb::object answer;
+  if (exception.is_valid()) {
+    answer = failed(exception, nb::none());
+  } else if (!plain_data(result.ptr()) && nb::cast<bool>(isawaitable(result))) {
+    answer = failed(nb::none(), result);
+  } else {
+    return to_value(result);
+  }
+  nb::tuple parts = nb::cast<nb::tuple>(answer);
+  throw CapabilityError(nb::cast<std::string>(parts[1]), nb::cast<std::string>(parts[0]),
+                        nb::cast<std::string>(parts[2]));
 }
 
 // ---- The sandbox --------------------------------------------------------------------------------
@@ -793,32 +858,26 @@ class PySandbox {
     return outcome(r);
   }
 
-  /// dispatch(call_id, args, seconds_left) -> (True, value) | (False, name, message), called
-  /// under the GIL; seconds_left is what remains of the wall clock (None: no limit).
-  void register_sync(const std::string &name, nb::object dispatch, nb::dict policy) {
+  /// fn(*args) is called under the GIL for each call; failed(exception, awaitable) -> (name,
+  /// message, audit detail) when it raises or returns an awaitable (call_host_function).
+  void register_sync(const std::string &name, nb::object fn, nb::object failed, nb::dict policy) {
     CapabilityPolicy native_policy = make_policy(policy);
     Use use(*this, "ctx.register()", Nested::Refused);
-    // held_ owns the only reference, where the garbage collector sees it (tp_traverse); the
-    // handler borrows it, so destroying handlers never touches Python reference counts.
-    held_.push_back(dispatch);
-    auto handler = [dispatch = nb::handle(dispatch.ptr())](const CallInfo &info,
-                                                            std::span<const Value> args) -> Value {
+    // held_ owns the only references, where the garbage collector sees them (tp_traverse); the
+    // handler borrows them, so destroying handlers never touches Python reference counts.
+    held_.push_back(fn);
+    held_.push_back(failed);
+    auto handler = [fn = nb::handle(fn.ptr()), failed = nb::handle(failed.ptr())](
+                       const CallInfo &info, std::span<const Value> args) -> Value {
       nb::gil_scoped_acquire gil;
-      nb::tuple answer;
       try {
-        nb::list py_args;
-        for (const auto &a : args) py_args.append(from_value(a));
-        answer = nb::cast<nb::tuple>(dispatch(info.call_id, py_args, seconds_left(info)));
-        if (nb::cast<bool>(answer[0])) return to_value(answer[1]);
+        return call_host_function(fn, failed, info, args);
       } catch (nb::python_error &e) {
-        // The result cannot cross (MarshalError) or the dispatcher failed: report it to JS as a
-        // TypeError carrying the exception's own message (the caller sees a MarshalError).
+        // The result cannot cross (MarshalError) or the failure handler failed: report it to JS as
+        // a TypeError carrying the exception's own message (the caller sees a MarshalError).
         std::string message = nb::cast<std::string>(nb::str(e.value()));
         throw CapabilityError(message, "TypeError");
       }
-      // (False, name, message[, audit detail]): the program sees name and message only.
-      throw CapabilityError(nb::cast<std::string>(answer[2]), nb::cast<std::string>(answer[1]),
-                            answer.size() > 3 ? nb::cast<std::string>(answer[3]) : std::string());
     };
     check(sandbox().register_capability(Capability::sync(name, std::move(handler), native_policy)));
   }
@@ -1079,6 +1138,9 @@ NB_MODULE(_quickbox, m) {
     marshal_error = std::move(marshal);
     status_error = std::move(status);
   });
+  m.def("_set_call_deadline", [](nb::object var) { call_deadline = std::move(var); }, "var"_a,
+        "Installs the ContextVar that sync host functions find their evaluation's deadline in.");
+  isawaitable = nb::module_::import_("inspect").attr("isawaitable");
   // Release module-level references before the interpreter shuts down.
   nb::module_::import_("atexit").attr("register")(nb::cpp_function([] {
     js_error_class = nb::object();
@@ -1086,6 +1148,7 @@ NB_MODULE(_quickbox, m) {
     status_error = nb::object();
     undefined_object = nb::object();  // the module attribute keeps it alive until teardown
     datetime_class = date_class = utc = nb::object();
+    call_deadline = isawaitable = nb::object();
   }));
   m.def("engine_info", &engine_info);
   m.def(
@@ -1159,7 +1222,7 @@ NB_MODULE(_quickbox, m) {
       .def("call", &PySandbox::call, "name"_a, "args"_a)
       .def("get_global", &PySandbox::get_global)
       .def("set_global", &PySandbox::set_global, "name"_a, "value"_a.none())
-      .def("register_sync", &PySandbox::register_sync, "name"_a, "dispatch"_a, "policy"_a)
+      .def("register_sync", &PySandbox::register_sync, "name"_a, "fn"_a, "failed"_a, "policy"_a)
       .def("register_external", &PySandbox::register_external, "name"_a, "policy"_a)
       .def("resolve", &PySandbox::resolve, "call_id"_a, "value"_a.none())
       .def("reject", &PySandbox::reject, "call_id"_a, "message"_a, "name"_a, "timed_out"_a = false,

@@ -73,8 +73,10 @@ def test_an_escaping_host_exception_is_raised_as_itself_and_a_made_up_hosterror_
     def fail() -> None:
         raise KeyError("missing")
 
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as raised:
         ctx.eval("fail()")
+    # its traceback still leads into the host function, where it was raised
+    assert raised.traceback[-1].name == "fail"
     with pytest.raises(HostError, match="synth"):
         ctx.eval("try { fail() } catch {} const e = new Error('synth'); e.name = 'HostError'; throw e")
 
