@@ -52,15 +52,18 @@ struct Options {
   bool cpu_time = false;
   std::string json_path = QUICKBOX_BENCH_DEFAULT_JSON;
   std::string filter;
+  std::vector<std::string> only;  // whole names; any workload when empty
 };
 
 void print_usage(std::ostream &out) {
-  out << "usage: quickbox-bench [--quick] [--cpu-time] [--json FILE] [--filter SUBSTR]\n"
+  out << "usage: quickbox-bench [--quick] [--cpu-time] [--json FILE] [--filter SUBSTR] [--only NAME]...\n"
          "  --quick          a smoke run: a few samples per workload (figures are rough)\n"
          "  --cpu-time       time samples with the thread's CPU time instead of wall time (steadier\n"
          "                   on a machine other processes keep busy)\n"
          "  --json FILE      where to write the figures as JSON (default " QUICKBOX_BENCH_DEFAULT_JSON ")\n"
          "  --filter SUBSTR  only the workloads whose name contains SUBSTR\n"
+         "  --only NAME      only the workload named NAME (repeatable; `eval 1+2` alone, where\n"
+         "                   --filter would also take `first eval 1+2`)\n"
          "Targets are reported as OK / MISSED; the exit status is non-zero only when a workload\n"
          "failed to run or returned a wrong result.\n";
 }
@@ -85,6 +88,8 @@ Options parse_options(int argc, char **argv) {
       options.json_path = value();
     } else if (arg == "--filter") {
       options.filter = value();
+    } else if (arg == "--only") {
+      options.only.push_back(value());
     } else if (arg == "--help" || arg == "-h") {
       print_usage(std::cout);
       std::exit(0);
@@ -461,7 +466,10 @@ int run(const Options &options) {
 
   Engine engine = Engine::create().unwrap();
   bench::Plan plan = options.quick ? bench::Plan::quick() : bench::Plan::full();
-  auto selected = [&](const std::string &name) { return name.find(options.filter) != std::string::npos; };
+  auto selected = [&](const std::string &name) {
+    return name.find(options.filter) != std::string::npos &&
+           (options.only.empty() || std::find(options.only.begin(), options.only.end(), name) != options.only.end());
+  };
   Value::Object report = describe_setup(engine, options);
 
   // Memory first, while the engine's pool is untouched by the timing loops.
@@ -507,7 +515,7 @@ int run(const Options &options) {
   }
   if (rows.empty() && !selected(kFootprint) && !selected(kManySandboxes) && !selected(kSnapshotSizes) &&
       !selected(bench::kGrowth))
-    throw std::runtime_error("no workload name contains '" + options.filter + "'; the names are: " + names);
+    throw std::runtime_error("no workload matches --filter/--only; the names are: " + names);
   report.emplace_back("workloads", std::move(rows));
   Value phases = snapshots.phases(
       [&](const std::string &name) {

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "quickbox/quickbox.hh"
+#include "sigint.hh"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -61,6 +62,8 @@ nb::object utc;               // datetime.timezone.utc
 nb::object js_error_class;    // quickbox.JSError, installed by the package at import
 nb::object marshal_error;     // quickbox.MarshalError
 nb::object status_error;      // (kind, message) -> exception instance, installed by the package
+nb::object call_deadline;     // quickbox's ContextVar behind time_remaining(), installed by the package
+nb::object isawaitable;       // inspect.isawaitable
 
 constexpr double kMaxSafe = 9007199254740992.0;  // 2^53
 // How deep a Python value may nest to enter JavaScript: 128 levels, as quickjs-rs allows (values
@@ -332,10 +335,19 @@ std::string python_wording(const Error &e) {
 }
 
 nb::tuple outcome(const Result &r) {
-  nb::list console;
-  for (const auto &line : r.console) console.append(nb::make_tuple(std::string(to_string(line.level)), line.text));
-  nb::list unsettled;
-  for (const auto &name : r.unsettled_calls) unsettled.append(nb::str(name.c_str(), name.size()));
+  // Most evaluations print nothing and leave no call unsettled: the empty tuple (a singleton)
+  // costs nothing to make, where two empty lists would be allocated each time.
+  nb::object console = nb::tuple(), unsettled = nb::tuple();
+  if (!r.console.empty()) {
+    nb::list lines;
+    for (const auto &line : r.console) lines.append(nb::make_tuple(std::string(to_string(line.level)), line.text));
+    console = std::move(lines);
+  }
+  if (!r.unsettled_calls.empty()) {
+    nb::list names;
+    for (const auto &name : r.unsettled_calls) names.append(nb::str(name.c_str(), name.size()));
+    unsettled = std::move(names);
+  }
   if (r.ok()) return nb::make_tuple(0, from_value(r.value()), console, r.console_dropped_bytes, unsettled);
   if (r.failed()) {
     const Error &e = r.error();
@@ -412,16 +424,17 @@ uint64_t int_option(nb::handle value, const char *name, uint64_t min, uint64_t m
 
 /// A duration in seconds: an int or float (not a bool), finite, between 1 ms and 30 days.
 std::chrono::milliseconds seconds_option(nb::handle value, const char *name) {
-  const std::string range = "between 0.001 and " + std::to_string(static_cast<int64_t>(kMaxSeconds)) +
-                            " seconds (30 days)";
+  auto range = [] {  // only for a message: an eval's timeout is checked on the hot path
+    return "between 0.001 and " + std::to_string(static_cast<int64_t>(kMaxSeconds)) + " seconds (30 days)";
+  };
   if (PyBool_Check(value.ptr()) || !(PyLong_Check(value.ptr()) || PyFloat_Check(value.ptr())))
-    throw nb::type_error((std::string(name) + " must be a number of seconds " + range + ", got " + shown(value)).c_str());
+    throw nb::type_error((std::string(name) + " must be a number of seconds " + range() + ", got " + shown(value)).c_str());
   double seconds = PyFloat_AsDouble(value.ptr());  // an int too large for a double raises: out of range
   if (PyErr_Occurred()) {
     PyErr_Clear();
     seconds = HUGE_VAL;
   }
-  if (!(seconds >= 0.001 && seconds <= kMaxSeconds)) bad_option(std::string(name) + " must be " + range + ", got " + shown(value));
+  if (!(seconds >= 0.001 && seconds <= kMaxSeconds)) bad_option(std::string(name) + " must be " + range() + ", got " + shown(value));
   return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
@@ -608,11 +621,74 @@ CapabilityPolicy make_policy(nb::dict p) {
   return policy;
 }
 
-/// Seconds left on the evaluation's wall clock for a handler (None: no wall-clock limit).
-nb::object seconds_left(const CallInfo &info) {
-  if (!info.deadline) return nb::none();
-  std::chrono::duration<double> left = *info.deadline - std::chrono::steady_clock::now();
-  return nb::float_(std::max(0.0, left.count()));
+/// For the length of a sync host function's call, quickbox's call-deadline ContextVar holds the
+/// evaluation's wall-clock deadline as time.monotonic() counts it (both it and steady_clock are
+/// CLOCK_MONOTONIC), or None without a wall-clock limit; time_remaining() reads it.
+class CallDeadline {
+ public:
+  explicit CallDeadline(const CallInfo &info) {
+    if (!call_deadline.is_valid()) return;
+    nb::object value;
+    if (info.deadline) {
+      value = nb::float_(std::chrono::duration<double>(info.deadline->time_since_epoch()).count());
+    } else {
+      PyObject *current = nullptr;  // the common case: None already, nothing to set or reset
+      if (PyContextVar_Get(call_deadline.ptr(), nullptr, &current) < 0) throw nb::python_error();
+      bool none = current == nullptr || current == Py_None;
+      Py_XDECREF(current);
+      if (none) return;
+      value = nb::none();
+    }
+    token_ = nb::steal(PyContextVar_Set(call_deadline.ptr(), value.ptr()));
+    if (!token_.is_valid()) throw nb::python_error();
+  }
+  ~CallDeadline() {
+    if (token_.is_valid() && PyContextVar_Reset(call_deadline.ptr(), token_.ptr()) < 0) PyErr_Clear();
+  }
+  CallDeadline(const CallDeadline &) = delete;
+  CallDeadline &operator=(const CallDeadline &) = delete;
+
+ private:
+  nb::object token_;
+};
+
+/// Values a host function commonly returns, which need no isawaitable() check.
+bool plain_data(PyObject *v) {
+  return v == Py_None || PyBool_Check(v) || PyLong_CheckExact(v) || PyFloat_CheckExact(v) || PyUnicode_CheckExact(v) ||
+         PyList_CheckExact(v) || PyDict_CheckExact(v) || PyTuple_CheckExact(v) || PyBytes_CheckExact(v);
+}
+
+/// Calls a sync host function with the arguments JavaScript passed (under the GIL, which the
+/// caller holds). The package's `failed(exception, awaitable) -> (name, message, audit detail)`
+/// says what JavaScript learns when the function raised or returned an awaitable, and keeps the
+/// exception for the caller; the program sees name and message only.
+Value call_host_function(nb::handle fn, nb::handle failed, const CallInfo &info, std::span<const Value> args) {
+  nb::object result, exception;
+  {
+    std::vector<nb::object> items;
+    items.reserve(args.size());
+    for (const auto &a : args) items.push_back(from_value(a));
+    std::vector<PyObject *> argv(items.size() + 1);  // argv[0] free for the callee (ARGUMENTS_OFFSET)
+    for (size_t i = 0; i < items.size(); i++) argv[i + 1] = items[i].ptr();
+    CallDeadline deadline(info);
+    result = nb::steal(PyObject_Vectorcall(fn.ptr(), argv.data() + 1, items.size() | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                           nullptr));
+    if (!result.is_valid()) {
+      nb::python_error raised;  // takes the exception (and its traceback) off the error indicator
+      exception = nb::borrow(raised.value());
+    }
+  }
+  nb::object answer;
+  if (exception.is_valid()) {
+    answer = failed(exception, nb::none());
+  } else if (!plain_data(result.ptr()) && nb::cast<bool>(isawaitable(result))) {
+    answer = failed(nb::none(), result);
+  } else {
+    return to_value(result);
+  }
+  nb::tuple parts = nb::cast<nb::tuple>(answer);
+  throw CapabilityError(nb::cast<std::string>(parts[1]), nb::cast<std::string>(parts[0]),
+                        nb::cast<std::string>(parts[2]));
 }
 
 // ---- The sandbox --------------------------------------------------------------------------------
@@ -657,6 +733,13 @@ SandboxOptions listening_options(nb::dict options, const std::shared_ptr<Console
   return opts;
 }
 
+/// How many of a sandbox's sync host functions are running, counted under the GIL and shared with
+/// their handlers (which outlive no sandbox but may move with it): while one runs, the package
+/// runs its context's own operations nested (Context._exclusive).
+struct HostFunctionDepth {
+  int running = 0;
+};
+
 class PySandbox {
  public:
   PySandbox(Sandbox sandbox, std::shared_ptr<ConsoleTarget> console)
@@ -697,6 +780,16 @@ class PySandbox {
     PySandbox &owner_;
   };
 
+  /// Runs f, an operation that runs JavaScript, with the GIL released; on the main thread,
+  /// Ctrl-C interrupts it meanwhile (sigint.hh). For evaluations and calls, and Handle.get (a
+  /// getter); not for the other property and global operations, which seldom run code and would
+  /// pay for arming the watch (two calls of signal.set_wakeup_fd, about 0.8 µs before Python 3.13).
+  template <typename F>
+  auto running_js(F &&f) {
+    quickbox_python::SigintWatch watch(sandbox());
+    return released(std::forward<F>(f));
+  }
+
   static PySandbox create(nb::dict options) {
     auto console = std::make_shared<ConsoleTarget>();
     SandboxOptions opts = listening_options(options, console);
@@ -726,14 +819,14 @@ class PySandbox {
     opts.strict = strict;
     if (!timeout.is_none()) opts.cpu_time = seconds_option(timeout, "timeout");
     Use use(*this, "ctx.eval()", Nested::Allowed);
-    Result r = released([&, &s = sandbox()] { return s.eval(code, opts); });
+    Result r = running_js([&, &s = sandbox()] { return s.eval(code, opts); });
     return outcome(r);
   }
 
   nb::tuple call(const std::string &name, nb::handle args) {
     std::vector<Value> values = to_values(args);
     Use use(*this, "ctx.call()", Nested::Allowed);
-    Result r = released([&, &s = sandbox()] { return s.call(name, values); });
+    Result r = running_js([&, &s = sandbox()] { return s.call(name, values); });
     return outcome(r);
   }
 
@@ -742,7 +835,7 @@ class PySandbox {
   nb::tuple get_property(uint32_t id, nb::handle key) {
     Value k = to_value(key);
     Use use(*this, "Handle.get()", Nested::Allowed);
-    return outcome(released([&, &s = sandbox()] { return s.get_property(Handle{id}, k); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.get_property(Handle{id}, k); }));
   }
   nb::tuple set_property(uint32_t id, nb::handle key, nb::handle value) {
     Value k = to_value(key), v = to_value(value);
@@ -759,21 +852,21 @@ class PySandbox {
   nb::tuple call_handle(uint32_t id, nb::handle args) {
     std::vector<Value> values = to_values(args);
     Use use(*this, "Handle.call()", Nested::Allowed);
-    return outcome(released([&, &s = sandbox()] { return s.call_handle(Handle{id}, values); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.call_handle(Handle{id}, values); }));
   }
   nb::tuple call_method(uint32_t id, const std::string &name, nb::handle args) {
     std::vector<Value> values = to_values(args);
     Use use(*this, "Handle.call_method()", Nested::Allowed);
-    return outcome(released([&, &s = sandbox()] { return s.call_method(Handle{id}, name, values); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.call_method(Handle{id}, name, values); }));
   }
   nb::tuple construct(uint32_t id, nb::handle args) {
     std::vector<Value> values = to_values(args);
     Use use(*this, "Handle.new()", Nested::Allowed);
-    return outcome(released([&, &s = sandbox()] { return s.construct(Handle{id}, values); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.construct(Handle{id}, values); }));
   }
   nb::tuple await_handle(uint32_t id) {
     Use use(*this, "Handle.await_promise()", Nested::Allowed);
-    return outcome(released([&, &s = sandbox()] { return s.await_handle(Handle{id}); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.await_handle(Handle{id}); }));
   }
   nb::tuple handle_value(uint32_t id, bool pin_opaque) {
     Use use(*this, "Handle.to_python()", Nested::Allowed);
@@ -807,32 +900,31 @@ class PySandbox {
     return outcome(r);
   }
 
-  /// dispatch(call_id, args, seconds_left) -> (True, value) | (False, name, message), called
-  /// under the GIL; seconds_left is what remains of the wall clock (None: no limit).
-  void register_sync(const std::string &name, nb::object dispatch, nb::dict policy) {
+  /// fn(*args) is called under the GIL for each call; failed(exception, awaitable) -> (name,
+  /// message, audit detail) when it raises or returns an awaitable (call_host_function).
+  void register_sync(const std::string &name, nb::object fn, nb::object failed, nb::dict policy) {
     CapabilityPolicy native_policy = make_policy(policy);
     Use use(*this, "ctx.register()", Nested::Refused);
-    // held_ owns the only reference, where the garbage collector sees it (tp_traverse); the
-    // handler borrows it, so destroying handlers never touches Python reference counts.
-    held_.push_back(dispatch);
-    auto handler = [dispatch = nb::handle(dispatch.ptr())](const CallInfo &info,
-                                                            std::span<const Value> args) -> Value {
+    // held_ owns the only references, where the garbage collector sees them (tp_traverse); the
+    // handler borrows them, so destroying handlers never touches Python reference counts.
+    held_.push_back(fn);
+    held_.push_back(failed);
+    auto handler = [fn = nb::handle(fn.ptr()), failed = nb::handle(failed.ptr()), depth = host_functions_](
+                       const CallInfo &info, std::span<const Value> args) -> Value {
       nb::gil_scoped_acquire gil;
-      nb::tuple answer;
+      depth->running++;
+      struct Leave {
+        HostFunctionDepth &depth;
+        ~Leave() { depth.running--; }
+      } leave{*depth};
       try {
-        nb::list py_args;
-        for (const auto &a : args) py_args.append(from_value(a));
-        answer = nb::cast<nb::tuple>(dispatch(info.call_id, py_args, seconds_left(info)));
-        if (nb::cast<bool>(answer[0])) return to_value(answer[1]);
+        return call_host_function(fn, failed, info, args);
       } catch (nb::python_error &e) {
-        // The result cannot cross (MarshalError) or the dispatcher failed: report it to JS as a
-        // TypeError carrying the exception's own message (the caller sees a MarshalError).
+        // The result cannot cross (MarshalError) or the failure handler failed: report it to JS as
+        // a TypeError carrying the exception's own message (the caller sees a MarshalError).
         std::string message = nb::cast<std::string>(nb::str(e.value()));
         throw CapabilityError(message, "TypeError");
       }
-      // (False, name, message[, audit detail]): the program sees name and message only.
-      throw CapabilityError(nb::cast<std::string>(answer[2]), nb::cast<std::string>(answer[1]),
-                            answer.size() > 3 ? nb::cast<std::string>(answer[3]) : std::string());
     };
     check(sandbox().register_capability(Capability::sync(name, std::move(handler), native_policy)));
   }
@@ -1010,6 +1102,8 @@ class PySandbox {
     held_.clear();
   }
   bool closed() const { return !sandbox_.has_value(); }
+  /// Whether one of this sandbox's sync host functions is running (on the thread running it).
+  bool in_host_function() const { return host_functions_->running > 0; }
   /// True while a native operation of this context runs (on any thread).
   bool busy() const { return depth_ > 0; }
 
@@ -1024,6 +1118,7 @@ class PySandbox {
 
   std::optional<Sandbox> sandbox_;
   std::shared_ptr<ConsoleTarget> console_;
+  std::shared_ptr<HostFunctionDepth> host_functions_ = std::make_shared<HostFunctionDepth>();
   std::vector<nb::object> held_;
   // The operation in progress; read and written under the GIL only.
   unsigned long thread_ = 0;
@@ -1087,6 +1182,7 @@ nb::dict engine_info() {
 
 NB_MODULE(_quickbox, m) {
   m.doc() = "Quickbox's native core; use the `quickbox` package instead.";
+  if (!quickbox_python::init_sigint_watch()) throw nb::python_error();
   nb::class_<HandleRef>(m, "_HandleRef", "A value pinned in a sandbox, by id; wrapped by quickbox.Handle.")
       .def(nb::init<uint32_t>(), "id"_a)
       .def_ro("id", &HandleRef::id)
@@ -1107,6 +1203,9 @@ NB_MODULE(_quickbox, m) {
     marshal_error = std::move(marshal);
     status_error = std::move(status);
   });
+  m.def("_set_call_deadline", [](nb::object var) { call_deadline = std::move(var); }, "var"_a,
+        "Installs the ContextVar that sync host functions find their evaluation's deadline in.");
+  isawaitable = nb::module_::import_("inspect").attr("isawaitable");
   // Release module-level references before the interpreter shuts down.
   nb::module_::import_("atexit").attr("register")(nb::cpp_function([] {
     js_error_class = nb::object();
@@ -1114,6 +1213,7 @@ NB_MODULE(_quickbox, m) {
     status_error = nb::object();
     undefined_object = nb::object();  // the module attribute keeps it alive until teardown
     datetime_class = date_class = utc = nb::object();
+    call_deadline = isawaitable = nb::object();
   }));
   m.def("engine_info", &engine_info);
   m.def(
@@ -1172,7 +1272,7 @@ NB_MODULE(_quickbox, m) {
       .def_static("restore", &PySandbox::restore, "data"_a, "options"_a, "key"_a = nb::none())
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
       .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a.none() = nb::none(),
-           nb::kw_only(), "namespace"_a = false, "as_handle"_a = false)
+           "namespace"_a = false, "as_handle"_a = false)
       .def("get_property", &PySandbox::get_property, "id"_a, "key"_a)
       .def("set_property", &PySandbox::set_property, "id"_a, "key"_a, "value"_a.none())
       .def("has_property", &PySandbox::has_property, "id"_a, "key"_a)
@@ -1187,7 +1287,7 @@ NB_MODULE(_quickbox, m) {
       .def("call", &PySandbox::call, "name"_a, "args"_a)
       .def("get_global", &PySandbox::get_global)
       .def("set_global", &PySandbox::set_global, "name"_a, "value"_a.none())
-      .def("register_sync", &PySandbox::register_sync, "name"_a, "dispatch"_a, "policy"_a)
+      .def("register_sync", &PySandbox::register_sync, "name"_a, "fn"_a, "failed"_a, "policy"_a)
       .def("register_external", &PySandbox::register_external, "name"_a, "policy"_a)
       .def("resolve", &PySandbox::resolve, "call_id"_a, "value"_a.none())
       .def("reject", &PySandbox::reject, "call_id"_a, "message"_a, "name"_a, "timed_out"_a = false,
@@ -1207,6 +1307,7 @@ NB_MODULE(_quickbox, m) {
       .def("close", &PySandbox::request_close, "when_idle"_a = false)
       .def("closed", &PySandbox::closed)
       .def("busy", &PySandbox::busy)
+      .def("in_host_function", &PySandbox::in_host_function)
       .def("interrupt", &PySandbox::interrupt)
       .def("set_console_listener", &PySandbox::set_console_listener, "listener"_a);
 }

@@ -73,8 +73,10 @@ def test_an_escaping_host_exception_is_raised_as_itself_and_a_made_up_hosterror_
     def fail() -> None:
         raise KeyError("missing")
 
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as raised:
         ctx.eval("fail()")
+    # its traceback still leads into the host function, where it was raised
+    assert raised.traceback[-1].name == "fail"
     with pytest.raises(HostError, match="synth"):
         ctx.eval("try { fail() } catch {} const e = new Error('synth'); e.name = 'HostError'; throw e")
 
@@ -205,11 +207,23 @@ async def test_cancelling_an_eval_async_stops_the_program(ctx: Context) -> None:
     assert ctx.eval("'usable'") == "usable"
 
 
-def test_ctrl_c_stops_a_long_eval_at_once() -> None:
+def _run_python(body: str) -> list[str]:
+    """Runs `body` in a fresh interpreter (signals and the wakeup fd are the process's), where
+    `interrupt_soon()` sends the process SIGINT half a second later; returns the lines printed."""
     program = textwrap.dedent("""
-        import os, signal, threading, time, quickbox
+        import os, signal, socket, threading, time, quickbox
+        def interrupt_soon():
+            threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    """) + textwrap.dedent(body)
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_ctrl_c_stops_a_long_eval_at_once() -> None:
+    lines = _run_python("""
         ctx = quickbox.Runtime(timeout=60).new_context()
-        threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        interrupt_soon()
         started = time.monotonic()
         try:
             ctx.eval("while (true) {}")
@@ -217,11 +231,80 @@ def test_ctrl_c_stops_a_long_eval_at_once() -> None:
             print("interrupted after", round(time.monotonic() - started, 1))
             print(ctx.eval("'still usable'"))
     """)
-    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.split("\n")
-    assert lines[0].startswith("interrupted after") and float(lines[0].split()[-1]) < 5, out.stdout
+    assert lines[0].startswith("interrupted after") and float(lines[0].split()[-1]) < 5, lines
     assert lines[1] == "still usable"
+
+
+def test_ctrl_c_stops_ctx_call_and_handle_call_at_once() -> None:
+    lines = _run_python("""
+        ctx = quickbox.Runtime(timeout=60).new_context()
+        ctx.eval("globalThis.spin = () => { while (true) {} }; 0")
+        spin = ctx.eval_handle("spin")
+        for what, run in (("ctx.call", lambda: ctx.call("spin")), ("Handle.call", lambda: spin.call())):
+            interrupt_soon()
+            started = time.monotonic()
+            try:
+                run()
+            except KeyboardInterrupt:
+                print(what, round(time.monotonic() - started, 1))
+        print(ctx.eval("'still usable'"))
+    """)
+    assert [line.split()[0] for line in lines[:2]] == ["ctx.call", "Handle.call"], lines
+    assert all(float(line.split()[-1]) < 5 for line in lines[:2]), lines
+    assert lines[2] == "still usable"
+
+
+def test_ctrl_c_stops_an_eval_made_by_a_host_function_of_another_context() -> None:
+    lines = _run_python("""
+        rt = quickbox.Runtime(timeout=60)
+        outer, inner = rt.new_context(), rt.new_context()
+        outer.register("spinInner", lambda: inner.eval("while (true) {}"))
+        interrupt_soon()
+        started = time.monotonic()
+        try:
+            outer.eval("try { spinInner() } catch {} while (true) {}")
+        except KeyboardInterrupt:
+            print("interrupted after", round(time.monotonic() - started, 1))
+        print(outer.eval("1 + 1"), inner.eval("2 + 2"))
+    """)
+    assert lines[0].startswith("interrupted after") and float(lines[0].split()[-1]) < 5, lines
+    assert lines[1] == "2 4"
+
+
+def test_ctrl_c_stops_a_long_eval_in_a_forked_child() -> None:
+    # The parent's watcher (made by its first eval) did not come along into the child, and it
+    # must not take the child's Ctrl-C for the parent's.
+    lines = _run_python("""
+        ctx = quickbox.Runtime(timeout=60).new_context()
+        ctx.eval("1")
+        pid = os.fork()
+        if pid == 0:
+            interrupt_soon()
+            started = time.monotonic()
+            try:
+                ctx.eval("while (true) {}")
+            except KeyboardInterrupt:
+                print("child interrupted after", round(time.monotonic() - started, 1), flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(ctx.eval("'parent usable'"))
+    """)
+    assert lines[0].startswith("child interrupted after") and float(lines[0].split()[-1]) < 5, lines
+    assert lines[1] == "parent usable"
+
+
+def test_an_eval_gives_the_wakeup_fd_back_and_leaves_someone_elses_alone() -> None:
+    lines = _run_python("""
+        ctx = quickbox.Runtime().new_context()
+        ctx.eval("1")
+        print("after an eval:", signal.set_wakeup_fd(-1))
+        theirs, _ = socket.socketpair()
+        theirs.setblocking(False)
+        signal.set_wakeup_fd(theirs.fileno())  # as an event loop does
+        ctx.eval("1")
+        print("someone else's kept:", signal.set_wakeup_fd(-1) == theirs.fileno())
+    """)
+    assert lines == ["after an eval: -1", "someone else's kept: True"]
 
 
 def test_thread_worker_runs_coroutines_for_sync_and_async_callers() -> None:
