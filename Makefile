@@ -59,7 +59,7 @@ LOCK_VENV ?= $(BUILD)/lock-venv
 lock:
 	$(call pinned_venv,$(LOCK_VENV))
 	$(LOCK_VENV)/bin/pip install -q --require-hashes -r python/requirements/lock-tools.txt
-	cd python/requirements && for f in pip lock-tools build test langchain; do \
+	cd python/requirements && for f in pip lock-tools build test langchain guest-compiler; do \
 	  $(abspath $(LOCK_VENV))/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 	    --no-header $(if $(UPGRADE),--upgrade) $$f.in -o $$f.txt || exit 1; done
 	cd bench && $(abspath $(LOCK_VENV))/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \

@@ -63,6 +63,24 @@ TEST(SandboxPool, MemoryAboveTheWarmPoolGoesBackToTheSystemWhenSandboxesClose) {
   }
 }
 
+// Every page of the base image a sandbox writes becomes its own (a copy-on-write fault, then
+// private memory for as long as it lives), so what a small first evaluation writes sets both the
+// cost of a sandbox's first operation on a fresh slot and how many sandboxes fit in memory.
+TEST(SandboxPool, AFirstEvaluationMakesFewPagesPrivate) {
+  constexpr int kSandboxes = 200;
+  Engine engine = Engine::create({.max_sandboxes = kSandboxes, .warm_sandboxes = 0}).unwrap();
+  std::vector<Sandbox> sandboxes;
+  for (int i = 0; i < kSandboxes; ++i) sandboxes.push_back(Sandbox::create(engine).unwrap());
+  double before = private_bytes();
+  for (auto &sandbox : sandboxes) ASSERT_EQ(sandbox.eval("globalThis.n = 1 + 2").value(), Value(3));
+  double per_sandbox = (private_bytes() - before) / kSandboxes;
+  EXPECT_GT(per_sandbox, 4096.0) << "the evaluations wrote nothing";
+  // About 15 pages measured, host memory for the evaluation included: a stack page, the static
+  // data, the input and output buffers, a few shared objects' reference counts, and new blocks at
+  // the top of the heap. Before the heap layout of cmake/PatchQuickJS.cmake (8) it was about 36.
+  EXPECT_LE(per_sandbox, 20 * 4096.0) << per_sandbox / 4096 << " pages per sandbox";
+}
+
 TEST(SandboxPool, AWarmPoolLargerThanTheCapMeansEverySlot) {
   Engine engine = Engine::create({.max_sandboxes = 10, .warm_sandboxes = 100}).unwrap();
   EXPECT_EQ(engine.options().warm_sandboxes, 10u);
