@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -135,7 +136,10 @@ struct HostState {
 /// Arms the epoch deadline (the hard backstop) for when the earlier soft deadline is due, or, if
 /// one already is, for hard_deadline_grace from now. The CPU deadline is converted at the rate of
 /// wall time, the soonest it can pass; on_epoch_deadline then reads the clocks and decides.
-void arm_epoch_deadline(wasmtime_context_t *context, HostState &state);
+/// cpu_now: the thread's CPU time if the caller has just read it (each reading is a system call,
+/// about 0.4 us, and a sync host call took eight).
+void arm_epoch_deadline(wasmtime_context_t *context, HostState &state,
+                        std::optional<ThreadCpuClock::time_point> cpu_now = std::nullopt);
 
 /// The store's epoch deadline callback (data: the HostState): stops the guest once it has used
 /// hard_deadline_grace of CPU time while a soft deadline was due, and otherwise re-arms.
@@ -150,8 +154,9 @@ uint64_t guest_monotonic_ns(const HostState &state);
 void set_guest_monotonic_ns(HostState &state, uint64_t ns);
 
 /// Sets state.interrupted (and wall_expired) once a deadline has passed, or
-/// (interrupted_by_caller) once Sandbox::interrupt() asked; returns interrupted.
-bool check_deadlines(HostState &state);
+/// (interrupted_by_caller) once Sandbox::interrupt() asked; returns interrupted. cpu_now as for
+/// arm_epoch_deadline.
+bool check_deadlines(HostState &state, std::optional<ThreadCpuClock::time_point> cpu_now = std::nullopt);
 
 /// Defines every import the guest may use (quickbox.* and the wasi_snapshot_preview1 subset) on
 /// a linker. Host functions find their HostState through the store's data pointer.

@@ -201,8 +201,9 @@ std::optional<Error> Sandbox::Impl::bind_exports() {
 }
 
 void Sandbox::Impl::arm_control_deadline() {
-  host.deadline = internal::ThreadCpuClock::now() + options.limits.cpu_time;
-  internal::arm_epoch_deadline(context, host);
+  auto cpu_now = internal::ThreadCpuClock::now();
+  host.deadline = cpu_now + options.limits.cpu_time;
+  internal::arm_epoch_deadline(context, host, cpu_now);
   host.deadline = internal::ThreadCpuClock::time_point::max();
 }
 
@@ -427,7 +428,7 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   host.stray_bytes = 0;
   host.stray_dropped = 0;
   host.deadline = start + remaining;
-  internal::arm_epoch_deadline(context, host);
+  internal::arm_epoch_deadline(context, host, start);
   auto handlers_before = handler_time;
   int32_t status = 0;
   wasm_trap_t *trap = nullptr;

@@ -222,8 +222,9 @@ wasm_trap_t *host_call(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *ar
     reply.bytes = encode_js_error("Error", "this sandbox has no capabilities");
   }
   if (state.deadline != ThreadCpuClock::time_point::max()) state.deadline += reply.handler_time;
-  check_deadlines(state);
-  arm_epoch_deadline(wasmtime_caller_context(caller), state);
+  auto cpu_now = ThreadCpuClock::now();
+  check_deadlines(state, cpu_now);
+  arm_epoch_deadline(wasmtime_caller_context(caller), state, cpu_now);
   qb_host_reply out{.status = reply.status,
                     .value_len = static_cast<uint32_t>(reply.bytes.size()),
                     .call_id = reply.call_id,
@@ -251,8 +252,9 @@ wasm_trap_t *console_line(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t 
     return wasmtime_trap_new(message, sizeof message - 1);
   }
   if (state.deadline != ThreadCpuClock::time_point::max()) state.deadline += listener_time;
-  check_deadlines(state);
-  arm_epoch_deadline(wasmtime_caller_context(caller), state);
+  auto cpu_now = ThreadCpuClock::now();
+  check_deadlines(state, cpu_now);
+  arm_epoch_deadline(wasmtime_caller_context(caller), state, cpu_now);
   return nullptr;
 }
 
@@ -304,12 +306,12 @@ void set_guest_monotonic_ns(HostState &state, uint64_t ns) {
   state.virtual_ns = ns > stepped ? ns - stepped : 0;
 }
 
-bool check_deadlines(HostState &state) {
+bool check_deadlines(HostState &state, std::optional<ThreadCpuClock::time_point> cpu_now) {
   if (state.interrupted) return true;
   if (state.interrupt_request && state.interrupt_request->load(std::memory_order_relaxed))
     return state.interrupted = state.interrupted_by_caller = true;
   if (std::chrono::steady_clock::now() >= state.wall_deadline) state.wall_expired = true;
-  state.interrupted = state.wall_expired || ThreadCpuClock::now() >= state.deadline;
+  state.interrupted = state.wall_expired || cpu_now.value_or(ThreadCpuClock::now()) >= state.deadline;
   return state.interrupted;
 }
 
@@ -317,11 +319,12 @@ namespace {
 
 // Time until the earlier soft deadline is due, by each deadline's own clock (zero when one
 // already is); nullopt when neither is set.
-std::optional<std::chrono::nanoseconds> until_soft_deadline(const HostState &state) {
+std::optional<std::chrono::nanoseconds> until_soft_deadline(
+    const HostState &state, std::optional<ThreadCpuClock::time_point> cpu_now = std::nullopt) {
   using std::chrono::nanoseconds;
   std::optional<nanoseconds> remaining;
   if (state.deadline != ThreadCpuClock::time_point::max())
-    remaining = state.deadline - ThreadCpuClock::now();
+    remaining = state.deadline - cpu_now.value_or(ThreadCpuClock::now());
   if (state.wall_deadline != std::chrono::steady_clock::time_point::max()) {
     nanoseconds wall = state.wall_deadline - std::chrono::steady_clock::now();
     remaining = remaining ? std::min(*remaining, wall) : wall;
@@ -342,15 +345,16 @@ uint64_t ticks_for(std::chrono::nanoseconds remaining, std::chrono::milliseconds
 // a deadline was already due: a sync handler may have slept past the wall clock, and the guest
 // still needs a moment to reach its interrupt check). CPU time, so that a thread waiting for a
 // core is never stopped for the wait.
-void arm_epoch_deadline(wasmtime_context_t *context, HostState &state) {
-  auto remaining = until_soft_deadline(state);
+void arm_epoch_deadline(wasmtime_context_t *context, HostState &state,
+                        std::optional<ThreadCpuClock::time_point> cpu_now) {
+  auto remaining = until_soft_deadline(state, cpu_now);
   state.backstop_mark = ThreadCpuClock::time_point::max();
   if (!remaining) {
     wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
     return;
   }
   if (*remaining == std::chrono::nanoseconds::zero()) {
-    state.backstop_mark = ThreadCpuClock::now();
+    state.backstop_mark = cpu_now.value_or(ThreadCpuClock::now());
     remaining = state.hard_deadline_grace;
   }
   wasmtime_context_set_epoch_deadline(context, ticks_for(*remaining, state.epoch_tick));
