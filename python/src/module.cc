@@ -10,6 +10,7 @@
 #include <cmath>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "quickbox/quickbox.hh"
 #include "sigint.hh"
@@ -79,6 +80,22 @@ struct PathEntry {
   PyObject *key;  // borrowed: the dict being converted holds it
 };
 thread_local std::vector<PathEntry> marshal_path;
+
+/// The sandbox of the innermost operation running on this thread (PySandbox::Use).
+thread_local Sandbox *running_sandbox = nullptr;
+/// A KeyboardInterrupt or SystemExit that a Python callback of the engine's (the module loader)
+/// raised on this thread while an operation ran: the operation was interrupted at once, and
+/// raises it when it returns (released()). JavaScript never gets to catch it.
+thread_local std::optional<nb::python_error> stopping_exception;
+
+/// Called under the GIL with what a callback raised: a BaseException that is not an Exception
+/// stops the running operation. Host functions have their own path (the package's failure
+/// handler), which also keeps the exception for the caller.
+void stop_for_base_exception(nb::python_error &raised) {
+  if (raised.matches(PyExc_Exception)) return;
+  if (running_sandbox) running_sandbox->interrupt();
+  if (!stopping_exception) stopping_exception.emplace(std::move(raised));
+}
 
 struct PathStep {
   explicit PathStep(PathEntry entry) { marshal_path.push_back(entry); }
@@ -530,9 +547,11 @@ ModuleLoader make_module_loader(nb::handle holder) {
       if (status == "ok") return nb::cast<std::string>(answer[1]);
       if (status == "none") return std::nullopt;
       throw CapabilityError(nb::cast<std::string>(answer[2]), nb::cast<std::string>(answer[1]));
-    } catch (nb::python_error &) {
-      // dispatch() catches what the callbacks raise; this is a BaseException (KeyboardInterrupt)
-      // or a broken loader object. JS learns only that the loader failed.
+    } catch (nb::python_error &raised) {
+      // dispatch() catches what the callbacks raise as Exceptions; this is a KeyboardInterrupt
+      // or SystemExit, which stops the operation, or a broken loader object. JS learns only that
+      // the loader failed.
+      stop_for_base_exception(raised);
       throw CapabilityError("the module loader failed on '" + name + "'");
     }
   };
@@ -694,10 +713,19 @@ Value call_host_function(nb::handle fn, nb::handle failed, const CallInfo &info,
 // ---- The sandbox --------------------------------------------------------------------------------
 
 /// Runs f with the GIL released: guest code never needs Python, and other threads may run.
+/// Raises what stopped it, if a callback raised a KeyboardInterrupt or SystemExit meanwhile.
 template <typename F>
 auto released(F &&f) {
-  nb::gil_scoped_release release;
-  return f();
+  auto result = [&] {
+    nb::gil_scoped_release release;
+    return f();
+  }();
+  if (stopping_exception) {
+    nb::python_error raised = std::move(*stopping_exception);
+    stopping_exception.reset();
+    throw raised;
+  }
+  return result;
 }
 
 /// Raises ConcurrentEvalError (the package maps the "Busy" kind to it).
@@ -767,8 +795,10 @@ class PySandbox {
         owner.thread_ = self;
         owner.running_ = what;
       }
+      previous_running_ = std::exchange(running_sandbox, &owner.sandbox());
     }
     ~Use() {
+      running_sandbox = previous_running_;
       if (--owner_.depth_ > 0) return;
       owner_.running_ = nullptr;
       if (owner_.close_requested_) owner_.close();
@@ -778,6 +808,7 @@ class PySandbox {
 
    private:
     PySandbox &owner_;
+    Sandbox *previous_running_ = nullptr;
   };
 
   /// Runs f, an operation that runs JavaScript, with the GIL released; on the main thread,

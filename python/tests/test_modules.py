@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
+import time
 from collections.abc import Callable
 
 import pytest
@@ -283,3 +285,28 @@ def test_a_failing_flags_function_stays_in_python(rt: Runtime, ctx: Context) -> 
     assert "hunter2" not in str(raised.value) + raised.value.stack
     with pytest.raises(TypeError, match="transform_flags must be SourceTransform flags"):
         rt.set_module_loader(load={}.get, transform_flags="ts")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("exception", [KeyboardInterrupt, SystemExit])
+@pytest.mark.parametrize("callback", ["normalize", "load"])
+def test_keyboardinterrupt_and_systemexit_from_the_module_loader_stop_the_program(
+        rt: Runtime, exception: type[BaseException], callback: str) -> None:
+    """As from a host function: JavaScript cannot catch them, and the evaluation raises them at
+    once, not when the program would have ended (here never, but for the CPU limit)."""
+
+    def stop(*_: str) -> str:
+        raise exception()
+
+    def name(_: str, spec: str) -> str:
+        return spec
+
+    rt.set_module_loader(normalize=stop if callback == "normalize" else name,
+                         load=stop if callback == "load" else (lambda _: "export default 1;"))
+    with rt.new_context(timeout=20) as ctx:
+        started = time.monotonic()
+        with pytest.raises(exception):
+            ctx.eval("try { await import('anything') } catch {} for (;;) {}")
+        assert time.monotonic() - started < 5, "stopped at once, not at the CPU limit"
+        with pytest.raises(exception):
+            asyncio.run(ctx.eval_async("try { await import('again') } catch {} for (;;) {}"))
+        assert ctx.eval("6 * 7") == 42
