@@ -552,10 +552,15 @@ class Context:
         functions run there). A cancelled caller interrupts the program and waits for it."""
         loop_thread = threading.get_ident()
 
-        def on_worker() -> Outcome:
+        def on_worker() -> Outcome | None:
             self._owner = threading.get_ident()
             try:
                 return run()
+            except (KeyboardInterrupt, SystemExit) as stop:
+                # What stopped the program (the module loader raised it) is raised in the caller's
+                # task below: raised in to_thread's own task, asyncio would throw it past the loop.
+                self._fatal = stop
+                return None
             finally:
                 self._owner = loop_thread
 
@@ -570,6 +575,7 @@ class Context:
                 pass
             raise
         self._raise_fatal()
+        assert outcome is not None  # only a stop leaves none, and it was raised
         return outcome
 
     def _raise_fatal(self) -> None:
