@@ -170,6 +170,10 @@ int report_suspension(Sandbox &sandbox, const Result &result, const SuspensionNo
 /// was dropped past the limit, as report() does in text mode.
 void print_console(const Result &result, uint64_t console_limit);
 
+/// Prints one console line as the program prints it (SandboxOptions::on_console in text mode, so
+/// a long program's progress shows while it runs): stdout, or stderr for warn and error.
+void print_console_line(const ConsoleLine &line);
+
 /// "#3 ask('Publish?')": a pending call for people, its arguments as util.inspect shows them
 /// (formatted by `sandbox`, or as JSON when there is none), shortened when long.
 std::string describe_call(const PendingCall &call, Sandbox *sandbox);

@@ -416,8 +416,9 @@ std::string name_list(const Range &items) {
 std::string output_topic() {
   return "Output of eval, run, resume and repl:\n"
          "  console.log/info/debug lines go to stdout and console.warn/error lines to\n"
-         "  stderr, before the value. When console output passed its cap, a notice on\n"
-         "  stderr says how many bytes were dropped. An error prints\n"
+         "  stderr, each as the program prints it, before the value. When console\n"
+         "  output passed its cap, a notice on stderr says how many bytes were dropped.\n"
+         "  An error prints\n"
          "  `Uncaught <Name>: <message>` (a JavaScript exception) or `<Kind>: <message>`\n"
          "  (a limit) and then the JavaScript stack trace, on stderr.\n"
          "With --json, stdout holds exactly one JSON object (one per line in the repl)\n"

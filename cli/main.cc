@@ -227,7 +227,9 @@ int main(int argc, char **argv) {
   show_controls_on_terminals();
   auto parsed = parse_command_line(argc, argv);
   if (auto *error = std::get_if<UsageError>(&parsed)) return usage_error(error->message);
-  const Options &options = std::get<Options>(parsed);
+  Options &options = std::get<Options>(parsed);
+  // In text mode lines show as the program prints them; --json collects them into its envelope.
+  if (!options.json) options.sandbox.on_console = print_console_line;
   if (options.command == Command::Version) return print_version(options);
   if (!options.help_topic.empty()) {
     std::cout << topic_text(options.help_topic);

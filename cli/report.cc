@@ -225,6 +225,11 @@ void print_suspension_text(Sandbox &sandbox, const Result &result, const Suspens
 
 // std::cerr is tied to std::cout, so stdout is flushed before every stderr write and lines on
 // the two streams keep their order on a terminal.
+void print_console_line(const ConsoleLine &line) {
+  stream_for(line.level) << line.text << '\n';
+  if (&stream_for(line.level) == &std::cout) std::cout.flush();  // shown now, not when the buffer fills
+}
+
 void print_console(const Result &result, uint64_t console_limit) {
   for (const ConsoleLine &line : result.console) stream_for(line.level) << line.text << '\n';
   if (result.console_dropped_bytes != 0) {

@@ -1,5 +1,7 @@
 // Specification of the `quickbox` command line, checked by running the real binary as a
 // subprocess and looking at its stdout, stderr and exit code separately.
+#include <chrono>
+#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,6 +21,32 @@ class CliTest : public ScratchDirTest {
  protected:
   CliTest() : ScratchDirTest("quickbox-cli") {}
 };
+
+// ---- console output shows as the program prints it --------------------------------------------------
+
+TEST_F(CliTest, TextModePrintsEachConsoleLineWhileTheProgramRuns) {
+  using Clock = std::chrono::steady_clock;
+  // Prints, then computes for 1.5 s: the line must arrive long before the program ends.
+  std::string command = kQuickboxBinary +
+                        " eval --timeout 30s \"console.log('started'); const t = Date.now(); "
+                        "while (Date.now() - t < 1500) {} 'done'\"";
+  auto start = Clock::now();
+  FILE *out = popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  char line[256] = {};
+  ASSERT_NE(fgets(line, sizeof line, out), nullptr);
+  auto first_line = Clock::now() - start;
+  std::string rest;
+  for (char buffer[256]; fgets(buffer, sizeof buffer, out);) rest += buffer;
+  int status = pclose(out);
+  auto ended = Clock::now() - start;
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(std::string(line), "started\n");
+  EXPECT_EQ(rest, "done\n");
+  EXPECT_LT(first_line + std::chrono::milliseconds(1000), ended)
+      << "the line came " << std::chrono::duration<double>(first_line).count() << " s in, the program ended at "
+      << std::chrono::duration<double>(ended).count() << " s";
+}
 
 // ---- eval prints its value the way `node -p` does ----------------------------------------------------
 
