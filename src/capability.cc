@@ -433,7 +433,7 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
     try {
       Value result;
       timed_handler([&] { result = cap->capability.sync_handler(info, decoded.value.as_array()); },
-                    &reply.handler_time);
+                    &reply.handler_time, &reply.cpu_after_handler);
       std::vector<uint8_t> bytes = encode_cbor(result);
       if (bytes.size() > policy.max_result_bytes)
         return refuse(CallOutcome::Error, "the result of " + quoted(cap->name) + " is " +

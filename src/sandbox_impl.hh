@@ -279,19 +279,23 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// Runs a capability's handler (which may throw), adding its time to handler_time and to
   /// *spent when given.
   template <class F>
-  void timed_handler(F &&run, std::chrono::nanoseconds *spent = nullptr) {
+  void timed_handler(F &&run, std::chrono::nanoseconds *spent = nullptr,
+                     std::optional<internal::ThreadCpuClock::time_point> *ended = nullptr) {
     struct Stop {
       Impl &s;
       std::chrono::nanoseconds *spent;
+      std::optional<internal::ThreadCpuClock::time_point> *ended;
       internal::ThreadCpuClock::time_point started = internal::ThreadCpuClock::now();
       std::chrono::nanoseconds nested_before = s.nested_time;
       ~Stop() {
+        auto now = internal::ThreadCpuClock::now();
         // A nested operation the handler ran is guest work for the evaluation: not handler time.
-        auto took = internal::ThreadCpuClock::now() - started - (s.nested_time - nested_before);
+        auto took = now - started - (s.nested_time - nested_before);
         s.handler_time += took;
         if (spent) *spent += took;
+        if (ended) *ended = now;
       }
-    } stop{*this, spent};
+    } stop{*this, spent, ended};
     run();
   }
   /// Starts an evaluation: resets per-eval budgets and runs the first operation.

@@ -222,7 +222,7 @@ wasm_trap_t *host_call(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *ar
     reply.bytes = encode_js_error("Error", "this sandbox has no capabilities");
   }
   if (state.deadline != ThreadCpuClock::time_point::max()) state.deadline += reply.handler_time;
-  auto cpu_now = ThreadCpuClock::now();
+  auto cpu_now = reply.cpu_after_handler ? *reply.cpu_after_handler : ThreadCpuClock::now();
   check_deadlines(state, cpu_now);
   arm_epoch_deadline(wasmtime_caller_context(caller), state, cpu_now);
   qb_host_reply out{.status = reply.status,
