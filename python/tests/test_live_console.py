@@ -12,6 +12,16 @@ import pytest
 from quickbox import ConsoleLine, Runtime
 
 
+class Full(Exception):
+    """What the failing callback below raises."""
+
+
+def listener(line: ConsoleLine) -> None:
+    """An on_console callback that fails on the line "boom", as a full log would."""
+    if line.text == "boom":
+        raise Full("the log is full")
+
+
 def test_a_line_arrives_while_the_program_still_runs() -> None:
     received: list[tuple[float, str]] = []
     with Runtime(on_console=lambda line: received.append((time.monotonic(), line.text))) as rt, \
@@ -50,13 +60,6 @@ def test_lines_beyond_the_console_limit_are_dropped_and_counted() -> None:
 
 
 def test_a_callback_that_raises_stops_the_evaluation_and_is_raised_by_it() -> None:
-    class Full(Exception):
-        pass
-
-    def listener(line: ConsoleLine) -> None:
-        if line.text == "boom":
-            raise Full("the log is full")
-
     with Runtime(on_console=listener) as rt, rt.new_context(timeout=10) as ctx:
         started = time.monotonic()
         with pytest.raises(Full, match="the log is full"):
@@ -95,13 +98,6 @@ def test_a_restored_context_keeps_delivering_lines_live() -> None:
 
 
 def test_a_callback_that_raises_in_a_nested_eval_stops_the_calling_evaluation_too() -> None:
-    class Full(Exception):
-        pass
-
-    def listener(line: ConsoleLine) -> None:
-        if line.text == "boom":
-            raise Full("the log is full")
-
     with Runtime(on_console=listener) as rt, rt.new_context(timeout=10) as ctx:
         @ctx.function
         def inner() -> int:
