@@ -4,13 +4,18 @@
 #   - ada's C++ sources (URL in the guest): crates.io, pinned in deps/ada-url (checksum in its Cargo.lock)
 #   - everything else: Debian packages (see scripts/install-deps.sh)
 
-execute_process(
-  COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/build-wasmtime.sh
-  OUTPUT_VARIABLE WASMTIME_PREFIX OUTPUT_STRIP_TRAILING_WHITESPACE
-  RESULT_VARIABLE wasmtime_status)
-if(NOT wasmtime_status EQUAL 0)
-  message(FATAL_ERROR "building wasmtime failed (scripts/build-wasmtime.sh)")
-endif()
+# Runs scripts/SCRIPT, which sets up one dependency (once, cached outside the clone) and prints
+# where it is; that path goes into VAR. WHAT names the step in the error if the script fails.
+function(run_dependency_script script var what)
+  execute_process(COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/${script}
+                  OUTPUT_VARIABLE path OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE status)
+  if(NOT status EQUAL 0 OR NOT EXISTS "${path}")
+    message(FATAL_ERROR "${what} failed (scripts/${script})")
+  endif()
+  set(${var} "${path}" PARENT_SCOPE)
+endfunction()
+
+run_dependency_script(build-wasmtime.sh WASMTIME_PREFIX "building wasmtime")
 message(STATUS "wasmtime: ${WASMTIME_PREFIX}")
 # The wrapper crate also holds quickbox's own Rust (the TypeScript stripper): editing it re-runs
 # this configure step, which builds the new library into a new cache entry.
@@ -24,13 +29,7 @@ set_target_properties(wasmtime PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES ${WASMTIME_PREFIX}/include
   INTERFACE_LINK_LIBRARIES "pthread;dl;m")
 
-execute_process(
-  COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/fetch-quickjs.sh
-  OUTPUT_VARIABLE QUICKJS_SOURCE_DIR OUTPUT_STRIP_TRAILING_WHITESPACE
-  RESULT_VARIABLE quickjs_status)
-if(NOT quickjs_status EQUAL 0)
-  message(FATAL_ERROR "fetching quickjs-ng failed (scripts/fetch-quickjs.sh)")
-endif()
+run_dependency_script(fetch-quickjs.sh QUICKJS_SOURCE_DIR "fetching quickjs-ng")
 file(STRINGS ${QUICKJS_SOURCE_DIR}/quickjs.h qjs_version_lines REGEX "#define QJS_VERSION_(MAJOR|MINOR|PATCH) ")
 foreach(line ${qjs_version_lines})
   string(REGEX MATCH "QJS_VERSION_([A-Z]+) ([0-9]+)" _ "${line}")
@@ -39,13 +38,7 @@ endforeach()
 set(QUICKJS_VERSION "${QJS_MAJOR}.${QJS_MINOR}.${QJS_PATCH}")
 message(STATUS "quickjs-ng ${QUICKJS_VERSION}: ${QUICKJS_SOURCE_DIR}")
 
-execute_process(
-  COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/fetch-ada.sh
-  OUTPUT_VARIABLE ADA_SOURCE_DIR OUTPUT_STRIP_TRAILING_WHITESPACE
-  RESULT_VARIABLE ada_status)
-if(NOT ada_status EQUAL 0)
-  message(FATAL_ERROR "fetching ada failed (scripts/fetch-ada.sh)")
-endif()
+run_dependency_script(fetch-ada.sh ADA_SOURCE_DIR "fetching ada")
 file(STRINGS ${ADA_SOURCE_DIR}/ada.h ada_version_line REGEX "#define ADA_VERSION \"")
 string(REGEX MATCH "[0-9.]+" ADA_VERSION "${ada_version_line}")
 message(STATUS "ada ${ADA_VERSION}: ${ADA_SOURCE_DIR}")

@@ -6,11 +6,10 @@
 # clone (scripts/guest-compiler.sh): its wasm code runs the interpreter about 10% faster than
 # Debian's clang 14 (fib(30) 122 -> 111 ms, README "Performance"). `-mcpu=mvp` plus the features
 # below keeps the objects within what Debian's wasm-ld 14 links and the engine enables.
-execute_process(COMMAND bash ${PROJECT_SOURCE_DIR}/scripts/guest-compiler.sh
-                OUTPUT_VARIABLE ZIG OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE zig_result)
-if(NOT zig_result EQUAL 0 OR NOT EXISTS "${ZIG}")
-  message(FATAL_ERROR "installing the guest compiler failed (scripts/guest-compiler.sh)")
-endif()
+run_dependency_script(guest-compiler.sh ZIG "installing the guest compiler")
+# A new lock re-runs this configure step, which installs that compiler into a new cache entry.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+             ${PROJECT_SOURCE_DIR}/python/requirements/guest-compiler.txt)
 set(WASM_CC ${ZIG} cc -target wasm32-wasi -mcpu=mvp)
 find_program(WASM_CXX NAMES clang++-14 REQUIRED)  # ada (URL) is C++, with Debian's wasm32 libc++ 14; it links too
 set(GUEST_STACK_SIZE 1048576 CACHE STRING "wasm shadow stack of the guest, bytes")
