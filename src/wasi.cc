@@ -306,12 +306,22 @@ void set_guest_monotonic_ns(HostState &state, uint64_t ns) {
   state.virtual_ns = ns > stepped ? ns - stepped : 0;
 }
 
+namespace {
+
+// The caller's reading of the thread's CPU clock, or a new one (optional::value_or would read the
+// clock even when the caller's reading is there: its argument is evaluated first).
+ThreadCpuClock::time_point reading_or_now(std::optional<ThreadCpuClock::time_point> cpu_now) {
+  return cpu_now ? *cpu_now : ThreadCpuClock::now();
+}
+
+}  // namespace
+
 bool check_deadlines(HostState &state, std::optional<ThreadCpuClock::time_point> cpu_now) {
   if (state.interrupted) return true;
   if (state.interrupt_request && state.interrupt_request->load(std::memory_order_relaxed))
     return state.interrupted = state.interrupted_by_caller = true;
   if (std::chrono::steady_clock::now() >= state.wall_deadline) state.wall_expired = true;
-  state.interrupted = state.wall_expired || (cpu_now ? *cpu_now : ThreadCpuClock::now()) >= state.deadline;
+  state.interrupted = state.wall_expired || reading_or_now(cpu_now) >= state.deadline;
   return state.interrupted;
 }
 
@@ -324,7 +334,7 @@ std::optional<std::chrono::nanoseconds> until_soft_deadline(
   using std::chrono::nanoseconds;
   std::optional<nanoseconds> remaining;
   if (state.deadline != ThreadCpuClock::time_point::max())
-    remaining = state.deadline - (cpu_now ? *cpu_now : ThreadCpuClock::now());
+    remaining = state.deadline - reading_or_now(cpu_now);
   if (state.wall_deadline != std::chrono::steady_clock::time_point::max()) {
     nanoseconds wall = state.wall_deadline - std::chrono::steady_clock::now();
     remaining = remaining ? std::min(*remaining, wall) : wall;
@@ -354,7 +364,7 @@ void arm_epoch_deadline(wasmtime_context_t *context, HostState &state,
     return;
   }
   if (*remaining == std::chrono::nanoseconds::zero()) {
-    state.backstop_mark = (cpu_now ? *cpu_now : ThreadCpuClock::now());
+    state.backstop_mark = reading_or_now(cpu_now);
     remaining = state.hard_deadline_grace;
   }
   wasmtime_context_set_epoch_deadline(context, ticks_for(*remaining, state.epoch_tick));
