@@ -1563,6 +1563,21 @@ static JSAtom key_atom(JSValueConst key) {
   return JS_ValueToAtom(ctx, key);
 }
 
+/* Whether request is [key, x], as a handle set and a method call take it. */
+static bool is_pair(JSValueConst request) {
+  int64_t n = 0;
+  return JS_IsArray(request) && JS_GetLength(ctx, request, &n) >= 0 && n == 2;
+}
+
+/* The first element of a pair as an atom (JS_ATOM_NULL with an exception pending when it is no
+ * property key). */
+static JSAtom pair_key(JSValueConst pair) {
+  JSValue k = JS_GetPropertyInt64(ctx, pair, 0);
+  JSAtom key = key_atom(k);
+  JS_FreeValue(ctx, k);
+  return key;
+}
+
 /* One operation on a pinned value; see QB_EXPORT_HANDLE. */
 static int32_t handle_op(uint32_t op, JSValueConst target, JSValueConst request) {
   switch (op) {
@@ -1574,12 +1589,8 @@ static int32_t handle_op(uint32_t op, JSValueConst target, JSValueConst request)
       return reply_handle(v);
     }
     case QB_HANDLE_SET: {
-      int64_t n = 0;
-      if (!JS_IsArray(request) || JS_GetLength(ctx, request, &n) < 0 || n != 2)
-        return invalid("a handle set needs [key, value]");
-      JSValue k = JS_GetPropertyInt64(ctx, request, 0);
-      JSAtom key = key_atom(k);
-      JS_FreeValue(ctx, k);
+      if (!is_pair(request)) return invalid("a handle set needs [key, value]");
+      JSAtom key = pair_key(request);
       if (key == JS_ATOM_NULL) return reply_pending_exception();
       if (!JS_IsObject(target)) {
         JS_FreeAtom(ctx, key);
@@ -1605,12 +1616,8 @@ static int32_t handle_op(uint32_t op, JSValueConst target, JSValueConst request)
     case QB_HANDLE_NEW:
       return call_pinned(JS_DupValue(ctx, target), JS_UNDEFINED, request, true);
     case QB_HANDLE_CALL_METHOD: {
-      int64_t n = 0;
-      if (!JS_IsArray(request) || JS_GetLength(ctx, request, &n) < 0 || n != 2)
-        return invalid("a handle method call needs [name, [args...]]");
-      JSValue name = JS_GetPropertyInt64(ctx, request, 0);
-      JSAtom key = key_atom(name);
-      JS_FreeValue(ctx, name);
+      if (!is_pair(request)) return invalid("a handle method call needs [name, [args...]]");
+      JSAtom key = pair_key(request);
       if (key == JS_ATOM_NULL) return reply_pending_exception();
       JSValue fn = JS_GetProperty(ctx, target, key);
       JS_FreeAtom(ctx, key);
