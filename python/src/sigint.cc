@@ -3,15 +3,16 @@
 // While the main thread runs JavaScript it is inside the engine, where Python cannot run its
 // SIGINT handler: KeyboardInterrupt would only come once the program ends (its CPU limit, maybe
 // seconds away). Python's C-level signal handler also writes the signal number to the wakeup fd,
-// though; for the length of the operation that fd is a pipe read by one watcher thread, which
-// interrupts the sandbox at once. The engine then stops the program, and Python raises
-// KeyboardInterrupt as soon as the main thread is back. The wakeup fd is only borrowed when
-// nothing else (an event loop) uses it, and given back after.
+// though; that fd is a pipe read by one watcher thread, which interrupts the sandbox the main
+// thread is running, if any. The engine then stops the program, and Python raises
+// KeyboardInterrupt as soon as the main thread is back.
 //
-// It is native because every synchronous evaluation pays for it: done from Python (a context
-// manager, signal.getsignal, a watcher thread needing the GIL) it cost about 3 µs per eval. Here
-// it is two calls of _signal.set_wakeup_fd (whose fstat of the fd is most of what is left), or,
-// where Python exports it (3.13 on), of PySignal_SetWakeupFd, which is a pair of stores.
+// The wakeup fd is only taken when nothing else (an event loop) uses it, and it is kept between
+// operations: lending it costs an fstat and an fcntl (Python checks the fd is a non-blocking
+// file), about 0.8 µs, which was a fifth of a whole `ctx.eval("1+2")`. An event loop that later
+// sets its own fd simply replaces it; since nothing says when it gives the fd up again, an
+// operation checks at most every kRecheckEvery that the fd is still the watcher's, and takes it
+// back when it is free. It is native because every synchronous evaluation pays for it.
 #include <Python.h>  // first, as Python asks
 
 #include "sigint.hh"
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -41,8 +43,17 @@ PyObject *set_wakeup_fd = nullptr;
 int (*native_set_wakeup_fd)(int) = nullptr;
 
 // The write end of the watcher's pipe, -1 until the first watch on the main thread makes it.
-// Read and written by the main thread, with the GIL held.
+// This and the three below are read and written by the main thread, with the GIL held.
 int write_fd = -1;
+
+// Whether Python's wakeup fd was write_fd when last checked, and when that was.
+bool lent = false;
+std::chrono::steady_clock::time_point lent_checked{};
+constexpr std::chrono::milliseconds kRecheckEvery{100};
+
+// In a forked child: the parent's write end, which Python's wakeup fd still names until the
+// after-fork hook (forget_inherited_wakeup_fd) or the child's first watch replaces it.
+int inherited_fd = -1;
 
 // The sandbox the main thread is running JavaScript in, or null. The watcher interrupts it with
 // the mutex held, and a watch ends by taking the mutex, so the sandbox cannot go away under the
@@ -67,7 +78,9 @@ void watch(int read_fd) {
 // needs one. (The old descriptors stay open: the wakeup fd may still name the old write end.)
 void after_fork_in_child() {
   target_mutex = new std::mutex;  // the parent's may have been locked at the fork; leaked
+  if (write_fd >= 0) inherited_fd = write_fd;
   write_fd = -1;
+  lent = false;
 }
 
 bool start_watcher() {
@@ -127,6 +140,47 @@ int swap_wakeup_fd(int fd) {
   return static_cast<int>(out);
 }
 
+// Makes write_fd Python's wakeup fd unless someone else's is set; true when it is the watcher's.
+bool lend_wakeup_fd() {
+  auto now = std::chrono::steady_clock::now();
+  if (lent && now - lent_checked < kRecheckEvery) return true;
+  int previous_fd = swap_wakeup_fd(write_fd);
+  lent = previous_fd == -1 || previous_fd == write_fd || (previous_fd == inherited_fd && previous_fd >= 0);
+  if (!lent && previous_fd != -2) swap_wakeup_fd(previous_fd);  // someone else's (an event loop): leave it
+  lent_checked = now;
+  return lent;
+}
+
+// Run by os.register_at_fork in a child: signals the child gets must not reach the parent's
+// watcher through the pipe they share (nor interrupt what the parent runs).
+PyObject *forget_inherited_wakeup_fd(PyObject *, PyObject *) {
+  if (inherited_fd >= 0) {
+    int current = swap_wakeup_fd(-1);
+    if (current != inherited_fd && current >= 0) swap_wakeup_fd(current);
+  }
+  Py_RETURN_NONE;
+}
+
+PyMethodDef forget_inherited_wakeup_fd_def = {"_quickbox_forget_inherited_wakeup_fd", forget_inherited_wakeup_fd,
+                                              METH_NOARGS, nullptr};
+
+bool register_after_fork_hook() {
+  PyObject *os = PyImport_ImportModule("os");
+  PyObject *register_at_fork = os ? PyObject_GetAttrString(os, "register_at_fork") : nullptr;
+  Py_XDECREF(os);
+  if (!register_at_fork) return false;
+  PyObject *hook = PyCFunction_New(&forget_inherited_wakeup_fd_def, nullptr);
+  PyObject *kwargs = hook ? Py_BuildValue("{s:O}", "after_in_child", hook) : nullptr;
+  PyObject *args = kwargs ? PyTuple_New(0) : nullptr;
+  PyObject *done = args ? PyObject_Call(register_at_fork, args, kwargs) : nullptr;
+  Py_XDECREF(done);
+  Py_XDECREF(args);
+  Py_XDECREF(kwargs);
+  Py_XDECREF(hook);
+  Py_DECREF(register_at_fork);
+  return done != nullptr;
+}
+
 }  // namespace
 
 bool init_sigint_watch() {
@@ -145,18 +199,13 @@ bool init_sigint_watch() {
   Py_DECREF(signal);
   if (!set_wakeup_fd) return false;
   native_set_wakeup_fd = reinterpret_cast<int (*)(int)>(dlsym(RTLD_DEFAULT, "PySignal_SetWakeupFd"));
-  return true;
+  return register_after_fork_hook();
 }
 
 SigintWatch::SigintWatch(quickbox::Sandbox &sandbox) {
   if (PyThread_get_thread_ident() != main_thread) return;
   if (write_fd < 0 && !start_watcher()) return;  // no pipe or thread to be had: Ctrl-C waits
-  int previous_fd = swap_wakeup_fd(write_fd);
-  if (previous_fd == -2) return;
-  if (previous_fd != -1 && previous_fd != write_fd) {  // someone else's (an event loop): leave it
-    swap_wakeup_fd(previous_fd);
-    return;
-  }
+  if (!lend_wakeup_fd()) return;
   std::lock_guard lock(*target_mutex);
   previous_ = target;
   target = &sandbox;
@@ -165,11 +214,8 @@ SigintWatch::SigintWatch(quickbox::Sandbox &sandbox) {
 
 SigintWatch::~SigintWatch() {
   if (!armed_) return;
-  {
-    std::lock_guard lock(*target_mutex);
-    target = previous_;
-  }
-  if (!previous_) swap_wakeup_fd(-1);
+  std::lock_guard lock(*target_mutex);
+  target = previous_;
 }
 
 }  // namespace quickbox_python
