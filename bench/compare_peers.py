@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Quickbox's Python package vs. quickjs-emscripten under Node, paired in one invocation.
+"""Quickbox's Python package vs. the Node-hosted peers, paired in one invocation.
 
-    build/venv/bin/python bench/compare_peers.py [--quick] [--rounds N] [--json FILE]
+    build/venv/bin/python bench/compare_peers.py [--quick] [--rounds N] [--peer NAME]... [--json FILE]
 
-The peer is quickjs-emscripten running quickjs-ng (the interpreter Quickbox runs) in V8's wasm
-engine, installed by `npm ci` from bench/peers/package-lock.json (exact versions, integrity
-hashes) into build/bench-peers, never into the clone. Each round runs the Node worker
-(bench/peers/quickjs_emscripten.mjs) and the same workloads on quickbox in this process, in
-alternating order, and pools the samples; the table gives wall-clock medians and the ratio
-peer / quickbox (above 1: quickbox is faster). Wall time, because Node's CPU clock is the whole
-process's; the alternation makes both sides see the same load, and the load average is printed.
+The peers, each a Node worker in bench/peers that runs the same workloads:
+- quickjs-emscripten and quickjs-wasi: quickjs-ng (the interpreter Quickbox runs) compiled to
+  wasm and run by V8's wasm engine;
+- isolated-vm: a V8 isolate inside the Node process, so V8's JIT rather than an interpreter.
+
+They are installed by `npm ci` from bench/peers/package-lock.json (exact versions, integrity
+hashes) into the cache outside the clone (~/.cache/quickbox/bench-peers-HASH); isolated-vm is a
+native addon, built there once by the locked node-gyp against the headers Node ships with. Each
+round runs every peer and the same workloads on quickbox in this process, in alternating order,
+and pools the samples; the table gives wall-clock medians and each ratio peer / quickbox (above
+1: quickbox is faster). Wall time, because Node's CPU clock is the whole process's; the
+alternation makes all sides see the same load, and the load average is printed.
 
 Each round also runs the C++ figures the Python ones are held to (build/quickbox-bench, the
 `eval 1+2` and `sync call, single` workloads, wall time): the Python eval round trip may cost at
@@ -32,10 +37,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
-PEERS = ROOT / "bench" / "peers"
-INSTALL = ROOT / "build" / "bench-peers"
-STAMP = ".package-lock.sha256"
+PEERS_DIR = ROOT / "bench" / "peers"
+CACHE = Path(os.environ.get("QUICKBOX_CACHE_DIR") or
+             Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quickbox")
 FIB_JS = "function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) }"
+
+# peer name: its worker in bench/peers
+PEERS = {
+    "quickjs-emscripten": "quickjs_emscripten.mjs",
+    "quickjs-wasi": "quickjs_wasi.mjs",
+    "isolated-vm": "isolated_vm.mjs",
+}
+WORKER_FILES = ["common.mjs", *PEERS.values()]
+
+# The peers each workload's "faster than every peer" is judged against, where not all of them: fib
+# against the interpreters only (isolated-vm compiles it with V8's JIT, another kind of engine).
+TARGET_PEERS = {"fib_30": ("quickjs-emscripten", "quickjs-wasi")}
 
 BENCH = ROOT / "build" / "quickbox-bench"
 # Python workload: (the quickbox-bench workload it is held to, the most Python may cost relative to it)
@@ -50,26 +67,45 @@ WORKLOADS = {
 }
 
 
-def install_peer() -> None:
-    """npm ci into build/bench-peers, again whenever the lock file changes."""
-    lock = (PEERS / "package-lock.json").read_bytes()
-    digest = hashlib.sha256(lock).hexdigest()
-    stamp = INSTALL / STAMP
-    if not (stamp.exists() and stamp.read_text() == digest):
-        INSTALL.mkdir(parents=True, exist_ok=True)
+def install_peers() -> tuple[Path, dict[str, str]]:
+    """npm ci into the cache (a new directory whenever the lock changes), then builds isolated-vm.
+
+    Returns the directory and the peers that cannot run here, each with the reason."""
+    lock = (PEERS_DIR / "package-lock.json").read_bytes()
+    install = CACHE / f"bench-peers-{hashlib.sha256(lock).hexdigest()[:12]}"
+    installed, addon = install / ".installed", install / ".isolated-vm-built"
+    if not installed.exists():
+        install.mkdir(parents=True, exist_ok=True)
         for name in ("package.json", "package-lock.json"):
-            shutil.copy2(PEERS / name, INSTALL / name)
-        print(f"installing quickjs-emscripten from bench/peers/package-lock.json into {INSTALL} ...",
-              file=sys.stderr)
-        subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=INSTALL,
+            shutil.copy2(PEERS_DIR / name, install / name)
+        print(f"installing the peers from bench/peers/package-lock.json into {install} ...", file=sys.stderr)
+        subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=install,
                        check=True, stdout=subprocess.DEVNULL)
-        stamp.write_text(digest)
-    shutil.copy2(PEERS / "quickjs_emscripten.mjs", INSTALL / "quickjs_emscripten.mjs")
+        installed.touch()
+    unavailable: dict[str, str] = {}
+    if not addon.exists():
+        # Node's headers come with Node (PREFIX/include/node); node-gyp would otherwise download them.
+        node_prefix = Path(shutil.which("node") or "node").resolve().parent.parent
+        print(f"building isolated-vm with node-gyp against {node_prefix}/include/node ...", file=sys.stderr)
+        built = subprocess.run(
+            ["node", str(install / "node_modules" / "node-gyp" / "bin" / "node-gyp.js"), "rebuild", "--release",
+             f"--jobs={os.cpu_count() or 1}", f"--nodedir={node_prefix}"],
+            cwd=install / "node_modules" / "isolated-vm", capture_output=True, text=True)
+        if built.returncode == 0:
+            addon.touch()
+        else:
+            last = (built.stderr.strip().splitlines() or ["no output"])[-1]
+            unavailable["isolated-vm"] = f"node-gyp could not build it ({last})"
+    for name in WORKER_FILES:
+        shutil.copy2(PEERS_DIR / name, install / name)
+    return install, unavailable
 
 
-def run_peer(counts: dict[str, int]) -> tuple[dict[str, Any], dict[str, list[int]]]:
-    done = subprocess.run(["node", str(INSTALL / "quickjs_emscripten.mjs"), json.dumps(counts)],
-                          capture_output=True, text=True, check=True, timeout=1800)
+def run_peer(install: Path, peer: str, counts: dict[str, int]) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    done = subprocess.run(["node", str(install / PEERS[peer]), json.dumps(counts)],
+                          capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise SystemExit(f"the {peer} worker failed:\n{done.stderr}")
     report = json.loads(done.stdout)
     return report["versions"], report["samples"]
 
@@ -123,61 +159,79 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few samples")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--peer", action="append", choices=sorted(PEERS),
+                        help="only this peer (repeatable; default: all of them)")
     parser.add_argument("--json", type=Path, default=ROOT / "build" / "compare_peers.json")
     args = parser.parse_args()
-    install_peer()
+    install, unavailable = install_peers()
+    peers = [p for p in (args.peer or PEERS) if p not in unavailable]
+    for peer, why in unavailable.items():
+        print(f"{peer}: left out, {why}", file=sys.stderr)
     counts = {name: (quick if args.quick else full) for name, (_, full, quick) in WORKLOADS.items()}
     load_before = os.getloadavg()
-    pooled: dict[str, dict[str, list[int]]] = {"quickbox": {}, "peer": {}}
+    pooled: dict[str, dict[str, list[int]]] = {side: {} for side in ["quickbox", *peers]}
     cpp: dict[str, list[float]] = {name: [] for name in CPP_TARGETS}  # one median per round
     versions: dict[str, Any] = {}
     for round_ in range(args.rounds):
-        order = ["quickbox", "peer", "cpp"] if round_ % 2 == 0 else ["cpp", "peer", "quickbox"]
+        order = ["quickbox", *peers, "cpp"]
+        if round_ % 2:
+            order.reverse()
         for side in order:
             print(f"round {round_ + 1}/{args.rounds}: {side} ...", file=sys.stderr)
             if side == "cpp":
                 for name, median in run_cpp(args.quick).items():
                     cpp[name].append(median)
                 continue
-            if side == "peer":
-                versions, samples = run_peer(counts)
-            else:
+            if side == "quickbox":
                 samples = run_quickbox(counts)
+            else:
+                peer_versions, samples = run_peer(install, side, counts)
+                versions.update(peer_versions)
             for name, values in samples.items():
                 pooled[side].setdefault(name, []).extend(values)
     load_after = os.getloadavg()
 
     import quickbox
 
-    print(f"quickbox {quickbox.__version__} (Python {sys.version.split()[0]}) vs quickjs-emscripten "
-          f"{versions.get('quickjs-emscripten-core')} with quickjs-ng "
-          f"(@jitl/quickjs-ng-wasmfile-release-sync {versions.get('@jitl/quickjs-ng-wasmfile-release-sync')}) "
-          f"on Node {versions.get('node')}")
-    print(f"load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end; wall-clock medians\n")
+    print(f"quickbox {quickbox.__version__} (Python {sys.version.split()[0]}) on this machine, vs. on Node "
+          f"{versions.get('node')}: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "node"))
+    print(f"load average {load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end; wall-clock medians, "
+          "(peer / quickbox)\n")
     rows = []
-    print(f"  {'workload':<16} {'quickbox':>12} {'peer':>12} {'peer/quickbox':>14}  target")
+    header = f"  {'workload':<16} {'quickbox':>10}" + "".join(f" {p:>24}" for p in peers)
+    print(header + "  faster than every peer")
     for name, (description, _, _) in WORKLOADS.items():
         ours = statistics.median(pooled["quickbox"][name])
-        theirs = statistics.median(pooled["peer"][name])
-        ratio = theirs / ours
-        verdict = "OK" if ratio > 1 else "MISSED"
-        print(f"  {name:<16} {ours / 1e3:>10.1f}µs {theirs / 1e3:>10.1f}µs {ratio:>13.2f}x  faster: {verdict}")
-        rows.append({"name": name, "description": description, "quickbox_median_ns": ours,
-                     "peer_median_ns": theirs, "peer_over_quickbox": ratio,
-                     "samples": {side: len(pooled[side][name]) for side in pooled}})
-    print(f"\n  {'workload':<16} {'quickbox':>12} {'C++':>12} {'Python/C++':>11}  target")
+        line = f"  {name:<16} {ours / 1e3:>8.1f}µs"
+        row: dict[str, Any] = {"name": name, "description": description, "quickbox_median_ns": ours,
+                               "peers": {}, "samples": {side: len(pooled[side][name]) for side in pooled}}
+        faster_peers = []
+        for peer in peers:
+            theirs = statistics.median(pooled[peer][name])
+            ratio = theirs / ours
+            line += f" {theirs / 1e3:>14.1f}µs ({ratio:>5.2f}x)"
+            row["peers"][peer] = {"median_ns": theirs, "peer_over_quickbox": ratio}
+            if ratio <= 1 and peer in TARGET_PEERS.get(name, PEERS):
+                faster_peers.append(peer)
+        verdict = "OK" if not faster_peers else f"MISSED ({', '.join(faster_peers)} faster)"
+        if name in TARGET_PEERS:
+            verdict += f" (of {', '.join(TARGET_PEERS[name])})"
+        print(f"{line}  {verdict}")
+        rows.append(row)
+    print(f"\n  {'workload':<16} {'quickbox':>10} {'C++':>10} {'Python/C++':>11}  target")
     for name, (bench_name, most) in CPP_TARGETS.items():
         ours = statistics.median(pooled["quickbox"][name])
         theirs = statistics.median(cpp[name])
         verdict = "OK" if ours / theirs <= most else "MISSED"
-        print(f"  {name:<16} {ours / 1e3:>10.1f}µs {theirs / 1e3:>10.1f}µs {ours / theirs:>10.2f}x  "
+        print(f"  {name:<16} {ours / 1e3:>8.1f}µs {theirs / 1e3:>8.1f}µs {ours / theirs:>10.2f}x  "
               f"at most {most}x: {verdict} (C++: quickbox-bench `{bench_name}`, median of the rounds' medians)")
         row = next(r for r in rows if r["name"] == name)
         row.update({"cpp_workload": bench_name, "cpp_median_ns": theirs, "quickbox_over_cpp": ours / theirs,
                     "quickbox_over_cpp_at_most": most})
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"versions": versions, "load_average": [load_before, load_after],
-                                     "workloads": rows}, indent=2) + "\n")
+    args.json.write_text(json.dumps({"versions": versions, "unavailable": unavailable,
+                                     "load_average": [load_before, load_after], "workloads": rows},
+                                    indent=2) + "\n")
     print(f"\nJSON written to {args.json}")
     return 0
 
