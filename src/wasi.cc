@@ -320,7 +320,9 @@ bool check_deadlines(HostState &state, std::optional<ThreadCpuClock::time_point>
   if (state.interrupted) return true;
   if (state.interrupt_request && state.interrupt_request->load(std::memory_order_relaxed))
     return state.interrupted = state.interrupted_by_caller = true;
-  if (std::chrono::steady_clock::now() >= state.wall_deadline) state.wall_expired = true;
+  if (state.wall_deadline != std::chrono::steady_clock::time_point::max() &&
+      std::chrono::steady_clock::now() >= state.wall_deadline)
+    state.wall_expired = true;
   state.interrupted = state.wall_expired || reading_or_now(cpu_now) >= state.deadline;
   return state.interrupted;
 }

@@ -407,11 +407,10 @@ std::string sha256_hex(std::span<const uint8_t> bytes) { return to_hex(sha256(by
 
 std::string to_hex(std::span<const uint8_t> bytes) {
   static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * bytes.size());
-  for (uint8_t b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
+  std::string out(2 * bytes.size(), '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = digits[bytes[i] >> 4];
+    out[2 * i + 1] = digits[bytes[i] & 15];
   }
   return out;
 }
