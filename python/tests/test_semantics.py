@@ -209,11 +209,19 @@ async def test_cancelling_an_eval_async_stops_the_program(ctx: Context) -> None:
 
 def _run_python(body: str) -> list[str]:
     """Runs `body` in a fresh interpreter (signals and the wakeup fd are the process's), where
-    `interrupt_soon()` sends the process SIGINT half a second later; returns the lines printed."""
+    `interrupt_soon()` sends the process SIGINT half a second later and `run_until_ctrl_c(run)`
+    does so around `run()`, printing how long it took to stop; returns the lines printed."""
     program = textwrap.dedent("""
         import os, signal, socket, threading, time, quickbox
         def interrupt_soon():
             threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        def run_until_ctrl_c(run):
+            interrupt_soon()
+            started = time.monotonic()
+            try:
+                run()
+            except KeyboardInterrupt:
+                print("interrupted after", round(time.monotonic() - started, 1), flush=True)
     """) + textwrap.dedent(body)
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -223,13 +231,8 @@ def _run_python(body: str) -> list[str]:
 def test_ctrl_c_stops_a_long_eval_at_once() -> None:
     lines = _run_python("""
         ctx = quickbox.Runtime(timeout=60).new_context()
-        interrupt_soon()
-        started = time.monotonic()
-        try:
-            ctx.eval("while (true) {}")
-        except KeyboardInterrupt:
-            print("interrupted after", round(time.monotonic() - started, 1))
-            print(ctx.eval("'still usable'"))
+        run_until_ctrl_c(lambda: ctx.eval("while (true) {}"))
+        print(ctx.eval("'still usable'"))
     """)
     assert lines[0].startswith("interrupted after") and float(lines[0].split()[-1]) < 5, lines
     assert lines[1] == "still usable"
@@ -259,12 +262,7 @@ def test_ctrl_c_stops_an_eval_made_by_a_host_function_of_another_context() -> No
         rt = quickbox.Runtime(timeout=60)
         outer, inner = rt.new_context(), rt.new_context()
         outer.register("spinInner", lambda: inner.eval("while (true) {}"))
-        interrupt_soon()
-        started = time.monotonic()
-        try:
-            outer.eval("try { spinInner() } catch {} while (true) {}")
-        except KeyboardInterrupt:
-            print("interrupted after", round(time.monotonic() - started, 1))
+        run_until_ctrl_c(lambda: outer.eval("try { spinInner() } catch {} while (true) {}"))
         print(outer.eval("1 + 1"), inner.eval("2 + 2"))
     """)
     assert lines[0].startswith("interrupted after") and float(lines[0].split()[-1]) < 5, lines
@@ -334,12 +332,7 @@ def test_an_event_loops_wakeup_fd_is_left_alone_and_ctrl_c_works_again_once_it_i
         loop.remove_signal_handler(signal.SIGUSR1)
         loop.close()
         time.sleep(0.15)
-        interrupt_soon()
-        started = time.monotonic()
-        try:
-            ctx.eval("while (true) {}")
-        except KeyboardInterrupt:
-            print("interrupted after", round(time.monotonic() - started, 1))
+        run_until_ctrl_c(lambda: ctx.eval("while (true) {}"))
     """)
     assert lines[:2] == ["the loop's handler ran: True"] * 2, lines
     assert lines[2].startswith("interrupted after") and float(lines[2].split()[-1]) < 5, lines
