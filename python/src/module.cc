@@ -811,10 +811,11 @@ class PySandbox {
     Sandbox *previous_running_ = nullptr;
   };
 
-  /// Runs f, an operation that runs JavaScript, with the GIL released; on the main thread,
-  /// Ctrl-C interrupts it meanwhile (sigint.hh). For evaluations and calls, and Handle.get (a
-  /// getter); not for the other property and global operations, which seldom run code and would
-  /// pay for arming the watch (two calls of signal.set_wakeup_fd, about 0.8 µs before Python 3.13).
+  /// Runs f, an operation that may run JavaScript, with the GIL released; on the main thread,
+  /// Ctrl-C interrupts it meanwhile (sigint.hh). Every operation that can run program code goes
+  /// through here: evaluations and calls, property and global reads and writes (getters,
+  /// setters, proxies), converting a handle's value, and settling calls and resuming (promise
+  /// reactions, thenables). The watch costs a clock read and a lock once the wakeup fd is lent.
   template <typename F>
   auto running_js(F &&f) {
     quickbox_python::SigintWatch watch(sandbox());
@@ -871,12 +872,12 @@ class PySandbox {
   nb::tuple set_property(uint32_t id, nb::handle key, nb::handle value) {
     Value k = to_value(key), v = to_value(value);
     Use use(*this, "Handle.set()", Nested::Allowed);
-    return outcome(released([&, &s = sandbox()] { return s.set_property(Handle{id}, k, v); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.set_property(Handle{id}, k, v); }));
   }
   bool has_property(uint32_t id, nb::handle key) {
     Value k = to_value(key);
     Use use(*this, "Handle.has()", Nested::Allowed);
-    auto r = released([&, &s = sandbox()] { return s.has_property(Handle{id}, k); });
+    auto r = running_js([&, &s = sandbox()] { return s.has_property(Handle{id}, k); });
     if (!r) raise_status(r.error());
     return r.value();
   }
@@ -901,7 +902,7 @@ class PySandbox {
   }
   nb::tuple handle_value(uint32_t id, bool pin_opaque) {
     Use use(*this, "Handle.to_python()", Nested::Allowed);
-    return outcome(released([&, &s = sandbox()] { return s.to_value(Handle{id}, pin_opaque); }));
+    return outcome(running_js([&, &s = sandbox()] { return s.to_value(Handle{id}, pin_opaque); }));
   }
   nb::tuple describe(uint32_t id) {
     Use use(*this, "Handle.type_of", Nested::Allowed);
@@ -920,14 +921,14 @@ class PySandbox {
 
   nb::tuple get_global(const std::string &name) {
     Use use(*this, "reading ctx.globals", Nested::Allowed);
-    Result r = released([&, &s = sandbox()] { return s.get_global(name); });
+    Result r = running_js([&, &s = sandbox()] { return s.get_global(name); });
     return outcome(r);
   }
 
   nb::tuple set_global(const std::string &name, nb::handle value) {
     Value v = to_value(value);
     Use use(*this, "writing ctx.globals", Nested::Allowed);
-    Result r = released([&, &s = sandbox()] { return s.set_global(name, v); });
+    Result r = running_js([&, &s = sandbox()] { return s.set_global(name, v); });
     return outcome(r);
   }
 
@@ -971,13 +972,13 @@ class PySandbox {
   void resolve(uint32_t id, nb::handle value) {
     Value v = to_value(value);
     Use use(*this, "ctx.resolve()", Nested::Allowed);
-    check(released([&, &s = sandbox()] { return s.resolve(id, v); }));
+    check(running_js([&, &s = sandbox()] { return s.resolve(id, v); }));
   }
   void reject(uint32_t id, const std::string &message, const std::string &name, bool timed_out,
               std::optional<std::string> audit_detail) {
     CallOutcome outcome = timed_out ? CallOutcome::Timeout : CallOutcome::Error;
     Use use(*this, "ctx.reject()", Nested::Allowed);
-    check(released([&, &s = sandbox()] { return s.reject(id, message, name, outcome, audit_detail); }));
+    check(running_js([&, &s = sandbox()] { return s.reject(id, message, name, outcome, audit_detail); }));
   }
   void approve(uint32_t id) {
     Use use(*this, "ctx.approve()", Nested::Allowed);
@@ -985,11 +986,11 @@ class PySandbox {
   }
   void deny(uint32_t id, const std::string &reason) {
     Use use(*this, "ctx.deny()", Nested::Allowed);
-    check(released([&, &s = sandbox()] { return s.deny(id, reason); }));
+    check(running_js([&, &s = sandbox()] { return s.deny(id, reason); }));
   }
   nb::tuple resume() {
     Use use(*this, "ctx.resume()", Nested::Refused);
-    Result r = released([&, &s = sandbox()] { return s.resume(); });
+    Result r = running_js([&, &s = sandbox()] { return s.resume(); });
     return outcome(r);
   }
   void abandon() {

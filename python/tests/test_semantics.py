@@ -257,6 +257,22 @@ def test_ctrl_c_stops_ctx_call_and_handle_call_at_once() -> None:
     assert lines[2] == "still usable"
 
 
+def test_ctrl_c_stops_program_code_run_by_globals_and_handles() -> None:
+    # Getters, setters and conversions run the program's code too, not only eval and call.
+    lines = _run_python("""
+        ctx = quickbox.Runtime(timeout=60).new_context()
+        ctx.eval("Object.defineProperty(globalThis, 'spinning', { get() { for (;;) {} }, set(v) { for (;;) {} } });"
+                 "globalThis.box = { get inside() { for (;;) {} } }; 0")
+        box = ctx.eval_handle("box")
+        for run in (lambda: ctx.globals["spinning"], lambda: ctx.globals.__setitem__("spinning", 1),
+                    lambda: box.to_python()):
+            run_until_ctrl_c(run)
+        print(ctx.eval("'still usable'"))
+    """)
+    assert len(lines) == 4 and lines[3] == "still usable", lines
+    assert all(line.startswith("interrupted after") and float(line.split()[-1]) < 5 for line in lines[:3]), lines
+
+
 def test_ctrl_c_stops_an_eval_made_by_a_host_function_of_another_context() -> None:
     lines = _run_python("""
         rt = quickbox.Runtime(timeout=60)
