@@ -91,7 +91,10 @@ class Runtime:
             "module_source_limit": module_source_limit,
         }
         self._modules = ModuleLoader(lambda: self.transform_flags)
-        _quickbox.check_options({**self._options, "timeout": timeout})
+        # Checked and parsed once per timeout a context asks for (the runtime's own here), not per
+        # context: a bad option fails now, naming itself, its value and the range.
+        self._parsed_options: dict[float, _quickbox._Options] = {
+            timeout: _quickbox._Options({**self._options, "timeout": timeout, "modules": self._modules})}
         _transforms.check_policy(transform_flags)
         self._timeout = timeout
         self._wall_timeout = wall_timeout
@@ -216,9 +219,14 @@ class Runtime:
                                             self._native_options(self._timeout), key)
         return [self._adopt(s, self._timeout) for s in sandboxes]
 
-    def _native_options(self, timeout: float) -> dict[str, Any]:
+    def _native_options(self, timeout: float) -> _quickbox._Options:
         self._check_open()
-        return {**self._options, "timeout": timeout, "modules": self._modules}
+        parsed = self._parsed_options.get(timeout)
+        if parsed is None:
+            parsed = _quickbox._Options({**self._options, "timeout": timeout, "modules": self._modules})
+            if len(self._parsed_options) < 16:  # a few timeouts are usual; any number must not grow it
+                self._parsed_options[timeout] = parsed
+        return parsed
 
     def _adopt(self, sandbox: _quickbox._Sandbox, timeout: float) -> Context:
         ctx = Context(sandbox, timeout=timeout, wall_timeout=self._wall_timeout, on_close=self._forget,
