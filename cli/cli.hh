@@ -115,7 +115,8 @@ struct Options {
   std::vector<Answer> answers;
   std::vector<uint32_t> approvals;
   std::vector<Denial> denials;
-  /// resume --modules-dir: the directory imports load from (the entry file's, as run named it).
+  /// --modules-dir: the directory imports load from: for resume the entry file's, as run named
+  /// it; for eval, run - and repl, any directory the caller grants.
   std::optional<std::string> modules_dir;
   /// --allow-net: allow rules for fetch(), added to the manifest's "fetch" section if any.
   std::vector<std::string> allow_net;
@@ -338,20 +339,31 @@ std::string not_regular(unsigned mode);
 
 // ---- ES modules (modules.cc) ------------------------------------------------------------------------
 
-/// The loader of `run FILE` and `resume --modules-dir DIR`: relative specifiers ("./lib.mjs",
+/// How errors name a module loader's directory: "the entry file's directory" and "the entry file"
+/// for run FILE and resume, or the directory --modules-dir granted code without a file.
+struct ModuleDirectory {
+  std::string place = "the entry file's directory";  ///< "leads outside <place>"
+  std::string owner = "the entry file";             ///< "the directory of <owner> cannot be opened"
+};
+
+/// The loader of `run FILE` and of `--modules-dir DIR`: relative specifiers ("./lib.mjs",
 /// "../x.js" as long as it stays inside) name files beneath `directory`, read with open_inside;
 /// everything else is refused. Module names are paths spelled from `directory` as given
 /// ("app/lib.mjs" for "app"), so a resume that names the directory as run did resolves the names
 /// a snapshot holds. .ts, .mts and .tsx files have their types stripped. A file over max_bytes
 /// (the module source limit) is not read whole.
-ModuleLoader directory_module_loader(const std::filesystem::path &directory, uint64_t max_bytes);
+ModuleLoader directory_module_loader(const std::filesystem::path &directory, uint64_t max_bytes,
+                                     ModuleDirectory names);
 /// directory_module_loader of the entry file's directory (entry_directory).
 ModuleLoader file_module_loader(const std::filesystem::path &entry_file, uint64_t max_bytes);
 /// The directory of an entry file as its path spells it ("app" for "app/main.mjs", "." for
 /// "main.mjs"): what resume's --modules-dir must say.
 std::filesystem::path entry_directory(const std::filesystem::path &entry_file);
-/// The loader of a resume without --modules-dir: every import fails, saying to pass it.
-ModuleLoader no_module_loader();
+/// A loader that refuses every import with "cannot import 'SPECIFIER': why": for code that was
+/// given no directory to import from (eval, run -, repl and resume without --modules-dir).
+ModuleLoader refusing_module_loader(std::string why);
+/// A usage error when --modules-dir is given and is not a directory.
+std::optional<UsageError> check_modules_dir(const Options &options);
 /// Whether a script looks like an ES module: a line starting with an import or export statement.
 bool has_module_syntax(std::string_view source);
 

@@ -281,9 +281,10 @@ const Flag kFlags[] = {
      },
      command_bit(Command::Resume)},
     {"--modules-dir", "DIR",
-     "import modules from DIR, the entry file's directory",
+     "import modules from DIR (for resume: the entry file's)",
      nullptr, [](Options &o, std::string_view v) { return set_file(o.modules_dir, v); },
-     command_bit(Command::Resume)},
+     command_bit(Command::Resume) | command_bit(Command::Eval) | command_bit(Command::Run) |
+         command_bit(Command::Repl)},
     {"--consume", "",
      "delete STATE once used (without it, STATE is kept)",
      nullptr,
@@ -680,6 +681,9 @@ std::optional<UsageError> check_flag_combinations(const Options &options) {
   if ((options.command == Command::Eval || options.command == Command::Run) && options.key_file &&
       !options.suspend_to)
     return UsageError{"--key-file signs the state that --suspend-to writes; pass --suspend-to too"};
+  if (options.command == Command::Run && options.modules_dir && options.operands[0] != "-")
+    return UsageError{"run FILE imports from FILE's directory; --modules-dir is for code without a file "
+                      "(eval, run -, repl) and for resume"};
   return check_settled_once(options);
 }
 

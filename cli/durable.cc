@@ -182,11 +182,7 @@ std::variant<ResumeInputs, int> read_resume_inputs(const Options &options) {
   if (auto *error = std::get_if<UsageError>(&state)) return usage_error(error->message);
   if (options.suspend_to)
     if (auto error = check_state_destination(*options.suspend_to)) return usage_error(error->message);
-  if (options.modules_dir) {
-    std::error_code error;
-    if (!fs::is_directory(*options.modules_dir, error))
-      return usage_error("--modules-dir: '" + *options.modules_dir + "' is not a directory");
-  }
+  if (auto error = check_modules_dir(options)) return usage_error(error->message);
   ResumeInputs inputs{std::get<Manifest>(std::move(manifest)), std::get<std::vector<uint8_t>>(std::move(key)),
                       std::get<std::vector<uint8_t>>(std::move(state))};
   auto info = inspect_snapshot(inputs.state, RestoreOptions{.hmac_key = inputs.key});
@@ -356,8 +352,10 @@ int run_resume(const Options &options) {
   SandboxOptions settings = sandbox_options(options, &inputs.manifest);
   // Imports after the pause load as run loaded them, from --modules-dir (cli/modules.cc).
   settings.modules = options.modules_dir
-                         ? directory_module_loader(*options.modules_dir, settings.limits.module_source_bytes)
-                         : no_module_loader();
+                         ? directory_module_loader(*options.modules_dir, settings.limits.module_source_bytes,
+                                                   ModuleDirectory{})
+                         : refusing_module_loader("this resume loads no modules; pass --modules-dir DIR, the entry "
+                                                  "file's directory (the resume command that run printed has it)");
   auto sandbox = Sandbox::restore(engine.value(), inputs.state, settings, RestoreOptions{.hmac_key = inputs.key});
   if (!sandbox) {
     // inspect_snapshot checked all it could; what is left (the guest build, the memory it needs)

@@ -169,6 +169,7 @@ std::variant<Inputs, int> read_inputs(const Options &options) {
   if (auto *error = std::get_if<UsageError>(&key)) return usage_error(error->message);
   inputs.key = std::get<std::vector<uint8_t>>(std::move(key));
   if (auto error = check_suspend_destination(options)) return usage_error(error->message);
+  if (auto error = check_modules_dir(options)) return usage_error(error->message);
   return inputs;
 }
 
@@ -208,10 +209,20 @@ int run_command(const Options &options) {
   auto engine = start_engine(options);
   if (!engine) return setup_failure(engine.error(), options);
   SandboxOptions sandbox_settings = sandbox_options(options, manifest);
-  // `run FILE` imports files beneath FILE's directory (cli/modules.cc); code from eval or stdin has
-  // no directory of its own, so it imports nothing.
-  if (options.command == Command::Run && options.operands[0] != "-")
-    sandbox_settings.modules = file_module_loader(options.operands[0], sandbox_settings.limits.module_source_bytes);
+  // `run FILE` imports files beneath FILE's directory (cli/modules.cc); code from eval, stdin or the
+  // REPL has no directory of its own, so it imports only from the one --modules-dir grants.
+  uint64_t source_limit = sandbox_settings.limits.module_source_bytes;
+  if (options.modules_dir)
+    sandbox_settings.modules = directory_module_loader(
+        *options.modules_dir, source_limit,
+        ModuleDirectory{.place = "the --modules-dir directory " + in_quotes(*options.modules_dir),
+                        .owner = "--modules-dir"});
+  else if (options.command == Command::Run && options.operands[0] != "-")
+    sandbox_settings.modules = file_module_loader(options.operands[0], source_limit);
+  else
+    sandbox_settings.modules = refusing_module_loader(
+        "code from eval, stdin or the REPL has no directory to import from; pass --modules-dir DIR to "
+        "import the files beneath DIR");
   auto sandbox = Sandbox::create(engine.value(), sandbox_settings);
   if (!sandbox) return setup_failure(sandbox.error(), options);
   if (manifest) {

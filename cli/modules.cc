@@ -1,5 +1,5 @@
-// ES modules for `quickbox run FILE` and `quickbox resume --modules-dir DIR`: imports load files
-// beneath one directory (the entry file's) and nowhere else. Specifiers are checked as paths first
+// ES modules for `quickbox run FILE`, and for `--modules-dir DIR` (eval, run -, repl and resume):
+// imports load files beneath one directory (the entry file's, or DIR) and nowhere else. Specifiers are checked as paths first
 // (relative only, never climbing out), and the file is then opened with openat2 RESOLVE_BENEATH, so
 // a symbolic link leading out is refused by the kernel however the directory changes meanwhile.
 // TypeScript modules (.ts, .mts, .tsx) have their types stripped as they load.
@@ -18,8 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char *kWho = "the entry file";
-
 /// The directory as module names spell it: lexically normal, "" for the current directory.
 fs::path spelled(const fs::path &directory) {
   fs::path normal = directory.lexically_normal();
@@ -37,14 +35,17 @@ std::optional<fs::path> beneath(const fs::path &prefix, const fs::path &name) {
 /// prefix the entry file was named with ("app/main.mjs" imports './lib.mjs' as "app/lib.mjs"), so
 /// one rule resolves every import, the entry's included, and a resumed program's modules keep the
 /// names they were loaded under.
-std::string resolve(const fs::path &prefix, std::string_view base, std::string_view specifier) {
+std::string resolve(const fs::path &prefix, const ModuleDirectory &names, std::string_view base,
+                    std::string_view specifier) {
   std::string spec(specifier);
   if (spec.starts_with("/"))
     throw CapabilityError(in_quotes(spec) + " is an absolute path; imports name files relative to the importing module");
   if (!spec.starts_with("./") && !spec.starts_with("../"))
     throw CapabilityError("cannot import " + in_quotes(spec) +
-                          ": only relative paths such as './lib.mjs' are loaded, from the entry file's directory");
+                          ": only relative paths such as './lib.mjs' are loaded, from " + names.place);
+  // Code without a file of its own ("<eval>", "<stdin>", "<repl>") stands at the top of the directory.
   fs::path from = fs::path(std::string(base)).parent_path().lexically_normal();
+  if (from.empty()) from = prefix;
   if (!prefix.empty() && from != prefix && !beneath(prefix, from))
     // Only a resume meets this: its --modules-dir is not spelled as the entry file's directory was.
     throw CapabilityError("cannot import " + in_quotes(spec) + " from " + in_quotes(base) + ": that module is not in " +
@@ -53,8 +54,7 @@ std::string resolve(const fs::path &prefix, std::string_view base, std::string_v
                           "spelled the same way, from the same directory)");
   fs::path joined = (from / spec).lexically_normal();
   if (!beneath(prefix, joined))
-    throw CapabilityError(in_quotes(spec) + " imported by " + in_quotes(base) +
-                          " leads outside the entry file's directory");
+    throw CapabilityError(in_quotes(spec) + " imported by " + in_quotes(base) + " leads outside " + names.place);
   return joined.generic_string();
 }
 
@@ -79,18 +79,19 @@ std::string as_javascript(std::string source, const std::string &name) {
                         error.name.empty() ? "SyntaxError" : error.name);
 }
 
-std::string load(const fs::path &root, const fs::path &prefix, const std::string &name, uint64_t max_bytes) {
+std::string load(const fs::path &root, const fs::path &prefix, const ModuleDirectory &names, const std::string &name,
+                 uint64_t max_bytes) {
   auto relative = beneath(prefix, fs::path(name));
-  if (!relative) throw CapabilityError("cannot import " + in_quotes(name) + ": it is outside the entry file's directory");
+  if (!relative) throw CapabilityError("cannot import " + in_quotes(name) + ": it is outside " + names.place);
   std::string file_name = relative->generic_string();
-  FileDescriptor file = open_inside(root, file_name, kWho);
+  FileDescriptor file = open_inside(root, file_name, names.owner);
   struct stat info;
   if (fstat(file.fd, &info) != 0) throw CapabilityError("cannot open " + in_quotes(file_name) + ": " + std::strerror(errno));
   if (!S_ISREG(info.st_mode)) throw CapabilityError("cannot import " + in_quotes(file_name) + ": it is " + not_regular(info.st_mode));
   // One byte over the limit is enough for the sandbox to name the module source limit.
   uint64_t cap = max_bytes + 1;
   if (static_cast<uint64_t>(info.st_size) > cap) return std::string(cap, ' ');
-  return as_javascript(read_bounded(file.fd, cap, file_name, kWho), name);
+  return as_javascript(read_bounded(file.fd, cap, file_name, names.owner), name);
 }
 
 bool starts_statement(std::string_view line, std::string_view keyword) {
@@ -103,21 +104,21 @@ bool starts_statement(std::string_view line, std::string_view keyword) {
 
 }  // namespace
 
-ModuleLoader directory_module_loader(const fs::path &directory, uint64_t max_bytes) {
+ModuleLoader directory_module_loader(const fs::path &directory, uint64_t max_bytes, ModuleDirectory names) {
   fs::path root = fs::absolute(directory);
   fs::path prefix = spelled(directory);
   ModuleLoader loader;
-  loader.normalize = [prefix](std::string_view base, std::string_view specifier) -> std::optional<std::string> {
-    return resolve(prefix, base, specifier);
+  loader.normalize = [prefix, names](std::string_view base, std::string_view specifier) -> std::optional<std::string> {
+    return resolve(prefix, names, base, specifier);
   };
-  loader.load = [root, prefix, max_bytes](std::string_view name) -> std::optional<std::string> {
-    return load(root, prefix, std::string(name), max_bytes);
+  loader.load = [root, prefix, names, max_bytes](std::string_view name) -> std::optional<std::string> {
+    return load(root, prefix, names, std::string(name), max_bytes);
   };
   return loader;
 }
 
 ModuleLoader file_module_loader(const fs::path &entry_file, uint64_t max_bytes) {
-  return directory_module_loader(entry_directory(entry_file), max_bytes);
+  return directory_module_loader(entry_directory(entry_file), max_bytes, ModuleDirectory{});
 }
 
 fs::path entry_directory(const fs::path &entry_file) {
@@ -125,11 +126,16 @@ fs::path entry_directory(const fs::path &entry_file) {
   return directory.empty() ? fs::path(".") : directory;
 }
 
-ModuleLoader no_module_loader() {
-  auto refuse = [](std::string_view specifier) {
-    return CapabilityError("cannot import " + in_quotes(specifier) +
-                           ": this resume loads no modules; pass --modules-dir DIR, the entry file's "
-                           "directory (the resume command that run printed has it)");
+std::optional<UsageError> check_modules_dir(const Options &options) {
+  std::error_code error;
+  if (options.modules_dir && !fs::is_directory(*options.modules_dir, error))
+    return UsageError{"--modules-dir: '" + *options.modules_dir + "' is not a directory"};
+  return std::nullopt;
+}
+
+ModuleLoader refusing_module_loader(std::string why) {
+  auto refuse = [why = std::move(why)](std::string_view specifier) {
+    return CapabilityError("cannot import " + in_quotes(specifier) + ": " + why);
   };
   ModuleLoader loader;
   loader.normalize = [refuse](std::string_view, std::string_view specifier) -> std::optional<std::string> {

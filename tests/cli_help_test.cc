@@ -35,9 +35,9 @@ std::set<std::string> operator+(std::set<std::string> a, const std::set<std::str
 
 /// The flags each command takes: what its help must list, and all that it accepts.
 const std::map<std::string, std::set<std::string>> kFlagsOf{
-    {"eval", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--typescript", "--help"}},
-    {"run", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--typescript", "--help"}},
-    {"repl", kLimitFlags + std::set<std::string>{"--json", "--caps", "--typescript", "--help"}},
+    {"eval", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--typescript", "--modules-dir", "--help"}},
+    {"run", kLimitFlags + kProgramFlags + std::set<std::string>{"--module", "--typescript", "--modules-dir", "--help"}},
+    {"repl", kLimitFlags + std::set<std::string>{"--json", "--caps", "--typescript", "--modules-dir", "--help"}},
     {"resume", kLimitFlags + kProgramFlags +
                    std::set<std::string>{"--answer", "--approve", "--deny", "--modules-dir", "--consume", "--reclaim",
                                          "--help"}},

@@ -1,9 +1,12 @@
 // Specification of ES modules on the command line: `quickbox run FILE` imports files beneath
-// FILE's directory, and nothing outside it however a specifier or a symbolic link tries.
+// FILE's directory, code without a file (eval, run -, repl) beneath the directory --modules-dir
+// grants, and nothing outside it however a specifier or a symbolic link tries.
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -209,10 +212,48 @@ TEST_F(CliModules, AResumedProgramStillCannotImportOutsideTheDirectory) {
   }
 }
 
-TEST_F(CliModules, EvalHasNoDirectoryToImportFrom) {
-  Outcome r = run_quickbox({"eval", "await import('./x.mjs')"});
-  EXPECT_EQ(r.exit_code, 1) << r;
-  EXPECT_TRUE(contains(r.err, "cannot import './x.mjs': no module loader is set for this sandbox")) << r;
+TEST_F(CliModules, CodeWithoutAFileImportsNothingUnlessGivenAModulesDirectory) {
+  for (const auto &[args, input] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"eval", "await import('./lib/math.mjs')"}, ""},
+           {{"run", "-"}, "import { add } from './lib/math.mjs';\nconsole.log(add(1, 2));"}}) {
+    Outcome r = run_quickbox(args, input);
+    EXPECT_EQ(r.exit_code, 1) << r;
+    EXPECT_TRUE(contains(r.err, "cannot import './lib/math.mjs': code from eval, stdin or the REPL has no directory "
+                                "to import from; pass --modules-dir DIR"))
+        << r;
+  }
+}
+
+TEST_F(CliModules, EvalAndStdinImportFromTheModulesDirectory) {
+  Outcome evaluated = run_quickbox({"eval", "(await import('./lib/math.mjs')).twice(21)", "--modules-dir", path("app")});
+  EXPECT_EQ(evaluated.exit_code, 0) << evaluated;
+  EXPECT_EQ(evaluated.out, "42\n");
+  Outcome piped = run_quickbox({"run", "-", "--modules-dir", path("app")},
+                               "import { add } from './lib/math.mjs';\nconsole.log(add(40, 2));");
+  EXPECT_EQ(piped.exit_code, 0) << piped;
+  EXPECT_EQ(piped.out, "42\n");
+  Outcome repl = run_quickbox({"repl", "--modules-dir", path("app")}, "(await import('./lib/math.mjs')).add(40, 2)\n");
+  EXPECT_EQ(repl.exit_code, 0) << repl;
+  EXPECT_TRUE(contains(repl.out, "42")) << repl;
+}
+
+TEST_F(CliModules, TheModulesDirectoryOfEvalIsAsClosedAsAnEntryFilesDirectory) {
+  fs::create_directory_symlink(path("."), path("app/up"));
+  for (const std::string specifier : {"../secret.mjs", "./lib/../../secret.mjs", "./up/secret.mjs", "secret.mjs"}) {
+    Outcome r = run_quickbox({"eval", "(await import('" + specifier + "')).secret", "--modules-dir", path("app")});
+    EXPECT_EQ(r.exit_code, 1) << specifier << r;
+    EXPECT_FALSE(contains(r.out, "outside")) << specifier << r;
+    EXPECT_TRUE(contains(r.err, "--modules-dir")) << specifier << r;
+  }
+}
+
+TEST_F(CliModules, AModulesDirectoryMustBeADirectoryAndIsNotForRunFile) {
+  Outcome missing = run_quickbox({"eval", "1", "--modules-dir", path("nowhere")});
+  EXPECT_EQ(missing.exit_code, 2) << missing;
+  EXPECT_TRUE(contains(missing.err, "is not a directory")) << missing;
+  Outcome with_file = run_quickbox({"run", write_file("app/main.mjs", "1"), "--modules-dir", path("app")});
+  EXPECT_EQ(with_file.exit_code, 2) << with_file;
+  EXPECT_TRUE(contains(with_file.err, "run FILE imports from FILE's directory")) << with_file;
 }
 
 }  // namespace
