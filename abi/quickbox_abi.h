@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped on any incompatible change to this header. Stored in the exchange block so the host can
  * refuse a guest module built against another contract. */
-#define QB_ABI_VERSION 9u
+#define QB_ABI_VERSION 10u
 
 /* ------------------------------------------------------------------------------------------------
  * Imports: everything the guest module may import. The host provides exactly these and nothing
@@ -47,6 +47,12 @@ extern "C" {
  * The reply is QB_HOST_VALUE with a text string, or QB_HOST_ERROR with the Error the import fails
  * with. It is always answered at once (never QB_HOST_QUEUED). */
 #define QB_MODULE_LOADER_ID 0xFFFFFFFFu
+/* A program that stops waiting for one of its queued calls (a fetch() whose AbortSignal aborted)
+ * says so through host_call under this reserved id, with args the CBOR array [call_id]. The host
+ * cancels the call (a handler still running sees its Completion settled, so a transfer stops; the
+ * audit entry ends "cancelled") and never answers it; the guest has already dropped it. The reply
+ * is QB_HOST_VALUE undefined, also for an id the host no longer holds. */
+#define QB_CANCEL_CALL_ID 0xFFFFFFFEu
 #define QB_MODULE_NORMALIZE "normalize"
 #define QB_MODULE_LOAD "load"
 /* Longest import specifier and module name, bytes of UTF-8 (the guest refuses longer ones). */

@@ -8,7 +8,7 @@
 // statusText, url, redirected, headers, body}. Credentials the host adds never come back here.
 // A request's signal is the sandbox's one AbortSignal (guest/web_events.js, evaluated before this
 // layer at bootstrap).
-(function (utf8Encode, utf8Decode) {
+(function (utf8Encode, utf8Decode, cancelCall) {
   'use strict';
   const ObjectDefineProperty = Object.defineProperty;
   const ObjectKeys = Object.keys;
@@ -457,8 +457,12 @@
         PromiseThen(answer, (raw) => resolve(fromHost(raw)), reject);
         return;
       }
-      // An abort settles the promise at once; the host's answer, when it comes, is dropped.
-      const onAbort = () => reject(SignalReason(signal));
+      // An abort settles the promise at once, and the host cancels the request (cancelCall): its
+      // transfer stops and its place under the in-flight cap is free again.
+      const onAbort = () => {
+        reject(SignalReason(signal));
+        cancelCall(answer);
+      };
       AddEventListener(signal, 'abort', onAbort, { once: true });
       PromiseThen(answer, (raw) => {
         RemoveEventListener(signal, 'abort', onAbort);

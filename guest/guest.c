@@ -57,6 +57,7 @@ static size_t rejection_count, rejection_cap;
  * live in linear memory and the JS heap, so a snapshot carries them. */
 typedef struct pending_call {
   uint32_t call_id;
+  JSValue promise; /* what the program holds, for cancel_host_call */
   JSValue resolve;
   JSValue reject;
   JSValue capability; /* its name, for errors */
@@ -290,12 +291,15 @@ static JSValue console_write(JSContext *c, JSValueConst this_val, int argc, JSVa
   return JS_UNDEFINED;
 }
 
+static void free_pending_call(pending_call call) {
+  JS_FreeValue(ctx, call.promise);
+  JS_FreeValue(ctx, call.resolve);
+  JS_FreeValue(ctx, call.reject);
+  JS_FreeValue(ctx, call.capability);
+}
+
 static void drop_pending_calls(void) {
-  for (size_t i = 0; i < pending_count; i++) {
-    JS_FreeValue(ctx, pending_calls[i].resolve);
-    JS_FreeValue(ctx, pending_calls[i].reject);
-    JS_FreeValue(ctx, pending_calls[i].capability);
-  }
+  for (size_t i = 0; i < pending_count; i++) free_pending_call(pending_calls[i]);
   pending_count = 0;
 }
 
@@ -423,7 +427,7 @@ static JSValue capability_call(JSContext *c, JSValueConst this_val, int argc, JS
     JSValue promise = JS_NewPromiseCapability(c, funcs);
     if (JS_IsException(promise)) return promise;
     pending_calls[pending_count++] =
-        (pending_call){host_reply.call_id, funcs[0], funcs[1], JS_DupValue(c, data[2])};
+        (pending_call){host_reply.call_id, JS_DupValue(c, promise), funcs[0], funcs[1], JS_DupValue(c, data[2])};
     return promise;
   }
   JSValue v = take_host_value(host_reply.value_len);
@@ -599,6 +603,29 @@ static JSValue fetch_utf8_decode(JSContext *c, JSValueConst this_val, int argc, 
     len -= 3;
   }
   return JS_NewStringLen(c, (const char *)bytes, len);
+}
+
+/* (promise) => undefined: the fetch layer stops waiting for a host call (its AbortSignal aborted).
+ * The call leaves the pending table and the host cancels it (QB_CANCEL_CALL_ID), so a transfer
+ * under way stops and frees its place under the in-flight cap at once. The promise itself stays
+ * pending and unreachable: the fetch layer has already settled what the program awaits. */
+static JSValue fetch_cancel_call(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+  if (argc < 1 || !JS_IsObject(argv[0])) return JS_UNDEFINED;
+  size_t i = 0;
+  while (i < pending_count && JS_VALUE_GET_PTR(pending_calls[i].promise) != JS_VALUE_GET_PTR(argv[0])) i++;
+  if (i == pending_count) return JS_UNDEFINED; /* answered already */
+  qb_buf args = {0};
+  if (!qb_cbor_put_head(&args, 4, 1) || !qb_cbor_put_head(&args, 0, pending_calls[i].call_id)) {
+    free(args.data);
+    return JS_ThrowOutOfMemory(c);
+  }
+  pending_call call = pending_calls[i];
+  pending_calls[i] = pending_calls[--pending_count];
+  qb_host_reply reply = {0};
+  qb_host_call(QB_CANCEL_CALL_ID, (uint32_t)(uintptr_t)args.data, (uint32_t)args.len, (uint32_t)(uintptr_t)&reply);
+  free(args.data);
+  free_pending_call(call);
+  return JS_UNDEFINED;
 }
 
 static int define_on(JSValueConst target, const char *name, JSValue value) {
@@ -1149,11 +1176,11 @@ QB_EXPORT(QB_EXPORT_BOOTSTRAP) int32_t qb_bootstrap(void) {
   JSValue make_fetch = JS_Eval(ctx, qb_fetch_source, qb_fetch_source_len, "<quickbox fetch>",
                                JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
   if (JS_IsException(make_fetch)) return QB_STATUS_ERROR;
-  JSValue codec[2] = {JS_NewCFunction(ctx, fetch_utf8_encode, "utf8Encode", 1),
-                      JS_NewCFunction(ctx, fetch_utf8_decode, "utf8Decode", 1)};
-  qb_helpers.install_fetch = JS_Call(ctx, make_fetch, JS_UNDEFINED, 2, (JSValueConst *)codec);
-  JS_FreeValue(ctx, codec[0]);
-  JS_FreeValue(ctx, codec[1]);
+  JSValue natives[3] = {JS_NewCFunction(ctx, fetch_utf8_encode, "utf8Encode", 1),
+                        JS_NewCFunction(ctx, fetch_utf8_decode, "utf8Decode", 1),
+                        JS_NewCFunction(ctx, fetch_cancel_call, "cancelCall", 1)};
+  qb_helpers.install_fetch = JS_Call(ctx, make_fetch, JS_UNDEFINED, 3, (JSValueConst *)natives);
+  for (int i = 0; i < 3; i++) JS_FreeValue(ctx, natives[i]);
   JS_FreeValue(ctx, make_fetch);
   if (JS_IsException(qb_helpers.install_fetch)) return QB_STATUS_ERROR;
   /* room for the fixed error reply of reply_error_text, whatever memory is left later */
@@ -1419,9 +1446,7 @@ QB_EXPORT(QB_EXPORT_SETTLE) int32_t qb_settle(uint32_t call_id, uint32_t ok, uin
   JSValue r = JS_IsException(v) ? JS_EXCEPTION
                                 : JS_Call(ctx, ok ? call.resolve : call.reject, JS_UNDEFINED, 1, (JSValueConst *)&v);
   JS_FreeValue(ctx, v);
-  JS_FreeValue(ctx, call.resolve);
-  JS_FreeValue(ctx, call.reject);
-  JS_FreeValue(ctx, call.capability);
+  free_pending_call(call);
   if (JS_IsException(r)) return reply_pending_exception();
   JS_FreeValue(ctx, r);
   return reply_value(JS_UNDEFINED);

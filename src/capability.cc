@@ -367,6 +367,7 @@ internal::HostReply Sandbox::Impl::on_host_call(uint32_t capability_id, std::spa
   using internal::encode_js_error;
   // Imports are not capability calls: no audit entry, no call budget (docs/modules.md).
   if (capability_id == QB_MODULE_LOADER_ID) return on_module_request(args);
+  if (capability_id == QB_CANCEL_CALL_ID) return on_cancel_request(args);
   internal::HostReply reply;
   RegisteredCapability *cap = find_capability(capability_id);
   size_t audit_index = record_audit(AuditEntry{.capability = cap ? cap->name : "#" + std::to_string(capability_id),
@@ -650,14 +651,41 @@ void Sandbox::Impl::take_requests(const HostCall &call) {
   audit_bytes += requests_cost(entry->requests);
 }
 
+void Sandbox::Impl::cancel_call(HostCall &call, const std::string &why) {
+  // Settling the completion is what a running handler watches (Completion::settled): a fetch
+  // stops its transfer. Its own answer, if it comes, finds the completion settled and is dropped.
+  if (call.completion) Completion(call.completion).reject("");
+  take_requests(call);
+  close_audit(call.audit_index, CallOutcome::Cancelled, why);
+  release_slot(call);
+}
+
 void Sandbox::Impl::cancel_outstanding_calls(const std::string &why) {
-  for (auto &call : calls) {
-    if (call.completion) Completion(call.completion).reject("");
-    take_requests(call);
-    close_audit(call.audit_index, CallOutcome::Cancelled, why);
-    release_slot(call);
-  }
+  for (auto &call : calls) cancel_call(call, why);
   calls.clear();
+}
+
+internal::HostReply Sandbox::Impl::on_cancel_request(std::span<const uint8_t> args) {
+  internal::HostReply reply;
+  Decoded decoded = decode_cbor(args, DecodeLimits{.max_depth = 2, .max_bytes = args.size()});
+  const Value *id = decoded.ok && decoded.value.is_array() && decoded.value.as_array().size() == 1
+                        ? &decoded.value.as_array()[0]
+                        : nullptr;
+  if (!id || !id->is_number() || id->as_number() < 0 || id->as_number() > UINT32_MAX) {
+    reply.status = QB_HOST_ERROR;
+    reply.bytes = internal::encode_js_error("Error", "malformed cancel request from the guest");
+    return reply;
+  }
+  auto found = std::find_if(calls.begin(), calls.end(),
+                            [&](const HostCall &c) { return c.id == static_cast<uint32_t>(id->as_number()); });
+  // Not held any more (answered and delivered): nothing to stop.
+  if (found != calls.end()) {
+    cancel_call(*found, "the program stopped waiting for it (its AbortSignal aborted)");
+    calls.erase(found);
+  }
+  reply.status = QB_HOST_VALUE;
+  reply.bytes = {0xf7};  // CBOR undefined
+  return reply;
 }
 
 std::vector<PendingCall> Sandbox::Impl::pending_for_caller() const {

@@ -360,7 +360,12 @@ struct Sandbox::Impl : internal::HostCallSink {
   size_t record_audit(AuditEntry entry);
   /// The entry with this absolute index, or nullptr once it was dropped.
   AuditEntry *audit_entry(size_t index);
+  /// Cancels one call: its completion settled, its audit entry closed, its slot given back. The
+  /// caller removes it from `calls`.
+  void cancel_call(internal::HostCall &call, const std::string &why);
   void cancel_outstanding_calls(const std::string &why);
+  /// The guest no longer waits for a call (QB_CANCEL_CALL_ID: fetch() aborted): it is cancelled.
+  internal::HostReply on_cancel_request(std::span<const uint8_t> args);
   /// Copies the network requests a call's handler recorded into its audit entry.
   void take_requests(const internal::HostCall &call);
   void release_slot(internal::HostCall &call);

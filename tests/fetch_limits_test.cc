@@ -115,6 +115,30 @@ TEST(FetchLimits, AFetchTheProgramLeavesBehindIsCancelledAndRecorded) {
   EXPECT_EQ(entry.requests[0].status, 0);
 }
 
+TEST(FetchLimits, AnAbortedFetchStopsItsTransferAndFreesItsPlaceAtOnce) {
+  TestHttpServer server([](const SeenRequest &r) {
+    return r.target == "/fast" ? Reply{.body = "fast"} : Reply{.body = "late", .delay = 5s};
+  });
+  // One request at a time: the fast one can only start once the aborted one is gone.
+  Sandbox sandbox = make_sandbox(allowing(server, NetworkPolicy{.max_in_flight = 1}));
+  auto started = Clock::now();
+  Value v = eval_ok(sandbox, "const c = new AbortController();\n"
+                             "const slow = fetch('" + server.url("/slow") + "', {signal: c.signal});\n"
+                             "setTimeout(() => c.abort(), 200);\n"
+                             "const reason = await slow.then(() => 'fetched', (e) => e.name);\n"
+                             "[reason, await (await fetch('" + server.url("/fast") + "')).text()]");
+  EXPECT_EQ(v, Value(Value::Array{Value("AbortError"), Value("fast")}));
+  EXPECT_LT(Clock::now() - started, 3s) << "the fast request waited for the aborted one";
+  const auto &log = sandbox.audit_log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].outcome, CallOutcome::Cancelled);
+  EXPECT_TRUE(contains(log[0].detail, "AbortSignal aborted")) << log[0].detail;
+  ASSERT_EQ(log[0].requests.size(), 1u);
+  EXPECT_EQ(log[0].requests[0].url, server.url("/slow"));
+  EXPECT_EQ(log[0].requests[0].status, 0);
+  EXPECT_EQ(log[1].outcome, CallOutcome::Ok);
+}
+
 // ---- concurrency and budgets ------------------------------------------------------------------------
 
 TEST(FetchLimits, RequestsRunConcurrentlyWithinTheInFlightCap) {
