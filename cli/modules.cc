@@ -1,7 +1,8 @@
 // ES modules for `quickbox run FILE`, and for `--modules-dir DIR` (eval, run -, repl and resume):
-// imports load files beneath one directory (the entry file's, or DIR) and nowhere else. Specifiers are checked as paths first
-// (relative only, never climbing out), and the file is then opened with openat2 RESOLVE_BENEATH, so
-// a symbolic link leading out is refused by the kernel however the directory changes meanwhile.
+// imports load files beneath one directory (the entry file's, or DIR) and nowhere else. Specifiers
+// are checked as paths first (relative only, never climbing out), and the file is then opened with
+// openat2 RESOLVE_BENEATH, so a symbolic link leading out is refused by the kernel however the
+// directory changes meanwhile.
 // TypeScript modules (.ts, .mts, .tsx) have their types stripped as they load.
 #include <sys/stat.h>
 

@@ -57,7 +57,7 @@ static size_t rejection_count, rejection_cap;
  * live in linear memory and the JS heap, so a snapshot carries them. */
 typedef struct pending_call {
   uint32_t call_id;
-  JSValue promise; /* what the program holds, for cancel_host_call */
+  JSValue promise; /* what the program holds, for fetch_cancel_call */
   JSValue resolve;
   JSValue reject;
   JSValue capability; /* its name, for errors */
