@@ -33,7 +33,8 @@ Nesting::Nesting(Sandbox::Impl &s) : s_(s) {
   std::optional<std::chrono::steady_clock::time_point> wall_cap = s.wall_deadline;
   if (h.wall_deadline != std::chrono::steady_clock::time_point::max()) wall_cap = h.wall_deadline;
 
-  // The host state of the operation in progress; guest_nest() below arms its own deadline.
+  // The host state of the operation in progress; guest_nest() below arms its own deadline. The
+  // nested operation starts from the same values but an empty stray output and reply.
   deadline_ = h.deadline;
   host_wall_deadline_ = h.wall_deadline;
   interrupted_ = h.interrupted;
@@ -41,16 +42,14 @@ Nesting::Nesting(Sandbox::Impl &s) : s_(s) {
   wall_expired_ = h.wall_expired;
   interrupted_by_caller_ = h.interrupted_by_caller;
   backstop_mark_ = h.backstop_mark;
-  stray_output_ = std::move(h.stray_output);
-  h.stray_output.clear();
   stray_bytes_ = h.stray_bytes;
   stray_dropped_ = h.stray_dropped;
-  reply_bytes_ = std::move(h.reply_bytes);
-  h.reply_bytes.clear();
+  swap_host_state();
   if (!guest_nest(1)) {
     if (!refused_)
       refused_ = nesting_error(ErrorKind::OutOfMemory,
                                "the sandbox has no memory left to set the running evaluation aside for a nested one");
+    // What was taken away comes back; what the failed call set in the rest stands.
     h.deadline = deadline_;
     h.wall_deadline = host_wall_deadline_;
     h.stray_output = std::move(stray_output_);
@@ -59,68 +58,74 @@ Nesting::Nesting(Sandbox::Impl &s) : s_(s) {
   }
   active_ = true;
   s.nest_depth++;
-  evaluating_ = s.evaluating.exchange(false);
-  guest_driving_ = std::exchange(s.guest_driving, false);
-  settled_since_resume_ = std::exchange(s.settled_since_resume, false);
+  // The nested operation keeps the outer one's meter, budget and clocks (it is charged to it) and
+  // starts with no console, calls or result of its own.
   eval_cpu_budget_ = s.eval_cpu_budget;
   eval_cpu_used_ = s.eval_cpu_used;
   op_cpu_time_ = s.op_cpu_time;
   wall_deadline_ = s.wall_deadline;
-  console_ = std::exchange(s.console, {});
-  console_dropped_ = std::exchange(s.console_dropped, 0);
-  console_held_bytes_ = std::exchange(s.console_held_bytes, 0);
-  console_live_bytes_ = std::exchange(s.console_live_bytes, 0);
-  s.parked_console_bytes += console_held_bytes_;  // still held: still counted
-  ended_ = std::exchange(s.ended, std::nullopt);
   timer_clock_start_ = s.timer_clock_start;
   timer_jumped_ = s.timer_jumped;
   timer_waited_ = s.timer_waited;
-  calls_ = std::exchange(s.calls, {});
-  nested_cpu_left_ = std::exchange(s.nested_cpu_left, cpu_left);
-  nested_wall_cap_ = std::exchange(s.nested_wall_cap, wall_cap);
+  nested_cpu_left_ = cpu_left;
+  nested_wall_cap_ = wall_cap;
+  swap_sandbox_state();
+  s.parked_console_bytes += console_held_bytes_;  // still held: still counted
 }
 
 Nesting::~Nesting() {
   if (!active_) return;
   Sandbox::Impl &s = s_;
-  internal::HostState &h = s.host;
   // The nested operation's own state goes; what it printed went out with its result.
   s.take_console();
   if (!s.discarded) guest_nest(0);
   s.nest_depth--;
-  s.evaluating = evaluating_;
-  s.guest_driving = guest_driving_;
-  s.settled_since_resume = settled_since_resume_;
-  s.eval_cpu_budget = eval_cpu_budget_;
-  s.eval_cpu_used = eval_cpu_used_;
-  s.op_cpu_time = op_cpu_time_;
-  s.wall_deadline = wall_deadline_;
   s.parked_console_bytes -= console_held_bytes_;
-  s.console = std::move(console_);
-  s.console_dropped = console_dropped_;
-  s.console_held_bytes = console_held_bytes_;
-  s.console_live_bytes = console_live_bytes_;
-  s.ended = std::move(ended_);
-  s.timer_clock_start = timer_clock_start_;
-  s.timer_jumped = timer_jumped_;
-  s.timer_waited = timer_waited_;
-  s.calls = std::move(calls_);
-  s.nested_cpu_left = nested_cpu_left_;
-  s.nested_wall_cap = nested_wall_cap_;
-  h.deadline = deadline_;
-  h.wall_deadline = host_wall_deadline_;
-  h.interrupted = interrupted_;
-  h.hard_stopped = hard_stopped_;
-  h.wall_expired = wall_expired_;
-  h.interrupted_by_caller = interrupted_by_caller_;
-  h.backstop_mark = backstop_mark_;
-  h.stray_output = std::move(stray_output_);
-  h.stray_bytes = stray_bytes_;
-  h.stray_dropped = stray_dropped_;
-  h.reply_bytes = std::move(reply_bytes_);
-  if (s.context && s.guest_frames > 0) internal::arm_epoch_deadline(s.context, h);
+  swap_sandbox_state();
+  swap_host_state();
+  if (s.context && s.guest_frames > 0) internal::arm_epoch_deadline(s.context, s.host);
   // Charged to the outer evaluation: host handlers' time leaves this out (timed_handler).
   s.nested_time += internal::ThreadCpuClock::now() - started_;
+}
+
+// One list of the host's per-operation state: swapped in to set the outer operation aside, and
+// swapped again to bring it back (the nested operation's leftovers go with this object).
+void Nesting::swap_host_state() {
+  internal::HostState &h = s_.host;
+  std::swap(h.deadline, deadline_);
+  std::swap(h.wall_deadline, host_wall_deadline_);
+  std::swap(h.interrupted, interrupted_);
+  std::swap(h.hard_stopped, hard_stopped_);
+  std::swap(h.wall_expired, wall_expired_);
+  std::swap(h.interrupted_by_caller, interrupted_by_caller_);
+  std::swap(h.backstop_mark, backstop_mark_);
+  std::swap(h.stray_output, stray_output_);
+  std::swap(h.stray_bytes, stray_bytes_);
+  std::swap(h.stray_dropped, stray_dropped_);
+  std::swap(h.reply_bytes, reply_bytes_);
+}
+
+// The same for the sandbox's per-evaluation state.
+void Nesting::swap_sandbox_state() {
+  Sandbox::Impl &s = s_;
+  evaluating_ = s.evaluating.exchange(evaluating_);
+  std::swap(s.guest_driving, guest_driving_);
+  std::swap(s.settled_since_resume, settled_since_resume_);
+  std::swap(s.eval_cpu_budget, eval_cpu_budget_);
+  std::swap(s.eval_cpu_used, eval_cpu_used_);
+  std::swap(s.op_cpu_time, op_cpu_time_);
+  std::swap(s.wall_deadline, wall_deadline_);
+  std::swap(s.console, console_);
+  std::swap(s.console_dropped, console_dropped_);
+  std::swap(s.console_held_bytes, console_held_bytes_);
+  std::swap(s.console_live_bytes, console_live_bytes_);
+  std::swap(s.ended, ended_);
+  std::swap(s.timer_clock_start, timer_clock_start_);
+  std::swap(s.timer_jumped, timer_jumped_);
+  std::swap(s.timer_waited, timer_waited_);
+  std::swap(s.calls, calls_);
+  std::swap(s.nested_cpu_left, nested_cpu_left_);
+  std::swap(s.nested_wall_cap, nested_wall_cap_);
 }
 
 bool Nesting::guest_nest(uint32_t enter) {

@@ -394,11 +394,15 @@ class Nesting {
  private:
   /// Calls qb_nest (1: set aside, 0: bring back); false when the guest refused or trapped.
   bool guest_nest(uint32_t enter);
+  /// Exchange the fields below with the host's and the sandbox's: before, they hold what the
+  /// nested operation starts with; after, the outer operation's state, set aside.
+  void swap_host_state();
+  void swap_sandbox_state();
   Sandbox::Impl &s_;
   bool active_ = false;
   std::optional<Error> refused_;
   internal::ThreadCpuClock::time_point started_{};
-  // The outer operation's state, set aside.
+  // The outer operation's state while it is set aside.
   bool evaluating_ = false, guest_driving_ = false, settled_since_resume_ = false;
   std::chrono::milliseconds eval_cpu_budget_{0}, op_cpu_time_{0};
   std::chrono::nanoseconds eval_cpu_used_{0};
