@@ -198,6 +198,18 @@ wasm_trap_t *random_get(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *a
   return nullptr;
 }
 
+// Back from host code the guest called (a handler, the console listener): the time that code took
+// moves the soft CPU deadline back (it is not the program's), then the deadlines are checked and
+// the backstop re-armed, as the host may have run past either. cpu_now: the clock as that code
+// returned, when it was read then.
+void back_to_the_guest(wasmtime_caller_t *caller, HostState &state, std::chrono::nanoseconds host_time,
+                       std::optional<ThreadCpuClock::time_point> cpu_now) {
+  if (state.deadline != ThreadCpuClock::time_point::max()) state.deadline += host_time;
+  if (!cpu_now) cpu_now = ThreadCpuClock::now();
+  check_deadlines(state, cpu_now);
+  arm_epoch_deadline(wasmtime_caller_context(caller), state, cpu_now);
+}
+
 // host_call(capability_id, args_ptr, args_len, reply_ptr): a JS capability call. The host's own
 // work for the call (decoding, hashing, audit, encoding) is guest-driven and counts as CPU; only
 // the handler's time moves the soft CPU deadline back. The wall clock is checked when it returns.
@@ -221,10 +233,7 @@ wasm_trap_t *host_call(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *ar
   } else {
     reply.bytes = encode_js_error("Error", "this sandbox has no capabilities");
   }
-  if (state.deadline != ThreadCpuClock::time_point::max()) state.deadline += reply.handler_time;
-  auto cpu_now = reply.cpu_after_handler ? *reply.cpu_after_handler : ThreadCpuClock::now();
-  check_deadlines(state, cpu_now);
-  arm_epoch_deadline(wasmtime_caller_context(caller), state, cpu_now);
+  back_to_the_guest(caller, state, reply.handler_time, reply.cpu_after_handler);
   qb_host_reply out{.status = reply.status,
                     .value_len = static_cast<uint32_t>(reply.bytes.size()),
                     .call_id = reply.call_id,
@@ -251,10 +260,7 @@ wasm_trap_t *console_line(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t 
     static const char message[] = "an operation nested inside the console listener ended the instance";
     return wasmtime_trap_new(message, sizeof message - 1);
   }
-  if (state.deadline != ThreadCpuClock::time_point::max()) state.deadline += listener_time;
-  auto cpu_now = ThreadCpuClock::now();
-  check_deadlines(state, cpu_now);
-  arm_epoch_deadline(wasmtime_caller_context(caller), state, cpu_now);
+  back_to_the_guest(caller, state, listener_time, std::nullopt);
   return nullptr;
 }
 
