@@ -267,15 +267,18 @@ def test_ctrl_c_stops_program_code_run_by_globals_and_handles() -> None:
     lines = _run_python("""
         ctx = quickbox.Runtime(timeout=60).new_context()
         ctx.eval("Object.defineProperty(globalThis, 'spinning', { get() { for (;;) {} }, set(v) { for (;;) {} } });"
-                 "globalThis.box = { get inside() { for (;;) {} } }; 0")
-        box = ctx.eval_handle("box")
-        for run in (lambda: ctx.globals["spinning"], lambda: ctx.globals.__setitem__("spinning", 1),
-                    lambda: box.to_python()):
+                 "globalThis.box = { get inside() { for (;;) {} }, set inside(v) { for (;;) {} } };"
+                 "globalThis.trap = new Proxy({}, { has() { for (;;) {} } }); 0")
+        box, trap = ctx.eval_handle("box"), ctx.eval_handle("trap")
+        runs = (lambda: ctx.globals["spinning"], lambda: ctx.globals.__setitem__("spinning", 1),
+                lambda: box.to_python(), lambda: box.get("inside"), lambda: box.set("inside", 1),
+                lambda: trap.has("x"))
+        for run in runs:
             run_until_ctrl_c(run)
         print(ctx.eval("'still usable'"))
     """)
-    assert len(lines) == 4 and lines[3] == "still usable", lines
-    assert all(_stopped_at_once(line) for line in lines[:3]), lines
+    assert len(lines) == 7 and lines[6] == "still usable", lines
+    assert all(_stopped_at_once(line) for line in lines[:6]), lines
 
 
 def test_ctrl_c_stops_an_eval_made_by_a_host_function_of_another_context() -> None:
