@@ -130,6 +130,17 @@ static void js_heap_free(void *opaque, void *ptr) {
   free(ptr);
 }
 
+void *qb_malloc_if_room(JSContext *c, size_t size) {
+  if (config.memory_limit && heap_used + size > config.memory_limit) return NULL;
+  bool refused_before = allocation_refused;
+  void *p = js_malloc(c, size);
+  if (!p) { /* linear memory could not grow */
+    allocation_refused = refused_before;
+    JS_FreeValue(c, JS_GetException(c));
+  }
+  return p;
+}
+
 static void *js_heap_realloc(void *opaque, void *ptr, size_t size) {
   (void)opaque;
   if (!ptr) return js_heap_malloc(opaque, size);
@@ -642,6 +653,8 @@ static void begin_op(void) {
   exchange.console_len = 0;
   exchange.console_dropped = 0;
   interrupted = false;
+  /* what the last operation ran out of memory for may have been taken by kept scripts */
+  if (allocation_refused) qb_script_cache_clear(ctx);
   allocation_refused = false;
   /* A nested operation runs deeper on the same stack: it keeps the outermost one's stack top, so
    * nesting never buys more stack than the limit. */
@@ -1243,7 +1256,8 @@ QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len
     driven_module = want_namespace ? m : NULL;
     return finish(promise, DRIVE_AWAIT | (want_namespace ? DRIVE_NAMESPACE : DRIVE_DISCARD) | result_mode(flags));
   }
-  JSValue value = JS_Eval(ctx, source, source_len, name, js_flags);
+  JSValue compiled = qb_script_compile(ctx, name, name_len + 1 + source_len, source, source_len, js_flags);
+  JSValue value = JS_IsException(compiled) ? compiled : JS_EvalFunction(ctx, compiled);
   uint32_t mode = (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0;
   if (kind == QB_EVAL_ASYNC) mode |= DRIVE_UNWRAP;
   return finish(value, mode | result_mode(flags));

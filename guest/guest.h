@@ -76,6 +76,18 @@ extern qb_helper_fns qb_helpers;
  * URL) that allocates outside QuickJS's accounting for the length of one call. */
 bool qb_heap_has_room(size_t bytes);
 
+/* js_malloc for memory a cache can do without: NULL when the memory limit leaves no room, with
+ * neither a pending exception nor a recorded refusal, since no operation fails because of it. */
+void *qb_malloc_if_room(JSContext *ctx, size_t size);
+
+/* Compiled scripts kept for sources evaluated again (guest/script_cache.c). qb_script_compile
+ * returns the compiled script (JS_EVAL_FLAG_COMPILE_ONLY) for source, named by key's first
+ * NUL-terminated part; key is that name, its NUL and source, contiguous. qb_script_cache_clear
+ * drops every kept script. */
+JSValue qb_script_compile(JSContext *ctx, const char *key, size_t key_len, const char *source,
+                          size_t source_len, int js_flags);
+void qb_script_cache_clear(JSContext *ctx);
+
 /* URL and URLSearchParams's C++ half (guest/url.cc), handed to guest/url.js at bootstrap. */
 JSValue qb_url_natives(JSContext *ctx);
 
