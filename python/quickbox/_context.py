@@ -286,7 +286,7 @@ class Context:
         if is_async:
             self._sandbox.register_external(name, native_policy)
         else:
-            self._sandbox.register_sync(name, fn, self._sync_failure(function), native_policy)
+            self._sandbox.register_sync(name, fn, self._sync_failure(function), self._inbound, native_policy)
         self._functions[name] = function
         return fn
 
@@ -340,6 +340,12 @@ class Context:
             self._sandbox.interrupt()
             return (HOST_ERROR_NAME, HOST_ERROR_MESSAGE, f"{type(exc).__name__} stopped the evaluation")
         return failed
+
+    def _inbound(self, value: Any) -> Any:
+        """value, going into JavaScript, with the Handles inside it replaced by references (each
+        must be this context's and live). Every way a Python value enters the program comes
+        through here: arguments, answers, host functions' results, globals and properties."""
+        return unwrap_handles(self, value)
 
     def _remember_host_error(self, exc: BaseException) -> str:
         """Keeps exc for the caller and returns its text for the audit log."""
@@ -482,14 +488,15 @@ class Context:
         binding) with ``args``; a returned promise is awaited."""
         if not isinstance(name, str):
             raise TypeError(f"name must be str, got {type(name).__name__}")
+        arguments = self._inbound(list(args))
         with self._exclusive:
             self._host_exception = None
             self._fatal = None
             if name.isidentifier() and self._sandbox.get_global(name)[1] is _quickbox.UNDEFINED:
                 # Not on globalThis: a lexical binding (`const f = ...`) is reached by evaluating
                 # its name, which only finds it when it is a plain identifier.
-                return self._call_binding(name, list(args))
-            outcome = self._native(lambda: self._sandbox.call(name, list(args)))
+                return self._call_binding(name, arguments)
+            outcome = self._native(lambda: self._sandbox.call(name, arguments))
             return self._sync_result(outcome, "call")
 
     def _call_binding(self, name: str, args: list[Any]) -> Any:
@@ -720,8 +727,8 @@ class Context:
         exc = task.exception()
         if exc is None:
             try:
-                self._sandbox.resolve(call_id, task.result())
-            except MarshalError as error:  # the result cannot cross: raised as itself if uncaught
+                self._sandbox.resolve(call_id, self._inbound(task.result()))
+            except (MarshalError, InvalidHandleError) as error:  # it cannot cross: raised as itself if uncaught
                 self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME, False,
                                      self._remember_host_error(error))
         elif isinstance(exc, builtins.TimeoutError):
@@ -783,7 +790,7 @@ class Context:
         function the answer reaches the program when that function returns."""
         self._check_thread("ctx.answer()")
         if error is None:
-            self._sandbox.resolve(call_id, value)
+            self._sandbox.resolve(call_id, self._inbound(value))
             return
         if value is not None:
             raise TypeError("answer() takes a value or an error, not both")
@@ -914,7 +921,7 @@ class Context:
         if not isinstance(name, str):
             raise TypeError(f"a global's name must be str, got {type(name).__name__}")
         with self._exclusive:
-            self._value_of(self._sandbox.set_global(name, unwrap_handles(self, value)))
+            self._value_of(self._sandbox.set_global(name, self._inbound(value)))
 
     def _delete_global(self, name: str) -> bool:
         """Deletes globalThis[name]; False when there is no such property."""
@@ -957,7 +964,7 @@ class Context:
     def _handle_op(self, op: str, handle_id: int, *args: Any, evaluation: bool = False) -> Handle:
         """A native handle operation whose result is a new handle. Calls run as evaluations:
         like ``eval``, Ctrl-C interrupts them and an async host function is refused."""
-        args = tuple(unwrap_handles(self, a) for a in args)
+        args = tuple(self._inbound(a) for a in args)
         with self._exclusive:
             if evaluation:
                 self._host_exception = None
@@ -967,7 +974,7 @@ class Context:
             return self._as_handle(self._sync_result(outcome, f"Handle.{op}"))
 
     def _handle_set(self, handle_id: int, key: Any, value: Any) -> None:
-        value = unwrap_handles(self, value)
+        value = self._inbound(value)
         with self._exclusive:
             self._value_of(self._sandbox.set_property(handle_id, key, value))
 

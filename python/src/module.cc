@@ -677,11 +677,26 @@ bool plain_data(PyObject *v) {
          PyList_CheckExact(v) || PyDict_CheckExact(v) || PyTuple_CheckExact(v) || PyBytes_CheckExact(v);
 }
 
+/// The value a host function returned, for JavaScript. Data converts as it is; only when that
+/// fails does the package's `inbound(value)` get to replace the Handles inside it by references
+/// (checking each is this context's and live), so the common case pays nothing for handles.
+Value returned_value(nb::handle result, nb::handle inbound) {
+  try {
+    return to_value(result);
+  } catch (nb::python_error &e) {
+    if (!marshal_error.is_valid() || !e.matches(marshal_error)) throw;
+    nb::object replaced = inbound(result);
+    if (replaced.is(result)) throw;  // no Handle inside: the value cannot cross, as it said
+    return to_value(replaced);
+  }
+}
+
 /// Calls a sync host function with the arguments JavaScript passed (under the GIL, which the
 /// caller holds). The package's `failed(exception, awaitable) -> (name, message, audit detail)`
 /// says what JavaScript learns when the function raised or returned an awaitable, and keeps the
 /// exception for the caller; the program sees name and message only.
-Value call_host_function(nb::handle fn, nb::handle failed, const CallInfo &info, std::span<const Value> args) {
+Value call_host_function(nb::handle fn, nb::handle failed, nb::handle inbound, const CallInfo &info,
+                         std::span<const Value> args) {
   nb::object result, exception;
   {
     std::vector<nb::object> items;
@@ -703,7 +718,7 @@ Value call_host_function(nb::handle fn, nb::handle failed, const CallInfo &info,
   } else if (!plain_data(result.ptr()) && nb::cast<bool>(isawaitable(result))) {
     answer = failed(nb::none(), result);
   } else {
-    return to_value(result);
+    return returned_value(result, inbound);
   }
   nb::tuple parts = nb::cast<nb::tuple>(answer);
   throw CapabilityError(nb::cast<std::string>(parts[1]), nb::cast<std::string>(parts[0]),
@@ -939,16 +954,19 @@ class PySandbox {
   }
 
   /// fn(*args) is called under the GIL for each call; failed(exception, awaitable) -> (name,
-  /// message, audit detail) when it raises or returns an awaitable (call_host_function).
-  void register_sync(const std::string &name, nb::object fn, nb::object failed, nb::dict policy) {
+  /// message, audit detail) when it raises or returns an awaitable, and inbound(value) when what
+  /// it returned holds Handles (call_host_function).
+  void register_sync(const std::string &name, nb::object fn, nb::object failed, nb::object inbound,
+                     nb::dict policy) {
     CapabilityPolicy native_policy = make_policy(policy);
     Use use(*this, "ctx.register()", Nested::Refused);
     // held_ owns the only references, where the garbage collector sees them (tp_traverse); the
     // handler borrows them, so destroying handlers never touches Python reference counts.
     held_.push_back(fn);
     held_.push_back(failed);
-    auto handler = [fn = nb::handle(fn.ptr()), failed = nb::handle(failed.ptr()), depth = host_functions_](
-                       const CallInfo &info, std::span<const Value> args) -> Value {
+    held_.push_back(inbound);
+    auto handler = [fn = nb::handle(fn.ptr()), failed = nb::handle(failed.ptr()), inbound = nb::handle(inbound.ptr()),
+                    depth = host_functions_](const CallInfo &info, std::span<const Value> args) -> Value {
       nb::gil_scoped_acquire gil;
       depth->running++;
       struct Leave {
@@ -956,7 +974,7 @@ class PySandbox {
         ~Leave() { depth.running--; }
       } leave{*depth};
       try {
-        return call_host_function(fn, failed, info, args);
+        return call_host_function(fn, failed, inbound, info, args);
       } catch (nb::python_error &e) {
         // The result cannot cross (MarshalError) or the failure handler failed: report it to JS as
         // a TypeError carrying the exception's own message (the caller sees a MarshalError).
@@ -1328,7 +1346,7 @@ NB_MODULE(_quickbox, m) {
       .def("call", &PySandbox::call, "name"_a, "args"_a)
       .def("get_global", &PySandbox::get_global)
       .def("set_global", &PySandbox::set_global, "name"_a, "value"_a.none())
-      .def("register_sync", &PySandbox::register_sync, "name"_a, "fn"_a, "failed"_a, "policy"_a)
+      .def("register_sync", &PySandbox::register_sync, "name"_a, "fn"_a, "failed"_a, "inbound"_a, "policy"_a)
       .def("register_external", &PySandbox::register_external, "name"_a, "policy"_a)
       .def("resolve", &PySandbox::resolve, "call_id"_a, "value"_a.none())
       .def("reject", &PySandbox::reject, "call_id"_a, "message"_a, "name"_a, "timed_out"_a = false,

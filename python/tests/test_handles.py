@@ -41,6 +41,26 @@ def test_handles_pass_as_arguments_and_property_values_nested_too(ctx: Context) 
         assert ctx.eval("kept.pair.length") == 2
 
 
+async def test_a_handle_enters_the_program_by_every_way_a_value_does(ctx: Context) -> None:
+    # arguments of ctx.call, what sync and async host functions return, and answers, as well as
+    # globals, properties and Handle.call above: each hands the program the value itself
+    ctx.eval("globalThis.run = (box) => box.f(); 0")
+    with ctx.eval_handle("() => 'inside'") as f:
+        assert ctx.call("run", {"f": f}) == "inside"
+        ctx.register("giveSync", lambda: {"f": f})
+        assert ctx.eval("run(giveSync())") == "inside"
+
+        async def give_async() -> dict[str, Handle]:
+            return {"f": f}
+
+        ctx.register("giveAsync", give_async)
+        assert await ctx.eval_async("run(await giveAsync())") == "inside"
+        ctx.ask("question")
+        started = await ctx.start("run(await question())")
+        ctx.answer(started.pending[0].id, {"f": f})
+        assert (await ctx.resume()).value == "inside"
+
+
 def test_to_python_with_allow_opaque_hands_back_handles_for_what_cannot_cross(ctx: Context) -> None:
     with ctx.eval_handle("({n: 1, f: () => 42, nested: [Symbol('s')]})") as obj:
         with pytest.raises(MarshalError, match=r"function.*\$\.f"):
@@ -134,6 +154,12 @@ def test_a_handle_used_with_another_context_raises(rt: Runtime) -> None:
             b.globals["leak"] = from_a
         with b.eval_handle("(v) => v") as identity, pytest.raises(InvalidHandleError):
             identity.call([from_a])
+        b.eval("globalThis.keep = (v) => { globalThis.leak = v }; 0")
+        with pytest.raises(InvalidHandleError, match="another context"):
+            b.call("keep", [from_a])
+        b.register("leakSync", lambda: [from_a])
+        with pytest.raises(JSError, match="another context"):
+            b.eval("keep(leakSync())")
         assert b.eval("typeof leak") == "undefined"
 
 

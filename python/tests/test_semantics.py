@@ -281,6 +281,23 @@ def test_ctrl_c_stops_program_code_run_by_globals_and_handles() -> None:
     assert all(_stopped_at_once(line) for line in lines[:6]), lines
 
 
+def test_ctrl_c_stops_program_code_run_by_an_answer() -> None:
+    # Settling a call with a thenable reads its `then` there and then: program code.
+    lines = _run_python("""
+        import asyncio
+        ctx = quickbox.Runtime(timeout=60).new_context()
+        ctx.ask("question")
+        sly = ctx.eval_handle("({ get then() { for (;;) {} } })")
+        async def suspended():
+            return (await ctx.start("await question()")).pending[0].id
+        call = asyncio.run(suspended())
+        run_until_ctrl_c(lambda: ctx.answer(call, sly))
+        print(ctx.eval("'still usable'"))
+    """)
+    assert _stopped_at_once(lines[0]), lines
+    assert lines[1] == "still usable"
+
+
 def test_ctrl_c_stops_an_eval_made_by_a_host_function_of_another_context() -> None:
     lines = _run_python("""
         rt = quickbox.Runtime(timeout=60)
