@@ -90,7 +90,8 @@ std::string BigInt::to_decimal() const {
   if (BN_is_zero(value.get())) return "0";
   std::unique_ptr<char, void (*)(char *)> digits(BN_bn2dec(value.get()), [](char *p) { OPENSSL_free(p); });
   if (!digits) throw std::bad_alloc();
-  return (negative ? "-" : "") + std::string(digits.get());
+  std::string text = negative ? "-" : "";
+  return text.append(digits.get());
 }
 
 std::string BigInt::to_hex() const {

@@ -41,7 +41,7 @@ std::string internal::js_number_to_string(double d) {
   if (0 < n && n <= 21) return out + digits.substr(0, n) + "." + digits.substr(n);
   if (-6 < n && n <= 0) return out + "0." + std::string(static_cast<size_t>(-n), '0') + digits;
   out += digits[0];
-  if (k > 1) out += "." + digits.substr(1);
+  if (k > 1) out.append(".").append(digits, 1);
   out += n - 1 >= 0 ? "e+" : "e-";
   return out + std::to_string(std::abs(n - 1));
 }

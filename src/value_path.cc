@@ -25,11 +25,11 @@ std::string internal::format_path(const std::vector<PathStep> &path) {
   std::string out = "$";
   for (const PathStep &step : path) {
     if (step.kind == PathStep::Kind::Index) {
-      out += "[" + std::to_string(step.index) + "]";
+      out.append("[").append(std::to_string(step.index)).append("]");
     } else if (is_identifier(step.key)) {
-      out += "." + std::string(step.key);
+      out.append(".").append(step.key);
     } else {
-      out += "[" + json_quote(step.key) + "]";
+      out.append("[").append(json_quote(step.key)).append("]");
     }
   }
   return out;
