@@ -313,6 +313,7 @@ class Context:
         program suspends at each call, which ``start``/``resume`` return as pending. The command
         line's manifests call such a function an ``ask`` handler, answered with ``--answer``."""
         self._check_thread("ctx.ask()")
+        check_js_name(name)
         if policy is not None and not isinstance(policy, Policy):
             raise TypeError(f"policy must be a quickbox.Policy, got {type(policy).__name__}")
         self._sandbox.register_external(name, (policy or Policy())._native(timed_by_python=False))

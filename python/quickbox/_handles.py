@@ -113,7 +113,7 @@ class Handle:
 
     def get(self, key: str | int) -> Handle:
         """A new handle to ``value[key]`` (getters run)."""
-        return self._context._handle_op("get_property", self._live_id(), key)
+        return self._context._handle_op("get_property", self._live_id(), _property_key(key))
 
     def get_index(self, index: int) -> Handle:
         """A new handle to ``value[index]``."""
@@ -121,13 +121,15 @@ class Handle:
 
     def has(self, key: str | int) -> bool:
         """``key in value`` (False when the value is not an object)."""
-        return self._context._handle_has(self._live_id(), key)
+        return self._context._handle_has(self._live_id(), _property_key(key))
 
     def to_python(self, *, allow_opaque: bool = False) -> Any:
         """The value as Python data, converted as ``ctx.eval`` converts results (a top-level
         ``undefined`` is ``None``). With ``allow_opaque=True``, what cannot cross as data
         (functions, symbols, promises, Maps...) comes back as new Handles in its place, which the
         caller disposes; cycles still raise ``MarshalError``."""
+        if allow_opaque is not True and allow_opaque is not False:
+            raise TypeError(f"allow_opaque must be True or False, got {allow_opaque!r}")
         return self._context._handle_value(self._live_id(), allow_opaque)
 
     def dup(self) -> Handle:
@@ -138,7 +140,7 @@ class Handle:
 
     def set(self, key: str | int, value: Any) -> None:
         """``value[key] = value``; ``value`` may be Python data or a Handle of this context."""
-        self._context._handle_set(self._live_id(), key, value)
+        self._context._handle_set(self._live_id(), _property_key(key), value)
 
     def call(self, *args: Any) -> Handle:
         """Calls the value as a function (``this`` undefined) and returns a handle to its result,
@@ -185,6 +187,13 @@ def wrap_opaque(context: Context, value: Any, generation: int) -> Any:
 # Deeper than this, a value cannot enter JavaScript anyway (the converter refuses it, naming the
 # place): the walk stops there instead of recursing into a cycle.
 _MAX_DEPTH = 130
+
+
+def _property_key(key: Any) -> str | int:
+    """key, which names a property as JavaScript's own keys do: a str, or an int index."""
+    if isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool)):
+        return key
+    raise TypeError(f"a property key must be str or int, got {type(key).__name__}")
 
 
 def unwrap_handles(context: Context, value: Any, depth: int = 0) -> Any:

@@ -8,6 +8,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -141,6 +142,82 @@ std::string marshal_path_text() {
 }
 
 Value to_value(nb::handle h, int depth = 0);
+
+// ---- Arguments: the text and ids the package passes on from its caller ---------------------------
+// Declared as C++ types, a wrong argument would be refused by nanobind in its own words (the
+// binding's signature, `quickbox._quickbox._Sandbox`); these say what was wrong in Python's.
+
+std::string type_name_of(nb::handle h) { return nb::str(nb::type_name(h.type())).c_str(); }
+
+/// Index and code point of the first lone surrogate in a str that has one.
+std::pair<Py_ssize_t, Py_UCS4> first_lone_surrogate(nb::handle h) {
+  Py_ssize_t n = PyUnicode_GetLength(h.ptr());
+  for (Py_ssize_t i = 0; i < n; i++) {
+    Py_UCS4 c = PyUnicode_ReadChar(h.ptr(), i);
+    if (c >= 0xD800 && c <= 0xDFFF) return {i, c};
+  }
+  return {-1, 0};
+}
+
+/// The str argument `what` as UTF-8: a TypeError for another type, a ValueError for a lone
+/// surrogate (not Unicode text, so it cannot enter the sandbox). Valid while h lives.
+std::string_view text_arg(nb::handle h, const char *what) {
+  if (!PyUnicode_Check(h.ptr())) throw nb::type_error((std::string(what) + " must be str, got " + type_name_of(h)).c_str());
+  Py_ssize_t size = 0;
+  const char *data = PyUnicode_AsUTF8AndSize(h.ptr(), &size);
+  if (data) return {data, static_cast<size_t>(size)};
+  PyErr_Clear();
+  auto [index, unit] = first_lone_surrogate(h);
+  char code[8];
+  std::snprintf(code, sizeof code, "%04X", static_cast<unsigned>(unit));
+  throw nb::value_error((std::string(what) + " holds a lone surrogate (U+" + code + " at index " +
+                         std::to_string(index) + "), which is not Unicode text: only text can enter the sandbox")
+                            .c_str());
+}
+
+/// Text the caller reports with (a denial's reason, an error's message): a lone surrogate becomes
+/// U+FFFD rather than losing the report, as the sandbox does for its own error text.
+std::string report_text(nb::handle h, const char *what) {
+  if (!PyUnicode_Check(h.ptr())) throw nb::type_error((std::string(what) + " must be str, got " + type_name_of(h)).c_str());
+  Py_ssize_t size = 0;
+  if (const char *data = PyUnicode_AsUTF8AndSize(h.ptr(), &size)) return std::string(data, static_cast<size_t>(size));
+  PyErr_Clear();
+  std::string out;
+  Py_ssize_t n = PyUnicode_GetLength(h.ptr());
+  for (Py_ssize_t i = 0; i < n; i++) {
+    Py_UCS4 c = PyUnicode_ReadChar(h.ptr(), i);
+    if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+      out += static_cast<char>(0xE0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (c >> 18));
+      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+/// A pending call's id as the caller gave it: any int names a call or no call (the library's own
+/// refusal, in its words, for ids beyond what it hands out), anything else is a TypeError.
+uint32_t call_id_arg(nb::handle h) {
+  if (!PyLong_Check(h.ptr()) || PyBool_Check(h.ptr()))
+    throw nb::type_error(("call_id must be an int, got " + type_name_of(h)).c_str());
+  int overflow = 0;
+  long long id = PyLong_AsLongLongAndOverflow(h.ptr(), &overflow);
+  if (overflow || id < 0 || id > static_cast<long long>(UINT32_MAX))
+    raise_status(Error{.kind = ErrorKind::InvalidInput,
+                       .message = "no pending call has id #" + std::string(nb::str(h).c_str())});
+  return static_cast<uint32_t>(id);
+}
 
 /// Python's int type, whose from_bytes/to_bytes convert in linear time (decimal text would take
 /// quadratic time, and Python refuses it beyond 4300 digits).
@@ -861,22 +938,24 @@ class PySandbox {
     held_.push_back(std::move(listener));  // visible to the garbage collector, like handlers
   }
 
-  nb::tuple eval(const std::string &code, int kind, const std::string &filename, bool strict, nb::handle timeout,
+  nb::tuple eval(nb::handle code, int kind, nb::handle filename, bool strict, nb::handle timeout,
                  bool namespace_result, bool as_handle) {
+    std::string_view source = text_arg(code, "code");
     EvalOptions opts;
     opts.as_handle = as_handle;
     opts.await_result = !as_handle;  // a handle holds whatever the program returned, promise included
     opts.kind = static_cast<EvalOptions::Kind>(kind);
     opts.module_namespace = namespace_result;
-    opts.filename = filename;
+    opts.filename = text_arg(filename, "filename");
     opts.strict = strict;
     if (!timeout.is_none()) opts.cpu_time = seconds_option(timeout, "timeout");
     Use use(*this, "ctx.eval()", Nested::Allowed);
-    Result r = running_js([&, &s = sandbox()] { return s.eval(code, opts); });
+    Result r = running_js([&, &s = sandbox()] { return s.eval(source, opts); });
     return outcome(r);
   }
 
-  nb::tuple call(const std::string &name, nb::handle args) {
+  nb::tuple call(nb::handle function_name, nb::handle args) {
+    std::string name(text_arg(function_name, "the function's name"));
     std::vector<Value> values = to_values(args);
     Use use(*this, "ctx.call()", Nested::Allowed);
     Result r = running_js([&, &s = sandbox()] { return s.call(name, values); });
@@ -907,7 +986,8 @@ class PySandbox {
     Use use(*this, "Handle.call()", Nested::Allowed);
     return outcome(running_js([&, &s = sandbox()] { return s.call_handle(Handle{id}, values); }));
   }
-  nb::tuple call_method(uint32_t id, const std::string &name, nb::handle args) {
+  nb::tuple call_method(uint32_t id, nb::handle method, nb::handle args) {
+    std::string name(text_arg(method, "the method's name"));
     std::vector<Value> values = to_values(args);
     Use use(*this, "Handle.call_method()", Nested::Allowed);
     return outcome(running_js([&, &s = sandbox()] { return s.call_method(Handle{id}, name, values); }));
@@ -940,13 +1020,15 @@ class PySandbox {
     check(released([&, &s = sandbox()] { return s.release(Handle{id}); }));
   }
 
-  nb::tuple get_global(const std::string &name) {
+  nb::tuple get_global(nb::handle global) {
+    std::string name(text_arg(global, "a global's name"));
     Use use(*this, "reading ctx.globals", Nested::Allowed);
     Result r = running_js([&, &s = sandbox()] { return s.get_global(name); });
     return outcome(r);
   }
 
-  nb::tuple set_global(const std::string &name, nb::handle value) {
+  nb::tuple set_global(nb::handle global, nb::handle value) {
+    std::string name(text_arg(global, "a global's name"));
     Value v = to_value(value);
     Use use(*this, "writing ctx.globals", Nested::Allowed);
     Result r = running_js([&, &s = sandbox()] { return s.set_global(name, v); });
@@ -956,8 +1038,9 @@ class PySandbox {
   /// fn(*args) is called under the GIL for each call; failed(exception, awaitable) -> (name,
   /// message, audit detail) when it raises or returns an awaitable, and inbound(value) when what
   /// it returned holds Handles (call_host_function).
-  void register_sync(const std::string &name, nb::object fn, nb::object failed, nb::object inbound,
+  void register_sync(nb::handle function_name, nb::object fn, nb::object failed, nb::object inbound,
                      nb::dict policy) {
+    std::string name(text_arg(function_name, "a host function's name"));
     CapabilityPolicy native_policy = make_policy(policy);
     Use use(*this, "ctx.register()", Nested::Refused);
     // held_ owns the only references, where the garbage collector sees them (tp_traverse); the
@@ -985,7 +1068,8 @@ class PySandbox {
     check(sandbox().register_capability(Capability::sync(name, std::move(handler), native_policy)));
   }
 
-  void register_external(const std::string &name, nb::dict policy) {
+  void register_external(nb::handle function_name, nb::dict policy) {
+    std::string name(text_arg(function_name, "a host function's name"));
     CapabilityPolicy native_policy = make_policy(policy);
     Use use(*this, "ctx.register()", Nested::Refused);
     check(sandbox().register_capability(Capability::external(name, native_policy)));
@@ -993,22 +1077,30 @@ class PySandbox {
 
   // Answers are allowed from a host function: the library hands them to the program when the
   // running operation returns to its driving loop.
-  void resolve(uint32_t id, nb::handle value) {
+  void resolve(nb::handle call_id, nb::handle value) {
+    uint32_t id = call_id_arg(call_id);
     Value v = to_value(value);
     Use use(*this, "ctx.resolve()", Nested::Allowed);
     check(running_js([&, &s = sandbox()] { return s.resolve(id, v); }));
   }
-  void reject(uint32_t id, const std::string &message, const std::string &name, bool timed_out,
-              std::optional<std::string> audit_detail) {
+  void reject(nb::handle call_id, nb::handle error_message, nb::handle error_name, bool timed_out,
+              nb::handle detail) {
+    uint32_t id = call_id_arg(call_id);
+    std::string message = report_text(error_message, "the error's message"), name = report_text(error_name, "the error's name");
+    std::optional<std::string> audit_detail;
+    if (!detail.is_none()) audit_detail = report_text(detail, "the audit detail");
     CallOutcome outcome = timed_out ? CallOutcome::Timeout : CallOutcome::Error;
     Use use(*this, "ctx.reject()", Nested::Allowed);
     check(running_js([&, &s = sandbox()] { return s.reject(id, message, name, outcome, audit_detail); }));
   }
-  void approve(uint32_t id) {
+  void approve(nb::handle call_id) {
+    uint32_t id = call_id_arg(call_id);
     Use use(*this, "ctx.approve()", Nested::Allowed);
     check(sandbox().approve(id));
   }
-  void deny(uint32_t id, const std::string &reason) {
+  void deny(nb::handle call_id, nb::handle why) {
+    uint32_t id = call_id_arg(call_id);
+    std::string reason = report_text(why, "reason");
     Use use(*this, "ctx.deny()", Nested::Allowed);
     check(running_js([&, &s = sandbox()] { return s.deny(id, reason); }));
   }
@@ -1330,29 +1422,29 @@ NB_MODULE(_quickbox, m) {
       .def_static("create", &PySandbox::create, "options"_a)
       .def_static("restore", &PySandbox::restore, "data"_a, "options"_a, "key"_a = nb::none())
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
-      .def("eval", &PySandbox::eval, "code"_a, "kind"_a, "filename"_a, "strict"_a, "timeout"_a.none() = nb::none(),
+      .def("eval", &PySandbox::eval, "code"_a.none(), "kind"_a, "filename"_a.none(), "strict"_a, "timeout"_a.none() = nb::none(),
            "namespace"_a = false, "as_handle"_a = false)
-      .def("get_property", &PySandbox::get_property, "id"_a, "key"_a)
-      .def("set_property", &PySandbox::set_property, "id"_a, "key"_a, "value"_a.none())
-      .def("has_property", &PySandbox::has_property, "id"_a, "key"_a)
+      .def("get_property", &PySandbox::get_property, "id"_a, "key"_a.none())
+      .def("set_property", &PySandbox::set_property, "id"_a, "key"_a.none(), "value"_a.none())
+      .def("has_property", &PySandbox::has_property, "id"_a, "key"_a.none())
       .def("call_handle", &PySandbox::call_handle, "id"_a, "args"_a)
-      .def("call_method", &PySandbox::call_method, "id"_a, "name"_a, "args"_a)
+      .def("call_method", &PySandbox::call_method, "id"_a, "name"_a.none(), "args"_a)
       .def("construct", &PySandbox::construct, "id"_a, "args"_a)
       .def("await_handle", &PySandbox::await_handle, "id"_a)
       .def("handle_value", &PySandbox::handle_value, "id"_a, "pin_opaque"_a)
       .def("describe", &PySandbox::describe, "id"_a)
       .def("duplicate", &PySandbox::duplicate, "id"_a)
       .def("release", &PySandbox::release, "id"_a)
-      .def("call", &PySandbox::call, "name"_a, "args"_a)
-      .def("get_global", &PySandbox::get_global)
-      .def("set_global", &PySandbox::set_global, "name"_a, "value"_a.none())
-      .def("register_sync", &PySandbox::register_sync, "name"_a, "fn"_a, "failed"_a, "inbound"_a, "policy"_a)
-      .def("register_external", &PySandbox::register_external, "name"_a, "policy"_a)
-      .def("resolve", &PySandbox::resolve, "call_id"_a, "value"_a.none())
-      .def("reject", &PySandbox::reject, "call_id"_a, "message"_a, "name"_a, "timed_out"_a = false,
-           "audit_detail"_a = nb::none())
-      .def("approve", &PySandbox::approve)
-      .def("deny", &PySandbox::deny)
+      .def("call", &PySandbox::call, "name"_a.none(), "args"_a)
+      .def("get_global", &PySandbox::get_global, "name"_a.none())
+      .def("set_global", &PySandbox::set_global, "name"_a.none(), "value"_a.none())
+      .def("register_sync", &PySandbox::register_sync, "name"_a.none(), "fn"_a, "failed"_a, "inbound"_a, "policy"_a)
+      .def("register_external", &PySandbox::register_external, "name"_a.none(), "policy"_a)
+      .def("resolve", &PySandbox::resolve, "call_id"_a.none(), "value"_a.none())
+      .def("reject", &PySandbox::reject, "call_id"_a.none(), "message"_a.none(), "name"_a.none(), "timed_out"_a = false,
+           "audit_detail"_a.none() = nb::none())
+      .def("approve", &PySandbox::approve, "call_id"_a.none())
+      .def("deny", &PySandbox::deny, "call_id"_a.none(), "reason"_a.none())
       .def("resume", &PySandbox::resume)
       .def("abandon", &PySandbox::abandon)
       .def("pending", &PySandbox::pending)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from quickbox import Context, InvalidInputError, Label, Policy, QuickJSError, Runtime
+from quickbox import Context, InvalidInputError, Label, MarshalError, Policy, QuickJSError, Runtime
 
 # (option, value, exception, fragments the message must contain)
 RUNTIME_CASES: list[tuple[str, Any, type[BaseException], list[str]]] = [
@@ -185,3 +185,64 @@ def test_refusals_from_the_engine_name_python_options_not_cpp_ones(rt: Runtime, 
     with pytest.raises(QuickJSError) as refused:
         rt.restore(signed)
     check_message(refused.value, ["signed", "key="])
+
+
+# Every way an argument reaches the engine, with a wrong argument: each must be refused in the
+# package's own words (TypeError, ValueError, InvalidInputError, or MarshalError for a value),
+# never by the native layer's argument matching, whose message shows its signatures and C++ class
+# names.
+def _argument_misuse(ctx: Context, handle: Any) -> list[tuple[str, Any]]:
+    surrogate = "a\ud800b"
+    return [
+        ("eval code", lambda: ctx.eval(surrogate)),
+        ("eval filename", lambda: ctx.eval("1", filename=surrogate)),
+        ("eval_handle code", lambda: ctx.eval_handle(surrogate)),
+        ("call name", lambda: ctx.call(surrogate)),
+        ("call name type", lambda: ctx.call(None)),  # type: ignore[arg-type]
+        ("globals read", lambda: ctx.globals[surrogate]),
+        ("globals write", lambda: ctx.globals.__setitem__(surrogate, 1)),
+        ("call_method name", lambda: handle.call_method(surrogate)),
+        ("property key", lambda: handle.get(None)),
+        ("property key set", lambda: handle.set(1.5, 1)),
+        ("property key has", lambda: handle.has(True)),
+        ("to_python flag", lambda: handle.to_python(allow_opaque=1)),
+        ("ask name", lambda: ctx.ask(7)),  # type: ignore[arg-type]
+        ("answer negative id", lambda: ctx.answer(-1, 1)),
+        ("answer huge id", lambda: ctx.answer(2**64, 1)),
+        ("answer id type", lambda: ctx.answer("1", 1)),  # type: ignore[arg-type]
+        ("deny id", lambda: ctx.deny(2**40)),
+        ("deny reason type", lambda: ctx.deny(1, 5)),  # type: ignore[arg-type]
+        ("approve id", lambda: ctx.approve(-5)),
+        ("approve id type", lambda: ctx.approve(None)),  # type: ignore[arg-type]
+    ]
+
+
+def test_a_wrong_argument_is_refused_in_the_packages_words_on_every_path(ctx: Context) -> None:
+    with ctx.eval_handle("({ f() { return 1 } })") as handle:
+        for what, misuse in _argument_misuse(ctx, handle):
+            with pytest.raises((TypeError, ValueError, MarshalError)) as refused:
+                misuse()
+            message = str(refused.value)
+            assert "incompatible function arguments" not in message and "_quickbox" not in message, (what, message)
+        assert ctx.eval("'still usable'") == "still usable"
+
+
+def test_text_with_a_lone_surrogate_is_refused_naming_where_it_is(ctx: Context) -> None:
+    with pytest.raises(ValueError, match=r"code holds a lone surrogate \(U\+DC00 at index 3\)"):
+        ctx.eval("1 +\udc00")
+    with pytest.raises(ValueError, match=r"filename holds a lone surrogate \(U\+D800 at index 0\)"):
+        ctx.eval("1", filename="\ud800")
+    with pytest.raises(InvalidInputError, match="no pending call has id #-1"):
+        ctx.answer(-1, 1)
+
+
+async def test_a_reason_or_error_message_with_a_lone_surrogate_still_reaches_the_program(ctx: Context) -> None:
+    # An answer's report is not refused for a broken character: it becomes U+FFFD, as the
+    # sandbox's own error text does.
+    ctx.ask("question")
+    started = await ctx.start("try { await question() } catch (e) { e.message }")
+    ctx.deny(started.pending[0].id, "no\ud800pe")
+    assert (await ctx.resume()).value == "the call to 'question' was denied: no\ufffdpe"
+    started = await ctx.start("try { await question() } catch (e) { e.name + ': ' + e.message }")
+    ctx.answer(started.pending[0].id, error=ValueError("bro\udfffken"))
+    assert (await ctx.resume()).value == "ValueError: bro\ufffdken"
