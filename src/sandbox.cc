@@ -638,17 +638,41 @@ Result Sandbox::Impl::finish_evaluation(Result result) {
   return with_console_failure(std::move(result));
 }
 
+namespace {
+// What a non-evaluating operation sets aside of a suspended evaluation's state, and gives back:
+// one list, swapped in on the way in (the operation starts with none of it) and again on the way
+// out, so a field cannot be taken without being returned.
+class EvaluationSetAside {
+ public:
+  explicit EvaluationSetAside(Sandbox::Impl &s) : s_(s) { swap(); }
+  ~EvaluationSetAside() { swap(); }
+  EvaluationSetAside(const EvaluationSetAside &) = delete;
+  EvaluationSetAside &operator=(const EvaluationSetAside &) = delete;
+
+ private:
+  void swap() {
+    std::swap(s_.eval_cpu_budget, eval_cpu_budget_);
+    std::swap(s_.eval_cpu_used, eval_cpu_used_);
+    std::swap(s_.wall_deadline, wall_deadline_);
+    std::swap(s_.console, console_);
+    std::swap(s_.console_held_bytes, console_held_bytes_);
+    std::swap(s_.console_dropped, console_dropped_);
+    std::swap(s_.console_live_bytes, console_live_bytes_);
+    std::swap(s_.console_failure, console_failure_);
+  }
+  Sandbox::Impl &s_;
+  decltype(s_.eval_cpu_budget) eval_cpu_budget_{};
+  decltype(s_.eval_cpu_used) eval_cpu_used_{};
+  decltype(s_.wall_deadline) wall_deadline_;
+  decltype(s_.console) console_;
+  uint64_t console_held_bytes_ = 0, console_dropped_ = 0, console_live_bytes_ = 0;
+  decltype(s_.console_failure) console_failure_;
+};
+}  // namespace
+
 Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_list<uint32_t> args) {
   // Not an evaluation: its own budget and console, leaving a suspended evaluation's untouched.
-  auto saved_budget = eval_cpu_budget;
-  auto saved_used = eval_cpu_used;
-  auto saved_wall = std::exchange(wall_deadline, std::nullopt);
-  auto saved_held = console_held_bytes;
-  auto saved_console = take_console();
-  auto saved_dropped = console_dropped;
-  auto saved_live = std::exchange(console_live_bytes, 0);
-  auto saved_failure = std::exchange(console_failure, std::nullopt);
-  console_dropped = 0;
+  EvaluationSetAside suspended(*this);
   start_meter(options.limits.cpu_time);
   auto status = run_op(func, args);
   Result result = status ? read_reply(status.value()) : Result::failure(status.error());
@@ -656,16 +680,7 @@ Result Sandbox::Impl::run_simple(const wasmtime_func_t &func, std::initializer_l
     result = Result::failure(make_error(ErrorKind::Internal, "the guest suspended a non-evaluating operation"));
   result.console = take_console();
   result.console_dropped_bytes = console_dropped;
-  result = with_console_failure(std::move(result));
-  console = std::move(saved_console);
-  console_held_bytes = saved_held;
-  console_dropped = saved_dropped;
-  console_live_bytes = saved_live;
-  console_failure = std::move(saved_failure);
-  eval_cpu_budget = saved_budget;
-  eval_cpu_used = saved_used;
-  wall_deadline = saved_wall;
-  return result;
+  return with_console_failure(std::move(result));
 }
 
 // ---- Public API ---------------------------------------------------------------------------------
