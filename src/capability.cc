@@ -848,7 +848,7 @@ Status answer(Sandbox::Impl &s, uint32_t call_id, HostCall::State expected, bool
   auto *cap = s.find_capability(call->capability_id);
   if (ok && cap && cap->bound && payload.size() > cap->capability.policy.max_result_bytes)
     return invalid("the answer to call #" + std::to_string(call_id) + " is " + format_bytes(payload.size()) +
-                   ", more than " + quoted(cap->name) + "'s limit of " +
+                   ", more than the result limit of " + quoted(cap->name) + ", " +
                    format_bytes(cap->capability.policy.max_result_bytes));
   if (s.use.nested()) {
     // Called from a host function: the guest is in the middle of an operation and cannot take

@@ -50,6 +50,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # here (raised again when the program lets the error escape) and its text goes to the audit log.
 HOST_ERROR_NAME = "HostError"
 HOST_ERROR_MESSAGE = "Host function failed"
+_quickbox._set_host_error_text(HOST_ERROR_NAME, HOST_ERROR_MESSAGE)
 
 _DONE, _ERROR, _SUSPENDED = 0, 1, 2
 # quickbox::EvalOptions::Kind
@@ -349,9 +350,14 @@ class Context:
         return unwrap_handles(self, value)
 
     def _remember_host_error(self, exc: BaseException) -> str:
-        """Keeps exc for the caller and returns its text for the audit log."""
+        """Keeps exc for the caller and returns its text for the audit log (the host's text, which
+        the program never sees), even when the exception cannot say what it is."""
         self._host_exception = exc
-        return f"{type(exc).__name__}: {exc}"
+        try:
+            text = str(exc)
+        except Exception:  # noqa: BLE001 - its __str__ raised: the audit still records the call failed
+            text = "(its str() raised)"
+        return f"{type(exc).__name__}: {text}"
 
     # ---- evaluation ----------------------------------------------------------------------------
 
@@ -732,6 +738,11 @@ class Context:
             except (MarshalError, InvalidHandleError) as error:  # it cannot cross: raised as itself if uncaught
                 self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME, False,
                                      self._remember_host_error(error))
+            except QuickJSError as refusal:  # the engine's own refusal (over the result limit): the program's to see
+                self._sandbox.reject(call_id, str(refusal), "Error", False, str(refusal))
+            except Exception as error:  # converting the result ran the host's code, which raised
+                self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME, False,
+                                     self._remember_host_error(error))
         elif isinstance(exc, builtins.TimeoutError):
             name = next((c.name for c in self.pending if c.id == call_id), "the host function")
             self._sandbox.reject(call_id, f"the call to {name!r} timed out", "Error", True)
@@ -782,7 +793,17 @@ class Context:
         """Denies a call that needs approval or waits for an answer: it rejects inside
         JavaScript with ``Error: the call to 'name' was denied: reason``."""
         self._check_thread("ctx.deny()")
+        self._check_not_running(call_id, "ctx.deny()")
         self._sandbox.deny(call_id, reason)
+
+    def _check_not_running(self, call_id: int, what: str) -> None:
+        """Refuses to settle a call that one of this context's async Python functions is running:
+        its own result settles it (answered from outside, the function's result would then find
+        no call, and the evaluation could not go on)."""
+        task = self._pending_tasks.get(call_id) if isinstance(call_id, int) else None
+        if task is not None and not task.done():
+            raise InvalidInputError(f"{what} cannot settle call #{call_id}: the async function "
+                                    f"{task.get_name()!r} is running it, and its result settles it")
 
     def answer(self, call_id: int, value: Any = None, *, error: BaseException | None = None) -> None:
         """Answers a call of an ``ask`` function: its promise resolves with ``value``, or, given
@@ -790,6 +811,7 @@ class Context:
         name, any other exception gives its class name) carrying its message. From inside a host
         function the answer reaches the program when that function returns."""
         self._check_thread("ctx.answer()")
+        self._check_not_running(call_id, "ctx.answer()")
         if error is None:
             self._sandbox.resolve(call_id, self._inbound(value))
             return

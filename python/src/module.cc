@@ -64,6 +64,8 @@ nb::object utc;               // datetime.timezone.utc
 nb::object js_error_class;    // quickbox.JSError, installed by the package at import
 nb::object marshal_error;     // quickbox.MarshalError
 nb::object status_error;      // (kind, message) -> exception instance, installed by the package
+// What the program learns of any host function's failure (quickbox._context.HOST_ERROR_*).
+std::string host_error_name = "HostError", host_error_message = "Host function failed";
 nb::object call_deadline;     // quickbox's ContextVar behind time_remaining(), installed by the package
 nb::object isawaitable;       // inspect.isawaitable
 
@@ -795,7 +797,15 @@ Value call_host_function(nb::handle fn, nb::handle failed, nb::handle inbound, c
   } else if (!plain_data(result.ptr()) && nb::cast<bool>(isawaitable(result))) {
     answer = failed(nb::none(), result);
   } else {
-    return returned_value(result, inbound);
+    try {
+      return returned_value(result, inbound);
+    } catch (nb::python_error &e) {
+      // A MarshalError says, in our words, why the value cannot cross. Anything else was raised
+      // by the host's own code that converting ran (a __len__, a tzinfo): a failure of the host
+      // function, whose text the program must not see.
+      if (marshal_error.is_valid() && e.matches(marshal_error)) throw;
+      answer = failed(nb::borrow(e.value()), nb::none());
+    }
   }
   nb::tuple parts = nb::cast<nb::tuple>(answer);
   throw CapabilityError(nb::cast<std::string>(parts[1]), nb::cast<std::string>(parts[0]),
@@ -1059,10 +1069,12 @@ class PySandbox {
       try {
         return call_host_function(fn, failed, inbound, info, args);
       } catch (nb::python_error &e) {
-        // The result cannot cross (MarshalError) or the failure handler failed: report it to JS as
-        // a TypeError carrying the exception's own message (the caller sees a MarshalError).
-        std::string message = nb::cast<std::string>(nb::str(e.value()));
-        throw CapabilityError(message, "TypeError");
+        // The result cannot cross: JS gets a TypeError saying why, in our words. Anything else
+        // comes from the package's failure handler failing, and only the fixed host error text
+        // may reach the program.
+        if (marshal_error.is_valid() && e.matches(marshal_error))
+          throw CapabilityError(nb::cast<std::string>(nb::str(e.value())), "TypeError");
+        throw CapabilityError(host_error_message, host_error_name);
       }
     };
     check(sandbox().register_capability(Capability::sync(name, std::move(handler), native_policy)));
@@ -1351,6 +1363,10 @@ NB_MODULE(_quickbox, m) {
     marshal_error = std::move(marshal);
     status_error = std::move(status);
   });
+  m.def("_set_host_error_text", [](std::string name, std::string message) {
+    host_error_name = std::move(name);
+    host_error_message = std::move(message);
+  }, "Installs the name and message the program sees for a host function's failure.");
   m.def("_set_call_deadline", [](nb::object var) { call_deadline = std::move(var); }, "var"_a,
         "Installs the ContextVar that sync host functions find their evaluation's deadline in.");
   isawaitable = nb::module_::import_("inspect").attr("isawaitable");

@@ -254,6 +254,70 @@ def test_a_host_exception_caught_in_js_is_a_normal_error(ctx: Context) -> None:
     assert ctx.eval("'no exception leaks into the next eval'")
 
 
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("password=hunter2")
+
+
+class _FailingLength(list[int]):
+    def __len__(self) -> int:
+        raise RuntimeError("token=abc123")
+
+
+def test_no_text_of_the_hosts_reaches_the_program_however_a_host_function_fails(ctx: Context) -> None:
+    # Raising an exception that cannot even say what it is, or returning a value whose conversion
+    # runs the host's code and raises: JavaScript sees only the fixed host error, every time.
+    def unprintable() -> None:
+        raise _Unprintable()
+
+    ctx.register("unprintable", unprintable)
+    ctx.register("failingLength", lambda: _FailingLength([1]))
+    for name in ("unprintable", "failingLength"):
+        seen = ctx.eval(f"try {{ {name}(); 'no error' }} catch (e) {{ e.name + ': ' + e.message }}")
+        assert seen == "HostError: Host function failed", name
+    assert "RuntimeError: token=abc123" in ctx.audit_log[-1].detail
+    assert ctx.eval("'still usable'") == "still usable"
+
+
+async def test_an_async_result_that_cannot_be_taken_fails_the_call_inside_js(ctx: Context) -> None:
+    # Whatever goes wrong with an async function's result is the call's failure, which the program
+    # may catch, and the context goes on; the result limit's refusal says what it was.
+    from quickbox import Policy
+
+    async def failing_length() -> list[int]:
+        return _FailingLength([1])
+
+    async def too_big() -> str:
+        return "x" * 200
+
+    ctx.register("failingLength", failing_length)
+    ctx.register("tooBig", too_big, policy=Policy(max_result_bytes=100))
+    catch = "try {{ await {}(); 'no error' }} catch (e) {{ e.name + ': ' + e.message }}"
+    assert await ctx.eval_async(catch.format("failingLength")) == "HostError: Host function failed"
+    limited = await ctx.eval_async(catch.format("tooBig"))
+    assert limited.startswith("Error: the answer to call #") and "more than the result limit of 'tooBig', 100 bytes" in limited
+    assert ctx.eval("'still usable'") == "still usable"
+
+
+async def test_a_call_an_async_function_is_running_cannot_be_answered_by_the_caller(ctx: Context) -> None:
+    from quickbox import InvalidInputError
+
+    async def lookup() -> str:
+        await asyncio.sleep(0.2)
+        return "real"
+
+    ctx.register("lookup", lookup)
+    task = asyncio.create_task(ctx.eval_async("await lookup()"))
+    await asyncio.sleep(0.05)
+    running = ctx.pending[0].id
+    with pytest.raises(InvalidInputError, match="the async function 'lookup' is running it"):
+        ctx.answer(running, "fake")
+    with pytest.raises(InvalidInputError, match="the async function 'lookup' is running it"):
+        ctx.deny(running, "no")
+    assert await task == "real"
+    assert ctx.eval("1 + 1") == 2
+
+
 async def test_an_async_host_exception_caught_in_js_is_a_normal_error(ctx: Context) -> None:
     @ctx.function
     async def pay() -> None:
