@@ -506,10 +506,16 @@ std::optional<Error> Sandbox::Impl::collect_console() {
   return std::nullopt;
 }
 
+// What a line costs against Limits::console_bytes: its text and the line break every reader
+// prints after it, so that empty lines cannot flood a terminal for free.
+namespace {
+uint64_t console_line_cost(size_t text_bytes) { return uint64_t{text_bytes} + 1; }
+}  // namespace
+
 // The host keeps at most Limits::console_bytes of an evaluation's output, within the host memory
 // budget; the rest is counted as dropped.
 void Sandbox::Impl::keep_console_line(ConsoleLine line) {
-  uint64_t size = line.text.size();
+  uint64_t size = console_line_cost(line.text.size());
   if (console_held_bytes + size > options.limits.console_bytes || !host_memory_fits(size)) {
     console_dropped += size;
     return;
@@ -521,7 +527,7 @@ void Sandbox::Impl::keep_console_line(ConsoleLine line) {
 std::chrono::nanoseconds Sandbox::Impl::on_console_line(uint32_t level, std::span<const uint8_t> text) {
   std::chrono::nanoseconds spent{0};
   if (!options.on_console || console_failure) return spent;
-  uint64_t size = text.size();
+  uint64_t size = console_line_cost(text.size());
   // The same limits as collected lines: the evaluation's console limit, and the host memory
   // budget for the copy the listener is handed.
   if (level > QB_CONSOLE_DEBUG || console_live_bytes + size > options.limits.console_bytes ||
@@ -531,7 +537,7 @@ std::chrono::nanoseconds Sandbox::Impl::on_console_line(uint32_t level, std::spa
   }
   console_live_bytes += size;
   internal::HostMemoryCharge held(&console_held_bytes, size);
-  ConsoleLine line{static_cast<ConsoleLevel>(level), std::string(reinterpret_cast<const char *>(text.data()), size)};
+  ConsoleLine line{static_cast<ConsoleLevel>(level), std::string(reinterpret_cast<const char *>(text.data()), text.size())};
   try {
     timed_handler([&] { options.on_console(line); }, &spent);
   } catch (const std::exception &e) {

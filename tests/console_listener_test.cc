@@ -49,19 +49,38 @@ TEST(ConsoleListener, ALineArrivesBeforeTheProgramGoesOnAndNotAgainWithTheResult
 TEST(ConsoleListener, LinesBeyondTheConsoleLimitAreDroppedAndCountedPerEvaluation) {
   std::vector<ConsoleLine> lines;
   SandboxOptions options;
-  options.limits.console_bytes = 10;
+  options.limits.console_bytes = 12;  // a line costs its text and its line break
   Sandbox sandbox = listening_sandbox(lines, options);
   Result r = sandbox.eval("console.log('12345678'); console.log('abcdef'); console.log('90')");
   ASSERT_TRUE(r.ok()) << describe(r);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0].text, "12345678");
   EXPECT_EQ(lines[1].text, "90");
-  EXPECT_EQ(r.console_dropped_bytes, 6u);
+  EXPECT_EQ(r.console_dropped_bytes, 7u);
   lines.clear();
   r = sandbox.eval("console.log('next eval')");
   ASSERT_TRUE(r.ok()) << describe(r);
   ASSERT_EQ(lines.size(), 1u) << "the limit is per evaluation";
   EXPECT_EQ(r.console_dropped_bytes, 0u);
+}
+
+TEST(ConsoleListener, EmptyLinesCountTowardTheLimitToo) {
+  // Each is a line break on the reader's terminal: without a cost, a loop of console.log() was
+  // bounded only by the CPU time.
+  std::vector<ConsoleLine> lines;
+  SandboxOptions options;
+  options.limits.console_bytes = 1000;
+  Sandbox sandbox = listening_sandbox(lines, options);
+  Result r = sandbox.eval("for (let i = 0; i < 100000; i++) console.log(); 1");
+  ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_EQ(lines.size(), 1000u);
+  EXPECT_EQ(r.console_dropped_bytes, 99000u);
+  // Collected rather than listened to, the same.
+  Sandbox collecting = make_sandbox(options);
+  r = collecting.eval("for (let i = 0; i < 100000; i++) console.log(); 1");
+  ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_LE(r.console.size(), 1000u);
+  EXPECT_GE(r.console_dropped_bytes, 99000u);
 }
 
 TEST(ConsoleListener, ALineTheHostMemoryBudgetCannotHoldIsDropped) {
@@ -74,7 +93,7 @@ TEST(ConsoleListener, ALineTheHostMemoryBudgetCannotHoldIsDropped) {
   ASSERT_TRUE(r.ok()) << describe(r);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].text, "small");
-  EXPECT_EQ(r.console_dropped_bytes, 2u << 20);
+  EXPECT_EQ(r.console_dropped_bytes, (2u << 20) + 1) << "the line and its line break";
 }
 
 TEST(ConsoleListener, AListenerThatThrowsStopsTheEvaluationWithAClearErrorAndTheSandboxStaysUsable) {

@@ -42,7 +42,8 @@ struct Limits {
   /// JavaScript stack: deeper recursion throws a catchable RangeError (StackOverflow if uncaught).
   uint32_t stack_bytes = 640u << 10;
   /// Console bytes kept per evaluation (over all its operations); the rest is counted in
-  /// Result::console_dropped_bytes.
+  /// Result::console_dropped_bytes. A line counts its text and one byte for its line break, so
+  /// empty lines are bounded too.
   uint64_t console_bytes = 1ull << 20;
   /// Largest encoded result (OutputLimit beyond it).
   uint64_t result_bytes = 16ull << 20;
