@@ -43,6 +43,7 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInternal = 8;
 inline constexpr int kExitSuspended = 10;
 inline constexpr int kExitClaimed = 11;
+inline constexpr int kExitOutput = 12;
 
 /// The commands whose exit code is the outcome of the program they ran.
 inline constexpr CommandSet kProgramCommands =
@@ -67,6 +68,8 @@ inline constexpr ExitStatus kExitStatuses[] = {
     {kExitClaimed, "claimed", std::nullopt,
      "another resume holds the state, or one that died left it claimed (see resume --reclaim)",
      command_bit(Command::Resume)},
+    {kExitOutput, "output", std::nullopt,
+     "stdout could not be written (a full disk, a closed pipe): what was printed is incomplete", kAllCommands},
 };
 
 /// The exit code that reports an error of this kind.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -234,7 +235,24 @@ int run_command(const Options &options) {
 
 }  // namespace
 
-int main(int argc, char **argv) {
+// Whether everything printed reached stdout. A full disk or a closed pipe would otherwise lose the
+// result with exit 0 (or, for a pipe, kill quickbox half-way through a resume, leaving its state
+// claimed): the command runs to its end and then says the output is incomplete.
+int with_output_checked(int code) {
+  errno = 0;
+  std::cout.flush();
+  bool failed = std::fflush(stdout) != 0 || std::ferror(stdout) || std::cout.fail();
+  if (!failed) return code;
+  int error = errno;
+  std::cerr << "quickbox: could not write to stdout"
+            << (error ? std::string(" (") + std::strerror(error) + ")" : std::string())
+            << ": what it printed is incomplete";
+  if (code != kExitOk) std::cerr << "; the command itself ended with exit code " << code;
+  std::cerr << '\n';
+  return kExitOutput;
+}
+
+int run(int argc, char **argv) {
   show_controls_on_terminals();
   auto parsed = parse_command_line(argc, argv);
   if (auto *error = std::get_if<UsageError>(&parsed)) return usage_error(error->message);
@@ -253,6 +271,11 @@ int main(int argc, char **argv) {
   if (options.command == Command::Resume) return run_resume(options);
   if (options.command == Command::Inspect) return run_inspect(options);
   return run_command(options);
+}
+
+int main(int argc, char **argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error, reported at the end
+  return with_output_checked(run(argc, argv));
 }
 
 }  // namespace quickbox::cli

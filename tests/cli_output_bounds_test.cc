@@ -8,6 +8,7 @@
 #include "quickbox/value.hh"
 #include "support/scratch_dir.hh"
 #include "support/subprocess.hh"
+#include "support/text.hh"
 
 namespace {
 
@@ -48,6 +49,20 @@ TEST_F(CliOutputBoundsTest, HugeErrorTextIsCutWithAMarker) {
                                 "\xe2\x80\xa6 [truncated 934500 more characters]"))
       << r.err.substr(0, 200);
   EXPECT_LT(r.err.size(), 200000u);
+}
+
+// A result that could not be written is not a success: the command says so and exits 12.
+TEST_F(CliOutputBoundsTest, AFullDiskOrAClosedPipeIsReportedNotIgnored) {
+  Outcome r = run_program("/bin/sh", {"-c", "exec \"$0\" eval 1 > /dev/full", kQuickboxBinary});
+  EXPECT_EQ(r.exit_code, 12) << r;
+  EXPECT_TRUE(contains(r.err, "could not write to stdout")) << r;
+  // A reader that stops early: quickbox is not killed by SIGPIPE half-way, it finishes and says so.
+  r = run_program("/bin/bash", {"-c", "set -o pipefail; \"$0\" eval 'for (let i = 0; i < 100000; i++) "
+                                      "console.log(i); 1' | head -c 1 > /dev/null",
+                                kQuickboxBinary});
+  EXPECT_EQ(r.exit_code, 12) << r;
+  EXPECT_TRUE(contains(r.err, "could not write to stdout")) << r;
+  EXPECT_EQ(run_quickbox({"eval", "1"}).exit_code, 0);
 }
 
 }  // namespace
