@@ -10,8 +10,6 @@
 // count as time passed); without a wall-clock limit, the time spent waiting on timers alone may
 // add up to the CPU time limit. A timer due after that ends the evaluation in Timeout at once,
 // without sleeping.
-#include <thread>
-
 #include "sandbox_impl.hh"
 
 namespace quickbox {
@@ -53,7 +51,11 @@ std::optional<Error> Sandbox::Impl::wait_for_timer(std::chrono::nanoseconds in) 
                             "limit)"};
   }
   if (options.clock.mode == Clock::Mode::Real) {
-    std::this_thread::sleep_until(now + in);
+    // Sleeps on the completion signal, so that Sandbox::interrupt() (Ctrl-C, a cancelled task)
+    // ends the wait at once: the driving loop then finds the interrupt and stops.
+    std::unique_lock lock(signal->mutex);
+    uint64_t generation = signal->generation;
+    signal->wake.wait_until(lock, now + in, [&] { return signal->interrupt || signal->generation != generation; });
     timer_waited += steady_clock::now() - now;
   } else {
     host.virtual_ns += static_cast<uint64_t>(in.count());

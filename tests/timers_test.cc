@@ -137,6 +137,25 @@ TEST(Timers, ATimerDueAfterTheWallClockLimitEndsTheEvaluationInTimeoutAtOnce) {
   EXPECT_EQ(eval_ok(sandbox, std::string(kSleep) + "await sleep(50); 'fits'"), Value("fits"));
 }
 
+TEST(Timers, InterruptEndsAWaitOnATimerAtOnce) {
+  // Ctrl-C and a cancelled task reach the sandbox as interrupt(): a program sleeping on a timer
+  // must stop then, not when the timer comes due.
+  SandboxOptions options;
+  options.limits.cpu_time = 30s;
+  Sandbox sandbox = make_sandbox(options);
+  std::thread interrupter([&sandbox] {
+    std::this_thread::sleep_for(200ms);
+    sandbox.interrupt();
+  });
+  auto start = Clock_::now();
+  Error e = eval_error(sandbox, std::string(kSleep) + "await sleep(10000); 'woke'");
+  interrupter.join();
+  EXPECT_EQ(e.kind, ErrorKind::Timeout);
+  EXPECT_NE(e.message.find("interrupted"), std::string::npos) << e.message;
+  EXPECT_LT(since(start), 2000ms) << "the timer was slept on";
+  EXPECT_EQ(eval_ok(sandbox, std::string(kSleep) + "await sleep(20); 'usable'"), Value("usable"));
+}
+
 TEST(Timers, WithoutAWallClockLimitTimersWaitAtMostTheCpuTimeLimit) {
   SandboxOptions options;
   options.limits.cpu_time = 300ms;

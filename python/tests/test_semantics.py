@@ -281,6 +281,28 @@ def test_ctrl_c_stops_program_code_run_by_globals_and_handles() -> None:
     assert all(_stopped_at_once(line) for line in lines[:6]), lines
 
 
+def test_ctrl_c_stops_a_program_waiting_on_a_timer_at_once() -> None:
+    lines = _run_python("""
+        ctx = quickbox.Runtime(timeout=60).new_context()
+        run_until_ctrl_c(lambda: ctx.eval("await new Promise((resolve) => setTimeout(resolve, 20000)); 1"))
+        print(ctx.eval("'still usable'"))
+    """)
+    assert _stopped_at_once(lines[0]), lines
+    assert lines[1] == "still usable"
+
+
+async def test_cancelling_an_eval_async_waiting_on_a_timer_stops_it_at_once(ctx: Context) -> None:
+    task = asyncio.create_task(ctx.eval_async("await new Promise((resolve) => setTimeout(resolve, 20000))",
+                                              timeout=60))
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 5
+    assert ctx.eval("'usable'") == "usable"
+
+
 def test_ctrl_c_stops_program_code_run_by_an_answer() -> None:
     # Settling a call with a thenable reads its `then` there and then: program code.
     lines = _run_python("""
