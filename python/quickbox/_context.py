@@ -1020,6 +1020,8 @@ class Context:
         if from_finalizer and (self._lock.locked() or self._sandbox.busy()):
             return  # collected mid-operation: the value stays pinned until the context goes
         with self._exclusive:
+            if self._sandbox.discarded():
+                return  # a hard stop discarded the VM, and the value with it (reset() gives a new one)
             self._sandbox.release(handle_id)
 
     async def _await_handle(self, handle_id: int, timeout: float | None) -> Handle:

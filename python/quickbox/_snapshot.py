@@ -17,7 +17,10 @@ class Snapshot:
 
     __slots__ = ("_data",)
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        # bytes(12345) would be 12,345 zero bytes, bytes("...") a TypeError about encodings
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"snapshot data must be bytes-like, got {type(data).__name__}")
         self._data = bytes(data)
 
     def to_bytes(self) -> bytes:
@@ -27,12 +30,11 @@ class Snapshot:
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Snapshot:
         """Wraps stored bytes (validated when restored)."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"snapshot data must be bytes-like, got {type(data).__name__}")
-        return cls(bytes(data))
+        return cls(data)
 
     def info(self, *, key: bytes | None = None) -> dict[str, Any]:
         """Header, sizes, capabilities and pending calls, validated but not restored."""
+        check_key(key)
         info: dict[str, Any] = _quickbox.inspect_snapshot(self._data, key)
         return info
 

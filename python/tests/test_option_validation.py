@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from quickbox import Context, InvalidInputError, Label, MarshalError, Policy, QuickJSError, Runtime
+from quickbox import Context, InvalidInputError, Label, MarshalError, Policy, QuickJSError, Runtime, Snapshot
 
 # (option, value, exception, fragments the message must contain)
 RUNTIME_CASES: list[tuple[str, Any, type[BaseException], list[str]]] = [
@@ -214,6 +214,9 @@ def _argument_misuse(ctx: Context, handle: Any) -> list[tuple[str, Any]]:
         ("deny reason type", lambda: ctx.deny(1, 5)),  # type: ignore[arg-type]
         ("approve id", lambda: ctx.approve(-5)),
         ("approve id type", lambda: ctx.approve(None)),  # type: ignore[arg-type]
+        ("snapshot info key type", lambda: ctx.create_snapshot().info(key="k")),  # type: ignore[arg-type]
+        ("snapshot info empty key", lambda: ctx.create_snapshot().info(key=b"")),
+        ("snapshot from an int", lambda: Snapshot(12345)),  # type: ignore[arg-type]
     ]
 
 
