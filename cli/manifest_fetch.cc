@@ -87,6 +87,16 @@ void apply_field(NetworkPolicy &p, const std::string &key, const Value &value, c
   }
 }
 
+// The library names the policy's fields as C++ spells them ("NetworkPolicy::allow[0]: ..."); the
+// fetch section has the same field names, so its path says where: "fetch.allow[0]: ...".
+[[noreturn]] void fail_in_fetch_section(std::string message) {
+  static constexpr std::string_view kStruct = "NetworkPolicy::";
+  if (!message.starts_with(kStruct)) fail("fetch", message);
+  for (size_t at = message.find(kStruct); at != std::string::npos; at = message.find(kStruct, at))
+    message.replace(at, kStruct.size(), "fetch.");
+  throw ManifestError{message};
+}
+
 }  // namespace
 
 NetworkPolicy fetch_policy(const Value &section, const fs::path &base) {
@@ -94,7 +104,7 @@ NetworkPolicy fetch_policy(const Value &section, const fs::path &base) {
   NetworkPolicy policy;
   for (const auto &[key, value] : section.as_object()) apply_field(policy, key, value, base);
   // Rules, ranges and secret sources are checked now, before anything runs.
-  if (auto error = check_network_policy(policy)) fail("fetch", error->message);
+  if (auto error = check_network_policy(policy)) fail_in_fetch_section(error->message);
   return policy;
 }
 

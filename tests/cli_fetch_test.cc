@@ -81,12 +81,12 @@ TEST_F(CliFetch, ManifestMistakesAreUsageErrorsNamingTheField) {
     std::string fetch, message;
   };
   const Case cases[] = {
-      {R"({"allow": ["ftp://x"]})", "fetch: NetworkPolicy::allow[0]: 'ftp://x' is not a rule"},
+      {R"({"allow": ["ftp://x"]})", "fetch.allow[0]: 'ftp://x' is not a rule"},
       {R"({"allow": [], "timeout_ms": 0})", "fetch.timeout_ms: expected a whole number from 1"},
       {R"({"allow": [], "secrets": [{"host": "x.com", "header": "A", "value": "sk-1"}]})",
        "fetch.secrets[0].value: a manifest does not hold secret values"},
       {R"({"allow": [], "secrets": [{"host": "x.com", "header": "A", "value_env": "QUICKBOX_NOT_SET_ANYWHERE"}]})",
-       "the environment variable QUICKBOX_NOT_SET_ANYWHERE is not set"},
+       "fetch.secrets[0] (for 'x.com'): the environment variable QUICKBOX_NOT_SET_ANYWHERE is not set"},
       {R"({"allow": [], "proxy": "x"})", "unknown field 'proxy'"},
   };
   unsetenv("QUICKBOX_NOT_SET_ANYWHERE");
@@ -96,6 +96,7 @@ TEST_F(CliFetch, ManifestMistakesAreUsageErrorsNamingTheField) {
     EXPECT_EQ(r.exit_code, kExitUsage) << c.fetch << ": " << r;
     EXPECT_TRUE(contains(r.err, c.message)) << c.fetch << ": " << r;
     EXPECT_FALSE(contains(r.err, "sk-1")) << r;
+    EXPECT_FALSE(contains(r.err, "NetworkPolicy")) << "the manifest's words, not C++'s: " << r;
   }
 }
 
