@@ -180,8 +180,7 @@ std::variant<ResumeInputs, int> read_resume_inputs(const Options &options) {
   if (auto *error = std::get_if<UsageError>(&key)) return usage_error(error->message);
   auto state = read_state(state_file);
   if (auto *error = std::get_if<UsageError>(&state)) return usage_error(error->message);
-  if (options.suspend_to)
-    if (auto error = check_state_destination(*options.suspend_to)) return usage_error(error->message);
+  if (auto error = check_suspend_destination(options)) return usage_error(error->message);
   if (auto error = check_modules_dir(options)) return usage_error(error->message);
   ResumeInputs inputs{std::get<Manifest>(std::move(manifest)), std::get<std::vector<uint8_t>>(std::move(key)),
                       std::get<std::vector<uint8_t>>(std::move(state))};
@@ -304,7 +303,19 @@ std::variant<std::vector<uint8_t>, UsageError> read_key(const Options &options) 
 
 std::optional<UsageError> check_suspend_destination(const Options &options) {
   if (!options.suspend_to) return std::nullopt;
-  return check_state_destination(*options.suspend_to);
+  // The state replaces what is at its destination: never one of this command's own inputs.
+  const std::string &to = *options.suspend_to;
+  auto overwrites = [&](const std::optional<std::string> &input, const char *what) -> std::optional<UsageError> {
+    if (!input || !fs::exists(*input) || !same_file(to, *input)) return std::nullopt;
+    return UsageError{"--suspend-to '" + to + "' is " + what + ": saving the state there would overwrite it"};
+  };
+  std::optional<std::string> program;
+  if (options.command == Command::Run && !options.operands.empty() && options.operands[0] != "-")
+    program = options.operands[0];
+  for (auto error : {overwrites(program, "the program being run"), overwrites(options.caps_file, "the capability manifest"),
+                     overwrites(options.key_file, "the key file")})
+    if (error) return error;
+  return check_state_destination(to);
 }
 
 int suspend(Sandbox &sandbox, const Result &result, const Options &options,

@@ -415,6 +415,21 @@ TEST_F(CliCaps, SuspensionWithoutSuspendToExitsWith10AndSaysToPassIt) {
   EXPECT_TRUE(contains(r.err, "#2 ask('go on?')")) << r;
 }
 
+TEST_F(CliCaps, SuspendToRefusesToOverwriteTheCommandsOwnInputs) {
+  std::string caps = pause_manifest();
+  std::string program = ask_program();
+  std::vector<std::string> program_text = lines_of(program), caps_text = lines_of(caps);
+  for (const auto &[destination, what] : {std::pair{program, "the program being run"},
+                                          std::pair{caps, "the capability manifest"}}) {
+    Outcome r = run_quickbox({"run", program, "--caps", caps, "--suspend-to", destination});
+    EXPECT_EQ(r.exit_code, kExitUsage) << r;
+    EXPECT_TRUE(contains(r.err, what)) << r;
+  }
+  EXPECT_EQ(lines_of(program), program_text) << "the program is intact";
+  EXPECT_EQ(lines_of(caps), caps_text) << "the manifest is intact";
+  EXPECT_FALSE(fs::exists(dir_ / "log.txt")) << "nothing ran";
+}
+
 TEST_F(CliCaps, SuspendToSavesTheStateAndListsThePendingCalls) {
   std::string caps = pause_manifest();
   std::string state = path("state.qbs");
