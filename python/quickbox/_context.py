@@ -738,8 +738,13 @@ class Context:
             except (MarshalError, InvalidHandleError) as error:  # it cannot cross: raised as itself if uncaught
                 self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME, False,
                                      self._remember_host_error(error))
-            except QuickJSError as refusal:  # the engine's own refusal (over the result limit): the program's to see
+            except InvalidInputError as refusal:
+                if not any(call.id == call_id for call in self.pending):
+                    raise
+                # the engine refused this answer (over the result limit): the program's to see
                 self._sandbox.reject(call_id, str(refusal), "Error", False, str(refusal))
+            except QuickJSError:
+                raise  # the evaluation itself ended while settling (its time limit, say)
             except Exception as error:  # converting the result ran the host's code, which raised
                 self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME, False,
                                      self._remember_host_error(error))
@@ -837,14 +842,15 @@ class Context:
 
     def abandon(self) -> None:
         """Drops a suspended evaluation; its pending calls are cancelled."""
-        self._check_thread("ctx.abandon()")
+        self._check_idle("ctx.abandon()")
         self._drop_tasks()
         self._sandbox.abandon()
 
     @property
     def suspended(self) -> bool:
-        """True while an evaluation waits on pending calls."""
-        return bool(self._sandbox.suspended())
+        """True while an evaluation waits on pending calls (not while its code runs, on any
+        thread or inside one of its host functions)."""
+        return bool(self._sandbox.suspended()) and not self._sandbox.busy()
 
     # ---- state -------------------------------------------------------------------------------------
 
@@ -1058,8 +1064,11 @@ class Context:
             return
         if owner is not None and owner != threading.get_ident():
             raise ConcurrentEvalError(f"{what} cannot run now: the context is running an evaluation on another thread")
-        raise ConcurrentEvalError(f"{what} cannot run while the context is evaluating (it was called from inside "
-                                  "one of its host functions); call it after the evaluation returns")
+        if self._sandbox.in_host_function():
+            raise ConcurrentEvalError(f"{what} cannot run while the context is evaluating (it was called from "
+                                      "inside one of its host functions); call it after the evaluation returns")
+        raise ConcurrentEvalError(f"{what} cannot run while an eval_async or start of this context is in progress; "
+                                  "await it first, or cancel its task to stop the program")
 
     def _check_thread(self, what: str) -> None:
         """Refuses `what` from another thread while an evaluation runs here (even one waiting on

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from quickbox import Context, Policy, Runtime
+from quickbox import ConcurrentEvalError, Context, Policy, Runtime
 
 # A CPU-bound loop: no host calls, no allocation; ITERATIONS is calibrated to about 300 ms.
 SPIN = "(() => {{ let x = 0; for (let i = 0; i < {n}; i++) x = (x + i) | 0; return x }})()"
@@ -257,3 +257,25 @@ async def test_calls_made_while_handling_the_cancellation_are_rejected_too(ctx: 
     task.cancel()
     assert await asyncio.wait_for(task, 5) == "second call rejected: HostCancellationError"
     assert calls == ["first"], "the call made after cancellation never ran"
+
+
+async def test_abandon_is_refused_while_an_eval_async_is_in_progress(ctx: Context) -> None:
+    # The evaluation is the task's: dropping it under the task would leave the task nothing to
+    # resume. Cancelling the task is the way to stop it.
+    async def slow() -> int:
+        await asyncio.sleep(0.2)
+        return 1
+
+    ctx.register("slow", slow)
+    task = asyncio.create_task(ctx.eval_async("await slow()"))
+    await asyncio.sleep(0.05)
+    with pytest.raises(ConcurrentEvalError, match="an eval_async or start of this context is in progress"):
+        ctx.abandon()
+    assert await task == 1
+
+
+def test_suspended_is_only_true_while_the_evaluation_waits(ctx: Context) -> None:
+    # Not while its code runs: seen from a host function (or another thread) it is running.
+    ctx.register("probe", lambda: ctx.suspended)
+    assert ctx.eval("probe()") is False
+    assert ctx.suspended is False
