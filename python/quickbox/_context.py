@@ -920,7 +920,7 @@ class Context:
             raise TypeError(f"a global's name must be str, got {type(name).__name__}")
         with self._exclusive:
             sandbox = self._sandbox
-            if sandbox.has_property(0, name):
+            if self._value_of(sandbox.has_property(0, name)):
                 if not marshal:
                     handle = self._value_of(sandbox.get_property(0, name))
                     try:
@@ -957,7 +957,7 @@ class Context:
         if not isinstance(name, str):
             raise TypeError(f"a global's name must be str, got {type(name).__name__}")
         with self._exclusive:
-            if not self._sandbox.has_property(0, name):
+            if not self._value_of(self._sandbox.has_property(0, name)):
                 return False
             # json.dumps writes a valid JavaScript string literal for any str
             key = json.dumps(name)
@@ -1009,7 +1009,7 @@ class Context:
 
     def _handle_has(self, handle_id: int, key: Any) -> bool:
         with self._exclusive:
-            return bool(self._sandbox.has_property(handle_id, key))
+            return bool(self._value_of(self._sandbox.has_property(handle_id, key)))
 
     def _handle_value(self, handle_id: int, allow_opaque: bool) -> Any:
         with self._exclusive:

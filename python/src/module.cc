@@ -984,12 +984,13 @@ class PySandbox {
     Use use(*this, "Handle.set()", Nested::Allowed);
     return outcome(running_js([&, &s = sandbox()] { return s.set_property(Handle{id}, k, v); }));
   }
-  bool has_property(uint32_t id, nb::handle key) {
+  /// An outcome like the other operations': a `has` trap that throws is the program's exception
+  /// (JSError, with its name and stack), not a refusal of the call.
+  nb::tuple has_property(uint32_t id, nb::handle key) {
     Value k = to_value(key);
     Use use(*this, "Handle.has()", Nested::Allowed);
     auto r = running_js([&, &s = sandbox()] { return s.has_property(Handle{id}, k); });
-    if (!r) raise_status(r.error());
-    return r.value();
+    return outcome(r ? Result::done(Value(r.value())) : Result::failure(r.error()));
   }
   nb::tuple call_handle(uint32_t id, nb::handle args) {
     std::vector<Value> values = to_values(args);

@@ -105,6 +105,13 @@ def _uses(handle: Handle) -> dict[str, Any]:
             "call": handle.call, "set": lambda: handle.set("x", 1)}
 
 
+def test_a_throwing_has_trap_is_a_jserror_like_any_other_throw(ctx: Context) -> None:
+    with ctx.eval_handle("new Proxy({}, { has() { throw new TypeError('trap') } })") as trap:
+        with pytest.raises(JSError, match="trap") as raised:
+            trap.has("x")
+        assert raised.value.name == "TypeError"
+
+
 def test_a_disposed_handle_raises_on_every_use_and_dispose_is_idempotent(ctx: Context) -> None:
     handle = ctx.eval_handle("({x: 1})")
     handle.dispose()
