@@ -1275,15 +1275,42 @@ QB_EXPORT(QB_EXPORT_CALL) int32_t qb_call(uint32_t name_len, uint32_t args_len, 
   begin_op();
   const char *name = (const char *)input.data;
   if (name[name_len] != 0) return invalid("function name is not NUL-terminated");
-  JSValue fn = get_global(name);
-  if (JS_IsException(fn)) return reply_pending_exception();
+  /* A dotted name is a path from globalThis, as host functions are registered ("tools.search"):
+   * each step is read like a property access, and the function is called on its holder. */
+  JSValue holder = JS_GetGlobalObject(ctx), fn = JS_UNDEFINED;
+  for (const char *step = name;;) {
+    const char *dot = strchr(step, '.');
+    size_t step_len = dot ? (size_t)(dot - step) : strlen(step);
+    JSAtom key = JS_NewAtomLen(ctx, step, step_len);
+    fn = key == JS_ATOM_NULL ? JS_EXCEPTION : JS_GetProperty(ctx, holder, key);
+    JS_FreeAtom(ctx, key);
+    if (JS_IsException(fn)) {
+      JS_FreeValue(ctx, holder);
+      return reply_pending_exception();
+    }
+    if (!dot) break;
+    if (!JS_IsObject(fn)) {
+      JS_FreeValue(ctx, fn);
+      JS_FreeValue(ctx, holder);
+      return reply_exception(JS_NewTypeError(ctx, "globalThis.%.*s is not an object, so it holds no %s",
+                                             (int)(dot - name), name, dot + 1),
+                             NULL);
+    }
+    JS_FreeValue(ctx, holder);
+    holder = fn;
+    step = dot + 1;
+  }
   if (!JS_IsFunction(ctx, fn)) {
     JS_FreeValue(ctx, fn);
+    JS_FreeValue(ctx, holder);
     return reply_exception(JS_NewTypeError(ctx, "globalThis.%s is not a function", name), NULL);
   }
+  /* a plain global is called as a plain function (this undefined), a path's on its holder */
+  JSValue this_value = strchr(name, '.') ? holder : JS_UNDEFINED;
   JSValue args = qb_cbor_decode(ctx, input.data + name_len + 1, args_len, incoming_limits(0));
   if (JS_IsException(args) || !JS_IsArray(args)) {
     JS_FreeValue(ctx, fn);
+    JS_FreeValue(ctx, holder);
     if (!JS_IsException(args)) {
       JS_FreeValue(ctx, args);
       return invalid("call arguments must be a CBOR array");
@@ -1295,11 +1322,12 @@ QB_EXPORT(QB_EXPORT_CALL) int32_t qb_call(uint32_t name_len, uint32_t args_len, 
   JSValue *argv = calloc((size_t)argc + 1, sizeof(JSValue));
   for (int64_t i = 0; i < argc; i++) argv[i] = JS_GetPropertyInt64(ctx, args, i);
   stop_driving();
-  JSValue result = JS_Call(ctx, fn, JS_UNDEFINED, (int)argc, (JSValueConst *)argv);
+  JSValue result = JS_Call(ctx, fn, this_value, (int)argc, (JSValueConst *)argv);
   for (int64_t i = 0; i < argc; i++) JS_FreeValue(ctx, argv[i]);
   free(argv);
   JS_FreeValue(ctx, args);
   JS_FreeValue(ctx, fn);
+  JS_FreeValue(ctx, holder);
   return finish(result, (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0);
 }
 

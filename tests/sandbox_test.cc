@@ -291,6 +291,24 @@ TEST(SandboxCall, AnUnknownGlobalIsNotAFunction) {
   EXPECT_TRUE(contains(number.error().message, "not a function")) << number.error().message;
 }
 
+TEST(SandboxCall, ADottedNameIsAPathCalledOnItsHolder) {
+  // As host functions are registered under dotted names ("tools.search"), so they are called.
+  Sandbox sandbox = make_sandbox();
+  eval_ok(sandbox, "globalThis.tools = { base: 40, search(x) { return this.base + x } }; 0");
+  Result r = sandbox.call("tools.search", std::vector<Value>{2});
+  ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_EQ(r.value(), Value(42));
+  r = sandbox.call("Math.max", std::vector<Value>{1, 5, 3});
+  ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_EQ(r.value(), Value(5));
+
+  Error missing = sandbox.call("nowhere.search").error();
+  EXPECT_EQ(missing.name, "TypeError");
+  EXPECT_EQ(missing.message, "globalThis.nowhere is not an object, so it holds no search");
+  Error not_callable = sandbox.call("tools.base").error();
+  EXPECT_EQ(not_callable.message, "globalThis.tools.base is not a function");
+}
+
 TEST(SandboxCall, AnAsyncFunctionThatNeverSettlesIsADeadlock) {
   Sandbox sandbox = make_sandbox();
   eval_ok(sandbox, "async function never() { await new Promise(() => {}); }");

@@ -286,7 +286,9 @@ class Sandbox {
   /// From inside one of this sandbox's host functions it runs nested (see the threading contract)
   /// and never suspends.
   Result eval(std::string_view source, const EvalOptions &options = {});
-  /// Calls the global function `name` with args; a returned promise is awaited.
+  /// Calls the global function `name` with args; a returned promise is awaited. A dotted name
+  /// ("tools.search", "Math.max") is a path from globalThis, and the function is called on its
+  /// holder (`this`), as host functions registered under dotted names are reached.
   Result call(std::string_view name, std::span<const Value> args = {},
               std::optional<std::chrono::milliseconds> cpu_time = std::nullopt);
   /// Reads globalThis[name].

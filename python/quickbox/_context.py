@@ -491,7 +491,8 @@ class Context:
         return outcome
 
     def call(self, name: str, *args: Any) -> Any:
-        """Calls the function ``name`` (a global, or a top-level ``let``/``const``/``class``
+        """Calls the function ``name`` (a global, a dotted path from ``globalThis`` such as
+        ``"tools.search"``, called on its holder, or a top-level ``let``/``const``/``class``
         binding) with ``args``; a returned promise is awaited."""
         if not isinstance(name, str):
             raise TypeError(f"name must be str, got {type(name).__name__}")
@@ -499,9 +500,10 @@ class Context:
         with self._exclusive:
             self._host_exception = None
             self._fatal = None
-            if name.isidentifier() and self._sandbox.get_global(name)[1] is _quickbox.UNDEFINED:
+            if name.isidentifier() and not self._value_of(self._sandbox.has_property(0, name)):
                 # Not on globalThis: a lexical binding (`const f = ...`) is reached by evaluating
-                # its name, which only finds it when it is a plain identifier.
+                # its name, which only finds it when it is a plain identifier. (`in`, not a read:
+                # a getter on globalThis runs once, in the call.)
                 return self._call_binding(name, arguments)
             outcome = self._native(lambda: self._sandbox.call(name, arguments))
             return self._sync_result(outcome, "call")

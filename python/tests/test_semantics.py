@@ -125,6 +125,16 @@ def test_call_reaches_a_const_function(ctx: Context) -> None:
 # ---- globals -------------------------------------------------------------------------------------------
 
 
+def test_call_reaches_a_dotted_host_function_and_reads_a_global_once(ctx: Context) -> None:
+    ctx.register("tools.search", lambda query: f"found {query}")
+    assert ctx.call("tools.search", "x") == "found x"
+    assert ctx.call("Math.max", 1, 5, 3) == 5
+    # a getter on globalThis runs once per call: the check for a lexical binding does not read it
+    ctx.eval("globalThis.reads = 0; Object.defineProperty(globalThis, 'counted', "
+             "{ get() { reads++; return () => reads } }); 0")
+    assert ctx.call("counted") == 1
+
+
 def test_globals_is_a_mapping_that_sees_lexical_bindings(ctx: Context) -> None:
     ctx.eval("var a = 1; let b = 2; const c = {x: 3}; globalThis.u = undefined")
     assert (ctx.globals["a"], ctx.globals["b"], ctx.globals["c"]) == (1, 2, {"x": 3})
