@@ -935,10 +935,19 @@ static int32_t reply_displayed(JSValue value) {
   JSValue text = text_of(value, drive_mode & DRIVE_INSPECT);
   JS_FreeValue(ctx, value);
   if (JS_IsException(text)) return reply_pending_exception();
-  st = qb_cbor_encode(ctx, text, &output, outgoing_limits());
+  /* The text is for people: a lone surrogate in it (a string cut inside an emoji) shows as U+FFFD,
+   * as in console output, where the value itself could not cross as data. */
+  size_t len;
+  const char *chars = JS_ToCStringLen(ctx, &len, text);
   JS_FreeValue(ctx, text);
-  if (st == QB_ENCODE_TOO_LARGE) return reply_output_limit(st);
-  if (st != QB_ENCODE_OK) return reply_pending_exception();
+  if (!chars) return reply_pending_exception();
+  qb_replace_lone_surrogates((char *)chars, len);
+  size_t head = len < 24 ? 1 : len < 256 ? 2 : len < 65536 ? 3 : len <= UINT32_MAX ? 5 : 9;
+  bool fits = head + len <= config.result_limit; /* the limit of one encoded value, as for the value */
+  bool written = fits && qb_cbor_put_text(&output, chars, len);
+  JS_FreeCString(ctx, chars);
+  if (!fits) return reply_output_limit(QB_ENCODE_TOO_LARGE);
+  if (!written) return reply_error(QB_ERROR_OUT_OF_MEMORY, "", "out of memory", "");
   return reply(QB_STATUS_DISPLAY);
 }
 

@@ -30,6 +30,19 @@ TEST(Display, AValueThatCannotCrossComesBackAsTheTextNodePrintsForIt) {
   EXPECT_EQ(r.display, std::optional<std::string>("<ref *1> Map(1) { 'a' => 1, self: [Circular *1] }"));
 }
 
+TEST(Display, AStringCutInsideACharacterShowsU_FFFDWhereTheCutIs) {
+  // "😀".slice(0, 1) is half a surrogate pair: not Unicode text, so it cannot cross as data, but
+  // its text is shown, the broken half as U+FFFD (as console output shows it).
+  Result r = eval_displayed("'a' + '\\u{1F600}'.slice(0, 1) + 'b'", EvalOptions::Display::NodePrint);
+  ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_EQ(r.display, std::optional<std::string>("a\xEF\xBF\xBD" "b"));
+  EXPECT_TRUE(r.value().is_undefined());
+  // util.inspect writes it as an escape, as Node does
+  r = eval_displayed("['\\u{1F600}'.slice(0, 1)]", EvalOptions::Display::Inspect);
+  ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_EQ(r.display, std::optional<std::string>("[ '\\ud83d' ]"));
+}
+
 TEST(Display, NodePrintShowsStringsRawAndInspectQuotesThem) {
   Result printed = eval_displayed("[Symbol('s')][0].description + '!'", EvalOptions::Display::NodePrint);
   ASSERT_TRUE(printed.ok()) << describe(printed);
