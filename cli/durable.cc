@@ -150,11 +150,15 @@ std::optional<UsageError> check_manifest_covers(const SnapshotInfo &info, const 
                     missing + "; resume with the manifest (and --allow-net) the program ran with"};
 }
 
-/// Applies --answer, --approve and --deny to the restored sandbox.
-std::optional<UsageError> settle_calls(Sandbox &sandbox, const Options &options) {
-  auto failed = [](uint32_t id, const Status &status) -> std::optional<UsageError> {
+/// Applies --answer, --approve and --deny to the restored sandbox. An error names the call; it is
+/// InvalidInput when the flag was refused, and otherwise what ended the program while the answer
+/// ran its code (a thenable, a reaction): the program's own outcome.
+std::optional<Error> settle_calls(Sandbox &sandbox, const Options &options) {
+  auto failed = [](uint32_t id, const Status &status) -> std::optional<Error> {
     if (status) return std::nullopt;
-    return UsageError{"cannot settle call " + std::to_string(id) + ": " + status.error().message};
+    Error error = status.error();
+    if (error.kind == ErrorKind::InvalidInput) error.message = "cannot settle call " + std::to_string(id) + ": " + error.message;
+    return error;
   };
   for (const Answer &answer : options.answers)
     if (auto error = failed(answer.call_id, sandbox.resolve(answer.call_id, answer.value))) return error;
@@ -375,8 +379,13 @@ int run_resume(const Options &options) {
     return setup_failure(sandbox.error(), options);
   }
   if (auto error = register_capabilities(sandbox.value(), inputs.manifest)) return usage_error(error->message);
-  if (auto error = settle_calls(sandbox.value(), options)) return usage_error(error->message);
-  Result result = sandbox.value().resume();
+  Result result = Result::failure(Error{});
+  if (auto error = settle_calls(sandbox.value(), options)) {
+    if (error->kind == ErrorKind::InvalidInput) return usage_error(error->message);
+    result = Result::failure(*error);
+  } else {
+    result = sandbox.value().resume();
+  }
   if (result.is_suspended()) {
     int exit_code = suspend(sandbox.value(), result, options, state_file, inputs.key);
     bool moved = options.suspend_to && !same_file(*options.suspend_to, state_file);

@@ -104,6 +104,33 @@ std::string take_error(wasmtime_error_t *error) {
   return text;
 }
 
+namespace {
+// wasmtime's trap message is "error while executing at wasm backtrace:" and a frame per line, then
+// "Caused by:" and numbered causes. The causes say what happened ("memory fault at wasm address
+// ..."; "wasm trap: out of bounds memory access"); frames of unnamed wasm functions tell a reader
+// of an error message nothing.
+std::string trap_causes(const std::string &text) {
+  size_t caused = text.find("Caused by:");
+  if (caused == std::string::npos) return text.substr(0, text.find('\n'));
+  std::string causes;
+  size_t at = text.find('\n', caused);
+  while (at != std::string::npos && at + 1 < text.size()) {
+    size_t end = text.find('\n', at + 1);
+    std::string line = text.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+    size_t start = line.find_first_not_of(' ');
+    if (start != std::string::npos) {
+      line.erase(0, start);
+      if (size_t colon = line.find(": "); colon != std::string::npos &&
+                                          line.find_first_not_of("0123456789") == colon)
+        line.erase(0, colon + 2);  // the cause's number
+      if (!line.empty()) causes.append(causes.empty() ? "" : "; ").append(line);
+    }
+    at = end;
+  }
+  return causes.empty() ? text.substr(0, text.find('\n')) : causes;
+}
+}  // namespace
+
 std::string take_trap(wasm_trap_t *trap) {
   if (!trap) return {};
   wasm_message_t message;
@@ -111,7 +138,7 @@ std::string take_trap(wasm_trap_t *trap) {
   std::string text(message.data, message.size ? message.size - 1 : 0);  // NUL-terminated
   wasm_byte_vec_delete(&message);
   wasm_trap_delete(trap);
-  return text;
+  return trap_causes(text);
 }
 
 Expected<GuestExports> find_exports(const wasmtime_module_t *module) {

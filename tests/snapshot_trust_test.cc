@@ -22,27 +22,15 @@ uint32_t get32(const uint8_t *p) {
   return v;
 }
 
-// Rewrites the host state inside an unsigned snapshot (what an attacker with write access to the
-// stored bytes can do), keeping every integrity check valid: zstd checksum and SHA-256 trailer.
-Bytes8 forge_host_state(const Bytes8 &snapshot, const std::function<void(Value::Object &)> &edit) {
+// Rewrites the body of an unsigned snapshot (what an attacker with write access to the stored
+// bytes can do), keeping every integrity check valid: zstd checksum and SHA-256 trailer.
+Bytes8 forge_body(const Bytes8 &snapshot, const std::function<void(Bytes8 &)> &edit) {
   uint64_t body_size, compressed;
   std::memcpy(&body_size, snapshot.data() + 48, 8);
   std::memcpy(&compressed, snapshot.data() + 56, 8);
   Bytes8 body(body_size);
   EXPECT_EQ(ZSTD_decompress(body.data(), body.size(), snapshot.data() + 64, compressed), body_size);
-  size_t pos = 12 + size_t{get32(body.data() + 8)} * (4 + 4096);
-  pos += 4 + size_t{get32(body.data() + pos)} * 12;
-  uint32_t host_size = get32(body.data() + pos);
-  Decoded host = decode_cbor({body.data() + pos + 4, host_size});
-  EXPECT_TRUE(host.ok) << host.error;
-  Value::Object state = host.value.as_object();
-  edit(state);
-  Bytes8 encoded = encode_cbor(Value(state));
-  body.resize(pos);
-  uint32_t size = static_cast<uint32_t>(encoded.size());
-  body.insert(body.end(), reinterpret_cast<uint8_t *>(&size), reinterpret_cast<uint8_t *>(&size) + 4);
-  body.insert(body.end(), encoded.begin(), encoded.end());
-
+  edit(body);
   Bytes8 out(snapshot.begin(), snapshot.begin() + 64);
   Bytes8 frame(ZSTD_compressBound(body.size()));
   ZSTD_CCtx *cctx = ZSTD_createCCtx();
@@ -57,6 +45,27 @@ Bytes8 forge_host_state(const Bytes8 &snapshot, const std::function<void(Value::
   SHA256(out.data(), out.size(), digest);
   out.insert(out.end(), digest, digest + sizeof digest);
   return out;
+}
+
+/// Where the body's globals start: after the memory chunks (docs/architecture.md, "Snapshots").
+size_t globals_offset(const Bytes8 &body) { return 12 + size_t{get32(body.data() + 8)} * (4 + 4096); }
+
+// Rewrites the host state inside an unsigned snapshot.
+Bytes8 forge_host_state(const Bytes8 &snapshot, const std::function<void(Value::Object &)> &edit) {
+  return forge_body(snapshot, [&](Bytes8 &body) {
+    size_t pos = globals_offset(body);
+    pos += 4 + size_t{get32(body.data() + pos)} * 12;
+    uint32_t host_size = get32(body.data() + pos);
+    Decoded host = decode_cbor({body.data() + pos + 4, host_size});
+    EXPECT_TRUE(host.ok) << host.error;
+    Value::Object state = host.value.as_object();
+    edit(state);
+    Bytes8 encoded = encode_cbor(Value(state));
+    body.resize(pos);
+    uint32_t size = static_cast<uint32_t>(encoded.size());
+    body.insert(body.end(), reinterpret_cast<uint8_t *>(&size), reinterpret_cast<uint8_t *>(&size) + 4);
+    body.insert(body.end(), encoded.begin(), encoded.end());
+  });
 }
 
 Value *field(Value::Object &object, const std::string &key) {
@@ -120,6 +129,30 @@ TEST(SnapshotTrust, ASignedSnapshotKeepsAnApprovalGivenBeforeItWasTaken) {
   ASSERT_TRUE(done.ok()) << test_support::describe(done);
   EXPECT_EQ(done.value(), Value("paid"));
   EXPECT_EQ(amounts, (std::vector<double>{10}));
+}
+
+// A forged snapshot can make the guest trap (here its stack pointer is 0), never the host: the
+// operation ends Internal, saying what the trap was without wasmtime's frame-by-frame backtrace.
+TEST(SnapshotTrust, AForgedStateThatMakesTheGuestTrapEndsInAnErrorThatSaysWhy) {
+  Sandbox sandbox = Sandbox::create(engine()).unwrap();
+  ASSERT_TRUE(sandbox.register_capability(Capability::external("question")).ok());
+  ASSERT_TRUE(sandbox.eval("const a = await question(); a + 1").is_suspended());
+  Bytes8 forged = forge_body(sandbox.snapshot().unwrap(), [](Bytes8 &body) {
+    size_t pos = globals_offset(body);
+    uint32_t count = get32(body.data() + pos);
+    for (uint32_t i = 0; i < count; i++) std::memset(body.data() + pos + 4 + i * 12 + 4, 0, 8);  // every value 0
+  });
+  auto restored = Sandbox::restore(engine(), forged);
+  ASSERT_TRUE(restored) << restored.error().to_string();
+  ASSERT_TRUE(restored.value().register_capability(Capability::external("question")).ok());
+  Status settled = restored.value().resolve(1, Value(1));
+  Result result = settled ? restored.value().resume() : Result::failure(settled.error());
+  ASSERT_TRUE(result.failed());
+  EXPECT_EQ(result.error().kind, ErrorKind::Internal);
+  EXPECT_NE(result.error().message.find("wasm trap: out of bounds memory access"), std::string::npos)
+      << result.error().message;
+  EXPECT_EQ(result.error().message.find("backtrace"), std::string::npos) << result.error().message;
+  EXPECT_EQ(result.error().message.find('\n'), std::string::npos) << result.error().message;
 }
 
 }  // namespace
