@@ -107,6 +107,9 @@ struct Options {
   std::optional<std::string> caps_file;
   /// --suspend-to: where a suspended program's state goes.
   std::optional<std::string> suspend_to;
+  /// The flags that set the sandbox up (--memory, --timeout, --stack, --seed, --clock) as given,
+  /// in order: a state file does not carry them, so the printed resume command repeats them.
+  std::vector<std::pair<std::string, std::string>> sandbox_flags;
   /// --key-file: the HMAC key that signs and checks state files.
   std::optional<std::string> key_file;
   /// --audit: print the host-call audit log after the result.

@@ -632,6 +632,14 @@ std::optional<UsageError> apply_flag(Options &options, std::span<char *const> ar
     return UsageError{"invalid value '" + std::string(value) + "' for " + std::string(flag->name) +
                       ": expected " + *expected};
   }
+  // A state file does not hold the sandbox's settings (the resuming side's govern): the resume
+  // command printed for a suspension repeats the ones given here.
+  constexpr std::string_view kRepeatedOnResume[] = {"--memory", "--timeout", "--stack", "--seed", "--clock"};
+  if (std::find(std::begin(kRepeatedOnResume), std::end(kRepeatedOnResume), flag->name) != std::end(kRepeatedOnResume)) {
+    auto &given = options.sandbox_flags;
+    std::erase_if(given, [&](const auto &f) { return f.first == flag->name; });  // the last one counts
+    given.emplace_back(std::string(flag->name), std::string(value));
+  }
   return std::nullopt;
 }
 

@@ -334,6 +334,7 @@ int suspend(Sandbox &sandbox, const Result &result, const Options &options,
     note.state_file = destination;
     note.resume_command = "quickbox resume " + shell_word(*destination) + " --caps " + shell_word(*options.caps_file);
     if (options.key_file) note.resume_command += " --key-file " + shell_word(*options.key_file);
+    for (const auto &[flag, value] : options.sandbox_flags) note.resume_command += " " + flag + " " + shell_word(value);
     // A program that imports after the pause needs its modules' directory again.
     if (options.modules_dir)
       note.resume_command += " --modules-dir " + shell_word(*options.modules_dir);

@@ -447,6 +447,33 @@ TEST_F(CliCaps, SuspendToSavesTheStateAndListsThePendingCalls) {
   EXPECT_EQ(fs::status(state).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
 }
 
+TEST_F(CliCaps, ThePrintedResumeCommandRepeatsTheSandboxsSettings) {
+  // A state file holds the program, not the settings it ran under: the command to continue must
+  // give them again, or a fixed clock would read the real time after the pause.
+  std::string caps = pause_manifest();
+  std::string state = path("state.qbs");
+  std::string program = write_file("clock.js", "const before = Date.now(); const answer = await ask('go?');\n"
+                                               "[before, Date.now(), answer].join(' ')\n");
+  Outcome r = run_quickbox({"run", program, "--caps", caps, "--suspend-to", state, "--clock", "fixed:1000", "--seed",
+                            "7", "--memory", "96M", "--timeout", "3s"});
+  ASSERT_EQ(r.exit_code, kExitSuspended) << r;
+  size_t at = r.out.find("Continue with: quickbox ");
+  ASSERT_NE(at, std::string::npos) << r;
+  std::string command = r.out.substr(at + 24, r.out.find('\n', at) - at - 24);
+  EXPECT_TRUE(contains(command, "--clock fixed:1000 --seed 7 --memory 96M --timeout 3s")) << command;
+  std::vector<std::string> args;
+  for (size_t from = 0; from < command.size();) {
+    size_t space = command.find(' ', from);
+    args.push_back(command.substr(from, space - from));
+    from = space == std::string::npos ? command.size() : space + 1;
+  }
+  ASSERT_EQ(args.back(), "1=JSON") << command;
+  args.back() = "1=\"yes\"";
+  Outcome resumed = run_quickbox(args);
+  EXPECT_EQ(resumed.exit_code, 0) << resumed;
+  EXPECT_EQ(resumed.out, "1000 1000 yes\n") << resumed;
+}
+
 TEST_F(CliCaps, SuspendToWithJsonPrintsOneEnvelope) {
   std::string caps = pause_manifest();
   std::string state = path("state.qbs");
