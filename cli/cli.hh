@@ -312,9 +312,13 @@ int setup_failure(const Error &error, const Options &options);
 /// settings the command line does not offer.
 std::string in_cli_words(const Error &error);
 
-/// The largest file the command line reads whole (a state, a key, a manifest): no legitimate one
-/// comes near it, and it keeps an endless file (/dev/zero) from exhausting memory.
+/// The largest file the command line reads whole (a state): no legitimate one comes near it, and
+/// it keeps an endless file (/dev/zero) from exhausting memory.
 inline constexpr uint64_t kMaxInputFileBytes = uint64_t{1} << 30;
+/// A capability manifest is a few KiB of JSON; a key, a few bytes (HMAC-SHA256 hashes a longer
+/// one down to 32). Beyond these a file is a mistake, refused before it is read to the end.
+inline constexpr uint64_t kMaxManifestBytes = uint64_t{1} << 20;
+inline constexpr uint64_t kMaxKeyFileBytes = uint64_t{64} << 10;
 
 /// The whole contents of a file, or a message saying why it cannot be read (including a file
 /// larger than max_bytes; reading stops there).

@@ -296,7 +296,7 @@ void print_inspection_json(const std::string &path, const SnapshotInfo &info, co
 
 std::variant<std::vector<uint8_t>, UsageError> read_key(const Options &options) {
   if (!options.key_file) return std::vector<uint8_t>{};
-  auto contents = read_file(*options.key_file);
+  auto contents = read_file(*options.key_file, kMaxKeyFileBytes);
   if (auto *error = std::get_if<UsageError>(&contents)) return UsageError{"--key-file: " + error->message};
   const std::string &key = std::get<std::string>(contents);
   if (key.empty())

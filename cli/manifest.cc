@@ -240,7 +240,7 @@ Manifest parse_manifest(const std::string &file, std::string_view text) {
 }  // namespace
 
 std::variant<Manifest, UsageError> load_manifest(const std::string &file) {
-  auto text = read_file(file);
+  auto text = read_file(file, kMaxManifestBytes);
   if (auto *error = std::get_if<UsageError>(&text)) return *error;
   try {
     return parse_manifest(file, std::get<std::string>(text));

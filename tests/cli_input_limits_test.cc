@@ -29,6 +29,18 @@ TEST(CliInputLimits, AnEndlessStdinAsTheProgramIsAUsageErrorAtTheSourceLimit) {
   EXPECT_NE(o.err.find("the program on stdin is larger than the source limit"), std::string::npos) << o;
 }
 
+TEST(CliInputLimits, AnEndlessDeviceAsAManifestOrAKeyIsRefusedAtItsOwnSmallLimit) {
+  // A manifest is a few KiB and a key a few bytes: reading a gigabyte first helped nobody.
+  Outcome o = run_quickbox({"eval", "--caps", "/dev/zero", "1"});
+  EXPECT_EQ(o.exit_code, kExitUsage) << o;
+  EXPECT_NE(o.err.find("'/dev/zero' is larger than the limit for files quickbox reads of 1048576 bytes"),
+            std::string::npos) << o;
+  o = run_quickbox({"inspect", "--key-file", "/dev/zero", "/dev/null"});
+  EXPECT_EQ(o.exit_code, kExitUsage) << o;
+  EXPECT_NE(o.err.find("--key-file: '/dev/zero' is larger than the limit for files quickbox reads of 65536 bytes"),
+            std::string::npos) << o;
+}
+
 class CliProgramFiles : public ScratchDirTest {
  protected:
   CliProgramFiles() : ScratchDirTest("quickbox-cli-input") {}
