@@ -643,6 +643,24 @@ static int define_on(JSValueConst target, const char *name, JSValue value) {
   return JS_DefinePropertyValueStr(ctx, target, name, value, JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
 }
 
+/* target's own data property `name`: undefined when it has none, an exception for an accessor
+ * (reading it would run the program's code). */
+static JSValue own_data_property(JSValueConst target, const char *name) {
+  JSAtom atom = JS_NewAtom(ctx, name);
+  if (atom == JS_ATOM_NULL) return JS_EXCEPTION;
+  JSPropertyDescriptor desc;
+  int has = JS_GetOwnProperty(ctx, &desc, target, atom);
+  JS_FreeAtom(ctx, atom);
+  if (has < 0) return JS_EXCEPTION;
+  if (has == 0) return JS_UNDEFINED;
+  bool accessor = desc.flags & JS_PROP_GETSET;
+  JS_FreeValue(ctx, desc.getter);
+  JS_FreeValue(ctx, desc.setter);
+  if (!accessor) return desc.value;
+  JS_FreeValue(ctx, desc.value);
+  return JS_ThrowTypeError(ctx, "globalThis's '%s' is an accessor, not a namespace", name);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Replies
  * ------------------------------------------------------------------------------------------- */
@@ -1435,7 +1453,13 @@ QB_EXPORT(QB_EXPORT_DEFINE_CAPABILITY) int32_t qb_define_capability(uint32_t nam
       JS_FreeValue(ctx, holder);
       return invalid("capability name has an empty segment");
     }
-    JSValue next = JS_GetPropertyStr(ctx, holder, segment);
+    /* Own properties only: an inherited one (__proto__, constructor, toString) would put the
+     * capability on a built-in shared by every object. */
+    JSValue next = own_data_property(holder, segment);
+    if (JS_IsException(next)) {
+      JS_FreeValue(ctx, holder);
+      return reply_pending_exception();
+    }
     if (JS_IsUndefined(next)) {
       next = JS_NewObject(ctx);
       if (define_on(holder, segment, JS_DupValue(ctx, next)) < 0) {
@@ -1474,6 +1498,9 @@ QB_EXPORT(QB_EXPORT_DEFINE_CAPABILITY) int32_t qb_define_capability(uint32_t nam
                                                              (namespaced ? JS_PROP_ENUMERABLE : 0));
   JS_FreeValue(ctx, holder);
   if (r < 0) return reply_pending_exception();
+  /* refused without an exception: a non-configurable property, or a frozen namespace */
+  if (r == 0) return invalid("the name is taken by a property that cannot be redefined (non-configurable, or in a "
+                             "frozen or non-extensible object)");
   return reply_value(JS_UNDEFINED);
 }
 

@@ -116,6 +116,31 @@ TEST(Capabilities, ADottedNameLivesUnderANamespaceObject) {
   EXPECT_EQ(eval_ok(sandbox, "typeof search"), Value("undefined")) << "only the namespace is global";
 }
 
+TEST(Capabilities, ANameThatCannotBeDefinedIsRefusedNotIgnored) {
+  // A top-level var is a non-configurable property of globalThis, and a frozen object takes no
+  // new one: the function would never be there, so registering says so instead of succeeding.
+  Sandbox sandbox = make_sandbox();
+  eval_ok(sandbox, "var search = 5; globalThis.frozen = Object.freeze({}); 0");
+  for (const char *name : {"search", "frozen.tool"}) {
+    Status status = sandbox.register_capability(Capability::sync(name, returning(1)));
+    ASSERT_FALSE(status.ok()) << name;
+    EXPECT_EQ(status.error().kind, ErrorKind::InvalidInput);
+    EXPECT_TRUE(contains(status.error().message, "cannot be redefined")) << status.error().message;
+  }
+  EXPECT_EQ(eval_ok(sandbox, "search"), Value(5));
+}
+
+TEST(Capabilities, ANamespaceIsAnOwnPropertyNeverAnInheritedBuiltIn) {
+  // "__proto__.x" or "toString.x" must not hang a capability on Object.prototype or a built-in
+  // every object shares.
+  Sandbox sandbox = make_sandbox();
+  register_ok(sandbox, Capability::sync("__proto__.polluted", returning(1)));
+  register_ok(sandbox, Capability::sync("toString.x", returning(2)));
+  EXPECT_EQ(eval_ok(sandbox, "typeof ({}).polluted"), Value("undefined"));
+  EXPECT_EQ(eval_ok(sandbox, "typeof Object.prototype.toString.x"), Value("undefined"));
+  EXPECT_EQ(eval_ok(sandbox, "globalThis.toString.x()"), Value(2));
+}
+
 TEST(Capabilities, NothingIsCallableThatWasNotRegistered) {
   Sandbox sandbox = make_sandbox();
   register_ok(sandbox, Capability::sync("tools.search", returning(1)));
