@@ -684,7 +684,11 @@ class Context:
                     self._settle(call_id, self._pending_tasks.pop(call_id))
                 outcome = await self._off_loop(self._sandbox.resume)
         except asyncio.CancelledError:
-            outcome = self._cancel_in_flight()
+            # The program may react to the cancellation (catch it, clean up): it runs on a worker
+            # thread as any evaluation does, so the event loop is not held for its length.
+            in_flight = list(self._pending_tasks)
+            self._drop_tasks()
+            outcome = await self._off_loop(lambda: self._reject_in_flight(in_flight))
             if outcome[0] == _DONE:  # the program caught the cancellation and finished
                 self._record_console(outcome[2], outcome[3])
                 return EvalResult(True, outcome[1], console=list(self._console))
@@ -764,11 +768,10 @@ class Context:
             task.cancel()
         self._pending_tasks.clear()
 
-    def _cancel_in_flight(self) -> Outcome:
-        """Rejects every in-flight async call inside JS and lets the program react, rejecting
-        the async calls it makes from then on too. Returns where the program ended."""
-        cancelled = list(self._pending_tasks)
-        self._drop_tasks()
+    def _reject_in_flight(self, cancelled: list[int]) -> Outcome:
+        """Rejects the cancelled async calls inside JS and lets the program react, rejecting the
+        async calls it makes from then on too. Returns where the program ended. No asyncio in
+        here: it runs on a worker thread."""
         for call_id in cancelled:
             self._sandbox.reject(call_id, "the task awaiting this evaluation was cancelled", "HostCancellationError")
         outcome: Outcome = self._sandbox.resume()

@@ -279,3 +279,30 @@ def test_suspended_is_only_true_while_the_evaluation_waits(ctx: Context) -> None
     ctx.register("probe", lambda: ctx.suspended)
     assert ctx.eval("probe()") is False
     assert ctx.suspended is False
+
+
+async def test_the_event_loop_runs_while_a_cancelled_program_reacts(ctx: Context) -> None:
+    # Cancelling the awaiting task rejects the program's calls and lets it react; that reaction is
+    # the program's code, run off the event loop like the rest of it.
+    async def slow() -> None:
+        await asyncio.sleep(10)
+
+    ctx.register("slow", slow)
+    task = asyncio.create_task(ctx.eval_async(
+        "try { await slow() } catch (e) { const end = Date.now() + 500; while (Date.now() < end) {} 'reacted' }"))
+    await asyncio.sleep(0.1)
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        while True:
+            beats += 1
+            await asyncio.sleep(0.02)
+
+    beating = asyncio.create_task(heartbeat())
+    task.cancel()
+    try:
+        assert await task == "reacted"  # it caught the cancellation and finished
+    finally:
+        beating.cancel()
+    assert beats >= 5, f"the event loop stood still while the program reacted ({beats} beats)"
