@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from _loop import loop_ticks
 
 from quickbox import ConcurrentEvalError, Context, Policy, Runtime
 
@@ -291,18 +292,7 @@ async def test_the_event_loop_runs_while_a_cancelled_program_reacts(ctx: Context
     task = asyncio.create_task(ctx.eval_async(
         "try { await slow() } catch (e) { const end = Date.now() + 500; while (Date.now() < end) {} 'reacted' }"))
     await asyncio.sleep(0.1)
-    beats = 0
-
-    async def heartbeat() -> None:
-        nonlocal beats
-        while True:
-            beats += 1
-            await asyncio.sleep(0.02)
-
-    beating = asyncio.create_task(heartbeat())
-    task.cancel()
-    try:
+    async with loop_ticks(0.02) as beats:
+        task.cancel()
         assert await task == "reacted"  # it caught the cancellation and finished
-    finally:
-        beating.cancel()
-    assert beats >= 5, f"the event loop stood still while the program reacted ({beats} beats)"
+    assert beats[0] >= 5, f"the event loop stood still while the program reacted ({beats[0]} beats)"
