@@ -198,8 +198,10 @@ async def test_eval_async_leaves_the_event_loop_free(ctx: Context) -> None:
     assert ticks[0] >= 10, "other coroutines ran while JavaScript did"
 
 
-async def test_cancelling_an_eval_async_stops_the_program(ctx: Context) -> None:
-    task = asyncio.create_task(ctx.eval_async("while (true) {}", timeout=30))
+@pytest.mark.parametrize("program", ["while (true) {}", "await new Promise((resolve) => setTimeout(resolve, 20000))"],
+                         ids=["a long eval", "a program waiting on a timer"])
+async def test_cancelling_an_eval_async_stops_the_program(ctx: Context, program: str) -> None:
+    task = asyncio.create_task(ctx.eval_async(program, timeout=30))
     await asyncio.sleep(0.2)
     started = time.monotonic()
     task.cancel()
@@ -283,18 +285,6 @@ def test_ctrl_c_stops_program_code_run_by_globals_and_handles() -> None:
     """)
     assert len(lines) == 7 and lines[6] == "still usable", lines
     assert all(_stopped_at_once(line) for line in lines[:6]), lines
-
-
-async def test_cancelling_an_eval_async_waiting_on_a_timer_stops_it_at_once(ctx: Context) -> None:
-    task = asyncio.create_task(ctx.eval_async("await new Promise((resolve) => setTimeout(resolve, 20000))",
-                                              timeout=60))
-    await asyncio.sleep(0.2)
-    started = time.monotonic()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - started < 5
-    assert ctx.eval("'usable'") == "usable"
 
 
 def test_ctrl_c_stops_program_code_run_by_an_answer() -> None:
