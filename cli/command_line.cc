@@ -181,8 +181,9 @@ const Flag kFlags[] = {
      [] { return format_size(kDefaultLimits.stack_bytes); },
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        auto bytes = parse_size(v);
-       if (!bytes || *bytes == 0 || *bytes > std::numeric_limits<uint32_t>::max())
-         return "a size below 4G: bytes with an optional K, M or G suffix, e.g. 512K";
+       // the range (64K up to what the guest's stack leaves) is the engine's to check and say
+       if (!bytes || *bytes > std::numeric_limits<uint32_t>::max())
+         return "a size: bytes with an optional K, M or G suffix, e.g. 512K";
        o.sandbox.limits.stack_bytes = static_cast<uint32_t>(*bytes);
        return std::nullopt;
      },

@@ -245,6 +245,8 @@ INSTANTIATE_TEST_SUITE_P(
                       // The largest stack depends on the guest build: the library refuses it.
                       UsageCase{"StackBeyondTheGuests", {"--stack", "10M", "eval", "1"},
                                 {"--stack must be between 64 KiB and", "got 10 MiB"}},
+                      UsageCase{"StackOfZero", {"--stack", "0", "eval", "1"},
+                                {"--stack must be between 64 KiB and", "got 0 bytes"}},
                       UsageCase{"MissingValue", {"eval", "1", "--memory"}, {"--memory"}},
                       UsageCase{"MissingCode", {"eval"}, {"CODE"}},
                       UsageCase{"ExtraOperand", {"eval", "1", "2"}, {"'2'"}},
