@@ -614,6 +614,12 @@ std::optional<UsageError> apply_flag(Options &options, std::span<char *const> ar
     arg = arg.substr(0, eq);
   }
   const Flag *flag = find_flag(arg);
+  // A flag that sets one value, given twice, would silently drop the first (two --caps: the first
+  // manifest's capabilities gone). Only the flags that add to a list repeat.
+  constexpr std::string_view kRepeatable[] = {"--answer", "--approve", "--deny", "--allow-net"};
+  if (flag && !flag->value_name.empty() && std::find(used.begin(), used.end(), flag) != used.end() &&
+      std::find(std::begin(kRepeatable), std::end(kRepeatable), flag->name) == std::end(kRepeatable))
+    return UsageError{std::string(flag->name) + " is given twice; give it once"};
   if (flag) used.push_back(flag);
   if (!flag) {
     std::string message = "unknown flag '" + std::string(arg) + "'";
@@ -638,11 +644,8 @@ std::optional<UsageError> apply_flag(Options &options, std::span<char *const> ar
   // A state file does not hold the sandbox's settings (the resuming side's govern): the resume
   // command printed for a suspension repeats the ones given here.
   constexpr std::string_view kRepeatedOnResume[] = {"--memory", "--timeout", "--stack", "--seed", "--clock"};
-  if (std::find(std::begin(kRepeatedOnResume), std::end(kRepeatedOnResume), flag->name) != std::end(kRepeatedOnResume)) {
-    auto &given = options.sandbox_flags;
-    std::erase_if(given, [&](const auto &f) { return f.first == flag->name; });  // the last one counts
-    given.emplace_back(std::string(flag->name), std::string(value));
-  }
+  if (std::find(std::begin(kRepeatedOnResume), std::end(kRepeatedOnResume), flag->name) != std::end(kRepeatedOnResume))
+    options.sandbox_flags.emplace_back(std::string(flag->name), std::string(value));
   return std::nullopt;
 }
 

@@ -247,6 +247,9 @@ INSTANTIATE_TEST_SUITE_P(
                                 {"--stack must be between 64 KiB and", "got 10 MiB"}},
                       UsageCase{"StackOfZero", {"--stack", "0", "eval", "1"},
                                 {"--stack must be between 64 KiB and", "got 0 bytes"}},
+                      // the second would silently replace the first (two --caps: a manifest lost)
+                      UsageCase{"AValueFlagGivenTwice", {"--memory", "2M", "eval", "1", "--memory=64M"},
+                                {"--memory is given twice"}},
                       UsageCase{"MissingValue", {"eval", "1", "--memory"}, {"--memory"}},
                       UsageCase{"MissingCode", {"eval"}, {"CODE"}},
                       UsageCase{"ExtraOperand", {"eval", "1", "2"}, {"'2'"}},
