@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from . import _quickbox, _transforms
 from ._console import ConsoleSink
 from ._context import Context
-from ._errors import InvalidInputError, QuickJSError
+from ._errors import ConcurrentEvalError, InvalidInputError, QuickJSError
 from ._modules import Load, ModuleLoader, Normalize
 from ._network import Network
 from ._results import ConsoleLine
@@ -180,16 +181,25 @@ class Runtime:
         total: dict[str, int] = dict.fromkeys(_MEMORY_KEYS, 0)
         for ctx in list(self._contexts):
             if not ctx.closed:
-                for key, value in ctx.memory_usage().items():
+                try:
+                    usage = ctx.memory_usage()
+                except ConcurrentEvalError:
+                    raise ConcurrentEvalError("rt.memory_usage() cannot count a context that is running an "
+                                              "evaluation on another thread; call it when the runtime's "
+                                              "contexts are idle") from None
+                for key, value in usage.items():
                     total[key] = total.get(key, 0) + value
         return total
 
     def run_gc(self) -> None:
-        """Runs QuickJS's cycle collector in every open context of this runtime."""
+        """Runs QuickJS's cycle collector in every open context of this runtime that is idle (a
+        context busy on another thread collects at its own pace: QuickJS runs the collector as it
+        allocates)."""
         self._check_open()
         for ctx in list(self._contexts):
             if not ctx.closed:
-                ctx.memory_usage(collect_garbage=True)
+                with contextlib.suppress(ConcurrentEvalError):
+                    ctx.memory_usage(collect_garbage=True)
 
     def _check_context(self, ctx: object) -> None:
         self._check_open()

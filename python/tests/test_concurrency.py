@@ -296,3 +296,21 @@ async def test_the_event_loop_runs_while_a_cancelled_program_reacts(ctx: Context
         task.cancel()
         assert await task == "reacted"  # it caught the cancellation and finished
     assert beats[0] >= 5, f"the event loop stood still while the program reacted ({beats[0]} beats)"
+
+
+def test_runtime_wide_calls_while_one_context_runs_on_another_thread(rt: Runtime) -> None:
+    # run_gc collects in the idle contexts; memory_usage cannot count the busy one and says so in
+    # the runtime's own words.
+    busy, idle = rt.new_context(timeout=10), rt.new_context()
+    started = threading.Event()
+    busy.register("started", started.set)
+    worker = threading.Thread(target=busy.eval, args=("started(); let i = 0; while (i < 3e7) i++",))
+    worker.start()
+    try:
+        assert started.wait(10)
+        rt.run_gc()
+        with pytest.raises(ConcurrentEvalError, match=r"rt\.memory_usage\(\) cannot count a context"):
+            rt.memory_usage()
+        assert idle.eval("'idle still works'") == "idle still works"
+    finally:
+        worker.join()
