@@ -178,34 +178,21 @@ std::string_view text_arg(nb::handle h, const char *what) {
 }
 
 /// Text the caller reports with (a denial's reason, an error's message): a lone surrogate becomes
-/// U+FFFD rather than losing the report, as the sandbox does for its own error text.
+/// U+FFFD rather than losing the report, as the sandbox does for its own error text. Python's own
+/// codecs do the repair: through UTF-16 with the surrogates passed, and back replacing each lone one.
 std::string report_text(nb::handle h, const char *what) {
   if (!PyUnicode_Check(h.ptr())) throw nb::type_error((std::string(what) + " must be str, got " + type_name_of(h)).c_str());
   Py_ssize_t size = 0;
   if (const char *data = PyUnicode_AsUTF8AndSize(h.ptr(), &size)) return std::string(data, static_cast<size_t>(size));
   PyErr_Clear();
-  std::string out;
-  Py_ssize_t n = PyUnicode_GetLength(h.ptr());
-  for (Py_ssize_t i = 0; i < n; i++) {
-    Py_UCS4 c = PyUnicode_ReadChar(h.ptr(), i);
-    if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else if (c < 0x800) {
-      out += static_cast<char>(0xC0 | (c >> 6));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      out += static_cast<char>(0xE0 | (c >> 12));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (c >> 18));
-      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-  }
-  return out;
+  nb::object units = nb::steal(PyUnicode_AsEncodedString(h.ptr(), "utf-16-le", "surrogatepass"));
+  if (!units.is_valid()) throw nb::python_error();
+  nb::object repaired = nb::steal(
+      PyUnicode_Decode(PyBytes_AS_STRING(units.ptr()), PyBytes_GET_SIZE(units.ptr()), "utf-16-le", "replace"));
+  if (!repaired.is_valid()) throw nb::python_error();
+  const char *data = PyUnicode_AsUTF8AndSize(repaired.ptr(), &size);
+  if (!data) throw nb::python_error();
+  return std::string(data, static_cast<size_t>(size));
 }
 
 /// A pending call's id as the caller gave it: any int names a call or no call (the library's own
