@@ -755,6 +755,7 @@ Result Sandbox::Impl::drive(int32_t status) {
       // while they do (it only jumps when nothing else can make progress).
       if (timer_in.value() && options.clock.mode == Clock::Mode::Real)
         until = std::min(until, std::chrono::steady_clock::now() + *timer_in.value());
+      internal::running_long(host);
       std::unique_lock lock(signal->mutex);
       signal->wake.wait_until(lock, until, [&] { return signal->generation != generation; });
       lock.unlock();

@@ -131,10 +131,24 @@ struct HostState {
   /// the host_call it ran under traps as it returns, so the outer guest code stops too, and the
   /// outermost operation discards the instance.
   bool abort_guest = false;
+  /// The running evaluation's EvalOptions::on_running_long until it is called (running_long), or
+  /// null. While set, the epoch deadline is armed one tick ahead, so that its callback comes.
+  const std::function<void()> *on_running_long = nullptr;
+  /// When the guest call in progress stops being short (running_long_if_due).
+  std::chrono::steady_clock::time_point running_long_at{};
   /// For re-arming the epoch deadline after time spent in the host.
   std::chrono::milliseconds epoch_tick{2};
   std::chrono::milliseconds hard_deadline_grace{100};
 };
+
+/// Calls the running evaluation's on_running_long hook, if it has one not yet called: the
+/// operation is about to wait.
+void running_long(HostState &state);
+/// How long a guest call runs before it counts as running long.
+inline constexpr std::chrono::microseconds kRunningLongAfter{100};
+/// running_long() once the guest call in progress has run for kRunningLongAfter: called where
+/// the guest is seen running (its interrupt checks, the epoch callback).
+void running_long_if_due(HostState &state);
 
 /// Arms the epoch deadline (the hard backstop) for when the earlier soft deadline is due, or, if
 /// one already is, for hard_deadline_grace from now. The CPU deadline is converted at the rate of

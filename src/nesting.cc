@@ -103,6 +103,7 @@ void Nesting::swap_host_state() {
   std::swap(h.stray_bytes, stray_bytes_);
   std::swap(h.stray_dropped, stray_dropped_);
   std::swap(h.reply_bytes, reply_bytes_);
+  std::swap(h.on_running_long, on_running_long_);  // the nested operation's caller holds no lock for it
 }
 
 // The same for the sandbox's per-evaluation state.

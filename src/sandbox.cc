@@ -428,6 +428,7 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   host.stray_bytes = 0;
   host.stray_dropped = 0;
   host.deadline = start + remaining;
+  host.running_long_at = wall_start + internal::kRunningLongAfter;
   internal::arm_epoch_deadline(context, host, start);
   auto handlers_before = handler_time;
   int32_t status = 0;
@@ -808,6 +809,11 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   if (options.module_namespace && options.kind == EvalOptions::Kind::Module) flags |= QB_EVAL_MODULE_NAMESPACE;
   if (options.as_handle) flags |= QB_EVAL_RESULT_HANDLE;
   if (auto err = s.write_input({options.filename, source})) return Result::failure(*err);
+  struct RunningLongHook {  // for this evaluation only, even when it suspends
+    internal::HostState &host;
+    ~RunningLongHook() { host.on_running_long = nullptr; }
+  } hook{s.host};
+  if (options.on_running_long) s.host.on_running_long = &options.on_running_long;
   return s.start_evaluation(
       s.func(&internal::GuestExports::eval),
       {static_cast<uint32_t>(options.filename.size()), static_cast<uint32_t>(source.size()), flags},

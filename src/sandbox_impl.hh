@@ -422,6 +422,7 @@ class Nesting {
   std::vector<ConsoleLine> stray_output_;
   uint64_t stray_bytes_ = 0, stray_dropped_ = 0;
   std::vector<uint8_t> reply_bytes_;
+  const std::function<void()> *on_running_long_ = nullptr;
 };
 
 /// The claim a public operation holds on its sandbox for its whole duration (see SandboxUse).

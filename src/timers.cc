@@ -53,6 +53,7 @@ std::optional<Error> Sandbox::Impl::wait_for_timer(std::chrono::nanoseconds in) 
   if (options.clock.mode == Clock::Mode::Real) {
     // Sleeps on the completion signal, so that Sandbox::interrupt() (Ctrl-C, a cancelled task)
     // ends the wait at once: the driving loop then finds the interrupt and stops.
+    internal::running_long(host);
     std::unique_lock lock(signal->mutex);
     uint64_t generation = signal->generation;
     signal->wake.wait_until(lock, now + in, [&] { return signal->interrupt || signal->generation != generation; });

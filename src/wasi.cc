@@ -31,7 +31,9 @@ uint8_t *guest_bytes(wasmtime_caller_t *caller, HostState &state, uint32_t ptr, 
 }
 
 wasm_trap_t *interrupt_check(void *, wasmtime_caller_t *caller, wasmtime_val_raw_t *args, size_t) {
-  args[0].i32 = check_deadlines(state_of(caller)) ? 1 : 0;
+  HostState &state = state_of(caller);
+  running_long_if_due(state);  // the guest checks after about ten thousand steps of JavaScript
+  args[0].i32 = check_deadlines(state) ? 1 : 0;
   return nullptr;
 }
 
@@ -367,28 +369,41 @@ void arm_epoch_deadline(wasmtime_context_t *context, HostState &state,
                         std::optional<ThreadCpuClock::time_point> cpu_now) {
   auto remaining = until_soft_deadline(state, cpu_now);
   state.backstop_mark = ThreadCpuClock::time_point::max();
+  // The next tick, whatever the deadlines: its callback calls on_running_long.
+  const uint64_t at_most = state.on_running_long ? 1 : UINT64_MAX / 2;
   if (!remaining) {
-    wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
+    wasmtime_context_set_epoch_deadline(context, at_most);
     return;
   }
   if (*remaining == std::chrono::nanoseconds::zero()) {
     state.backstop_mark = reading_or_now(cpu_now);
     remaining = state.hard_deadline_grace;
   }
-  wasmtime_context_set_epoch_deadline(context, ticks_for(*remaining, state.epoch_tick));
+  wasmtime_context_set_epoch_deadline(context, std::min(at_most, ticks_for(*remaining, state.epoch_tick)));
+}
+
+void running_long(HostState &state) {
+  if (const auto *hook = std::exchange(state.on_running_long, nullptr)) (*hook)();
+}
+
+void running_long_if_due(HostState &state) {
+  if (state.on_running_long && std::chrono::steady_clock::now() >= state.running_long_at) running_long(state);
 }
 
 wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *, void *data, uint64_t *delta,
                                     wasmtime_update_deadline_kind_t *kind) {
   auto &state = *static_cast<HostState *>(data);
   *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
+  running_long_if_due(state);
+  // While on_running_long waits to be called, every tick comes back here.
+  const uint64_t at_most = state.on_running_long ? 1 : UINT64_MAX / 2;
   auto remaining = until_soft_deadline(state);
   if (!remaining) {
-    *delta = UINT64_MAX / 2;
+    *delta = at_most;
     return nullptr;
   }
   if (*remaining > std::chrono::nanoseconds::zero()) {  // not due yet: the thread was descheduled
-    *delta = ticks_for(*remaining, state.epoch_tick);
+    *delta = std::min(at_most, ticks_for(*remaining, state.epoch_tick));
     return nullptr;
   }
   auto cpu_now = ThreadCpuClock::now();
@@ -396,7 +411,7 @@ wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *, void *data, uint64_t *
     state.backstop_mark = std::min(cpu_now, state.deadline);
   auto grace_left = state.backstop_mark + state.hard_deadline_grace - cpu_now;
   if (grace_left > std::chrono::nanoseconds::zero()) {
-    *delta = ticks_for(grace_left, state.epoch_tick);
+    *delta = std::min(at_most, ticks_for(grace_left, state.epoch_tick));
     return nullptr;
   }
   state.hard_stopped = true;
