@@ -23,10 +23,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <mutex>
+#include <ctime>
 #include <thread>
 
 namespace quickbox_python {
@@ -46,20 +46,30 @@ int (*native_set_wakeup_fd)(int) = nullptr;
 // This and the three below are read and written by the main thread, with the GIL held.
 int write_fd = -1;
 
-// Whether Python's wakeup fd was write_fd when last checked, and when that was.
+// Whether Python's wakeup fd was write_fd when last checked, and when that was (by the coarse
+// monotonic clock: a few milliseconds' precision is plenty here, and it is read without the
+// time-stamp counter).
 bool lent = false;
-std::chrono::steady_clock::time_point lent_checked{};
-constexpr std::chrono::milliseconds kRecheckEvery{100};
+int64_t lent_checked_ms = 0;
+constexpr int64_t kRecheckEveryMs = 100;
+
+int64_t coarse_now_ms() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return int64_t{now.tv_sec} * 1000 + now.tv_nsec / 1'000'000;
+}
 
 // In a forked child: the parent's write end, which Python's wakeup fd still names until the
 // after-fork hook (forget_inherited_wakeup_fd) or the child's first watch replaces it.
 int inherited_fd = -1;
 
-// The sandbox the main thread is running JavaScript in, or null. The watcher interrupts it with
-// the mutex held, and a watch ends by taking the mutex, so the sandbox cannot go away under the
-// watcher. A pointer, because a forked child replaces it (the parent's may be locked at the fork).
-std::mutex *target_mutex = new std::mutex;
-quickbox::Sandbox *target = nullptr;
+// The sandbox the main thread is running JavaScript in, or null. The watcher raises `interrupting`
+// before it reads `target` and lowers it once done with the sandbox; a watch ends by replacing
+// `target` and then waiting while `interrupting` is up. Sequentially consistent, so a watcher
+// that read the old target is seen interrupting: the sandbox cannot go away under the watcher.
+// (Atomics rather than a mutex: every evaluation on the main thread starts and ends a watch.)
+std::atomic<quickbox::Sandbox *> target{nullptr};
+std::atomic<bool> interrupting{false};
 
 void watch(int read_fd) {
   unsigned char bytes[64];
@@ -68,8 +78,9 @@ void watch(int read_fd) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     if (!std::memchr(bytes, SIGINT, static_cast<size_t>(n))) continue;  // another signal's number
-    std::lock_guard lock(*target_mutex);
-    if (target) target->interrupt();
+    interrupting.store(true);
+    if (quickbox::Sandbox *sandbox = target.load()) sandbox->interrupt();
+    interrupting.store(false);
   }
 }
 
@@ -77,7 +88,7 @@ void watch(int read_fd) {
 // parent, whose watcher would read the child's signals: the child makes its own when it next
 // needs one. (The old descriptors stay open: the wakeup fd may still name the old write end.)
 void after_fork_in_child() {
-  target_mutex = new std::mutex;  // the parent's may have been locked at the fork; leaked
+  interrupting.store(false);  // the parent's watcher may have been interrupting at the fork
   if (write_fd >= 0) inherited_fd = write_fd;
   write_fd = -1;
   lent = false;
@@ -142,12 +153,12 @@ int swap_wakeup_fd(int fd) {
 
 // Makes write_fd Python's wakeup fd unless someone else's is set; true when it is the watcher's.
 bool lend_wakeup_fd() {
-  auto now = std::chrono::steady_clock::now();
-  if (lent && now - lent_checked < kRecheckEvery) return true;
+  int64_t now = coarse_now_ms();
+  if (lent && now - lent_checked_ms < kRecheckEveryMs) return true;
   int previous_fd = swap_wakeup_fd(write_fd);
   lent = previous_fd == -1 || previous_fd == write_fd || (previous_fd == inherited_fd && previous_fd >= 0);
   if (!lent && previous_fd != -2) swap_wakeup_fd(previous_fd);  // someone else's (an event loop): leave it
-  lent_checked = now;
+  lent_checked_ms = now;
   return lent;
 }
 
@@ -206,16 +217,14 @@ SigintWatch::SigintWatch(quickbox::Sandbox &sandbox) {
   if (PyThread_get_thread_ident() != main_thread) return;
   if (write_fd < 0 && !start_watcher()) return;  // no pipe or thread to be had: Ctrl-C waits
   if (!lend_wakeup_fd()) return;
-  std::lock_guard lock(*target_mutex);
-  previous_ = target;
-  target = &sandbox;
+  previous_ = target.exchange(&sandbox);
   armed_ = true;
 }
 
 SigintWatch::~SigintWatch() {
   if (!armed_) return;
-  std::lock_guard lock(*target_mutex);
-  target = previous_;
+  target.store(previous_);
+  while (interrupting.load()) std::this_thread::yield();  // the sandbox may go once this returns
 }
 
 }  // namespace quickbox_python
