@@ -41,7 +41,7 @@ from ._policy import Policy
 from ._registration import check_function, check_js_name
 from ._results import AuditEntry, ConsoleLine, EvalResult, PendingCall
 from ._snapshot import Snapshot, check_key
-from ._transforms import TransformFlagsProvider
+from ._transforms import TransformFlagsProvider, TransformSetting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +60,7 @@ _AUTO, _MODULE = 0, 3
 # native layer gives an empty tuple for an empty list
 Outcome = tuple[int, Any, Sequence[tuple[str, str]], int, Sequence[str]]
 _UNDEFINED = _quickbox.UNDEFINED
+_NOT_PLAIN = _quickbox.NOT_PLAIN
 
 
 # When the running host function's evaluation runs out of wall-clock time (time.monotonic()). The
@@ -111,8 +112,9 @@ class _Exclusive:
     meanwhile. From inside one of the context's own synchronous host functions the operation runs
     nested instead (the engine sets the calling evaluation aside and gives it back after), unless
     it cannot run there: ``ctx._exclusive(nested=False, what="ctx.reset()")`` refuses it, naming
-    it. A class rather than a generator-based context manager: every synchronous eval enters it,
-    and this costs about a microsecond less."""
+    it. The claim is the native layer's (``_Sandbox.claim``), which a plain ``eval`` takes and
+    gives back inside its one native call. A class rather than a generator-based context manager:
+    this costs about a microsecond less."""
 
     __slots__ = ("_ctx", "_nested", "_what")
 
@@ -126,8 +128,7 @@ class _Exclusive:
 
     def __enter__(self) -> None:
         ctx = self._ctx
-        if ctx._lock.acquire(False):
-            ctx._owner = threading.get_ident()
+        if ctx._sandbox.claim():
             ctx._console_failure = None  # an outermost operation starts clean
             ctx._nesting.append(None)
             return
@@ -151,8 +152,7 @@ class _Exclusive:
             ctx._leave_nested()
             return
         ctx._nesting.pop()
-        ctx._owner = None
-        ctx._lock.release()
+        ctx._sandbox.unclaim()
         if ctx._close_requested:
             ctx._close_now(when_idle=True)
 
@@ -177,12 +177,13 @@ class Context:
     ``resume``, ``reset``, a snapshot or a restore) raises ``ConcurrentEvalError``. A host
     function may also read ``pending`` and ``audit_log``, settle calls, and ``close()`` the
     context: the close takes effect when the evaluation returns. Different contexts may be used
-    from different threads at once; the GIL is released while JavaScript runs.
+    from different threads at once; the GIL is released while JavaScript runs (a plain ``eval``
+    keeps it while the program is short: 0.1 ms, or until it waits on a timer or ``fetch()``).
     """
 
     def __init__(self, sandbox: _quickbox._Sandbox, *, timeout: float, wall_timeout: float | None = None,
                  on_close: Callable[[Context], None] | None = None, console: ConsoleSink | None = None,
-                 default_transform: Callable[[], TransformFlagsProvider | None] | None = None) -> None:
+                 transform: TransformSetting | None = None) -> None:
         # No reference to the Runtime: it holds its contexts (weakly), and what a context needs
         # of it (limits, a close hook, where console lines go, its transform_flags as they are
         # when an eval starts) is handed over here.
@@ -191,11 +192,8 @@ class Context:
         self._wall_timeout = wall_timeout
         self._on_close = on_close
         self._console_sink = console or ConsoleSink()
-        self._default_transform = default_transform or (lambda: None)
+        self._transform = transform or TransformSetting()
         self._functions: dict[str, _Function] = {}
-        self._lock = threading.Lock()
-        # The thread running an evaluation of this context (it may span awaits), or None.
-        self._owner: int | None = None
         # One entry per operation in progress on the owner thread (_Exclusive): None for the
         # outermost, and for each nested one (run by a synchronous host function in its own
         # context) the calling evaluation's state, given back when it ends.
@@ -219,6 +217,12 @@ class Context:
         self._exclusive = _Exclusive(self)
         self.globals = Globals(self)
         sandbox.set_console_listener(self._console_line)
+
+    @property
+    def _owner(self) -> int | None:
+        """The thread running an operation of this context (an eval_async's spans awaits), or
+        None: the holder of the native layer's claim (_Exclusive, eval)."""
+        return self._sandbox.owner()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -369,20 +373,52 @@ class Context:
         functions. On the main thread, Ctrl-C stops the program at once (``KeyboardInterrupt``).
         ``transform_flags`` (``SourceTransform``) transforms the code first, e.g. strips
         TypeScript; unset, the runtime's ``transform_flags`` apply."""
-        # `with self._exclusive:` spelled out for the outermost eval: two Python calls fewer on the
-        # path every sync eval takes
-        if not self._lock.acquire(False):
+        if (module is False and strict is False and filename == "<eval>" and timeout is None
+                and transform_flags is None and self._transform.flags is None and self._sandbox.claim()):
+            # The call most programs make, outermost and with every option at its default, spelled
+            # out: a third of a `ctx.eval("1+2")` was the general path's Python (_run_eval, _begin,
+            # the outcome tuple, the lock), where the native layer hands back the bare value and
+            # gives the claim back itself.
+            self._console_failure = self._host_exception = self._fatal = None
+            if self._console:
+                self._console = []
+            self._console_dropped = 0
+            try:
+                value = self._sandbox.eval_plain(code)
+                if value is _NOT_PLAIN:
+                    return self._plain_eval_outcome()
+                if self._fatal is not None:
+                    self._raise_fatal()
+                return value
+            finally:
+                if self._close_requested:
+                    self._close_now(when_idle=True)
+        # `with self._exclusive:` spelled out for the outermost eval: two Python calls fewer
+        if not self._sandbox.claim():
             with self._exclusive:  # a host function's nested eval, or refused naming who holds the context
                 return self._run_eval(code, module, strict, filename, timeout, transform_flags)
-        self._owner = threading.get_ident()
         self._console_failure = None
         try:
             return self._run_eval(code, module, strict, filename, timeout, transform_flags)
         finally:
-            self._owner = None
-            self._lock.release()
+            self._sandbox.unclaim()
             if self._close_requested:
                 self._close_now(when_idle=True)
+
+    def _plain_eval_outcome(self) -> Any:
+        """What eval_plain handed over whole (an error, console lines, a suspension), finished
+        under the claim again: eval_plain gave it back, so that a KeyboardInterrupt raised as the
+        native call returns cannot leave the context claimed."""
+        outcome = self._sandbox.take_outcome()
+        if not self._sandbox.claim():  # another thread took the context in between: misuse
+            raise ConcurrentEvalError("this context is running an evaluation on another thread; a context "
+                                      "is used by one thread at a time")
+        try:
+            if self._fatal is not None:
+                self._raise_fatal()
+            return self._sync_result(outcome, "eval")
+        finally:
+            self._sandbox.unclaim()
 
     def _run_eval(self, code: str, module: bool, strict: bool, filename: str, timeout: float | None,
                   transform_flags: TransformFlagsProvider | None) -> Any:
@@ -474,7 +510,7 @@ class Context:
         if timeout is not None:
             _quickbox.check_seconds(timeout, "timeout")
         if transform_flags is None:
-            policy = self._default_transform()
+            policy = self._transform.flags
         else:
             _transforms.check_policy(transform_flags)
             policy = transform_flags
@@ -569,7 +605,7 @@ class Context:
         loop_thread = threading.get_ident()
 
         def on_worker() -> Outcome | None:
-            self._owner = threading.get_ident()
+            self._sandbox.set_owner(threading.get_ident())
             try:
                 return run()
             except (KeyboardInterrupt, SystemExit) as stop:
@@ -578,7 +614,7 @@ class Context:
                 self._fatal = stop
                 return None
             finally:
-                self._owner = loop_thread
+                self._sandbox.set_owner(loop_thread)
 
         future = asyncio.ensure_future(asyncio.to_thread(on_worker))
         try:
@@ -893,7 +929,7 @@ class Context:
             raise ConcurrentEvalError("ctx.create_snapshot() cannot run inside a host function of its own context: "
                                       "the evaluation that called the function is in the middle of running; "
                                       "snapshot after it returns")
-        if self._lock.locked() and self._owner is not None:
+        if self._owner is not None:
             raise ConcurrentEvalError("cannot snapshot while eval_async is in flight on this context (an "
                                       "evaluation awaiting host functions); snapshot after it returns")
         if self._pending_tasks:
@@ -1028,7 +1064,7 @@ class Context:
             return self._sandbox.describe(handle_id)
 
     def _release_handle(self, handle_id: int, *, from_finalizer: bool = False) -> None:
-        if from_finalizer and (self._lock.locked() or self._sandbox.busy()):
+        if from_finalizer and (self._owner is not None or self._sandbox.busy()):
             return  # collected mid-operation: the value stays pinned until the context goes
         with self._exclusive:
             if self._sandbox.discarded():

@@ -96,11 +96,10 @@ class Runtime:
         # context: a bad option fails now, naming itself, its value and the range.
         self._parsed_options: dict[float, _quickbox._Options] = {
             timeout: _quickbox._Options({**self._options, "timeout": timeout, "modules": self._modules})}
-        _transforms.check_policy(transform_flags)
+        # Applied to every eval of every context unless the eval passes its own (_transforms.py).
+        self._transform = _transforms.TransformSetting(transform_flags)
         self._timeout = timeout
         self._wall_timeout = wall_timeout
-        # Applied to every eval of every context unless the eval passes its own (_transforms.py).
-        self.transform_flags = transform_flags
         self._network = network
         self._console = ConsoleSink(on_console)
         self._contexts: weakref.WeakSet[Context] = weakref.WeakSet()
@@ -111,6 +110,17 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def transform_flags(self) -> TransformFlagsProvider | None:
+        """The ``SourceTransform`` flags (or a function of the filename giving them) applied to
+        every eval of every context that passes none of its own; may be reassigned."""
+        return self._transform.flags
+
+    @transform_flags.setter
+    def transform_flags(self, flags: TransformFlagsProvider | None) -> None:
+        _transforms.check_policy(flags)
+        self._transform.flags = flags
 
     @property
     def network(self) -> Network | None:
@@ -240,7 +250,7 @@ class Runtime:
 
     def _adopt(self, sandbox: _quickbox._Sandbox, timeout: float) -> Context:
         ctx = Context(sandbox, timeout=timeout, wall_timeout=self._wall_timeout, on_close=self._forget,
-                      console=self._console, default_transform=lambda: self.transform_flags)
+                      console=self._console, transform=self._transform)
         self._contexts.add(ctx)
         return ctx
 

@@ -51,6 +51,18 @@ def default_module_transform_flags(name: str) -> SourceTransform:
     return SourceTransform.NONE
 
 
+class TransformSetting:
+    """A runtime's ``transform_flags``, shared with its contexts: each eval applies it as it is
+    when the eval starts (``Runtime.transform_flags`` may be reassigned), and reads it as an
+    attribute rather than through a call, a cost every evaluation would pay."""
+
+    __slots__ = ("flags",)
+
+    def __init__(self, flags: TransformFlagsProvider | None = None) -> None:
+        check_policy(flags)
+        self.flags = flags
+
+
 def check_policy(policy: object, what: str = "transform_flags") -> None:
     """Raises unless ``policy`` is None, flags, or a callable giving flags for a name."""
     if policy is None or callable(policy):

@@ -58,6 +58,7 @@ struct HandleRef {
 };
 
 nb::object undefined_object;  // the singleton instance
+nb::object not_plain_object;  // what PySandbox::eval_plain returns for an outcome it hands over whole
 nb::object datetime_class;    // datetime.datetime and datetime.date, for dates entering JS
 nb::object date_class;
 nb::object utc;               // datetime.timezone.utc
@@ -817,6 +818,34 @@ auto released(F &&f) {
   return result;
 }
 
+/// The GIL an operation keeps while it is short (PySandbox::running_js_holding_gil): let_go, the
+/// library's EvalOptions::on_running_long, releases it once, and the end of the operation takes it
+/// back. One per such operation on the thread's stack: a host function may run another context's
+/// plain eval inside one, which lets go and takes back what the host function holds.
+class GilHeldWhileShort {
+ public:
+  GilHeldWhileShort() : outer_(current) { current = this; }
+  ~GilHeldWhileShort() {
+    if (released_) PyEval_RestoreThread(released_);
+    current = outer_;
+  }
+  GilHeldWhileShort(const GilHeldWhileShort &) = delete;
+  GilHeldWhileShort &operator=(const GilHeldWhileShort &) = delete;
+
+  /// Called on the operation's own thread, by the library, which calls it at most once per
+  /// evaluation and never while an operation nested in a host function runs: the thread holds
+  /// the GIL then, as the operation's caller did.
+  static void let_go() {
+    if (current && !current->released_) current->released_ = PyEval_SaveThread();
+  }
+
+ private:
+  static thread_local GilHeldWhileShort *current;
+  GilHeldWhileShort *outer_;
+  PyThreadState *released_ = nullptr;
+};
+thread_local GilHeldWhileShort *GilHeldWhileShort::current = nullptr;
+
 /// Raises ConcurrentEvalError (the package maps the "Busy" kind to it).
 [[noreturn]] void raise_busy(const std::string &message) {
   if (!status_error.is_valid()) throw nb::value_error(message.c_str());
@@ -917,6 +946,27 @@ class PySandbox {
     return released(std::forward<F>(f));
   }
 
+  /// running_js for an operation that keeps the GIL until the library reports it running long
+  /// (EvalOptions::on_running_long, given gil_let_go): letting the GIL go and taking it back
+  /// costs about as much as evaluating `1+2` in the guest, and most evaluations are that short.
+  /// A long one lets the GIL go once its guest code has run 0.1 ms (noticed at the program's next
+  /// interrupt check, or within an epoch tick, 2 ms, in the engine's C code: less than Python's
+  /// own switch interval of 5 ms), and before it waits on a timer or an async call.
+  template <typename F>
+  auto running_js_holding_gil(F &&f) {
+    quickbox_python::SigintWatch watch(sandbox());
+    auto result = [&] {
+      GilHeldWhileShort held;
+      return f();
+    }();
+    if (stopping_exception) {
+      nb::python_error raised = std::move(*stopping_exception);
+      stopping_exception.reset();
+      throw raised;
+    }
+    return result;
+  }
+
   static PySandbox create(const ParsedOptions &options) {
     auto console = std::make_shared<ConsoleTarget>();
     SandboxOptions opts = listening_options(options, console);
@@ -950,6 +1000,55 @@ class PySandbox {
     Result r = running_js([&, &s = sandbox()] { return s.eval(source, opts); });
     return outcome(r);
   }
+
+  // ---- The context's claim: which thread the package's Context is running an operation on ----
+  //
+  // The package's own lock, kept here so that eval_plain can take and give it back in the same
+  // native call. Read and written under the GIL only, which makes claim() a test-and-set.
+
+  /// Claims the context for the calling thread; false when some thread holds it.
+  bool claim() {
+    if (owner_ != 0) return false;
+    owner_ = PyThread_get_thread_ident();
+    return true;
+  }
+  void unclaim() { owner_ = 0; }
+  /// The thread holding the claim, or None.
+  std::optional<unsigned long> owner() const {
+    return owner_ == 0 ? std::nullopt : std::optional<unsigned long>(owner_);
+  }
+  /// Hands a held claim to another thread (eval_async's worker runs the program meanwhile).
+  void set_owner(unsigned long thread) {
+    if (owner_ != 0) owner_ = thread;
+  }
+
+  /// `ctx.eval(code)` with every option at its default, the call most programs make, run under
+  /// the caller's claim, which it gives back whatever happens: the value itself when the
+  /// evaluation just returned one (no console lines, nothing unsettled), else `not_plain`, and
+  /// the whole outcome is take_outcome()'s. It saves the general path's Python (its options, the
+  /// outcome tuple to build and take apart, the call giving the claim back) and, while the
+  /// evaluation is short, letting go of the GIL and taking it back.
+  nb::object eval_plain(nb::handle code) {
+    static const EvalOptions defaults = [] {
+      EvalOptions o;
+      o.on_running_long = GilHeldWhileShort::let_go;
+      return o;
+    }();
+    struct GiveBack {
+      PySandbox &owner;
+      ~GiveBack() { owner.unclaim(); }
+    } claim{*this};
+    std::string_view source = text_arg(code, "code");
+    Use use(*this, "ctx.eval()", Nested::Allowed);
+    Result r = running_js_holding_gil([&, &s = sandbox()] { return s.eval(source, defaults); });
+    if (r.ok() && r.console.empty() && r.console_dropped_bytes == 0 && r.unsettled_calls.empty())
+      return r.value().is_undefined() ? nb::none() : from_value(r.value());
+    last_outcome_ = outcome(r);
+    return not_plain_object;
+  }
+
+  /// The outcome eval_plain() did not return, once.
+  nb::object take_outcome() { return std::exchange(last_outcome_, nb::none()); }
 
   nb::tuple call(nb::handle function_name, nb::handle args) {
     std::string name(text_arg(function_name, "the function's name"));
@@ -1248,6 +1347,7 @@ class PySandbox {
     doomed.reset();
     console_->listener = nullptr;
     held_.clear();
+    last_outcome_ = nb::none();
   }
   bool closed() const { return !sandbox_.has_value(); }
   /// Whether one of this sandbox's sync host functions is running (on the thread running it).
@@ -1268,11 +1368,13 @@ class PySandbox {
   std::shared_ptr<ConsoleTarget> console_;
   std::shared_ptr<HostFunctionDepth> host_functions_ = std::make_shared<HostFunctionDepth>();
   std::vector<nb::object> held_;
+  nb::object last_outcome_ = nb::none();  // eval_plain's, until take_outcome()
   // The operation in progress; read and written under the GIL only.
   unsigned long thread_ = 0;
   const char *running_ = nullptr;
   int depth_ = 0;
   bool close_requested_ = false;
+  unsigned long owner_ = 0;  // claim()'s thread, 0 when unclaimed
 };
 
 // A context's host functions usually refer back to the context (closures capturing `ctx`), which
@@ -1339,6 +1441,8 @@ NB_MODULE(_quickbox, m) {
       .def("__repr__", [](const UndefinedType &) { return "UNDEFINED"; })
       .def("__bool__", [](const UndefinedType &) { return false; });
   undefined_object = nb::cast(UndefinedType{});
+  not_plain_object = nb::steal(PyObject_CallNoArgs(reinterpret_cast<PyObject *>(&PyBaseObject_Type)));
+  m.attr("NOT_PLAIN") = not_plain_object;
   {
     nb::module_ datetime = nb::module_::import_("datetime");
     datetime_class = datetime.attr("datetime");
@@ -1428,6 +1532,12 @@ NB_MODULE(_quickbox, m) {
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
       .def("eval", &PySandbox::eval, "code"_a.none(), "kind"_a, "filename"_a.none(), "strict"_a, "timeout"_a.none() = nb::none(),
            "namespace"_a = false, "as_handle"_a = false)
+      .def("eval_plain", &PySandbox::eval_plain, "code"_a.none())
+      .def("take_outcome", &PySandbox::take_outcome)
+      .def("claim", &PySandbox::claim)
+      .def("unclaim", &PySandbox::unclaim)
+      .def("owner", &PySandbox::owner)
+      .def("set_owner", &PySandbox::set_owner, "thread"_a)
       .def("get_property", &PySandbox::get_property, "id"_a, "key"_a.none())
       .def("set_property", &PySandbox::set_property, "id"_a, "key"_a.none(), "value"_a.none())
       .def("has_property", &PySandbox::has_property, "id"_a, "key"_a.none())

@@ -8,9 +8,10 @@ import time
 from typing import Any
 
 import pytest
+from _http_server import Reply, Seen, serve
 from _loop import loop_ticks
 
-from quickbox import ConcurrentEvalError, Context, Policy, Runtime
+from quickbox import ConcurrentEvalError, Context, Network, Policy, Runtime
 
 # A CPU-bound loop: no host calls, no allocation; ITERATIONS is calibrated to about 300 ms.
 SPIN = "(() => {{ let x = 0; for (let i = 0; i < {n}; i++) x = (x + i) | 0; return x }})()"
@@ -66,7 +67,41 @@ def test_js_running_in_two_threads_overlaps_in_time(rt: Runtime) -> None:
 
 
 def test_a_python_thread_keeps_making_progress_while_js_runs(ctx: Context) -> None:
-    spin = calibrated_spin(ctx)
+    # A plain ctx.eval keeps the GIL while it is short and lets it go once it runs long: this
+    # one within its first tenth of a millisecond or so.
+    assert_a_thread_progresses_during(ctx, calibrated_spin(ctx))
+
+
+def test_a_python_thread_keeps_making_progress_while_js_waits_on_a_timer(ctx: Context) -> None:
+    assert_a_thread_progresses_during(ctx, "await new Promise(resolve => setTimeout(resolve, 300))")
+
+
+def test_a_python_thread_keeps_making_progress_while_js_waits_for_fetch() -> None:
+    # The server is Python too: it could not answer if the waiting evaluation held the GIL.
+    def slow(seen: Seen) -> Reply:
+        time.sleep(0.3)
+        return Reply(body=b"late")
+
+    with serve(slow) as server, Runtime(network=Network(allow=[server.origin + "/"])) as rt, \
+            rt.new_context() as ctx:
+        assert_a_thread_progresses_during(ctx, f"await (await fetch('{server.url('/slow')}')).text()")
+
+
+def test_a_long_eval_of_another_context_inside_a_host_function_lets_go_of_the_gil_too(rt: Runtime) -> None:
+    # The outer evaluation still holds the GIL, short so far, when its host function runs the
+    # inner one, which lets the GIL go and takes it back before the host function goes on.
+    with rt.new_context() as outer, rt.new_context() as inner:
+        spin = calibrated_spin(inner)
+        outer.register("run_inner", lambda: inner.eval(spin))
+        assert_a_thread_progresses_during(outer, "run_inner()")
+        # Outer long first (the GIL already let go), then the inner run inside its host function.
+        assert_a_thread_progresses_during(outer, f"{spin}; run_inner()")
+        assert outer.eval("1 + 2") == 3 and inner.eval("'still usable'") == "still usable"
+
+
+def assert_a_thread_progresses_during(ctx: Context, program: str) -> None:
+    """Runs `program` with ctx.eval while another Python thread ticks every millisecond, and
+    asserts that the thread ticked throughout."""
     ticks: list[float] = []
     stop = threading.Event()
 
@@ -80,7 +115,7 @@ def test_a_python_thread_keeps_making_progress_while_js_runs(ctx: Context) -> No
     try:
         time.sleep(0.02)
         started = time.perf_counter()
-        ctx.eval(spin)
+        ctx.eval(program)
         ended = time.perf_counter()
     finally:
         stop.set()
