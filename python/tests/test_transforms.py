@@ -65,6 +65,14 @@ def test_transform_source_follows_the_name_unless_flags_are_given() -> None:
 def test_bad_flags_are_refused_with_their_name() -> None:
     with pytest.raises(TypeError, match="transform_flags"):
         Runtime(transform_flags="ts")  # type: ignore[arg-type]
+    with Runtime() as rt, rt.new_context() as ctx:
+        # Reassigned later: checked then, and the runtime's contexts keep what they had.
+        with pytest.raises(TypeError, match="transform_flags must be SourceTransform flags, got str"):
+            rt.transform_flags = "ts"  # type: ignore[assignment]
+        assert rt.transform_flags is None
+        assert ctx.eval("1 + 2") == 3
+        rt.transform_flags = SourceTransform.SOURCE_TS | SourceTransform.STRIP_TYPESCRIPT
+        assert ctx.eval("const typed: number = 41; typed + 1") == 42
     with pytest.raises(ValueError, match="STRIP_TYPESCRIPT needs"):
         transform_source("a.ts", "1", flags=SourceTransform.STRIP_TYPESCRIPT)
     with pytest.raises(ValueError, match="not both"):
