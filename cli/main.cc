@@ -80,6 +80,7 @@ std::variant<Program, UsageError> read_program(const std::string &path, uint64_t
 Expected<Engine> start_engine(const Options &options) {
   EngineOptions engine_options;
   engine_options.max_sandboxes = 2;
+  engine_options.prefaulted_sandboxes = 0;  // one sandbox per process: nothing to gain
   engine_options.max_sandbox_memory_bytes =
       std::clamp(2 * options.sandbox.limits.memory_bytes, uint64_t{16} << 20, uint64_t{4} << 30);
   return Engine::create(engine_options);

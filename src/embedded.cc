@@ -22,7 +22,9 @@ GuestImage embedded_guest() {
 // Defined here, not in engine.cc, so that quickbox_core (which the bake tool links) does not
 // depend on the embedded guest.
 Expected<Engine> Engine::create(const EngineOptions &options) {
-  return internal::create_engine(options, internal::embedded_guest());
+  Expected<Engine> engine = internal::create_engine(options, internal::embedded_guest());
+  if (engine) internal::prefault_slots(engine.value());
+  return engine;
 }
 
 }  // namespace quickbox

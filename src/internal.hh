@@ -37,6 +37,8 @@ GuestImage embedded_guest();
 
 /// Creates an engine for the given guest image.
 Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &guest);
+/// EngineOptions::prefaulted_sandboxes for an engine just made (Engine::create).
+void prefault_slots(const Engine &engine);
 
 // ---- wasmtime plumbing shared by the engine and the bake tool (src/runtime.cc) ----------------
 

@@ -1,5 +1,6 @@
 // Specifications of the engine's sandbox pool: how many sandboxes may be alive at once, and what
-// happens to the memory of closed ones (EngineOptions::max_sandboxes, warm_sandboxes).
+// happens to the memory of closed ones (EngineOptions::max_sandboxes, warm_sandboxes,
+// prefaulted_sandboxes).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -79,6 +80,33 @@ TEST(SandboxPool, AFirstEvaluationMakesFewPagesPrivate) {
   // data, the input and output buffers, a few shared objects' reference counts, and new blocks at
   // the top of the heap. Before the heap layout of cmake/PatchQuickJS.cmake (8) it was about 36.
   EXPECT_LE(per_sandbox, 20 * 4096.0) << per_sandbox / 4096 << " pages per sandbox";
+}
+
+// Engine::create pre-faults prefaulted_sandboxes slots: their sandboxes' first evaluations find
+// the pages they write already private (no copy-on-write fault each), and no slot stays taken.
+TEST(SandboxPool, PrefaultedSlotsStartWithTheirPagesInPlaceAndAllSlotsFree) {
+  constexpr uint32_t kSlots = 20;
+  // Private memory that `kSlots` first evaluations add, on an engine pre-faulting `prefaulted`.
+  auto first_evaluations_add = [&](uint32_t prefaulted) {
+    Engine engine =
+        Engine::create({.max_sandboxes = 2 * kSlots, .warm_sandboxes = kSlots, .prefaulted_sandboxes = prefaulted})
+            .unwrap();
+    EXPECT_EQ(engine.options().prefaulted_sandboxes, prefaulted);
+    std::vector<Sandbox> sandboxes;
+    for (uint32_t i = 0; i < 2 * kSlots; ++i) sandboxes.push_back(Sandbox::create(engine).unwrap());
+    double before = private_bytes();
+    for (uint32_t i = 0; i < kSlots; ++i) EXPECT_EQ(sandboxes[i].eval("globalThis.n = 1 + 2").value(), Value(3));
+    return (private_bytes() - before) / kSlots;
+  };
+  double never_used = first_evaluations_add(0), prefaulted = first_evaluations_add(kSlots);
+  EXPECT_GT(never_used, 4 * 4096.0) << "a first evaluation on a slot never used copied few pages";
+  EXPECT_LT(prefaulted, never_used / 4) << prefaulted / 4096 << " pages per sandbox on a prefaulted slot, "
+                                        << never_used / 4096 << " on one never used";
+}
+
+TEST(SandboxPool, NoMoreSlotsArePrefaultedThanTheWarmPoolKeeps) {
+  Engine engine = Engine::create({.max_sandboxes = 10, .warm_sandboxes = 3, .prefaulted_sandboxes = 8}).unwrap();
+  EXPECT_EQ(engine.options().prefaulted_sandboxes, 3u);
 }
 
 TEST(SandboxPool, AWarmPoolLargerThanTheCapMeansEverySlot) {
