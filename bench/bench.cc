@@ -449,6 +449,60 @@ Value many_sandboxes(const Engine &engine, int count) {
                        {"private_growth_after_close_bytes", anonymous(after_close)}};
 }
 
+// The first evaluation on each slot Engine::create pre-faulted (EngineOptions::prefaulted_sandboxes),
+// next to the same on an engine that pre-faults none, whose sandboxes start on slots never used:
+// engines of 64 slots, each giving 32 samples (its 32 sandboxes kept alive, so each takes its own
+// slot). Engine creation is timed too, since that is where the pre-faulting's cost goes.
+const std::string kPrefaulted = "first eval, prefaulted slot";
+
+Value prefaulted_first_eval(bool quick) {
+  constexpr uint32_t kSlots = 32;
+  const int rounds = quick ? 2 : 12;
+  struct Side {
+    std::vector<Nanos> evals, creations;
+  } prefaulted, unused;
+  for (int round = 0; round < rounds; ++round)
+    for (Side *side : {&prefaulted, &unused}) {
+      quickbox::EngineOptions options{.max_sandboxes = 2 * kSlots, .warm_sandboxes = kSlots};
+      options.prefaulted_sandboxes = side == &prefaulted ? kSlots : 0;
+      auto start = Clock::now();
+      Engine engine = Engine::create(options).unwrap();
+      side->creations.push_back(Nanos(Clock::now() - start));
+      std::vector<Sandbox> alive;
+      for (uint32_t i = 0; i < kSlots; ++i) {
+        alive.push_back(Sandbox::create(engine).unwrap());
+        start = Clock::now();
+        checked(alive.back().eval("1+2"), "quickbox: `1+2` on a prefaulted slot");
+        side->evals.push_back(Nanos(Clock::now() - start));
+      }
+    }
+  auto median = [](std::vector<Nanos> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  auto p99 = [](std::vector<Nanos> v) {
+    std::sort(v.begin(), v.end());
+    return bench::percentile(v, 0.99);
+  };
+  Nanos ours = median(prefaulted.evals);
+  std::cout << "  " << pad(kPrefaulted, bench::kNameWidth) << " median " << bench::format_duration(ours)
+            << "   p99 " << bench::format_duration(p99(prefaulted.evals)) << "   n " << prefaulted.evals.size()
+            << "   target ≤ 20 µs" << (ours.count() <= 20e3 ? "  OK" : "  MISSED") << "\n"
+            << "  " << pad("", bench::kNameWidth) << " on slots never used (prefaulted_sandboxes 0): median "
+            << bench::format_duration(median(unused.evals)) << "   p99 " << bench::format_duration(p99(unused.evals))
+            << "\n"
+            << "  " << pad("", bench::kNameWidth) << " engine of " << 2 * kSlots << " slots created in "
+            << bench::format_duration(median(prefaulted.creations)) << " pre-faulting " << kSlots << ", "
+            << bench::format_duration(median(unused.creations)) << " without\n";
+  return Value::Object{{"prefaulted_median_ns", number(ours.count())},
+                       {"prefaulted_p99_ns", number(p99(prefaulted.evals).count())},
+                       {"never_used_median_ns", number(median(unused.evals).count())},
+                       {"never_used_p99_ns", number(p99(unused.evals).count())},
+                       {"engine_create_prefaulting_ns", number(median(prefaulted.creations).count())},
+                       {"engine_create_without_ns", number(median(unused.creations).count())},
+                       {"samples", number(double(prefaulted.evals.size()))}};
+}
+
 // ---- The run -----------------------------------------------------------------------------------
 
 // Prints the machine and the versions; returns the same as JSON fields.
@@ -498,6 +552,7 @@ int run(const Options &options) {
   const std::string &kSnapshotSizes = bench::SnapshotBench::kSizes;
   if (selected(kSnapshotSizes)) report.emplace_back("snapshot_sizes", snapshots.sizes());
   if (selected(bench::kGrowth)) report.emplace_back("growth", bench::growth(engine, options.quick));
+  if (selected(kPrefaulted)) report.emplace_back("prefaulted_first_eval", prefaulted_first_eval(options.quick));
   std::cout << "\n";
 
   // The warm sandbox and its native twin, with fib defined and the JSON document in `s`.
@@ -519,7 +574,7 @@ int run(const Options &options) {
 
   Value::Array rows;
   std::map<std::string, Outcome> outcomes;
-  std::string names = kFootprint + "; " + kManySandboxes + "; " + kSnapshotSizes + "; " + bench::kGrowth;
+  std::string names = kFootprint + "; " + kManySandboxes + "; " + kSnapshotSizes + "; " + bench::kGrowth + "; " + kPrefaulted;
   for (const auto &w : workloads) {
     names += "; " + w.name;
     if (!selected(w.name)) continue;
@@ -530,7 +585,7 @@ int run(const Options &options) {
     outcomes[w.name] = outcome;
   }
   if (rows.empty() && !selected(kFootprint) && !selected(kManySandboxes) && !selected(kSnapshotSizes) &&
-      !selected(bench::kGrowth))
+      !selected(bench::kGrowth) && !selected(kPrefaulted))
     throw std::runtime_error("no workload matches --filter/--only; the names are: " + names);
   report.emplace_back("workloads", std::move(rows));
   Value phases = snapshots.phases(
