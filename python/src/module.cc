@@ -1474,7 +1474,7 @@ NB_MODULE(_quickbox, m) {
   m.def("engine_info", &engine_info);
   m.def(
       "_configure_engine",
-      [](nb::handle max_sandboxes, nb::handle warm_sandboxes) {
+      [](nb::handle max_sandboxes, nb::handle warm_sandboxes, nb::handle prefaulted_sandboxes) {
         if (engine_started)
           raise_status(Error{.kind = ErrorKind::InvalidInput,
                              .message = "configure_engine() must be called before the first Runtime is "
@@ -1486,10 +1486,13 @@ NB_MODULE(_quickbox, m) {
         if (!warm_sandboxes.is_none())
           options.warm_sandboxes = static_cast<uint32_t>(
               int_option(warm_sandboxes, "warm_sandboxes", 0, 100000, "between 0 and 100000"));
+        if (!prefaulted_sandboxes.is_none())
+          options.prefaulted_sandboxes = static_cast<uint32_t>(
+              int_option(prefaulted_sandboxes, "prefaulted_sandboxes", 0, 100000, "between 0 and 100000"));
         engine_options = options;
         return nb::make_tuple(options.max_sandboxes, std::min(options.warm_sandboxes, options.max_sandboxes));
       },
-      "max_sandboxes"_a.none(), "warm_sandboxes"_a.none(),
+      "max_sandboxes"_a.none(), "warm_sandboxes"_a.none(), "prefaulted_sandboxes"_a.none() = nb::none(),
       "Sets the engine's pool before its first use; returns the (max_sandboxes, warm_sandboxes) in force.");
   nb::class_<ParsedOptions>(m, "_Options",
                             "A runtime's options, checked and parsed once for the sandboxes it creates.")

@@ -34,6 +34,18 @@ def test_configure_engine_before_the_first_runtime_sets_the_cap_and_the_warm_poo
     assert out.splitlines() == ["(3, 1)", "refused: True"]
 
 
+def test_prefaulted_slots_are_given_back_to_the_pool() -> None:
+    # Every slot the engine pre-faulted when it was made serves a context; none stays taken.
+    out = run_fresh("""
+        import quickbox
+        print(quickbox.configure_engine(max_sandboxes=4, warm_sandboxes=4, prefaulted_sandboxes=4))
+        rt = quickbox.Runtime()
+        contexts = [rt.new_context() for _ in range(4)]
+        print([ctx.eval(f"{i} + 1") for i, ctx in enumerate(contexts)])
+    """)
+    assert out.splitlines() == ["(4, 4)", "[1, 2, 3, 4]"]
+
+
 def test_the_default_cap_holds_more_than_a_thousand_live_contexts() -> None:
     out = run_fresh("""
         import quickbox
@@ -52,7 +64,8 @@ def test_configure_engine_after_the_engine_exists_is_refused() -> None:
         quickbox.configure_engine(max_sandboxes=10)
 
 
-@pytest.mark.parametrize("options", [{"max_sandboxes": 0}, {"max_sandboxes": 100001}, {"warm_sandboxes": -1}])
+@pytest.mark.parametrize("options", [{"max_sandboxes": 0}, {"max_sandboxes": 100001}, {"warm_sandboxes": -1},
+                                     {"prefaulted_sandboxes": -1}])
 def test_out_of_range_pool_sizes_are_refused_by_name(options: dict[str, int]) -> None:
     code = f"""
         import quickbox
