@@ -41,19 +41,6 @@ const std::vector<uint8_t> &Engine::Impl::base_memory() {
   return base_memory_;
 }
 
-bool Engine::Impl::keep_warm() {
-  uint32_t warm = warm_slots.load(std::memory_order_relaxed);
-  while (warm < options.warm_sandboxes)
-    if (warm_slots.compare_exchange_weak(warm, warm + 1, std::memory_order_relaxed)) return true;
-  return false;
-}
-
-void Engine::Impl::took_slot() {
-  uint32_t warm = warm_slots.load(std::memory_order_relaxed);
-  while (warm > 0)
-    if (warm_slots.compare_exchange_weak(warm, warm - 1, std::memory_order_relaxed)) return;
-}
-
 void Engine::Impl::run_ticker() {
   std::unique_lock lock(ticker_mutex);
   while (!stopping) {
@@ -119,6 +106,7 @@ Expected<Engine> create_engine(const EngineOptions &options, const GuestImage &g
   impl->options = options;
   impl->options.warm_sandboxes = std::min(options.warm_sandboxes, options.max_sandboxes);
   impl->options.prefaulted_sandboxes = std::min(options.prefaulted_sandboxes, impl->options.warm_sandboxes);
+  impl->warm_pool = std::make_unique<WarmPool>(impl->options.warm_sandboxes);
   if (wasmtime_error_t *e = quickbox_engine_new(make_wasmtime_config(options), &impl->engine))
     return engine_creation_error(options, take_error(e));
 

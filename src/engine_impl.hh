@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "internal.hh"
+#include "warm_pool.hh"
 
 namespace quickbox {
 
@@ -39,14 +40,8 @@ struct Engine::Impl {
   bool stopping = false;
   void run_ticker();
 
-  /// Closed sandboxes whose slots still hold their memory, as far as this engine can tell: a
-  /// closing sandbox keeps its memory while fewer than options.warm_sandboxes do, and a new one
-  /// is assumed to take one of them (wasmtime reuses the most recently freed slot of the module).
-  std::atomic<uint32_t> warm_slots{0};
-  /// Whether a closing sandbox may keep its memory (and takes a place in the warm pool).
-  bool keep_warm();
-  /// A sandbox was created: it took a warm slot if there was one.
-  void took_slot();
+  /// Which free slots keep their memory (options.warm_sandboxes of them); made with the engine.
+  std::unique_ptr<internal::WarmPool> warm_pool;
 
   /// The HTTP client behind fetch(), started on first use (src/network/grant.cc).
   std::shared_ptr<internal::net::HttpClient> http_client();

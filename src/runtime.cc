@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "internal.hh"
+#include "warm_pool.hh"
 
 // Defined by our wasmtime wrapper crate (deps/wasmtime/lib.rs): a setting the C API lacks.
 extern "C" void quickbox_pooling_allocation_config_pagemap_scan_auto(wasmtime_pooling_allocation_config_t *);
@@ -84,7 +85,7 @@ wasm_config_t *make_wasmtime_config(const EngineOptions &options) {
     // new sandbox's first operation does not take a copy-on-write fault per page it touches.
     // It must cover the base image (1 MiB stack first, then the heap): at 1 MiB a fresh
     // sandbox's first eval took 64 us (35 faults), at 2 MiB 17 us, for +7 us on create.
-    wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, 2u << 20);
+    wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, kKeepResidentBytes);
     // Reset only the pages a sandbox dirtied when its slot is reused (where the kernel can tell):
     // without it every teardown rewrites the whole 2 MiB window (about 40 us).
     quickbox_pooling_allocation_config_pagemap_scan_auto(pool);

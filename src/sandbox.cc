@@ -2,7 +2,6 @@
 // see. Every operation: write the request into the guest's input buffer, call one export with a
 // CPU deadline armed, then read and validate the reply. The guest is untrusted: every pointer and
 // length it hands back is bounds-checked, every CBOR reply decoded with limits.
-#include <sys/mman.h>
 
 #include <cstring>
 
@@ -98,15 +97,14 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
 // ---- Instance lifecycle ---------------------------------------------------------------------------
 
 void Sandbox::Impl::release() {
-  // Beyond the warm pool, the slot's memory goes back to the system now. Dropping the pages
-  // leaves the slot as wasmtime's reset would: the copy-on-write pages of the base image fall
-  // back to the image, the rest to zeros, so the reset that follows finds nothing to rewrite.
-  if (store && host.has_memory && !engine->keep_warm()) {
-    uint8_t *base = wasmtime_memory_data(context, &host.memory);
-    size_t size = wasmtime_memory_data_size(context, &host.memory);
-    madvise(base, size, MADV_DONTNEED);
-  }
-  if (store) wasmtime_store_delete(store);
+  // The slot joins the warm pool, whose least recently freed slot beyond its size has its memory
+  // go back to the system (warm_pool.hh).
+  if (store && host.has_memory)
+    engine->warm_pool->release(wasmtime_memory_data(context, &host.memory),
+                               wasmtime_memory_data_size(context, &host.memory),
+                               [this] { wasmtime_store_delete(store); });
+  else if (store)
+    wasmtime_store_delete(store);
   store = nullptr;
   context = nullptr;
 }
@@ -132,17 +130,21 @@ std::optional<Error> Sandbox::Impl::instantiate() {
   wasmtime_store_limiter(store, static_cast<int64_t>(hard_memory_limit()), -1, 1, 1, 1);
   wasmtime_context_set_epoch_deadline(context, UINT64_MAX / 2);
   wasm_trap_t *trap = nullptr;
+  auto holding_slots = engine->warm_pool->hold_slots();
   wasmtime_error_t *error =
       wasmtime_instance_pre_instantiate(engine->instance_pre, context, &instance, &trap);
   if (error || trap) {
+    holding_slots.unlock();
     std::string why = error ? internal::take_error(error) : internal::take_trap(trap);
     release();
     return make_error(ErrorKind::Internal,
                       "cannot create a sandbox (the engine allows " +
                           std::to_string(engine->options.max_sandboxes) + " at once): " + why);
   }
-  engine->took_slot();
-  if (auto err = bind_exports()) return err;
+  auto bound = bind_exports();
+  if (!bound) engine->warm_pool->taken(wasmtime_memory_data(context, &host.memory));
+  holding_slots.unlock();
+  if (bound) return bound;
   discarded = false;
   return configure();
 }

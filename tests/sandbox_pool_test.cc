@@ -104,6 +104,27 @@ TEST(SandboxPool, PrefaultedSlotsStartWithTheirPagesInPlaceAndAllSlotsFree) {
                                         << never_used / 4096 << " on one never used";
 }
 
+// The memory kept is in the slots wasmtime hands out next (the most recently freed): after a
+// burst larger than the warm pool, closed in the order it was made, new sandboxes start warm.
+TEST(SandboxPool, AfterABurstTheNextSandboxesFindTheWarmPoolsPages) {
+  constexpr uint32_t kWarm = 10;
+  Engine engine = Engine::create({.max_sandboxes = 100, .warm_sandboxes = kWarm, .prefaulted_sandboxes = 0}).unwrap();
+  {
+    std::vector<Sandbox> burst;
+    for (int i = 0; i < 50; ++i) {
+      burst.push_back(Sandbox::create(engine).unwrap());
+      ASSERT_EQ(burst.back().eval("globalThis.n = 1 + 2").value(), Value(3));
+    }
+  }
+  std::vector<Sandbox> next;
+  for (uint32_t i = 0; i < kWarm; ++i) next.push_back(Sandbox::create(engine).unwrap());
+  double before = private_bytes();
+  for (auto &sandbox : next) ASSERT_EQ(sandbox.eval("globalThis.n = 1 + 2").value(), Value(3));
+  double per_sandbox = (private_bytes() - before) / kWarm;
+  // About 15 pages on a cold slot (AFirstEvaluationMakesFewPagesPrivate).
+  EXPECT_LT(per_sandbox, 4 * 4096.0) << per_sandbox / 4096 << " pages per sandbox: it started on a cold slot";
+}
+
 TEST(SandboxPool, NoMoreSlotsArePrefaultedThanTheWarmPoolKeeps) {
   Engine engine = Engine::create({.max_sandboxes = 10, .warm_sandboxes = 3, .prefaulted_sandboxes = 8}).unwrap();
   EXPECT_EQ(engine.options().prefaulted_sandboxes, 3u);
