@@ -802,6 +802,15 @@ Value call_host_function(nb::handle fn, nb::handle failed, nb::handle inbound, c
 
 // ---- The sandbox --------------------------------------------------------------------------------
 
+/// Raises what a callback of the operation that just ended raised to stop it (a
+/// KeyboardInterrupt or SystemExit), if one did.
+void raise_if_stopped() {
+  if (!stopping_exception) return;
+  nb::python_error raised = std::move(*stopping_exception);
+  stopping_exception.reset();
+  throw raised;
+}
+
 /// Runs f with the GIL released: guest code never needs Python, and other threads may run.
 /// Raises what stopped it, if a callback raised a KeyboardInterrupt or SystemExit meanwhile.
 template <typename F>
@@ -810,11 +819,7 @@ auto released(F &&f) {
     nb::gil_scoped_release release;
     return f();
   }();
-  if (stopping_exception) {
-    nb::python_error raised = std::move(*stopping_exception);
-    stopping_exception.reset();
-    throw raised;
-  }
+  raise_if_stopped();
   return result;
 }
 
@@ -947,8 +952,9 @@ class PySandbox {
   }
 
   /// running_js for an operation that keeps the GIL until the library reports it running long
-  /// (EvalOptions::on_running_long, given gil_let_go): letting the GIL go and taking it back
-  /// costs about as much as evaluating `1+2` in the guest, and most evaluations are that short.
+  /// (EvalOptions::on_running_long, given GilHeldWhileShort::let_go): letting the GIL go and
+  /// taking it back costs about as much as evaluating `1+2` in the guest, and most evaluations
+  /// are that short.
   /// A long one lets the GIL go once its guest code has run 0.1 ms (noticed at the program's next
   /// interrupt check, or within an epoch tick, 2 ms, in the engine's C code: less than Python's
   /// own switch interval of 5 ms), and before it waits on a timer or an async call.
@@ -959,11 +965,7 @@ class PySandbox {
       GilHeldWhileShort held;
       return f();
     }();
-    if (stopping_exception) {
-      nb::python_error raised = std::move(*stopping_exception);
-      stopping_exception.reset();
-      throw raised;
-    }
+    raise_if_stopped();
     return result;
   }
 
