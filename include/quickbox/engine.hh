@@ -25,12 +25,12 @@ struct EngineOptions {
   /// touches already in place; the memory of a sandbox closed while the pool is full goes back to
   /// the system, so RSS falls after a burst.
   uint32_t warm_sandboxes = 100;
-  /// How many slots Engine::create pre-faults (at most warm_sandboxes): it runs a short program
-  /// in that many sandboxes at once and closes them, so that their slots join the warm pool with
+  /// How many slots Engine::create pre-faults (at most warm_sandboxes): it evaluates `1+2` in
+  /// that many sandboxes at once and closes them, so that their slots join the warm pool with
   /// the pages a first evaluation touches already in place, and the first sandboxes of the
   /// process start as fast as later ones (a first `1+2` takes about 7 µs on such a slot and 45
-  /// on a slot never used, on the machine the README measures). Each costs about 0.2 ms of
-  /// engine creation and 150 KB of the warm pool's memory. A process that runs one sandbox (the
+  /// on a slot never used, on the machine the README measures). Each costs about 0.1 ms of
+  /// engine creation and 70 KB of the warm pool's memory. A process that runs one sandbox (the
   /// CLI) gains nothing from it: 0.
   uint32_t prefaulted_sandboxes = 16;
   /// The largest memory limit any sandbox of this engine may ask for.

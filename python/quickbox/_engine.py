@@ -15,8 +15,8 @@ def configure_engine(*, max_sandboxes: int | None = None, warm_sandboxes: int | 
     ``warm_sandboxes``: closed contexts whose memory is kept for the next ones (default 100; more
     than ``max_sandboxes`` means all); the memory of the rest goes back to the system when they
     close. ``prefaulted_sandboxes``: how many of the warm pool's slots the engine pre-faults when it
-    is made (default 16, at most ``warm_sandboxes``), running a short program in each, so that the
-    first contexts of the process start as fast as later ones (about 0.2 ms each, once).
+    is made (default 16, at most ``warm_sandboxes``), evaluating ``1+2`` in each, so that the
+    first contexts of the process start as fast as later ones (about 0.1 ms each, once).
     None keeps the current value. Returns ``(max_sandboxes, warm_sandboxes)`` as now in force.
 
     Raises InvalidInputError once the engine exists, or when a value is out of range.
