@@ -98,14 +98,11 @@ std::optional<Error> internal::check_sandbox_options(const SandboxOptions &o, co
 
 void Sandbox::Impl::release() {
   // The slot joins the warm pool, whose least recently freed slot beyond its size has its memory
-  // go back to the system (warm_pool.hh). A sandbox whose memory grew past the base image wrote
-  // more pages than the next sandboxes will use: they go now, or every reset of the slot would
-  // rewrite them.
-  if (store && host.has_memory) {
-    size_t size = wasmtime_memory_data_size(context, &host.memory);
-    engine->warm_pool->release(wasmtime_memory_data(context, &host.memory), size, size > engine->base_memory_bytes,
+  // go back to the system (warm_pool.hh).
+  if (store && host.has_memory)
+    engine->warm_pool->release(wasmtime_memory_data(context, &host.memory),
+                               wasmtime_memory_data_size(context, &host.memory),
                                [this] { wasmtime_store_delete(store); });
-  }
   else if (store)
     wasmtime_store_delete(store);
   store = nullptr;

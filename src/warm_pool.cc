@@ -13,9 +13,7 @@ void WarmPool::taken(const uint8_t *base) {
   }
 }
 
-void WarmPool::release(uint8_t *base, size_t size, bool drop_pages, const std::function<void()> &free_slot) {
-  // Still this sandbox's slot: no other can be handed it before free_slot().
-  if (drop_pages) madvise(base, size, MADV_DONTNEED);
+void WarmPool::release(uint8_t *base, size_t size, const std::function<void()> &free_slot) {
   bool over = false;
   {
     // Listed before it is freed: a sandbox can only be handed the slot afterwards, and its

@@ -33,13 +33,8 @@ class WarmPool {
   void taken(const uint8_t *base);
   /// Frees the slot whose memory starts at `base` and spans `size` bytes: free_slot() does (it
   /// deletes the store), and the slot joins the list; then drops the pages of the slots beyond
-  /// the capacity (all `size` bytes). With `drop_pages`, this slot's own pages go first.
-  ///
-  /// wasmtime's reset of a slot rewrites every private page of its resident window from the base
-  /// image, each time, for as long as the page stays private (without userfaultfd it cannot tell
-  /// which were written since): a slot that once held a large program made every later
-  /// create+close on it about three times as slow. The caller drops the pages of such a slot.
-  void release(uint8_t *base, size_t size, bool drop_pages, const std::function<void()> &free_slot);
+  /// the capacity (all `size` bytes: wasmtime's reset keeps what the sandbox wrote resident).
+  void release(uint8_t *base, size_t size, const std::function<void()> &free_slot);
 
  private:
   const size_t capacity_;

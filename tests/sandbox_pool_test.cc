@@ -125,20 +125,6 @@ TEST(SandboxPool, AfterABurstTheNextSandboxesFindTheWarmPoolsPages) {
   EXPECT_LT(per_sandbox, 4 * 4096.0) << per_sandbox / 4096 << " pages per sandbox: it started on a cold slot";
 }
 
-// A warm slot keeps what its sandbox wrote, and every later reset of the slot rewrites it: a
-// sandbox whose memory grew past the base image gives its pages back as it closes instead.
-TEST(SandboxPool, ASandboxThatGrewItsMemoryGivesItBackWhenItCloses) {
-  Engine engine = Engine::create({.max_sandboxes = 10, .warm_sandboxes = 10, .prefaulted_sandboxes = 0}).unwrap();
-  double before = private_bytes();
-  {
-    Sandbox sandbox = Sandbox::create(engine).unwrap();
-    ASSERT_EQ(sandbox.eval("globalThis.big = new Uint8Array(8 << 20).fill(1); big.length").value(), Value(8 << 20));
-    EXPECT_GT(private_bytes() - before, 8.0 * (1 << 20));
-  }
-  EXPECT_LT(private_bytes() - before, 2.0 * (1 << 20)) << "the closed sandbox's memory stayed in its warm slot";
-  EXPECT_EQ(Sandbox::create(engine).unwrap().eval("typeof big").value(), Value("undefined"));
-}
-
 TEST(SandboxPool, NoMoreSlotsArePrefaultedThanTheWarmPoolKeeps) {
   Engine engine = Engine::create({.max_sandboxes = 10, .warm_sandboxes = 3, .prefaulted_sandboxes = 8}).unwrap();
   EXPECT_EQ(engine.options().prefaulted_sandboxes, 3u);
