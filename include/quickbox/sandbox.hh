@@ -217,10 +217,10 @@ struct EvalOptions {
   /// every ten thousand or so steps of JavaScript, or within about one EngineOptions::epoch_tick
   /// in the engine's own code), or when it is about to wait (for a timer, or for a call an async
   /// handler runs). Not called for an evaluation that ends sooner, nor while an operation nested
-  /// inside one of its host functions runs. For
-  /// a caller holding a lock that others need while a long evaluation runs, and that costs more
-  /// to let go and take back than a short evaluation takes: Python's binding keeps the GIL
-  /// through a plain `ctx.eval` until this is called. It must not use the sandbox.
+  /// inside one of its host functions runs. For a caller holding a lock that others need while a
+  /// long evaluation runs, and that costs more to let go and take back than a short evaluation
+  /// takes: Python's binding keeps the GIL through a plain `ctx.eval` until this is called. It
+  /// must not use the sandbox.
   std::function<void()> on_running_long;
 };
 
