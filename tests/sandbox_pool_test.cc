@@ -8,9 +8,15 @@
 #include <vector>
 
 #include "quickbox/quickbox.hh"
+#include "support/sanitizers.hh"
 
 namespace quickbox {
 namespace {
+
+/// Under AddressSanitizer the host's freed memory sits in its quarantine, so private-memory
+/// figures measure ASan as much as sandboxes: the tests below then check only what does not
+/// depend on them.
+constexpr bool kMemoryFiguresAreTheSandboxes = !test_support::kAddressSanitizer;
 
 /// This process's private resident memory (RssAnon): what sandboxes' written pages cost.
 double private_bytes() {
@@ -55,8 +61,8 @@ TEST(SandboxPool, MemoryAboveTheWarmPoolGoesBackToTheSystemWhenSandboxesClose) {
     }
     EXPECT_GT(private_bytes() - before, 40.0 * (1 << 20)) << "the sandboxes did not write their memory";
   }
-  // At most the 5 warm slots (about 1.2 MiB each) and allocator slack stay behind.
-  EXPECT_LT(private_bytes() - before, 12.0 * (1 << 20));
+  // At most the 5 warm slots (about 1.6 MiB each) and allocator slack stay behind.
+  if (kMemoryFiguresAreTheSandboxes) EXPECT_LT(private_bytes() - before, 12.0 * (1 << 20));
   // The warm and the returned slots both serve new sandboxes from a clean base image.
   for (int i = 0; i < 40; ++i) {
     Sandbox sandbox = Sandbox::create(engine).unwrap();
@@ -99,6 +105,7 @@ TEST(SandboxPool, PrefaultedSlotsStartWithTheirPagesInPlaceAndAllSlotsFree) {
     return (private_bytes() - before) / kSlots;
   };
   double never_used = first_evaluations_add(0), prefaulted = first_evaluations_add(kSlots);
+  if (!kMemoryFiguresAreTheSandboxes) return;
   EXPECT_GT(never_used, 4 * 4096.0) << "a first evaluation on a slot never used copied few pages";
   EXPECT_LT(prefaulted, never_used / 3) << prefaulted / 4096 << " pages per sandbox on a prefaulted slot, "
                                         << never_used / 4096 << " on one never used";
@@ -122,7 +129,8 @@ TEST(SandboxPool, AfterABurstTheNextSandboxesFindTheWarmPoolsPages) {
   for (auto &sandbox : next) ASSERT_EQ(sandbox.eval("globalThis.n = 1 + 2").value(), Value(3));
   double per_sandbox = (private_bytes() - before) / kWarm;
   // About 15 pages on a cold slot (AFirstEvaluationMakesFewPagesPrivate).
-  EXPECT_LT(per_sandbox, 4 * 4096.0) << per_sandbox / 4096 << " pages per sandbox: it started on a cold slot";
+  if (kMemoryFiguresAreTheSandboxes)
+    EXPECT_LT(per_sandbox, 4 * 4096.0) << per_sandbox / 4096 << " pages per sandbox: it started on a cold slot";
 }
 
 TEST(SandboxPool, NoMoreSlotsArePrefaultedThanTheWarmPoolKeeps) {

@@ -439,8 +439,11 @@ async def test_console_lines_reach_the_callback_and_logging_while_the_program_wa
 def test_quickbox_langchain_without_the_extra_names_it(tmp_path: Any) -> None:
     blocker = tmp_path / "deepagents.py"
     blocker.write_text("raise ModuleNotFoundError(\"No module named 'deepagents'\", name='deepagents')\n")
+    # The blocker goes first on the path; the rest stays, so quickbox is found where it was (make
+    # test-asan puts it on PYTHONPATH).
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
     out = subprocess.run([sys.executable, "-c", "import quickbox.langchain"], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
+                         env={**os.environ, "PYTHONPATH": path}, timeout=60)
     assert out.returncode != 0
     assert "pip install 'quickbox[langchain]'" in out.stderr
 
