@@ -72,6 +72,13 @@ def test_a_python_thread_keeps_making_progress_while_js_runs(ctx: Context) -> No
     assert_a_thread_progresses_during(ctx, calibrated_spin(ctx))
 
 
+def test_a_python_thread_keeps_making_progress_while_the_engines_own_code_runs_long(ctx: Context) -> None:
+    # One call into the engine's C code, with no JavaScript steps for interrupt checks to count:
+    # the epoch tick reports it running long.
+    ctx.eval("globalThis.text = '[' + '1,'.repeat(2e6) + '1]'; 0")
+    assert_a_thread_progresses_during(ctx, "JSON.parse(text).length")
+
+
 def test_a_python_thread_keeps_making_progress_while_js_waits_on_a_timer(ctx: Context) -> None:
     assert_a_thread_progresses_during(ctx, "await new Promise(resolve => setTimeout(resolve, 300))")
 
