@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 from . import _transforms
 from ._errors import JSError
-from ._transforms import TransformFlagsProvider
+from ._transforms import TransformFlagsProvider, TransformSetting
 
 Normalize = Callable[[str, str], Optional[str]]
 Load = Callable[[str], Optional[str]]
@@ -29,10 +29,10 @@ _Answer = tuple[str, ...]
 class ModuleLoader:
     """The runtime's module callbacks; the engine calls ``dispatch``."""
 
-    def __init__(self, runtime_policy: Callable[[], TransformFlagsProvider | None]) -> None:
-        # The runtime's transform_flags as they are when a module loads: a getter, because
-        # Runtime.transform_flags may be reassigned after the loader is set.
-        self._runtime_policy = runtime_policy
+    def __init__(self, runtime_transform: TransformSetting) -> None:
+        # The runtime's transform_flags as they are when a module loads (Runtime.transform_flags
+        # may be reassigned after the loader is set).
+        self._runtime_transform = runtime_transform
         self.normalize: Normalize | None = None
         self.load: Load | None = None
         self.transform_flags: TransformFlagsProvider | None = None
@@ -51,7 +51,7 @@ class ModuleLoader:
     def _flags(self, name: str) -> int:
         """The transform flags for the module named ``name``: the loader's policy, else the
         runtime's, else the default by name."""
-        policy = self.transform_flags if self.transform_flags is not None else self._runtime_policy()
+        policy = self.transform_flags if self.transform_flags is not None else self._runtime_transform.flags
         if policy is None:
             return int(_transforms.default_module_transform_flags(name))
         return _transforms.resolve(policy, name)

@@ -91,13 +91,14 @@ class Runtime:
             "max_modules": max_modules,
             "module_source_limit": module_source_limit,
         }
-        self._modules = ModuleLoader(lambda: self.transform_flags)
+        # Applied to every eval of every context, and to modules, unless they have their own
+        # (_transforms.py).
+        self._transform = _transforms.TransformSetting(transform_flags)
+        self._modules = ModuleLoader(self._transform)
         # Checked and parsed once per timeout a context asks for (the runtime's own here), not per
         # context: a bad option fails now, naming itself, its value and the range.
         self._parsed_options: dict[float, _quickbox._Options] = {
             timeout: _quickbox._Options({**self._options, "timeout": timeout, "modules": self._modules})}
-        # Applied to every eval of every context unless the eval passes its own (_transforms.py).
-        self._transform = _transforms.TransformSetting(transform_flags)
         self._timeout = timeout
         self._wall_timeout = wall_timeout
         self._network = network
