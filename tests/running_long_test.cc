@@ -1,7 +1,8 @@
 // Specification of EvalOptions::on_running_long: called at most once, on the thread running the
-// evaluation, once the evaluation is not short (its first interrupt check, an epoch tick in the
-// engine's own code, or a wait for a timer or an async call); never for a short evaluation, never
-// while an operation nested in a host function runs, never after its evaluation returns.
+// evaluation, once the evaluation is not short (0.1 ms of wall time seen at an interrupt check or
+// at an epoch tick in the engine's own code, or a wait for a timer or an async call); never for a
+// short evaluation, never while an operation nested in a host function runs, never after its
+// evaluation returns or suspends.
 // Written from include/quickbox/sandbox.hh.
 #include <gtest/gtest.h>
 
@@ -40,10 +41,24 @@ struct Recorder {
 
 TEST(RunningLong, IsNotCalledForAShortEvaluation) {
   Sandbox sandbox = make_sandbox();
-  Recorder recorder;
-  EXPECT_EQ(eval_ok(sandbox, "1 + 2", recorder.options()), Value(3.0));
-  EXPECT_EQ(eval_ok(sandbox, "[1, 2, 3].map(x => x * 2).join()", recorder.options()), Value("2,4,6"));
-  EXPECT_EQ(recorder.calls, 0);
+  // "Short" is wall time: an evaluation the scheduler preempts for longer than 0.1 ms is long for
+  // everyone waiting on it, and may be reported. So the spec is that a call always means 0.1 ms
+  // had passed, and that evaluations which finish sooner (nearly all of them) are not reported.
+  int reported = 0;
+  for (int i = 0; i < 200; ++i) {
+    Recorder recorder;
+    const auto began = std::chrono::steady_clock::now();
+    const char *source = i % 2 ? "1 + 2" : "[1, 2, 3].map(x => x * 2).join()";
+    const Value expected = i % 2 ? Value(3.0) : Value("2,4,6");
+    ASSERT_EQ(eval_ok(sandbox, source, recorder.options()), expected);
+    const auto took = std::chrono::steady_clock::now() - began;
+    if (recorder.calls == 0) continue;
+    ++reported;
+    EXPECT_EQ(recorder.calls, 1);
+    EXPECT_GE(took, 100us) << "reported after " << std::chrono::duration<double, std::micro>(took).count()
+                           << " µs";
+  }
+  EXPECT_LT(reported, 20) << "a short evaluation is not reported as running long";
 }
 
 TEST(RunningLong, IsCalledOnceOnTheEvaluatingThreadForALongLoop) {
@@ -128,12 +143,16 @@ TEST(RunningLong, BelongsToItsEvaluationOnly) {
   Recorder recorder;
   Result suspended = sandbox.eval("const answer = await ask(); let i = 0; while (i < 3e6) i++; answer", recorder.options());
   ASSERT_TRUE(suspended.is_suspended()) << describe(suspended);
+  // The run up to the suspension may itself count as long on a loaded machine (0.1 ms of wall
+  // time and a tick): what matters is that nothing after it calls the hook.
+  const int calls_before_resume = recorder.calls;
+  ASSERT_LE(calls_before_resume, 1);
   ASSERT_TRUE(sandbox.resolve(suspended.pending()[0].call_id, Value("yes")).ok());
   Result resumed = sandbox.resume();
   ASSERT_TRUE(resumed.ok()) << describe(resumed);
   EXPECT_EQ(resumed.value(), Value("yes"));
   EXPECT_EQ(eval_ok(sandbox, "let k = 0; while (k < 3e6) k++; k"), Value(3e6));
-  EXPECT_EQ(recorder.calls, 0) << "not by the resumed run, nor by a later evaluation without it";
+  EXPECT_EQ(recorder.calls, calls_before_resume) << "not by the resumed run, nor by a later evaluation without it";
 }
 
 }  // namespace
