@@ -9,6 +9,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from ._quickbox import UNDEFINED
+
 
 class QuickJSError(Exception):
     """Base class of every error raised by quickbox."""
@@ -122,8 +124,6 @@ def evaluation_error(kind: str, name: str, message: str, stack: str, thrown: Any
     if kind == "JSException":
         if name == "TypeError" and message.startswith(_MARSHAL_PREFIX):
             return MarshalError(message)
-        from ._quickbox import UNDEFINED
-
         if not name:  # `throw "x"`, `throw 42`: no Error, so no name or stack (as quickjs-rs reports it)
             return JSError("Error", message, None, None if thrown is UNDEFINED else thrown)
         cls = HostError if name == "HostError" else JSError

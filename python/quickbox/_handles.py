@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._errors import InvalidHandleError
+from ._quickbox import _HandleRef
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -173,8 +174,6 @@ class Handle:
 
 def wrap_opaque(context: Context, value: Any, generation: int) -> Any:
     """Replaces the native references inside a converted value by Handles of `context`."""
-    from ._quickbox import _HandleRef
-
     if isinstance(value, _HandleRef):
         return Handle(context, value.id, generation)
     if isinstance(value, list):
@@ -199,8 +198,6 @@ def _property_key(key: Any) -> str | int:
 def unwrap_handles(context: Context, value: Any, depth: int = 0) -> Any:
     """Replaces the Handles inside a value going into `context` by native references, checking
     each belongs to it and is live. Data without handles is returned as it is."""
-    from ._quickbox import _HandleRef
-
     if isinstance(value, Handle):
         return _HandleRef(value._id_for(context))
     if depth > _MAX_DEPTH:

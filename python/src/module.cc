@@ -1464,15 +1464,15 @@ NB_MODULE(_quickbox, m) {
   m.def("_set_call_deadline", [](nb::object var) { call_deadline = std::move(var); }, "var"_a,
         "Installs the ContextVar that sync host functions find their evaluation's deadline in.");
   isawaitable = nb::module_::import_("inspect").attr("isawaitable");
-  // Release module-level references before the interpreter shuts down.
-  nb::module_::import_("atexit").attr("register")(nb::cpp_function([] {
-    js_error_class = nb::object();
-    marshal_error = nb::object();
-    status_error = nb::object();
-    undefined_object = nb::object();  // the module attribute keeps it alive until teardown
+  // The module-level references go when the module's own attributes do, so that finalizers the
+  // interpreter runs while it shuts down (a __del__ evaluating, collected cycles) still find
+  // them; an atexit hook dropped them first, and such a finalizer failed with std::bad_cast.
+  m.attr("_release_module_references") = nb::capsule(&undefined_object, [](void *) noexcept {
+    js_error_class = marshal_error = status_error = nb::object();
+    undefined_object = nb::object();
     datetime_class = date_class = utc = nb::object();
     call_deadline = isawaitable = nb::object();
-  }));
+  });
   m.def("engine_info", &engine_info);
   m.def(
       "_configure_engine",

@@ -251,3 +251,81 @@ def test_an_address_space_too_small_for_the_engine_is_an_error_not_an_abort() ->
         # the default pool is sized for the machine (1,000 to 10,000 sandboxes)
         assert re.match(r"cannot create the engine: wasmtime failed to set up a pool of \d+ sandboxes", message), message
         assert "ulimit -v" in message and "::" not in message, message
+
+
+# Finalizers the interpreter runs while it exits: a cycle it collects (in finalize_modules) and a
+# module global it drops. Each reports through os.write bound at definition, since the module's
+# globals may be gone by then; repr() output is read back with ast.literal_eval.
+FINALIZER_SCENARIO = """
+import gc
+import os
+import quickbox
+
+gc.disable()  # the cycle is left for the collection the interpreter makes as it exits
+
+rt = quickbox.Runtime()
+
+def new_context():
+    ctx = rt.new_context()
+    ctx.register("double", lambda x: 2 * x)
+    return ctx
+
+ctx = new_context()
+snapshot = ctx.create_snapshot()
+
+def use(ctx, rt, snapshot):
+    seen = {}
+    for name, action in [
+        ("eval", lambda: ctx.eval("({n: 1 + 2, when: new Date(0), big: 2n ** 70n, none: undefined})")),
+        ("eval that throws", lambda: ctx.eval("throw new TypeError('boom')")),
+        ("host function", lambda: ctx.eval("double(21)")),
+        ("globals write", lambda: ctx.globals.__setitem__("x", {"a": [1, 2]})),
+        ("globals read", lambda: ctx.globals["x"]),
+        ("call", lambda: ctx.call("Math.max", 1, 2)),
+        ("snapshot and restore", lambda: rt.restore_snapshot(rt.create_snapshot(ctx), ctx)),
+        ("close", lambda: ctx.close()),
+    ]:
+        try:
+            seen[name] = repr(action())
+        except quickbox.QuickJSError as error:
+            seen[name] = f"{type(error).__name__}: {error}"
+        except BaseException as error:
+            seen[name] = f"unexpected {type(error).__name__}: {error}"
+    return seen
+
+class Finalizer:
+    def __init__(self, label, write=os.write, use=use):
+        self.label, self.write, self.use, self.ctx, self.rt, self.snapshot = label, write, use, ctx, rt, snapshot
+
+    def __del__(self):
+        self.write(1, (repr((self.label, self.use(self.ctx, self.rt, self.snapshot))) + "\\n").encode())
+
+cycle = Finalizer("collected cycle")
+cycle.me = cycle
+del cycle
+ctx = new_context()
+module_global = Finalizer("module global")
+"""
+
+
+def test_finalizers_that_run_while_the_interpreter_exits_can_still_use_their_contexts() -> None:
+    """A __del__ at interpreter exit used to fail with RuntimeError: std::bad_cast (module-level
+    references dropped at atexit) or ImportError (a function-level import)."""
+    done = subprocess.run([sys.executable, "-c", FINALIZER_SCENARIO], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    import ast
+
+    reports = dict(ast.literal_eval(line) for line in done.stdout.splitlines())
+    assert set(reports) == {"collected cycle", "module global"}, done.stdout
+    for label, seen in reports.items():
+        assert seen == {
+            "eval": "{'n': 3, 'when': '1970-01-01T00:00:00.000Z', 'big': 1180591620717411303424, 'none': UNDEFINED}",
+            "eval that throws": "JSError: TypeError: boom",
+            "host function": "42",
+            "globals write": "None",
+            "globals read": "{'a': [1, 2]}",
+            "call": "2",
+            "snapshot and restore": "None",
+            "close": "None",
+        }, label
