@@ -37,6 +37,7 @@ from ._errors import (
 )
 from ._globals import Globals
 from ._handles import Handle, unwrap_handles, wrap_opaque
+from ._modules import FAILED_ON as MODULE_LOADER_FAILED_ON
 from ._policy import Policy
 from ._registration import check_function, check_js_name
 from ._results import AuditEntry, ConsoleLine, EvalResult, PendingCall
@@ -183,16 +184,18 @@ class Context:
 
     def __init__(self, sandbox: _quickbox._Sandbox, *, timeout: float, wall_timeout: float | None = None,
                  on_close: Callable[[Context], None] | None = None, console: ConsoleSink | None = None,
-                 transform: TransformSetting | None = None) -> None:
+                 transform: TransformSetting | None = None,
+                 module_failure: Callable[[str], BaseException | None] | None = None) -> None:
         # No reference to the Runtime: it holds its contexts (weakly), and what a context needs
         # of it (limits, a close hook, where console lines go, its transform_flags as they are
-        # when an eval starts) is handed over here.
+        # when an eval starts, what its module loader raised) is handed over here.
         self._sandbox = sandbox
         self._timeout = timeout
         self._wall_timeout = wall_timeout
         self._on_close = on_close
         self._console_sink = console or ConsoleSink()
         self._transform = transform or TransformSetting()
+        self._module_failure = module_failure
         self._functions: dict[str, _Function] = {}
         # One entry per operation in progress on the owner thread (_Exclusive): None for the
         # outermost, and for each nested one (run by a synchronous host function in its own
@@ -674,6 +677,8 @@ class Context:
             raise original from JSError(name, message, stack)
         if kind == "JSException" and "is not live (it was released" in message:
             raise InvalidHandleError(message)
+        if kind == "JSException" and message.startswith(MODULE_LOADER_FAILED_ON) and self._module_failure:
+            raise evaluation_error(kind, name, message, stack, thrown) from self._module_failure(message)
         raise evaluation_error(kind, name, message, stack, thrown)
 
     # ---- driving async host functions -----------------------------------------------------------

@@ -4,7 +4,8 @@ The engine asks the runtime's ``ModuleLoader`` synchronously, on the thread runn
 evaluation, whenever a program imports a module it has not loaded yet (docs/modules.md). Every
 context of the runtime shares one loader object, so ``set_module_loader`` reaches the existing
 contexts as well as new ones. What a callback raises stays on the Python side: JavaScript only
-learns that the loader failed on that module.
+learns that the loader failed on that module, and the caller, when the program does not catch
+that error, gets the callback's exception as the JSError's ``__cause__``.
 
 A loaded source goes through the source transforms first (_transforms.py), with the flags the
 loader's own ``transform_flags`` give, else the runtime's ``transform_flags``, else the default by
@@ -13,6 +14,8 @@ name (``.ts``/``.mts``/``.cts`` stripped as TypeScript, ``.tsx`` as TSX), as qui
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Callable, Optional
 
 from . import _transforms
@@ -25,6 +28,13 @@ Load = Callable[[str], Optional[str]]
 # What dispatch() answers the engine (python/src/module.cc reads these tuples).
 _Answer = tuple[str, ...]
 
+# How the message the program sees for a callback's failure begins.
+FAILED_ON = "the module loader failed on "
+
+# Callback failures kept for their callers, newest last: enough for the imports one evaluation
+# makes while others fail, few enough that the tracebacks they hold are no burden.
+_KEPT_FAILURES = 16
+
 
 class ModuleLoader:
     """The runtime's module callbacks; the engine calls ``dispatch``."""
@@ -36,6 +46,24 @@ class ModuleLoader:
         self.normalize: Normalize | None = None
         self.load: Load | None = None
         self.transform_flags: TransformFlagsProvider | None = None
+        # By the message the program saw. The loader is the runtime's, shared by its contexts and
+        # asked on whichever thread evaluates (a worker thread for eval_async), so the message is
+        # what ties a failure to the error the caller is about to raise.
+        self._failures: OrderedDict[str, BaseException] = OrderedDict()
+        self._failures_lock = threading.Lock()
+
+    def take_failure(self, message: str) -> BaseException | None:
+        """The exception behind the error message ``message``, if a callback raised it; once."""
+        with self._failures_lock:
+            return self._failures.pop(message, None)
+
+    def _failed(self, message: str, exc: BaseException) -> _Answer:
+        with self._failures_lock:
+            self._failures.pop(message, None)
+            self._failures[message] = exc
+            while len(self._failures) > _KEPT_FAILURES:
+                self._failures.popitem(last=False)
+        return ("error", "Error", message)
 
     def set(self, normalize: Normalize | None, load: Load | None,
             transform_flags: TransformFlagsProvider | None = None) -> None:
@@ -66,8 +94,8 @@ class ModuleLoader:
             return ("ok", second)
         try:
             answer = self.normalize(first, second) if self.normalize and what == "normalize" else self.load(first)
-        except Exception:  # the detail may hold secrets: it stays in Python
-            return ("error", "Error", f"the module loader failed on {name!r}")
+        except Exception as exc:  # the detail may hold secrets: it stays in Python
+            return self._failed(f"{FAILED_ON}{name!r}", exc)
         if answer is None:
             return ("none",)
         if not isinstance(answer, str):
@@ -85,9 +113,9 @@ class ModuleLoader:
     def _transformed(self, name: str, source: str) -> _Answer:
         try:
             flags = self._flags(name)
-        except Exception:  # a policy function's failure, or its bad answer: details stay in Python
-            return ("error", "Error", f"the module loader failed on {name!r}: its transform_flags "
-                                      "did not give valid SourceTransform flags")
+        except Exception as exc:  # a policy function's failure, or its bad answer: details stay in Python
+            return self._failed(f"{FAILED_ON}{name!r}: its transform_flags did not give "
+                                "valid SourceTransform flags", exc)
         try:
             return ("ok", _transforms.apply(source, flags, filename=name, module=True))
         except JSError as error:  # the module's source does not parse: say where, as name:line:col

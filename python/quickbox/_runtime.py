@@ -251,7 +251,8 @@ class Runtime:
 
     def _adopt(self, sandbox: _quickbox._Sandbox, timeout: float) -> Context:
         ctx = Context(sandbox, timeout=timeout, wall_timeout=self._wall_timeout, on_close=self._forget,
-                      console=self._console, transform=self._transform)
+                      console=self._console, transform=self._transform,
+                      module_failure=self._modules.take_failure)
         self._contexts.add(ctx)
         return ctx
 

@@ -111,6 +111,33 @@ def test_what_a_loader_raises_stays_in_python(rt: Runtime, ctx: Context) -> None
     assert ctx.eval("try { await import('y') } catch (e) { e.message }") == "the module loader failed on 'y'"
 
 
+def test_the_caller_gets_what_the_loader_raised_as_the_errors_cause(rt: Runtime, ctx: Context) -> None:
+    def load(name: str) -> str:
+        raise LookupError(f"no row for {name}")
+
+    rt.set_module_loader(load=load)
+    with pytest.raises(JSError) as raised:
+        ctx.eval("import 'x';", module=True)
+    assert isinstance(raised.value.__cause__, LookupError) and str(raised.value.__cause__) == "no row for x"
+    # the same through eval_async, whose program runs on a worker thread
+    with pytest.raises(JSError) as raised:
+        asyncio.run(ctx.eval_async("await import('z')"))
+    assert str(raised.value.__cause__) == "no row for z"
+    # a failure the program caught is nobody's cause; a later, uncaught one is its own
+    assert ctx.eval("try { await import('w') } catch (e) { 'caught' }") == "caught"
+    with pytest.raises(JSError) as raised:
+        ctx.eval("throw new Error('unrelated')")
+    assert raised.value.__cause__ is None
+    with pytest.raises(JSError) as raised:
+        ctx.eval("await import('w')")
+    assert str(raised.value.__cause__) == "no row for w"
+    # the transform policy's failure, too
+    rt.set_module_loader(load=lambda name: "export default 1", transform_flags=lambda name: 1 / 0)
+    with pytest.raises(JSError, match="its transform_flags did not give") as raised:
+        ctx.eval("import 'q';", module=True)
+    assert isinstance(raised.value.__cause__, ZeroDivisionError)
+
+
 def test_a_loader_returning_something_other_than_text_is_refused(rt: Runtime, ctx: Context) -> None:
     rt.set_module_loader(normalize=lambda base, spec: "\ud800" if spec == "lone" else spec,
                          load=lambda name: 42)  # type: ignore[arg-type, return-value]
