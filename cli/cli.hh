@@ -45,26 +45,27 @@ inline constexpr int kExitSuspended = 10;
 inline constexpr int kExitClaimed = 11;
 inline constexpr int kExitOutput = 12;
 
-/// The commands whose exit code is the outcome of the program they ran.
-inline constexpr CommandSet kProgramCommands =
-    command_bit(Command::Eval) | command_bit(Command::Run) | command_bit(Command::Resume);
+/// The commands whose exit code is the outcome of the program they ran. A repl reading piped
+/// input ends with its first failed entry's.
+inline constexpr CommandSet kOutcomeCommands = command_bit(Command::Eval) | command_bit(Command::Run) |
+                                               command_bit(Command::Resume) | command_bit(Command::Repl);
 
 inline constexpr ExitStatus kExitStatuses[] = {
     {kExitOk, "ok", std::nullopt, "the program ran to completion", kAllCommands},
-    {1, "JSException", ErrorKind::JSException, "an uncaught JavaScript exception", kProgramCommands},
+    {1, "JSException", ErrorKind::JSException, "an uncaught JavaScript exception", kOutcomeCommands},
     {kExitUsage, "usage", std::nullopt, "bad flags or arguments, or the file cannot be read", kAllCommands},
-    {3, "Timeout", ErrorKind::Timeout, "the CPU time limit (--timeout) was exceeded", kProgramCommands},
-    {4, "OutOfMemory", ErrorKind::OutOfMemory, "the memory limit (--memory) was exceeded", kProgramCommands},
-    {5, "StackOverflow", ErrorKind::StackOverflow, "the stack limit (--stack) was exceeded", kProgramCommands},
+    {3, "Timeout", ErrorKind::Timeout, "the CPU time limit (--timeout) was exceeded", kOutcomeCommands},
+    {4, "OutOfMemory", ErrorKind::OutOfMemory, "the memory limit (--memory) was exceeded", kOutcomeCommands},
+    {5, "StackOverflow", ErrorKind::StackOverflow, "the stack limit (--stack) was exceeded", kOutcomeCommands},
     {6, "OutputLimit", ErrorKind::OutputLimit, "the result is larger than the result size limit",
-     kProgramCommands},
+     kOutcomeCommands},
     {7, "InvalidInput", ErrorKind::InvalidInput,
      "the program or a state file was rejected (e.g. not valid UTF-8, a bad MAC)",
-     kProgramCommands | command_bit(Command::Inspect)},
+     kOutcomeCommands | command_bit(Command::Inspect)},
     {kExitInternal, "Internal", ErrorKind::Internal, "a bug or an unexpected trap inside quickbox", kAllCommands},
-    {9, "Deadlock", ErrorKind::Deadlock, "the awaited promise can never settle", kProgramCommands},
+    {9, "Deadlock", ErrorKind::Deadlock, "the awaited promise can never settle", kOutcomeCommands},
     {kExitSuspended, "suspended", std::nullopt,
-     "the program waits on a person's answer or approval (see --suspend-to and resume)", kProgramCommands},
+     "the program waits on a person's answer or approval (see --suspend-to and resume)", kOutcomeCommands},
     {kExitClaimed, "claimed", std::nullopt,
      "another resume holds the state, or one that died left it claimed (see resume --reclaim)",
      command_bit(Command::Resume)},
@@ -164,6 +165,9 @@ struct SuspensionNote {
   std::optional<std::string> state_file;
   /// The command that continues it, without the per-call flags: "quickbox resume S --caps F".
   std::string resume_command;
+  /// The calls are settled in this process next (the repl asks for them), so no state is lost
+  /// for want of --suspend-to.
+  bool settled_now = false;
 };
 
 /// Prints a Suspended result: console lines, the pending calls and how to continue (stdout), or,

@@ -375,7 +375,10 @@ const CommandInfo kCommands[] = {
      "history in ~/.quickbox_history ($QUICKBOX_REPL_HISTORY names another file; empty keeps none), "
      "Ctrl-C interrupts a running evaluation (the session and its state stay) or clears the line, "
      "Ctrl-D leaves. With piped input it prints only the results, one per line, and reads approvals "
-     "and answers from the following lines, so it can be scripted."},
+     "and answers from the following lines (an answer that is not JSON denies the call), so it can "
+     "be scripted; with --json a call waiting on a person prints a suspended envelope first. A "
+     "piped session's exit code is its first failure's: an entry's error, an evaluation left "
+     "waiting (10), a bad command or answer (2)."},
     {Command::Help, "help", "[COMMAND|TOPIC]", 0, 1, "show this overview, a command's help or a topic", ""},
 };
 

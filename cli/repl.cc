@@ -247,7 +247,9 @@ class Repl {
       evaluate(entry, kReplFile);
     }
     if (prompts_) std::cout << '\n';  // Ctrl-D left the cursor after a prompt
-    return usable_ ? kExitOk : kExitInternal;
+    if (!usable_) return kExitInternal;
+    // A person saw each error as it came; a script learns of them from the exit code.
+    return prompts_ ? kExitOk : first_failure_;
   }
 
  private:
@@ -284,15 +286,17 @@ class Repl {
   bool run_command(const CommandLine &line, std::string &entry) {
     if (!line.command) {
       std::cerr << "quickbox: unknown repl command '." << line.name << "'; .help lists them\n";
+      failed(kExitUsage);
       return true;
     }
     std::string_view name = line.command->name;
     if (!line.command->operand.empty() && line.operand.empty()) {
       std::cerr << "quickbox: ." << name << " needs a " << line.command->operand << ": ." << name << ' '
                 << line.command->operand << '\n';
+      failed(kExitUsage);
       return true;
     }
-    if (name == "exit") return false;
+    if (name == "exit") return false;  // the session's code so far stands (run() returns it)
     if (name == "break") entry.clear();
     if (name == "help") note() << repl_help() << std::flush;
     if (name == "load") load(line.operand);
@@ -304,6 +308,7 @@ class Repl {
     auto contents = read_file(path, options_.sandbox.limits.source_bytes);
     if (auto *error = std::get_if<UsageError>(&contents)) {
       std::cerr << "quickbox: .load: " << error->message << '\n';
+      failed(kExitUsage);
       return;
     }
     std::string source = std::get<std::string>(std::move(contents));
@@ -318,6 +323,7 @@ class Repl {
     out.close();
     if (!out) {
       std::cerr << "quickbox: .save: cannot write '" << path << "': " << std::strerror(errno) << '\n';
+      failed(kExitOutput);
       return;
     }
     note() << "Session saved to " << path << '\n' << std::flush;
@@ -331,24 +337,28 @@ class Repl {
     eval_options.language = options_.language;
     if (!options_.json) eval_options.display = EvalOptions::Display::Inspect;
     Result result = sandbox_.eval(source, eval_options);
-    std::vector<ConsoleLine> earlier_console;  // --json: of the steps before a person settled calls
-    uint64_t earlier_dropped = 0;
     while (result.is_suspended()) {
+      // --json: the calls waiting go to stdout as `run --json` reports a suspension (with the
+      // console lines so far), so a script reading envelopes sees what it is asked to settle.
       if (options_.json) {
-        earlier_console.insert(earlier_console.end(), result.console.begin(), result.console.end());
-        earlier_dropped += result.console_dropped_bytes;
+        report_suspension(sandbox_, result, SuspensionNote{.state_file = std::nullopt, .resume_command = {}, .settled_now = true}, true,
+                          options_.sandbox.limits.console_bytes);
       } else {
         print_console(result, options_.sandbox.limits.console_bytes);
       }
-      if (!settle_with_person(result.pending())) return;
+      if (!settle_with_person(result.pending())) {
+        failed(kExitSuspended);
+        return;
+      }
       result = sandbox_.resume();
     }
-    if (options_.json) {
-      result.console.insert(result.console.begin(), earlier_console.begin(), earlier_console.end());
-      result.console_dropped_bytes += earlier_dropped;
-    }
-    report(result, options_.json, ValueDisplay::Inspect, options_.sandbox.limits.console_bytes);
+    failed(report(result, options_.json, ValueDisplay::Inspect, options_.sandbox.limits.console_bytes));
     if (sandbox_.discarded()) recover();
+  }
+
+  /// Keeps the exit code of the session's first failure (an entry's or a command's).
+  void failed(int exit_code) {
+    if (first_failure_ == kExitOk) first_failure_ = exit_code;
   }
 
   /// Asks the person about every call the evaluation waits on. False when they would not say
@@ -381,12 +391,18 @@ class Repl {
         settled = sandbox_.deny(call.call_id, "");
       } else {
         Decoded answer = parse_json(text);
-        if (!answer.ok) {
+        if (!answer.ok && prompts_) {
           std::cerr << "quickbox: the answer is not JSON (" << answer.error
                     << "); a string needs its quotes: \"yes\"\n";
           continue;
         }
-        settled = sandbox_.resolve(call.call_id, answer.value);
+        // A script gets no second try: reading on would take its next entries for answers.
+        if (!answer.ok) {
+          std::cerr << "quickbox: the answer to " << describe_call(call, &sandbox_) << " is not JSON (" << answer.error
+                    << "); the call is denied. A string needs its quotes: \"yes\"\n";
+          failed(kExitUsage);
+        }
+        settled = answer.ok ? sandbox_.resolve(call.call_id, answer.value) : sandbox_.deny(call.call_id, "");
       }
       if (settled) return true;
       std::cerr << "quickbox: cannot settle " << describe_call(call, &sandbox_) << ": " << settled.error().message << '\n';
@@ -414,6 +430,7 @@ class Repl {
   std::set<std::string> names_;          ///< names the session typed, for completion
   std::string session_;                  ///< every entry evaluated, for .save
   bool usable_ = true;                   ///< false once the sandbox is gone for good
+  int first_failure_ = kExitOk;          ///< the exit code of a scripted session
 };
 
 }  // namespace

@@ -266,7 +266,7 @@ int report_suspension(Sandbox &sandbox, const Result &result, const SuspensionNo
     append_common_fields(envelope, result.console, result.console_dropped_bytes, audit);
     std::cout << to_json(envelope) << '\n';
     // Nothing was saved: the program is lost, which the caller must hear about even in JSON mode.
-    if (!note.state_file)
+    if (!note.state_file && !note.settled_now)
       std::cerr << "quickbox: the program is suspended and its state was not saved; pass --suspend-to FILE\n";
   } else {
     print_console(result, console_limit);

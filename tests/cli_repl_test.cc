@@ -47,7 +47,7 @@ TEST_F(ReplPiped, QuotesStringsAsNodesReplDoes) {
 
 TEST_F(ReplPiped, ReportsErrorsAndGoesOn) {
   Outcome r = run_quickbox({"repl"}, "throw new Error('first')\n1 + 1\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.exit_code, 1) << "a script learns that an entry failed: " << r;
   EXPECT_TRUE(r.err.starts_with("Uncaught Error: first\n")) << r.err;
   EXPECT_EQ(r.out, "2\n");
 }
@@ -70,14 +70,14 @@ TEST_F(ReplPiped, BracketsInsideStringsAndRegularExpressionsDoNotContinueTheEntr
 
 TEST_F(ReplPiped, ASyntaxErrorBeforeTheEndIsReportedAtOnce) {
   Outcome r = run_quickbox({"repl"}, "let = = 1 (\n'abc\n2\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_EQ(TmuxTerminal::count(r.err, "Uncaught SyntaxError"), 2u) << r;
   EXPECT_EQ(r.out, "2\n");
 }
 
 TEST_F(ReplPiped, EndOfInputInsideAnEntryEvaluatesIt) {
   Outcome r = run_quickbox({"repl"}, "1 + 1\nfunction f() {\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_EQ(r.out, "2\n");
   EXPECT_TRUE(contains(r.err, "Uncaught SyntaxError")) << r;
 }
@@ -110,6 +110,7 @@ TEST_F(ReplPiped, DotLoadEvaluatesAFileInTheSession) {
   Outcome missing = run_quickbox({"repl"}, ".load " + path("nope.js") + "\n1\n");
   EXPECT_TRUE(contains(missing.err, "quickbox: .load: cannot open")) << missing;
   EXPECT_EQ(missing.out, "1\n");
+  EXPECT_EQ(missing.exit_code, 2) << missing;
 }
 
 TEST_F(ReplPiped, DotSaveWritesTheSessionSoDotLoadReplaysIt) {
@@ -126,7 +127,7 @@ TEST_F(ReplPiped, DotSaveWritesTheSessionSoDotLoadReplaysIt) {
 
 TEST_F(ReplPiped, AnUnknownCommandIsNamed) {
   Outcome r = run_quickbox({"repl"}, ".nope\n.5 + 1\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_TRUE(contains(r.err, "unknown repl command '.nope'")) << r;
   EXPECT_EQ(r.out, "1.5\n");  // a dot and a digit is a number
 }
@@ -160,8 +161,49 @@ TEST_F(ReplPiped, ApprovalsAndAnswersAreReadFromTheNextLines) {
 TEST_F(ReplPiped, EndOfInputAtAnApprovalAbandonsTheEvaluation) {
   std::string caps = write_file("caps.json", kCaps);
   Outcome r = run_quickbox({"repl", "--caps", caps}, "await publish('never')\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.exit_code, 10) << "left waiting on a person: " << r;
   EXPECT_TRUE(contains(r.err, "the evaluation was abandoned: #1 publish('never') was not settled")) << r;
+}
+
+TEST_F(ReplPiped, AnAnswerThatIsNotJsonDeniesTheCallAndTheNextLinesAreEntries) {
+  std::string caps = write_file("caps.json", kCaps);
+  Outcome r = run_quickbox({"repl", "--caps", caps},
+                           "await ask('name?').catch((e) => e.message)\nAda\n1 + 1\n2 + 2\n");
+  EXPECT_EQ(r.exit_code, 2) << "the bad answer is the session's first failure: " << r;
+  EXPECT_EQ(r.out, "#1 ask('name?') waits for an answer\n\"the call to 'ask' was denied\"\n2\n4\n");
+  EXPECT_TRUE(contains(r.err, "the answer to #1 ask('name?') is not JSON")) << r;
+  EXPECT_TRUE(contains(r.err, "the call is denied")) << r;
+}
+
+TEST_F(ReplPiped, WithJsonACallWaitingOnAPersonPrintsASuspendedEnvelopeFirst) {
+  std::string caps = write_file("caps.json", kCaps);
+  Outcome r = run_quickbox({"repl", "--json", "--caps", caps},
+                           "console.log('before'); await publish('hello')\ny\nawait publish('never')\n");
+  EXPECT_EQ(r.exit_code, 10) << r;
+  std::vector<quickbox::Value> envelopes;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    quickbox::Decoded decoded = quickbox::parse_json(line);
+    ASSERT_TRUE(decoded.ok) << line;
+    envelopes.push_back(decoded.value);
+  }
+  ASSERT_EQ(envelopes.size(), 3u) << r;
+  EXPECT_EQ(field(envelopes[0], "suspended"), Value(true));
+  EXPECT_EQ(field(envelopes[0], "state"), Value(nullptr)) << "settled in the session, not saved";
+  const Value &pending = field(envelopes[0], "pending");
+  ASSERT_TRUE(pending.is_array() && pending.as_array().size() == 1) << r.out;
+  EXPECT_EQ(field(pending.as_array()[0], "capability"), Value("publish"));
+  EXPECT_EQ(field(pending.as_array()[0], "needs_approval"), Value(true));
+  EXPECT_EQ(field(envelopes[0], "console").as_array().size(), 1u) << "the console lines so far";
+  EXPECT_EQ(field(envelopes[1], "value"), Value("hello"));
+  EXPECT_EQ(field(envelopes[2], "suspended"), Value(true)) << "the call nobody settled is on stdout too";
+  EXPECT_FALSE(contains(r.err, "--suspend-to")) << "the repl settles calls itself: " << r.err;
+}
+
+TEST_F(ReplPiped, ASessionEndsWithItsFirstFailuresExitCode) {
+  Outcome r = run_quickbox({"repl", "--timeout", "50ms"}, "for (;;) {}\nthrow 1\n'still here'\n");
+  EXPECT_EQ(r.exit_code, 3) << "Timeout, the first failure, not the JSException after it: " << r;
+  EXPECT_EQ(r.out, "'still here'\n");
 }
 
 // ---- A person at a terminal -------------------------------------------------------------------------
