@@ -158,4 +158,12 @@ patch("the last arena of a size class stays when it empties" 1
   "        if (unlikely(ar->n_used_blocks == 0)) {"
   "        if (unlikely(ar->n_used_blocks == 0 && ar->link.next != ar->link.prev)) { /* quickbox (8) */")
 
+# 9. The host can tell whether the program declared a top-level let, const or class. Such a
+#    binding hides a global property of the same name from the program's bare references, so a
+#    capability registered under that name would be unreachable; qb_define_capability refuses it.
+#    QuickJS keeps these bindings in a context object of its own and offers no way to ask.
+patch("global lexical bindings can be asked for" 1
+  "/* def_flags is (0, DEFINE_GLOBAL_LEX_VAR) |"
+  "/* quickbox: see cmake/PatchQuickJS.cmake (9) */\nbool JS_HasGlobalLexical(JSContext *ctx, JSAtom prop)\n{\n    return find_own_property1(JS_VALUE_GET_OBJ(ctx->global_var_obj), prop) != NULL;\n}\n\n/* def_flags is (0, DEFINE_GLOBAL_LEX_VAR) |")
+
 file(WRITE ${OUTPUT} "${source}")

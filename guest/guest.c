@@ -1427,6 +1427,22 @@ QB_EXPORT(QB_EXPORT_MEMORY_USAGE) int32_t qb_memory_usage(uint32_t flags) {
   return reply(QB_STATUS_DONE);
 }
 
+bool JS_HasGlobalLexical(JSContext *ctx, JSAtom prop); /* cmake/PatchQuickJS.cmake (9) */
+
+/* Whether a capability named `path` (dotted for a namespace) would be hidden from the program's
+ * bare references by a top-level let, const or class of its first segment. */
+static bool declared_at_top_level(const char *path) {
+  const char *dot = strchr(path, '.');
+  JSAtom atom = JS_NewAtomLen(ctx, path, dot ? (size_t)(dot - path) : strlen(path));
+  if (atom == JS_ATOM_NULL) {
+    JS_FreeValue(ctx, JS_GetException(ctx));
+    return false; /* out of memory: defining the capability fails next, with that error */
+  }
+  bool declared = JS_HasGlobalLexical(ctx, atom);
+  JS_FreeAtom(ctx, atom);
+  return declared;
+}
+
 QB_EXPORT(QB_EXPORT_DEFINE_CAPABILITY) int32_t qb_define_capability(uint32_t name_len, uint32_t id,
                                                                    uint32_t flags) {
   if (!input_fits(name_len, 0)) return invalid("request larger than the input buffer");
@@ -1445,6 +1461,9 @@ QB_EXPORT(QB_EXPORT_DEFINE_CAPABILITY) int32_t qb_define_capability(uint32_t nam
     JS_FreeValue(ctx, r);
     return reply_value(JS_UNDEFINED);
   }
+  if (declared_at_top_level(path))
+    return invalid("the program declared this name at its top level (let, const or class), which would hide the "
+                   "function from it; register it under another name, or before the program declares its own");
   JSValue holder = JS_GetGlobalObject(ctx);
   char *segment = path;
   for (char *dot; (dot = strchr(segment, '.'));) {

@@ -130,6 +130,26 @@ TEST(Capabilities, ANameThatCannotBeDefinedIsRefusedNotIgnored) {
   EXPECT_EQ(eval_ok(sandbox, "search"), Value(5));
 }
 
+TEST(Capabilities, ANameTheProgramDeclaredAtTopLevelIsRefusedNotHidden) {
+  // A top-level let, const or class is no property of globalThis, but the program's bare name
+  // reaches it first: a capability under that name would be defined and never reached.
+  Sandbox sandbox = make_sandbox();
+  eval_ok(sandbox, "const search = 5; let tools = {}; class Finder {}; let later; 0");
+  for (const char *name : {"search", "tools.find", "Finder", "later"}) {
+    Status status = sandbox.register_capability(Capability::sync(name, returning(1)));
+    ASSERT_FALSE(status.ok()) << name;
+    EXPECT_EQ(status.error().kind, ErrorKind::InvalidInput);
+    EXPECT_TRUE(contains(status.error().message, "declared this name at its top level")) << status.error().message;
+  }
+  EXPECT_EQ(eval_ok(sandbox, "[search, typeof tools.find, typeof globalThis.search]"),
+            Value(Value::Array{Value(5), Value("undefined"), Value("undefined")}))
+      << "nothing was defined on the way";
+  // Names that only start or end like a declared one are free.
+  register_ok(sandbox, Capability::sync("searchAll", returning(1)));
+  register_ok(sandbox, Capability::sync("find.search", returning(2)));
+  EXPECT_EQ(eval_ok(sandbox, "searchAll() + find.search()"), Value(3));
+}
+
 TEST(Capabilities, ANamespaceIsAnOwnPropertyNeverAnInheritedBuiltIn) {
   // "__proto__.x" or "toString.x" must not hang a capability on Object.prototype or a built-in
   // every object shares.

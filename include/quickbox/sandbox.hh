@@ -321,7 +321,9 @@ class Sandbox {
   // ---- Capabilities and suspended evaluations ----
 
   /// Offers a host function to the program as globalThis[name] (or a dotted path). Fails with
-  /// InvalidInput for a bad name or policy, a duplicate, or a rule-of-two violation. On a restored
+  /// InvalidInput for a bad name or policy, a duplicate, a rule-of-two violation, or a name the
+  /// function could not be reached by: a non-configurable global (a top-level `var`), a frozen
+  /// namespace, or a top-level `let`/`const`/`class` the program declared. On a restored
   /// sandbox, registering a name the snapshot knows binds the handler to the existing function.
   Status register_capability(Capability capability);
   /// True while an evaluation has not ended: suspended on host calls, or (seen from another

@@ -160,6 +160,16 @@ def test_register_with_a_dotted_name_creates_namespace_objects(ctx: Context) -> 
     assert ctx.eval("[typeof tools, tools.search('cats')]") == ["object", "results for cats"]
 
 
+def test_register_refuses_a_name_the_programs_own_top_level_declaration_would_hide(ctx: Context) -> None:
+    ctx.eval("const search = 'mine'; var lookup = 1")
+    for name in ("search", "search.deep", "lookup"):
+        with pytest.raises(quickbox.InvalidInputError, match="top level|cannot be redefined"):
+            ctx.register(name, lambda: "host")
+    assert ctx.eval("search") == "mine"
+    ctx.register("searchHost", lambda: "host")
+    assert ctx.eval("searchHost()") == "host"
+
+
 def test_function_decorator_uses_the_python_name_or_the_given_one(ctx: Context) -> None:
     @ctx.function
     def greet(name: str) -> str:
