@@ -39,7 +39,7 @@ from ._globals import Globals
 from ._handles import Handle, unwrap_handles, wrap_opaque
 from ._modules import FAILED_ON as MODULE_LOADER_FAILED_ON
 from ._policy import Policy
-from ._registration import check_function, check_js_name
+from ._registration import check_function, check_js_name, is_js_binding_name
 from ._results import AuditEntry, ConsoleLine, EvalResult, PendingCall
 from ._snapshot import Snapshot, check_key
 from ._transforms import TransformFlagsProvider, TransformSetting
@@ -975,7 +975,7 @@ class Context:
                         sandbox.release(handle.id)
                 value = self._value_of(sandbox.get_global(name))
                 return None if value is _quickbox.UNDEFINED else value
-            if not name.isidentifier() or sandbox.suspended():
+            if not is_js_binding_name(name) or sandbox.suspended():  # `this` is no global
                 return missing
             outcome = sandbox.eval(f"typeof {name} === 'undefined' ? undefined : {name}", _AUTO, "<globals>",
                                    False, self._timeout, as_handle=True)

@@ -160,6 +160,13 @@ def test_register_with_a_dotted_name_creates_namespace_objects(ctx: Context) -> 
     assert ctx.eval("[typeof tools, tools.search('cats')]") == ["object", "results for cats"]
 
 
+def test_register_refuses_a_reserved_word_a_program_could_not_call(ctx: Context) -> None:
+    with pytest.raises(ValueError, match="'if' is a reserved word in JavaScript.*'tools.if'"):
+        ctx.register("if", lambda: 1)
+    ctx.register("tools.delete", lambda: "deleted")  # after a dot, a property name
+    assert ctx.eval("tools.delete()") == "deleted"
+
+
 def test_register_refuses_a_name_the_programs_own_top_level_declaration_would_hide(ctx: Context) -> None:
     ctx.eval("const search = 'mine'; var lookup = 1")
     for name in ("search", "search.deep", "lookup"):

@@ -152,6 +152,16 @@ def test_globals_is_a_mapping_that_sees_lexical_bindings(ctx: Context) -> None:
         del ctx.globals["d"]
 
 
+def test_globals_holds_only_names_a_program_can_bind(ctx: Context) -> None:
+    # A reserved word is an expression, not a binding: `this` was read as the global object.
+    for word in ("this", "null", "true", "typeof", "new", "super", "import"):
+        assert word not in ctx.globals, word
+        with pytest.raises(KeyError):
+            ctx.globals[word]
+    ctx.eval("let $price = 5")
+    assert ctx.globals["$price"] == 5, "JavaScript identifiers may hold $"
+
+
 # ---- lifecycle -------------------------------------------------------------------------------------------
 
 
