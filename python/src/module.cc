@@ -62,6 +62,8 @@ nb::object not_plain_object;  // what PySandbox::eval_plain returns for an outco
 nb::object datetime_class;    // datetime.datetime and datetime.date, for dates entering JS
 nb::object date_class;
 nb::object utc;               // datetime.timezone.utc
+nb::object unix_epoch;        // datetime(1970, 1, 1, tzinfo=utc)
+nb::object one_millisecond;   // timedelta(milliseconds=1)
 nb::object js_error_class;    // quickbox.JSError, installed by the package at import
 nb::object marshal_error;     // quickbox.MarshalError
 nb::object status_error;      // (kind, message) -> exception instance, installed by the package
@@ -289,7 +291,14 @@ Value to_value(nb::handle h, int depth) {
     nb::object moment = nb::isinstance(h, datetime_class)
                             ? (h.attr("tzinfo").is_none() ? h.attr("replace")("tzinfo"_a = utc) : nb::borrow(h))
                             : datetime_class(h.attr("year"), h.attr("month"), h.attr("day"), "tzinfo"_a = utc);
-    return Value(Date{std::round(nb::cast<double>(moment.attr("timestamp")()) * 1000.0)});
+    // The whole milliseconds since the epoch, exactly (timedelta arithmetic, no float): JavaScript
+    // keeps milliseconds and drops what is finer, as `new Date(y, m, d, h, mi, s, 999.6)` does.
+    // Rounding carried the last microsecond of 9999 into the year 10000.
+    nb::object since_epoch = nb::steal(PyNumber_Subtract(moment.ptr(), unix_epoch.ptr()));
+    if (!since_epoch.is_valid()) throw nb::python_error();
+    nb::object ms = nb::steal(PyNumber_FloorDivide(since_epoch.ptr(), one_millisecond.ptr()));
+    if (!ms.is_valid()) throw nb::python_error();
+    return Value(Date{static_cast<double>(nb::cast<int64_t>(ms))});
   }
   if (js_error_class.is_valid() && nb::isinstance(h, js_error_class)) {
     return Value(ErrorValue{.name = nb::cast<std::string>(h.attr("name")),
@@ -1450,6 +1459,8 @@ NB_MODULE(_quickbox, m) {
     datetime_class = datetime.attr("datetime");
     date_class = datetime.attr("date");
     utc = datetime.attr("timezone").attr("utc");
+    unix_epoch = datetime_class(1970, 1, 1, "tzinfo"_a = utc);
+    one_millisecond = datetime.attr("timedelta")("milliseconds"_a = 1);
   }
   m.attr("UNDEFINED") = undefined_object;
   m.def("_set_error_classes", [](nb::object js_error, nb::object marshal, nb::object status) {
@@ -1470,7 +1481,7 @@ NB_MODULE(_quickbox, m) {
   m.attr("_release_module_references") = nb::capsule(&undefined_object, [](void *) noexcept {
     js_error_class = marshal_error = status_error = nb::object();
     undefined_object = nb::object();
-    datetime_class = date_class = utc = nb::object();
+    datetime_class = date_class = utc = unix_epoch = one_millisecond = nb::object();
     call_deadline = isawaitable = nb::object();
   });
   m.def("engine_info", &engine_info);

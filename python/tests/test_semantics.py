@@ -486,3 +486,17 @@ def test_datetimes_and_dates_enter_javascript_as_dates(ctx: Context) -> None:
     ctx.register("y2k", lambda: datetime(2000, 1, 1, tzinfo=timezone.utc))
     assert ctx.eval("y2k().getUTCFullYear()") == 2000
     assert ctx.eval("new Date(0)") == "1970-01-01T00:00:00.000Z", "a Date leaving is its ISO text"
+
+
+def test_a_datetime_keeps_its_milliseconds_and_drops_what_is_finer(ctx: Context) -> None:
+    # as `new Date(y, m, d, h, mi, s, 999.6)` does; rounding carried 9999's last microsecond into
+    # the year 10000, and a float timestamp could lose a millisecond
+    from datetime import datetime, timezone
+
+    for moment, iso in [(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc), "9999-12-31T23:59:59.999Z"),
+                        (datetime(2020, 1, 1, 0, 0, 0, 999600), "2020-01-01T00:00:00.999Z"),
+                        (datetime(1969, 12, 31, 23, 59, 59, 999600), "1969-12-31T23:59:59.999Z"),
+                        (datetime(2020, 1, 1, 0, 0, 0, 1000), "2020-01-01T00:00:00.001Z"),
+                        (datetime(1, 1, 1), "0001-01-01T00:00:00.000Z")]:
+        ctx.globals["moment"] = moment
+        assert ctx.eval("moment.toISOString()") == iso, moment
