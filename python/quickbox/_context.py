@@ -134,6 +134,8 @@ class _Exclusive:
             ctx._nesting.append(None)
             return
         if ctx._owner == threading.get_ident():
+            if ctx._sandbox.in_console_listener():
+                raise ConcurrentEvalError(_quickbox._Sandbox.refused_from_on_console(self._what or "this operation"))
             if ctx._sandbox.in_host_function():
                 if self._nested:
                     ctx._enter_nested()
@@ -930,6 +932,8 @@ class Context:
         stay pinned in the snapshot's VM but are not valid in the context it is restored into."""
         self._check_thread("ctx.create_snapshot()")
         check_key(key)
+        if self._sandbox.in_console_listener():
+            raise ConcurrentEvalError(_quickbox._Sandbox.refused_from_on_console("ctx.create_snapshot()"))
         if self._sandbox.in_host_function():
             raise ConcurrentEvalError("ctx.create_snapshot() cannot run inside a host function of its own context: "
                                       "the evaluation that called the function is in the middle of running; "

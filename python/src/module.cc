@@ -874,7 +874,16 @@ thread_local GilHeldWhileShort *GilHeldWhileShort::current = nullptr;
 /// the PySandbox's reference without touching a Python reference count.
 struct ConsoleTarget {
   PyObject *listener = nullptr;
+  /// How many listener calls are running (under the GIL): operations they try on their own
+  /// context are refused in on_console's words.
+  int printing = 0;
 };
+
+/// What an operation tried from inside on_console is told.
+std::string refused_from_on_console(std::string_view what) {
+  return std::string(what) + " cannot run from on_console: the program that printed is stopped in console.* until "
+         "on_console returns; do it after the evaluation returns";
+}
 
 /// A runtime's options parsed once (quickbox._Options): parsing the dict again for every context
 /// cost about 2 µs of a 13 µs context creation. The runtime keeps one per timeout it uses.
@@ -888,6 +897,10 @@ SandboxOptions listening_options(const ParsedOptions &parsed, const std::shared_
   opts.on_console = [target](const ConsoleLine &line) {
     nb::gil_scoped_acquire gil;
     if (!target->listener) return;
+    struct Printing {
+      int &count;
+      ~Printing() { count--; }
+    } printing{++target->printing};
     try {
       nb::handle(target->listener)(nb::str(to_string(line.level).data(), to_string(line.level).size()),
                                    nb::str(line.text.data(), line.text.size()));
@@ -926,6 +939,7 @@ class PySandbox {
       if (owner.depth_ > 0 && owner.thread_ != self)
         raise_busy(std::string(what) + " cannot run now: another thread is running " + owner.running_ +
                    " in this context; a context is used by one thread at a time");
+      if (owner.depth_ > 0 && owner.console_->printing > 0) raise_busy(refused_from_on_console(what));
       if (owner.depth_ > 0 && nested == Nested::Refused)
         raise_busy(std::string(what) + " cannot be called from inside a host function while its context runs " +
                    owner.running_ + "; call it after " + owner.running_ + " returns");
@@ -1363,6 +1377,8 @@ class PySandbox {
   bool closed() const { return !sandbox_.has_value(); }
   /// Whether one of this sandbox's sync host functions is running (on the thread running it).
   bool in_host_function() const { return host_functions_->running > 0; }
+  /// Whether the context's on_console listener is running (the program waits in console.*).
+  bool in_console_listener() const { return console_->printing > 0; }
   /// True while a native operation of this context runs (on any thread).
   bool busy() const { return depth_ > 0; }
 
@@ -1589,6 +1605,8 @@ NB_MODULE(_quickbox, m) {
       .def("closed", &PySandbox::closed)
       .def("busy", &PySandbox::busy)
       .def("in_host_function", &PySandbox::in_host_function)
+      .def("in_console_listener", &PySandbox::in_console_listener)
+      .def_static("refused_from_on_console", [](std::string what) { return refused_from_on_console(what); })
       .def("interrupt", &PySandbox::interrupt)
       .def("set_console_listener", &PySandbox::set_console_listener, "listener"_a);
 }

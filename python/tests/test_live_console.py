@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from quickbox import ConsoleLine, Runtime
+from quickbox import ConcurrentEvalError, ConsoleLine, Runtime
 
 
 class Full(Exception):
@@ -69,6 +69,34 @@ def test_a_callback_that_raises_stops_the_evaluation_and_is_raised_by_it() -> No
         with pytest.raises(Full):
             ctx.eval("console.log('boom'); 'finished'")
         assert ctx.eval("console.log('fine'); 6 * 7") == 42
+
+
+def test_operations_tried_from_the_callback_on_its_own_context_are_refused_naming_on_console() -> None:
+    # They were refused in the words of other causes ("an eval_async or start must finish",
+    # "from inside a host function"), sending the reader after the wrong mistake.
+    seen: dict[str, str] = {}
+
+    def on_console(line: ConsoleLine) -> None:
+        for name, action in [("eval", lambda: ctx.eval("1")), ("call", lambda: ctx.call("String", 1)),
+                             ("globals", lambda: ctx.globals["x"]), ("snapshot", ctx.create_snapshot),
+                             ("register", lambda: ctx.register("late", lambda: 1)), ("reset", ctx.reset),
+                             ("memory_usage", ctx.memory_usage)]:
+            try:
+                action()
+                seen[name] = "ran"
+            except ConcurrentEvalError as error:
+                seen[name] = str(error)
+
+    with Runtime(on_console=on_console) as rt, rt.new_context() as ctx:
+        ctx.register("helper", lambda: ctx.eval("console.log('nested'); 1"))
+        assert ctx.eval("var x = 1; console.log('hi'); 7") == 7, "the evaluation goes on"
+        assert len(seen) == 7
+        for name, message in seen.items():
+            assert "cannot run from on_console" in message, f"{name}: {message}"
+        seen.clear()
+        assert ctx.eval("helper() + 1") == 2, "printed by an eval nested in a host function"
+        for name, message in seen.items():
+            assert "cannot run from on_console" in message, f"{name}: {message}"
 
 
 def test_eval_async_delivers_lines_from_the_thread_running_the_program() -> None:
