@@ -139,6 +139,10 @@ struct Flag {
   std::optional<std::string> (*apply)(Options &, std::string_view value);
   CommandSet commands = kAllCommands;  ///< the commands that take it
   std::string_view alias = {};          ///< a short form ("-h"), if any
+  /// Whether it may be given more than once (each adds to a list). A flag that sets one value,
+  /// given twice, would silently drop the first (two --caps: the first manifest's capabilities
+  /// gone), so it is refused.
+  bool repeats = false;
 };
 
 /// A call id as `resume` flags name it: a whole number from 1.
@@ -237,7 +241,7 @@ const Flag kFlags[] = {
     {"--allow-net", "HOSTS",
      "give the program fetch(), allowed to reach HOSTS: HOST[:PORT],... (rules as in a manifest's "
      "\"fetch\" section; \"*\": any public host)",
-     nullptr, [](Options &o, std::string_view v) { return parse_allow_net(v, o.allow_net); }, kSandboxCommands},
+     nullptr, [](Options &o, std::string_view v) { return parse_allow_net(v, o.allow_net); }, kSandboxCommands, /*alias=*/{}, /*repeats=*/true},
     {"--suspend-to", "STATE",
      "if the program waits on a person, save its state to STATE and exit with code 10",
      nullptr, [](Options &o, std::string_view v) { return set_file(o.suspend_to, v); }, kCapabilityCommands},
@@ -263,7 +267,7 @@ const Flag kFlags[] = {
        o.answers.push_back(Answer{*id, std::move(answer.value)});
        return std::nullopt;
      },
-     command_bit(Command::Resume)},
+     command_bit(Command::Resume), /*alias=*/{}, /*repeats=*/true},
     {"--approve", "ID", "approve call ID: its handler runs now", nullptr,
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        auto id = parse_call_id(v);
@@ -271,7 +275,7 @@ const Flag kFlags[] = {
        o.approvals.push_back(*id);
        return std::nullopt;
      },
-     command_bit(Command::Resume)},
+     command_bit(Command::Resume), /*alias=*/{}, /*repeats=*/true},
     {"--deny", "ID[=REASON]", "reject call ID: JS gets an error saying so (and REASON)", nullptr,
      [](Options &o, std::string_view v) -> std::optional<std::string> {
        size_t eq = v.find('=');
@@ -280,7 +284,7 @@ const Flag kFlags[] = {
        o.denials.push_back(Denial{*id, eq == std::string_view::npos ? "" : std::string(v.substr(eq + 1))});
        return std::nullopt;
      },
-     command_bit(Command::Resume)},
+     command_bit(Command::Resume), /*alias=*/{}, /*repeats=*/true},
     {"--modules-dir", "DIR",
      "import modules from DIR (for resume: the entry file's)",
      nullptr, [](Options &o, std::string_view v) { return set_file(o.modules_dir, v); },
@@ -617,11 +621,7 @@ std::optional<UsageError> apply_flag(Options &options, std::span<char *const> ar
     arg = arg.substr(0, eq);
   }
   const Flag *flag = find_flag(arg);
-  // A flag that sets one value, given twice, would silently drop the first (two --caps: the first
-  // manifest's capabilities gone). Only the flags that add to a list repeat.
-  constexpr std::string_view kRepeatable[] = {"--answer", "--approve", "--deny", "--allow-net"};
-  if (flag && !flag->value_name.empty() && std::find(used.begin(), used.end(), flag) != used.end() &&
-      std::find(std::begin(kRepeatable), std::end(kRepeatable), flag->name) == std::end(kRepeatable))
+  if (flag && !flag->value_name.empty() && !flag->repeats && std::find(used.begin(), used.end(), flag) != used.end())
     return UsageError{std::string(flag->name) + " is given twice; give it once"};
   if (flag) used.push_back(flag);
   if (!flag) {
