@@ -158,10 +158,15 @@ patch("the last arena of a size class stays when it empties" 1
   "        if (unlikely(ar->n_used_blocks == 0)) {"
   "        if (unlikely(ar->n_used_blocks == 0 && ar->link.next != ar->link.prev)) { /* quickbox (8) */")
 
-# 9. The host can tell whether the program declared a top-level let, const or class. Such a
-#    binding hides a global property of the same name from the program's bare references, so a
-#    capability registered under that name would be unreachable; qb_define_capability refuses it.
-#    QuickJS keeps these bindings in a context object of its own and offers no way to ask.
+# 9. The host sees the program's top-level let, const and class bindings. QuickJS keeps them in
+#    a context object of its own and offers no way to ask. Such a binding hides a global property
+#    of the same name from the program's bare references, so a capability registered under that
+#    name would be unreachable (qb_define_capability refuses it), and a host call by name must
+#    find the function the program would: JS_GetGlobalBinding resolves a bare name as the
+#    program's code does (the binding first, then globalThis; undefined when neither has it).
+patch("a bare name resolves as in the program" 1
+  "/* construct a reference to a global variable */"
+  "/* quickbox: see cmake/PatchQuickJS.cmake (9) */\nJSValue JS_GetGlobalBinding(JSContext *ctx, JSAtom prop)\n{\n    return JS_GetGlobalVar(ctx, prop, false);\n}\n\n/* construct a reference to a global variable */")
 patch("global lexical bindings can be asked for" 1
   "/* def_flags is (0, DEFINE_GLOBAL_LEX_VAR) |"
   "/* quickbox: see cmake/PatchQuickJS.cmake (9) */\nbool JS_HasGlobalLexical(JSContext *ctx, JSAtom prop)\n{\n    return find_own_property1(JS_VALUE_GET_OBJ(ctx->global_var_obj), prop) != NULL;\n}\n\n/* def_flags is (0, DEFINE_GLOBAL_LEX_VAR) |")

@@ -36,6 +36,10 @@ extern const unsigned qb_url_source_len;
 
 qb_helper_fns qb_helpers;
 
+/* What cmake/PatchQuickJS.cmake (9) adds to quickjs.c: the program's top-level bindings. */
+bool JS_HasGlobalLexical(JSContext *ctx, JSAtom prop);
+JSValue JS_GetGlobalBinding(JSContext *ctx, JSAtom prop);
+
 static qb_exchange exchange = {.abi_version = QB_ABI_VERSION};
 static qb_config config;
 static JSRuntime *rt;
@@ -1302,14 +1306,18 @@ QB_EXPORT(QB_EXPORT_CALL) int32_t qb_call(uint32_t name_len, uint32_t args_len, 
   begin_op();
   const char *name = (const char *)input.data;
   if (name[name_len] != 0) return invalid("function name is not NUL-terminated");
-  /* A dotted name is a path from globalThis, as host functions are registered ("tools.search"):
-   * each step is read like a property access, and the function is called on its holder. */
+  /* A dotted name is a path, as host functions are registered ("tools.search"): its first step is
+   * the name as the program's code would resolve it (a top-level let, const or class binding, or
+   * a property of globalThis), each further step a property access, and the function is called
+   * on its holder. */
   JSValue holder = JS_GetGlobalObject(ctx), fn = JS_UNDEFINED;
   for (const char *step = name;;) {
     const char *dot = strchr(step, '.');
     size_t step_len = dot ? (size_t)(dot - step) : strlen(step);
     JSAtom key = JS_NewAtomLen(ctx, step, step_len);
-    fn = key == JS_ATOM_NULL ? JS_EXCEPTION : JS_GetProperty(ctx, holder, key);
+    fn = key == JS_ATOM_NULL ? JS_EXCEPTION
+         : step == name      ? JS_GetGlobalBinding(ctx, key)
+                             : JS_GetProperty(ctx, holder, key);
     JS_FreeAtom(ctx, key);
     if (JS_IsException(fn)) {
       JS_FreeValue(ctx, holder);
@@ -1319,7 +1327,7 @@ QB_EXPORT(QB_EXPORT_CALL) int32_t qb_call(uint32_t name_len, uint32_t args_len, 
     if (!JS_IsObject(fn)) {
       JS_FreeValue(ctx, fn);
       JS_FreeValue(ctx, holder);
-      return reply_exception(JS_NewTypeError(ctx, "globalThis.%.*s is not an object, so it holds no %s",
+      return reply_exception(JS_NewTypeError(ctx, "%.*s is not an object, so it holds no %s",
                                              (int)(dot - name), name, dot + 1),
                              NULL);
     }
@@ -1330,7 +1338,7 @@ QB_EXPORT(QB_EXPORT_CALL) int32_t qb_call(uint32_t name_len, uint32_t args_len, 
   if (!JS_IsFunction(ctx, fn)) {
     JS_FreeValue(ctx, fn);
     JS_FreeValue(ctx, holder);
-    return reply_exception(JS_NewTypeError(ctx, "globalThis.%s is not a function", name), NULL);
+    return reply_exception(JS_NewTypeError(ctx, "%s is not a function", name), NULL);
   }
   /* a plain global is called as a plain function (this undefined), a path's on its holder */
   JSValue this_value = strchr(name, '.') ? holder : JS_UNDEFINED;
@@ -1427,7 +1435,6 @@ QB_EXPORT(QB_EXPORT_MEMORY_USAGE) int32_t qb_memory_usage(uint32_t flags) {
   return reply(QB_STATUS_DONE);
 }
 
-bool JS_HasGlobalLexical(JSContext *ctx, JSAtom prop); /* cmake/PatchQuickJS.cmake (9) */
 
 /* Whether a capability named `path` (dotted for a namespace) would be hidden from the program's
  * bare references by a top-level let, const or class of its first segment. */

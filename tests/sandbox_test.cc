@@ -304,9 +304,30 @@ TEST(SandboxCall, ADottedNameIsAPathCalledOnItsHolder) {
 
   Error missing = sandbox.call("nowhere.search").error();
   EXPECT_EQ(missing.name, "TypeError");
-  EXPECT_EQ(missing.message, "globalThis.nowhere is not an object, so it holds no search");
+  EXPECT_EQ(missing.message, "nowhere is not an object, so it holds no search");
   Error not_callable = sandbox.call("tools.base").error();
-  EXPECT_EQ(not_callable.message, "globalThis.tools.base is not a function");
+  EXPECT_EQ(not_callable.message, "tools.base is not a function");
+}
+
+TEST(SandboxCall, ANameResolvesAsTheProgramsOwnCodeWouldResolveIt) {
+  // A top-level let, const or class is no property of globalThis, yet the program calls it by
+  // its bare name, and where it shares a name with a property of globalThis, it is the one found.
+  Sandbox sandbox = make_sandbox();
+  eval_ok(sandbox,
+          "const twice = (x) => 2 * x; let api = { base: 40, add(x) { return this.base + x } };"
+          "class Point { static origin() { return 'origin' } }; globalThis.shadowed = () => 'property';"
+          "let shadowed = () => 'binding'; let later = () => 1; 0");
+  EXPECT_EQ(sandbox.call("twice", std::vector<Value>{21}).value(), Value(42));
+  EXPECT_EQ(sandbox.call("api.add", std::vector<Value>{2}).value(), Value(42)) << "called on its holder";
+  EXPECT_EQ(sandbox.call("Point.origin").value(), Value("origin"));
+  EXPECT_EQ(sandbox.call("shadowed").value(), Value("binding"));
+  // A binding its program never reached (it threw first) is in its temporal dead zone for good:
+  // calling it is the ReferenceError the program's own code gets.
+  ASSERT_TRUE(sandbox.eval("throw new Error('stop'); let never = () => 1").failed());
+  Result early = sandbox.call("never");
+  ASSERT_TRUE(early.failed());
+  EXPECT_EQ(early.error().name, "ReferenceError") << describe(early);
+  EXPECT_EQ(eval_ok(sandbox, "try { never() } catch (e) { e.name }"), Value("ReferenceError"));
 }
 
 TEST(SandboxCall, AnAsyncFunctionThatNeverSettlesIsADeadlock) {

@@ -296,9 +296,11 @@ class Sandbox {
   /// From inside one of this sandbox's host functions it runs nested (see the threading contract)
   /// and never suspends.
   Result eval(std::string_view source, const EvalOptions &options = {});
-  /// Calls the global function `name` with args; a returned promise is awaited. A dotted name
-  /// ("tools.search", "Math.max") is a path from globalThis, and the function is called on its
-  /// holder (`this`), as host functions registered under dotted names are reached.
+  /// Calls the global function `name` with args; a returned promise is awaited. The name
+  /// resolves as a bare name in the program's code does: a top-level let, const or class binding,
+  /// else a property of globalThis. A dotted name ("tools.search", "Math.max") is a path from
+  /// there, and the function is called on its holder (`this`), as host functions registered
+  /// under dotted names are reached.
   Result call(std::string_view name, std::span<const Value> args = {},
               std::optional<std::chrono::milliseconds> cpu_time = std::nullopt);
   /// Reads globalThis[name].
