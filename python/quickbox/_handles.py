@@ -195,17 +195,37 @@ def _property_key(key: Any) -> str | int:
     raise TypeError(f"a property key must be str or int, got {type(key).__name__}")
 
 
+# Types that hold no Handle: most of what goes into a program (arguments, answers) is these, and
+# passing them by at a type test keeps unwrapping from costing more than the call it serves.
+_LEAVES = frozenset({int, float, str, bool, type(None), bytes})
+
+
 def unwrap_handles(context: Context, value: Any, depth: int = 0) -> Any:
     """Replaces the Handles inside a value going into `context` by native references, checking
-    each belongs to it and is live. Data without handles is returned as it is."""
+    each belongs to it and is live. Data without handles is returned as it is, uncopied."""
+    if type(value) in _LEAVES:
+        return value
     if isinstance(value, Handle):
         return _HandleRef(value._id_for(context))
     if depth > _MAX_DEPTH:
         return value
     if isinstance(value, (list, tuple)):
-        items = [unwrap_handles(context, item, depth + 1) for item in value]
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        items: list[Any] | None = None  # a copy, from the first item that changed
+        for index, item in enumerate(value):
+            replaced = item if type(item) in _LEAVES else unwrap_handles(context, item, depth + 1)
+            if items is not None:
+                items.append(replaced)
+            elif replaced is not item:
+                items = [*value[:index], replaced]
+        return value if items is None else items
     if isinstance(value, dict):
-        entries = {key: unwrap_handles(context, item, depth + 1) for key, item in value.items()}
-        return entries if any(entries[k] is not value[k] for k in value) else value
+        entries: dict[Any, Any] | None = None
+        for key, item in value.items():
+            replaced = item if type(item) in _LEAVES else unwrap_handles(context, item, depth + 1)
+            if entries is not None:
+                entries[key] = replaced
+            elif replaced is not item:
+                entries = dict(value)
+                entries[key] = replaced
+        return value if entries is None else entries
     return value
