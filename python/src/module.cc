@@ -1065,14 +1065,33 @@ class PySandbox {
     } claim{*this};
     std::string_view source = text_arg(code, "code");
     Use use(*this, "ctx.eval()", Nested::Allowed);
-    Result r = running_js_holding_gil([&, &s = sandbox()] { return s.eval(source, defaults); });
+    return plain_or_kept(running_js_holding_gil([&, &s = sandbox()] { return s.eval(source, defaults); }));
+  }
+
+  /// `ctx.call(name, *args)` as eval_plain runs `ctx.eval(code)`: under the caller's claim, which
+  /// it gives back; the value itself, or `not_plain` and the outcome is take_outcome()'s. The
+  /// GIL goes while the call runs (the library's call takes no on_running_long).
+  nb::object call_plain(nb::handle function_name, nb::handle args) {
+    struct GiveBack {
+      PySandbox &owner;
+      ~GiveBack() { owner.unclaim(); }
+    } claim{*this};
+    std::string name(text_arg(function_name, "the function's name"));
+    std::vector<Value> values = to_values(args);
+    Use use(*this, "ctx.call()", Nested::Allowed);
+    return plain_or_kept(running_js([&, &s = sandbox()] { return s.call(name, values); }));
+  }
+
+  /// A plain operation's answer: its value when it just returned one (no console lines, no call
+  /// left unsettled), else `not_plain`, keeping the whole outcome for take_outcome().
+  nb::object plain_or_kept(const Result &r) {
     if (r.ok() && r.console.empty() && r.console_dropped_bytes == 0 && r.unsettled_calls.empty())
       return r.value().is_undefined() ? nb::none() : from_value(r.value());
     last_outcome_ = outcome(r);
     return not_plain_object;
   }
 
-  /// The outcome eval_plain() did not return, once.
+  /// The outcome eval_plain() or call_plain() did not return, once.
   nb::object take_outcome() { return std::exchange(last_outcome_, nb::none()); }
 
   nb::tuple call(nb::handle function_name, nb::handle args) {
@@ -1565,6 +1584,7 @@ NB_MODULE(_quickbox, m) {
       .def("eval", &PySandbox::eval, "code"_a.none(), "kind"_a, "filename"_a.none(), "strict"_a, "timeout"_a.none() = nb::none(),
            "namespace"_a = false, "as_handle"_a = false)
       .def("eval_plain", &PySandbox::eval_plain, "code"_a.none())
+      .def("call_plain", &PySandbox::call_plain, "name"_a.none(), "args"_a)
       .def("take_outcome", &PySandbox::take_outcome)
       .def("claim", &PySandbox::claim)
       .def("unclaim", &PySandbox::unclaim)
