@@ -1294,10 +1294,13 @@ QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len
   return finish(value, mode | result_mode(flags));
 }
 
+/* The value a bare `name` has in the program's code: its top-level let, const or class binding,
+ * else globalThis[name] (undefined when neither has it). */
 static JSValue get_global(const char *name) {
-  JSValue global = JS_GetGlobalObject(ctx);
-  JSValue v = JS_GetPropertyStr(ctx, global, name);
-  JS_FreeValue(ctx, global);
+  JSAtom atom = JS_NewAtom(ctx, name);
+  if (atom == JS_ATOM_NULL) return JS_EXCEPTION;
+  JSValue v = JS_GetGlobalBinding(ctx, atom);
+  JS_FreeAtom(ctx, atom);
   return v;
 }
 

@@ -369,6 +369,19 @@ TEST(SandboxGlobals, GetGlobalReadsGlobalThis) {
   EXPECT_TRUE(missing.value().is_undefined());
 }
 
+TEST(SandboxGlobals, GetGlobalReadsANameAsTheProgramsCodeDoes) {
+  Sandbox sandbox = make_sandbox();
+  eval_ok(sandbox, "const limit = 10; let config = { mode: 'fast' }; globalThis.both = 'property'; let both = 'binding'; 0");
+  EXPECT_EQ(sandbox.get_global("limit").value(), Value(10));
+  EXPECT_EQ(sandbox.get_global("config").value(), Value(Value::Object{{"mode", "fast"}}));
+  EXPECT_EQ(sandbox.get_global("both").value(), Value("binding")) << "the binding hides the property, as in code";
+  EXPECT_TRUE(sandbox.get_global("this").value().is_undefined()) << "a keyword is no global";
+  ASSERT_TRUE(sandbox.eval("throw 0; let unreached = 1").failed());
+  Result unreached = sandbox.get_global("unreached");
+  ASSERT_TRUE(unreached.failed());
+  EXPECT_EQ(unreached.error().name, "ReferenceError");
+}
+
 TEST(SandboxGlobals, SetThenGetRoundTrips) {
   Sandbox sandbox = make_sandbox();
   Value value(Value::Object{{"bytes", Bytes{{0, 1}}}, {"big", BigInt::from_decimal("99999999999999999999999")}});

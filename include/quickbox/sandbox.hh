@@ -303,7 +303,9 @@ class Sandbox {
   /// under dotted names are reached.
   Result call(std::string_view name, std::span<const Value> args = {},
               std::optional<std::chrono::milliseconds> cpu_time = std::nullopt);
-  /// Reads globalThis[name].
+  /// Reads `name` as a bare name in the program's code reads it: its top-level let, const or class
+  /// binding, else globalThis[name]; undefined when neither has it. A binding the program never
+  /// reached (it threw first) is the program's ReferenceError.
   Result get_global(std::string_view name);
   /// Sets globalThis[name] = value.
   Result set_global(std::string_view name, const Value &value);

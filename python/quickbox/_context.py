@@ -955,35 +955,36 @@ class Context:
     # ---- globals (ctx.globals) -----------------------------------------------------------------
 
     def _read_global(self, name: str, missing: Any, *, marshal: bool = True) -> Any:
-        """globalThis[name], or a top-level lexical binding of that name; `missing` when there
-        is neither. With marshal=False, only whether it exists (UNDEFINED-valued: None)."""
+        """A top-level let/const/class binding of that name, else globalThis[name]; `missing` when
+        there is neither. With marshal=False, only whether it exists (UNDEFINED-valued: None)."""
         if not isinstance(name, str):
             raise TypeError(f"a global's name must be str, got {type(name).__name__}")
         with self._exclusive:
             sandbox = self._sandbox
+            if marshal:
+                # One operation for a value (the engine reads the name as the program's code does,
+                # binding first); a second only to tell undefined from absent.
+                outcome = sandbox.get_global(name)
+                if outcome[0] == _ERROR and outcome[1][1] == "ReferenceError" and \
+                        not self._value_of(sandbox.has_property(0, name)):
+                    return missing  # a binding the program never reached (it threw first)
+                value = self._value_of(outcome)
+                if value is not _UNDEFINED:
+                    return value
+                return None if self._value_of(sandbox.has_property(0, name)) else missing
+            # Whether it exists, without converting its value (it may be a function, or large).
             if self._value_of(sandbox.has_property(0, name)):
-                if not marshal:
-                    handle = self._value_of(sandbox.get_property(0, name))
-                    try:
-                        return None if sandbox.describe(handle.id)[0] == "undefined" else True
-                    finally:
-                        sandbox.release(handle.id)
-                value = self._value_of(sandbox.get_global(name))
-                return None if value is _quickbox.UNDEFINED else value
-            if not is_js_binding_name(name) or sandbox.suspended():  # `this` is no global
-                return missing
-            outcome = sandbox.eval(f"typeof {name} === 'undefined' ? undefined : {name}", _AUTO, "<globals>",
-                                   False, self._timeout, as_handle=True)
-            if outcome[0] != _DONE:  # a ReferenceError: no such binding (or a keyword)
-                return missing
-            handle = outcome[1]
+                handle = self._value_of(sandbox.get_property(0, name))
+            else:
+                if not is_js_binding_name(name) or sandbox.suspended():  # `this` is no global
+                    return missing
+                outcome = sandbox.eval(f"typeof {name} === 'undefined' ? undefined : {name}", _AUTO, "<globals>",
+                                       False, self._timeout, as_handle=True)
+                if outcome[0] != _DONE:  # a ReferenceError: no such binding
+                    return missing
+                handle = outcome[1]
             try:
-                if sandbox.describe(handle.id)[0] == "undefined":
-                    return missing if marshal else None
-                if not marshal:
-                    return True
-                value = self._value_of(sandbox.handle_value(handle.id, False))
-                return None if value is _quickbox.UNDEFINED else value
+                return None if sandbox.describe(handle.id)[0] == "undefined" else True
             finally:
                 sandbox.release(handle.id)
 
