@@ -60,11 +60,13 @@ def test_process_b_resumes_what_process_a_paused(postgres_dsn: str, effects: Eff
     assert _pause_records(postgres_dsn, "pg-thread") == 0
 
 
-def _workers(phase: str, dsn: str, effects: Effects, barrier: Path, assignments: list[list[str]]) -> list[dict[str, Any]]:
+def _workers(phase: str, dsn: str, effects: Effects, barrier: Path, assignments: list[list[str]],
+             env: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Runs one worker process per assignment at the same moment; their JSON lines."""
     command = [sys.executable, str(HERE / "worker_process.py"), dsn, str(effects.path), str(barrier),
                str(len(assignments)), phase]
-    processes = [subprocess.Popen([*command, *threads], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    processes = [subprocess.Popen([*command, *threads], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, **(env or {})})
                  for threads in assignments]
     lines = []
     for process in processes:
@@ -84,10 +86,14 @@ def test_many_workers_resume_many_threads_and_every_approved_call_runs_exactly_o
     assert sorted(r["thread"] for r in started if r["outcome"] == "paused") == sorted(threads)
 
     # Four workers resume all sixteen threads at once; workers 0 and 1 both resume mail-0 first,
-    # at the same moment (each waits for the others before its first resume).
+    # at the same moment (each waits for the others before its first resume). mail-0's approved
+    # call takes 2 s, so whichever worker claims it first still holds it when the other arrives:
+    # with 50 ms, a worker that started late on this 2-core machine found the turn over, and
+    # the test, not the claim, failed.
     assignments = [threads[k::4] for k in range(4)]
     assignments[1] = ["mail-0", *assignments[1]]
-    resumed = _workers("resume", postgres_dsn, effects, tmp_path / "resume", assignments)
+    resumed = _workers("resume", postgres_dsn, effects, tmp_path / "resume", assignments,
+                       env={"SLOW_SEND": "mail-0=2"})
     contested = sorted(r["outcome"] for r in resumed if r["thread"] == "mail-0")
     assert contested == ["claimed", "done"], resumed
     assert all(r["outcome"] == "done" for r in resumed if r["thread"] != "mail-0"), resumed

@@ -54,8 +54,12 @@ def build_agent(effects: Path, saver: Any) -> Any:
         """Sends an email."""
         record("sending")
         # a side effect that takes a moment: a second resume has time to race it (SEND_SECONDS:
-        # long enough for a test to stop the worker in the middle)
-        time.sleep(float(os.environ.get("SEND_SECONDS", "0.05")))
+        # long enough for a test to stop the worker in the middle; SLOW_SEND=THREAD=SECONDS for
+        # one thread, so a contested resume holds its claim while the other worker arrives)
+        slow_thread, _, slow_seconds = os.environ.get("SLOW_SEND", "").partition("=")
+        this_thread = ensure_config()["configurable"]["thread_id"]
+        seconds = slow_seconds if slow_thread == this_thread else os.environ.get("SEND_SECONDS", "0.05")
+        time.sleep(float(seconds))
         record("send")
         return f"sent to {to}"
 
