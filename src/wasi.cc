@@ -358,6 +358,10 @@ uint64_t ticks_for(std::chrono::nanoseconds remaining, std::chrono::milliseconds
   return static_cast<uint64_t>(remaining / tick) + 1;
 }
 
+// The most ticks the epoch deadline may be set ahead: one while on_running_long waits to be
+// called (each tick's callback then checks whether it is due), else no bound.
+uint64_t ticks_at_most(const HostState &state) { return state.on_running_long ? 1 : UINT64_MAX / 2; }
+
 }  // namespace
 
 // The backstop stops only a guest that keeps running once a soft deadline is due: it must have
@@ -369,8 +373,7 @@ void arm_epoch_deadline(wasmtime_context_t *context, HostState &state,
                         std::optional<ThreadCpuClock::time_point> cpu_now) {
   auto remaining = until_soft_deadline(state, cpu_now);
   state.backstop_mark = ThreadCpuClock::time_point::max();
-  // The next tick, whatever the deadlines: its callback calls on_running_long.
-  const uint64_t at_most = state.on_running_long ? 1 : UINT64_MAX / 2;
+  const uint64_t at_most = ticks_at_most(state);
   if (!remaining) {
     wasmtime_context_set_epoch_deadline(context, at_most);
     return;
@@ -395,8 +398,7 @@ wasmtime_error_t *on_epoch_deadline(wasmtime_context_t *, void *data, uint64_t *
   auto &state = *static_cast<HostState *>(data);
   *kind = WASMTIME_UPDATE_DEADLINE_CONTINUE;
   running_long_if_due(state);
-  // While on_running_long waits to be called, every tick comes back here.
-  const uint64_t at_most = state.on_running_long ? 1 : UINT64_MAX / 2;
+  const uint64_t at_most = ticks_at_most(state);
   auto remaining = until_soft_deadline(state);
   if (!remaining) {
     *delta = at_most;
