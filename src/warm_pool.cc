@@ -5,12 +5,16 @@
 
 namespace quickbox::internal {
 
-void WarmPool::taken(const uint8_t *base) {
-  std::lock_guard lock(list_mutex_);
+void WarmPool::unlist(const uint8_t *base) {
   if (auto it = where_.find(base); it != where_.end()) {
     free_.erase(it->second);
     where_.erase(it);
   }
+}
+
+void WarmPool::taken(const uint8_t *base) {
+  std::lock_guard lock(list_mutex_);
+  unlist(base);
 }
 
 void WarmPool::release(uint8_t *base, size_t size, const std::function<void()> &free_slot) {
@@ -21,7 +25,7 @@ void WarmPool::release(uint8_t *base, size_t size, const std::function<void()> &
     std::shared_lock hold(slots_);
     {
       std::lock_guard lock(list_mutex_);
-      if (auto it = where_.find(base); it != where_.end()) free_.erase(it->second);
+      unlist(base);
       where_[base] = free_.insert(free_.end(), Slot{base, size});
       over = free_.size() > capacity_;
     }

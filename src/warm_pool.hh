@@ -46,6 +46,8 @@ class WarmPool {
   };
   std::list<Slot> free_;  // least recently freed first
   std::unordered_map<const uint8_t *, std::list<Slot>::iterator> where_;
+  /// Takes the slot at `base` off the list, if it is there. Called with list_mutex_ held.
+  void unlist(const uint8_t *base);
 };
 
 }  // namespace quickbox::internal
