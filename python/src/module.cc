@@ -1047,6 +1047,13 @@ class PySandbox {
     if (owner_ != 0) owner_ = thread;
   }
 
+  /// Gives the caller's claim back when a plain operation ends, whatever happens (a
+  /// KeyboardInterrupt raised as it returns must not leave the context claimed).
+  struct ClaimGivenBack {
+    PySandbox &owner;
+    ~ClaimGivenBack() { owner.unclaim(); }
+  };
+
   /// `ctx.eval(code)` with every option at its default, the call most programs make, run under
   /// the caller's claim, which it gives back whatever happens: the value itself when the
   /// evaluation just returned one (no console lines, nothing unsettled), else `not_plain`, and
@@ -1059,10 +1066,7 @@ class PySandbox {
       o.on_running_long = GilHeldWhileShort::let_go;
       return o;
     }();
-    struct GiveBack {
-      PySandbox &owner;
-      ~GiveBack() { owner.unclaim(); }
-    } claim{*this};
+    ClaimGivenBack claim{*this};
     std::string_view source = text_arg(code, "code");
     Use use(*this, "ctx.eval()", Nested::Allowed);
     return plain_or_kept(running_js_holding_gil([&, &s = sandbox()] { return s.eval(source, defaults); }));
@@ -1072,10 +1076,7 @@ class PySandbox {
   /// it gives back; the value itself, or `not_plain` and the outcome is take_outcome()'s. The
   /// GIL goes while the call runs (the library's call takes no on_running_long).
   nb::object call_plain(nb::handle function_name, nb::handle args) {
-    struct GiveBack {
-      PySandbox &owner;
-      ~GiveBack() { owner.unclaim(); }
-    } claim{*this};
+    ClaimGivenBack claim{*this};
     std::string name(text_arg(function_name, "the function's name"));
     std::vector<Value> values = to_values(args);
     Use use(*this, "ctx.call()", Nested::Allowed);
