@@ -15,10 +15,15 @@ JS_RESERVED_WORDS = frozenset("""
     with yield""".split())
 
 
+def is_js_identifier(name: str) -> bool:
+    """Whether `name` is a JavaScript identifier: they may hold ``$``; Python's rules cover the
+    rest."""
+    return name.replace("$", "_").isidentifier()
+
+
 def is_js_binding_name(name: str) -> bool:
-    """Whether a bare reference in a program can name `name`: an identifier, not a reserved word.
-    JavaScript identifiers may hold ``$``; Python's rules cover the rest."""
-    return name.replace("$", "_").isidentifier() and name not in JS_RESERVED_WORDS
+    """Whether a bare reference in a program can name `name`: an identifier, not a reserved word."""
+    return is_js_identifier(name) and name not in JS_RESERVED_WORDS
 
 
 def check_js_name(name: object) -> None:
@@ -27,10 +32,11 @@ def check_js_name(name: object) -> None:
     after a dot, any identifier is a property name (``tools.delete``)."""
     if not isinstance(name, str):
         raise TypeError(f"a host function's name must be str, got {type(name).__name__}")
-    first, *rest = name.split(".")
-    if not all(segment.replace("$", "_").isidentifier() for segment in [first, *rest]):
+    segments = name.split(".")
+    if not all(is_js_identifier(segment) for segment in segments):
         raise ValueError(f"{name!r} is not a JavaScript identifier (or dotted identifiers such as "
                          "'tools.search'); a host function is called by this name from JavaScript")
+    first = segments[0]
     if first in JS_RESERVED_WORDS:
         raise ValueError(f"{first!r} is a reserved word in JavaScript, so a program cannot call a function "
                          f"by that name; choose another, or put it in a namespace ('tools.{first}')")
