@@ -1,4 +1,4 @@
-"""Type stub of the native module (python/src/module.cc)."""
+"""Type stub of the native module (python/src/module.cc, library_timer.cc)."""
 
 from collections.abc import Callable, Sequence
 from typing import Any, final
@@ -26,6 +26,12 @@ def transform_source(source: str, language: int, module: bool, const_to_var: boo
                      filename: str) -> tuple[int, Any]: ...
 def inspect_snapshot(data: bytes, key: bytes | None = None) -> dict[str, Any]: ...
 def to_value_roundtrip(value: Any) -> Any: ...
+
+@final
+class _LibraryTimer:
+    """The library's own eval timed in this process (python/src/library_timer.cc)."""
+    def __init__(self) -> None: ...
+    def samples(self, code: str, count: int) -> list[int]: ...
 
 # console lines and unsettled calls: a list, or an empty tuple when there are none
 Outcome = tuple[int, Any, Sequence[tuple[str, str]], int, Sequence[str]]

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "quickbox/quickbox.hh"
+#include "library_timer.hh"
 #include "sigint.hh"
 
 namespace nb = nanobind;
@@ -1521,6 +1522,7 @@ NB_MODULE(_quickbox, m) {
     call_deadline = isawaitable = nb::object();
   });
   m.def("engine_info", &engine_info);
+  quickbox_python::define_library_timer(m, &engine);
   m.def(
       "_configure_engine",
       [](nb::handle max_sandboxes, nb::handle warm_sandboxes, nb::handle prefaulted_sandboxes) {

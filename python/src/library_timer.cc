@@ -1,0 +1,93 @@
+// Timing the library's eval in the Python process, as quickbox-bench times it in its own.
+//
+// The Python/C++ ratios compare_peers.py checks were taken from two processes a few seconds
+// apart, and on a shared VM the speed of everything can change by half between them: one run put
+// the ratio at 1.59x, the same code 1.45x the next. Samples taken in alternating batches in one
+// process see the same machine.
+
+#include "library_timer.hh"
+
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <chrono>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "quickbox/quickbox.hh"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace quickbox_python {
+
+namespace {
+
+/// A sandbox made as quickbox-bench makes its own: the library's default options and a sync
+/// capability `noop` (C++) that returns its first argument.
+class LibraryTimer {
+ public:
+  explicit LibraryTimer(quickbox::Engine &engine) : engine_(engine) {}
+
+  /// `count` wall-clock samples (ns) of `sandbox.eval(code)`, each timed alone around the
+  /// library's call as quickbox-bench times its `eval 1+2` and `sync call, single`.
+  std::vector<int64_t> samples(const std::string &code, uint32_t count) {
+    nb::gil_scoped_release release;  // quickbox-bench has no GIL to hold
+    std::vector<int64_t> out;
+    out.reserve(count);
+    for (uint32_t i = 0; i < count; ++i) {
+      quickbox::Sandbox &sandbox = ready();
+      auto start = std::chrono::steady_clock::now();
+      quickbox::Result result = sandbox.eval(code);
+      auto took = std::chrono::steady_clock::now() - start;
+      if (!result.ok())
+        throw std::runtime_error("`" + code + "` did not return a value: " +
+                                 (result.failed() ? result.error().to_string() : "it suspended"));
+      out.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+    }
+    return out;
+  }
+
+ private:
+  // The audit log keeps every call: replaced once long, outside the timed region.
+  static constexpr size_t kMaxAuditEntries = 20'000;
+
+  quickbox::Sandbox &ready() {
+    if (!sandbox_ || sandbox_->audit_log().size() > kMaxAuditEntries) replace();
+    return *sandbox_;
+  }
+
+  void replace() {
+    sandbox_.reset();
+    quickbox::Expected<quickbox::Sandbox> made = quickbox::Sandbox::create(engine_);
+    if (!made) throw std::runtime_error("creating the timing sandbox: " + made.error().message);
+    sandbox_.emplace(std::move(made).value());
+    auto noop = [](const quickbox::CallInfo &, std::span<const quickbox::Value> args) {
+      return args.empty() ? quickbox::Value() : args.front();
+    };
+    if (quickbox::Status registered = sandbox_->register_capability(quickbox::Capability::sync("noop", noop));
+        !registered)
+      throw std::runtime_error("registering noop: " + registered.error().message);
+    // Its first operations touch pages still shared with the base image: not in the samples.
+    for (int i = 0; i < 2; ++i) sandbox_->eval("noop(1)");
+  }
+
+  quickbox::Engine &engine_;
+  std::optional<quickbox::Sandbox> sandbox_;
+};
+
+}  // namespace
+
+void define_library_timer(nb::module_ &module, quickbox::Engine &(*engine)()) {
+  nb::class_<LibraryTimer>(module, "_LibraryTimer",
+                           "The library's own eval timed in this process, for bench/compare_peers.py.")
+      .def("__init__", [engine](LibraryTimer *self) { new (self) LibraryTimer(engine()); })
+      .def("samples", &LibraryTimer::samples, "code"_a, "count"_a,
+           "count wall-clock samples (ns) of the library's eval of code, each timed alone; the "
+           "sandbox has a C++ sync capability noop(x) returning x.");
+}
+
+}  // namespace quickbox_python
