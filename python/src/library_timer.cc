@@ -11,6 +11,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -35,6 +36,9 @@ class LibraryTimer {
   /// `count` wall-clock samples (ns) of `sandbox.eval(code)`, each timed alone around the
   /// library's call as quickbox-bench times its `eval 1+2` and `sync call, single`.
   std::vector<int64_t> samples(const std::string &code, uint32_t count) {
+    // The GIL goes while it times, so another thread could reach the same sandbox meanwhile.
+    std::unique_lock timing(timing_, std::try_to_lock);
+    if (!timing.owns_lock()) throw std::runtime_error("this _LibraryTimer is timing on another thread");
     nb::gil_scoped_release release;  // quickbox-bench has no GIL to hold
     std::vector<int64_t> out;
     out.reserve(count);
@@ -77,6 +81,7 @@ class LibraryTimer {
 
   quickbox::Engine &engine_;
   std::optional<quickbox::Sandbox> sandbox_;
+  std::mutex timing_;
 };
 
 }  // namespace

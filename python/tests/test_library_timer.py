@@ -1,6 +1,8 @@
 """The library's own eval, timed in the Python process for bench/compare_peers.py: it times the
 code it is given, on a sandbox with the C++ capability `noop`, and says what went wrong."""
 
+import threading
+
 import pytest
 
 from quickbox import _quickbox
@@ -25,3 +27,21 @@ def test_the_audit_log_does_not_grow_without_bound() -> None:
     # samples, so a long run neither fails nor slows down.
     timer = _quickbox._LibraryTimer()
     assert len(timer.samples("noop(1)", 25_000)) == 25_000
+
+
+def test_one_timer_used_from_two_threads_at_once_refuses_the_second() -> None:
+    timer = _quickbox._LibraryTimer()
+    errors: list[BaseException] = []
+
+    def time_a_while() -> None:
+        try:
+            timer.samples("(() => { let s = 0; for (let i = 0; i < 1e6; i++) s += i; return s })()", 20)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=time_a_while) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [str(e) for e in errors] == ["this _LibraryTimer is timing on another thread"]
