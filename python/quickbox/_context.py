@@ -383,7 +383,7 @@ class Context:
             # The call most programs make, outermost and with every option at its default, spelled
             # out: a third of a `ctx.eval("1+2")` was the general path's Python (_run_eval, _begin,
             # the outcome tuple, the lock), where the native layer hands back the bare value and
-            # gives the claim back itself.
+            # gives the claim back itself. _start_afresh() spelled out too.
             self._console_failure = self._host_exception = self._fatal = None
             if self._console:
                 self._console = []
@@ -409,6 +409,15 @@ class Context:
             self._sandbox.unclaim()
             if self._close_requested:
                 self._close_now(when_idle=True)
+
+    def _start_afresh(self) -> None:
+        """Forgets what the last operation left (its host function's exception, a fatal one, its
+        console lines): an operation that runs the program starts with none, under its claim."""
+        self._host_exception = None
+        self._fatal = None
+        if self._console:
+            self._console = []
+        self._console_dropped = 0
 
     def _plain_value(self, value: Any, what: str) -> Any:
         """What a plain native call (call_plain) answered, as its caller returns it."""
@@ -529,11 +538,7 @@ class Context:
             policy = transform_flags
         if policy is not None:
             code = _transforms.apply(code, _transforms.resolve(policy, filename), filename=filename, module=module)
-        self._host_exception = None
-        self._fatal = None
-        if self._console:
-            self._console = []
-        self._console_dropped = 0
+        self._start_afresh()
         # No timeout: the sandbox's own, which is this context's (it was created with it).
         outcome: Outcome = self._sandbox.eval(code, _MODULE if module else _AUTO, filename, strict, timeout,
                                               namespace, as_handle)
@@ -550,15 +555,15 @@ class Context:
         # let/const/class binding, else globalThis), which took a lookup and four handle
         # operations here before (5 µs against 1.3 µs for the same call through eval).
         if self._sandbox.claim():  # outermost: the plain path, as eval's (which spells it out)
-            self._console_failure = self._host_exception = self._fatal = None
+            self._console_failure = None
+            self._start_afresh()
             try:
                 return self._plain_value(self._sandbox.call_plain(name, arguments), "call")
             finally:
                 if self._close_requested:
                     self._close_now(when_idle=True)
         with self._exclusive:  # a host function's nested call, or refused naming who holds the context
-            self._host_exception = None
-            self._fatal = None
+            self._start_afresh()
             outcome = self._native(lambda: self._sandbox.call(name, arguments))
             return self._sync_result(outcome, "call")
 
@@ -1041,8 +1046,7 @@ class Context:
         args = tuple(self._inbound(a) for a in args)
         with self._exclusive:
             if evaluation:
-                self._host_exception = None
-                self._fatal = None
+                self._start_afresh()
             method = getattr(self._sandbox, op)
             outcome: Outcome = self._native(lambda: method(handle_id, *args))
             return self._as_handle(self._sync_result(outcome, f"Handle.{op}"))
@@ -1079,8 +1083,7 @@ class Context:
         if timeout is not None:
             _quickbox.check_seconds(timeout, "timeout")
         with self._exclusive(nested=False, what="Handle.await_promise()"):
-            self._host_exception = None
-            self._fatal = None
+            self._start_afresh()
             outcome = await self._off_loop(lambda: self._sandbox.await_handle(handle_id))
             result = self._finished(await self._drive(outcome))
         return self._as_handle(result.value)

@@ -336,3 +336,24 @@ def test_a_js_error_thrown_after_catching_a_host_exception_is_a_jserror(ctx: Con
     with pytest.raises(JSError) as raised:
         ctx.eval("try { pay() } catch (e) { throw new Error('checkout failed') }")
     assert raised.value.message == "checkout failed"
+
+
+@pytest.mark.parametrize("next_operation", ["eval", "call"])
+def test_what_an_operation_leaves_behind_never_reaches_the_next(ctx: Context, next_operation: str) -> None:
+    # The first evaluation ends normally but leaves state behind: the exception of a host
+    # function JavaScript caught, and a console line. The next operation throws that same host
+    # error: it is a JSError of its own (the first evaluation's exception is not raised, nor its
+    # cause), and its console is its own.
+    def pay() -> None:
+        raise PaymentDeclined("card expired")
+
+    ctx.register("pay", pay)
+    ctx.eval("globalThis.rethrow = () => { throw saved };"
+             "try { pay() } catch (e) { globalThis.saved = e }; console.log('first'); 1")
+    assert [line.text for line in ctx.console] == ["first"]
+    with pytest.raises(JSError) as raised:
+        ctx.eval("rethrow()") if next_operation == "eval" else ctx.call("rethrow")
+    assert not isinstance(raised.value, PaymentDeclined) and raised.value.__cause__ is None
+    assert raised.value.message == "Host function failed"
+    assert ctx.console == []
+    assert ctx.eval("1 + 2") == 3 and ctx.console == []
