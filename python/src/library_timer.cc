@@ -1,9 +1,10 @@
 // Timing the library's eval in the Python process, as quickbox-bench times it in its own.
 //
 // The Python/C++ ratios compare_peers.py checks were taken from two processes a few seconds
-// apart, and on a shared VM the speed of everything can change by half between them: one run put
-// the ratio at 1.59x, the same code 1.45x the next. Samples taken in alternating batches in one
-// process see the same machine.
+// apart, and on a shared VM the speed of everything can change by half between them: two runs of
+// one build put the eval ratio at 1.59x and 2.18x against quickbox-bench, where the library timed
+// in the Python process gave 1.47x. Samples taken in alternating batches in one process see the
+// same machine.
 
 #include "library_timer.hh"
 
