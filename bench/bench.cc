@@ -50,16 +50,19 @@ using Clock = bench::Clock;
 struct Options {
   bool quick = false;
   bool cpu_time = false;
+  bool perf_map = false;
   std::string json_path = QUICKBOX_BENCH_DEFAULT_JSON;
   std::string filter;
   std::vector<std::string> only;  // whole names; any workload when empty
 };
 
 void print_usage(std::ostream &out) {
-  out << "usage: quickbox-bench [--quick] [--cpu-time] [--json FILE] [--filter SUBSTR] [--only NAME]...\n"
+  out << "usage: quickbox-bench [--quick] [--cpu-time] [--perf-map] [--json FILE] [--filter SUBSTR] [--only NAME]...\n"
          "  --quick          a smoke run: a few samples per workload (figures are rough)\n"
          "  --cpu-time       time samples with the thread's CPU time instead of wall time (steadier\n"
          "                   on a machine other processes keep busy)\n"
+         "  --perf-map       name the guest's compiled code in /tmp/perf-PID.map, for `perf record`\n"
+         "                   and `perf report` (EngineOptions::perf_map)\n"
          "  --json FILE      where to write the figures as JSON (default " QUICKBOX_BENCH_DEFAULT_JSON ")\n"
          "  --filter SUBSTR  only the workloads whose name contains SUBSTR\n"
          "  --only NAME      only the workload named NAME (repeatable; `eval 1+2` alone, where\n"
@@ -84,6 +87,8 @@ Options parse_options(int argc, char **argv) {
       options.quick = true;
     } else if (arg == "--cpu-time") {
       options.cpu_time = true;
+    } else if (arg == "--perf-map") {
+      options.perf_map = true;
     } else if (arg == "--json") {
       options.json_path = value();
     } else if (arg == "--filter") {
@@ -534,7 +539,7 @@ int run(const Options &options) {
   if (!std::ofstream(options.json_path, std::ios::app))
     throw std::runtime_error("cannot write " + options.json_path + ": " + std::strerror(errno));
 
-  Engine engine = Engine::create().unwrap();
+  Engine engine = Engine::create({.perf_map = options.perf_map}).unwrap();
   bench::Plan plan = options.quick ? bench::Plan::quick() : bench::Plan::full();
   auto selected = [&](const std::string &name) {
     return name.find(options.filter) != std::string::npos &&

@@ -63,6 +63,7 @@ wasm_config_t *make_wasmtime_config(const EngineOptions &options) {
   wasmtime_config_strategy_set(config, WASMTIME_STRATEGY_CRANELIFT);
   wasmtime_config_cranelift_opt_level_set(config, WASMTIME_OPT_LEVEL_SPEED);
   wasmtime_config_epoch_interruption_set(config, true);
+  if (options.perf_map) wasmtime_config_profiler_set(config, WASMTIME_PROFILING_STRATEGY_PERFMAP);
   // The guest's stack check also watches this native stack (guest_native_stack_left), so
   // recursion ends in a catchable RangeError before wasmtime's stack-overflow trap.
   wasmtime_config_max_wasm_stack_set(config, kMaxWasmStack);

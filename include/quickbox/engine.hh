@@ -37,6 +37,10 @@ struct EngineOptions {
   uint64_t max_sandbox_memory_bytes = uint64_t{4} << 30;
   /// Period of the epoch ticker that backs the hard CPU deadline.
   std::chrono::milliseconds epoch_tick{2};
+  /// Writes /tmp/perf-PID.map, naming the guest's compiled code for `perf report` (its
+  /// functions appear as wasm[0]::function[N], numbered as in the guest module). For profiling
+  /// only: off, nothing is written.
+  bool perf_map = false;
 };
 
 /// Versions and identity of the guest an Engine runs.
