@@ -903,12 +903,13 @@ class Context:
 
     @property
     def console(self) -> list[ConsoleLine]:
-        """Console output of the last evaluation."""
+        """Console output of the last operation that ran the program (an eval, a call, a handle's
+        call or await)."""
         return list(self._console)
 
     @property
     def console_dropped_bytes(self) -> int:
-        """Console bytes the last evaluation lost to the console limit."""
+        """Console bytes the last operation that ran the program lost to the console limit."""
         return self._console_dropped
 
     @property
