@@ -338,7 +338,7 @@ def test_a_js_error_thrown_after_catching_a_host_exception_is_a_jserror(ctx: Con
     assert raised.value.message == "checkout failed"
 
 
-@pytest.mark.parametrize("next_operation", ["eval", "call"])
+@pytest.mark.parametrize("next_operation", ["eval", "call", "handle call"])
 def test_what_an_operation_leaves_behind_never_reaches_the_next(ctx: Context, next_operation: str) -> None:
     # The first evaluation ends normally but leaves state behind: the exception of a host
     # function JavaScript caught, and a console line. The next operation throws that same host
@@ -348,11 +348,13 @@ def test_what_an_operation_leaves_behind_never_reaches_the_next(ctx: Context, ne
         raise PaymentDeclined("card expired")
 
     ctx.register("pay", pay)
-    ctx.eval("globalThis.rethrow = () => { throw saved };"
-             "try { pay() } catch (e) { globalThis.saved = e }; console.log('first'); 1")
+    rethrow = ctx.eval_handle("globalThis.rethrow = () => { throw saved }")
+    ctx.eval("try { pay() } catch (e) { globalThis.saved = e }; console.log('first'); 1")
     assert [line.text for line in ctx.console] == ["first"]
+    operations = {"eval": lambda: ctx.eval("rethrow()"), "call": lambda: ctx.call("rethrow"),
+                  "handle call": rethrow.call}
     with pytest.raises(JSError) as raised:
-        ctx.eval("rethrow()") if next_operation == "eval" else ctx.call("rethrow")
+        operations[next_operation]()
     assert not isinstance(raised.value, PaymentDeclined) and raised.value.__cause__ is None
     assert raised.value.message == "Host function failed"
     assert ctx.console == []
