@@ -34,9 +34,12 @@ class LibraryTimer {
  public:
   explicit LibraryTimer(quickbox::Engine &engine) : engine_(engine) {}
 
-  /// `count` wall-clock samples (ns) of `sandbox.eval(code)`, each timed alone around the
-  /// library's call as quickbox-bench times its `eval 1+2` and `sync call, single`.
-  std::vector<int64_t> samples(const std::string &code, uint32_t count) {
+  /// `count` wall-clock samples (ns) of `sandbox.eval(code)`. Each sample times `calls` evaluations
+  /// back to back and is their mean: with 1, each call is timed alone around the library's call, as
+  /// quickbox-bench times its `eval 1+2` and `sync call, single`; with more, the clock's own cost
+  /// (two readings a sample) is spread over them, as a Python loop timed with `timeit` spreads its.
+  std::vector<int64_t> samples(const std::string &code, uint32_t count, uint32_t calls) {
+    if (calls < 1) throw std::invalid_argument("calls must be at least 1");
     // The GIL goes while it times, so another thread could reach the same sandbox meanwhile.
     std::unique_lock timing(timing_, std::try_to_lock);
     if (!timing.owns_lock()) throw std::runtime_error("this _LibraryTimer is timing on another thread");
@@ -46,12 +49,14 @@ class LibraryTimer {
     for (uint32_t i = 0; i < count; ++i) {
       quickbox::Sandbox &sandbox = ready();
       auto start = std::chrono::steady_clock::now();
-      quickbox::Result result = sandbox.eval(code);
+      for (uint32_t call = 0; call < calls; ++call) {
+        quickbox::Result result = sandbox.eval(code);
+        if (!result.ok()) [[unlikely]]
+          throw std::runtime_error("`" + code + "` did not return a value: " +
+                                   (result.failed() ? result.error().to_string() : "it suspended"));
+      }
       auto took = std::chrono::steady_clock::now() - start;
-      if (!result.ok())
-        throw std::runtime_error("`" + code + "` did not return a value: " +
-                                 (result.failed() ? result.error().to_string() : "it suspended"));
-      out.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+      out.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count() / calls);
     }
     return out;
   }
@@ -91,9 +96,10 @@ void define_library_timer(nb::module_ &module, quickbox::Engine &(*engine)()) {
   nb::class_<LibraryTimer>(module, "_LibraryTimer",
                            "The library's own eval timed in this process, for bench/compare_peers.py.")
       .def("__init__", [engine](LibraryTimer *self) { new (self) LibraryTimer(engine()); })
-      .def("samples", &LibraryTimer::samples, "code"_a, "count"_a,
-           "count wall-clock samples (ns) of the library's eval of code, each timed alone; the "
-           "sandbox has a C++ sync capability noop(x) returning x.");
+      .def("samples", &LibraryTimer::samples, "code"_a, "count"_a, "calls"_a = 1,
+           "count wall-clock samples (ns) of the library's eval of code, each the mean of calls "
+           "evaluations timed together (1: each timed alone); the sandbox has a C++ sync "
+           "capability noop(x) returning x.");
 }
 
 }  // namespace quickbox_python

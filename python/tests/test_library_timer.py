@@ -17,6 +17,21 @@ def test_it_times_each_evaluation_of_the_code_it_is_given() -> None:
     assert min(loop) > max(sorted(plain)[:100])
 
 
+def test_a_sample_of_many_calls_is_their_mean_per_call() -> None:
+    # A loop's sample times 100 evaluations together and reports one's share: the same order of
+    # magnitude as a call timed alone, where the total would be about 100 times larger.
+    timer = _quickbox._LibraryTimer()
+    alone = sorted(timer.samples("1+2", 200))[100]
+    looped = timer.samples("1+2", 20, calls=100)
+    assert len(looped) == 20
+    assert alone / 4 < sorted(looped)[10] < alone * 4
+
+
+def test_a_sample_of_no_calls_is_refused() -> None:
+    with pytest.raises(ValueError, match="calls must be at least 1"):
+        _quickbox._LibraryTimer().samples("1+2", 1, calls=0)
+
+
 def test_a_failing_evaluation_is_an_error_naming_the_code_and_why() -> None:
     with pytest.raises(RuntimeError, match=r"`missing\(\)` did not return a value: ReferenceError"):
         _quickbox._LibraryTimer().samples("missing()", 1)
