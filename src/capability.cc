@@ -826,8 +826,9 @@ Result Sandbox::resume() {
     return ended;
   }
   if (!s.evaluating) return Result::failure(invalid("nothing to resume: no evaluation is suspended"));
-  if (s.options.limits.wall_time) s.wall_deadline = std::chrono::steady_clock::now() + *s.options.limits.wall_time;
-  s.start_timer_clock();
+  auto now = std::chrono::steady_clock::now();
+  if (s.options.limits.wall_time) s.wall_deadline = now + *s.options.limits.wall_time;
+  s.start_timer_clock(now);
   return s.drive(QB_STATUS_PENDING);
 }
 

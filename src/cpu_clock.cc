@@ -30,10 +30,11 @@ void forget_in_child() { last = {}; }
 
 }  // namespace
 
-ThreadCpuClock::time_point ThreadCpuClock::now() noexcept {
+ThreadCpuClock::time_point ThreadCpuClock::now() noexcept { return at(std::chrono::steady_clock::now()); }
+
+ThreadCpuClock::time_point ThreadCpuClock::at(std::chrono::steady_clock::time_point wall) noexcept {
   static const bool fork_handled = pthread_atfork(nullptr, nullptr, forget_in_child) == 0;
   (void)fork_handled;
-  auto wall = std::chrono::steady_clock::now();
   time_point reading;
   if (last.taken && wall - last.wall < kernel_read_interval) {
     reading = last.kernel + (wall - last.wall);

@@ -29,6 +29,9 @@ struct ThreadCpuClock {
   static constexpr std::chrono::microseconds kernel_read_interval{50};
 
   static time_point now() noexcept;
+  /// now(), given a steady_clock reading the caller just took: one clock read fewer where the
+  /// caller needs both (about 20 ns each in a VM, and an evaluation took four).
+  static time_point at(std::chrono::steady_clock::time_point wall) noexcept;
 };
 
 }  // namespace quickbox::internal

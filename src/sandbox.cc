@@ -409,12 +409,13 @@ std::optional<Error> Sandbox::Impl::refuse_while_suspended(const char *what) con
 // ---- Running operations ------------------------------------------------------------------------
 
 Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
-                                        std::optional<std::chrono::milliseconds> own_budget) {
+                                        std::optional<std::chrono::milliseconds> own_budget,
+                                        std::optional<std::chrono::steady_clock::time_point> now) {
   using std::chrono::nanoseconds;
   // An instance a nested operation discarded, seen from the outer operation's driving loop.
   if (discarded || !context) return discarded_result().error();
-  auto start = internal::ThreadCpuClock::now();
-  auto wall_start = std::chrono::steady_clock::now();
+  auto wall_start = now.value_or(std::chrono::steady_clock::now());
+  auto start = internal::ThreadCpuClock::at(wall_start);
   nanoseconds remaining = own_budget ? nanoseconds(*own_budget) : nanoseconds(eval_cpu_budget) - eval_cpu_used;
   op_cpu_time = own_budget.value_or(eval_cpu_budget);
   host.interrupted = false;
@@ -622,11 +623,13 @@ Result Sandbox::Impl::start_evaluation(const wasmtime_func_t &func, std::initial
     host_calls_this_eval = 0;
     for (auto &c : capabilities) c.calls_this_eval = 0;
   }
-  if (options.limits.wall_time) wall_deadline = std::chrono::steady_clock::now() + *options.limits.wall_time;
+  // One reading starts the wall-clock limit, the timers' clock and the guest's run.
+  auto now = std::chrono::steady_clock::now();
+  if (options.limits.wall_time) wall_deadline = now + *options.limits.wall_time;
   else wall_deadline.reset();
   if (nested_wall_cap) wall_deadline = wall_deadline ? std::min(*wall_deadline, *nested_wall_cap) : *nested_wall_cap;
-  start_timer_clock();
-  auto status = run_op(func, args);
+  start_timer_clock(now);
+  auto status = run_op(func, args, std::nullopt, now);
   if (!status) return finish_evaluation(Result::failure(status.error()));
   return drive(status.value());
 }

@@ -266,8 +266,10 @@ struct Sandbox::Impl : internal::HostCallSink {
   /// no user code, under own_budget without charging it. The epoch backstop is armed either way.
   /// Returns the guest's status, or an Error: Timeout once a deadline passed (even if the guest
   /// finished first), or a trap (which discards the instance). Collects console output.
+  /// `now` is a steady_clock reading the caller took just before, if it has one.
   Expected<int32_t> run_op(const wasmtime_func_t &func, std::initializer_list<uint32_t> args,
-                           std::optional<std::chrono::milliseconds> own_budget = std::nullopt);
+                           std::optional<std::chrono::milliseconds> own_budget = std::nullopt,
+                           std::optional<std::chrono::steady_clock::time_point> now = std::nullopt);
   /// Drops the guest's side of the evaluation (its driven promise and pending calls). It runs no
   /// JS: freeing values queues FinalizationRegistry callbacks as jobs, and no job runs after it.
   /// So it must, and may, work when the evaluation's budget is spent.
@@ -323,8 +325,8 @@ struct Sandbox::Impl : internal::HostCallSink {
   Result discarded_result() const;
   std::optional<Error> refuse_while_suspended(const char *what) const;
 
-  /// Starts the timer time limit of an eval()/resume() call.
-  void start_timer_clock();
+  /// Starts the timer time limit of an eval()/resume() call, `now` being a steady_clock reading.
+  void start_timer_clock(std::chrono::steady_clock::time_point now);
   /// How long until the guest's earliest timer is due (zero when it is due), from the exchange
   /// block the guest wrote with its last reply; nullopt when it holds no timer.
   Expected<std::optional<std::chrono::nanoseconds>> time_to_next_timer();

@@ -19,8 +19,8 @@ namespace {
 constexpr std::chrono::nanoseconds kFarFuture = std::chrono::hours(24 * 365 * 100);
 }  // namespace
 
-void Sandbox::Impl::start_timer_clock() {
-  timer_clock_start = std::chrono::steady_clock::now();
+void Sandbox::Impl::start_timer_clock(std::chrono::steady_clock::time_point now) {
+  timer_clock_start = now;
   timer_jumped = {};
   timer_waited = {};
 }
