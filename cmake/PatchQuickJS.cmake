@@ -171,4 +171,25 @@ patch("the file ends where (9) is appended" 1
   "#undef malloc\n#undef free\n#undef realloc\n"
   "#undef malloc\n#undef free\n#undef realloc\n\n/* quickbox: see cmake/PatchQuickJS.cmake (9) */\nJSValue JS_GetGlobalBinding(JSContext *ctx, JSAtom prop)\n{\n    JSProperty *pr;\n    JSShapeProperty *prs = find_own_property(&pr, JS_VALUE_GET_OBJ(ctx->global_var_obj), prop);\n    if (prs) {\n        if (JS_IsUninitialized(pr->u.value))\n            return JS_ThrowReferenceErrorUninitialized(ctx, prs->atom);\n        return js_dup(pr->u.value);\n    }\n    return JS_GetProperty(ctx, ctx->global_obj, prop);\n}\n\nbool JS_HasGlobalLexical(JSContext *ctx, JSAtom prop)\n{\n    return find_own_property1(JS_VALUE_GET_OBJ(ctx->global_var_obj), prop) != NULL;\n}\n")
 
+# 10. A script the host evaluates again runs the function it was made into the first time it was
+#    kept (guest/script_cache.c), instead of a new function made from its bytecode at every
+#    evaluation, as JS_EvalFunction does: making and freeing that function (an object with its
+#    `length` and `name`, counted by the garbage collector) was a quarter of a repeated
+#    `1+2`. JS_NewScriptFunction makes it. No program can tell the two apart: the function of a
+#    script's top-level code is unreachable from JavaScript except through the V8 stack-trace API
+#    (Error.prepareStackTrace's call sites), whose getFunction() now answers undefined for it, kept
+#    or not, as V8's does for strict code.
+patch("bytecode knows a host-evaluated script's top level" 1
+  "    uint8_t backtrace_barrier : 1; /* stop backtrace on this function */\n"
+  "    uint8_t backtrace_barrier : 1; /* stop backtrace on this function */\n    uint8_t is_global_script : 1; /* quickbox (10): a JS_EVAL_TYPE_GLOBAL script's top level */\n")
+patch("the compiler marks a host-evaluated script's top level" 1
+  "    b->backtrace_barrier = fd->backtrace_barrier;\n"
+  "    b->backtrace_barrier = fd->backtrace_barrier;\n    b->is_global_script = fd->is_eval && fd->eval_type == JS_EVAL_TYPE_GLOBAL; /* quickbox (10) */\n")
+patch("a call site hides a script's top-level function" 1
+  "    csd->constructor = sf->is_constructor;\n    csd->func = js_dup(sf->cur_func);\n"
+  "    csd->constructor = sf->is_constructor;\n    csd->func = js_dup(sf->cur_func);\n    if (js_class_has_bytecode(JS_VALUE_GET_OBJ(sf->cur_func)->class_id) &&\n        JS_VALUE_GET_OBJ(sf->cur_func)->u.func.function_bytecode->is_global_script) { /* quickbox (10) */\n        JS_FreeValue(ctx, csd->func);\n        csd->func = JS_UNDEFINED;\n    }\n")
+patch("a script's function can be made once" 1
+  "#undef malloc\n#undef free\n#undef realloc\n\n/* quickbox: see cmake/PatchQuickJS.cmake (9) */"
+  "#undef malloc\n#undef free\n#undef realloc\n\n/* quickbox: see cmake/PatchQuickJS.cmake (10) */\nJSValue JS_NewScriptFunction(JSContext *ctx, JSValue bytecode)\n{\n    if (JS_VALUE_GET_TAG(bytecode) != JS_TAG_FUNCTION_BYTECODE ||\n        !((JSFunctionBytecode *)JS_VALUE_GET_PTR(bytecode))->is_global_script ||\n        ((JSFunctionBytecode *)JS_VALUE_GET_PTR(bytecode))->closure_var_count != 0) {\n        JS_FreeValue(ctx, bytecode);\n        return JS_ThrowTypeError(ctx, \"a global script's bytecode expected\");\n    }\n    return js_closure(ctx, bytecode, NULL, NULL);\n}\n\n/* quickbox: see cmake/PatchQuickJS.cmake (9) */")
+
 file(WRITE ${OUTPUT} "${source}")

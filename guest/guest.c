@@ -1287,8 +1287,7 @@ QB_EXPORT(QB_EXPORT_EVAL) int32_t qb_eval(uint32_t name_len, uint32_t source_len
     driven_module = want_namespace ? m : NULL;
     return finish(promise, DRIVE_AWAIT | (want_namespace ? DRIVE_NAMESPACE : DRIVE_DISCARD) | result_mode(flags));
   }
-  JSValue compiled = qb_script_compile(ctx, name, name_len + 1 + source_len, source, source_len, js_flags);
-  JSValue value = JS_IsException(compiled) ? compiled : JS_EvalFunction(ctx, compiled);
+  JSValue value = qb_script_eval(ctx, name, name_len + 1 + source_len, source, source_len, js_flags);
   uint32_t mode = (flags & QB_EVAL_AWAIT_RESULT) ? DRIVE_AWAIT : 0;
   if (kind == QB_EVAL_ASYNC) mode |= DRIVE_UNWRAP;
   return finish(value, mode | result_mode(flags));

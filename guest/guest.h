@@ -80,12 +80,15 @@ bool qb_heap_has_room(size_t bytes);
  * neither a pending exception nor a recorded refusal, since no operation fails because of it. */
 void *qb_malloc_if_room(JSContext *ctx, size_t size);
 
-/* Compiled scripts kept for sources evaluated again (guest/script_cache.c). qb_script_compile
- * returns the compiled script (JS_EVAL_FLAG_COMPILE_ONLY) for source, named by key's first
+/* Compiled scripts kept for sources evaluated again (guest/script_cache.c). qb_script_eval
+ * evaluates source as JS_Eval does (compile, then JS_EvalFunction), named by key's first
  * NUL-terminated part; key is that name, its NUL and source, contiguous. qb_script_cache_clear
  * drops every kept script. */
-JSValue qb_script_compile(JSContext *ctx, const char *key, size_t key_len, const char *source,
-                          size_t source_len, int js_flags);
+JSValue qb_script_eval(JSContext *ctx, const char *key, size_t key_len, const char *source,
+                       size_t source_len, int js_flags);
+/* What cmake/PatchQuickJS.cmake (10) adds to quickjs.c: the function JS_EvalFunction would make
+ * of a global script's bytecode (which it takes), to be called with the global object as this. */
+JSValue JS_NewScriptFunction(JSContext *ctx, JSValue bytecode);
 void qb_script_cache_clear(JSContext *ctx);
 
 /* URL and URLSearchParams's C++ half (guest/url.cc), handed to guest/url.js at bootstrap. */

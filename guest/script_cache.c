@@ -31,7 +31,7 @@ typedef struct kept_script {
   uint32_t key_len;
   uint32_t last_use;
   char *key; /* name, NUL, source */
-  JSValue compiled;
+  JSValue function; /* the script's top-level function, made from its bytecode once */
 } kept_script;
 
 static kept_script kept[KEPT_SCRIPTS];
@@ -55,7 +55,7 @@ static kept_script *find(uint32_t hash, const char *key, size_t len, int js_flag
 }
 
 static void forget(JSContext *ctx, kept_script *k) {
-  JS_FreeValue(ctx, k->compiled);
+  JS_FreeValue(ctx, k->function);
   js_free(ctx, k->key);
   memset(k, 0, sizeof *k);
 }
@@ -71,16 +71,30 @@ static kept_script *slot_for_new(JSContext *ctx) {
   return oldest;
 }
 
-static void keep(JSContext *ctx, uint32_t hash, const char *key, size_t len, int js_flags, JSValueConst compiled) {
+/* Keeps the script's function, made from `compiled`, which it takes; a function, or the exception. */
+static JSValue keep(JSContext *ctx, uint32_t hash, const char *key, size_t len, int js_flags, JSValue compiled) {
+  JSValue function = JS_NewScriptFunction(ctx, compiled);
+  if (JS_IsException(function)) return function;
   kept_script *k = slot_for_new(ctx);
   char *copy = qb_malloc_if_room(ctx, len);
-  if (!copy) return; /* not kept, and nothing lost: the eval goes on with its own reference */
+  if (!copy) return function; /* not kept, and nothing lost: the eval goes on with its own reference */
   memcpy(copy, key, len);
-  *k = (kept_script){hash, js_flags, (uint32_t)len, ++use_clock, copy, JS_DupValue(ctx, compiled)};
+  *k = (kept_script){hash, js_flags, (uint32_t)len, ++use_clock, copy, JS_DupValue(ctx, function)};
+  return function;
 }
 
-JSValue qb_script_compile(JSContext *ctx, const char *key, size_t key_len, const char *source, size_t source_len,
-                          int js_flags) {
+/* Runs a script's function as JS_EvalFunction runs its bytecode. The caller's reference keeps it
+ * alive while it runs, even if an evaluation nested in a host function drops it from the cache. */
+static JSValue run_function(JSContext *ctx, JSValue function) {
+  JSValue global = JS_GetGlobalObject(ctx);
+  JSValue value = JS_Call(ctx, function, global, 0, NULL);
+  JS_FreeValue(ctx, global);
+  JS_FreeValue(ctx, function);
+  return value;
+}
+
+JSValue qb_script_eval(JSContext *ctx, const char *key, size_t key_len, const char *source, size_t source_len,
+                       int js_flags) {
   const char *name = key;
   bool keepable = key_len <= KEPT_KEY_MAX && !memchr(source, '`', source_len);
   uint32_t hash = keepable ? hash_of(key, key_len, js_flags) : 0;
@@ -88,17 +102,20 @@ JSValue qb_script_compile(JSContext *ctx, const char *key, size_t key_len, const
     kept_script *k = find(hash, key, key_len, js_flags);
     if (k) {
       k->last_use = ++use_clock;
-      return JS_DupValue(ctx, k->compiled);
+      return run_function(ctx, JS_DupValue(ctx, k->function));
     }
   }
   JSValue compiled = JS_Eval(ctx, source, source_len, name, js_flags | JS_EVAL_FLAG_COMPILE_ONLY);
-  if (JS_IsException(compiled) || !keepable) return compiled;
-  uint32_t *seen = &sightings[hash % SIGHTINGS];
-  if (*seen == hash)
-    keep(ctx, hash, key, key_len, js_flags, compiled);
-  else
+  if (JS_IsException(compiled)) return compiled;
+  if (keepable) {
+    uint32_t *seen = &sightings[hash % SIGHTINGS];
+    if (*seen == hash) {
+      JSValue function = keep(ctx, hash, key, key_len, js_flags, compiled);
+      return JS_IsException(function) ? function : run_function(ctx, function);
+    }
     *seen = hash;
-  return compiled;
+  }
+  return JS_EvalFunction(ctx, compiled);
 }
 
 void qb_script_cache_clear(JSContext *ctx) {

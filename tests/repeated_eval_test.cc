@@ -96,6 +96,57 @@ TEST(RepeatedEval, KeptCodeTravelsWithASnapshotAndAFork) {
   EXPECT_EQ(eval_ok(sandbox, source), Value(kRepeats + 1));
 }
 
+// A script's top-level code runs as a function, which only the V8 stack-trace API reaches: a call
+// site's getFunction(). Were it the same function on every run of a kept source, a program could
+// compare it with the first run's, or leave a property on it. It answers undefined for that frame
+// on every run, and still answers the function of any other frame.
+TEST(RepeatedEval, TheTopLevelCodesFunctionIsHiddenFromCallSitesOnEveryRun) {
+  Sandbox sandbox = make_sandbox();
+  const char *source =
+      "(() => {\n"
+      "  Error.prepareStackTrace = (error, sites) => sites;\n"
+      "  function inner() { return new Error().stack }\n"
+      "  const sites = inner();\n"
+      "  Error.prepareStackTrace = undefined;\n"
+      "  return [sites[0].getFunction() === inner, typeof sites.at(-1).getFunction(), sites.length];\n"
+      "})()";
+  for (int i = 0; i < kRepeats; i++)
+    EXPECT_EQ(eval_ok(sandbox, source), Value(Value::Array{true, "undefined", 3.0})) << "run " << i + 1;
+}
+
+// The kept code of a source may be running while a host function evaluates the same source again,
+// nested, or evaluates enough other sources to push it out of the cache: every run carries on
+// unharmed. Here each run nests itself twice, and the innermost pushes everything out.
+TEST(RepeatedEval, KeptCodeRunsOnWhileANestedEvaluationRunsItOrDropsIt) {
+  Sandbox sandbox = make_sandbox();
+  const std::string source =
+      "(() => {\n"
+      "  globalThis.depth = (globalThis.depth ?? 0) + 1;\n"
+      "  try {\n"
+      "    const before = [1, 2, 3];\n"
+      "    const inner = depth < 3 ? nest('again') : nest('flush');\n"
+      "    return [inner, before.length, depth];\n"
+      "  } finally { depth-- }\n"
+      "})()";
+  ASSERT_TRUE(sandbox
+                  .register_capability(Capability::sync(
+                      "nest",
+                      [&sandbox, &source](const CallInfo &, std::span<const Value> args) {
+                        if (args[0].as_string() == "flush") {
+                          for (int i = 0; i < 40; i++)  // more sources, each seen twice, than are kept
+                            for (int repeat = 0; repeat < 2; repeat++) sandbox.eval("[" + std::to_string(i) + "]");
+                          return Value("flushed");
+                        }
+                        Result again = sandbox.eval(source);
+                        return again.ok() ? again.value() : Value("failed: " + again.error().message);
+                      }))
+                  .ok());
+  Value innermost(Value::Array{"flushed", 3.0, 3.0});
+  Value middle(Value::Array{innermost, 3.0, 2.0});
+  for (int i = 0; i < kRepeats; i++)
+    EXPECT_EQ(eval_ok(sandbox, source), Value(Value::Array{middle, 3.0, 1.0})) << "run " << i + 1;
+}
+
 // What is kept is bounded: a program that evaluates many different sources, each more than once,
 // holds no more memory for it than one that evaluates a few.
 TEST(RepeatedEval, KeptCodeStaysWithinItsBound) {
