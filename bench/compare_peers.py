@@ -11,16 +11,18 @@ The peers, each a Node worker in bench/peers that runs the same workloads:
 They are installed by `npm ci` from bench/peers/package-lock.json (exact versions, integrity
 hashes) into the cache outside the clone (~/.cache/quickbox/bench-peers-HASH); isolated-vm is a
 native addon, built there once by the locked node-gyp against the headers Node ships with. Each
-round runs every peer and the same workloads on quickbox in this process, in alternating order,
-and pools the samples; the table gives wall-clock medians and each ratio peer / quickbox (above
-1: quickbox is faster). Wall time, because Node's CPU clock is the whole process's; the
-alternation makes all sides see the same load, and the load average is printed.
+round starts every peer's worker, which serves samples on request, and takes each workload's
+samples in PAIRED_BATCHES batches, every side in turn (quickbox in this process, then each peer;
+the side that goes first rotates), pooling them over the rounds. So all sides of a comparison are
+timed within seconds of each other: on this shared VM the speed of everything can change by half
+from one second to the next, which sides run one after the other for a whole round cannot pair.
+The table gives wall-clock medians and each ratio peer / quickbox (above 1: quickbox is faster).
+Wall time, because Node's CPU clock is the whole process's; the load average is printed.
 
 The Python eval round trip may cost at most 1.5x the C++ library's, a sync host call at most 2x.
 The library is timed in this process (`_quickbox._LibraryTimer`: its own eval on a sandbox made
-as quickbox-bench makes one), in batches alternating with the Python samples, so both sides see
-the same machine; on a shared VM the speed of everything can change by half from one second to
-the next, which two processes run apart cannot pair. The target is judged on loops: each sample is
+as quickbox-bench makes one), in each of quickbox's batches right after the Python samples. The
+target is judged on loops: each sample is
 the mean of CALLS_PER_SAMPLE calls made back to back, timed together on both sides (the Python
 loop is `timeit`'s), so neither side's figure carries the cost of reading its clock. Timing each
 call alone, as the peer table does, charges the Python side about 50 ns more than the C++ side
@@ -41,6 +43,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import timeit
 from dataclasses import dataclass, field
@@ -78,10 +81,10 @@ CALLS_PER_SAMPLE = 100
 
 # name: (description, samples per round, samples per round with --quick)
 WORKLOADS = {
-    "context_create": ("new context + close", 300, 30),
-    "eval": ("eval `1+2`", 3000, 300),
-    "host_call_sync": ("eval `add(1, 2)`, add a host function", 3000, 300),
-    "fib_30": ("eval `fib(30)`", 3, 1),
+    "context_create": ("new context + close", 1000, 30),
+    "eval": ("eval `1+2`", 20000, 300),
+    "host_call_sync": ("eval `add(1, 2)`, add a host function", 20000, 300),
+    "fib_30": ("eval `fib(30)`", 5, 1),
 }
 
 
@@ -119,13 +122,41 @@ def install_peers() -> tuple[Path, dict[str, str]]:
     return install, unavailable
 
 
-def run_peer(install: Path, peer: str, counts: dict[str, int]) -> tuple[dict[str, Any], dict[str, list[int]]]:
-    done = subprocess.run(["node", str(install / PEERS[peer]), json.dumps(counts)],
-                          capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
-        raise SystemExit(f"the {peer} worker failed:\n{done.stderr}")
-    report = json.loads(done.stdout)
-    return report["versions"], report["samples"]
+class PeerWorker:
+    """A peer's Node worker (bench/peers), serving batches of samples on request (common.mjs,
+    serve) for one round."""
+
+    def __init__(self, install: Path, peer: str) -> None:
+        self.peer = peer
+        self.errors = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(["node", str(install / PEERS[peer])], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.errors, text=True)
+        self.versions: dict[str, Any] = self._reply()["versions"]
+
+    def samples(self, workload: str, count: int, warmup: int) -> list[int]:
+        """count samples (ns) of the workload; warmup untimed calls precede its first batch."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"workload": workload, "count": count, "warmup": warmup}) + "\n")
+        self.process.stdin.flush()
+        samples: list[int] = self._reply()["samples"]
+        return samples
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+        self.errors.close()
+
+    def _reply(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.kill()
+            self.process.wait()
+            self.errors.seek(0)
+            raise SystemExit(f"the {self.peer} worker failed:\n{self.errors.read()}")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
 
 
 def run_cpp(quick: bool) -> dict[str, float]:
@@ -140,8 +171,6 @@ def run_cpp(quick: bool) -> dict[str, float]:
 
 
 def measure(op: Callable[[], Any], count: int) -> list[int]:
-    for _ in range(min(10, count)):
-        op()
     samples = []
     for _ in range(count):
         start = time.perf_counter_ns()
@@ -155,67 +184,103 @@ def measure_loops(statement: str, namespace: dict[str, Any], count: int) -> list
     (garbage collection left as the program has it)."""
     timer = timeit.Timer(statement, setup="gc.enable()", globals={**namespace, "gc": gc},
                          timer=time.perf_counter_ns)
-    timer.timeit(10)
     return [total / CALLS_PER_SAMPLE for total in timer.repeat(repeat=count, number=CALLS_PER_SAMPLE)]
 
 
 @dataclass
 class Paired:
-    """A CPP_TARGETS workload's samples (ns) from one process, in batches alternating between
-    Python and the library: each call timed alone, and loops (CALLS_PER_SAMPLE calls a sample)."""
+    """A CPP_TARGETS workload's samples (ns) from one process, the Python package's and the
+    library's taken one right after the other: each call timed alone, and loops
+    (CALLS_PER_SAMPLE calls a sample)."""
     python_calls: list[float] = field(default_factory=list)
     library_calls: list[float] = field(default_factory=list)
     python_loops: list[float] = field(default_factory=list)
     library_loops: list[float] = field(default_factory=list)
 
     def extend(self, other: Paired) -> None:
-        for name in ("python_calls", "library_calls", "python_loops", "library_loops"):
-            getattr(self, name).extend(getattr(other, name))
+        for part in ("python_calls", "library_calls", "python_loops", "library_loops"):
+            getattr(self, part).extend(getattr(other, part))
 
 
-def run_quickbox(counts: dict[str, int]) -> tuple[dict[str, list[int]], dict[str, Paired]]:
-    """The Python package's samples of each workload, and the pairings of the CPP_TARGETS
-    workloads with the library, taken in batches alternating with the Python ones."""
-    import quickbox
-    from quickbox import _quickbox
+class QuickboxSide:
+    """The Python package's workloads in this process, for one round, served in batches as the
+    peers' workers serve theirs; a CPP_TARGETS workload's batch also times the library."""
 
-    with quickbox.Runtime(timeout=60) as rt, rt.new_context() as ctx:
+    def __init__(self) -> None:
+        import quickbox
+        from quickbox import _quickbox
+
+        self.runtime = quickbox.Runtime(timeout=60)
+        self.ctx = ctx = self.runtime.new_context()
         ctx.register("add", lambda a, b: a + b)
         ctx.eval(FIB_JS)
         assert ctx.eval("1+2") == 3 and ctx.eval("add(1, 2)") == 3
 
         def create() -> None:
-            rt.new_context().close()
+            self.runtime.new_context().close()
 
         def fib() -> None:
             assert ctx.eval("fib(30)") == 832040
 
-        ops: dict[str, Callable[[], Any]] = {
+        self.ops: dict[str, Callable[[], Any]] = {
             "context_create": create,
             "eval": lambda: ctx.eval("1+2"),
             "host_call_sync": lambda: ctx.eval("add(1, 2)"),
             "fib_30": fib,
         }
-        timer = _quickbox._LibraryTimer()
-        samples: dict[str, list[int]] = {}
-        paired: dict[str, Paired] = {}
-        for name, count in counts.items():
-            if name not in CPP_TARGETS:
-                samples[name] = measure(ops[name], count)
-                continue
-            statement, code = CPP_TARGETS[name][:2]
-            batch = max(1, count // PAIRED_BATCHES)
-            loops = max(1, batch // CALLS_PER_SAMPLE)
-            samples[name], pairing = [], Paired()
-            paired[name] = pairing
-            for _ in range(PAIRED_BATCHES):
-                calls = measure(ops[name], batch)
-                samples[name] += calls
-                pairing.python_calls += calls
-                pairing.library_calls += timer.samples(code, batch)
-                pairing.python_loops += measure_loops(statement, {"ctx": ctx}, loops)
-                pairing.library_loops += timer.samples(code, loops, CALLS_PER_SAMPLE)
-        return samples, paired
+        self.timer = _quickbox._LibraryTimer()
+        self.paired = {name: Paired() for name in CPP_TARGETS}
+        self.warmed: set[str] = set()
+
+    def samples(self, workload: str, count: int, warmup: int) -> list[int]:
+        """count samples (ns) of the workload; warmup untimed calls precede its first batch."""
+        op = self.ops[workload]
+        if workload not in self.warmed:
+            for _ in range(warmup):
+                op()
+            self.warmed.add(workload)
+        calls = measure(op, count)
+        if workload in CPP_TARGETS:
+            statement, code = CPP_TARGETS[workload][:2]
+            loops = max(1, count // CALLS_PER_SAMPLE)
+            pairing = self.paired[workload]
+            pairing.python_calls += calls
+            pairing.library_calls += self.timer.samples(code, count)
+            pairing.python_loops += measure_loops(statement, {"ctx": self.ctx}, loops)
+            pairing.library_loops += self.timer.samples(code, loops, CALLS_PER_SAMPLE)
+        return calls
+
+    def close(self) -> None:
+        self.ctx.close()
+        self.runtime.close()
+
+
+def run_round(install: Path, peers: list[str], counts: dict[str, int]
+              ) -> tuple[dict[str, dict[str, list[int]]], dict[str, Paired], dict[str, Any]]:
+    """One round: every side's samples of each workload, taken in PAIRED_BATCHES batches, every
+    side in turn; and quickbox's pairings with the library, and the peers' versions."""
+    quickbox_side = QuickboxSide()
+    workers: dict[str, PeerWorker] = {}
+    try:
+        for peer in peers:
+            workers[peer] = PeerWorker(install, peer)
+        sides: dict[str, QuickboxSide | PeerWorker] = {"quickbox": quickbox_side, **workers}
+        names = list(sides)
+        samples: dict[str, dict[str, list[int]]] = {side: {} for side in names}
+        for workload, count in counts.items():
+            batches = min(PAIRED_BATCHES, count)
+            warmup = min(10, count)
+            for batch in range(batches):
+                size = count // batches + (1 if batch < count % batches else 0)
+                first = batch % len(names)
+                for side in names[first:] + names[:first]:
+                    samples[side].setdefault(workload, []).extend(sides[side].samples(workload, size, warmup))
+        versions = {k: v for worker in workers.values() for k, v in worker.versions.items()}
+        return samples, quickbox_side.paired, versions
+    finally:
+        for worker in workers.values():
+            worker.close()
+        quickbox_side.close()
 
 
 def main() -> int:
@@ -237,24 +302,18 @@ def main() -> int:
     paired = {name: Paired() for name in CPP_TARGETS}  # pooled over the rounds
     versions: dict[str, Any] = {}
     for round_ in range(args.rounds):
-        order = ["quickbox", *peers, "cpp"]
-        if round_ % 2:
-            order.reverse()
-        for side in order:
-            print(f"round {round_ + 1}/{args.rounds}: {side} ...", file=sys.stderr)
-            if side == "cpp":
-                for name, median in run_cpp(args.quick).items():
-                    cpp[name].append(median)
-                continue
-            if side == "quickbox":
-                samples, pairings = run_quickbox(counts)
-                for name, pairing in pairings.items():
-                    paired[name].extend(pairing)
-            else:
-                peer_versions, samples = run_peer(install, side, counts)
-                versions.update(peer_versions)
-            for name, values in samples.items():
+        print(f"round {round_ + 1}/{args.rounds}: quickbox and {', '.join(peers) or 'no peer'}, alternating ...",
+              file=sys.stderr)
+        samples, pairings, round_versions = run_round(install, peers, counts)
+        versions.update(round_versions)
+        for side, workloads in samples.items():
+            for name, values in workloads.items():
                 pooled[side].setdefault(name, []).extend(values)
+        for name, pairing in pairings.items():
+            paired[name].extend(pairing)
+        print(f"round {round_ + 1}/{args.rounds}: quickbox-bench ...", file=sys.stderr)
+        for name, median in run_cpp(args.quick).items():
+            cpp[name].append(median)
     load_after = os.getloadavg()
 
     import quickbox

@@ -1,18 +1,15 @@
-// What every Node-hosted peer of bench/compare_peers.py shares: sampling, checking, reporting.
+// What every Node-hosted peer of bench/compare_peers.py shares: serving samples, checking, versions.
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 
 export const FIB = "function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) }";
-
-/** The sample counts per workload, from the command line (a JSON object). */
-export const iterations = JSON.parse(process.argv[2]);
 
 export function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-/** Samples of op() after a few untimed calls, in wall-clock nanoseconds. op may be async. */
-export async function measure(op, count) {
-  for (let i = 0; i < Math.min(10, count); i++) await op();
+/** count samples of op(), in wall-clock nanoseconds. op may be async. */
+async function measure(op, count) {
   const samples = [];
   for (let i = 0; i < count; i++) {
     const start = process.hrtime.bigint();
@@ -23,11 +20,27 @@ export async function measure(op, count) {
   return samples;
 }
 
-/** Runs each requested workload and prints {versions, samples: {workload: [ns, ...]}}. */
-export async function run(workloads, versions) {
-  const samples = {};
-  for (const [name, count] of Object.entries(iterations)) samples[name] = await measure(workloads[name], count);
-  process.stdout.write(JSON.stringify({ versions: { node: process.version, ...versions }, samples }) + "\n");
+/**
+ * Serves compare_peers.py until its standard input closes: first a line {versions}, then for each
+ * request line {workload, count, warmup} a line {samples: [ns, ...]}. Batches on request let
+ * compare_peers.py alternate every side a few samples at a time, so that all of them see the same
+ * machine (a shared VM's speed can change by half from one second to the next). `warmup` untimed
+ * calls precede a workload's first batch only.
+ */
+export async function serve(workloads, versions) {
+  const reply = (message) => process.stdout.write(JSON.stringify(message) + "\n");
+  reply({ versions: { node: process.version, ...versions } });
+  const warmed = new Set();
+  for await (const line of createInterface({ input: process.stdin })) {
+    const { workload, count, warmup } = JSON.parse(line);
+    const op = workloads[workload];
+    check(op !== undefined, `no workload named ${workload}`);
+    if (!warmed.has(workload)) {
+      for (let i = 0; i < warmup; i++) await op();
+      warmed.add(workload);
+    }
+    reply({ samples: await measure(op, count) });
+  }
 }
 
 /** The version of an installed package (package.json files are often not exported). */

@@ -1,7 +1,8 @@
 // A Node-hosted peer of bench/compare_peers.py: isolated-vm (a separate V8 isolate in the Node
-// process: V8's JIT, not an interpreter in wasm). Usage: node isolated_vm.mjs ITERATIONS_JSON
+// process: V8's JIT, not an interpreter in wasm). compare_peers.py starts it and asks for samples on
+// its standard input (common.mjs, serve).
 import ivm from "isolated-vm";
-import { FIB, check, installed, run } from "./common.mjs";
+import { FIB, check, installed, serve } from "./common.mjs";
 
 const isolate = new ivm.Isolate({ memoryLimit: 128 });
 const context = isolate.createContextSync();
@@ -10,7 +11,7 @@ context.evalSync(FIB);
 check(context.evalSync("1+2") === 3, "1+2");
 check(context.evalSync("add(1, 2)") === 3, "add(1, 2)");
 
-await run(
+await serve(
   {
     context_create: () => isolate.createContextSync().release(),
     eval: () => context.evalSync("1+2"),

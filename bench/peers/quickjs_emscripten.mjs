@@ -1,8 +1,9 @@
 // A Node-hosted peer of bench/compare_peers.py: quickjs-emscripten (quickjs-ng compiled by
-// emscripten, run by V8's wasm engine). Usage: node quickjs_emscripten.mjs ITERATIONS_JSON
+// emscripten, run by V8's wasm engine). compare_peers.py starts it and asks for samples on its
+// standard input (common.mjs, serve).
 import { newQuickJSWASMModuleFromVariant } from "quickjs-emscripten-core";
 import variant from "@jitl/quickjs-ng-wasmfile-release-sync";
-import { FIB, check, installed, run } from "./common.mjs";
+import { FIB, check, installed, serve } from "./common.mjs";
 
 const QuickJS = await newQuickJSWASMModuleFromVariant(variant);
 const runtime = QuickJS.newRuntime();
@@ -22,7 +23,7 @@ evalNumber(ctx, FIB + "; 0");
 check(evalNumber(ctx, "1+2") === 3, "1+2");
 check(evalNumber(ctx, "add(1, 2)") === 3, "add(1, 2)");
 
-await run(
+await serve(
   {
     context_create: () => runtime.newContext().dispose(),
     eval: () => evalNumber(ctx, "1+2"),

@@ -1,9 +1,10 @@
 // A Node-hosted peer of bench/compare_peers.py: quickjs-wasi (quickjs-ng compiled to WASI, run by
 // V8's wasm engine; one VM is one wasm instance, so its "context" is a new VM from the compiled
-// module). Usage: node quickjs_wasi.mjs ITERATIONS_JSON
+// module). compare_peers.py starts it and asks for samples on its standard input (common.mjs,
+// serve).
 import { readFileSync } from "node:fs";
 import { QuickJS } from "quickjs-wasi";
-import { FIB, check, installed, run } from "./common.mjs";
+import { FIB, check, installed, serve } from "./common.mjs";
 
 const wasm = new WebAssembly.Module(readFileSync(new URL(import.meta.resolve("quickjs-wasi/quickjs.wasm"))));
 const vm = await QuickJS.create({ wasm });
@@ -22,7 +23,7 @@ evalNumber(FIB + "; 0");
 check(evalNumber("1+2") === 3, "1+2");
 check(evalNumber("add(1, 2)") === 3, "add(1, 2)");
 
-await run(
+await serve(
   {
     context_create: async () => (await QuickJS.create({ wasm })).dispose(),
     eval: () => evalNumber("1+2"),
