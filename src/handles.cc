@@ -39,7 +39,7 @@ Result handle_op(Sandbox::Impl &s, uint32_t op, Handle handle, const Value &requ
   const char *what = operation_name(op);
   OperationGuard guard(s, what, internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
-  Nesting nesting(s);
+  Nesting nesting(s, guard.nested());
   if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (is_evaluation(op))

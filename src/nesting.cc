@@ -9,10 +9,10 @@ namespace {
 Error nesting_error(ErrorKind kind, std::string message) { return Error{.kind = kind, .message = std::move(message)}; }
 }  // namespace
 
-Nesting::Nesting(Sandbox::Impl &s) : s_(s) {
+Nesting::Nesting(Sandbox::Impl &s, bool nested) : s_(s) {
   using std::chrono::nanoseconds;
   // Not nested, or nothing to set aside (the operation reports the discarded instance itself).
-  if (!s.use.nested() || s.discarded || !s.context) return;
+  if (!nested || s.discarded || !s.context) return;
   if (s.nest_depth >= QB_MAX_NESTING) {
     refused_ = nesting_error(ErrorKind::InvalidInput,
                              "operations nested inside host functions may go " + std::to_string(QB_MAX_NESTING) +

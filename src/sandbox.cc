@@ -765,7 +765,7 @@ Result Sandbox::eval(std::string_view source, const EvalOptions &options) {
   Impl &s = *impl_;
   OperationGuard guard(s, "eval()", internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
-  Nesting nesting(s);
+  Nesting nesting(s, guard.nested());
   if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = s.refuse_while_suspended("evaluate")) return Result::failure(*err);
@@ -853,7 +853,7 @@ Result Sandbox::call(std::string_view name, std::span<const Value> args,
   Impl &s = *impl_;
   OperationGuard guard(s, "call()", internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
-  Nesting nesting(s);
+  Nesting nesting(s, guard.nested());
   if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = s.refuse_while_suspended("call a function")) return Result::failure(*err);
@@ -874,7 +874,7 @@ Result Sandbox::get_global(std::string_view name) {
   Impl &s = *impl_;
   OperationGuard guard(s, "get_global()", internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
-  Nesting nesting(s);
+  Nesting nesting(s, guard.nested());
   if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = check_name(name, "a global's name")) return Result::failure(*err);
@@ -886,7 +886,7 @@ Result Sandbox::set_global(std::string_view name, const Value &value) {
   Impl &s = *impl_;
   OperationGuard guard(s, "set_global()", internal::Access::Nestable);
   if (guard.refused()) return Result::failure(*guard.refused());
-  Nesting nesting(s);
+  Nesting nesting(s, guard.nested());
   if (nesting.refused()) return Result::failure(*nesting.refused());
   if (s.discarded) return s.discarded_result();
   if (auto err = check_name(name, "a global's name")) return Result::failure(*err);
@@ -901,7 +901,7 @@ Expected<std::string> Sandbox::format(const Value &value, EvalOptions::Display s
   Impl &s = *impl_;
   OperationGuard guard(s, "format()", internal::Access::Nestable);
   if (guard.refused()) return *guard.refused();
-  Nesting nesting(s);
+  Nesting nesting(s, guard.nested());
   if (nesting.refused()) return *nesting.refused();
   if (s.discarded) return s.discarded_result().error();
   if (style == EvalOptions::Display::None)
@@ -929,7 +929,7 @@ Expected<MemoryUsage> Sandbox::memory_usage(bool collect_garbage) {
   Impl &s = *impl_;
   OperationGuard guard(s, "memory_usage()", internal::Access::Nestable);
   if (guard.refused()) return *guard.refused();
-  Nesting nesting(s);
+  Nesting nesting(s, guard.nested());
   if (nesting.refused()) return *nesting.refused();
   if (s.discarded) return s.discarded_result().error();
   Result r = s.run_simple(s.func(&internal::GuestExports::memory_usage), {collect_garbage ? QB_MEMORY_COLLECT : 0u});

@@ -386,7 +386,8 @@ struct Sandbox::Impl : internal::HostCallSink {
 /// OperationGuard, so that it ends first.
 class Nesting {
  public:
-  explicit Nesting(Sandbox::Impl &s);
+  /// `nested`: the operation's OperationGuard::nested().
+  Nesting(Sandbox::Impl &s, bool nested);
   ~Nesting();
   Nesting(const Nesting &) = delete;
   Nesting &operator=(const Nesting &) = delete;
@@ -433,10 +434,10 @@ class Nesting {
 class OperationGuard {
  public:
   OperationGuard(Sandbox::Impl &impl, const char *operation, internal::Access access)
-      : impl_(impl), refused_(impl.use.enter(operation, access)) {
+      : impl_(impl), refused_(impl.use.enter(operation, access, nested_)) {
     // Sandbox::interrupt() is for the operation running when it was called: one made while none
     // ran is dropped here. A call back in from a host function belongs to the running one.
-    if (!refused_ && !impl.use.nested()) impl.signal->interrupt = false;
+    if (!refused_ && !nested_) impl.signal->interrupt = false;
   }
   ~OperationGuard() {
     if (!refused_ && impl_.use.leave()) delete &impl_;
@@ -445,9 +446,12 @@ class OperationGuard {
   OperationGuard &operator=(const OperationGuard &) = delete;
   /// Why the operation may not run now, if it may not.
   const std::optional<Error> &refused() const { return refused_; }
+  /// True when the operation was called from inside a host function of this sandbox's running one.
+  bool nested() const { return nested_; }
 
  private:
   Sandbox::Impl &impl_;
+  bool nested_ = false;  // set by enter(), before refused_ is
   std::optional<Error> refused_;
 };
 

@@ -9,9 +9,10 @@ namespace {
 Error refusal(std::string message) { return Error{.kind = ErrorKind::InvalidInput, .message = std::move(message)}; }
 }  // namespace
 
-std::optional<Error> SandboxUse::enter(const char *operation, Access access) {
+std::optional<Error> SandboxUse::enter(const char *operation, Access access, bool &nested) {
   std::unique_lock lock(mutex_);
   auto self = std::this_thread::get_id();
+  nested = false;
   if (depth_ > 0 && owner_ == self) {
     // A host function of the running operation calling back into its own sandbox: a Nestable
     // operation runs nested (the caller sets the running one aside), a Reentrant one at once.
@@ -19,6 +20,7 @@ std::optional<Error> SandboxUse::enter(const char *operation, Access access) {
       return refusal(std::string("cannot call ") + operation + " from inside a host function while the sandbox runs " +
                      operation_ + "; call it after " + operation_ + " returns");
     depth_++;
+    nested = true;
     return std::nullopt;
   }
   auto destroyed = [&] { return refusal(std::string("cannot call ") + operation + ": the sandbox is being destroyed"); };

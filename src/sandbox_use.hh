@@ -36,7 +36,8 @@ enum class Access {
 class SandboxUse {
  public:
   /// Claims the sandbox for `operation` on this thread, or returns the error that refuses it.
-  std::optional<Error> enter(const char *operation, Access access);
+  /// `nested` is set to whether the claim is nested() (one lock, where asking after took another).
+  std::optional<Error> enter(const char *operation, Access access, bool &nested);
   /// Ends a claim. True when the last claim ended and the sandbox was retired meanwhile: the
   /// caller then destroys it.
   bool leave();
