@@ -62,6 +62,7 @@ _AUTO, _MODULE = 0, 3
 Outcome = tuple[int, Any, Sequence[tuple[str, str]], int, Sequence[str]]
 _UNDEFINED = _quickbox.UNDEFINED
 _NOT_PLAIN = _quickbox.NOT_PLAIN
+_NOT_RUN = _quickbox.NOT_RUN
 
 
 # When the running host function's evaluation runs out of wall-clock time (time.monotonic()). The
@@ -216,6 +217,9 @@ class Context:
         self._pending_tasks: dict[int, asyncio.Task[Any]] = {}
         self._console: list[ConsoleLine] = []
         self._console_dropped = 0
+        # True while none of the five above holds anything (the last operation left nothing to
+        # forget), so a plain eval need not start afresh. Whatever sets one of them clears it.
+        self._left_nothing = True
         # Bumped whenever the VM is replaced (restore, reset) or closed: handles made before
         # belong to a VM that is gone.
         self._generation = 0
@@ -348,6 +352,7 @@ class Context:
             # KeyboardInterrupt, SystemExit...: not for JavaScript to catch. The evaluation is
             # stopped at once and the exception raised again when it returns.
             self._fatal = exc
+            self._left_nothing = False
             self._sandbox.interrupt()
             return (HOST_ERROR_NAME, HOST_ERROR_MESSAGE, f"{type(exc).__name__} stopped the evaluation")
         return failed
@@ -362,6 +367,7 @@ class Context:
         """Keeps exc for the caller and returns its text for the audit log (the host's text, which
         the program never sees), even when the exception cannot say what it is."""
         self._host_exception = exc
+        self._left_nothing = False
         try:
             text = str(exc)
         except Exception:  # noqa: BLE001 - its __str__ raised: the audit still records the call failed
@@ -379,24 +385,23 @@ class Context:
         ``transform_flags`` (``SourceTransform``) transforms the code first, e.g. strips
         TypeScript; unset, the runtime's ``transform_flags`` apply."""
         if (module is False and strict is False and filename == "<eval>" and timeout is None
-                and transform_flags is None and self._transform.flags is None and self._sandbox.claim()):
-            # The call most programs make, outermost and with every option at its default, spelled
-            # out: a third of a `ctx.eval("1+2")` was the general path's Python (_run_eval, _begin,
-            # the outcome tuple, the lock), where the native layer hands back the bare value and
-            # gives the claim back itself. _start_afresh() spelled out too.
-            self._console_failure = self._host_exception = self._fatal = None
-            if self._console:
-                self._console = []
-            self._console_dropped = 0
+                and transform_flags is None and self._transform.flags is None):
+            # The call most programs make, with every option at its default: one native call, which
+            # claims the context, runs the program, hands back the bare value and gives the claim
+            # back. A third of a `ctx.eval("1+2")` was the general path's Python (_run_eval, _begin,
+            # the outcome tuple, the lock). It runs only while the last operation left nothing to
+            # forget (_left_nothing), and when no thread holds the context: else _NOT_RUN, and the
+            # general path below claims and starts afresh.
             try:
-                value = self._sandbox.eval_plain(code)
-                if value is _NOT_PLAIN:
-                    return self._plain_outcome("eval")
-                if self._fatal is not None:
-                    self._raise_fatal()
-                return value
+                value = self._sandbox.eval_plain(code, self._left_nothing)
+                if value is not _NOT_RUN:
+                    if value is _NOT_PLAIN:
+                        return self._plain_outcome("eval")
+                    if self._fatal is not None:
+                        self._raise_fatal()
+                    return value
             finally:
-                if self._close_requested:
+                if self._close_requested and self._owner is None:
                     self._close_now(when_idle=True)
         # `with self._exclusive:` spelled out for the outermost eval: two Python calls fewer
         if not self._sandbox.claim():
@@ -418,6 +423,7 @@ class Context:
         if self._console:
             self._console = []
         self._console_dropped = 0
+        self._left_nothing = self._console_failure is None
 
     def _plain_value(self, value: Any, what: str) -> Any:
         """What a plain native call (call_plain) answered, as its caller returns it."""
@@ -616,6 +622,7 @@ class Context:
                 # What stopped the program (the module loader raised it) is raised in the caller's
                 # task below: raised in to_thread's own task, asyncio would throw it past the loop.
                 self._fatal = stop
+                self._left_nothing = False
                 return None
             finally:
                 self._sandbox.set_owner(loop_thread)
@@ -655,6 +662,7 @@ class Context:
         running the program, which waits meanwhile)."""
         line = ConsoleLine(level, text)  # type: ignore[arg-type]
         self._console.append(line)
+        self._left_nothing = False
         try:
             self._console_sink.emit((line,))
         except BaseException as exc:  # noqa: BLE001 - on_console raised: the evaluation stops and raises it
@@ -665,6 +673,8 @@ class Context:
 
     def _record_console(self, console: Sequence[tuple[str, str]], dropped: int) -> None:
         lines = [ConsoleLine(level, text) for level, text in console]  # type: ignore[arg-type]
+        if lines or dropped:
+            self._left_nothing = False
         self._console.extend(lines)
         self._console_dropped += dropped
         self._console_sink.emit(lines)
@@ -801,6 +811,7 @@ class Context:
             self._sandbox.reject(call_id, f"the call to {name!r} timed out", "Error", True)
         elif not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: not for JavaScript
             self._fatal = exc
+            self._left_nothing = False
             self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME)
         else:
             self._sandbox.reject(call_id, HOST_ERROR_MESSAGE, HOST_ERROR_NAME, False, self._remember_host_error(exc))
@@ -1103,6 +1114,7 @@ class Context:
         saved = self._nesting.pop()
         assert saved is not None
         self._host_exception, self._fatal, self._console, self._console_dropped = saved
+        self._left_nothing = False  # the calling evaluation's own state is back
         if self._console_failure is not None and self._fatal is None:
             self._fatal = self._console_failure  # the calling evaluation stops for it too
 

@@ -60,6 +60,7 @@ struct HandleRef {
 
 nb::object undefined_object;  // the singleton instance
 nb::object not_plain_object;  // what PySandbox::eval_plain returns for an outcome it hands over whole
+nb::object not_run_object;    // what PySandbox::eval_plain returns when it did not run the program
 nb::object datetime_class;    // datetime.datetime and datetime.date, for dates entering JS
 nb::object date_class;
 nb::object utc;               // datetime.timezone.utc
@@ -1055,18 +1056,21 @@ class PySandbox {
     ~ClaimGivenBack() { owner.unclaim(); }
   };
 
-  /// `ctx.eval(code)` with every option at its default, the call most programs make, run under
-  /// the caller's claim, which it gives back whatever happens: the value itself when the
-  /// evaluation just returned one (no console lines, nothing unsettled), else `not_plain`, and
-  /// the whole outcome is take_outcome()'s. It saves the general path's Python (its options, the
-  /// outcome tuple to build and take apart, the call giving the claim back) and, while the
-  /// evaluation is short, letting go of the GIL and taking it back.
-  nb::object eval_plain(nb::handle code) {
+  /// `ctx.eval(code)` with every option at its default, the call most programs make. It claims
+  /// the context and gives the claim back whatever happens: the value itself when the evaluation
+  /// just returned one (no console lines, nothing unsettled), else `not_plain`, and the whole
+  /// outcome is take_outcome()'s. It saves the general path's Python (its options, the outcome
+  /// tuple to build and take apart, the claim taken and given back in calls of their own) and,
+  /// while the evaluation is short, letting go of the GIL and taking it back. `not_run`, with
+  /// nothing done, when a thread holds the claim, or when the package's state is not `fresh`
+  /// (the last operation left something the general path forgets first).
+  nb::object eval_plain(nb::handle code, bool fresh) {
     static const EvalOptions defaults = [] {
       EvalOptions o;
       o.on_running_long = GilHeldWhileShort::let_go;
       return o;
     }();
+    if (!fresh || !claim()) return not_run_object;
     ClaimGivenBack claim{*this};
     std::string_view source = text_arg(code, "code");
     Use use(*this, "ctx.eval()", Nested::Allowed);
@@ -1491,6 +1495,8 @@ NB_MODULE(_quickbox, m) {
   undefined_object = nb::cast(UndefinedType{});
   not_plain_object = nb::steal(PyObject_CallNoArgs(reinterpret_cast<PyObject *>(&PyBaseObject_Type)));
   m.attr("NOT_PLAIN") = not_plain_object;
+  not_run_object = nb::steal(PyObject_CallNoArgs(reinterpret_cast<PyObject *>(&PyBaseObject_Type)));
+  m.attr("NOT_RUN") = not_run_object;
   {
     nb::module_ datetime = nb::module_::import_("datetime");
     datetime_class = datetime.attr("datetime");
@@ -1586,7 +1592,7 @@ NB_MODULE(_quickbox, m) {
       .def_static("fork", &PySandbox::fork, "data"_a, "count"_a, "options"_a, "key"_a = nb::none())
       .def("eval", &PySandbox::eval, "code"_a.none(), "kind"_a, "filename"_a.none(), "strict"_a, "timeout"_a.none() = nb::none(),
            "namespace"_a = false, "as_handle"_a = false)
-      .def("eval_plain", &PySandbox::eval_plain, "code"_a.none())
+      .def("eval_plain", &PySandbox::eval_plain, "code"_a.none(), "fresh"_a)
       .def("call_plain", &PySandbox::call_plain, "name"_a.none(), "args"_a)
       .def("take_outcome", &PySandbox::take_outcome)
       .def("claim", &PySandbox::claim)
