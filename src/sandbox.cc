@@ -414,7 +414,7 @@ Expected<int32_t> Sandbox::Impl::run_op(const wasmtime_func_t &func, std::initia
   using std::chrono::nanoseconds;
   // An instance a nested operation discarded, seen from the outer operation's driving loop.
   if (discarded || !context) return discarded_result().error();
-  auto wall_start = now.value_or(std::chrono::steady_clock::now());
+  auto wall_start = now ? *now : std::chrono::steady_clock::now();  // not value_or: it reads the clock anyway
   auto start = internal::ThreadCpuClock::at(wall_start);
   nanoseconds remaining = own_budget ? nanoseconds(*own_budget) : nanoseconds(eval_cpu_budget) - eval_cpu_used;
   op_cpu_time = own_budget.value_or(eval_cpu_budget);
