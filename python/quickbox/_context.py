@@ -376,7 +376,7 @@ class Context:
 
     # ---- evaluation ----------------------------------------------------------------------------
 
-    def eval(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
+    def eval(self, code: str, module: bool = False, strict: bool = False, filename: str = "<eval>",
              timeout: float | None = None, transform_flags: TransformFlagsProvider | None = None) -> Any:
         """Evaluates ``code`` and returns its value (a final promise is awaited; top-level
         ``await`` works; a top-level ``undefined`` is ``None``; with ``module=True``, the module's
@@ -459,7 +459,7 @@ class Context:
             return None if value is _UNDEFINED else value
         return self._sync_result(outcome, "eval")
 
-    def eval_handle(self, code: str, *, module: bool = False, strict: bool = False, filename: str = "<eval>",
+    def eval_handle(self, code: str, module: bool = False, strict: bool = False, filename: str = "<eval>",
                     timeout: float | None = None, transform_flags: TransformFlagsProvider | None = None) -> Handle:
         """Like ``eval``, but the result stays in the sandbox: a ``Handle`` to it, whatever it is
         (a function, a class instance, a promise, which is not awaited); with ``module=True``, a
@@ -470,7 +470,7 @@ class Context:
             self._raise_fatal()
             return self._as_handle(self._sync_result(outcome, "eval_handle"))
 
-    async def eval_async(self, code: str, *, module: bool = False, strict: bool = False,
+    async def eval_async(self, code: str, module: bool = False, strict: bool = False,
                          filename: str = "<eval>", timeout: float | None = None,
                          transform_flags: TransformFlagsProvider | None = None) -> Any:
         """Like ``eval``, and async Python functions may be awaited by the program; they run on
@@ -483,7 +483,7 @@ class Context:
             return None  # a module completes with nothing, as in quickjs-rs
         return None if value is _quickbox.UNDEFINED else value
 
-    async def eval_handle_async(self, code: str, *, module: bool = False, strict: bool = False,
+    async def eval_handle_async(self, code: str, module: bool = False, strict: bool = False,
                                 filename: str = "<eval>", timeout: float | None = None,
                                 transform_flags: TransformFlagsProvider | None = None) -> Handle:
         """``eval_handle`` that may await async host functions (as ``eval_async``); the final
@@ -496,7 +496,7 @@ class Context:
             result = self._finished(await self._drive(outcome))
         return self._as_handle(result.value)
 
-    async def start(self, code: str, *, module: bool = False, strict: bool = False,
+    async def start(self, code: str, module: bool = False, strict: bool = False,
                     filename: str = "<eval>", timeout: float | None = None,
                     transform_flags: TransformFlagsProvider | None = None) -> EvalResult:
         """Evaluates ``code`` until it is done or waits on calls only the caller can settle
