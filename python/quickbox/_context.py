@@ -217,8 +217,9 @@ class Context:
         self._pending_tasks: dict[int, asyncio.Task[Any]] = {}
         self._console: list[ConsoleLine] = []
         self._console_dropped = 0
-        # True while none of the five above holds anything (the last operation left nothing to
-        # forget), so a plain eval need not start afresh. Whatever sets one of them clears it.
+        # True while _host_exception, _fatal, _console_failure, _console and _console_dropped hold
+        # nothing (the last operation left nothing to forget), so a plain eval need not start
+        # afresh (_start_afresh). Whatever sets one of them clears it.
         self._left_nothing = True
         # Bumped whenever the VM is replaced (restore, reset) or closed: handles made before
         # belong to a VM that is gone.
