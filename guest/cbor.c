@@ -92,6 +92,11 @@ typedef struct path_seg {
   JSAtom key;
 } path_seg;
 
+/* How deep a value's path may go before the encoder's path moves to the heap: the values that
+ * cross the boundary (results, host-call arguments) are mostly shallow, and two allocations of
+ * max_depth entries for each of them were most of the allocator's time in a host call. */
+enum { ENCODER_INLINE_DEPTH = 16 };
+
 typedef struct encoder {
   JSContext *ctx;
   qb_buf *out;
@@ -105,7 +110,29 @@ typedef struct encoder {
   bool too_large;
   bool bigint_too_large;
   bool pin_opaque;
+  bool on_heap;     /* stack and path moved to the heap (max_depth + 1 entries each) */
+  void *inline_stack[ENCODER_INLINE_DEPTH];
+  path_seg inline_path[ENCODER_INLINE_DEPTH];
 } encoder;
+
+/* Room on the path for one more level: past ENCODER_INLINE_DEPTH, the path moves to the heap. */
+static bool path_has_room(encoder *e) {
+  if (e->on_heap || e->depth < ENCODER_INLINE_DEPTH) return true;
+  void **stack = malloc(sizeof(void *) * (e->max_depth + 1));
+  path_seg *path = malloc(sizeof(path_seg) * (e->max_depth + 1));
+  if (!stack || !path) {
+    free(stack);
+    free(path);
+    JS_ThrowOutOfMemory(e->ctx);
+    return false;
+  }
+  memcpy(stack, e->inline_stack, sizeof e->inline_stack);
+  memcpy(path, e->inline_path, sizeof e->inline_path);
+  e->stack = stack;
+  e->path = path;
+  e->on_heap = true;
+  return true;
+}
 
 /* Renders the current path as "$.a[3].b" into buf. */
 static void format_path(encoder *e, char *buf, size_t size) {
@@ -364,6 +391,7 @@ static int encode_compound(encoder *e, JSValueConst v) {
                        path);
     return -1;
   }
+  if (!path_has_room(e)) return -1;
   e->stack[e->depth++] = ptr;
   int r = JS_IsArray(v) ? encode_array(e, v) : encode_object(e, v);
   e->depth--;
@@ -397,31 +425,63 @@ static int encode_value(encoder *e, JSValueConst v) {
   }
 }
 
-qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
-                                qb_value_limits limits) {
-  uint32_t max_depth = limits.max_depth;
+/* Encodes into out what `encode` writes with an encoder set up for these limits. */
+static qb_encode_status encode_with(JSContext *ctx, qb_buf *out, qb_value_limits limits,
+                                    int (*encode)(encoder *e, const void *what), const void *what) {
   encoder e = {.ctx = ctx, .out = out, .base = out->len, .max_bytes = limits.max_bytes,
-               .max_depth = max_depth, .bigint_bytes = limits.bigint_bytes,
+               .max_depth = limits.max_depth, .bigint_bytes = limits.bigint_bytes,
                .pin_opaque = limits.pin_opaque};
+  e.stack = e.inline_stack;
+  e.path = e.inline_path;
   size_t saved_limit = out->limit;
   out->limit = out->len + limits.max_bytes;
   out->over_limit = false;
-  e.stack = malloc(sizeof(void *) * (max_depth + 1));
-  e.path = malloc(sizeof(path_seg) * (max_depth + 1));
-  if (!e.stack || !e.path) {
+  int r = encode(&e, what);
+  out->limit = saved_limit;
+  if (e.on_heap) {
     free(e.stack);
     free(e.path);
-    JS_ThrowOutOfMemory(ctx);
-    return QB_ENCODE_THROWN;
   }
-  int r = encode_value(&e, value);
-  out->limit = saved_limit;
-  free(e.stack);
-  free(e.path);
   if (r == 0) return QB_ENCODE_OK;
   out->len = e.base;
   if (e.too_large) return QB_ENCODE_TOO_LARGE;
   return e.bigint_too_large ? QB_ENCODE_BIGINT_TOO_LARGE : QB_ENCODE_THROWN;
+}
+
+static int encode_one(encoder *e, const void *value) { return encode_value(e, *(const JSValueConst *)value); }
+
+qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
+                                qb_value_limits limits) {
+  return encode_with(ctx, out, limits, encode_one, &value);
+}
+
+typedef struct arguments {
+  int count;
+  JSValueConst *values;
+} arguments;
+
+/* The arguments as encode_array writes an array holding them: one level deep, each at $[i]. The
+ * array itself is never on the path of a cycle, so it takes its level with no object. */
+static int encode_arguments(encoder *e, const void *what) {
+  const arguments *args = what;
+  if (e->max_depth == 0) {
+    JS_ThrowRangeError(e->ctx, "value nests deeper than the limit of %u levels (at $)", e->max_depth);
+    return -1;
+  }
+  if (emit(e, qb_cbor_put_head(e->out, 4, (uint64_t)args->count))) return -1;
+  e->stack[e->depth++] = NULL;
+  for (int i = 0; i < args->count; i++) {
+    e->path[e->depth - 1] = (path_seg){.is_index = true, .index = (uint32_t)i};
+    if (encode_value(e, args->values[i])) return -1;
+  }
+  e->depth--;
+  return 0;
+}
+
+qb_encode_status qb_cbor_encode_args(JSContext *ctx, int argc, JSValueConst *argv, qb_buf *out,
+                                     qb_value_limits limits) {
+  arguments args = {argc, argv};
+  return encode_with(ctx, out, limits, encode_arguments, &args);
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -353,13 +353,15 @@ static qb_value_limits incoming_limits(uint32_t extra_depth) {
 static qb_buf call_args;
 static bool call_args_busy;
 
-/* Takes the bytes of the host's last reply and decodes them (a value, or an Error). */
+/* Takes the bytes of the host's last reply and decodes them (a value, or an Error). A small
+ * reply (most are) is taken onto the stack rather than the heap. */
 static JSValue take_host_value(uint32_t len) {
-  uint8_t *bytes = malloc(len ? len : 1);
+  uint8_t small[256];
+  uint8_t *bytes = len <= sizeof small ? small : malloc(len);
   if (!bytes) return JS_ThrowOutOfMemory(ctx);
   qb_host_take((uint32_t)(uintptr_t)bytes);
   JSValue v = qb_cbor_decode(ctx, bytes, len, incoming_limits(2));
-  free(bytes);
+  if (bytes != small) free(bytes);
   return v;
 }
 
@@ -404,17 +406,13 @@ static JSValue capability_call(JSContext *c, JSValueConst this_val, int argc, JS
   JS_ToUint32(c, &id, data[0]);
   JS_ToUint32(c, &flags, data[1]);
   bool is_async = flags & QB_CAPABILITY_ASYNC;
-  JSValue args = JS_NewArray(c);
-  if (JS_IsException(args)) return fail_call(is_async);
-  for (int i = 0; i < argc; i++) JS_SetPropertyInt64(c, args, i, JS_DupValue(c, argv[i]));
   qb_buf own = {0};
   bool reentered = call_args_busy;
   qb_buf *encoded = reentered ? &own : &call_args;
   encoded->len = 0;
   call_args_busy = true;
-  qb_encode_status st = qb_cbor_encode(c, args, encoded, outgoing_limits());
+  qb_encode_status st = qb_cbor_encode_args(c, argc, argv, encoded, outgoing_limits());
   call_args_busy = reentered;
-  JS_FreeValue(c, args);
   if (st == QB_ENCODE_TOO_LARGE)
     JS_ThrowRangeError(c, "the arguments are larger than the sandbox's value limit");
   /* any other failure (a BigInt over its limit included) left its exception pending */

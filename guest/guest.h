@@ -50,6 +50,9 @@ bool qb_unpin(JSContext *ctx, uint32_t id);
  * QB_CBOR_TAG_HANDLE instead of failing. */
 qb_encode_status qb_cbor_encode(JSContext *ctx, JSValueConst value, qb_buf *out,
                                 qb_value_limits limits);
+/* qb_cbor_encode of an array holding argv's argc values, without making the array. */
+qb_encode_status qb_cbor_encode_args(JSContext *ctx, int argc, JSValueConst *argv, qb_buf *out,
+                                     qb_value_limits limits);
 
 /* Decodes exactly one CBOR item spanning [data, data+len). On malformed input returns
  * JS_EXCEPTION with a pending TypeError that says what was wrong and at which byte offset; a

@@ -485,6 +485,53 @@ TEST(SandboxValues, NestingBeyondMaxDepthIsARangeError) {
   EXPECT_TRUE(contains(e.message, "10")) << "names the limit: " << e.message;
 }
 
+// The guest keeps the path of a value it encodes on its own stack for the first levels and moves
+// it to the heap beyond them: results and host-call arguments of any depth up to the limit cross
+// whole, and the limit, cycles and the path in error messages hold at every depth.
+TEST(SandboxValues, DeepValuesCrossUpToTheLimitAsResultsAndAsArguments) {
+  Sandbox sandbox = make_sandbox();  // the default limit: 256 levels
+  auto depth_of = [](const Value &v) {
+    int depth = 0;
+    for (const Value *at = &v; at->is_array(); at = &at->as_array().front()) depth++;
+    return depth;
+  };
+  std::vector<int> received;
+  ASSERT_TRUE(sandbox
+                  .register_capability(Capability::sync("depth",
+                                                        [&](const CallInfo &, std::span<const Value> args) {
+                                                          received.push_back(depth_of(args[1]));
+                                                          return args[1];
+                                                        }))
+                  .ok());
+  eval_ok(sandbox, "function nest(n) { let v = [0]; for (let i = 1; i < n; i++) v = [v]; return v; }");
+  for (int n : {15, 16, 17, 40, 255}) {
+    SCOPED_TRACE(n);
+    EXPECT_EQ(depth_of(eval_ok(sandbox, "nest(" + std::to_string(n) + ")")), n);
+    // The argument array is one level more: `n` levels inside it reach the host whole.
+    EXPECT_EQ(depth_of(eval_ok(sandbox, "depth('x', nest(" + std::to_string(n) + "))")), n);
+    EXPECT_EQ(received.back(), n);
+  }
+  Error too_deep = eval_error(sandbox, "nest(257)");
+  EXPECT_EQ(too_deep.name, "RangeError");
+  EXPECT_TRUE(contains(too_deep.message, "limit of 256 levels (at $[0][0][0]")) << too_deep.message;
+  Error argument_too_deep = eval_error(sandbox, "depth('x', nest(256))");
+  EXPECT_EQ(argument_too_deep.name, "RangeError");
+  EXPECT_TRUE(contains(argument_too_deep.message, "limit of 256 levels (at $[1][0][0]")) << argument_too_deep.message;
+  const char *deep_cycle = "(() => { const top = nest(30); let at = top; for (let i = 0; i < 25; i++) at = at[0];"
+                           " at.push(top); return top })()";
+  std::string down;  // the path from the top to where the cycle closes: 25 levels down, then [1]
+  for (int i = 0; i < 25; i++) down += "[0]";
+  Error cycle = eval_error(sandbox, deep_cycle);
+  EXPECT_EQ(cycle.name, "TypeError");
+  EXPECT_TRUE(contains(cycle.message, "cannot pass a cyclic structure to the host (at $" + down + "[1])"))
+      << cycle.message;
+  Error argument_cycle = eval_error(sandbox, std::string("depth('x', ") + deep_cycle + ")");
+  EXPECT_EQ(argument_cycle.name, "TypeError");
+  EXPECT_TRUE(contains(argument_cycle.message, "cannot pass a cyclic structure to the host (at $[1]" + down + "[1])"))
+      << argument_cycle.message;
+  EXPECT_EQ(received.size(), 5u) << "a refused argument never reaches the host";
+}
+
 TEST(SandboxValues, ArgumentsNestedBeyondMaxDepthAreRefused) {
   SandboxOptions options;
   options.limits.max_depth = 10;
