@@ -92,9 +92,10 @@ typedef struct path_seg {
   JSAtom key;
 } path_seg;
 
-/* How deep a value's path may go before the encoder's path moves to the heap: the values that
- * cross the boundary (results, host-call arguments) are mostly shallow, and two allocations of
- * max_depth entries for each of them were most of the allocator's time in a host call. */
+/* How deep a value's path may go before the encoder's path moves to the heap. The values that
+ * cross the boundary (results, host-call arguments) are mostly shallow; allocating the path for
+ * every one of them, a result of 3 included, took two heap blocks of max_depth + 1 entries and
+ * their frees per value, and the pages those blocks touched (README, "Benchmarks"). */
 enum { ENCODER_INLINE_DEPTH = 16 };
 
 typedef struct encoder {
