@@ -4,7 +4,7 @@ that come back to the caller as themselves."""
 import hashlib
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -359,3 +359,49 @@ def test_what_an_operation_leaves_behind_never_reaches_the_next(ctx: Context, ne
     assert raised.value.message == "Host function failed"
     assert ctx.console == []
     assert ctx.eval("1 + 2") == 3 and ctx.console == []
+
+
+def _leave_console_lines(ctx: Context) -> None:
+    ctx.eval("console.log('left behind'); 1")
+
+
+def _leave_dropped_console_bytes(ctx: Context) -> None:
+    ctx.eval("console.log('x'.repeat(100)); 1")  # over the runtime's console_limit of 16 bytes
+
+
+def _leave_a_caught_host_exception(ctx: Context) -> None:
+    ctx.eval("try { fail() } catch {} 1")
+
+
+def _leave_a_fatal_exception(ctx: Context) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        ctx.eval("stop()")
+
+
+def _leave_an_on_console_failure(ctx: Context) -> None:
+    with pytest.raises(RuntimeError, match="listener failed"):
+        ctx.eval("console.log('raise'); 1")
+
+
+@pytest.mark.parametrize("leave", [_leave_console_lines, _leave_dropped_console_bytes, _leave_a_caught_host_exception,
+                                   _leave_a_fatal_exception, _leave_an_on_console_failure])
+def test_a_plain_eval_after_any_leftover_starts_afresh(leave: Callable[[Context], None]) -> None:
+    # A plain ctx.eval runs in one native call only while the last operation left nothing behind;
+    # each kind of leftover must send it through the path that forgets it first.
+    def on_console(line: quickbox.ConsoleLine) -> None:
+        if line.text == "raise":
+            raise RuntimeError("listener failed")
+
+    def fail() -> None:
+        raise PaymentDeclined("card expired")
+
+    def stop() -> None:
+        raise KeyboardInterrupt
+
+    with Runtime(console_limit=16, on_console=on_console) as rt, rt.new_context() as ctx:
+        ctx.register("fail", fail)
+        ctx.register("stop", stop)
+        leave(ctx)
+        assert ctx.eval("1 + 2") == 3
+        assert ctx.console == [] and ctx.console_dropped_bytes == 0
+        assert ctx.eval("globalThis.fail ? 4 : 0") == 4  # and it stays usable
