@@ -135,6 +135,23 @@ static bool path_has_room(encoder *e) {
   return true;
 }
 
+static void format_path(encoder *e, char *buf, size_t size);
+
+/* Goes one level down into the container at ptr (NULL: one no cycle can pass through), within
+ * max_depth; -1 with a RangeError naming the path when the limit is reached. */
+static int enter_level(encoder *e, void *ptr) {
+  if (e->depth >= e->max_depth) {
+    char path[256];
+    format_path(e, path, sizeof path);
+    JS_ThrowRangeError(e->ctx, "value nests deeper than the limit of %u levels (at %s)", e->max_depth,
+                       path);
+    return -1;
+  }
+  if (!path_has_room(e)) return -1;
+  e->stack[e->depth++] = ptr;
+  return 0;
+}
+
 /* Renders the current path as "$.a[3].b" into buf. */
 static void format_path(encoder *e, char *buf, size_t size) {
   size_t n = (size_t)snprintf(buf, size, "$");
@@ -385,15 +402,7 @@ static int encode_compound(encoder *e, JSValueConst v) {
   for (uint32_t i = 0; i < e->depth; i++) {
     if (e->stack[i] == ptr) return fail_type(e, "a cyclic structure");
   }
-  if (e->depth >= e->max_depth) {
-    char path[256];
-    format_path(e, path, sizeof path);
-    JS_ThrowRangeError(ctx, "value nests deeper than the limit of %u levels (at %s)", e->max_depth,
-                       path);
-    return -1;
-  }
-  if (!path_has_room(e)) return -1;
-  e->stack[e->depth++] = ptr;
+  if (enter_level(e, ptr)) return -1;
   int r = JS_IsArray(v) ? encode_array(e, v) : encode_object(e, v);
   e->depth--;
   return r;
@@ -465,12 +474,8 @@ typedef struct arguments {
  * array itself is never on the path of a cycle, so it takes its level with no object. */
 static int encode_arguments(encoder *e, const void *what) {
   const arguments *args = what;
-  if (e->max_depth == 0) {
-    JS_ThrowRangeError(e->ctx, "value nests deeper than the limit of %u levels (at $)", e->max_depth);
-    return -1;
-  }
+  if (enter_level(e, NULL)) return -1;
   if (emit(e, qb_cbor_put_head(e->out, 4, (uint64_t)args->count))) return -1;
-  e->stack[e->depth++] = NULL;
   for (int i = 0; i < args->count; i++) {
     e->path[e->depth - 1] = (path_seg){.is_index = true, .index = (uint32_t)i};
     if (encode_value(e, args->values[i])) return -1;
