@@ -62,7 +62,6 @@ _AUTO, _MODULE = 0, 3
 Outcome = tuple[int, Any, Sequence[tuple[str, str]], int, Sequence[str]]
 _UNDEFINED = _quickbox.UNDEFINED
 _NOT_PLAIN = _quickbox.NOT_PLAIN
-_NOT_RUN = _quickbox.NOT_RUN
 
 
 # When the running host function's evaluation runs out of wall-clock time (time.monotonic()). The
@@ -169,7 +168,7 @@ class _Function:
     policy: Policy
 
 
-class Context:
+class Context(_quickbox._ContextBase):
     """A JavaScript realm in its own sandbox. Create it with ``Runtime.new_context()``.
 
     One thread at a time: while an evaluation runs (``eval``, ``call``, or ``start``/``resume``
@@ -378,33 +377,15 @@ class Context:
 
     # ---- evaluation ----------------------------------------------------------------------------
 
-    def eval(self, code: str, module: bool = False, strict: bool = False, filename: str = "<eval>",
-             timeout: float | None = None, transform_flags: TransformFlagsProvider | None = None) -> Any:
-        """Evaluates ``code`` and returns its value (a final promise is awaited; top-level
-        ``await`` works; a top-level ``undefined`` is ``None``; with ``module=True``, the module's
-        exports as a dict). Raises on errors. Use ``eval_async`` when the program calls async Python
-        functions. On the main thread, Ctrl-C stops the program at once (``KeyboardInterrupt``).
-        ``transform_flags`` (``SourceTransform``) transforms the code first, e.g. strips
-        TypeScript; unset, the runtime's ``transform_flags`` apply."""
-        if (module is False and strict is False and filename == "<eval>" and timeout is None
-                and transform_flags is None and self._transform.flags is None):
-            # The call most programs make, with every option at its default: one native call, which
-            # claims the context, runs the program, hands back the bare value and gives the claim
-            # back. A third of a `ctx.eval("1+2")` was the general path's Python (_run_eval, _begin,
-            # the outcome tuple, the lock). It runs only while the last operation left nothing to
-            # forget (_left_nothing), and when no thread holds the context: else _NOT_RUN, and the
-            # general path below claims and starts afresh.
-            try:
-                value = self._sandbox.eval_plain(code, self._left_nothing)
-                if value is not _NOT_RUN:
-                    if value is _NOT_PLAIN:
-                        return self._plain_outcome("eval")
-                    if self._fatal is not None:
-                        self._raise_fatal()
-                    return value
-            finally:
-                if self._close_requested and self._owner is None:
-                    self._close_now(when_idle=True)
+    # eval itself is _quickbox._ContextBase.eval (python/src/context_eval.cc): `ctx.eval(code)`
+    # runs there without a Python frame, through `_Sandbox.eval_plain`, which claims the context,
+    # runs the program, hands back the bare value and gives the claim back. It does so only while
+    # the last operation left nothing to forget (_left_nothing), no thread holds the context and no
+    # transform applies; every other call comes here, with its arguments as given.
+
+    def _eval_general(self, code: str, module: bool = False, strict: bool = False, filename: str = "<eval>",
+                      timeout: float | None = None,
+                      transform_flags: TransformFlagsProvider | None = None) -> Any:
         # `with self._exclusive:` spelled out for the outermost eval: two Python calls fewer
         if not self._sandbox.claim():
             with self._exclusive:  # a host function's nested eval, or refused naming who holds the context
@@ -416,6 +397,11 @@ class Context:
             self._sandbox.unclaim()
             if self._close_requested:
                 self._close_now(when_idle=True)
+
+    # Its argument errors ("eval() got an unexpected keyword argument") and its traceback lines
+    # name the method the caller called.
+    _eval_general.__code__ = _eval_general.__code__.replace(co_name="eval", co_qualname="Context.eval")
+    _eval_general.__name__, _eval_general.__qualname__ = "eval", "Context.eval"
 
     def _start_afresh(self) -> None:
         """Forgets what the last operation left (its host function's exception, a fatal one, its

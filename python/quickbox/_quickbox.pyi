@@ -1,7 +1,9 @@
-"""Type stub of the native module (python/src/module.cc, library_timer.cc)."""
+"""Type stub of the native module (python/src/module.cc, context_eval.cc, library_timer.cc)."""
 
 from collections.abc import Callable, Sequence
 from typing import Any, final
+
+from ._transforms import TransformFlagsProvider
 
 @final
 class Undefined:
@@ -9,7 +11,6 @@ class Undefined:
 
 UNDEFINED: Undefined
 NOT_PLAIN: object
-NOT_RUN: object
 
 def _set_error_classes(js_error: type, marshal: type, status: Any) -> None: ...
 def _set_call_deadline(var: Any) -> None: ...
@@ -41,6 +42,12 @@ Outcome = tuple[int, Any, Sequence[tuple[str, str]], int, Sequence[str]]
 class _HandleRef:
     id: int
     def __init__(self, id: int) -> None: ...
+
+class _ContextBase:
+    """The native part of quickbox.Context (python/src/context_eval.cc)."""
+    def eval(self, code: str, module: bool = False, strict: bool = False, filename: str = "<eval>",
+             timeout: float | None = None, transform_flags: TransformFlagsProvider | None = None) -> Any:
+        """Its docstring is the native method's (context_eval.cc), which help() shows."""
 
 class _Sandbox:
     @staticmethod

@@ -15,6 +15,7 @@
 
 #include "quickbox/quickbox.hh"
 #include "library_timer.hh"
+#include "context_eval.hh"
 #include "sigint.hh"
 
 namespace nb = nanobind;
@@ -1496,7 +1497,9 @@ NB_MODULE(_quickbox, m) {
   not_plain_object = nb::steal(PyObject_CallNoArgs(reinterpret_cast<PyObject *>(&PyBaseObject_Type)));
   m.attr("NOT_PLAIN") = not_plain_object;
   not_run_object = nb::steal(PyObject_CallNoArgs(reinterpret_cast<PyObject *>(&PyBaseObject_Type)));
-  m.attr("NOT_RUN") = not_run_object;
+  PyObject *context_base = quickbox_python::make_context_base_type(not_run_object.ptr(), not_plain_object.ptr());
+  if (!context_base) throw nb::python_error();
+  m.attr("_ContextBase") = nb::steal(context_base);
   {
     nb::module_ datetime = nb::module_::import_("datetime");
     datetime_class = datetime.attr("datetime");

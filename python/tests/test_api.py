@@ -131,6 +131,37 @@ def test_eval_refuses_code_that_is_not_str(ctx: Context) -> None:
         ctx.eval(b"1")  # type: ignore[arg-type]
 
 
+def test_eval_shows_its_parameters_and_names_itself_in_argument_errors(ctx: Context) -> None:
+    # ctx.eval is native (python/src/context_eval.cc) with a Python general path behind it: both
+    # must look like the one documented method to tools and to a caller's mistakes.
+    assert list(inspect.signature(ctx.eval).parameters) == [
+        "code", "module", "strict", "filename", "timeout", "transform_flags"]
+    assert "Evaluates ``code``" in (Context.eval.__doc__ or "")
+    with pytest.raises(TypeError, match=r"^Context\.eval\(\) got an unexpected keyword argument 'bogus'"):
+        ctx.eval("1", bogus=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"^Context\.eval\(\) missing 1 required positional argument: 'code'"):
+        ctx.eval()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="code must be str, got int"):
+        ctx.eval(5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("call", [
+    lambda ctx, code: ctx.eval(code),
+    lambda ctx, code: ctx.eval(code=code),
+    lambda ctx, code: ctx.eval(code, False, False, "<eval>", None, None),
+    lambda ctx, code: ctx.eval(code, module=False, timeout=None),
+], ids=["code alone", "code as keyword", "defaults given positionally", "defaults given by keyword"])
+def test_eval_answers_alike_however_its_defaults_are_given(ctx: Context, call: Callable[[Context, str], Any]) -> None:
+    # `ctx.eval(code)` alone takes the native plain path; every other spelling the general one.
+    assert call(ctx, "globalThis.n = (globalThis.n ?? 0) + 1; [n, 'x']") == [1, "x"]
+    assert call(ctx, "undefined") is None
+    ctx.eval("console.log('kept')")
+    assert call(ctx, "n") == 1
+    with pytest.raises(quickbox.JSError, match="boom"):
+        call(ctx, "throw new Error('boom')")
+    assert call(ctx, "n + 1") == 2
+
+
 async def test_eval_async_supports_top_level_await_of_async_host_functions(ctx: Context) -> None:
     @ctx.function
     async def double(x: int) -> int:

@@ -4,10 +4,12 @@ dropped without close() is still freed."""
 import gc
 import os
 import weakref
+from collections.abc import Callable
 
 import pytest
 
 from quickbox import Runtime
+from quickbox._transforms import TransformSetting
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MiB = 1024 * 1024
@@ -49,3 +51,28 @@ def test_a_context_dropped_without_close_is_freed_by_the_garbage_collector(rt: R
     del ctx
     gc.collect()
     assert dropped() is None, "the context (and its sandbox) is still alive"
+
+
+def _closing_over(value: object) -> Callable[[str], None]:
+    return lambda name: None if value else None
+
+
+@pytest.mark.parametrize("member", ["_transform", "_fatal"])
+def test_a_context_in_a_cycle_through_its_native_state_is_collected(member: str) -> None:
+    # Context._transform and Context._fatal are members of its native base class
+    # (python/src/context_eval.cc): a cycle through one is only found if the class shows its
+    # members to the garbage collector.
+    runtime = Runtime()
+    ctx = runtime.new_context()
+    if member == "_transform":
+        ctx._transform = TransformSetting(_closing_over(ctx))  # ctx -> _transform -> its callable -> ctx
+    else:
+        fatal = KeyboardInterrupt()
+        fatal.context = ctx  # type: ignore[attr-defined]  # ctx -> ctx._fatal -> fatal -> ctx
+        ctx._fatal = fatal
+        del fatal
+    dropped = weakref.ref(ctx)
+    del ctx
+    gc.collect()
+    assert dropped() is None, f"a context held only by a cycle through {member} stayed alive"
+    runtime.close()
