@@ -6,7 +6,7 @@
 // only argument it does what the Python method did, calling `_Sandbox.eval_plain`. The state it
 // reads lives here, as members the package reads and writes as plain attributes (`_sandbox`,
 // `_transform`, `_fatal`, `_left_nothing`, `_close_requested`): read through the generic
-// attribute lookup, as a first version of this did, five attributes cost as much as the frame.
+// attribute lookup, as a first version of this did, they cost as much as the frame.
 // Any other call (options given, or state the plain path does not handle) goes to the package's
 // `Context._eval_general`, with its arguments as they came.
 #include "context_eval.hh"
@@ -61,7 +61,8 @@ int without_transform(ContextBase *self) {
   return none;
 }
 
-/// Sets the exception of a `finally` that raised, with `pending`'s (fetched) as its context.
+/// The exception now set (a `finally` that raised) goes on with the one fetched before it
+/// (type, value, traceback) as its context, as Python chains them.
 void chain_to(PyObject *type, PyObject *value, PyObject *traceback) {
   PyErr_NormalizeException(&type, &value, &traceback);
   if (traceback) PyException_SetTraceback(value, traceback);
@@ -106,8 +107,11 @@ PyObject *close_if_requested(PyObject *self, PyObject *result) {
 /// eval_plain did not run the program, else what the call returns.
 PyObject *eval_plain(PyObject *self, PyObject *code) {
   ContextBase *context = as_context(self);
-  PyObject *args[] = {context->sandbox, code, context->left_nothing ? Py_True : Py_False};
+  // Held for the call: a host function could swap the member meanwhile.
+  PyObject *sandbox = Py_NewRef(context->sandbox);
+  PyObject *args[] = {sandbox, code, context->left_nothing ? Py_True : Py_False};
   PyObject *value = PyObject_VectorcallMethod(names.eval_plain, args, 3, nullptr);
+  Py_DECREF(sandbox);
   if (!value || value == not_run_value) return value;
   // What the package finishes itself (Context._plain_value): an outcome handed over whole, or a
   // fatal exception a host function raised.
